@@ -1,0 +1,106 @@
+import datetime as dt
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+SIMULATOR_BASE_URL = "builtin:simulator"
+
+
+class Provider(models.Model):
+    """An upstream Videos API. Its key lives in the environment variable it names, never here."""
+
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=100)
+    base_url = models.CharField(
+        max_length=300, help_text=f"OpenAI-compatible base URL, or {SIMULATOR_BASE_URL} for the built-in simulator."
+    )
+    api_key_env_var = models.CharField(max_length=100, blank=True, help_text="Name of the environment variable.")
+    connect_timeout = models.FloatField(default=5.0)
+    read_timeout = models.FloatField(default=30.0)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def resolved_base_url(self) -> str:
+        if self.base_url == SIMULATOR_BASE_URL:
+            return settings.SIMULATOR_BASE_URL
+        return self.base_url.rstrip("/")
+
+
+class Lifecycle(models.TextChoices):
+    ACTIVE = "active", "Active"
+    DEPRECATED = "deprecated", "Deprecated"
+    SHUT_DOWN = "shut_down", "Shut down"
+
+
+def lifecycle_on(day: dt.date, deprecated_on: dt.date | None, shutdown_on: dt.date | None) -> Lifecycle:
+    """Lifecycle on a given UTC day; a snapshot is shut down from the first moment of its shutdown date."""
+    if shutdown_on is not None and day >= shutdown_on:
+        return Lifecycle.SHUT_DOWN
+    if deprecated_on is not None and day >= deprecated_on:
+        return Lifecycle.DEPRECATED
+    return Lifecycle.ACTIVE
+
+
+class Snapshot(models.Model):
+    """A dated model version with its lifecycle and capabilities."""
+
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="snapshots")
+    name = models.CharField(max_length=100)
+    family = models.CharField(max_length=100)
+    released_on = models.DateField(null=True, blank=True)
+    deprecated_on = models.DateField(null=True, blank=True)
+    shutdown_on = models.DateField(null=True, blank=True)
+    replacement = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    seconds = models.JSONField(default=list, help_text="Allowed durations, e.g. [4, 8, 12].")
+    sizes = models.JSONField(default=list, help_text='Allowed sizes, e.g. ["720x1280"].')
+    features = models.JSONField(default=list, help_text='Features, e.g. ["image_reference", "remix"].')
+    price_per_second = models.JSONField(default=dict, help_text='USD per second by size, e.g. {"720x1280": "0.10"}.')
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["provider", "name"], name="unique_snapshot_per_provider")]
+        ordering = ["provider__slug", "family", "released_on", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def lifecycle(self, now: dt.datetime | None = None) -> Lifecycle:
+        day = (now or timezone.now()).astimezone(dt.UTC).date()
+        return lifecycle_on(day, self.deprecated_on, self.shutdown_on)
+
+    def price_for(self, size: str) -> Decimal | None:
+        price = self.price_per_second.get(size)
+        return Decimal(price) if price is not None else None
+
+
+class Alias(models.Model):
+    """A moving name such as `sora-2` that points at one snapshot of its provider."""
+
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="aliases")
+    name = models.CharField(max_length=100)
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="aliases")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["provider", "name"], name="unique_alias_per_provider")]
+        ordering = ["provider__slug", "name"]
+        verbose_name_plural = "aliases"
+
+    def __str__(self) -> str:
+        return f"{self.name} → {self.snapshot.name}"
+
+
+class AliasRepoint(models.Model):
+    """One move of an alias, kept forever so the catalog can show the alias's history."""
+
+    alias = models.ForeignKey(Alias, on_delete=models.CASCADE, related_name="repoints")
+    from_snapshot = models.ForeignKey(Snapshot, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    to_snapshot = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="+")
+    repointed_at = models.DateTimeField(default=timezone.now)
+    actor_label = models.CharField(max_length=200)
+    reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-repointed_at", "-pk"]

@@ -1,0 +1,123 @@
+"""Changing the catalog: loading packs and re-pointing aliases, each with its audit event."""
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from django.db import transaction
+
+from governance.audit.services import Actor, record_event
+from governance.catalog.models import Alias, AliasRepoint, Provider, Snapshot
+
+PACKS_DIR = Path(__file__).resolve().parent / "packs"
+
+SNAPSHOT_FIELDS = ["family", "released_on", "deprecated_on", "shutdown_on", "seconds", "sizes", "features", "price_per_second"]
+PROVIDER_FIELDS = ["name", "base_url", "api_key_env_var", "connect_timeout", "read_timeout"]
+
+
+class CatalogPackError(Exception):
+    pass
+
+
+def available_packs() -> list[str]:
+    return sorted(path.stem for path in PACKS_DIR.glob("*.json"))
+
+
+def read_pack(name_or_path: str) -> dict:
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = PACKS_DIR / f"{name_or_path}.json"
+    if not path.exists():
+        raise CatalogPackError(f"No catalog pack '{name_or_path}'. Available: {', '.join(available_packs())}.")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise CatalogPackError(f"{path} is not valid JSON: {error}") from error
+
+
+def _parse_snapshot(entry: dict) -> dict:
+    values = {field: entry.get(field) for field in SNAPSHOT_FIELDS}
+    for field in ("released_on", "deprecated_on", "shutdown_on"):
+        values[field] = dt.date.fromisoformat(values[field]) if values[field] else None
+    for field in ("seconds", "sizes", "features"):
+        values[field] = list(values[field] or [])
+    values["price_per_second"] = {size: str(price) for size, price in (values["price_per_second"] or {}).items()}
+    return values
+
+
+@transaction.atomic
+def load_pack(pack: dict, *, actor: Actor) -> dict:
+    """Create or update a provider's snapshots and aliases from a pack; returns what changed."""
+    provider_data = pack["provider"]
+    provider, created = Provider.objects.get_or_create(
+        slug=provider_data["slug"], defaults={field: provider_data[field] for field in PROVIDER_FIELDS}
+    )
+    changes: dict = {"provider": provider.slug, "created": [], "updated": [], "repointed": []}
+    if not created:
+        _update(provider, {field: provider_data[field] for field in PROVIDER_FIELDS})
+
+    snapshots = {}
+    for entry in pack["snapshots"]:
+        values = _parse_snapshot(entry)
+        snapshot, was_created = Snapshot.objects.get_or_create(provider=provider, name=entry["name"], defaults=values)
+        if was_created:
+            changes["created"].append(snapshot.name)
+        elif _update(snapshot, values):
+            changes["updated"].append(snapshot.name)
+        snapshots[snapshot.name] = snapshot
+    for entry in pack["snapshots"]:
+        replacement = snapshots.get(entry.get("replacement") or "")
+        if snapshots[entry["name"]].replacement_id != (replacement.pk if replacement else None):
+            _update(snapshots[entry["name"]], {"replacement": replacement})
+
+    for alias_name, target_name in pack.get("aliases", {}).items():
+        if target_name not in snapshots:
+            raise CatalogPackError(f"Alias '{alias_name}' points at '{target_name}', which the pack does not define.")
+        moved = repoint_alias(
+            provider=provider, name=alias_name, snapshot=snapshots[target_name], actor=actor, reason="catalog pack"
+        )
+        if moved:
+            changes["repointed"].append(f"{alias_name} → {target_name}")
+
+    if changes["created"] or changes["updated"] or created:
+        record_event(action="catalog.loaded", actor=actor, target=provider, payload=changes)
+    return changes
+
+
+def _update(instance, values: dict) -> bool:
+    changed = [field for field, value in values.items() if getattr(instance, field) != value]
+    for field in changed:
+        setattr(instance, field, values[field])
+    if changed:
+        instance.save(update_fields=changed)
+    return bool(changed)
+
+
+@transaction.atomic
+def repoint_alias(*, provider: Provider, name: str, snapshot: Snapshot, actor: Actor, reason: str = "") -> bool:
+    """Point an alias at a snapshot, recording the move; returns False when nothing moved."""
+    alias = Alias.objects.select_for_update().filter(provider=provider, name=name).first()
+    previous = alias.snapshot if alias else None
+    if previous == snapshot:
+        return False
+    if alias is None:
+        alias = Alias.objects.create(provider=provider, name=name, snapshot=snapshot)
+    else:
+        alias.snapshot = snapshot
+        alias.save(update_fields=["snapshot"])
+    AliasRepoint.objects.create(
+        alias=alias, from_snapshot=previous, to_snapshot=snapshot, actor_label=actor.label, reason=reason
+    )
+    record_event(
+        action="alias.repointed",
+        actor=actor,
+        target=alias,
+        payload={
+            "provider": provider.slug,
+            "alias": name,
+            "from": previous.name if previous else None,
+            "to": snapshot.name,
+            "reason": reason,
+        },
+    )
+    return True

@@ -1,0 +1,81 @@
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from governance.audit.services import Actor
+from governance.catalog.models import Provider
+from governance.catalog.services import load_pack, read_pack
+from governance.policies.engine import ALIAS_FOLLOW, ALIAS_PIN, ALIAS_REFUSE
+from governance.policies.selectors import current_revision
+from governance.policies.services import revise_policy
+from governance.projects.models import AUDITOR_GROUP, Environment, EnvironmentName, Project, Role
+from governance.projects.services import set_membership
+
+DEMO_PASSWORD = "demo-password"
+DEMO_USERS = {
+    "admin": Role.ADMIN,
+    "approver": Role.APPROVER,
+    "lead": Role.APPROVER,
+    "developer": Role.DEVELOPER,
+    "viewer": Role.VIEWER,
+    "auditor": None,
+}
+OLD, NEW = "sora-2-2025-10-06", "sora-2-2025-12-08"
+DEMO_POLICIES = {
+    EnvironmentName.DEVELOPMENT: dict(default_model="sora-2", allowed_snapshots=[OLD, NEW], alias_requests=ALIAS_FOLLOW),
+    EnvironmentName.TESTING: dict(default_model=NEW, allowed_snapshots=[NEW], alias_requests=ALIAS_PIN),
+    EnvironmentName.STAGING: dict(default_model=NEW, allowed_snapshots=[NEW], alias_requests=ALIAS_PIN),
+    EnvironmentName.PRODUCTION: dict(
+        default_model=OLD, allowed_snapshots=[OLD], alias_requests=ALIAS_REFUSE, monthly_budget=Decimal("1000.00")
+    ),
+}
+
+
+class Command(BaseCommand):
+    help = "Create the demo users, catalog and project `demo` (idempotent)."
+
+    @transaction.atomic
+    def handle(self, *args, **options) -> None:
+        actor = Actor.system("seed_demo")
+        for pack in ("openai-sora-2", "simulator"):
+            load_pack(read_pack(pack), actor=actor)
+        simulator = Provider.objects.get(slug="simulator")
+
+        project, _ = Project.objects.get_or_create(slug="demo", defaults={"name": "Demo"})
+        users = self._users()
+        for username, role in DEMO_USERS.items():
+            if role is not None:
+                set_membership(project=project, user=users[username], role=role, actor=actor)
+
+        for name, policy in DEMO_POLICIES.items():
+            environment, _ = Environment.objects.get_or_create(
+                project=project, name=name, defaults={"protected": name == EnvironmentName.PRODUCTION}
+            )
+            if current_revision(environment) is None:
+                revise_policy(
+                    environment=environment,
+                    provider=simulator,
+                    actor=actor,
+                    reason="Demo layering: development follows the alias, production is pinned.",
+                    **policy,
+                )
+        self.stdout.write("Demo ready: project 'demo' with development, testing, staging and production.")
+        self.stdout.write(f"Logins (password '{DEMO_PASSWORD}'): " + ", ".join(DEMO_USERS))
+
+    def _users(self) -> dict:
+        User = get_user_model()
+        auditors, _ = Group.objects.get_or_create(name=AUDITOR_GROUP)
+        users = {}
+        for username, role in DEMO_USERS.items():
+            user, created = User.objects.get_or_create(username=username, defaults={"email": f"{username}@example.com"})
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.is_staff = role == Role.ADMIN
+                user.save()
+            if role is None:
+                user.groups.add(auditors)
+            users[username] = user
+        return users

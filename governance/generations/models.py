@@ -1,0 +1,123 @@
+import secrets
+
+from django.db import models
+from django.utils import timezone
+
+
+def new_video_id() -> str:
+    return "video_" + secrets.token_hex(16)
+
+
+class GenerationQuerySet(models.QuerySet):
+    def visible_to_api(self) -> "GenerationQuerySet":
+        """What the Videos API shows a key: accepted, not deleted."""
+        return self.exclude(status=Generation.Status.REFUSED).filter(deleted_at__isnull=True)
+
+    def unfinished(self) -> "GenerationQuerySet":
+        return self.filter(status__in=Generation.UNFINISHED)
+
+
+class Generation(models.Model):
+    """One request through the gateway, accepted or refused, and everything that happened to it."""
+
+    class Status(models.TextChoices):
+        REFUSED = "refused", "Refused"
+        QUEUED = "queued", "Queued"
+        IN_PROGRESS = "in_progress", "In progress"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    UNFINISHED = [Status.QUEUED, Status.IN_PROGRESS]
+    FINISHED = [Status.REFUSED, Status.COMPLETED, Status.FAILED]
+
+    class Operation(models.TextChoices):
+        CREATE = "create", "Create"
+        REMIX = "remix", "Remix"
+
+    video_id = models.CharField(max_length=40, unique=True, default=new_video_id)
+    project = models.ForeignKey("projects.Project", on_delete=models.PROTECT, related_name="generations")
+    environment = models.ForeignKey("projects.Environment", on_delete=models.PROTECT, related_name="generations")
+    api_key = models.ForeignKey("projects.ApiKey", on_delete=models.PROTECT, related_name="generations")
+    operation = models.CharField(max_length=16, choices=Operation.choices, default=Operation.CREATE)
+    requested_model = models.CharField(max_length=100, blank=True)
+    resolved_snapshot = models.CharField(max_length=100, blank=True, db_index=True)
+    provider = models.ForeignKey("catalog.Provider", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    policy_revision = models.ForeignKey(
+        "policies.PolicyRevision", null=True, blank=True, on_delete=models.PROTECT, related_name="generations"
+    )
+    canary_arm = models.CharField(max_length=8, blank=True)
+    remixed_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="remixes")
+
+    prompt = models.TextField(blank=True)
+    prompt_sha256 = models.CharField(max_length=64, blank=True)
+    seconds = models.PositiveSmallIntegerField(null=True, blank=True)
+    size = models.CharField(max_length=16, blank=True)
+    parameters = models.JSONField(default=dict, help_text="Every parameter as received.")
+    input_reference = models.FileField(upload_to="input_references/%Y/%m/", blank=True)
+    input_reference_sha256 = models.CharField(max_length=64, blank=True)
+
+    status = models.CharField(max_length=16, choices=Status.choices, db_index=True)
+    progress = models.PositiveSmallIntegerField(default=0)
+    timeline = models.JSONField(default=list, help_text="[{status, at, note}] in order.")
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    error_param = models.CharField(max_length=64, blank=True)
+
+    upstream_id = models.CharField(max_length=100, blank=True)
+    upstream_attempts = models.PositiveSmallIntegerField(default=0)
+    next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    estimated_cost = models.DecimalField(max_digits=10, decimal_places=4, default=0)
+    budget_month = models.DateField(null=True, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = GenerationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-pk"]
+        indexes = [models.Index(fields=["environment", "-id"], name="generation_env_recent")]
+
+    def __str__(self) -> str:
+        return self.video_id
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def latency_seconds(self) -> float | None:
+        if self.completed_at is None:
+            return None
+        return (self.completed_at - self.created_at).total_seconds()
+
+    @property
+    def cost(self):
+        """What the generation cost: its estimate once completed, nothing otherwise."""
+        return self.estimated_cost if self.status == self.Status.COMPLETED else 0
+
+    def add_to_timeline(self, status: str, note: str = "") -> None:
+        entry = {"status": status, "at": timezone.now().isoformat()}
+        if note:
+            entry["note"] = note
+        self.timeline = [*self.timeline, entry]
+
+
+class IdempotencyRecord(models.Model):
+    """A client's Idempotency-Key, scoped to its API key, and the generation it produced.
+
+    Committed before the work starts, so a concurrent retry sees it and gets a 409
+    instead of waiting; `generation` is set in the same transaction as the generation.
+    """
+
+    api_key = models.ForeignKey("projects.ApiKey", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_fingerprint = models.CharField(max_length=64)
+    generation = models.ForeignKey(Generation, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["api_key", "key"], name="one_idempotency_key_per_api_key")]

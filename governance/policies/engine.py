@@ -1,0 +1,292 @@
+"""The policy engine: a pure decision over plain data.
+
+`decide()` answers one question: may this request run in this environment now,
+and on which snapshot? It reads no database and no clock; callers hand it the
+request, the environment's policy revision, a view of the catalog, the time and
+the month's spend. Every rule of who-may-run-what lives here, once.
+"""
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+DEFAULT_SECONDS = 4
+DEFAULT_SIZE = "720x1280"
+
+ALIAS_FOLLOW = "follow"
+ALIAS_PIN = "pin"
+ALIAS_REFUSE = "refuse"
+
+ARM_CONTROL = "control"
+ARM_CANARY = "canary"
+
+OPERATION_CREATE = "create"
+OPERATION_REMIX = "remix"
+
+# The feature a snapshot needs for each operation other than a plain create.
+OPERATION_FEATURES = {OPERATION_REMIX: "remix"}
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    name: str
+    family: str = ""
+    deprecated_on: dt.date | None = None
+    shutdown_on: dt.date | None = None
+    replacement: str | None = None
+    seconds: tuple[int, ...] = ()
+    sizes: tuple[str, ...] = ()
+    features: frozenset[str] = frozenset()
+    price_per_second: Mapping[str, Decimal] = field(default_factory=dict)
+
+    def is_shut_down(self, now: dt.datetime) -> bool:
+        return self.shutdown_on is not None and now.astimezone(dt.UTC).date() >= self.shutdown_on
+
+    def is_deprecated(self, now: dt.datetime) -> bool:
+        return self.deprecated_on is not None and now.astimezone(dt.UTC).date() >= self.deprecated_on
+
+
+@dataclass(frozen=True)
+class CatalogView:
+    """The snapshots and aliases of one provider, by name."""
+
+    snapshots: Mapping[str, SnapshotInfo]
+    aliases: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class PolicyView:
+    """One immutable policy revision of one environment."""
+
+    revision_id: int
+    default_model: str
+    allowed_snapshots: frozenset[str]
+    alias_requests: str = ALIAS_REFUSE
+    canary_snapshot: str | None = None
+    canary_percent: int = 0
+    max_seconds: int | None = None
+    allowed_sizes: frozenset[str] | None = None
+    allowed_features: frozenset[str] | None = None
+    monthly_budget: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """What the client asked for. `features` maps each request parameter to the feature it needs."""
+
+    operation: str = OPERATION_CREATE
+    model: str | None = None
+    seconds: int | None = None
+    size: str | None = None
+    features: Mapping[str, str] = field(default_factory=dict)
+    routing_bucket: int = 0  # 0..99, decides the canary arm
+
+
+@dataclass(frozen=True)
+class Accept:
+    snapshot: str
+    arm: str
+    seconds: int
+    size: str
+    estimated_cost: Decimal
+    deprecated: bool = False
+
+
+@dataclass(frozen=True)
+class Refusal:
+    code: str
+    message: str
+    param: str | None = None
+
+
+Decision = Accept | Refusal
+
+
+def resolve_name(name: str, catalog: CatalogView) -> str | None:
+    """The snapshot a name means right now: itself, or an alias's target."""
+    if name in catalog.snapshots:
+        return name
+    return catalog.aliases.get(name)
+
+
+def decide(
+    request: GenerationRequest,
+    policy: PolicyView,
+    catalog: CatalogView,
+    now: dt.datetime,
+    spent_this_month: Decimal = Decimal("0"),
+) -> Decision:
+    pinned = resolve_name(policy.default_model, catalog)
+    target = _requested_snapshot(request, policy, catalog, pinned)
+    if isinstance(target, Refusal):
+        return target
+    refusal = _check_allowed(target, policy, catalog, now)
+    if refusal:
+        return refusal
+
+    seconds = request.seconds if request.seconds is not None else DEFAULT_SECONDS
+    size = request.size or DEFAULT_SIZE
+    arm = ""
+    if request.operation == OPERATION_CREATE and policy.canary_snapshot and target == pinned:
+        arm = ARM_CONTROL
+        canary = catalog.snapshots.get(policy.canary_snapshot)
+        if (
+            request.routing_bucket < policy.canary_percent
+            and canary is not None
+            and not canary.is_shut_down(now)
+            and _check_capabilities(canary, request, policy, seconds, size) is None
+        ):
+            target, arm = canary.name, ARM_CANARY
+
+    snapshot = catalog.snapshots[target]
+    refusal = _check_capabilities(snapshot, request, policy, seconds, size)
+    if refusal:
+        return refusal
+
+    cost = estimate_cost(snapshot, seconds, size)
+    if policy.monthly_budget is not None and spent_this_month + cost > policy.monthly_budget:
+        return Refusal(
+            code="budget_exceeded",
+            message=(
+                f"This request would cost ${cost} and the environment has spent ${spent_this_month} "
+                f"of its ${policy.monthly_budget} monthly budget."
+            ),
+        )
+    return Accept(
+        snapshot=target, arm=arm, seconds=seconds, size=size, estimated_cost=cost, deprecated=snapshot.is_deprecated(now)
+    )
+
+
+def recheck(snapshot_name: str, policy: PolicyView, catalog: CatalogView, now: dt.datetime) -> Refusal | None:
+    """Whether an accepted generation may still run now, just before it reaches the upstream.
+
+    Between acceptance and execution the policy may have been revised (a rollback,
+    a snapshot disallowed) or the snapshot may have shut down.
+    """
+    snapshot = catalog.snapshots.get(snapshot_name)
+    if snapshot is None:
+        return Refusal(
+            code="snapshot_no_longer_allowed", message=f"Snapshot '{snapshot_name}' is no longer in the catalog."
+        )
+    if snapshot.is_shut_down(now):
+        return _shut_down(snapshot, catalog)
+    if snapshot_name not in policy.allowed_snapshots and snapshot_name != policy.canary_snapshot:
+        return Refusal(
+            code="snapshot_no_longer_allowed",
+            message=(
+                f"Snapshot '{snapshot_name}' was allowed when this request was accepted, but the environment's "
+                f"policy (revision {policy.revision_id}) no longer allows it; it was stopped before reaching the provider."
+            ),
+            param="model",
+        )
+    return None
+
+
+def estimate_cost(snapshot: SnapshotInfo, seconds: int, size: str) -> Decimal:
+    price = snapshot.price_per_second.get(size, Decimal("0"))
+    return (Decimal(price) * seconds).quantize(Decimal("0.0001"))
+
+
+def _requested_snapshot(
+    request: GenerationRequest, policy: PolicyView, catalog: CatalogView, pinned: str | None
+) -> str | Refusal:
+    if not request.model:
+        if pinned is None:
+            return Refusal(code="model_not_found", message="This environment's default model is not in the catalog.")
+        return pinned
+    if request.model in catalog.snapshots:
+        return request.model
+    if request.model in catalog.aliases:
+        if policy.alias_requests == ALIAS_REFUSE:
+            return Refusal(
+                code="alias_not_allowed",
+                message=(
+                    f"'{request.model}' is a moving alias and this environment refuses alias requests. "
+                    f"Ask for a dated snapshot{_pinned_hint(pinned)}."
+                ),
+                param="model",
+            )
+        if policy.alias_requests == ALIAS_PIN:
+            return pinned or Refusal(code="model_not_found", message="This environment's pin is not in the catalog.")
+        return catalog.aliases[request.model]
+    return Refusal(
+        code="model_not_found",
+        message=f"The model '{request.model}' does not exist or is not offered by this environment's provider.",
+        param="model",
+    )
+
+
+def _pinned_hint(pinned: str | None) -> str:
+    return f", such as '{pinned}'" if pinned else ""
+
+
+def _check_allowed(target: str, policy: PolicyView, catalog: CatalogView, now: dt.datetime) -> Refusal | None:
+    snapshot = catalog.snapshots[target]
+    if snapshot.is_shut_down(now):
+        return _shut_down(snapshot, catalog)
+    if target not in policy.allowed_snapshots:
+        allowed = ", ".join(sorted(policy.allowed_snapshots)) or "none"
+        return Refusal(
+            code="model_not_allowed",
+            message=f"Snapshot '{target}' is not allowed in this environment. Allowed: {allowed}.",
+            param="model",
+        )
+    return None
+
+
+def _shut_down(snapshot: SnapshotInfo, catalog: CatalogView) -> Refusal:
+    message = f"Snapshot '{snapshot.name}' was shut down on {snapshot.shutdown_on.isoformat()}."
+    if snapshot.replacement:
+        message += f" Its replacement is '{snapshot.replacement}'."
+    return Refusal(code="snapshot_shut_down", message=message, param="model")
+
+
+def _check_capabilities(
+    snapshot: SnapshotInfo, request: GenerationRequest, policy: PolicyView, seconds: int, size: str
+) -> Refusal | None:
+    if seconds not in snapshot.seconds:
+        return Refusal(
+            code="unsupported_parameter",
+            message=f"{snapshot.name} supports seconds {_listed(snapshot.seconds)}; got {seconds}.",
+            param="seconds",
+        )
+    if policy.max_seconds is not None and seconds > policy.max_seconds:
+        return Refusal(
+            code="parameter_not_allowed",
+            message=f"This environment's policy allows at most {policy.max_seconds} seconds; got {seconds}.",
+            param="seconds",
+        )
+    if size not in snapshot.sizes:
+        return Refusal(
+            code="unsupported_parameter",
+            message=f"{snapshot.name} supports sizes {_listed(snapshot.sizes)}; got {size}.",
+            param="size",
+        )
+    if policy.allowed_sizes is not None and size not in policy.allowed_sizes:
+        return Refusal(
+            code="parameter_not_allowed",
+            message=f"This environment's policy allows sizes {_listed(sorted(policy.allowed_sizes))}; got {size}.",
+            param="size",
+        )
+    needed = dict(request.features)
+    if request.operation in OPERATION_FEATURES:
+        needed.setdefault(request.operation, OPERATION_FEATURES[request.operation])
+    for param, feature in needed.items():
+        if feature not in snapshot.features:
+            return Refusal(
+                code="unsupported_parameter",
+                message=f"{snapshot.name} does not support {feature.replace('_', ' ')} (parameter '{param}').",
+                param=param,
+            )
+        if policy.allowed_features is not None and feature not in policy.allowed_features:
+            return Refusal(
+                code="parameter_not_allowed",
+                message=f"This environment's policy does not allow {feature.replace('_', ' ')} (parameter '{param}').",
+                param=param,
+            )
+    return None
+
+
+def _listed(values) -> str:
+    return ", ".join(str(value) for value in values) or "none"

@@ -1,0 +1,77 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from governance.policies import engine
+
+
+class PolicyRevision(models.Model):
+    """One immutable version of an environment's policy; the newest one is in force."""
+
+    class AliasRequests(models.TextChoices):
+        FOLLOW = engine.ALIAS_FOLLOW, "Resolve to the alias's current snapshot"
+        PIN = engine.ALIAS_PIN, "Resolve to this environment's pinned snapshot"
+        REFUSE = engine.ALIAS_REFUSE, "Refuse alias requests"
+
+    environment = models.ForeignKey("projects.Environment", on_delete=models.CASCADE, related_name="policy_revisions")
+    number = models.PositiveIntegerField()
+    provider = models.ForeignKey("catalog.Provider", on_delete=models.PROTECT, related_name="+")
+    default_model = models.CharField(
+        max_length=100, help_text="The pinned snapshot, or an alias the environment follows."
+    )
+    allowed_snapshots = models.JSONField(default=list)
+    alias_requests = models.CharField(max_length=8, choices=AliasRequests.choices, default=AliasRequests.REFUSE)
+    canary_snapshot = models.CharField(max_length=100, blank=True)
+    canary_percent = models.PositiveSmallIntegerField(default=0)
+    max_seconds = models.PositiveSmallIntegerField(null=True, blank=True)
+    allowed_sizes = models.JSONField(null=True, blank=True, help_text="Empty means any size the snapshot supports.")
+    allowed_features = models.JSONField(
+        null=True, blank=True, help_text="Empty means any feature the snapshot supports."
+    )
+    monthly_budget = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    reason = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["environment", "number"], name="unique_revision_number"),
+            models.CheckConstraint(condition=models.Q(canary_percent__lte=100), name="canary_percent_at_most_100"),
+        ]
+        ordering = ["environment", "-number"]
+
+    def __str__(self) -> str:
+        return f"{self.environment} policy r{self.number}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValidationError("Policy revisions are immutable; write a new revision instead.")
+        super().save(*args, **kwargs)
+
+    def as_view(self) -> engine.PolicyView:
+        return engine.PolicyView(
+            revision_id=self.pk,
+            default_model=self.default_model,
+            allowed_snapshots=frozenset(self.allowed_snapshots),
+            alias_requests=self.alias_requests,
+            canary_snapshot=self.canary_snapshot or None,
+            canary_percent=self.canary_percent,
+            max_seconds=self.max_seconds,
+            allowed_sizes=frozenset(self.allowed_sizes) if self.allowed_sizes else None,
+            allowed_features=frozenset(self.allowed_features) if self.allowed_features is not None else None,
+            monthly_budget=self.monthly_budget,
+        )
+
+
+class BudgetUsage(models.Model):
+    """Money committed by accepted generations per environment and calendar month (UTC)."""
+
+    environment = models.ForeignKey("projects.Environment", on_delete=models.CASCADE, related_name="+")
+    month = models.DateField(help_text="First day of the month.")
+    spent = models.DecimalField(max_digits=14, decimal_places=4, default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["environment", "month"], name="one_budget_row_per_month")]

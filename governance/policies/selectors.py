@@ -1,0 +1,39 @@
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from governance.caching import remembered
+from governance.policies.engine import PolicyView
+from governance.policies.models import BudgetUsage, PolicyRevision
+
+
+@dataclass(frozen=True)
+class PolicyInForce:
+    view: PolicyView
+    provider_id: int
+    number: int
+
+
+def _load_policy_in_force(environment_id: int) -> PolicyInForce | None:
+    revision = PolicyRevision.objects.filter(environment_id=environment_id).order_by("-number").first()
+    if revision is None:
+        return None
+    return PolicyInForce(view=revision.as_view(), provider_id=revision.provider_id, number=revision.number)
+
+
+def policy_in_force(environment_id: int) -> PolicyInForce | None:
+    """The environment's newest policy revision, from memory."""
+    return remembered(("policy", environment_id), lambda: _load_policy_in_force(environment_id))
+
+
+def current_revision(environment) -> PolicyRevision | None:
+    return environment.policy_revisions.order_by("-number").first()
+
+
+def month_start(now: dt.datetime) -> dt.date:
+    return now.astimezone(dt.UTC).date().replace(day=1)
+
+
+def spent_this_month(environment_id: int, now: dt.datetime) -> Decimal:
+    usage = BudgetUsage.objects.filter(environment_id=environment_id, month=month_start(now)).first()
+    return usage.spent if usage else Decimal("0")

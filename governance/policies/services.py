@@ -1,0 +1,128 @@
+"""Writing policy revisions and spending budgets."""
+
+import datetime as dt
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+
+from governance.audit.services import Actor, record_event
+from governance.catalog.models import Provider
+from governance.catalog.selectors import load_catalog_view
+from governance.policies import engine
+from governance.policies.models import BudgetUsage, PolicyRevision
+from governance.policies.selectors import current_revision, month_start
+
+POLICY_FIELDS = [
+    "default_model",
+    "allowed_snapshots",
+    "alias_requests",
+    "canary_snapshot",
+    "canary_percent",
+    "max_seconds",
+    "allowed_sizes",
+    "allowed_features",
+    "monthly_budget",
+]
+
+
+class ProtectedEnvironmentError(ValidationError):
+    pass
+
+
+def validate_policy(provider: Provider, values: dict) -> None:
+    """Refuse a policy that names snapshots the provider lacks or contradicts itself."""
+    catalog = load_catalog_view(provider.pk)
+    errors: dict[str, str] = {}
+    unknown = sorted(set(values["allowed_snapshots"]) - set(catalog.snapshots))
+    if unknown:
+        errors["allowed_snapshots"] = f"Not in {provider.name}'s catalog: {', '.join(unknown)}."
+    pinned = engine.resolve_name(values["default_model"], catalog)
+    if pinned is None:
+        errors["default_model"] = f"'{values['default_model']}' is neither a snapshot nor an alias of {provider.name}."
+    elif pinned not in values["allowed_snapshots"]:
+        errors["default_model"] = f"The pinned snapshot '{pinned}' must be among the allowed snapshots."
+    canary = values.get("canary_snapshot") or ""
+    if canary and canary not in catalog.snapshots:
+        errors["canary_snapshot"] = f"'{canary}' is not in {provider.name}'s catalog."
+    if canary and canary == pinned:
+        errors["canary_snapshot"] = "The canary must differ from the pinned snapshot."
+    if not canary and values.get("canary_percent"):
+        errors["canary_percent"] = "A canary percentage needs a canary snapshot."
+    if not 0 <= int(values.get("canary_percent") or 0) <= 100:
+        errors["canary_percent"] = "Between 0 and 100."
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def revise_policy(
+    *, environment, provider: Provider, actor: Actor, reason: str, created_by=None, through_plan=None, **values
+) -> PolicyRevision:
+    """Write the environment's next policy revision and its audit event.
+
+    A protected environment takes its first policy directly; after that only an
+    approved migration plan (`through_plan`) may change it.
+    """
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the policy changes."})
+    previous = current_revision(environment)
+    if environment.protected and previous is not None and through_plan is None:
+        raise ProtectedEnvironmentError(
+            f"{environment} is protected: its policy changes only through an approved migration plan."
+        )
+    values = {field: values.get(field, getattr(previous, field, None)) for field in POLICY_FIELDS}
+    values["canary_snapshot"] = values["canary_snapshot"] or ""
+    values["canary_percent"] = values["canary_percent"] or 0
+    values["alias_requests"] = values["alias_requests"] or engine.ALIAS_REFUSE
+    validate_policy(provider, values)
+    revision = PolicyRevision.objects.create(
+        environment=environment,
+        number=(previous.number + 1) if previous else 1,
+        provider=provider,
+        reason=reason,
+        created_by=created_by,
+        **values,
+    )
+    record_event(
+        action="policy.revised",
+        actor=actor,
+        target=revision,
+        project=environment.project,
+        environment=environment,
+        payload={
+            "revision": revision.number,
+            "reason": reason,
+            "changes": _diff(previous, revision),
+        },
+    )
+    return revision
+
+
+def _diff(previous: PolicyRevision | None, revision: PolicyRevision) -> dict:
+    fields = ["provider_id", *POLICY_FIELDS]
+    return {
+        field: {"from": getattr(previous, field, None), "to": getattr(revision, field)}
+        for field in fields
+        if previous is None or getattr(previous, field) != getattr(revision, field)
+    }
+
+
+def reserve_budget(*, environment_id: int, now: dt.datetime, amount: Decimal, budget: Decimal) -> bool:
+    """Add `amount` to the month's spend if it stays within `budget`; atomic under concurrency.
+
+    One conditional UPDATE: on PostgreSQL concurrent reservations queue on the row
+    lock and re-check the condition; on SQLite the write lock serialises them.
+    """
+    month = month_start(now)
+    BudgetUsage.objects.get_or_create(environment_id=environment_id, month=month)
+    updated = BudgetUsage.objects.filter(
+        environment_id=environment_id, month=month, spent__lte=budget - amount
+    ).update(spent=F("spent") + amount)
+    return updated == 1
+
+
+def release_budget(*, environment_id: int, month: dt.date, amount: Decimal) -> None:
+    """Give back a reservation when a generation fails before anything was paid for."""
+    BudgetUsage.objects.filter(environment_id=environment_id, month=month).update(spent=F("spent") - amount)

@@ -1,0 +1,10 @@
+"""Any change to these rows invalidates the gateway's in-memory view of them."""
+
+from django.db.models.signals import post_delete, post_save
+
+from governance.caching import governance_state_changed
+from governance.policies.models import PolicyRevision
+
+for model in (PolicyRevision,):
+    post_save.connect(governance_state_changed, sender=model, dispatch_uid=f"state-save-{model.__name__}")
+    post_delete.connect(governance_state_changed, sender=model, dispatch_uid=f"state-delete-{model.__name__}")

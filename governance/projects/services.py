@@ -1,0 +1,67 @@
+"""Project governance actions: keys and memberships, each with its audit event."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from governance.audit.services import Actor, record_event
+from governance.projects.models import ApiKey, Environment, Membership, Project, generate_api_key, hash_api_key
+
+
+@transaction.atomic
+def create_api_key(*, environment: Environment, name: str, actor: Actor, created_by=None) -> tuple[ApiKey, str]:
+    """Create a key and return it with the raw secret, which is never stored and shown only now."""
+    raw_key = generate_api_key()
+    api_key = ApiKey.objects.create(
+        environment=environment,
+        name=name,
+        prefix=raw_key[:12],
+        key_hash=hash_api_key(raw_key),
+        created_by=created_by,
+    )
+    record_event(
+        action="api_key.created",
+        actor=actor,
+        target=api_key,
+        project=environment.project,
+        environment=environment,
+        payload={"name": name, "prefix": api_key.prefix},
+    )
+    return api_key, raw_key
+
+
+@transaction.atomic
+def revoke_api_key(*, api_key: ApiKey, actor: Actor) -> ApiKey:
+    api_key = ApiKey.objects.select_for_update().select_related("environment__project").get(pk=api_key.pk)
+    if api_key.revoked_at is not None:
+        return api_key
+    api_key.revoked_at = timezone.now()
+    api_key.save(update_fields=["revoked_at"])
+    record_event(
+        action="api_key.revoked",
+        actor=actor,
+        target=api_key,
+        project=api_key.environment.project,
+        environment=api_key.environment,
+        payload={"name": api_key.name, "prefix": api_key.prefix},
+    )
+    return api_key
+
+
+@transaction.atomic
+def set_membership(*, project: Project, user, role: str, actor: Actor) -> Membership:
+    membership, created = Membership.objects.select_for_update().get_or_create(
+        project=project, user=user, defaults={"role": role}
+    )
+    previous = None if created else membership.role
+    if not created and membership.role != role:
+        membership.role = role
+        membership.save(update_fields=["role"])
+    if created or previous != role:
+        record_event(
+            action="member.changed",
+            actor=actor,
+            target=membership,
+            project=project,
+            payload={"user": user.get_username(), "from": previous, "to": role},
+        )
+    return membership

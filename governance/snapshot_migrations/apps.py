@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SnapshotMigrationsConfig(AppConfig):
+    name = "governance.snapshot_migrations"
+    verbose_name = "Snapshot migrations"
