@@ -9,6 +9,7 @@ def snapshot_info(snapshot: Snapshot) -> SnapshotInfo:
     return SnapshotInfo(
         name=snapshot.name,
         family=snapshot.family,
+        released_on=snapshot.released_on,
         deprecated_on=snapshot.deprecated_on,
         shutdown_on=snapshot.shutdown_on,
         replacement=snapshot.replacement.name if snapshot.replacement_id else None,

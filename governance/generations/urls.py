@@ -1,5 +1,14 @@
 from django.urls import path
 
+from governance.generations import views
+
 app_name = "generations"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("videos", views.videos, name="videos"),
+    path("videos/<str:video_id>", views.video, name="video"),
+    path("videos/<str:video_id>/content", views.video_content, name="video_content"),
+    path("videos/<str:video_id>/remix", views.video_remix, name="video_remix"),
+    path("models", views.models, name="models"),
+    path("models/<str:model_id>", views.model, name="model"),
+]

@@ -32,6 +32,7 @@ OPERATION_FEATURES = {OPERATION_REMIX: "remix"}
 class SnapshotInfo:
     name: str
     family: str = ""
+    released_on: dt.date | None = None
     deprecated_on: dt.date | None = None
     shutdown_on: dt.date | None = None
     replacement: str | None = None

@@ -1,0 +1,208 @@
+"""Reading a Videos API request body into plain, typed values, or a clear error."""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
+from django.core.files.uploadedfile import UploadedFile
+from django.http import HttpRequest
+from django.http.multipartparser import MultiPartParserError
+
+from governance.generations.errors import ApiError
+
+MAX_PROMPT_CHARS = 32_000
+STORED_PROMPT_CHARS = MAX_PROMPT_CHARS  # longer prompts are refused and kept truncated
+IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
+
+# Request parameters beyond prompt/model/seconds/size, and the snapshot feature each one needs.
+FEATURE_PARAMETERS = {
+    "input_reference": "image_reference",
+    "characters": "character_cameos",
+    "storyboard": "storyboards",
+    "style": "style_fine_tuning",
+}
+CREATE_FIELDS = {"prompt", "model", "seconds", "size", *FEATURE_PARAMETERS}
+
+
+@dataclass
+class VideoRequest:
+    prompt: str
+    model: str | None = None
+    seconds: int | None = None
+    size: str | None = None
+    input_reference_file: UploadedFile | None = None
+    input_reference_url: str | None = None
+    input_reference_sha256: str = ""
+    extensions: dict = field(default_factory=dict)
+
+    @property
+    def features(self) -> dict[str, str]:
+        used = {name: FEATURE_PARAMETERS[name] for name in self.extensions}
+        if self.input_reference_file is not None or self.input_reference_url:
+            used["input_reference"] = FEATURE_PARAMETERS["input_reference"]
+        return used
+
+    def parameters(self) -> dict:
+        """Every parameter as received, in a form fit for the log (no file bytes, prompt kept separately)."""
+        values = {"model": self.model, "seconds": self.seconds, "size": self.size, **self.extensions}
+        if self.input_reference_file is not None:
+            values["input_reference"] = {
+                "filename": self.input_reference_file.name,
+                "content_type": self.input_reference_file.content_type,
+                "bytes": self.input_reference_file.size,
+                "sha256": self.input_reference_sha256,
+            }
+        elif self.input_reference_url:
+            values["input_reference"] = {"image_url": _shorten(self.input_reference_url, 500)}
+        return {name: value for name, value in values.items() if value is not None}
+
+    def fingerprint(self) -> str:
+        """Identifies the request body, for Idempotency-Key reuse checks."""
+        body = {**self.parameters(), "prompt": self.prompt, "input_reference_url": self.input_reference_url}
+        return sha256_text(json.dumps(body, sort_keys=True, default=str))
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def stored_prompt(prompt: str) -> str:
+    return _shorten(prompt, STORED_PROMPT_CHARS)
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def read_body(request: HttpRequest) -> tuple[dict, dict]:
+    """The request's fields and files, from JSON or a multipart/urlencoded form."""
+    try:
+        if request.content_type == "application/json":
+            return _json_fields(request.body), {}
+        if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+            return _form_fields(request), dict(request.FILES.items())
+        if not request.body:
+            return {}, {}
+        return _json_fields(request.body), {}
+    except RequestDataTooBig:
+        raise ApiError(
+            "request_too_large",
+            f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes; "
+            "send reference images as multipart file uploads.",
+        ) from None
+    except (MultiPartParserError, TooManyFieldsSent, SuspiciousOperation) as error:
+        raise ApiError("invalid_request", f"The form body could not be read: {error}") from None
+
+
+def _json_fields(body: bytes) -> dict:
+    try:
+        data = json.loads(body or b"{}")
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ApiError("invalid_json", f"The request body is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise ApiError("invalid_json", "The request body must be a JSON object.")
+    return data
+
+
+def _form_fields(request: HttpRequest) -> dict:
+    fields: dict = {}
+    for name, value in request.POST.items():
+        if name.startswith("input_reference[") and name.endswith("]"):
+            fields.setdefault("input_reference", {})[name[len("input_reference[") : -1]] = value
+        else:
+            fields[name] = value
+    return fields
+
+
+def parse_video_request(fields: dict, files: dict) -> VideoRequest:
+    unknown = sorted((set(fields) | set(files)) - CREATE_FIELDS)
+    if unknown:
+        raise ApiError("unknown_parameter", f"Unrecognized request argument supplied: {unknown[0]}.", unknown[0])
+    video = VideoRequest(
+        prompt=parse_prompt(fields.get("prompt")),
+        model=_optional_string(fields, "model", 100),
+        seconds=_optional_seconds(fields.get("seconds")),
+        size=_optional_string(fields, "size", 16),
+        extensions={name: fields[name] for name in ("characters", "storyboard", "style") if name in fields},
+    )
+    _parse_input_reference(video, fields.get("input_reference"), files.get("input_reference"))
+    return video
+
+
+def parse_prompt(value) -> str:
+    if value is None or value == "":
+        raise ApiError("missing_required_parameter", "Missing required parameter: 'prompt'.", "prompt")
+    if not isinstance(value, str):
+        raise ApiError("invalid_type", "'prompt' must be a string.", "prompt")
+    if len(value) > MAX_PROMPT_CHARS:
+        raise ApiError(
+            "prompt_too_long",
+            f"The prompt has {len(value)} characters; the limit is {MAX_PROMPT_CHARS}.",
+            "prompt",
+        )
+    return value
+
+
+def _optional_string(fields: dict, name: str, max_length: int) -> str | None:
+    value = fields.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ApiError("invalid_type", f"'{name}' must be a string.", name)
+    if len(value) > max_length:
+        raise ApiError("invalid_value", f"'{name}' is longer than {max_length} characters.", name)
+    return value
+
+
+def _optional_seconds(value) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ApiError("invalid_type", "'seconds' must be a whole number of seconds, such as \"8\".", "seconds")
+    try:
+        seconds = int(value)
+    except ValueError:
+        raise ApiError("invalid_type", f"'seconds' must be a whole number of seconds; got {value!r}.", "seconds") from None
+    if not 0 < seconds <= 600:
+        raise ApiError("invalid_value", f"'seconds' must be between 1 and 600; got {seconds}.", "seconds")
+    return seconds
+
+
+def _parse_input_reference(video: VideoRequest, value, upload: UploadedFile | None) -> None:
+    if upload is not None:
+        if upload.content_type not in IMAGE_TYPES:
+            raise ApiError(
+                "invalid_value",
+                f"'input_reference' must be a JPEG, PNG or WebP image; got {upload.content_type}.",
+                "input_reference",
+            )
+        if upload.size > settings.INPUT_REFERENCE_MAX_BYTES:
+            raise ApiError(
+                "invalid_value",
+                f"'input_reference' is {upload.size} bytes; the limit is {settings.INPUT_REFERENCE_MAX_BYTES}.",
+                "input_reference",
+            )
+        digest = hashlib.sha256()
+        for chunk in upload.chunks():
+            digest.update(chunk)
+        upload.seek(0)
+        video.input_reference_file = upload
+        video.input_reference_sha256 = digest.hexdigest()
+        return
+    if value is None or value == "":
+        return
+    if isinstance(value, dict) and set(value) == {"image_url"} and isinstance(value["image_url"], str):
+        video.input_reference_url = value["image_url"]
+        video.input_reference_sha256 = sha256_text(value["image_url"])
+        return
+    if isinstance(value, dict) and "file_id" in value:
+        raise ApiError(
+            "unsupported_parameter",
+            "'input_reference.file_id' is not supported by this gateway; upload the image or pass an image_url.",
+            "input_reference",
+        )
+    raise ApiError(
+        "invalid_type", "'input_reference' must be an uploaded image or an object with 'image_url'.", "input_reference"
+    )

@@ -1,0 +1,232 @@
+"""Submitting generations: policy decision, the log row, budget and the hand-off to the worker."""
+
+import datetime as dt
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from governance.catalog.selectors import catalog_view
+from governance.generations.errors import ApiError
+from governance.generations.models import Generation, IdempotencyRecord
+from governance.generations.parsing import VideoRequest, sha256_text, stored_prompt
+from governance.policies.engine import (
+    OPERATION_CREATE,
+    OPERATION_REMIX,
+    Accept,
+    Decision,
+    GenerationRequest,
+    Refusal,
+    decide,
+)
+from governance.policies.selectors import month_start, policy_in_force, spent_this_month
+from governance.policies.services import reserve_budget
+from governance.projects.selectors import KeyHolder
+
+logger = logging.getLogger(__name__)
+
+# An Idempotency-Key whose first request never finished (the process died) is taken over after this.
+ABANDONED_IDEMPOTENCY_AFTER = dt.timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a client asked for, in the terms the policy engine and the log need."""
+
+    operation: str
+    prompt: str
+    request: VideoRequest | None = None
+    source: Generation | None = None
+    invalid: Refusal | None = None
+
+    def engine_request(self) -> GenerationRequest:
+        bucket = secrets.randbelow(100)
+        if self.operation == OPERATION_REMIX:
+            return GenerationRequest(
+                operation=OPERATION_REMIX,
+                model=self.source.resolved_snapshot,
+                seconds=self.source.seconds,
+                size=self.source.size,
+                routing_bucket=bucket,
+            )
+        return GenerationRequest(
+            operation=OPERATION_CREATE,
+            model=self.request.model,
+            seconds=self.request.seconds,
+            size=self.request.size,
+            features=self.request.features,
+            routing_bucket=bucket,
+        )
+
+    def parameters(self) -> dict:
+        if self.request is not None:
+            return self.request.parameters()
+        if self.source is not None:
+            return {"remix_of": self.source.video_id}
+        return {}
+
+
+def submit(*, holder: KeyHolder, submission: Submission, now: dt.datetime | None = None) -> Generation:
+    """Decide and record one generation; accepted ones are handed to the worker once committed."""
+    now = now or timezone.now()
+    decision, policy = _decide(holder, submission, now)
+    with transaction.atomic():
+        if isinstance(decision, Accept) and policy.view.monthly_budget is not None:
+            if not reserve_budget(
+                environment_id=holder.environment_id,
+                now=now,
+                amount=decision.estimated_cost,
+                budget=policy.view.monthly_budget,
+            ):
+                decision = Refusal(
+                    code="budget_exceeded",
+                    message=f"This request would cost ${decision.estimated_cost}, more than is left of the "
+                    f"environment's ${policy.view.monthly_budget} monthly budget.",
+                )
+        generation = _record(holder, submission, decision, policy, now)
+        if generation.status == Generation.Status.QUEUED:
+            transaction.on_commit(lambda: enqueue(generation.pk))
+    return generation
+
+
+def _decide(holder: KeyHolder, submission: Submission, now: dt.datetime):
+    policy = policy_in_force(holder.environment_id)
+    if submission.invalid is not None:
+        return submission.invalid, policy
+    if policy is None:
+        return Refusal(code="no_policy", message="This environment has no policy yet; an admin must set one."), None
+    spent = spent_this_month(holder.environment_id, now) if policy.view.monthly_budget is not None else Decimal(0)
+    decision: Decision = decide(submission.engine_request(), policy.view, catalog_view(policy.provider_id), now, spent)
+    return decision, policy
+
+
+def _record(holder: KeyHolder, submission: Submission, decision: Decision, policy, now: dt.datetime) -> Generation:
+    generation = Generation(
+        project_id=holder.project_id,
+        environment_id=holder.environment_id,
+        api_key_id=holder.api_key_id,
+        operation=submission.operation,
+        requested_model=_requested_model(submission),
+        provider_id=policy.provider_id if policy else None,
+        policy_revision_id=policy.view.revision_id if policy else None,
+        remixed_from=submission.source,
+        prompt=stored_prompt(submission.prompt),
+        prompt_sha256=sha256_text(submission.prompt) if submission.prompt else "",
+        parameters=submission.parameters(),
+        created_at=now,
+    )
+    request = submission.request
+    if request is not None:
+        generation.seconds, generation.size = request.seconds, request.size or ""
+        generation.input_reference_sha256 = request.input_reference_sha256
+    if isinstance(decision, Accept):
+        generation.status = Generation.Status.QUEUED
+        generation.resolved_snapshot = decision.snapshot
+        generation.canary_arm = decision.arm
+        generation.seconds, generation.size = decision.seconds, decision.size
+        generation.estimated_cost = decision.estimated_cost
+        generation.budget_month = month_start(now) if policy.view.monthly_budget is not None else None
+        generation.next_check_at = now + dt.timedelta(seconds=settings.GENERATION_STALL_SECONDS)
+        if request is not None and request.input_reference_file is not None:
+            generation.input_reference.save(request.input_reference_file.name, request.input_reference_file, save=False)
+    else:
+        generation.status = Generation.Status.REFUSED
+        generation.error_code, generation.error_message = decision.code, decision.message
+        generation.error_param = decision.param or ""
+        generation.completed_at = now
+    generation.add_to_timeline(generation.status, decision.code if isinstance(decision, Refusal) else decision.snapshot)
+    generation.save()
+    return generation
+
+
+def _requested_model(submission: Submission) -> str:
+    if submission.request is not None:
+        return submission.request.model or ""
+    if submission.source is not None:
+        return submission.source.resolved_snapshot
+    return ""
+
+
+def enqueue(generation_id: int) -> None:
+    """Hand a committed generation to the worker; if the broker is away the sweep retries later."""
+    from governance.generations.tasks import advance_generation
+
+    try:
+        advance_generation.apply_async(args=[generation_id])
+    except Exception:
+        logger.warning("could not enqueue generation %s; the sweep will retry", generation_id, exc_info=True)
+
+
+def submit_idempotently(
+    *, holder: KeyHolder, key: str | None, fingerprint: str, submit_once: Callable[[], Generation]
+) -> Generation:
+    """Run `submit_once` at most once per (API key, Idempotency-Key).
+
+    A retry with the same body gets the same generation; a different body is a
+    422; a retry while the first request is still being handled is a 409.
+    """
+    if not key:
+        return submit_once()
+    if len(key) > 255:
+        raise ApiError("invalid_value", "The Idempotency-Key header is longer than 255 characters.", "Idempotency-Key")
+    record = _claim(holder, key, fingerprint)
+    if record.generation_id is not None:
+        return record.generation
+    try:
+        with transaction.atomic():
+            generation = submit_once()
+            IdempotencyRecord.objects.filter(pk=record.pk).update(generation=generation)
+    except BaseException:
+        IdempotencyRecord.objects.filter(pk=record.pk, generation__isnull=True).delete()
+        raise
+    return generation
+
+
+def _claim(holder: KeyHolder, key: str, fingerprint: str) -> IdempotencyRecord:
+    try:
+        return IdempotencyRecord.objects.create(api_key_id=holder.api_key_id, key=key, request_fingerprint=fingerprint)
+    except IntegrityError:
+        pass
+    existing = IdempotencyRecord.objects.select_related("generation").get(api_key_id=holder.api_key_id, key=key)
+    if existing.request_fingerprint != fingerprint:
+        raise ApiError(
+            "idempotency_key_reused",
+            "This Idempotency-Key was already used with a different request body.",
+            "Idempotency-Key",
+        )
+    if existing.generation_id is None:
+        abandoned = IdempotencyRecord.objects.filter(
+            pk=existing.pk, generation__isnull=True, created_at__lt=timezone.now() - ABANDONED_IDEMPOTENCY_AFTER
+        ).update(created_at=timezone.now())
+        if not abandoned:
+            raise ApiError(
+                "idempotency_request_in_flight",
+                "A request with this Idempotency-Key is still being processed; retry shortly.",
+                "Idempotency-Key",
+            )
+        existing.refresh_from_db()
+    return existing
+
+
+def delete_video(generation: Generation) -> None:
+    """Hide a video from the API and remove it upstream; the log row stays for the record."""
+    with transaction.atomic():
+        generation.deleted_at = timezone.now()
+        generation.add_to_timeline("deleted")
+        generation.save(update_fields=["deleted_at", "timeline"])
+        if generation.upstream_id:
+            from governance.generations.tasks import delete_upstream_video
+
+            transaction.on_commit(lambda: _safely(delete_upstream_video.delay, generation.pk))
+
+
+def _safely(call: Callable, *args) -> None:
+    try:
+        call(*args)
+    except Exception:
+        logger.warning("could not enqueue %s%s", getattr(call, "__name__", call), args, exc_info=True)

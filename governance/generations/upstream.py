@@ -1,0 +1,147 @@
+"""The httpx client for an OpenAI-compatible Videos API (OpenAI, a reseller, or our simulator)."""
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+
+from governance.catalog.models import Provider
+
+RETRYABLE_STATUSES = {408, 409, 429, 500, 502, 503, 504}
+
+
+class UpstreamError(Exception):
+    """The provider refused or could not be reached; `retryable` says whether trying again may help."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str = "upstream_error", retry_after=None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        return self.status is None or self.status in RETRYABLE_STATUSES
+
+
+@dataclass(frozen=True)
+class InputReference:
+    filename: str
+    content: bytes
+    content_type: str
+
+
+class UpstreamClient:
+    def __init__(self, provider: Provider, transport: httpx.BaseTransport | None = None):
+        headers = {"User-Agent": "snapshot-governance"}
+        api_key = os.environ.get(provider.api_key_env_var, "") if provider.api_key_env_var else ""
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self.http = httpx.Client(
+            base_url=provider.resolved_base_url + "/",
+            headers=headers,
+            timeout=httpx.Timeout(provider.read_timeout, connect=provider.connect_timeout),
+            transport=transport,
+        )
+
+    def create_video(
+        self, *, fields: dict, idempotency_key: str, input_reference: InputReference | None = None
+    ) -> dict:
+        headers = {"Idempotency-Key": idempotency_key}
+        if input_reference is None:
+            return self._call("POST", "videos", json=fields, headers=headers)
+        files = {"input_reference": (input_reference.filename, input_reference.content, input_reference.content_type)}
+        form = {name: str(value) for name, value in fields.items()}
+        return self._call("POST", "videos", data=form, files=files, headers=headers)
+
+    def remix_video(self, upstream_id: str, *, prompt: str, idempotency_key: str) -> dict:
+        return self._call(
+            "POST", f"videos/{upstream_id}/remix", json={"prompt": prompt}, headers={"Idempotency-Key": idempotency_key}
+        )
+
+    def retrieve_video(self, upstream_id: str) -> dict:
+        return self._call("GET", f"videos/{upstream_id}")
+
+    def delete_video(self, upstream_id: str) -> dict:
+        return self._call("DELETE", f"videos/{upstream_id}")
+
+    def list_models(self) -> dict:
+        return self._call("GET", "models")
+
+    @contextlib.contextmanager
+    def stream_content(self, upstream_id: str, variant: str) -> Iterator[httpx.Response]:
+        request = self.http.build_request("GET", f"videos/{upstream_id}/content", params={"variant": variant})
+        try:
+            response = self.http.send(request, stream=True)
+        except httpx.HTTPError as error:
+            raise UpstreamError(f"The provider could not be reached: {error}") from error
+        try:
+            if response.status_code >= 400:
+                response.read()
+                raise _error_from(response)
+            yield response
+        finally:
+            response.close()
+
+    def _call(self, method: str, path: str, **kwargs) -> dict:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.TimeoutException as error:
+            raise UpstreamError(f"The provider did not answer in time ({type(error).__name__}).") from error
+        except httpx.HTTPError as error:
+            raise UpstreamError(f"The provider could not be reached: {error}") from error
+        if response.status_code >= 400:
+            raise _error_from(response)
+        try:
+            return response.json()
+        except ValueError as error:
+            raise UpstreamError("The provider answered with something that is not JSON.", status=502) from error
+
+
+def _error_from(response: httpx.Response) -> UpstreamError:
+    code, message = "upstream_error", f"The provider answered HTTP {response.status_code}."
+    try:
+        error = response.json().get("error") or {}
+        code = error.get("code") or code
+        message = error.get("message") or message
+    except (ValueError, AttributeError):
+        pass
+    return UpstreamError(
+        message, status=response.status_code, code=code, retry_after=_retry_after(response.headers.get("Retry-After"))
+    )
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
+_clients: dict[tuple, UpstreamClient] = {}
+_clients_lock = threading.Lock()
+_transport: httpx.BaseTransport | None = None
+
+
+def client_for(provider: Provider) -> UpstreamClient:
+    """One pooled client per provider configuration and process."""
+    key = (provider.pk, provider.resolved_base_url, provider.api_key_env_var, provider.read_timeout, id(_transport))
+    with _clients_lock:
+        if key not in _clients:
+            _clients[key] = UpstreamClient(provider, transport=_transport)
+        return _clients[key]
+
+
+@contextlib.contextmanager
+def use_transport(transport: httpx.BaseTransport) -> Iterator[None]:
+    """Route every upstream call through `transport` (tests use our simulator in-process)."""
+    global _transport
+    previous, _transport = _transport, transport
+    try:
+        yield
+    finally:
+        _transport = previous

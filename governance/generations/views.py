@@ -1,0 +1,265 @@
+"""The OpenAI-compatible Videos API. Views parse, authenticate, call a service and answer."""
+
+import contextlib
+import functools
+import time
+
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from governance.catalog.selectors import catalog_view
+from governance.generations import serializers
+from governance.generations.errors import ApiError, error_response
+from governance.generations.models import Generation
+from governance.generations.parsing import parse_prompt, parse_video_request, read_body, sha256_text
+from governance.generations.services import Submission, delete_video, submit, submit_idempotently
+from governance.generations.upstream import UpstreamError, client_for
+from governance.policies.engine import ALIAS_PIN, ALIAS_REFUSE, OPERATION_CREATE, OPERATION_REMIX, Refusal
+from governance.policies.selectors import policy_in_force
+from governance.projects.models import ApiKey
+from governance.projects.selectors import key_holder
+
+CONTENT_VARIANTS = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
+LAST_USED_EVERY_SECONDS = 60
+_last_used_written: dict[int, float] = {}
+
+
+def api_endpoint(methods: set[str]):
+    """Authenticate the bearer key, allow only `methods`, and turn ApiError into OpenAI's error shape."""
+
+    def decorator(view):
+        @csrf_exempt
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if request.method not in methods:
+                return error_response(
+                    Refusal("method_not_allowed", f"{request.method} is not allowed here; use {', '.join(sorted(methods))}.")
+                )
+            holder = _authenticate(request)
+            if holder is None:
+                return error_response(
+                    Refusal(
+                        "invalid_api_key",
+                        "Incorrect or missing API key. Send 'Authorization: Bearer <key>' with a key of a project environment.",
+                    )
+                )
+            request.holder = holder
+            _note_key_use(holder.api_key_id)
+            try:
+                return view(request, *args, **kwargs)
+            except ApiError as error:
+                return error_response(error.refusal)
+
+        return wrapper
+
+    return decorator
+
+
+def _authenticate(request: HttpRequest):
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return key_holder(token.strip())
+
+
+def _note_key_use(api_key_id: int) -> None:
+    """Keep `last_used_at` roughly current without a write on every request."""
+    now = time.monotonic()
+    if now - _last_used_written.get(api_key_id, -LAST_USED_EVERY_SECONDS) >= LAST_USED_EVERY_SECONDS:
+        _last_used_written[api_key_id] = now
+        ApiKey.objects.filter(pk=api_key_id).update(last_used_at=timezone.now())
+
+
+@api_endpoint({"GET", "POST"})
+def videos(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _create_video(request)
+    return _list_videos(request)
+
+
+def _create_video(request: HttpRequest) -> HttpResponse:
+    fields: dict = {}
+    try:
+        fields, files = read_body(request)
+        video = parse_video_request(fields, files)
+        submission = Submission(operation=OPERATION_CREATE, prompt=video.prompt, request=video)
+        fingerprint = video.fingerprint()
+    except ApiError as error:
+        prompt = fields.get("prompt") if isinstance(fields.get("prompt"), str) else ""
+        submission = Submission(operation=OPERATION_CREATE, prompt=prompt, invalid=error.refusal)
+        fingerprint = sha256_text(f"invalid:{error.refusal.code}:{sorted(map(str, fields.items()))}")
+    return _submit(request, submission, fingerprint)
+
+
+def _submit(request: HttpRequest, submission: Submission, fingerprint: str) -> HttpResponse:
+    generation = submit_idempotently(
+        holder=request.holder,
+        key=request.headers.get("Idempotency-Key"),
+        fingerprint=fingerprint,
+        submit_once=lambda: submit(holder=request.holder, submission=submission),
+    )
+    return _generation_response(generation)
+
+
+def _generation_response(generation: Generation) -> HttpResponse:
+    if generation.status == Generation.Status.REFUSED:
+        refusal = Refusal(generation.error_code, generation.error_message, generation.error_param or None)
+        return error_response(refusal, headers=_governance_headers(generation))
+    return JsonResponse(serializers.video_object(generation), headers=_governance_headers(generation))
+
+
+def _governance_headers(generation: Generation) -> dict:
+    headers = {"X-Governance-Generation": generation.video_id}
+    if generation.policy_revision_id:
+        headers["X-Governance-Policy-Revision"] = str(generation.policy_revision_id)
+    if generation.resolved_snapshot:
+        headers["X-Governance-Resolved-Model"] = generation.resolved_snapshot
+        if generation.canary_arm:
+            headers["X-Governance-Canary-Arm"] = generation.canary_arm
+        snapshot = catalog_view(generation.provider_id).snapshots.get(generation.resolved_snapshot)
+        if snapshot and snapshot.is_deprecated(timezone.now()):
+            headers.update(
+                serializers.deprecation_headers(snapshot.deprecated_on, snapshot.shutdown_on, snapshot.replacement)
+            )
+    return headers
+
+
+def _list_videos(request: HttpRequest) -> HttpResponse:
+    limit = _int_param(request, "limit", default=20, low=1, high=100)
+    order = request.GET.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise ApiError("invalid_value", "'order' must be 'asc' or 'desc'.", "order")
+    generations = _visible(request).select_related("remixed_from", "policy_revision")
+    if after := request.GET.get("after"):
+        cursor = _visible(request).filter(video_id=after).values_list("pk", flat=True).first()
+        if cursor is None:
+            raise ApiError("invalid_value", f"No video '{after}' to list after.", "after")
+        generations = generations.filter(pk__lt=cursor) if order == "desc" else generations.filter(pk__gt=cursor)
+    page = list(generations.order_by("-pk" if order == "desc" else "pk")[: limit + 1])
+    data = [serializers.video_object(generation) for generation in page[:limit]]
+    return JsonResponse(
+        {
+            "object": "list",
+            "data": data,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+            "has_more": len(page) > limit,
+        }
+    )
+
+
+def _int_param(request: HttpRequest, name: str, *, default: int, low: int, high: int) -> int:
+    raw = request.GET.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError("invalid_type", f"'{name}' must be a whole number.", name) from None
+    if not low <= value <= high:
+        raise ApiError("invalid_value", f"'{name}' must be between {low} and {high}.", name)
+    return value
+
+
+def _visible(request: HttpRequest):
+    return Generation.objects.visible_to_api().filter(environment_id=request.holder.environment_id)
+
+
+def _get_visible(request: HttpRequest, video_id: str) -> Generation:
+    generation = _visible(request).select_related("remixed_from", "provider").filter(video_id=video_id).first()
+    if generation is None:
+        raise ApiError("video_not_found", f"No video '{video_id}' in this environment.", "video_id")
+    return generation
+
+
+@api_endpoint({"GET", "DELETE"})
+def video(request: HttpRequest, video_id: str) -> HttpResponse:
+    generation = _get_visible(request, video_id)
+    if request.method == "DELETE":
+        delete_video(generation)
+        return JsonResponse({"id": generation.video_id, "object": "video.deleted", "deleted": True})
+    return _generation_response(generation)
+
+
+@api_endpoint({"GET"})
+def video_content(request: HttpRequest, video_id: str) -> HttpResponse:
+    variant = request.GET.get("variant", "video")
+    if variant not in CONTENT_VARIANTS:
+        raise ApiError("invalid_value", f"'variant' must be one of {', '.join(CONTENT_VARIANTS)}.", "variant")
+    generation = _get_visible(request, video_id)
+    if generation.status != Generation.Status.COMPLETED:
+        raise ApiError("video_not_ready", f"Video '{video_id}' is {generation.status}; content exists once completed.")
+    stack = contextlib.ExitStack()
+    try:
+        upstream = stack.enter_context(client_for(generation.provider).stream_content(generation.upstream_id, variant))
+    except UpstreamError as error:
+        stack.close()
+        code = "video_not_found" if error.status == 404 else "upstream_error"
+        raise ApiError(code, f"The provider could not deliver this video's {variant}: {error.message}") from None
+    response = StreamingHttpResponse(
+        _chunks(upstream, stack), content_type=upstream.headers.get("Content-Type", CONTENT_VARIANTS[variant])
+    )
+    if "Content-Length" in upstream.headers:
+        response["Content-Length"] = upstream.headers["Content-Length"]
+    response.headers.update(_governance_headers(generation))
+    return response
+
+
+def _chunks(upstream, stack: contextlib.ExitStack):
+    with stack:
+        yield from upstream.iter_bytes(64 * 1024)
+
+
+@api_endpoint({"POST"})
+def video_remix(request: HttpRequest, video_id: str) -> HttpResponse:
+    source = _get_visible(request, video_id)
+    fields: dict = {}
+    try:
+        fields, _ = read_body(request)
+        unknown = sorted(set(fields) - {"prompt"})
+        if unknown:
+            raise ApiError("unknown_parameter", f"Unrecognized request argument supplied: {unknown[0]}.", unknown[0])
+        prompt = parse_prompt(fields.get("prompt"))
+        if source.status != Generation.Status.COMPLETED:
+            raise ApiError("video_not_ready", f"Video '{video_id}' is {source.status}; only a completed video can be remixed.")
+        submission = Submission(operation=OPERATION_REMIX, prompt=prompt, source=source)
+    except ApiError as error:
+        prompt = fields.get("prompt") if isinstance(fields.get("prompt"), str) else ""
+        submission = Submission(operation=OPERATION_REMIX, prompt=prompt, source=source, invalid=error.refusal)
+    return _submit(request, submission, sha256_text(f"remix:{video_id}:{sorted(map(str, fields.items()))}"))
+
+
+@api_endpoint({"GET"})
+def models(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"object": "list", "data": _models_for(request)})
+
+
+@api_endpoint({"GET"})
+def model(request: HttpRequest, model_id: str) -> HttpResponse:
+    for entry in _models_for(request):
+        if entry["id"] == model_id:
+            return JsonResponse(entry)
+    raise ApiError("model_not_found", f"The model '{model_id}' is not available to this key.", "model")
+
+
+def _models_for(request: HttpRequest) -> list[dict]:
+    """What this key may ask for now: allowed snapshots that still run, and aliases if they resolve."""
+    policy = policy_in_force(request.holder.environment_id)
+    if policy is None:
+        return []
+    catalog = catalog_view(policy.provider_id)
+    now = timezone.now()
+    owner = request.holder.project_slug
+    entries = [
+        serializers.model_object(name, catalog.snapshots[name], owner)
+        for name in sorted(policy.view.allowed_snapshots)
+        if name in catalog.snapshots and not catalog.snapshots[name].is_shut_down(now)
+    ]
+    if policy.view.alias_requests != ALIAS_REFUSE:
+        pinned = catalog.aliases.get(policy.view.default_model, policy.view.default_model)
+        for alias, target in sorted(catalog.aliases.items()):
+            resolved = pinned if policy.view.alias_requests == ALIAS_PIN else target
+            if resolved in policy.view.allowed_snapshots and resolved in catalog.snapshots:
+                entries.append(serializers.model_object(alias, catalog.snapshots[resolved], owner))
+    return entries

@@ -1,0 +1,205 @@
+"""What the worker does for one generation, one step at a time.
+
+Each call of `advance()` does the next due step (re-check the policy and submit
+upstream, or poll) and returns when to look again. Steps are idempotent: the
+upstream create carries an Idempotency-Key derived from the generation, so a
+step repeated after a crash or a duplicate message never pays for a second job.
+"""
+
+import datetime as dt
+import logging
+import random
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from governance.catalog.selectors import catalog_view
+from governance.generations.models import Generation
+from governance.generations.upstream import InputReference, UpstreamError, client_for
+from governance.policies.engine import recheck
+from governance.policies.selectors import policy_in_force
+from governance.policies.services import release_budget
+
+logger = logging.getLogger(__name__)
+
+MAX_UPSTREAM_ATTEMPTS = 8
+MAX_BACKOFF_SECONDS = 60.0
+EXTENSION_FIELDS = ("characters", "storyboard", "style")
+
+
+def advance(generation_id: int) -> float | None:
+    """Do the next step for a generation; return seconds until the next check, or None when it is finished."""
+    generation = Generation.objects.select_related("provider", "remixed_from").filter(pk=generation_id).first()
+    if generation is None or generation.is_finished:
+        return None
+    if generation.deleted_at is not None:
+        fail(generation, code="deleted", message="The client deleted this video before it finished.")
+        return None
+    try:
+        if not generation.upstream_id:
+            return _start_upstream(generation)
+        return _poll_upstream(generation)
+    except UpstreamError as error:
+        return _after_upstream_error(generation, error)
+
+
+def _start_upstream(generation: Generation) -> float | None:
+    policy = policy_in_force(generation.environment_id)
+    refusal = (
+        recheck(generation.resolved_snapshot, policy.view, catalog_view(policy.provider_id), timezone.now())
+        if policy is not None
+        else None
+    )
+    if refusal is not None:
+        fail(generation, code=refusal.code, message=refusal.message)
+        return None
+    client = client_for(generation.provider)
+    idempotency_key = f"generation-{generation.video_id}"
+    if generation.operation == Generation.Operation.REMIX:
+        answer = client.remix_video(
+            generation.remixed_from.upstream_id, prompt=generation.prompt, idempotency_key=idempotency_key
+        )
+    else:
+        answer = client.create_video(
+            fields=_upstream_fields(generation),
+            idempotency_key=idempotency_key,
+            input_reference=_input_reference(generation),
+        )
+    generation.upstream_id = answer["id"]
+    generation.upstream_attempts = 0
+    generation.started_at = timezone.now()
+    note = f"upstream {answer['id']}"
+    if answer.get("model") and answer["model"] != generation.resolved_snapshot:
+        note += f"; provider reports model {answer['model']}"
+    generation.add_to_timeline("submitted", note)
+    _apply_upstream_state(generation, answer)
+    if generation.is_finished:
+        return None
+    return _poll_interval(generation)
+
+
+def _upstream_fields(generation: Generation) -> dict:
+    fields = {
+        "model": generation.resolved_snapshot,
+        "prompt": generation.prompt,
+        "seconds": str(generation.seconds),
+        "size": generation.size,
+    }
+    fields.update({name: generation.parameters[name] for name in EXTENSION_FIELDS if name in generation.parameters})
+    image_url = (generation.parameters.get("input_reference") or {}).get("image_url")
+    if image_url:
+        fields["input_reference"] = {"image_url": image_url}
+    return fields
+
+
+def _input_reference(generation: Generation) -> InputReference | None:
+    if not generation.input_reference:
+        return None
+    meta = generation.parameters.get("input_reference", {})
+    with generation.input_reference.open("rb") as file:
+        content = file.read()
+    return InputReference(
+        filename=meta.get("filename", "reference"), content=content, content_type=meta.get("content_type", "image/png")
+    )
+
+
+def _poll_upstream(generation: Generation) -> float | None:
+    answer = client_for(generation.provider).retrieve_video(generation.upstream_id)
+    generation.upstream_attempts = 0
+    _apply_upstream_state(generation, answer)
+    return None if generation.is_finished else _poll_interval(generation)
+
+
+def _apply_upstream_state(generation: Generation, answer: dict) -> None:
+    status = answer.get("status")
+    if status == Generation.Status.COMPLETED:
+        complete(generation, expires_at=answer.get("expires_at"))
+    elif status == Generation.Status.FAILED:
+        error = answer.get("error") or {}
+        fail(
+            generation,
+            code=error.get("code") or "generation_failed",
+            message=error.get("message") or "The provider reports the generation failed.",
+        )
+    else:
+        if status == Generation.Status.IN_PROGRESS and generation.status != status:
+            generation.add_to_timeline(status)
+        if status in (Generation.Status.QUEUED, Generation.Status.IN_PROGRESS):
+            generation.status = status
+        generation.progress = min(99, int(answer.get("progress") or 0))
+        generation.next_check_at = timezone.now() + _grace(_poll_interval(generation))
+        _save_unfinished(generation, ["upstream_id", "upstream_attempts", "started_at", "status", "progress", "timeline", "next_check_at"])
+
+
+def _after_upstream_error(generation: Generation, error: UpstreamError) -> float | None:
+    attempts = generation.upstream_attempts + 1
+    if not error.retryable or attempts >= MAX_UPSTREAM_ATTEMPTS:
+        reason = "" if not error.retryable else f" after {attempts} attempts"
+        fail(generation, code=error.code, message=f"The provider refused or failed{reason}: {error.message}")
+        return None
+    countdown = error.retry_after if error.retry_after is not None else backoff(attempts)
+    generation.upstream_attempts = attempts
+    generation.add_to_timeline("retrying", f"{error.message} (attempt {attempts}, next in {countdown:.1f}s)")
+    generation.next_check_at = timezone.now() + _grace(countdown)
+    _save_unfinished(generation, ["upstream_attempts", "timeline", "next_check_at"])
+    return countdown
+
+
+def backoff(attempt: int) -> float:
+    """Exponential backoff with jitter: about 1, 2, 4 … seconds, capped, never in lockstep."""
+    ceiling = min(MAX_BACKOFF_SECONDS, 2.0 ** (attempt - 1))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def _poll_interval(generation: Generation) -> float:
+    """Poll often at first and more calmly for long jobs: a tenth of the time waited so far, 1–10 s."""
+    started = generation.started_at or generation.created_at
+    waited = (timezone.now() - started).total_seconds()
+    return max(1.0, min(10.0, waited / 10))
+
+
+def _grace(countdown: float) -> dt.timedelta:
+    return dt.timedelta(seconds=countdown + settings.GENERATION_STALL_SECONDS)
+
+
+def _save_unfinished(generation: Generation, fields: list[str]) -> bool:
+    """Write fields only while the row is unfinished, so a late duplicate step cannot undo a final state."""
+    values = {field: getattr(generation, field) for field in fields}
+    return bool(Generation.objects.filter(pk=generation.pk, status__in=Generation.UNFINISHED).update(**values))
+
+
+def complete(generation: Generation, *, expires_at: int | None = None) -> None:
+    now = timezone.now()
+    generation.status = Generation.Status.COMPLETED
+    generation.progress = 100
+    generation.completed_at = now
+    generation.next_check_at = None
+    if expires_at:
+        generation.expires_at = dt.datetime.fromtimestamp(int(expires_at), tz=dt.UTC)
+    generation.add_to_timeline(Generation.Status.COMPLETED)
+    _save_unfinished(
+        generation,
+        ["upstream_id", "upstream_attempts", "started_at", "status", "progress", "completed_at", "expires_at", "timeline", "next_check_at"],
+    )
+
+
+def fail(generation: Generation, *, code: str, message: str) -> None:
+    """Record a terminal failure and give back the budget it had reserved."""
+    generation.status = Generation.Status.FAILED
+    generation.error_code, generation.error_message = code, message
+    generation.completed_at = timezone.now()
+    generation.next_check_at = None
+    generation.add_to_timeline(Generation.Status.FAILED, code)
+    with transaction.atomic():
+        changed = _save_unfinished(
+            generation,
+            ["upstream_id", "upstream_attempts", "started_at", "status", "error_code", "error_message", "completed_at", "timeline", "next_check_at"],
+        )
+        if changed and generation.budget_month is not None:
+            release_budget(
+                environment_id=generation.environment_id,
+                month=generation.budget_month,
+                amount=generation.estimated_cost,
+            )
+    logger.info("generation %s failed: %s", generation.video_id, code)

@@ -1,0 +1,76 @@
+"""Small builders for test data; each returns saved rows with sensible defaults."""
+
+import itertools
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+
+from governance.audit.services import Actor
+from governance.catalog.models import Provider
+from governance.catalog.services import load_pack, read_pack
+from governance.policies.models import PolicyRevision
+from governance.policies.services import revise_policy
+from governance.projects.models import Environment, Project, Role
+from governance.projects.services import create_api_key, set_membership
+
+OLD = "sora-2-2025-10-06"
+NEW = "sora-2-2025-12-08"
+SYSTEM = Actor.system("tests")
+
+_counter = itertools.count(1)
+
+
+def simulator_provider() -> Provider:
+    provider = Provider.objects.filter(slug="simulator").first()
+    if provider is None:
+        load_pack(read_pack("simulator"), actor=SYSTEM)
+        provider = Provider.objects.get(slug="simulator")
+    return provider
+
+
+def make_user(username: str | None = None, **extra):
+    username = username or f"user{next(_counter)}"
+    return get_user_model().objects.create_user(username=username, password="pw-for-tests", **extra)
+
+
+def make_project(slug: str | None = None, **extra) -> Project:
+    slug = slug or f"project-{next(_counter)}"
+    return Project.objects.create(slug=slug, name=extra.pop("name", slug.title()), **extra)
+
+
+def make_member(project: Project, role: str = Role.DEVELOPER, user=None):
+    user = user or make_user()
+    set_membership(project=project, user=user, role=role, actor=SYSTEM)
+    return user
+
+
+def make_environment(project: Project | None = None, name: str = "development", **policy) -> Environment:
+    """An environment with a first policy revision on the simulator provider."""
+    project = project or make_project()
+    environment = Environment.objects.create(project=project, name=name, protected=policy.pop("protected", False))
+    policy.setdefault("default_model", OLD)
+    policy.setdefault("allowed_snapshots", [OLD, NEW])
+    revise_policy(
+        environment=environment, provider=simulator_provider(), actor=SYSTEM, reason="test setup", **policy
+    )
+    return environment
+
+
+def revise(environment: Environment, **changes) -> PolicyRevision:
+    return revise_policy(
+        environment=environment,
+        provider=simulator_provider(),
+        actor=SYSTEM,
+        reason=changes.pop("reason", "test change"),
+        through_plan=changes.pop("through_plan", None),
+        **changes,
+    )
+
+
+def make_api_key(environment: Environment | None = None) -> str:
+    environment = environment or make_environment()
+    _, raw_key = create_api_key(environment=environment, name="test key", actor=SYSTEM)
+    return raw_key
+
+
+__all__ = ["Decimal", "OLD", "NEW", "SYSTEM"]
