@@ -189,7 +189,10 @@ def submit_idempotently(
 
 def _claim(holder: KeyHolder, key: str, fingerprint: str) -> IdempotencyRecord:
     try:
-        return IdempotencyRecord.objects.create(api_key_id=holder.api_key_id, key=key, request_fingerprint=fingerprint)
+        with transaction.atomic():
+            return IdempotencyRecord.objects.create(
+                api_key_id=holder.api_key_id, key=key, request_fingerprint=fingerprint
+            )
     except IntegrityError:
         pass
     existing = IdempotencyRecord.objects.select_related("generation").get(api_key_id=holder.api_key_id, key=key)

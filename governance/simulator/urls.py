@@ -1,5 +1,15 @@
-from django.urls import path
+from django.urls import path, re_path
+
+from governance.simulator import views
 
 app_name = "simulator"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("videos", views.videos, name="videos"),
+    path("videos/<str:video_id>", views.video, name="video"),
+    path("videos/<str:video_id>/content", views.video_content, name="video-content"),
+    path("videos/<str:video_id>/remix", views.remix, name="remix"),
+    path("models", views.models, name="models"),
+    path("models/<str:model_name>", views.model, name="model"),
+    re_path(r"^", views.unknown_route, name="unknown-route"),
+]

@@ -1,0 +1,321 @@
+"""Reads behind the dashboard: who may see which project, the overview matrix, the generation log.
+
+Every view asks these functions, never the models directly, so the visibility rule
+lives in one place and a page cannot show a row its user may not see.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+
+from governance.catalog.models import Alias, Lifecycle, Snapshot
+from governance.generations.models import Generation
+from governance.policies import engine
+from governance.policies.models import PolicyRevision
+from governance.projects.models import AUDITOR_GROUP, Environment, EnvironmentName, Project
+
+ENVIRONMENT_ORDER: list[str] = list(EnvironmentName.values)
+SHUTDOWN_WARNING_DAYS = 30
+STATS_WINDOW = dt.timedelta(hours=24)
+LOG_PAGE_SIZE = 50
+
+ALIAS_HANDLING = {
+    engine.ALIAS_FOLLOW: "follow: alias requests run on the alias's current snapshot",
+    engine.ALIAS_PIN: "pinned: alias requests run on the pinned snapshot",
+    engine.ALIAS_REFUSE: "refused: alias requests are refused",
+}
+
+
+# Visibility
+
+
+def can_see_all_projects(user) -> bool:
+    """Superusers and site-wide auditors see every project; everyone else only their own."""
+    if not user.is_authenticated:
+        return False
+    return user.is_superuser or user.groups.filter(name=AUDITOR_GROUP).exists()
+
+
+def visible_projects(user) -> QuerySet[Project]:
+    if not user.is_authenticated:
+        return Project.objects.none()
+    if can_see_all_projects(user):
+        return Project.objects.all()
+    return Project.objects.filter(memberships__user=user)
+
+
+def visible_generations(user) -> QuerySet[Generation]:
+    return Generation.objects.filter(project__in=visible_projects(user))
+
+
+# Overview matrix
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    """Generations of one environment over the stats window; refusals are not failures."""
+
+    accepted: int = 0
+    completed: int = 0
+    failed: int = 0
+    refused: int = 0
+
+    @property
+    def finished(self) -> int:
+        return self.completed + self.failed
+
+    @property
+    def failure_percent(self) -> float | None:
+        if not self.finished:
+            return None
+        return round(100 * self.failed / self.finished, 1)
+
+
+@dataclass(frozen=True)
+class EnvironmentCell:
+    environment: Environment
+    revision: PolicyRevision | None
+    pinned: Snapshot | None = None
+    followed_alias: str | None = None
+    lifecycle: Lifecycle | None = None
+    days_left: int | None = None
+    stats: WindowStats = field(default_factory=WindowStats)
+    problem: str | None = None
+
+    @property
+    def alias_handling(self) -> str:
+        return ALIAS_HANDLING.get(self.revision.alias_requests, self.revision.alias_requests) if self.revision else ""
+
+    @property
+    def lifecycle_text(self) -> str:
+        if self.pinned is None or self.lifecycle is None:
+            return "Not in catalog"
+        if self.lifecycle == Lifecycle.SHUT_DOWN:
+            return f"Shut down since {self.pinned.shutdown_on:%Y-%m-%d}"
+        if self.days_left is None:
+            return self.lifecycle.label
+        unit = "day" if self.days_left == 1 else "days"
+        if self.lifecycle == Lifecycle.DEPRECATED:
+            return f"Deprecated · {self.days_left} {unit} left"
+        return f"Active · shuts down in {self.days_left} {unit}"
+
+
+@dataclass(frozen=True)
+class ProjectRow:
+    project: Project
+    cells: list[EnvironmentCell | None]
+
+    @property
+    def problems(self) -> list[EnvironmentCell]:
+        return [cell for cell in self.cells if cell is not None and cell.problem]
+
+
+@dataclass(frozen=True)
+class OverviewMatrix:
+    environment_names: list[str]
+    rows: list[ProjectRow]
+
+    @property
+    def problems(self) -> list[EnvironmentCell]:
+        return [cell for row in self.rows for cell in row.problems]
+
+
+def overview_matrix(user, *, now: dt.datetime) -> OverviewMatrix:
+    """Projects × environments with each environment's pin, lifecycle and last-24-hour health.
+
+    A fixed number of queries, however large the matrix: problems are computed here
+    so the template only shows them.
+    """
+    projects = list(visible_projects(user).order_by("name"))
+    environments = list(Environment.objects.filter(project__in=projects).select_related("project"))
+    environment_ids = [environment.pk for environment in environments]
+    revisions = _current_revisions(environment_ids)
+    catalog = _Catalog.load({revision.provider_id for revision in revisions.values()})
+    stats = window_stats(environment_ids, since=now - STATS_WINDOW)
+    today = now.astimezone(dt.UTC).date()
+
+    cells: dict[tuple[int, str], EnvironmentCell] = {}
+    for environment in environments:
+        cell = _cell(environment, revisions.get(environment.pk), catalog, stats, now, today)
+        cells[(environment.project_id, environment.name)] = cell
+    rows = [
+        ProjectRow(project=project, cells=[cells.get((project.pk, name)) for name in ENVIRONMENT_ORDER])
+        for project in projects
+    ]
+    rows.sort(key=lambda row: not row.problems)
+    return OverviewMatrix(environment_names=[EnvironmentName(name).label for name in ENVIRONMENT_ORDER], rows=rows)
+
+
+def window_stats(environment_ids: list[int], *, since: dt.datetime) -> dict[int, WindowStats]:
+    """Generation counts per environment since a moment, in one aggregated query."""
+    status = Generation.Status
+    counts = (
+        Generation.objects.filter(environment_id__in=environment_ids, created_at__gte=since)
+        .values("environment_id")
+        .annotate(
+            accepted=Count("pk", filter=~Q(status=status.REFUSED)),
+            completed=Count("pk", filter=Q(status=status.COMPLETED)),
+            failed=Count("pk", filter=Q(status=status.FAILED)),
+            refused=Count("pk", filter=Q(status=status.REFUSED)),
+        )
+        .order_by()
+    )
+    return {
+        row["environment_id"]: WindowStats(
+            accepted=row["accepted"], completed=row["completed"], failed=row["failed"], refused=row["refused"]
+        )
+        for row in counts
+    }
+
+
+def _current_revisions(environment_ids: list[int]) -> dict[int, PolicyRevision]:
+    newest = PolicyRevision.objects.filter(environment=OuterRef("environment")).order_by("-number").values("number")
+    revisions = PolicyRevision.objects.filter(environment_id__in=environment_ids, number=Subquery(newest[:1]))
+    return {revision.environment_id: revision for revision in revisions}
+
+
+@dataclass(frozen=True)
+class _Catalog:
+    snapshots: dict[tuple[int, str], Snapshot]
+    aliases: dict[tuple[int, str], Snapshot]
+
+    @classmethod
+    def load(cls, provider_ids: set[int]) -> "_Catalog":
+        snapshots = Snapshot.objects.filter(provider_id__in=provider_ids)
+        aliases = Alias.objects.filter(provider_id__in=provider_ids).select_related("snapshot")
+        return cls(
+            snapshots={(snapshot.provider_id, snapshot.name): snapshot for snapshot in snapshots},
+            aliases={(alias.provider_id, alias.name): alias.snapshot for alias in aliases},
+        )
+
+    def resolve(self, provider_id: int, name: str) -> tuple[Snapshot | None, str | None]:
+        """The snapshot a policy's default model means, and the alias it follows if it is one."""
+        snapshot = self.snapshots.get((provider_id, name))
+        if snapshot is not None:
+            return snapshot, None
+        alias_target = self.aliases.get((provider_id, name))
+        return alias_target, (name if alias_target is not None else None)
+
+
+def _cell(
+    environment: Environment,
+    revision: PolicyRevision | None,
+    catalog: _Catalog,
+    stats: dict[int, WindowStats],
+    now: dt.datetime,
+    today: dt.date,
+) -> EnvironmentCell:
+    environment_stats = stats.get(environment.pk, WindowStats())
+    if revision is None:
+        return EnvironmentCell(environment=environment, revision=None, stats=environment_stats)
+    pinned, followed_alias = catalog.resolve(revision.provider_id, revision.default_model)
+    if pinned is None:
+        return EnvironmentCell(
+            environment=environment,
+            revision=revision,
+            stats=environment_stats,
+            problem=f"pinned to '{revision.default_model}', which is not in the catalog",
+        )
+    lifecycle = pinned.lifecycle(now)
+    days_left = (pinned.shutdown_on - today).days if pinned.shutdown_on and pinned.shutdown_on > today else None
+    return EnvironmentCell(
+        environment=environment,
+        revision=revision,
+        pinned=pinned,
+        followed_alias=followed_alias,
+        lifecycle=lifecycle,
+        days_left=days_left,
+        stats=environment_stats,
+        problem=_pin_problem(pinned, lifecycle, days_left),
+    )
+
+
+def _pin_problem(pinned: Snapshot, lifecycle: Lifecycle, days_left: int | None) -> str | None:
+    if lifecycle == Lifecycle.SHUT_DOWN:
+        return f"pinned to {pinned.name}, which shut down on {pinned.shutdown_on:%Y-%m-%d}"
+    if days_left is not None and days_left <= SHUTDOWN_WARNING_DAYS:
+        unit = "day" if days_left == 1 else "days"
+        return f"pinned to {pinned.name}, which shuts down on {pinned.shutdown_on:%Y-%m-%d} ({days_left} {unit} left)"
+    return None
+
+
+# Generation log
+
+
+@dataclass(frozen=True)
+class LogFilters:
+    project: Project | None = None
+    environment: str = ""
+    status: str = ""
+    before: int | None = None
+
+
+@dataclass(frozen=True)
+class GenerationPage:
+    generations: list[Generation]
+    older_cursor: int | None
+
+    @property
+    def has_unfinished(self) -> bool:
+        return any(not generation.is_finished for generation in self.generations)
+
+
+def generation_page(user, filters: LogFilters, *, size: int = LOG_PAGE_SIZE) -> GenerationPage:
+    """One page of the log, newest first, keyset-paginated on the primary key (no COUNT, no OFFSET)."""
+    generations = (
+        visible_generations(user)
+        .select_related("project", "environment")
+        .defer("parameters", "timeline", "error_message")
+        .order_by("-pk")
+    )
+    if filters.project is not None:
+        generations = generations.filter(project=filters.project)
+    if filters.environment:
+        generations = generations.filter(environment__name=filters.environment)
+    if filters.status:
+        generations = generations.filter(status=filters.status)
+    if filters.before is not None:
+        generations = generations.filter(pk__lt=filters.before)
+    rows = list(generations[: size + 1])
+    older_cursor = rows[size - 1].pk if len(rows) > size else None
+    return GenerationPage(generations=rows[:size], older_cursor=older_cursor)
+
+
+# Generation detail
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    status: str
+    at: dt.datetime | None
+    note: str
+
+    @property
+    def label(self) -> str:
+        return Generation.Status(self.status).label if self.status in Generation.Status.values else self.status
+
+
+def generation_detail(user, video_id: str) -> Generation | None:
+    return (
+        visible_generations(user)
+        .select_related("project", "environment", "policy_revision", "api_key", "provider", "remixed_from")
+        .filter(video_id=video_id)
+        .first()
+    )
+
+
+def timeline_entries(generation: Generation) -> list[TimelineEntry]:
+    """The generation's status timeline with its timestamps parsed, in the order they happened."""
+    return [
+        TimelineEntry(status=entry.get("status", ""), at=_parse_moment(entry.get("at")), note=entry.get("note", ""))
+        for entry in generation.timeline
+        if isinstance(entry, dict)
+    ]
+
+
+def _parse_moment(value) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None

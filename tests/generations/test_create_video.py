@@ -1,0 +1,178 @@
+"""POST /v1/videos: decided by the environment's policy, every outcome in the log."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from governance.audit.services import Actor
+from governance.catalog.models import Snapshot
+from governance.generations.models import Generation
+from governance.projects.models import ApiKey
+from governance.projects.services import revoke_api_key
+from tests.factories import NEW, OLD, revise
+
+pytestmark = pytest.mark.django_db
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def test_it_accepts_a_request_for_the_pinned_snapshot(api, production):
+    response = api.post("videos", {"prompt": "a cat naps in the sun", "model": OLD, "seconds": "8"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["object"] == "video" and body["status"] == "queued"
+    assert body["model"] == OLD and body["seconds"] == "8" and body["size"] == "720x1280"
+    assert response["X-Governance-Resolved-Model"] == OLD
+    generation = Generation.objects.get(video_id=body["id"])
+    assert generation.environment == production
+    assert generation.policy_revision == production.policy_revisions.get()
+    assert response["X-Governance-Policy-Revision"] == str(generation.policy_revision_id)
+    assert generation.prompt_sha256 and generation.estimated_cost == Decimal("0.8")
+
+
+def test_it_accepts_multipart_as_the_official_sdk_sends_it(api):
+    response = api.post("videos", {"prompt": "waves", "model": OLD, "seconds": "4"}, json=False)
+    assert response.status_code == 200
+    assert response.json()["model"] == OLD
+
+
+def test_it_refuses_the_alias_in_production_and_records_why(api, production):
+    response = api.post("videos", {"prompt": "a cat", "model": "sora-2"})
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "alias_not_allowed"
+    assert response.json()["error"]["param"] == "model"
+    assert response["x-should-retry"] == "false"
+    refused = Generation.objects.get()
+    assert refused.status == "refused" and refused.error_code == "alias_not_allowed"
+    assert refused.requested_model == "sora-2" and refused.environment == production
+
+
+def test_development_resolves_the_alias_to_its_current_snapshot(dev_api):
+    response = dev_api.post("videos", {"prompt": "a cat", "model": "sora-2"})
+    assert response.status_code == 200
+    assert response.json()["model"] == NEW
+
+
+def test_it_refuses_a_snapshot_the_environment_does_not_allow(api):
+    response = api.post("videos", {"prompt": "a cat", "model": NEW})
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "model_not_allowed"
+
+
+def test_it_refuses_an_unknown_model(api):
+    response = api.post("videos", {"prompt": "a cat", "model": "dall-e-9"})
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "model_not_found"
+
+
+def test_it_refuses_seconds_the_snapshot_lacks(api):
+    response = api.post("videos", {"prompt": "a cat", "model": OLD, "seconds": "25"})
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "message": "sora-2-2025-10-06 supports seconds 4, 8, 10, 12, 15, 20; got 25.",
+        "type": "invalid_request_error",
+        "param": "seconds",
+        "code": "unsupported_parameter",
+    }
+
+
+def test_it_refuses_a_feature_the_snapshot_lacks(api):
+    response = api.post("videos", {"prompt": "a cat", "model": OLD, "characters": ["char_1"]})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "characters"
+
+
+@pytest.mark.parametrize(
+    "body, code, param",
+    [
+        (b"{not json", "invalid_json", None),
+        (b"[1, 2]", "invalid_json", None),
+        (b'{"model": "x"}', "missing_required_parameter", "prompt"),
+        (b'{"prompt": 42}', "invalid_type", "prompt"),
+        (b'{"prompt": "a", "seconds": "eight"}', "invalid_type", "seconds"),
+        (b'{"prompt": "a", "seconds": true}', "invalid_type", "seconds"),
+        (b'{"prompt": "a", "size": ["720x1280"]}', "invalid_type", "size"),
+        (b'{"prompt": "a", "colour": "red"}', "unknown_parameter", "colour"),
+        (b'{"prompt": "a", "input_reference": 7}', "invalid_type", "input_reference"),
+    ],
+)
+def test_bad_input_gets_a_clear_400_and_is_recorded(api, body, code, param):
+    response = api.client.post(
+        "/v1/videos", body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {api.key}"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == code
+    assert response.json()["error"]["param"] == param
+    assert Generation.objects.get().error_code == code
+
+
+def test_a_huge_prompt_is_refused_and_kept_truncated(api):
+    response = api.post("videos", {"prompt": "x" * 40_000, "model": OLD})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "prompt_too_long"
+    refused = Generation.objects.get()
+    assert len(refused.prompt) <= 32_000 and len(refused.prompt_sha256) == 64
+
+
+def test_a_body_over_the_upload_limit_is_a_413(api):
+    response = api.post("videos", {"prompt": "x" * 2_000_000})
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"
+
+
+def test_an_input_reference_image_is_kept_and_needs_the_feature(api):
+    image = SimpleUploadedFile("ref.png", PNG, content_type="image/png")
+    response = api.post("videos", {"prompt": "a cat", "model": OLD, "input_reference": image}, json=False)
+    assert response.status_code == 200
+    generation = Generation.objects.get()
+    assert generation.input_reference.read() == PNG
+    assert generation.parameters["input_reference"]["sha256"] == generation.input_reference_sha256
+
+
+def test_a_non_image_input_reference_is_refused(api):
+    upload = SimpleUploadedFile("notes.txt", b"hello", content_type="text/plain")
+    response = api.post("videos", {"prompt": "a cat", "input_reference": upload}, json=False)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "input_reference"
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer ", "Bearer sgk_not-a-real-key", "Basic abc"])
+def test_a_missing_or_wrong_key_is_a_401(client, authorization, production):
+    headers = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
+    response = client.post("/v1/videos", {"prompt": "a"}, content_type="application/json", **headers)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_api_key"
+    assert not Generation.objects.exists()
+
+
+def test_a_revoked_key_is_refused_on_its_next_request(api):
+    assert api.post("videos", {"prompt": "a", "model": OLD}).status_code == 200
+    revoke_api_key(api_key=ApiKey.objects.get(), actor=Actor.system())
+    assert api.post("videos", {"prompt": "a", "model": OLD}).status_code == 401
+
+
+def test_a_policy_change_applies_to_the_next_request(dev_api, development):
+    assert dev_api.post("videos", {"prompt": "a", "model": NEW}).status_code == 200
+    revise(development, default_model=OLD, allowed_snapshots=[OLD], alias_requests="refuse")
+    assert dev_api.post("videos", {"prompt": "a", "model": NEW}).json()["error"]["code"] == "model_not_allowed"
+
+
+def test_budget_is_enforced_per_month(api, production, settings):
+    revise(production, monthly_budget=Decimal("1.00"))
+    assert api.post("videos", {"prompt": "a", "model": OLD, "seconds": "8"}).status_code == 200
+    response = api.post("videos", {"prompt": "a", "model": OLD, "seconds": "4"})
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "budget_exceeded"
+    assert api.post("videos", {"prompt": "a", "model": OLD, "seconds": "4"}).status_code == 403
+
+
+def test_a_deprecated_snapshot_answers_with_deprecation_and_sunset(api):
+    snapshot = Snapshot.objects.get(provider__slug="simulator", name=OLD)
+    snapshot.deprecated_on, snapshot.shutdown_on = dt.date(2026, 1, 1), dt.date(2099, 1, 1)
+    snapshot.save()
+    response = api.post("videos", {"prompt": "a", "model": OLD})
+    assert response.status_code == 200
+    assert response["Deprecation"].startswith("@")
+    assert response["Sunset"] == "Thu, 01 Jan 2099 00:00:00 GMT"
