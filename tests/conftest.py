@@ -1,6 +1,17 @@
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
 import pytest
+from django.conf import settings as django_settings
+from django.db import connection
 
 from governance.caching import forget_everything
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
@@ -9,3 +20,63 @@ def fresh_process_memory():
     forget_everything()
     yield
     forget_everything()
+
+
+def database_url() -> str:
+    """The URL of the test database this process uses, for a worker in another process."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    credentials = quote(db["USER"] or "")
+    if db["PASSWORD"]:
+        credentials += ":" + quote(db["PASSWORD"])
+    host = f"{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}"
+    return f"postgres://{credentials}@{host}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, live_server, django_db_blocker, tmp_path_factory):
+    """A real Celery worker in its own process, on the test database and the configured broker."""
+    simulator_url = live_server.url + "/simulator/v1"
+    with django_db_blocker.unblock():
+        url = database_url()
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SIMULATOR_BASE_URL": simulator_url,
+        "GOVERNANCE_DATA_DIR": str(django_settings.DATA_DIR),
+        "SECRET_KEY": django_settings.SECRET_KEY,
+        "DEBUG": "0",
+        "CONN_MAX_AGE": "0",
+    }
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "governance", "worker", "--purge", "--concurrency", "4",
+             "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    _wait_for(lambda: b"ready." in log_path.read_bytes(), process, log_path)
+    yield simulator_url
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _wait_for(condition, process, log_path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("The Celery worker did not start:\n" + log_path.read_text(errors="replace")[-4000:])
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def live_stack(celery_worker_process, live_server, settings, transactional_db):
+    """The web server (gateway and simulator) and a real worker, sharing the test database."""
+    settings.SIMULATOR_BASE_URL = celery_worker_process
+    return live_server

@@ -1,6 +1,7 @@
 """The httpx client for an OpenAI-compatible Videos API (OpenAI, a reseller, or our simulator)."""
 
 import contextlib
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -55,7 +56,7 @@ class UpstreamClient:
         if input_reference is None:
             return self._call("POST", "videos", json=fields, headers=headers)
         files = {"input_reference": (input_reference.filename, input_reference.content, input_reference.content_type)}
-        form = {name: str(value) for name, value in fields.items()}
+        form = {name: value if isinstance(value, str) else json.dumps(value) for name, value in fields.items()}
         return self._call("POST", "videos", data=form, files=files, headers=headers)
 
     def remix_video(self, upstream_id: str, *, prompt: str, idempotency_key: str) -> dict:

@@ -190,6 +190,7 @@ def video_content(request: HttpRequest, video_id: str) -> HttpResponse:
     generation = _get_visible(request, video_id)
     if generation.status != Generation.Status.COMPLETED:
         raise ApiError("video_not_ready", f"Video '{video_id}' is {generation.status}; content exists once completed.")
+    headers = _governance_headers(generation)
     stack = contextlib.ExitStack()
     try:
         upstream = stack.enter_context(client_for(generation.provider).stream_content(generation.upstream_id, variant))
@@ -197,13 +198,13 @@ def video_content(request: HttpRequest, video_id: str) -> HttpResponse:
         stack.close()
         code = "video_not_found" if error.status == 404 else "upstream_error"
         raise ApiError(code, f"The provider could not deliver this video's {variant}: {error.message}") from None
-    response = StreamingHttpResponse(
-        _chunks(upstream, stack), content_type=upstream.headers.get("Content-Type", CONTENT_VARIANTS[variant])
-    )
     if "Content-Length" in upstream.headers:
-        response["Content-Length"] = upstream.headers["Content-Length"]
-    response.headers.update(_governance_headers(generation))
-    return response
+        headers["Content-Length"] = upstream.headers["Content-Length"]
+    return StreamingHttpResponse(
+        _chunks(upstream, stack),
+        content_type=upstream.headers.get("Content-Type", CONTENT_VARIANTS[variant]),
+        headers=headers,
+    )
 
 
 def _chunks(upstream, stack: contextlib.ExitStack):

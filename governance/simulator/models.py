@@ -21,7 +21,10 @@ class SimulatorProfile(models.Model):
         help_text="Seconds from acceptance to a finished job. Empty: the snapshot's default pace per second of video.",
     )
     failure_rate = models.FloatField(
-        null=True, blank=True, validators=SHARE, help_text="Share of jobs that end failed. Empty: the default batch rate."
+        null=True,
+        blank=True,
+        validators=SHARE,
+        help_text="Share of jobs that end failed. Empty: the default batch rate.",
     )
     error_rate = models.FloatField(default=0.0, validators=SHARE, help_text="Share of API requests answering 500.")
     rate_limit_rate = models.FloatField(

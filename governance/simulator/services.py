@@ -84,14 +84,19 @@ def resolve_model(model: Any) -> str:
         raise invalid_type("model", "a string")
     if model not in MODEL_TABLE:
         raise SimulatorError(
-            400, f"The model '{model}' does not exist or you do not have access to it.", code="model_not_found", param="model"
+            400,
+            f"The model '{model}' does not exist or you do not have access to it.",
+            code="model_not_found",
+            param="model",
         )
     return MODEL_TABLE[model]
 
 
 def _read_prompt(value: Any) -> str:
     if value is None or value == "":
-        raise SimulatorError(400, "Missing required parameter: 'prompt'.", code="missing_required_parameter", param="prompt")
+        raise SimulatorError(
+            400, "Missing required parameter: 'prompt'.", code="missing_required_parameter", param="prompt"
+        )
     if not isinstance(value, str):
         raise invalid_type("prompt", "a string")
     return value
@@ -127,7 +132,12 @@ def _read_input_reference(value: Any, upload: UploadedFile | None) -> dict | Non
         digest = hashlib.sha256()
         for chunk in upload.chunks():
             digest.update(chunk)
-        return {"filename": upload.name, "content_type": upload.content_type, "bytes": upload.size, "sha256": digest.hexdigest()}
+        return {
+            "filename": upload.name,
+            "content_type": upload.content_type,
+            "bytes": upload.size,
+            "sha256": digest.hexdigest(),
+        }
     if value is None:
         return None
     if not isinstance(value, dict) or not any(isinstance(value.get(key), str) for key in ("image_url", "file_id")):
@@ -145,17 +155,23 @@ def _read_extension(value: Any) -> Any:
     return value
 
 
+def _optional(fields: Mapping[str, Any], name: str, default: str) -> Any:
+    """An optional field; absent, null and empty all mean the API default."""
+    value = fields.get(name)
+    return default if value is None or value == "" else value
+
+
 def read_video_spec(fields: Mapping[str, Any], files: Mapping[str, UploadedFile]) -> VideoSpec:
     """Validate a create request the way the Videos API does, naming the offending param."""
     prompt = _read_prompt(fields.get("prompt"))
-    requested_model = fields.get("model", DEFAULT_MODEL)
+    requested_model = _optional(fields, "model", DEFAULT_MODEL)
     snapshot = resolve_model(requested_model)
     return VideoSpec(
         requested_model=requested_model,
         snapshot=snapshot,
         prompt=prompt,
-        seconds=_read_seconds(fields.get("seconds", DEFAULT_SECONDS), snapshot),
-        size=_read_size(fields.get("size", DEFAULT_SIZE), snapshot),
+        seconds=_read_seconds(_optional(fields, "seconds", DEFAULT_SECONDS), snapshot),
+        size=_read_size(_optional(fields, "size", DEFAULT_SIZE), snapshot),
         input_reference=_read_input_reference(fields.get("input_reference"), files.get("input_reference")),
         **{name: _read_extension(fields.get(name)) for name in EXTENSION_FIELDS},
     )
@@ -165,7 +181,9 @@ def read_idempotency_key(value: str | None) -> str | None:
     if not value:
         return None
     if len(value) > IDEMPOTENCY_KEY_MAX_LENGTH:
-        raise invalid_value("Idempotency-Key", f"Idempotency-Key is longer than {IDEMPOTENCY_KEY_MAX_LENGTH} characters.")
+        raise invalid_value(
+            "Idempotency-Key", f"Idempotency-Key is longer than {IDEMPOTENCY_KEY_MAX_LENGTH} characters."
+        )
     return value
 
 
@@ -278,7 +296,9 @@ def remix_video(
     prompt = _read_prompt(fields.get("prompt"))
     if source.status != VideoStatus.COMPLETED:
         raise SimulatorError(
-            400, f"Video '{source_id}' is {source.status}; only completed videos can be remixed.", code="video_not_ready"
+            400,
+            f"Video '{source_id}' is {source.status}; only completed videos can be remixed.",
+            code="video_not_ready",
         )
     spec = VideoSpec(
         requested_model=source.model,
@@ -310,7 +330,11 @@ def _read_limit(value: str | int | None) -> int:
 
 
 def list_videos(
-    *, after: str | None = None, limit: str | int | None = None, order: str | None = None, now: dt.datetime | None = None
+    *,
+    after: str | None = None,
+    limit: str | int | None = None,
+    order: str | None = None,
+    now: dt.datetime | None = None,
 ) -> dict:
     """One page of live videos, newest first unless `order=asc`, as OpenAI's cursor list."""
     now = _now(now)
@@ -379,7 +403,10 @@ def list_models() -> dict:
 def retrieve_model(name: str) -> dict:
     if name not in MODEL_TABLE:
         raise SimulatorError(
-            404, f"The model '{name}' does not exist or you do not have access to it.", code="model_not_found", param="model"
+            404,
+            f"The model '{name}' does not exist or you do not have access to it.",
+            code="model_not_found",
+            param="model",
         )
     return _model_object(name)
 

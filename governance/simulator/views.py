@@ -57,7 +57,9 @@ def _request_fields(request: HttpRequest) -> tuple[dict, Any]:
     except ValueError as error:
         raise SimulatorError(400, "We could not parse the JSON body of your request.", code="invalid_json") from error
     except (MultiPartParserError, SuspiciousOperation) as error:
-        raise SimulatorError(400, "We could not parse the multipart body of your request.", code="invalid_body") from error
+        raise SimulatorError(
+            400, "We could not parse the multipart body of your request.", code="invalid_body"
+        ) from error
 
 
 def _video_answer(video: SimulatedVideo, replayed: bool) -> JsonResponse:

@@ -1,0 +1,24 @@
+# Two commands: `make run` brings the product up, `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed-stamp
+
+.PHONY: run test bench faults clean
+
+$(INSTALLED): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $(INSTALLED)
+
+run: $(INSTALLED)
+	DEBUG=$${DEBUG:-1} $(BIN)/python -m governance.runner
+
+test: $(INSTALLED)
+	SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} $(BIN)/pytest $(PYTEST_ARGS)
+
+bench: $(INSTALLED)
+	$(BIN)/python bench/submit.py
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,102 @@
+"""`make run`: the whole product in one command on embedded defaults.
+
+Migrates, seeds the demo on first start, then runs the web server (which also
+serves the built-in simulator) and a Celery worker with beat, until Ctrl-C or
+SIGTERM stops them all.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def main() -> int:
+    port = os.environ.setdefault("PORT", "8000")
+    data_dir = Path(os.environ.setdefault("GOVERNANCE_DATA_DIR", str(ROOT / "var")))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    manage = [sys.executable, str(ROOT / "manage.py")]
+
+    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], check=True, cwd=ROOT)
+    seeded_marker = data_dir / ".demo-seeded"
+    if not seeded_marker.exists():
+        subprocess.run([*manage, "seed_demo"], check=True, cwd=ROOT)
+        seeded_marker.touch()
+
+    processes = {
+        "web": _start(
+            [str(BIN / "gunicorn"), "governance.wsgi", "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread",
+             "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--threads", "8", "--log-level", "warning"]
+        ),
+        "worker": _start(
+            [str(BIN / "celery"), "-A", "governance", "worker", "--beat", "--loglevel", "WARNING",
+             "--concurrency", os.environ.get("WORKER_CONCURRENCY", "4"),
+             "--schedule", str(data_dir / "celerybeat-schedule")]
+        ),
+    }
+    _print_welcome(port)
+    return _supervise(processes)
+
+
+def _start(command: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(command, cwd=ROOT, start_new_session=True)
+
+
+def _print_welcome(port: str) -> None:
+    print(
+        f"""
+  Snapshot governance is running: http://127.0.0.1:{port}/
+
+  Sign in as admin, approver, lead, developer, viewer or auditor; password: demo-password
+  Get an API key for an environment (development, testing, staging, production):
+      .venv/bin/python manage.py create_api_key demo development
+  Point the OpenAI SDK at it:
+      OpenAI(base_url="http://127.0.0.1:{port}/v1", api_key="<that key>")
+
+  Ctrl-C stops everything.
+""",
+        flush=True,
+    )
+
+
+def _supervise(processes: dict[str, subprocess.Popen]) -> int:
+    stopping = False
+
+    def stop(signum, frame) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    exit_code = 0
+    while not stopping:
+        for name, process in processes.items():
+            if process.poll() is not None:
+                print(f"{name} exited with code {process.returncode}; stopping.", file=sys.stderr, flush=True)
+                exit_code, stopping = process.returncode or 1, True
+        time.sleep(0.5)
+    _stop_all(processes)
+    return exit_code
+
+
+def _stop_all(processes: dict[str, subprocess.Popen]) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for process in processes.values():
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    print("Stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

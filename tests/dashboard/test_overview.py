@@ -1,0 +1,179 @@
+import datetime as dt
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from governance.catalog.models import Snapshot
+from governance.generations.models import Generation
+from governance.policies.engine import ALIAS_FOLLOW, ALIAS_REFUSE
+from tests.dashboard.builders import make_generation
+from tests.factories import NEW, OLD, make_environment, make_member, make_project, simulator_provider
+
+pytestmark = pytest.mark.django_db
+
+SORA_SHUTDOWN = dt.date(2026, 9, 24)
+
+
+def schedule_shutdown(name: str, *, deprecated_on: dt.date, shutdown_on: dt.date) -> None:
+    Snapshot.objects.filter(provider=simulator_provider(), name=name).update(
+        deprecated_on=deprecated_on, shutdown_on=shutdown_on
+    )
+
+
+@pytest.fixture
+def project():
+    return make_project("video-app", name="Video app")
+
+
+@pytest.fixture
+def member_client(client, project):
+    client.force_login(make_member(project))
+    return client
+
+
+def overview(client) -> str:
+    return client.get(reverse("dashboard:overview")).content.decode()
+
+
+def test_overview_shows_the_pinned_snapshot_and_the_alias_following_environment(member_client, project):
+    make_environment(project, "development", default_model="sora-2", alias_requests=ALIAS_FOLLOW)
+    make_environment(project, "production", default_model=OLD, allowed_snapshots=[OLD], protected=True)
+
+    page = overview(member_client)
+
+    assert "follows alias <code>sora-2</code> → <code>sora-2-2025-12-08</code>" in page
+    assert f"pinned <code>{OLD}</code>" in page
+    assert "yes: changes need an approved plan" in page
+
+
+def test_environment_columns_run_from_development_to_production(member_client, project):
+    make_environment(project, "production")
+    make_environment(project, "development")
+
+    page = overview(member_client)
+
+    columns = ("Development", "Testing", "Staging", "Production")
+    positions = [page.index(f'<th scope="col">{name}</th>') for name in columns]
+    assert positions == sorted(positions)
+    assert page.count("Not set up") == 2
+
+
+def test_overview_names_alias_handling_and_the_canary(member_client, project):
+    make_environment(
+        project, "staging", default_model=OLD, canary_snapshot=NEW, canary_percent=10, alias_requests=ALIAS_REFUSE
+    )
+
+    page = overview(member_client)
+
+    assert f"<code>{NEW}</code> at 10%" in page
+    assert "refused: alias requests are refused" in page
+
+
+def test_a_shut_down_pin_is_a_red_cell_and_listed_in_the_banner(member_client, project):
+    schedule_shutdown(OLD, deprecated_on=dt.date(2026, 3, 24), shutdown_on=SORA_SHUTDOWN)
+    make_environment(project, "production", default_model=OLD, allowed_snapshots=[OLD])
+
+    with time_machine.travel(dt.datetime(2026, 10, 1, 12, tzinfo=dt.UTC), tick=False):
+        page = overview(member_client)
+
+    assert 'role="alert"' in page
+    assert "1 pinned snapshot needs attention" in page
+    assert f"Video app / Production</strong> is pinned to {OLD}, which shut down on 2026-09-24" in page
+    assert "cell-problem" in page
+    assert "Shut down since 2026-09-24" in page
+
+
+def test_a_pin_shutting_down_within_30_days_is_listed_with_days_left(member_client, project):
+    schedule_shutdown(OLD, deprecated_on=dt.date(2026, 3, 24), shutdown_on=SORA_SHUTDOWN)
+    make_environment(project, "production", default_model=OLD, allowed_snapshots=[OLD])
+
+    with time_machine.travel(dt.datetime(2026, 9, 12, 12, tzinfo=dt.UTC), tick=False):
+        page = overview(member_client)
+
+    assert "Deprecated · 12 days left" in page
+    assert "which shuts down on 2026-09-24 (12 days left)" in page
+
+
+def test_a_pin_shutting_down_later_than_30_days_is_not_a_problem(member_client, project):
+    schedule_shutdown(OLD, deprecated_on=dt.date(2026, 3, 24), shutdown_on=SORA_SHUTDOWN)
+    make_environment(project, "production", default_model=OLD, allowed_snapshots=[OLD])
+
+    with time_machine.travel(dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC), tick=False):
+        page = overview(member_client)
+
+    assert "Deprecated · 115 days left" in page
+    assert "needs attention" not in page
+    assert "cell-problem" not in page
+
+
+def test_an_alias_whose_target_shuts_down_is_a_problem_too(member_client, project):
+    schedule_shutdown(NEW, deprecated_on=dt.date(2026, 3, 24), shutdown_on=SORA_SHUTDOWN)
+    make_environment(project, "development", default_model="sora-2", alias_requests=ALIAS_FOLLOW)
+
+    with time_machine.travel(dt.datetime(2026, 9, 30, tzinfo=dt.UTC), tick=False):
+        page = overview(member_client)
+
+    assert f"Video app / Development</strong> is pinned to {NEW}, which shut down on 2026-09-24" in page
+
+
+def test_projects_with_problems_come_first(client):
+    calm, troubled = make_project("aaa-calm"), make_project("zzz-troubled")
+    schedule_shutdown(OLD, deprecated_on=dt.date(2026, 3, 24), shutdown_on=SORA_SHUTDOWN)
+    make_environment(calm, "production", default_model=NEW)
+    make_environment(troubled, "production", default_model=OLD)
+    user = make_member(calm)
+    make_member(troubled, user=user)
+    client.force_login(user)
+
+    with time_machine.travel(dt.datetime(2026, 10, 1, tzinfo=dt.UTC), tick=False):
+        page = overview(client)
+
+    table = page[page.index("<table") :]
+    assert table.index("zzz-troubled") < table.index("aaa-calm")
+
+
+def test_last_24_hours_counts_and_failure_rate(member_client, project):
+    environment = make_environment(project, "development")
+    for status in ["completed", "completed", "completed", "failed", "refused", "refused", "in_progress"]:
+        make_generation(environment, status=status)
+    make_generation(environment, status="failed", created_at=timezone.now() - dt.timedelta(hours=25))
+
+    page = overview(member_client)
+
+    assert "5 generations," in page
+    assert "25.0% failed (1 of 4)" in page
+    assert "2 refused" in page
+
+
+def test_an_environment_without_finished_generations_has_no_failure_rate(member_client, project):
+    make_environment(project, "development")
+
+    page = overview(member_client)
+
+    assert "0 generations," in page
+    assert "no finished ones" in page
+
+
+def test_overview_queries_do_not_grow_with_the_matrix(client):
+    user = make_member(make_project())
+    client.force_login(user)
+    for environment_name in ("development", "production"):
+        make_generation(make_environment(user.memberships.get().project, environment_name))
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse("dashboard:overview")).status_code == 200
+        return len(captured)
+
+    small = queries()
+    for _ in range(3):
+        project = make_project()
+        make_member(project, user=user)
+        for environment_name in ("development", "testing", "staging", "production"):
+            make_generation(make_environment(project, environment_name), status=Generation.Status.FAILED)
+
+    assert queries() == small

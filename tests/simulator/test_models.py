@@ -1,0 +1,26 @@
+
+from governance.simulator.snapshots import MODEL_TABLE
+from tests.simulator.helpers import API, NEW, OLD, assert_openai_error
+
+
+def test_it_lists_both_snapshots_and_the_alias(client):
+    response = client.get(f"{API}/models")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["object"] == "list"
+    assert [model["id"] for model in body["data"]] == [OLD, NEW, "sora-2"]
+    for model in body["data"]:
+        assert model["object"] == "model"
+        assert model["owned_by"] == "simulator"
+        assert isinstance(model["created"], int)
+        assert "shutdown_date" in model and model["shutdown_date"] is None
+
+
+def test_it_retrieves_one_model(client):
+    assert client.get(f"{API}/models/{OLD}").json()["id"] == OLD
+    assert_openai_error(client.get(f"{API}/models/sora-9"), 404, "model_not_found", "model")
+
+
+def test_the_model_table_mirrors_the_catalog_pack():
+    assert MODEL_TABLE == {OLD: OLD, NEW: NEW, "sora-2": NEW}
