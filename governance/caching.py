@@ -8,10 +8,11 @@ read per request instead of several queries, and a revoked key is refused on its
 next request on every web node and worker.
 """
 
+import contextlib
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.core.cache import cache
@@ -24,6 +25,7 @@ STATE_TOKEN_KEY = "governance:state-token"
 _lock = threading.Lock()
 _memory: dict[Any, Any] = {}
 _token: str | None = None
+_request = threading.local()
 
 
 def _current_token() -> str | None:
@@ -39,10 +41,21 @@ def _current_token() -> str | None:
         return None
 
 
+@contextlib.contextmanager
+def one_state_read() -> Iterator[None]:
+    """Read the shared token once for a whole request, however many lookups it makes."""
+    _request.token = _current_token()
+    _request.active = True
+    try:
+        yield
+    finally:
+        _request.active = False
+
+
 def remembered(key: Any, load: Callable[[], Any]) -> Any:
     """Return the value remembered under `key`, loading it once per state token."""
     global _token
-    token = _current_token()
+    token = _request.token if getattr(_request, "active", False) else _current_token()
     if token is None:
         return load()
     with _lock:

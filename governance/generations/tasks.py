@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from governance.caching import one_state_read
 from governance.generations import worker
 from governance.generations.models import Generation
 from governance.generations.upstream import UpstreamError, client_for
@@ -17,7 +18,8 @@ SWEEP_BATCH = 500
 @shared_task(acks_late=True, ignore_result=True)
 def advance_generation(generation_id: int) -> None:
     """Do the next step of a generation and, unless it is finished, schedule the one after."""
-    countdown = worker.advance(generation_id)
+    with one_state_read():
+        countdown = worker.advance(generation_id)
     if countdown is not None:
         advance_generation.apply_async(args=[generation_id], countdown=countdown)
 

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from governance.caching import one_state_read
 from governance.catalog.selectors import catalog_view
 from governance.generations import serializers
 from governance.generations.errors import ApiError, error_response
@@ -23,6 +24,10 @@ from governance.projects.selectors import key_holder
 CONTENT_VARIANTS = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
 LAST_USED_EVERY_SECONDS = 60
 _last_used_written: dict[int, float] = {}
+INVALID_API_KEY = Refusal(
+    "invalid_api_key",
+    "Incorrect or missing API key. Send 'Authorization: Bearer <key>' with a key of a project environment.",
+)
 
 
 def api_endpoint(methods: set[str]):
@@ -33,23 +38,20 @@ def api_endpoint(methods: set[str]):
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             if request.method not in methods:
+                allowed = ", ".join(sorted(methods))
                 return error_response(
-                    Refusal("method_not_allowed", f"{request.method} is not allowed here; use {', '.join(sorted(methods))}.")
+                    Refusal("method_not_allowed", f"{request.method} is not allowed here; use {allowed}.")
                 )
-            holder = _authenticate(request)
-            if holder is None:
-                return error_response(
-                    Refusal(
-                        "invalid_api_key",
-                        "Incorrect or missing API key. Send 'Authorization: Bearer <key>' with a key of a project environment.",
-                    )
-                )
-            request.holder = holder
-            _note_key_use(holder.api_key_id)
-            try:
-                return view(request, *args, **kwargs)
-            except ApiError as error:
-                return error_response(error.refusal)
+            with one_state_read():
+                holder = _authenticate(request)
+                if holder is None:
+                    return error_response(INVALID_API_KEY)
+                request.holder = holder
+                _note_key_use(holder.api_key_id)
+                try:
+                    return view(request, *args, **kwargs)
+                except ApiError as error:
+                    return error_response(error.refusal)
 
         return wrapper
 
