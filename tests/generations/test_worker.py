@@ -1,0 +1,178 @@
+"""The worker: re-checks policy, submits once, polls, retries and fails clearly.
+
+The upstream is our simulator, reached in-process through httpx's WSGI transport
+(the same client code that talks to a real provider over the network).
+"""
+
+import datetime as dt
+from decimal import Decimal
+
+import httpx
+import pytest
+import time_machine
+from django.core.signals import request_finished, request_started
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+
+from governance.generations import worker
+from governance.generations.models import Generation
+from governance.generations.tasks import sweep_stalled_generations
+from governance.generations.upstream import use_transport
+from governance.policies.models import BudgetUsage
+from governance.simulator import services as simulator
+from governance.simulator.models import SimulatorProfile
+from tests.factories import NEW, OLD, revise
+
+pytestmark = pytest.mark.django_db
+
+START = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
+
+
+def in_test_transaction(app):
+    """Serve a WSGI request without closing the test's database connection, as Django's test client does."""
+
+    def serve(environ, start_response):
+        request_started.disconnect(close_old_connections)
+        request_finished.disconnect(close_old_connections)
+        try:
+            response = app(environ, start_response)
+            body = b"".join(response)
+            response.close()
+            return [body]
+        finally:
+            request_started.connect(close_old_connections)
+            request_finished.connect(close_old_connections)
+
+    return serve
+
+
+@pytest.fixture(autouse=True)
+def simulator_in_process():
+    simulator.rolls.seed(7)
+    with use_transport(httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))):
+        yield
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(START, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def accepted(api, clock):
+    """A generation the gateway accepted in production, waiting for the worker."""
+    SimulatorProfile.objects.create(snapshot=OLD, latency_seconds=10, failure_rate=0)
+    response = api.post("videos", {"prompt": "a lighthouse", "model": OLD, "seconds": "4"})
+    return Generation.objects.get(video_id=response.json()["id"])
+
+
+def reload(generation: Generation) -> Generation:
+    return Generation.objects.get(pk=generation.pk)
+
+
+def test_it_submits_upstream_then_polls_to_completion(accepted, clock):
+    countdown = worker.advance(accepted.pk)
+    submitted = reload(accepted)
+    assert submitted.upstream_id.startswith("video_") and countdown >= 1
+    assert submitted.status in ("queued", "in_progress")
+
+    clock.shift(5)
+    worker.advance(accepted.pk)
+    assert reload(accepted).status == "in_progress" and 0 < reload(accepted).progress < 100
+
+    clock.shift(6)
+    assert worker.advance(accepted.pk) is None
+    done = reload(accepted)
+    assert (done.status, done.progress) == ("completed", 100)
+    assert [entry["status"] for entry in done.timeline] == ["queued", "submitted", "in_progress", "completed"]
+
+
+def test_a_repeated_submit_after_a_crash_reuses_the_upstream_job(accepted):
+    worker.advance(accepted.pk)
+    first_upstream = reload(accepted).upstream_id
+    Generation.objects.filter(pk=accepted.pk).update(upstream_id="")  # the worker died before saving the id
+
+    worker.advance(accepted.pk)
+    assert reload(accepted).upstream_id == first_upstream
+    assert simulator.created_job_count() == 1
+
+
+def test_a_rate_limited_submit_waits_as_the_provider_asks(accepted):
+    SimulatorProfile.objects.filter(snapshot=OLD).update(rate_limit_rate=1.0)
+    countdown = worker.advance(accepted.pk)
+    assert countdown == 1.0
+    retrying = reload(accepted)
+    assert retrying.upstream_attempts == 1 and retrying.status == "queued"
+    assert retrying.timeline[-1]["status"] == "retrying"
+
+
+def test_a_provider_that_keeps_failing_ends_in_a_clear_failure_and_refunds_the_budget(api, production, clock):
+    revise(production, monthly_budget=Decimal("100"))
+    SimulatorProfile.objects.create(snapshot=OLD, latency_seconds=1, error_rate=1.0)
+    response = api.post("videos", {"prompt": "a", "model": OLD, "seconds": "8"})
+    generation = Generation.objects.get(video_id=response.json()["id"])
+    assert BudgetUsage.objects.get().spent == Decimal("0.8")
+
+    while worker.advance(generation.pk) is not None:
+        pass
+    failed = reload(generation)
+    assert failed.status == "failed"
+    assert failed.upstream_attempts == worker.MAX_UPSTREAM_ATTEMPTS - 1
+    assert "after 8 attempts" in failed.error_message
+    assert BudgetUsage.objects.get().spent == Decimal("0")
+    assert simulator.created_job_count() == 0
+
+
+def test_a_generation_whose_snapshot_was_disallowed_meanwhile_is_stopped_before_the_provider(dev_api, development, clock):
+    generation_id = dev_api.post("videos", {"prompt": "a", "model": NEW}).json()["id"]
+    revise(development, default_model=OLD, allowed_snapshots=[OLD], reason="roll back to the old snapshot")
+
+    generation = Generation.objects.get(video_id=generation_id)
+    assert worker.advance(generation.pk) is None
+    stopped = reload(generation)
+    assert (stopped.status, stopped.error_code) == ("failed", "snapshot_no_longer_allowed")
+    assert simulator.created_job_count() == 0
+
+
+def test_a_snapshot_that_shut_down_meanwhile_is_stopped(accepted, clock):
+    snapshot = accepted.provider.snapshots.get(name=OLD)
+    snapshot.shutdown_on = dt.date(2026, 11, 26)
+    snapshot.save()
+    clock.move_to(dt.datetime(2026, 11, 26, 0, 1, tzinfo=dt.UTC))
+    worker.advance(accepted.pk)
+    assert reload(accepted).error_code == "snapshot_shut_down"
+
+
+def test_a_failed_upstream_job_is_recorded_with_the_providers_reason(accepted, clock):
+    SimulatorProfile.objects.filter(snapshot=OLD).update(failure_rate=1.0)
+    worker.advance(accepted.pk)
+    clock.shift(11)
+    worker.advance(accepted.pk)
+    failed = reload(accepted)
+    assert (failed.status, failed.error_code) == ("failed", "generation_failed")
+
+
+def test_a_video_deleted_before_it_finished_stops(api, accepted):
+    api.delete(f"videos/{accepted.video_id}")
+    assert worker.advance(accepted.pk) is None
+    assert reload(accepted).error_code == "deleted"
+
+
+def test_the_sweep_picks_up_a_generation_nobody_enqueued(accepted, clock, settings):
+    from governance.celery import app
+
+    SimulatorProfile.objects.filter(snapshot=OLD).update(latency_seconds=0)
+    assert sweep_stalled_generations() == 0
+    clock.shift(settings.GENERATION_STALL_SECONDS + 1)
+    app.conf.task_always_eager = True
+    try:
+        assert sweep_stalled_generations() == 1
+    finally:
+        app.conf.task_always_eager = False
+    assert reload(accepted).status == "completed"
+
+
+def test_backoff_grows_and_is_jittered():
+    delays = [worker.backoff(attempt) for attempt in range(1, 9)]
+    assert all(low <= delay <= high for delay, (low, high) in zip(delays, [(0.5, 1), (1, 2), (2, 4), (4, 8), (8, 16), (16, 32), (30, 60), (30, 60)]))
