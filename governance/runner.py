@@ -87,7 +87,7 @@ def _supervise(processes: dict[str, subprocess.Popen]) -> int:
 def _stop_all(processes: dict[str, subprocess.Popen]) -> None:
     for process in processes.values():
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
+            process.terminate()  # gunicorn and celery shut their own children down gracefully
     deadline = time.monotonic() + 15
     for process in processes.values():
         try:
