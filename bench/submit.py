@@ -1,0 +1,631 @@
+"""Benchmark governed submission: `POST /v1/videos` on the production-like stack, on loopback.
+
+One command (`make bench`, i.e. `.venv/bin/python bench/submit.py [options]`) does it all:
+
+1. checks PostgreSQL at 127.0.0.1:5432 (user postgres, trust auth) and Redis at
+   127.0.0.1:6379, and stops with a clear message and a non-zero exit if either is
+   down (it never starts system services);
+2. creates a throw-away database (`governance_bench`), flushes Redis db 13 (used as
+   both the Celery broker and Django's cache) and makes a temporary data directory;
+3. runs `migrate`, `seed_demo` and `create_api_key demo <environment>`;
+4. starts gunicorn on a free loopback port, with DEBUG off;
+5. drives it with `wrk` (a C load generator, so the client costs little CPU on this
+   2-core machine) at 16 connections: a warm-up, then the measured run; every
+   request is `{"prompt": ..., "model": "sora-2-2025-12-08", "seconds": "4"}` with the
+   bearer key; a Lua script counts 200s apart from everything else;
+6. prints accepted/s and p50/p99 latency with the stack's configuration, then checks
+   that nothing was lost or doubled: the Generation rows with status `queued` must
+   equal the number of 200s (warm-up included), and so must the length of Redis's
+   `celery` list (no Celery worker consumes during the run, so every accepted
+   submission's task is still there: a 200 means the row was committed *and* the
+   task was published);
+7. stops gunicorn, drops the database, flushes Redis db 13 and removes the temporary
+   directory, also on Ctrl-C or SIGTERM.
+
+Gunicorn configuration. Configurations tried on the 2-core machine, 16 wrk
+connections, 20 s runs, development environment (`--sweep` repeats this):
+
+    see bench/README.md for the table; the default below was the best on both
+    accepted/s and p99.
+
+Default: sync workers, 4 of them (`--worker-class sync --workers 4`). Requests are
+short and CPU-bound in Python, so more processes than cores buys nothing but
+context switches, and fewer leaves a core idle while a worker waits on PostgreSQL or
+Redis; gthread adds a thread hand-off and the GIL for no gain here.
+
+Production mode (`--environment production`) benchmarks a protected environment with
+a $1000 monthly budget; a 4-second request of its pinned snapshot
+`sora-2-2025-10-06` costs $0.40, so at most 2,500 submissions are accepted per
+bench database; the rest are refused with `budget_exceeded` (and recorded). The bench
+does not raise that budget (a protected environment's policy changes only through an
+approved migration plan), so in that mode accepted/s is capped by the budget and the
+refused figure shows the refusal path's speed. Use `--duration` / `--warmup` to stay
+under the cap if you want accepted-only figures.
+
+Options: `--workers`, `--worker-class`, `--threads`, `--connections`, `--duration`,
+`--warmup`, `--environment`, `--model`, `--sweep` (try several gunicorn configs in
+one go), `--keep` (leave the database and temp dir for inspection).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+CELERY_QUEUE_KEY = "celery"
+SWEEP_CONFIGS = [
+    ("sync", 3, 1),
+    ("sync", 4, 1),
+    ("sync", 5, 1),
+    ("sync", 6, 1),
+    ("gthread", 2, 4),
+    ("gthread", 3, 2),
+    ("gthread", 4, 2),
+]
+MODEL_BY_ENVIRONMENT = {"production": "sora-2-2025-10-06"}  # production is pinned to the old snapshot
+DEFAULT_MODEL = "sora-2-2025-12-08"
+
+LUA_TEMPLATE = r"""
+-- Written by bench/submit.py: POST /v1/videos, count 200s apart from the rest.
+wrk.method = "POST"
+wrk.path = "/v1/videos"
+wrk.body = __BODY__
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. __KEY__
+
+local threads = {}
+local req = nil
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  ok = 0
+  other = 0
+  sent = 0
+  req = wrk.format()
+end
+
+-- Count every request written to a socket, so requests still in flight when wrk
+-- stops (answered by the server, but never read by wrk) are accounted for too.
+function request()
+  sent = sent + 1
+  return req
+end
+
+function response(status, headers, body)
+  if status == 200 then ok = ok + 1 else other = other + 1 end
+end
+
+function done(summary, latency, requests)
+  local ok_total, other_total, sent_total = 0, 0, 0
+  for _, thread in ipairs(threads) do
+    ok_total = ok_total + thread:get("ok")
+    other_total = other_total + thread:get("other")
+    sent_total = sent_total + thread:get("sent")
+  end
+  local e = summary.errors
+  io.write(string.format(
+    "BENCH-RESULT requests=%d sent=%d ok=%d other=%d duration_us=%d p50_us=%d p90_us=%d p99_us=%d max_us=%d mean_us=%.1f " ..
+    "connect=%d read=%d write=%d timeout=%d status=%d\n",
+    summary.requests, sent_total, ok_total, other_total, summary.duration,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean,
+    e.connect, e.read, e.write, e.timeout, e.status))
+end
+"""
+
+
+class BenchError(Exception):
+    """Something the operator must fix; printed without a traceback."""
+
+
+@dataclass
+class RunResult:
+    requests: int
+    sent: int
+    ok: int
+    other: int
+    duration_s: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    mean_ms: float
+    socket_errors: dict
+
+    @property
+    def accepted_per_s(self) -> float:
+        return self.ok / self.duration_s if self.duration_s else 0.0
+
+    @property
+    def in_flight_at_stop(self) -> int:
+        """Requests written but not answered when wrk stopped (the server still handles them)."""
+        return self.sent - self.ok - self.other
+
+
+@dataclass
+class Stack:
+    args: argparse.Namespace
+    tmp: Path
+    env: dict = field(default_factory=dict)
+    api_key: str = ""
+    port: int = 0
+    gunicorn: subprocess.Popen | None = None
+    gunicorn_log: Path | None = None
+    db_created: bool = False
+    accepted_total: int = 0
+    other_total: int = 0
+    sent_total: int = 0
+
+
+# --------------------------------------------------------------------------- services
+
+
+def check_services(args: argparse.Namespace) -> tuple[str, str]:
+    import psycopg
+    import redis
+
+    try:
+        with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", connect_timeout=3) as conn:
+            pg_version = conn.execute("SHOW server_version").fetchone()[0]
+    except psycopg.OperationalError as error:
+        raise BenchError(
+            f"PostgreSQL is not reachable at {PG_HOST}:{PG_PORT} as user '{PG_USER}': {error}".strip()
+            + "\nStart PostgreSQL (trust auth for 127.0.0.1) and run the bench again."
+        ) from None
+    try:
+        client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=args.redis_db, socket_connect_timeout=3)
+        client.ping()
+        redis_version = client.info("server")["redis_version"]
+    except redis.RedisError as error:
+        raise BenchError(
+            f"Redis is not reachable at {REDIS_HOST}:{REDIS_PORT}: {error}\nStart Redis and run the bench again."
+        ) from None
+    if shutil.which("wrk") is None:
+        raise BenchError(
+            "wrk is not installed; the bench uses it as a low-overhead load generator.\n"
+            "Install it with: apt-get install -y wrk"
+        )
+    return pg_version, redis_version
+
+
+def admin_sql(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def redis_client(args: argparse.Namespace):
+    import redis
+
+    return redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=args.redis_db)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --------------------------------------------------------------------------- setup
+
+
+def prepare(stack: Stack, pg_version: str) -> None:
+    args = stack.args
+    admin_sql(f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)')
+    admin_sql(f'CREATE DATABASE "{args.db_name}"')
+    stack.db_created = True
+    redis_client(args).flushdb()
+
+    redis_url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{args.redis_db}"
+    stack.env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{args.db_name}",
+        "CELERY_BROKER_URL": redis_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "bench-only-secret-key-not-the-development-default",
+        "DEBUG": "0",
+        "GOVERNANCE_DATA_DIR": str(stack.tmp / "data"),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    stack.env.pop("CELERY_TASK_ALWAYS_EAGER", None)
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    step("migrate", [*manage, "migrate", "--noinput", "-v", "0"], stack.env)
+    step("seed_demo", [*manage, "seed_demo"], stack.env)
+    output = step("create_api_key", [*manage, "create_api_key", "demo", args.environment, "--name", "bench"], stack.env)
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    if not lines:
+        raise BenchError("create_api_key printed no key")
+    stack.api_key = lines[-1]
+
+
+def step(name: str, command: list[str], env: dict) -> str:
+    started = time.monotonic()
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BenchError(f"{name} failed (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")
+    print(f"  {name}: ok ({time.monotonic() - started:.1f} s)", flush=True)
+    return done.stdout
+
+
+def start_gunicorn(stack: Stack, worker_class: str, workers: int, threads: int) -> None:
+    stack.port = free_port()
+    stack.gunicorn_log = stack.tmp / f"gunicorn-{worker_class}-{workers}x{threads}.log"
+    command = [
+        str(BIN / "gunicorn"), "governance.wsgi",
+        "--bind", f"127.0.0.1:{stack.port}",
+        "--worker-class", worker_class,
+        "--workers", str(workers),
+        "--threads", str(threads),
+        "--log-level", "warning",
+        "--no-control-socket",
+        "--backlog", "2048",
+    ]  # fmt: skip
+    if Path("/dev/shm").is_dir():
+        command += ["--worker-tmp-dir", "/dev/shm"]  # heartbeat file in RAM, not on the overlay filesystem
+    if stack.args.wsgi_app:
+        command[1] = stack.args.wsgi_app
+    log = open(stack.gunicorn_log, "w")
+    stack.gunicorn = subprocess.Popen(
+        command, cwd=ROOT, env=stack.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    log.close()
+    wait_until_ready(stack, workers)
+
+
+def wait_until_ready(stack: Stack, workers: int) -> None:
+    """Poll GET /v1/models (authenticated, so Django and the DB are up) until every worker could answer."""
+    deadline = time.monotonic() + 60
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{stack.port}/v1/models", headers={"Authorization": f"Bearer {stack.api_key}"}
+    )
+    answered = 0
+    while time.monotonic() < deadline:
+        if stack.gunicorn.poll() is not None:
+            raise BenchError(f"gunicorn exited with code {stack.gunicorn.returncode}:\n{tail(stack.gunicorn_log)}")
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                if response.status == 200:
+                    answered += 1
+                    if answered >= workers * 2:
+                        return
+                    continue
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.1)
+    raise BenchError(f"gunicorn did not answer within 60 s:\n{tail(stack.gunicorn_log)}")
+
+
+def stop_gunicorn(stack: Stack) -> None:
+    process, stack.gunicorn = stack.gunicorn, None
+    if process is None or process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def tail(path: Path | None, lines: int = 30) -> str:
+    if path is None or not path.exists():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+# --------------------------------------------------------------------------- load
+
+
+def write_lua(stack: Stack) -> Path:
+    model = stack.args.model or MODEL_BY_ENVIRONMENT.get(stack.args.environment, DEFAULT_MODEL)
+    body = json.dumps({"prompt": "A calico cat surfing a slow wave at sunset, wide shot.", "model": model, "seconds": "4"})
+    script = LUA_TEMPLATE.replace("__BODY__", lua_string(body)).replace("__KEY__", lua_string(stack.api_key))
+    path = stack.tmp / "post_videos.lua"
+    path.write_text(script)
+    return path
+
+
+def lua_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def run_wrk(stack: Stack, lua: Path, seconds: int) -> RunResult:
+    args = stack.args
+    command = [
+        "wrk",
+        "--threads", str(args.wrk_threads),
+        "--connections", str(args.connections),
+        "--duration", f"{seconds}s",
+        "--timeout", "10s",
+        "--script", str(lua),
+        f"http://127.0.0.1:{stack.port}/v1/videos",
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True)
+    match = re.search(r"^BENCH-RESULT (.*)$", done.stdout, re.MULTILINE)
+    if done.returncode != 0 or match is None:
+        raise BenchError(f"wrk failed (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")
+    values = dict(item.split("=", 1) for item in match.group(1).split())
+    result = RunResult(
+        requests=int(values["requests"]),
+        sent=int(values["sent"]),
+        ok=int(values["ok"]),
+        other=int(values["other"]),
+        duration_s=int(values["duration_us"]) / 1e6,
+        p50_ms=int(values["p50_us"]) / 1000,
+        p90_ms=int(values["p90_us"]) / 1000,
+        p99_ms=int(values["p99_us"]) / 1000,
+        max_ms=int(values["max_us"]) / 1000,
+        mean_ms=float(values["mean_us"]) / 1000,
+        socket_errors={name: int(values[name]) for name in ("connect", "read", "write", "timeout")},
+    )
+    stack.accepted_total += result.ok
+    stack.other_total += result.other
+    stack.sent_total += result.sent
+    return result
+
+
+# --------------------------------------------------------------------------- verification and counters
+
+
+def database_counts(stack: Stack) -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=stack.args.db_name) as conn:
+        rows = conn.execute("SELECT status, count(*) FROM generations_generation GROUP BY status").fetchall()
+    return {status: count for status, count in rows}
+
+
+def pg_counters(stack: Stack) -> dict[str, int]:
+    """Cumulative per-database activity, to divide by the requests served."""
+    import psycopg
+
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = conn.execute(
+            "SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_fetched, tup_returned "
+            "FROM pg_stat_database WHERE datname = %s",
+            (stack.args.db_name,),
+        ).fetchone()
+    names = ("xact_commit", "xact_rollback", "tup_inserted", "tup_updated", "tup_fetched", "tup_returned")
+    return dict(zip(names, row or (0,) * len(names), strict=True))
+
+
+def redis_counters(stack: Stack) -> dict[str, int]:
+    """Cumulative server-wide command counts (Redis has no per-db stats; db 13 is ours during the run)."""
+    stats = redis_client(stack.args).info("commandstats")
+    return {name.removeprefix("cmdstat_"): value["calls"] for name, value in stats.items()}
+
+
+def delta(after: dict, before: dict) -> dict:
+    return {key: after[key] - before.get(key, 0) for key in after if after[key] - before.get(key, 0)}
+
+
+def verify(stack: Stack) -> bool:
+    """Every request the server received left exactly one row; every queued row exactly one Celery message.
+
+    wrk stops mid-flight: the last request on each connection is written but its answer is
+    never read. The server still handles it, so the rows are compared with the requests
+    *sent* (counted in Lua as they are written), and the 200s seen by wrk must be among them.
+    """
+    counts = database_counts(stack)
+    queued = counts.get("queued", 0)
+    refused = counts.get("refused", 0)
+    other_statuses = {status: n for status, n in counts.items() if status not in ("queued", "refused")}
+    queue_length = redis_client(stack.args).llen(CELERY_QUEUE_KEY)
+    in_flight = stack.sent_total - stack.accepted_total - stack.other_total
+    rows_ok = queued + refused == stack.sent_total and stack.accepted_total <= queued <= stack.accepted_total + in_flight
+    queue_ok = queue_length == queued
+    print(f"  rows: {queued} queued, {refused} refused; requests sent {stack.sent_total} "
+          f"(answered 200: {stack.accepted_total}, answered otherwise: {stack.other_total}, "
+          f"in flight when wrk stopped: {in_flight}; warm-ups included) -> {'OK' if rows_ok else 'MISMATCH'}"
+          + (f"; other statuses: {other_statuses}" if other_statuses else ""))
+    print(f"  celery queue: {queue_length} messages in Redis db {stack.args.redis_db} list '{CELERY_QUEUE_KEY}' "
+          f"for {queued} queued rows -> {'OK' if queue_ok else 'MISMATCH'}")
+    return rows_ok and queue_ok and not other_statuses
+
+
+def rows_recorded(stack: Stack) -> int:
+    return sum(database_counts(stack).values())
+
+
+def wait_for_drain(stack: Stack, timeout: float = 30.0) -> None:
+    """Let the server finish the requests wrk left in flight (they sit in gunicorn's backlog)."""
+    deadline = time.monotonic() + timeout
+    last, stable = -1, 0
+    while time.monotonic() < deadline:
+        rows = rows_recorded(stack)
+        if rows >= stack.sent_total:
+            return
+        stable = stable + 1 if rows == last else 0
+        if stable >= 10:  # nothing new for a second: whatever is missing is not coming
+            return
+        last = rows
+        time.sleep(0.1)
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields) - idle) / CLOCK_TICKS, sum(fields) / CLOCK_TICKS
+
+
+def tree_cpu(pid: int) -> float:
+    """User+system CPU seconds of a process and its live children (gunicorn master and workers)."""
+    total = 0.0
+    pids = [pid]
+    with contextlib.suppress(FileNotFoundError):
+        pids += [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    for one in pids:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return total
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def print_result(label: str, result: RunResult, config: str) -> None:
+    print(f"\n=== {label}: POST /v1/videos, {config}")
+    print(f"  requests:      {result.requests} in {result.duration_s:.1f} s")
+    print(f"  accepted (200): {result.ok}")
+    errors = {name: n for name, n in result.socket_errors.items() if n}
+    print(f"  refused/other: {result.other}" + (f"   socket errors: {errors}" if errors else ""))
+    print(f"  accepted/s:    {result.accepted_per_s:.0f}")
+    print(f"  latency ms:    p50 {result.p50_ms:.1f}   p90 {result.p90_ms:.1f}   p99 {result.p99_ms:.1f}   "
+          f"max {result.max_ms:.1f}   mean {result.mean_ms:.1f}")
+
+
+def print_per_request(pg: dict, rd: dict, served: int) -> None:
+    if not served:
+        return
+    pg_part = ", ".join(f"{k} {v / served:.2f}" for k, v in pg.items())
+    top = sorted(rd.items(), key=lambda item: -item[1])[:8]
+    rd_part = ", ".join(f"{k} {v / served:.2f}" for k, v in top)
+    print(f"  per request:   PostgreSQL {pg_part}")
+    print(f"                 Redis commands {rd_part}")
+
+
+def bench_config(stack: Stack, worker_class: str, workers: int, threads: int, lua: Path) -> RunResult:
+    args = stack.args
+    config = f"gunicorn {worker_class} workers={workers}" + (f" threads={threads}" if worker_class == "gthread" else "")
+    start_gunicorn(stack, worker_class, workers, threads)
+    try:
+        if args.warmup:
+            run_wrk(stack, lua, args.warmup)
+            wait_for_drain(stack)
+        pg_before, rd_before = pg_counters(stack), redis_counters(stack)
+        busy_before, total_before = machine_cpu()
+        web_before = tree_cpu(stack.gunicorn.pid)
+        wrk_before = os.times()
+        result = run_wrk(stack, lua, args.duration)
+        wrk_after = os.times()
+        web_after = tree_cpu(stack.gunicorn.pid)
+        busy_after, total_after = machine_cpu()
+        wait_for_drain(stack)
+        pg_after, rd_after = pg_counters(stack), redis_counters(stack)
+    finally:
+        stop_gunicorn(stack)
+    print_result(f"{args.environment}, {args.connections} connections", result, config)
+    cpus = (total_after - total_before) / result.duration_s  # CPUs' worth of time that passed
+    wrk_cpu = (wrk_after.children_user + wrk_after.children_system) - (wrk_before.children_user + wrk_before.children_system)
+    web_cpu, busy = web_after - web_before, busy_after - busy_before
+    print(f"  CPU (of {cpus:.1f} cores): busy {100 * busy / result.duration_s:.0f}% = gunicorn "
+          f"{100 * web_cpu / result.duration_s:.0f}% + wrk {100 * wrk_cpu / result.duration_s:.0f}% + rest "
+          f"(PostgreSQL, Redis, kernel, anything else running) {100 * (busy - web_cpu - wrk_cpu) / result.duration_s:.0f}%;"
+          f" gunicorn {1000 * web_cpu / max(1, result.ok + result.other):.2f} ms CPU per request")
+    print_per_request(delta(pg_after, pg_before), delta(rd_after, rd_before), result.ok + result.other)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--environment", default="development",
+                        choices=["development", "testing", "staging", "production"])
+    parser.add_argument("--model", default=None, help="Model to request (default: one the environment allows).")
+    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--duration", type=int, default=20, help="Measured seconds.")
+    parser.add_argument("--warmup", type=int, default=3, help="Warm-up seconds (not measured; rows still checked).")
+    parser.add_argument("--sweep", action="store_true", help="Try several gunicorn configurations in one go.")
+    parser.add_argument("--db-name", default="governance_bench")
+    parser.add_argument("--redis-db", type=int, default=13)
+    parser.add_argument("--wsgi-app", default="", help=argparse.SUPPRESS)  # bench/profile_wsgi.py uses this
+    parser.add_argument("--keep", action="store_true", help="Keep the database and temp dir afterwards.")
+    args = parser.parse_args(argv)
+    if args.worker_class == "sync":
+        args.threads = 1
+
+    def terminate(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
+    stack = Stack(args=args, tmp=Path(tempfile.mkdtemp(prefix="governance-bench-")))
+    ok = False
+    try:
+        pg_version, redis_version = check_services(args)
+        print(f"Bench stack: Python {platform.python_version()}, PostgreSQL {pg_version}, Redis {redis_version}, "
+              f"{os.cpu_count()} CPUs, {subprocess.run(['wrk', '--version'], capture_output=True, text=True).stdout.split()[1]}"
+              f" wrk with {args.wrk_threads} threads")
+        print(f"Preparing database '{args.db_name}', Redis db {args.redis_db}, data dir {stack.tmp}")
+        prepare(stack, pg_version)
+        lua = write_lua(stack)
+        configs = SWEEP_CONFIGS if args.sweep else [(args.worker_class, args.workers, args.threads)]
+        results = []
+        for worker_class, workers, threads in configs:
+            results.append(((worker_class, workers, threads), bench_config(stack, worker_class, workers, threads, lua)))
+        print("\nVerification (after gunicorn stopped):")
+        ok = verify(stack)
+        if args.sweep:
+            print("\nSweep summary:")
+            print(f"  {'config':<28}{'accepted/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'other':>8}")
+            for (worker_class, workers, threads), result in results:
+                name = f"{worker_class} w={workers}" + (f" t={threads}" if worker_class == "gthread" else "")
+                print(f"  {name:<28}{result.accepted_per_s:>11.0f}{result.p50_ms:>9.1f}{result.p99_ms:>9.1f}"
+                      f"{result.other:>8}")
+        if args.environment == "production":
+            print("\nNote: production has a $1000 monthly budget; at $0.40 per 4-second request at most 2,500 "
+                  "submissions are accepted per bench database, the rest are refused (budget_exceeded).")
+        return 0 if ok else 1
+    except BenchError as error:
+        print(f"\nbench: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nInterrupted; cleaning up.", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # finish cleaning up even if Ctrl-C is pressed again
+        cleanup(stack)
+
+
+def cleanup(stack: Stack) -> None:
+    with contextlib.suppress(Exception):
+        stop_gunicorn(stack)
+    if stack.args.keep:
+        print(f"Kept database '{stack.args.db_name}' and {stack.tmp}")
+        return
+    if stack.db_created:
+        try:
+            admin_sql(f'DROP DATABASE IF EXISTS "{stack.args.db_name}" WITH (FORCE)')
+        except Exception as error:  # noqa: BLE001 - report and go on cleaning
+            print(f"bench: could not drop database {stack.args.db_name}: {error}", file=sys.stderr)
+        with contextlib.suppress(Exception):
+            redis_client(stack.args).flushdb()
+    shutil.rmtree(stack.tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
