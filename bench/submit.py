@@ -124,6 +124,9 @@ function done(summary, latency, requests)
     other_total = other_total + thread:get("other")
     sent_total = sent_total + thread:get("sent")
   end
+  -- wrk calls request() once on its first thread before the run, to check the script
+  -- (script_verify_request in wrk.c); that request is never sent.
+  sent_total = sent_total - 1
   local e = summary.errors
   io.write(string.format(
     "BENCH-RESULT requests=%d sent=%d ok=%d other=%d duration_us=%d p50_us=%d p90_us=%d p99_us=%d max_us=%d mean_us=%.1f " ..
@@ -479,6 +482,28 @@ def machine_cpu() -> tuple[float, float]:
     return (sum(fields) - idle) / CLOCK_TICKS, sum(fields) / CLOCK_TICKS
 
 
+def process_cpu(pids: list[int]) -> float:
+    """User+system CPU seconds of these processes so far (those that have exited count as 0)."""
+    total = 0.0
+    for one in pids:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return total
+
+
+def service_pids(stack: Stack) -> tuple[list[int], list[int]]:
+    """PostgreSQL backends serving the bench database, and the Redis server."""
+    import psycopg
+
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True) as conn:
+        pg = [row[0] for row in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (stack.args.db_name,)
+        )]
+    redis_pid = redis_client(stack.args).info("server").get("process_id")
+    return pg, [int(redis_pid)] if redis_pid else []
+
+
 def tree_cpu(pid: int) -> float:
     """User+system CPU seconds of a process and its live children (gunicorn master and workers)."""
     total = 0.0
@@ -525,6 +550,8 @@ def bench_config(stack: Stack, worker_class: str, workers: int, threads: int, lu
             run_wrk(stack, lua, args.warmup)
             wait_for_drain(stack)
         pg_before, rd_before = pg_counters(stack), redis_counters(stack)
+        pg_pids, redis_pids = service_pids(stack)
+        services_before = process_cpu(pg_pids), process_cpu(redis_pids)
         busy_before, total_before = machine_cpu()
         web_before = tree_cpu(stack.gunicorn.pid)
         wrk_before = os.times()
@@ -532,6 +559,7 @@ def bench_config(stack: Stack, worker_class: str, workers: int, threads: int, lu
         wrk_after = os.times()
         web_after = tree_cpu(stack.gunicorn.pid)
         busy_after, total_after = machine_cpu()
+        services_after = process_cpu(pg_pids), process_cpu(redis_pids)
         wait_for_drain(stack)
         pg_after, rd_after = pg_counters(stack), redis_counters(stack)
     finally:
@@ -540,10 +568,18 @@ def bench_config(stack: Stack, worker_class: str, workers: int, threads: int, lu
     cpus = (total_after - total_before) / result.duration_s  # CPUs' worth of time that passed
     wrk_cpu = (wrk_after.children_user + wrk_after.children_system) - (wrk_before.children_user + wrk_before.children_system)
     web_cpu, busy = web_after - web_before, busy_after - busy_before
-    print(f"  CPU (of {cpus:.1f} cores): busy {100 * busy / result.duration_s:.0f}% = gunicorn "
-          f"{100 * web_cpu / result.duration_s:.0f}% + wrk {100 * wrk_cpu / result.duration_s:.0f}% + rest "
-          f"(PostgreSQL, Redis, kernel, anything else running) {100 * (busy - web_cpu - wrk_cpu) / result.duration_s:.0f}%;"
-          f" gunicorn {1000 * web_cpu / max(1, result.ok + result.other):.2f} ms CPU per request")
+    pg_cpu, redis_cpu = (after - before for after, before in zip(services_after, services_before, strict=True))
+    rest = busy - web_cpu - wrk_cpu - pg_cpu - redis_cpu
+
+    def pct(seconds: float) -> str:
+        return f"{100 * seconds / result.duration_s:.0f}%"
+
+    served = max(1, result.ok + result.other)
+    print(f"  CPU (of {cpus:.1f} cores): busy {pct(busy)} = gunicorn {pct(web_cpu)} + PostgreSQL backends "
+          f"{pct(pg_cpu)} + Redis {pct(redis_cpu)} + wrk {pct(wrk_cpu)} + other (kernel softirq, PostgreSQL "
+          f"WAL writer, other processes on the machine) {pct(rest)}")
+    print(f"  CPU per request: gunicorn {1000 * web_cpu / served:.2f} ms, PostgreSQL {1000 * pg_cpu / served:.2f} ms, "
+          f"Redis {1000 * redis_cpu / served:.2f} ms")
     print_per_request(delta(pg_after, pg_before), delta(rd_after, rd_before), result.ok + result.other)
     return result
 

@@ -22,6 +22,34 @@ def fresh_process_memory():
     forget_everything()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_lingering_database_sessions(django_db_setup, django_db_blocker):
+    """Before the test database is dropped, let the worker's and server threads' sessions end.
+
+    A process that exits closes its PostgreSQL sessions asynchronously; dropping
+    the database a moment too early fails with "being accessed by other users".
+    """
+    yield
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock():
+        for _ in range(50):
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+                if cursor.fetchone()[0] == 0:
+                    break
+            time.sleep(0.2)
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+        connection.close()
+
+
 def database_url() -> str:
     """The URL of the test database this process uses, for a worker in another process."""
     db = connection.settings_dict

@@ -1,0 +1,25 @@
+from django.contrib import admin
+
+from governance.audit.admin import ReadOnlyAdmin
+from governance.catalog.models import Alias, AliasRepoint, Provider, Snapshot
+
+
+@admin.register(Provider)
+class ProviderAdmin(ReadOnlyAdmin):
+    list_display = ["slug", "name", "base_url", "api_key_env_var"]
+
+
+@admin.register(Snapshot)
+class SnapshotAdmin(ReadOnlyAdmin):
+    list_display = ["name", "provider", "family", "released_on", "deprecated_on", "shutdown_on"]
+    list_filter = ["provider"]
+
+
+@admin.register(Alias)
+class AliasAdmin(ReadOnlyAdmin):
+    list_display = ["name", "provider", "snapshot"]
+
+
+@admin.register(AliasRepoint)
+class AliasRepointAdmin(ReadOnlyAdmin):
+    list_display = ["alias", "from_snapshot", "to_snapshot", "repointed_at", "actor_label", "reason"]
