@@ -1,0 +1,60 @@
+import datetime as dt
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from governance.audit.models import AuditEvent
+from governance.catalog.models import Alias, AliasRepoint, Lifecycle, Snapshot
+from governance.catalog.services import load_pack, read_pack
+from tests.factories import NEW, OLD, SYSTEM
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_openai_pack_holds_the_real_entries_shut_down_on_2026_09_24():
+    call_command("loadcatalog", "openai-sora-2")
+    snapshots = Snapshot.objects.filter(provider__slug="openai")
+    assert set(snapshots.values_list("name", flat=True)) == {OLD, NEW, "sora-2-pro-2025-10-06"}
+    assert set(snapshots.values_list("shutdown_on", flat=True)) == {dt.date(2026, 9, 24)}
+    pro = snapshots.get(name="sora-2-pro-2025-10-06")
+    assert {"1024x1792", "1792x1024", "1920x1080", "1080x1920"} <= set(pro.sizes)
+    assert pro.lifecycle(dt.datetime(2026, 11, 25, tzinfo=dt.UTC)) == Lifecycle.SHUT_DOWN
+    assert pro.lifecycle(dt.datetime(2026, 9, 23, tzinfo=dt.UTC)) == Lifecycle.DEPRECATED
+    assert dict(Alias.objects.filter(provider__slug="openai").values_list("name", "snapshot__name")) == {
+        "sora-2": NEW,
+        "sora-2-pro": "sora-2-pro-2025-10-06",
+    }
+
+
+def test_the_simulator_pack_encodes_the_two_snapshots_differences():
+    call_command("loadcatalog", "simulator")
+    old = Snapshot.objects.get(provider__slug="simulator", name=OLD)
+    new = Snapshot.objects.get(provider__slug="simulator", name=NEW)
+    assert old.seconds == [4, 8, 10, 12, 15, 20] and new.seconds == [*old.seconds, 25]
+    assert "character_cameos" not in old.features and "storyboards" not in old.features
+    assert {"character_cameos", "storyboards", "style_fine_tuning"} <= set(new.features)
+    assert old.lifecycle() == Lifecycle.ACTIVE
+
+
+def test_loading_twice_changes_nothing_and_writes_no_second_event():
+    call_command("loadcatalog", "simulator")
+    events = AuditEvent.objects.count()
+    call_command("loadcatalog", "simulator")
+    assert AuditEvent.objects.count() == events
+    assert AliasRepoint.objects.count() == 1
+
+
+def test_a_moved_alias_is_recorded_in_its_history_and_audited():
+    pack = read_pack("simulator")
+    load_pack(pack, actor=SYSTEM)
+    pack["aliases"]["sora-2"] = OLD
+    load_pack(pack, actor=SYSTEM)
+    latest = AliasRepoint.objects.first()
+    assert (latest.from_snapshot.name, latest.to_snapshot.name) == (NEW, OLD)
+    event = AuditEvent.objects.filter(action="alias.repointed").last()
+    assert event.payload["from"] == NEW and event.payload["to"] == OLD
+
+
+def test_an_unknown_pack_names_the_available_ones():
+    with pytest.raises(CommandError, match="openai-sora-2, simulator"):
+        call_command("loadcatalog", "nope")
