@@ -15,7 +15,7 @@ run: $(INSTALLED)
 	DEBUG=$${DEBUG:-1} $(BIN)/python -m governance.runner
 
 test: $(INSTALLED)
-	SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} $(BIN)/pytest $(PYTEST_ARGS)
+	SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} SIMULATOR_ENABLED=1 $(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(INSTALLED)
 	$(BIN)/python bench/submit.py

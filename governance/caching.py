@@ -52,7 +52,7 @@ def one_state_read() -> Iterator[None]:
         _request.active = False
 
 
-def remembered(key: Any, load: Callable[[], Any]) -> Any:
+def remembered(key: Any, load: Callable[[], Any], *, keep_none: bool = True) -> Any:
     """Return the value remembered under `key`, loading it once per state token."""
     global _token
     token = _request.token if getattr(_request, "active", False) else _current_token()
@@ -65,6 +65,8 @@ def remembered(key: Any, load: Callable[[], Any]) -> Any:
         if key in _memory:
             return _memory[key]
     value = load()
+    if value is None and not keep_none:
+        return value
     with _lock:
         if _token == token:
             _memory[key] = value

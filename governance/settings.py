@@ -113,7 +113,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-governance.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = os.environ.get("REDIS_URL", "")
+# The shared cache tells every process when governance state changed; with a Redis
+# broker and no REDIS_URL, the broker's Redis serves, so nodes never disagree.
+_broker_url = os.environ.get("CELERY_BROKER_URL", "")
+REDIS_URL = os.environ.get("REDIS_URL") or (_broker_url if _broker_url.startswith(("redis://", "rediss://")) else "")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
@@ -157,12 +160,13 @@ INPUT_REFERENCE_MAX_BYTES = int(os.environ.get("INPUT_REFERENCE_MAX_BYTES", str(
 BROKER_DIR = DATA_DIR / "broker"
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for folder in ("queue", "processed"):
+    for folder in ("queue", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True
@@ -182,7 +186,9 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# The built-in simulator is served by this same web server unless told otherwise.
+# The built-in simulator (an unauthenticated fake provider) is served by this web
+# server for the embedded default, demos and tests; production leaves it off.
+SIMULATOR_ENABLED = env_bool("SIMULATOR_ENABLED", DEBUG)
 SIMULATOR_BASE_URL = os.environ.get("SIMULATOR_BASE_URL", f"http://127.0.0.1:{PORT}/simulator/v1")
 
 # How long an unfinished generation may go unattended before the sweep re-enqueues it.

@@ -1,12 +1,15 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 urlpatterns = [
     path("v1/", include("governance.generations.urls")),
-    path("simulator/v1/", include("governance.simulator.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("governance.dashboard.urls")),
 ]
+
+if settings.SIMULATOR_ENABLED:
+    urlpatterns.insert(0, path("simulator/v1/", include("governance.simulator.urls")))

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from governance.caching import remembered
 from governance.catalog.models import Alias, Provider, Snapshot
-from governance.policies.engine import CatalogView, SnapshotInfo
+from governance.catalog.values import CatalogView, SnapshotInfo
 
 
 def snapshot_info(snapshot: Snapshot) -> SnapshotInfo:

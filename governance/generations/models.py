@@ -53,7 +53,7 @@ class Generation(models.Model):
     seconds = models.PositiveSmallIntegerField(null=True, blank=True)
     size = models.CharField(max_length=16, blank=True)
     parameters = models.JSONField(default=dict, help_text="Every parameter as received.")
-    input_reference = models.FileField(upload_to="input_references/%Y/%m/", blank=True)
+    input_reference = models.FileField(upload_to="input_references/", max_length=200, blank=True)
     input_reference_sha256 = models.CharField(max_length=64, blank=True)
 
     status = models.CharField(max_length=16, choices=Status.choices, db_index=True)

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -14,7 +15,7 @@ from governance.generations.errors import ApiError
 
 MAX_PROMPT_CHARS = 32_000
 STORED_PROMPT_CHARS = MAX_PROMPT_CHARS  # longer prompts are refused and kept truncated
-IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
+IMAGE_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 
 # Request parameters beyond prompt/model/seconds/size, and the snapshot feature each one needs.
 FEATURE_PARAMETERS = {
@@ -49,14 +50,19 @@ class VideoRequest:
         values = {"model": self.model, "seconds": self.seconds, "size": self.size, **self.extensions}
         if self.input_reference_file is not None:
             values["input_reference"] = {
-                "filename": self.input_reference_file.name,
+                "filename": clean_text(_shorten(self.input_reference_file.name, 200)),
                 "content_type": self.input_reference_file.content_type,
                 "bytes": self.input_reference_file.size,
                 "sha256": self.input_reference_sha256,
             }
         elif self.input_reference_url:
-            values["input_reference"] = {"image_url": _shorten(self.input_reference_url, 500)}
+            values["input_reference"] = {"image_url": self.input_reference_url}
         return {name: value for name, value in values.items() if value is not None}
+
+    @property
+    def input_reference_storage_name(self) -> str:
+        """Uploads are stored under their hash, whatever the client called them."""
+        return self.input_reference_sha256 + IMAGE_EXTENSIONS[self.input_reference_file.content_type]
 
     def fingerprint(self) -> str:
         """Identifies the request body, for Idempotency-Key reuse checks."""
@@ -68,8 +74,13 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def clean_text(text: str) -> str:
+    """Text safe to store even when it was refused: no NULs, no unpaired surrogates."""
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+
+
 def stored_prompt(prompt: str) -> str:
-    return _shorten(prompt, STORED_PROMPT_CHARS)
+    return clean_text(_shorten(prompt, STORED_PROMPT_CHARS))
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -125,10 +136,31 @@ def parse_video_request(fields: dict, files: dict) -> VideoRequest:
         model=_optional_string(fields, "model", 100),
         seconds=_optional_seconds(fields.get("seconds")),
         size=_optional_string(fields, "size", 16),
-        extensions={name: fields[name] for name in ("characters", "storyboard", "style") if name in fields},
+        extensions=_parse_extensions(fields),
     )
     _parse_input_reference(video, fields.get("input_reference"), files.get("input_reference"))
     return video
+
+
+def _parse_extensions(fields: dict) -> dict:
+    """Feature parameters (characters, storyboard, style) are passed through as given, if storable."""
+    extensions = {name: fields[name] for name in ("characters", "storyboard", "style") if fields.get(name) not in (None, "")}
+    for name, value in extensions.items():
+        for text in _strings_in(value):
+            _check_text(text, name)
+    return extensions
+
+
+def _strings_in(value) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _strings_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings_in(item)
 
 
 def parse_prompt(value) -> str:
@@ -136,6 +168,7 @@ def parse_prompt(value) -> str:
         raise ApiError("missing_required_parameter", "Missing required parameter: 'prompt'.", "prompt")
     if not isinstance(value, str):
         raise ApiError("invalid_type", "'prompt' must be a string.", "prompt")
+    _check_text(value, "prompt")
     if len(value) > MAX_PROMPT_CHARS:
         raise ApiError(
             "prompt_too_long",
@@ -153,7 +186,18 @@ def _optional_string(fields: dict, name: str, max_length: int) -> str | None:
         raise ApiError("invalid_type", f"'{name}' must be a string.", name)
     if len(value) > max_length:
         raise ApiError("invalid_value", f"'{name}' is longer than {max_length} characters.", name)
+    _check_text(value, name)
     return value
+
+
+def _check_text(value: str, name: str) -> None:
+    """Refuse text no database can store: NUL characters and unpaired UTF-16 surrogates."""
+    if "\x00" in value:
+        raise ApiError("invalid_value", f"'{name}' contains a NUL character.", name)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError("invalid_value", f"'{name}' contains an unpaired surrogate; send valid UTF-8.", name) from None
 
 
 def _optional_seconds(value) -> int | None:
@@ -161,6 +205,8 @@ def _optional_seconds(value) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise ApiError("invalid_type", "'seconds' must be a whole number of seconds, such as \"8\".", "seconds")
+    if isinstance(value, str) and not (value.isascii() and value.strip().isdigit()):
+        raise ApiError("invalid_type", f"'seconds' must be a whole number of seconds; got {value!r}.", "seconds")
     try:
         seconds = int(value)
     except ValueError:
@@ -172,7 +218,7 @@ def _optional_seconds(value) -> int | None:
 
 def _parse_input_reference(video: VideoRequest, value, upload: UploadedFile | None) -> None:
     if upload is not None:
-        if upload.content_type not in IMAGE_TYPES:
+        if upload.content_type not in IMAGE_EXTENSIONS:
             raise ApiError(
                 "invalid_value",
                 f"'input_reference' must be a JPEG, PNG or WebP image; got {upload.content_type}.",
@@ -194,6 +240,7 @@ def _parse_input_reference(video: VideoRequest, value, upload: UploadedFile | No
     if value is None or value == "":
         return
     if isinstance(value, dict) and set(value) == {"image_url"} and isinstance(value["image_url"], str):
+        _check_text(value["image_url"], "input_reference")
         video.input_reference_url = value["image_url"]
         video.input_reference_sha256 = sha256_text(value["image_url"])
         return

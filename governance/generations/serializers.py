@@ -4,7 +4,7 @@ import datetime as dt
 from email.utils import format_datetime
 
 from governance.generations.models import Generation
-from governance.policies.engine import SnapshotInfo
+from governance.catalog.values import SnapshotInfo
 
 
 def unix(moment: dt.datetime | None) -> int | None:

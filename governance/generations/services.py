@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from governance.catalog.selectors import catalog_view
 from governance.generations.errors import ApiError
 from governance.generations.models import Generation, IdempotencyRecord
-from governance.generations.parsing import VideoRequest, sha256_text, stored_prompt
+from governance.generations.parsing import VideoRequest, clean_text, sha256_text, stored_prompt
 from governance.policies.engine import (
     OPERATION_CREATE,
     OPERATION_REMIX,
@@ -22,8 +23,10 @@ from governance.policies.engine import (
     Decision,
     GenerationRequest,
     Refusal,
+    budget_exceeded,
     decide,
 )
+from governance.policies.models import PolicyRevision
 from governance.policies.selectors import month_start, policy_in_force, spent_this_month
 from governance.policies.services import reserve_budget
 from governance.projects.selectors import KeyHolder
@@ -43,6 +46,7 @@ class Submission:
     request: VideoRequest | None = None
     source: Generation | None = None
     invalid: Refusal | None = None
+    remix_of: str = ""
 
     def engine_request(self) -> GenerationRequest:
         bucket = secrets.randbelow(100)
@@ -66,8 +70,8 @@ class Submission:
     def parameters(self) -> dict:
         if self.request is not None:
             return self.request.parameters()
-        if self.source is not None:
-            return {"remix_of": self.source.video_id}
+        if self.remix_of:
+            return {"remix_of": clean_text(self.remix_of[:100])}
         return {}
 
 
@@ -83,11 +87,7 @@ def submit(*, holder: KeyHolder, submission: Submission, now: dt.datetime | None
                 amount=decision.estimated_cost,
                 budget=policy.view.monthly_budget,
             ):
-                decision = Refusal(
-                    code="budget_exceeded",
-                    message=f"This request would cost ${decision.estimated_cost}, more than is left of the "
-                    f"environment's ${policy.view.monthly_budget} monthly budget.",
-                )
+                decision = budget_exceeded(decision.estimated_cost, policy.view.monthly_budget)
         generation = _record(holder, submission, decision, policy, now)
         if generation.status == Generation.Status.QUEUED:
             transaction.on_commit(lambda: enqueue(generation.pk))
@@ -113,7 +113,7 @@ def _record(holder: KeyHolder, submission: Submission, decision: Decision, polic
         operation=submission.operation,
         requested_model=_requested_model(submission),
         provider_id=policy.provider_id if policy else None,
-        policy_revision_id=policy.view.revision_id if policy else None,
+        policy_revision=_revision_reference(policy, holder),
         remixed_from=submission.source,
         prompt=stored_prompt(submission.prompt),
         prompt_sha256=sha256_text(submission.prompt) if submission.prompt else "",
@@ -133,7 +133,7 @@ def _record(holder: KeyHolder, submission: Submission, decision: Decision, polic
         generation.budget_month = month_start(now) if policy.view.monthly_budget is not None else None
         generation.next_check_at = now + dt.timedelta(seconds=settings.GENERATION_STALL_SECONDS)
         if request is not None and request.input_reference_file is not None:
-            generation.input_reference.save(request.input_reference_file.name, request.input_reference_file, save=False)
+            _store_input_reference(generation, request)
     else:
         generation.status = Generation.Status.REFUSED
         generation.error_code, generation.error_message = decision.code, decision.message
@@ -142,6 +142,22 @@ def _record(holder: KeyHolder, submission: Submission, decision: Decision, polic
     generation.add_to_timeline(generation.status, decision.code if isinstance(decision, Refusal) else decision.snapshot)
     generation.save()
     return generation
+
+
+def _store_input_reference(generation: Generation, request: VideoRequest) -> None:
+    """Reference images are stored once per content hash; the same image uploaded again is shared."""
+    name = "input_references/" + request.input_reference_storage_name
+    if default_storage.exists(name):
+        generation.input_reference.name = name
+    else:
+        generation.input_reference.name = default_storage.save(name, request.input_reference_file)
+
+
+def _revision_reference(policy, holder: KeyHolder) -> PolicyRevision | None:
+    """The deciding revision, from memory: its id and number are all the log and headers need."""
+    if policy is None:
+        return None
+    return PolicyRevision(pk=policy.view.revision_id, number=policy.number, environment_id=holder.environment_id)
 
 
 def _requested_model(submission: Submission) -> str:
@@ -217,12 +233,16 @@ def _claim(holder: KeyHolder, key: str, fingerprint: str) -> IdempotencyRecord:
 
 
 def delete_video(generation: Generation) -> None:
-    """Hide a video from the API and remove it upstream; the log row stays for the record."""
+    """Hide a video from the API and remove it upstream; the log row stays for the record.
+
+    An unfinished generation is stopped by the worker, which then deletes it upstream.
+    """
     with transaction.atomic():
+        generation = Generation.objects.select_for_update().get(pk=generation.pk)
         generation.deleted_at = timezone.now()
         generation.add_to_timeline("deleted")
         generation.save(update_fields=["deleted_at", "timeline"])
-        if generation.upstream_id:
+        if generation.upstream_id and generation.is_finished:
             from governance.generations.tasks import delete_upstream_video
 
             transaction.on_commit(lambda: _safely(delete_upstream_video.delay, generation.pk))

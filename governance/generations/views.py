@@ -16,10 +16,10 @@ from governance.generations.models import Generation
 from governance.generations.parsing import parse_prompt, parse_video_request, read_body, sha256_text
 from governance.generations.services import Submission, delete_video, submit, submit_idempotently
 from governance.generations.upstream import UpstreamError, client_for
-from governance.policies.engine import ALIAS_PIN, ALIAS_REFUSE, OPERATION_CREATE, OPERATION_REMIX, Refusal
+from governance.policies.engine import OPERATION_CREATE, OPERATION_REMIX, Accept, GenerationRequest, Refusal, decide
 from governance.policies.selectors import policy_in_force
-from governance.projects.models import ApiKey
 from governance.projects.selectors import key_holder
+from governance.projects.services import note_api_key_use
 
 CONTENT_VARIANTS = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
 LAST_USED_EVERY_SECONDS = 60
@@ -70,7 +70,7 @@ def _note_key_use(api_key_id: int) -> None:
     now = time.monotonic()
     if now - _last_used_written.get(api_key_id, -LAST_USED_EVERY_SECONDS) >= LAST_USED_EVERY_SECONDS:
         _last_used_written[api_key_id] = now
-        ApiKey.objects.filter(pk=api_key_id).update(last_used_at=timezone.now())
+        note_api_key_use(api_key_id=api_key_id)
 
 
 @api_endpoint({"GET", "POST"})
@@ -114,7 +114,7 @@ def _generation_response(generation: Generation) -> HttpResponse:
 def _governance_headers(generation: Generation) -> dict:
     headers = {"X-Governance-Generation": generation.video_id}
     if generation.policy_revision_id:
-        headers["X-Governance-Policy-Revision"] = str(generation.policy_revision_id)
+        headers["X-Governance-Policy-Revision"] = str(generation.policy_revision.number)
     if generation.resolved_snapshot:
         headers["X-Governance-Resolved-Model"] = generation.resolved_snapshot
         if generation.canary_arm:
@@ -169,7 +169,9 @@ def _visible(request: HttpRequest):
 
 
 def _get_visible(request: HttpRequest, video_id: str) -> Generation:
-    generation = _visible(request).select_related("remixed_from", "provider").filter(video_id=video_id).first()
+    generation = (
+        _visible(request).select_related("remixed_from", "provider", "policy_revision").filter(video_id=video_id).first()
+    )
     if generation is None:
         raise ApiError("video_not_found", f"No video '{video_id}' in this environment.", "video_id")
     return generation
@@ -216,9 +218,10 @@ def _chunks(upstream, stack: contextlib.ExitStack):
 
 @api_endpoint({"POST"})
 def video_remix(request: HttpRequest, video_id: str) -> HttpResponse:
-    source = _get_visible(request, video_id)
+    source = None
     fields: dict = {}
     try:
+        source = _get_visible(request, video_id)
         fields, _ = read_body(request)
         unknown = sorted(set(fields) - {"prompt"})
         if unknown:
@@ -226,10 +229,12 @@ def video_remix(request: HttpRequest, video_id: str) -> HttpResponse:
         prompt = parse_prompt(fields.get("prompt"))
         if source.status != Generation.Status.COMPLETED:
             raise ApiError("video_not_ready", f"Video '{video_id}' is {source.status}; only a completed video can be remixed.")
-        submission = Submission(operation=OPERATION_REMIX, prompt=prompt, source=source)
+        submission = Submission(operation=OPERATION_REMIX, prompt=prompt, source=source, remix_of=video_id)
     except ApiError as error:
         prompt = fields.get("prompt") if isinstance(fields.get("prompt"), str) else ""
-        submission = Submission(operation=OPERATION_REMIX, prompt=prompt, source=source, invalid=error.refusal)
+        submission = Submission(
+            operation=OPERATION_REMIX, prompt=prompt, source=source, invalid=error.refusal, remix_of=video_id
+        )
     return _submit(request, submission, sha256_text(f"remix:{video_id}:{sorted(map(str, fields.items()))}"))
 
 
@@ -247,22 +252,18 @@ def model(request: HttpRequest, model_id: str) -> HttpResponse:
 
 
 def _models_for(request: HttpRequest) -> list[dict]:
-    """What this key may ask for now: allowed snapshots that still run, and aliases if they resolve."""
+    """What this key may ask for now: allowed snapshots that still run, and the aliases that resolve here."""
     policy = policy_in_force(request.holder.environment_id)
     if policy is None:
         return []
     catalog = catalog_view(policy.provider_id)
     now = timezone.now()
     owner = request.holder.project_slug
-    entries = [
-        serializers.model_object(name, catalog.snapshots[name], owner)
-        for name in sorted(policy.view.allowed_snapshots)
-        if name in catalog.snapshots and not catalog.snapshots[name].is_shut_down(now)
-    ]
-    if policy.view.alias_requests != ALIAS_REFUSE:
-        pinned = catalog.aliases.get(policy.view.default_model, policy.view.default_model)
-        for alias, target in sorted(catalog.aliases.items()):
-            resolved = pinned if policy.view.alias_requests == ALIAS_PIN else target
-            if resolved in policy.view.allowed_snapshots and resolved in catalog.snapshots:
-                entries.append(serializers.model_object(alias, catalog.snapshots[resolved], owner))
+    names = sorted(policy.view.allowed_snapshots) + sorted(catalog.aliases)
+    entries = []
+    for name in names:
+        decision = decide(GenerationRequest(model=name, routing_bucket=100), policy.view, catalog, now)
+        if isinstance(decision, Accept) or decision.code in ("unsupported_parameter", "parameter_not_allowed", "budget_exceeded"):
+            resolved = decision.snapshot if isinstance(decision, Accept) else catalog.resolve(name)
+            entries.append(serializers.model_object(name, catalog.snapshots[resolved], owner))
     return entries

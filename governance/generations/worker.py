@@ -17,13 +17,16 @@ from django.utils import timezone
 from governance.catalog.selectors import catalog_view
 from governance.generations.models import Generation
 from governance.generations.upstream import InputReference, UpstreamError, client_for
-from governance.policies.engine import recheck
+from governance.policies.engine import Refusal, recheck
 from governance.policies.selectors import policy_in_force
 from governance.policies.services import release_budget
 
 logger = logging.getLogger(__name__)
 
-MAX_UPSTREAM_ATTEMPTS = 8
+# Submitting: give up after this many failed attempts (nothing was paid for yet).
+MAX_SUBMIT_ATTEMPTS = 8
+# Polling a job the provider accepted: keep trying through an outage this long (about an hour).
+MAX_POLL_ATTEMPTS = 70
 MAX_BACKOFF_SECONDS = 60.0
 EXTENSION_FIELDS = ("characters", "storyboard", "style")
 
@@ -35,6 +38,10 @@ def advance(generation_id: int) -> float | None:
         return None
     if generation.deleted_at is not None:
         fail(generation, code="deleted", message="The client deleted this video before it finished.")
+        if generation.upstream_id:
+            from governance.generations.tasks import delete_upstream_video
+
+            transaction.on_commit(lambda: delete_upstream_video.delay(generation.pk))
         return None
     try:
         if not generation.upstream_id:
@@ -42,15 +49,13 @@ def advance(generation_id: int) -> float | None:
         return _poll_upstream(generation)
     except UpstreamError as error:
         return _after_upstream_error(generation, error)
+    except (KeyError, TypeError, ValueError) as error:
+        malformed = UpstreamError(f"The provider answered with an unexpected body ({error!r}).", status=502)
+        return _after_upstream_error(generation, malformed)
 
 
 def _start_upstream(generation: Generation) -> float | None:
-    policy = policy_in_force(generation.environment_id)
-    refusal = (
-        recheck(generation.resolved_snapshot, policy.view, catalog_view(policy.provider_id), timezone.now())
-        if policy is not None
-        else None
-    )
+    refusal = _recheck_policy(generation)
     if refusal is not None:
         fail(generation, code=refusal.code, message=refusal.message)
         return None
@@ -77,6 +82,19 @@ def _start_upstream(generation: Generation) -> float | None:
     if generation.is_finished:
         return None
     return _poll_interval(generation)
+
+
+def _recheck_policy(generation: Generation) -> Refusal | None:
+    """The environment's policy as it is now, applied once more just before the provider is called."""
+    policy = policy_in_force(generation.environment_id)
+    if policy is None:
+        return Refusal(code="no_policy", message="The environment no longer has a policy.")
+    if policy.provider_id != generation.provider_id:
+        return Refusal(
+            code="snapshot_no_longer_allowed",
+            message="The environment's policy now uses another provider; this request was stopped before it ran.",
+        )
+    return recheck(generation.resolved_snapshot, policy.view, catalog_view(policy.provider_id), timezone.now())
 
 
 def _upstream_fields(generation: Generation) -> dict:
@@ -134,7 +152,8 @@ def _apply_upstream_state(generation: Generation, answer: dict) -> None:
 
 def _after_upstream_error(generation: Generation, error: UpstreamError) -> float | None:
     attempts = generation.upstream_attempts + 1
-    if not error.retryable or attempts >= MAX_UPSTREAM_ATTEMPTS:
+    limit = MAX_POLL_ATTEMPTS if generation.upstream_id else MAX_SUBMIT_ATTEMPTS
+    if not error.retryable or attempts >= limit:
         reason = "" if not error.retryable else f" after {attempts} attempts"
         fail(generation, code=error.code, message=f"The provider refused or failed{reason}: {error.message}")
         return None
@@ -185,7 +204,7 @@ def complete(generation: Generation, *, expires_at: int | None = None) -> None:
 
 
 def fail(generation: Generation, *, code: str, message: str) -> None:
-    """Record a terminal failure and give back the budget it had reserved."""
+    """Record a terminal failure; give back the reserved budget if the provider never got the job."""
     generation.status = Generation.Status.FAILED
     generation.error_code, generation.error_message = code, message
     generation.completed_at = timezone.now()
@@ -196,7 +215,7 @@ def fail(generation: Generation, *, code: str, message: str) -> None:
             generation,
             ["upstream_id", "upstream_attempts", "started_at", "status", "error_code", "error_message", "completed_at", "timeline", "next_check_at"],
         )
-        if changed and generation.budget_month is not None:
+        if changed and generation.budget_month is not None and not generation.upstream_id:
             release_budget(
                 environment_id=generation.environment_id,
                 month=generation.budget_month,

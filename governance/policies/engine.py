@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from governance.catalog.values import CatalogView, SnapshotInfo
+
 DEFAULT_SECONDS = 4
 DEFAULT_SIZE = "720x1280"
 
@@ -29,46 +31,19 @@ OPERATION_FEATURES = {OPERATION_REMIX: "remix"}
 
 
 @dataclass(frozen=True)
-class SnapshotInfo:
-    name: str
-    family: str = ""
-    released_on: dt.date | None = None
-    deprecated_on: dt.date | None = None
-    shutdown_on: dt.date | None = None
-    replacement: str | None = None
-    seconds: tuple[int, ...] = ()
-    sizes: tuple[str, ...] = ()
-    features: frozenset[str] = frozenset()
-    price_per_second: Mapping[str, Decimal] = field(default_factory=dict)
-
-    def is_shut_down(self, now: dt.datetime) -> bool:
-        return self.shutdown_on is not None and now.astimezone(dt.UTC).date() >= self.shutdown_on
-
-    def is_deprecated(self, now: dt.datetime) -> bool:
-        return self.deprecated_on is not None and now.astimezone(dt.UTC).date() >= self.deprecated_on
-
-
-@dataclass(frozen=True)
-class CatalogView:
-    """The snapshots and aliases of one provider, by name."""
-
-    snapshots: Mapping[str, SnapshotInfo]
-    aliases: Mapping[str, str]
-
-
-@dataclass(frozen=True)
 class PolicyView:
     """One immutable policy revision of one environment."""
 
     revision_id: int
     default_model: str
     allowed_snapshots: frozenset[str]
+    number: int = 0
     alias_requests: str = ALIAS_REFUSE
     canary_snapshot: str | None = None
     canary_percent: int = 0
     max_seconds: int | None = None
-    allowed_sizes: frozenset[str] | None = None
-    allowed_features: frozenset[str] | None = None
+    allowed_sizes: frozenset[str] | None = None  # empty or None: no limit beyond the snapshot's
+    allowed_features: frozenset[str] | None = None  # empty or None: no limit beyond the snapshot's
     monthly_budget: Decimal | None = None
 
 
@@ -104,13 +79,6 @@ class Refusal:
 Decision = Accept | Refusal
 
 
-def resolve_name(name: str, catalog: CatalogView) -> str | None:
-    """The snapshot a name means right now: itself, or an alias's target."""
-    if name in catalog.snapshots:
-        return name
-    return catalog.aliases.get(name)
-
-
 def decide(
     request: GenerationRequest,
     policy: PolicyView,
@@ -118,11 +86,11 @@ def decide(
     now: dt.datetime,
     spent_this_month: Decimal = Decimal("0"),
 ) -> Decision:
-    pinned = resolve_name(policy.default_model, catalog)
+    pinned = catalog.resolve(policy.default_model)
     target = _requested_snapshot(request, policy, catalog, pinned)
     if isinstance(target, Refusal):
         return target
-    refusal = _check_allowed(target, policy, catalog, now)
+    refusal = _check_allowed(target, policy, catalog, now, remix=request.operation == OPERATION_REMIX)
     if refusal:
         return refusal
 
@@ -147,13 +115,7 @@ def decide(
 
     cost = estimate_cost(snapshot, seconds, size)
     if policy.monthly_budget is not None and spent_this_month + cost > policy.monthly_budget:
-        return Refusal(
-            code="budget_exceeded",
-            message=(
-                f"This request would cost ${cost} and the environment has spent ${spent_this_month} "
-                f"of its ${policy.monthly_budget} monthly budget."
-            ),
-        )
+        return budget_exceeded(cost, policy.monthly_budget)
     return Accept(
         snapshot=target, arm=arm, seconds=seconds, size=size, estimated_cost=cost, deprecated=snapshot.is_deprecated(now)
     )
@@ -177,11 +139,18 @@ def recheck(snapshot_name: str, policy: PolicyView, catalog: CatalogView, now: d
             code="snapshot_no_longer_allowed",
             message=(
                 f"Snapshot '{snapshot_name}' was allowed when this request was accepted, but the environment's "
-                f"policy (revision {policy.revision_id}) no longer allows it; it was stopped before reaching the provider."
+                f"policy (revision {policy.number}) no longer allows it; it was stopped before reaching the provider."
             ),
             param="model",
         )
     return None
+
+
+def budget_exceeded(cost: Decimal, budget: Decimal) -> Refusal:
+    return Refusal(
+        code="budget_exceeded",
+        message=f"This request would cost ${cost}, more than is left of the environment's ${budget} monthly budget.",
+    )
 
 
 def estimate_cost(snapshot: SnapshotInfo, seconds: int, size: str) -> Decimal:
@@ -209,7 +178,7 @@ def _requested_snapshot(
                 param="model",
             )
         if policy.alias_requests == ALIAS_PIN:
-            return pinned or Refusal(code="model_not_found", message="This environment's pin is not in the catalog.")
+            return _pinned_for_alias(request.model, pinned, catalog)
         return catalog.aliases[request.model]
     return Refusal(
         code="model_not_found",
@@ -218,15 +187,32 @@ def _requested_snapshot(
     )
 
 
+def _pinned_for_alias(alias: str, pinned: str | None, catalog: CatalogView) -> str | Refusal:
+    """A pinned environment answers an alias of its pin's family with the pin, and no other alias."""
+    if pinned is None:
+        return Refusal(code="model_not_found", message="This environment's pin is not in the catalog.")
+    alias_family = catalog.snapshots[catalog.aliases[alias]].family
+    if alias_family != catalog.snapshots[pinned].family:
+        return Refusal(
+            code="alias_not_allowed",
+            message=f"'{alias}' is an alias of the {alias_family} family; this environment is pinned to '{pinned}'.",
+            param="model",
+        )
+    return pinned
+
+
 def _pinned_hint(pinned: str | None) -> str:
     return f", such as '{pinned}'" if pinned else ""
 
 
-def _check_allowed(target: str, policy: PolicyView, catalog: CatalogView, now: dt.datetime) -> Refusal | None:
+def _check_allowed(
+    target: str, policy: PolicyView, catalog: CatalogView, now: dt.datetime, *, remix: bool
+) -> Refusal | None:
+    """Shut-down snapshots never run; others must be allowed (a remix may also stay on the canary it came from)."""
     snapshot = catalog.snapshots[target]
     if snapshot.is_shut_down(now):
         return _shut_down(snapshot, catalog)
-    if target not in policy.allowed_snapshots:
+    if target not in policy.allowed_snapshots and not (remix and target == policy.canary_snapshot):
         allowed = ", ".join(sorted(policy.allowed_snapshots)) or "none"
         return Refusal(
             code="model_not_allowed",
@@ -264,7 +250,7 @@ def _check_capabilities(
             message=f"{snapshot.name} supports sizes {_listed(snapshot.sizes)}; got {size}.",
             param="size",
         )
-    if policy.allowed_sizes is not None and size not in policy.allowed_sizes:
+    if policy.allowed_sizes and size not in policy.allowed_sizes:
         return Refusal(
             code="parameter_not_allowed",
             message=f"This environment's policy allows sizes {_listed(sorted(policy.allowed_sizes))}; got {size}.",
@@ -280,7 +266,7 @@ def _check_capabilities(
                 message=f"{snapshot.name} does not support {feature.replace('_', ' ')} (parameter '{param}').",
                 param=param,
             )
-        if policy.allowed_features is not None and feature not in policy.allowed_features:
+        if policy.allowed_features and feature not in policy.allowed_features:
             return Refusal(
                 code="parameter_not_allowed",
                 message=f"This environment's policy does not allow {feature.replace('_', ' ')} (parameter '{param}').",

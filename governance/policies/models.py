@@ -54,6 +54,7 @@ class PolicyRevision(models.Model):
     def as_view(self) -> engine.PolicyView:
         return engine.PolicyView(
             revision_id=self.pk,
+            number=self.number,
             default_model=self.default_model,
             allowed_snapshots=frozenset(self.allowed_snapshots),
             alias_requests=self.alias_requests,
@@ -61,7 +62,7 @@ class PolicyRevision(models.Model):
             canary_percent=self.canary_percent,
             max_seconds=self.max_seconds,
             allowed_sizes=frozenset(self.allowed_sizes) if self.allowed_sizes else None,
-            allowed_features=frozenset(self.allowed_features) if self.allowed_features is not None else None,
+            allowed_features=frozenset(self.allowed_features) if self.allowed_features else None,
             monthly_budget=self.monthly_budget,
         )
 

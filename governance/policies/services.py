@@ -38,7 +38,7 @@ def validate_policy(provider: Provider, values: dict) -> None:
     unknown = sorted(set(values["allowed_snapshots"]) - set(catalog.snapshots))
     if unknown:
         errors["allowed_snapshots"] = f"Not in {provider.name}'s catalog: {', '.join(unknown)}."
-    pinned = engine.resolve_name(values["default_model"], catalog)
+    pinned = catalog.resolve(values["default_model"])
     if pinned is None:
         errors["default_model"] = f"'{values['default_model']}' is neither a snapshot nor an alias of {provider.name}."
     elif pinned not in values["allowed_snapshots"]:

@@ -33,9 +33,12 @@ def _load_key_holder(key_hash: str) -> KeyHolder | None:
 
 
 def key_holder(raw_key: str) -> KeyHolder | None:
-    """The active key matching a raw bearer token, or None."""
+    """The active key matching a raw bearer token, or None.
+
+    Only keys that exist are remembered, so random tokens cannot fill the memory.
+    """
     key_hash = hash_api_key(raw_key)
-    return remembered(("api_key", key_hash), lambda: _load_key_holder(key_hash))
+    return remembered(("api_key", key_hash), lambda: _load_key_holder(key_hash), keep_none=False)
 
 
 def role_in(user, project) -> str | None:

@@ -65,3 +65,8 @@ def set_membership(*, project: Project, user, role: str, actor: Actor) -> Member
             payload={"user": user.get_username(), "from": previous, "to": role},
         )
     return membership
+
+
+def note_api_key_use(*, api_key_id: int, now=None) -> None:
+    """Record when a key was last used; a plain UPDATE, so no state change is broadcast."""
+    ApiKey.objects.filter(pk=api_key_id).update(last_used_at=now or timezone.now())

@@ -96,6 +96,11 @@ def test_it_refuses_a_feature_the_snapshot_lacks(api):
         (b'{"prompt": "a", "size": ["720x1280"]}', "invalid_type", "size"),
         (b'{"prompt": "a", "colour": "red"}', "unknown_parameter", "colour"),
         (b'{"prompt": "a", "input_reference": 7}', "invalid_type", "input_reference"),
+        (b'{"prompt": "hi \\ud800"}', "invalid_value", "prompt"),
+        (b'{"prompt": "hi \\u0000"}', "invalid_value", "prompt"),
+        (b'{"prompt": "a", "model": "\\udfff"}', "invalid_value", "model"),
+        (b'{"prompt": "a", "seconds": "\xef\xbc\x98"}', "invalid_type", "seconds"),
+        (b'{"prompt": "a", "characters": ["\\u0000"]}', "invalid_value", "characters"),
     ],
 )
 def test_bad_input_gets_a_clear_400_and_is_recorded(api, body, code, param):
@@ -129,6 +134,28 @@ def test_an_input_reference_image_is_kept_and_needs_the_feature(api):
     generation = Generation.objects.get()
     assert generation.input_reference.read() == PNG
     assert generation.parameters["input_reference"]["sha256"] == generation.input_reference_sha256
+
+
+def test_an_input_reference_is_stored_under_its_hash_whatever_its_name(api):
+    image = SimpleUploadedFile("x." + "p" * 150, PNG, content_type="image/png")
+    response = api.post("videos", {"prompt": "a cat", "model": OLD, "input_reference": image}, json=False)
+    assert response.status_code == 200
+    generation = Generation.objects.get()
+    assert generation.input_reference.name.endswith(generation.input_reference_sha256 + ".png")
+
+
+def test_an_image_url_reference_is_kept_whole(api):
+    url = "data:image/png;base64," + "A" * 2000
+    response = api.post("videos", {"prompt": "a cat", "model": OLD, "input_reference": {"image_url": url}})
+    assert response.status_code == 200
+    assert Generation.objects.get().parameters["input_reference"]["image_url"] == url
+
+
+def test_a_remix_of_an_unknown_video_is_a_404_and_recorded(api):
+    response = api.post("videos/video_nope/remix", {"prompt": "again"})
+    assert response.status_code == 404
+    refused = Generation.objects.get()
+    assert (refused.operation, refused.error_code, refused.parameters) == ("remix", "video_not_found", {"remix_of": "video_nope"})
 
 
 def test_a_non_image_input_reference_is_refused(api):

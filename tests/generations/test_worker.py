@@ -118,9 +118,70 @@ def test_a_provider_that_keeps_failing_ends_in_a_clear_failure_and_refunds_the_b
         pass
     failed = reload(generation)
     assert failed.status == "failed"
-    assert failed.upstream_attempts == worker.MAX_UPSTREAM_ATTEMPTS - 1
+    assert failed.upstream_attempts == worker.MAX_SUBMIT_ATTEMPTS - 1
     assert "after 8 attempts" in failed.error_message
     assert BudgetUsage.objects.get().spent == Decimal("0")
+    assert simulator.created_job_count() == 0
+
+
+def test_an_outage_after_the_provider_accepted_keeps_polling_and_never_refunds(api, production, clock):
+    revise(production, monthly_budget=Decimal("100"))
+    SimulatorProfile.objects.create(snapshot=OLD, latency_seconds=1, failure_rate=0)
+    generation = Generation.objects.get(video_id=api.post("videos", {"prompt": "a", "model": OLD}).json()["id"])
+    worker.advance(generation.pk)
+    SimulatorProfile.objects.filter(snapshot=OLD).update(error_rate=1.0)
+
+    for _ in range(worker.MAX_SUBMIT_ATTEMPTS + 2):
+        assert worker.advance(generation.pk) is not None
+    assert reload(generation).status != "failed"
+
+    SimulatorProfile.objects.filter(snapshot=OLD).update(error_rate=0.0)
+    clock.shift(2)
+    assert worker.advance(generation.pk) is None
+    assert reload(generation).status == "completed"
+    assert BudgetUsage.objects.get().spent == Decimal("0.4")
+
+
+def test_a_failure_after_the_provider_accepted_keeps_the_money_spent(api, production, clock):
+    revise(production, monthly_budget=Decimal("100"))
+    SimulatorProfile.objects.create(snapshot=OLD, latency_seconds=1, failure_rate=1.0)
+    generation = Generation.objects.get(video_id=api.post("videos", {"prompt": "a", "model": OLD}).json()["id"])
+    worker.advance(generation.pk)
+    clock.shift(2)
+    worker.advance(generation.pk)
+    assert reload(generation).status == "failed"
+    assert BudgetUsage.objects.get().spent == Decimal("0.4")
+
+
+def test_a_video_deleted_while_running_is_stopped_and_deleted_upstream(api, accepted, django_capture_on_commit_callbacks):
+    from governance.celery import app
+    from governance.simulator.models import SimulatedVideo
+
+    worker.advance(accepted.pk)
+    api.delete(f"videos/{accepted.video_id}")
+    app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert worker.advance(accepted.pk) is None
+    finally:
+        app.conf.task_always_eager = False
+    assert reload(accepted).error_code == "deleted"
+    assert SimulatedVideo.objects.get(video_id=reload(accepted).upstream_id).deleted_at is not None
+
+
+def test_a_generation_whose_provider_changed_meanwhile_is_stopped(accepted):
+    from governance.catalog.services import load_pack, read_pack
+    from governance.catalog.models import Provider
+    from tests.factories import SYSTEM
+
+    load_pack(read_pack("openai-sora-2"), actor=SYSTEM)
+    production = accepted.environment
+    production.policy_revisions.model.objects.create(
+        environment=production, number=99, provider=Provider.objects.get(slug="openai"),
+        default_model=OLD, allowed_snapshots=[OLD], reason="switch provider",
+    )
+    worker.advance(accepted.pk)
+    assert reload(accepted).error_code == "snapshot_no_longer_allowed"
     assert simulator.created_job_count() == 0
 
 

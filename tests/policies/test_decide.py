@@ -25,26 +25,28 @@ from governance.policies.engine import (
 )
 
 OLD, NEW, GONE = "sora-2-2025-10-06", "sora-2-2025-12-08", "sora-2-2024-01-01"
+PRO = "sora-2-pro-2025-10-06"
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 PRICE = {"720x1280": Decimal("0.10"), "1280x720": Decimal("0.10")}
 
 CATALOG = CatalogView(
     snapshots={
         OLD: SnapshotInfo(
-            name=OLD, seconds=(4, 8, 10, 12, 15, 20), sizes=("720x1280", "1280x720"),
+            name=OLD, family="sora-2", seconds=(4, 8, 10, 12, 15, 20), sizes=("720x1280", "1280x720"),
             features=frozenset({"image_reference", "remix"}), price_per_second=PRICE,
         ),
         NEW: SnapshotInfo(
-            name=NEW, seconds=(4, 8, 10, 12, 15, 20, 25), sizes=("720x1280", "1280x720"),
+            name=NEW, family="sora-2", seconds=(4, 8, 10, 12, 15, 20, 25), sizes=("720x1280", "1280x720"),
             features=frozenset({"image_reference", "remix", "character_cameos", "storyboards"}), price_per_second=PRICE,
             deprecated_on=dt.date(2026, 11, 1), shutdown_on=dt.date(2027, 3, 1), replacement=OLD,
         ),
+        PRO: SnapshotInfo(name=PRO, family="sora-2-pro", seconds=(4,), sizes=("720x1280",), price_per_second=PRICE),
         GONE: SnapshotInfo(
-            name=GONE, seconds=(4, 8), sizes=("720x1280",), price_per_second=PRICE,
+            name=GONE, family="sora-2", seconds=(4, 8), sizes=("720x1280",), price_per_second=PRICE,
             deprecated_on=dt.date(2026, 1, 1), shutdown_on=dt.date(2026, 9, 24), replacement=NEW,
         ),
     },
-    aliases={"sora-2": NEW},
+    aliases={"sora-2": NEW, "sora-2-pro": PRO},
 )
 
 
@@ -225,6 +227,28 @@ def test_remixes_stay_on_the_source_snapshot_during_a_canary():
     assert (decision.snapshot, decision.arm) == (OLD, "")
 
 
+def test_a_pinned_environment_refuses_an_alias_of_another_family():
+    refused = decide(request(model="sora-2-pro"), policy(alias_requests=ALIAS_PIN), CATALOG, NOW)
+    assert (refused.code, refused.param) == ("alias_not_allowed", "model")
+
+
+def test_a_remix_of_a_canary_video_stays_on_the_canary_snapshot():
+    decision = decide(
+        request(operation=OPERATION_REMIX, model=NEW),
+        policy(allowed_snapshots=frozenset({OLD}), canary_snapshot=NEW, canary_percent=10),
+        CATALOG,
+        NOW,
+    )
+    assert decision.snapshot == NEW
+
+
+def test_an_empty_feature_list_means_any_feature_the_snapshot_has():
+    decision = decide(
+        request(model=NEW, features={"characters": "character_cameos"}), policy(allowed_features=frozenset()), CATALOG, NOW
+    )
+    assert isinstance(decision, Accept)
+
+
 def test_recheck_stops_a_snapshot_the_policy_no_longer_allows():
     refusal = recheck(NEW, policy(allowed_snapshots=frozenset({OLD})), CATALOG, NOW)
     assert refusal.code == "snapshot_no_longer_allowed"
@@ -240,12 +264,12 @@ def test_recheck_stops_a_snapshot_that_shut_down_meanwhile():
 
 # Properties: whatever the request and the policy, an acceptance never breaks a rule.
 
-names = st.sampled_from([OLD, NEW, GONE, "sora-2", "unknown-model", None])
+names = st.sampled_from([OLD, NEW, GONE, PRO, "sora-2", "sora-2-pro", "unknown-model", None])
 policies = st.builds(
     PolicyView,
     revision_id=st.just(1),
     default_model=st.sampled_from([OLD, NEW, "sora-2"]),
-    allowed_snapshots=st.frozensets(st.sampled_from([OLD, NEW, GONE])),
+    allowed_snapshots=st.frozensets(st.sampled_from([OLD, NEW, GONE, PRO])),
     alias_requests=st.sampled_from([ALIAS_FOLLOW, ALIAS_PIN, ALIAS_REFUSE]),
     canary_snapshot=st.sampled_from([None, OLD, NEW, GONE]),
     canary_percent=st.integers(0, 100),
@@ -278,7 +302,8 @@ def test_no_acceptance_breaks_a_rule(req, pol, now, spent):
         assert decision.code and decision.message
         return
     snapshot = CATALOG.snapshots[decision.snapshot]
-    allowed = pol.allowed_snapshots | ({pol.canary_snapshot} if decision.arm == ARM_CANARY else set())
+    on_canary = decision.arm == ARM_CANARY or req.operation == OPERATION_REMIX
+    allowed = pol.allowed_snapshots | ({pol.canary_snapshot} if on_canary else set())
     assert decision.snapshot in allowed
     assert not snapshot.is_shut_down(now)
     assert decision.seconds in snapshot.seconds and decision.size in snapshot.sizes
@@ -289,11 +314,11 @@ def test_no_acceptance_breaks_a_rule(req, pol, now, spent):
         assert decision.seconds <= pol.max_seconds
     if pol.allowed_sizes:
         assert decision.size in pol.allowed_sizes
-    if pol.allowed_features is not None:
+    if pol.allowed_features:
         assert set(req.features.values()) <= pol.allowed_features
     if pol.monthly_budget is not None:
         assert spent + decision.estimated_cost <= pol.monthly_budget
-    if req.model == "sora-2":
+    if req.model in CATALOG.aliases:
         assert pol.alias_requests != ALIAS_REFUSE
 
 

@@ -1,0 +1,40 @@
+"""The catalog as plain values: what the policy engine reads instead of the ORM."""
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    name: str
+    family: str = ""
+    released_on: dt.date | None = None
+    deprecated_on: dt.date | None = None
+    shutdown_on: dt.date | None = None
+    replacement: str | None = None
+    seconds: tuple[int, ...] = ()
+    sizes: tuple[str, ...] = ()
+    features: frozenset[str] = frozenset()
+    price_per_second: Mapping[str, Decimal] = field(default_factory=dict)
+
+    def is_shut_down(self, now: dt.datetime) -> bool:
+        return self.shutdown_on is not None and now.astimezone(dt.UTC).date() >= self.shutdown_on
+
+    def is_deprecated(self, now: dt.datetime) -> bool:
+        return self.deprecated_on is not None and now.astimezone(dt.UTC).date() >= self.deprecated_on
+
+
+@dataclass(frozen=True)
+class CatalogView:
+    """The snapshots and aliases of one provider, by name."""
+
+    snapshots: Mapping[str, SnapshotInfo]
+    aliases: Mapping[str, str]
+
+    def resolve(self, name: str) -> str | None:
+        """The snapshot a name means right now: itself, or an alias's target."""
+        if name in self.snapshots:
+            return name
+        return self.aliases.get(name)

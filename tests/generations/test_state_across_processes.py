@@ -1,0 +1,42 @@
+"""Keys, policies and the catalog are served from memory, and every process sees a change on its next request."""
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from governance.audit.services import Actor
+from governance.caching import STATE_TOKEN_KEY
+from governance.projects.models import ApiKey
+from governance.projects.services import revoke_api_key
+from tests.factories import OLD, revise
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_gateway_answers_from_memory_until_another_process_announces_a_change(api):
+    assert api.post("videos", {"prompt": "a", "model": OLD}).status_code == 200
+    ApiKey.objects.update(revoked_at=timezone.now())  # a change this process was not told about
+    assert api.post("videos", {"prompt": "a", "model": OLD}).status_code == 200
+
+    cache.set(STATE_TOKEN_KEY, "announced-by-another-process")
+    assert api.post("videos", {"prompt": "a", "model": OLD}).status_code == 401
+
+
+def test_revoking_a_key_announces_the_change_to_every_process(api):
+    before = cache.get(STATE_TOKEN_KEY)
+    revoke_api_key(api_key=ApiKey.objects.get(), actor=Actor.system())
+    assert cache.get(STATE_TOKEN_KEY) not in (None, before)
+
+
+def test_a_new_policy_revision_announces_the_change(production):
+    before = cache.get(STATE_TOKEN_KEY)
+    revise(production, max_seconds=8)
+    assert cache.get(STATE_TOKEN_KEY) not in (None, before)
+
+
+def test_unknown_keys_are_not_remembered(client, production):
+    from governance import caching
+
+    for number in range(50):
+        client.get("/v1/videos", HTTP_AUTHORIZATION=f"Bearer sgk_random_{number}")
+    assert not [key for key in caching._memory if key[0] == "api_key"]
