@@ -15,6 +15,8 @@ run: $(INSTALLED)
 	DEBUG=$${DEBUG:-1} $(BIN)/python -m governance.runner
 
 test: $(INSTALLED)
+	$(BIN)/ruff check governance tests
+	$(BIN)/ruff format --check governance tests
 	SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} SIMULATOR_ENABLED=1 $(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(INSTALLED)

@@ -30,13 +30,35 @@ def main() -> int:
 
     processes = {
         "web": _start(
-            [str(BIN / "gunicorn"), "governance.wsgi", "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread",
-             "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--threads", "8", "--log-level", "warning"]
+            [
+                str(BIN / "gunicorn"),
+                "governance.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--worker-class",
+                "gthread",
+                "--workers",
+                os.environ.get("WEB_CONCURRENCY", "2"),
+                "--threads",
+                "8",
+                "--log-level",
+                "warning",
+            ]
         ),
         "worker": _start(
-            [str(BIN / "celery"), "-A", "governance", "worker", "--beat", "--loglevel", "WARNING",
-             "--concurrency", os.environ.get("WORKER_CONCURRENCY", "4"),
-             "--schedule", str(data_dir / "celerybeat-schedule")]
+            [
+                str(BIN / "celery"),
+                "-A",
+                "governance",
+                "worker",
+                "--beat",
+                "--loglevel",
+                "WARNING",
+                "--concurrency",
+                os.environ.get("WORKER_CONCURRENCY", "4"),
+                "--schedule",
+                str(data_dir / "celerybeat-schedule"),
+            ]
         ),
     }
     _print_welcome(port)

@@ -33,8 +33,7 @@ DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
 SECRET_KEY = os.environ.get("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
     raise ImproperlyConfigured(
-        "SECRET_KEY is the development default while DEBUG is off. "
-        "Set SECRET_KEY (or DEBUG=1 for local development)."
+        "SECRET_KEY is the development default while DEBUG is off. Set SECRET_KEY (or DEBUG=1 for local development)."
     )
 
 PORT = int(os.environ.get("PORT", "8000"))

@@ -50,9 +50,7 @@ def make_environment(project: Project | None = None, name: str = "development", 
     environment = Environment.objects.create(project=project, name=name, protected=policy.pop("protected", False))
     policy.setdefault("default_model", OLD)
     policy.setdefault("allowed_snapshots", [OLD, NEW])
-    revise_policy(
-        environment=environment, provider=simulator_provider(), actor=SYSTEM, reason="test setup", **policy
-    )
+    revise_policy(environment=environment, provider=simulator_provider(), actor=SYSTEM, reason="test setup", **policy)
     return environment
 
 

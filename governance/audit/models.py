@@ -16,14 +16,24 @@ class AuditEvent(models.Model):
     actor_label = models.CharField(max_length=200)
     # Audit rows outlive what they name, so these references carry no constraint.
     actor_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     action = models.CharField(max_length=64, db_index=True)
     project = models.ForeignKey(
         "projects.Project", null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
     )
     environment = models.ForeignKey(
-        "projects.Environment", null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        "projects.Environment",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     object_type = models.CharField(max_length=64, blank=True)
     object_id = models.CharField(max_length=64, blank=True)

@@ -26,10 +26,6 @@ class Actor:
         return cls(type=AuditEvent.ActorType.USER, label=user.get_username(), user=user)
 
     @classmethod
-    def for_api_key(cls, api_key) -> "Actor":
-        return cls(type=AuditEvent.ActorType.API_KEY, label=f"key {api_key.prefix}")
-
-    @classmethod
     def system(cls, label: str = "system") -> "Actor":
         return cls(type=AuditEvent.ActorType.SYSTEM, label=label)
 

@@ -1,7 +1,7 @@
 from decimal import Decimal
 
 from governance.caching import remembered
-from governance.catalog.models import Alias, Provider, Snapshot
+from governance.catalog.models import Alias, Snapshot
 from governance.catalog.values import CatalogView, SnapshotInfo
 
 
@@ -32,7 +32,3 @@ def load_catalog_view(provider_id: int) -> CatalogView:
 def catalog_view(provider_id: int) -> CatalogView:
     """The provider's catalog as the policy engine sees it, from memory."""
     return remembered(("catalog", provider_id), lambda: load_catalog_view(provider_id))
-
-
-def provider(provider_id: int) -> Provider:
-    return remembered(("provider", provider_id), lambda: Provider.objects.get(pk=provider_id))

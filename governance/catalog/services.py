@@ -11,7 +11,16 @@ from governance.catalog.models import Alias, AliasRepoint, Provider, Snapshot
 
 PACKS_DIR = Path(__file__).resolve().parent / "packs"
 
-SNAPSHOT_FIELDS = ["family", "released_on", "deprecated_on", "shutdown_on", "seconds", "sizes", "features", "price_per_second"]
+SNAPSHOT_FIELDS = [
+    "family",
+    "released_on",
+    "deprecated_on",
+    "shutdown_on",
+    "seconds",
+    "sizes",
+    "features",
+    "price_per_second",
+]
 PROVIDER_FIELDS = ["name", "base_url", "api_key_env_var", "connect_timeout", "read_timeout"]
 
 

@@ -144,7 +144,9 @@ def parse_video_request(fields: dict, files: dict) -> VideoRequest:
 
 def _parse_extensions(fields: dict) -> dict:
     """Feature parameters (characters, storyboard, style) are passed through as given, if storable."""
-    extensions = {name: fields[name] for name in ("characters", "storyboard", "style") if fields.get(name) not in (None, "")}
+    extensions = {
+        name: fields[name] for name in ("characters", "storyboard", "style") if fields.get(name) not in (None, "")
+    }
     for name, value in extensions.items():
         for text in _strings_in(value):
             _check_text(text, name)
@@ -210,7 +212,9 @@ def _optional_seconds(value) -> int | None:
     try:
         seconds = int(value)
     except ValueError:
-        raise ApiError("invalid_type", f"'seconds' must be a whole number of seconds; got {value!r}.", "seconds") from None
+        raise ApiError(
+            "invalid_type", f"'seconds' must be a whole number of seconds; got {value!r}.", "seconds"
+        ) from None
     if not 0 < seconds <= 600:
         raise ApiError("invalid_value", f"'seconds' must be between 1 and 600; got {seconds}.", "seconds")
     return seconds

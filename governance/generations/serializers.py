@@ -3,8 +3,8 @@
 import datetime as dt
 from email.utils import format_datetime
 
-from governance.generations.models import Generation
 from governance.catalog.values import SnapshotInfo
+from governance.generations.models import Generation
 
 
 def unix(moment: dt.datetime | None) -> int | None:

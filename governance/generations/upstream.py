@@ -70,9 +70,6 @@ class UpstreamClient:
     def delete_video(self, upstream_id: str) -> dict:
         return self._call("DELETE", f"videos/{upstream_id}")
 
-    def list_models(self) -> dict:
-        return self._call("GET", "models")
-
     @contextlib.contextmanager
     def stream_content(self, upstream_id: str, variant: str) -> Iterator[httpx.Response]:
         request = self.http.build_request("GET", f"videos/{upstream_id}/content", params={"variant": variant})

@@ -170,7 +170,10 @@ def _visible(request: HttpRequest):
 
 def _get_visible(request: HttpRequest, video_id: str) -> Generation:
     generation = (
-        _visible(request).select_related("remixed_from", "provider", "policy_revision").filter(video_id=video_id).first()
+        _visible(request)
+        .select_related("remixed_from", "provider", "policy_revision")
+        .filter(video_id=video_id)
+        .first()
     )
     if generation is None:
         raise ApiError("video_not_found", f"No video '{video_id}' in this environment.", "video_id")
@@ -228,7 +231,9 @@ def video_remix(request: HttpRequest, video_id: str) -> HttpResponse:
             raise ApiError("unknown_parameter", f"Unrecognized request argument supplied: {unknown[0]}.", unknown[0])
         prompt = parse_prompt(fields.get("prompt"))
         if source.status != Generation.Status.COMPLETED:
-            raise ApiError("video_not_ready", f"Video '{video_id}' is {source.status}; only a completed video can be remixed.")
+            raise ApiError(
+                "video_not_ready", f"Video '{video_id}' is {source.status}; only a completed video can be remixed."
+            )
         submission = Submission(operation=OPERATION_REMIX, prompt=prompt, source=source, remix_of=video_id)
     except ApiError as error:
         prompt = fields.get("prompt") if isinstance(fields.get("prompt"), str) else ""
@@ -263,7 +268,11 @@ def _models_for(request: HttpRequest) -> list[dict]:
     entries = []
     for name in names:
         decision = decide(GenerationRequest(model=name, routing_bucket=100), policy.view, catalog, now)
-        if isinstance(decision, Accept) or decision.code in ("unsupported_parameter", "parameter_not_allowed", "budget_exceeded"):
+        if isinstance(decision, Accept) or decision.code in (
+            "unsupported_parameter",
+            "parameter_not_allowed",
+            "budget_exceeded",
+        ):
             resolved = decision.snapshot if isinstance(decision, Accept) else catalog.resolve(name)
             entries.append(serializers.model_object(name, catalog.snapshots[resolved], owner))
     return entries

@@ -147,7 +147,10 @@ def _apply_upstream_state(generation: Generation, answer: dict) -> None:
             generation.status = status
         generation.progress = min(99, int(answer.get("progress") or 0))
         generation.next_check_at = timezone.now() + _grace(_poll_interval(generation))
-        _save_unfinished(generation, ["upstream_id", "upstream_attempts", "started_at", "status", "progress", "timeline", "next_check_at"])
+        _save_unfinished(
+            generation,
+            ["upstream_id", "upstream_attempts", "started_at", "status", "progress", "timeline", "next_check_at"],
+        )
 
 
 def _after_upstream_error(generation: Generation, error: UpstreamError) -> float | None:
@@ -199,7 +202,17 @@ def complete(generation: Generation, *, expires_at: int | None = None) -> None:
     generation.add_to_timeline(Generation.Status.COMPLETED)
     _save_unfinished(
         generation,
-        ["upstream_id", "upstream_attempts", "started_at", "status", "progress", "completed_at", "expires_at", "timeline", "next_check_at"],
+        [
+            "upstream_id",
+            "upstream_attempts",
+            "started_at",
+            "status",
+            "progress",
+            "completed_at",
+            "expires_at",
+            "timeline",
+            "next_check_at",
+        ],
     )
 
 
@@ -213,7 +226,17 @@ def fail(generation: Generation, *, code: str, message: str) -> None:
     with transaction.atomic():
         changed = _save_unfinished(
             generation,
-            ["upstream_id", "upstream_attempts", "started_at", "status", "error_code", "error_message", "completed_at", "timeline", "next_check_at"],
+            [
+                "upstream_id",
+                "upstream_attempts",
+                "started_at",
+                "status",
+                "error_code",
+                "error_message",
+                "completed_at",
+                "timeline",
+                "next_check_at",
+            ],
         )
         if changed and generation.budget_month is not None and not generation.upstream_id:
             release_budget(

@@ -117,7 +117,12 @@ def decide(
     if policy.monthly_budget is not None and spent_this_month + cost > policy.monthly_budget:
         return budget_exceeded(cost, policy.monthly_budget)
     return Accept(
-        snapshot=target, arm=arm, seconds=seconds, size=size, estimated_cost=cost, deprecated=snapshot.is_deprecated(now)
+        snapshot=target,
+        arm=arm,
+        seconds=seconds,
+        size=size,
+        estimated_cost=cost,
+        deprecated=snapshot.is_deprecated(now),
     )
 
 

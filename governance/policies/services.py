@@ -117,9 +117,9 @@ def reserve_budget(*, environment_id: int, now: dt.datetime, amount: Decimal, bu
     """
     month = month_start(now)
     BudgetUsage.objects.get_or_create(environment_id=environment_id, month=month)
-    updated = BudgetUsage.objects.filter(
-        environment_id=environment_id, month=month, spent__lte=budget - amount
-    ).update(spent=F("spent") + amount)
+    updated = BudgetUsage.objects.filter(environment_id=environment_id, month=month, spent__lte=budget - amount).update(
+        spent=F("spent") + amount
+    )
     return updated == 1
 
 

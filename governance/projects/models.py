@@ -66,10 +66,6 @@ class Environment(models.Model):
     def __str__(self) -> str:
         return f"{self.project.slug}/{self.name}"
 
-    @property
-    def position(self) -> int:
-        return list(EnvironmentName.values).index(self.name)
-
 
 def hash_api_key(raw_key: str) -> str:
     """SHA-256 of the key: keys are 256 random bits, so a slow password hash adds nothing but latency."""
@@ -107,7 +103,3 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
-
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None

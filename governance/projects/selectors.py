@@ -1,7 +1,7 @@
 from dataclasses import dataclass
 
 from governance.caching import remembered
-from governance.projects.models import ApiKey, Role, hash_api_key
+from governance.projects.models import ApiKey, hash_api_key
 
 
 @dataclass(frozen=True)
@@ -17,9 +17,7 @@ class KeyHolder:
 
 
 def _load_key_holder(key_hash: str) -> KeyHolder | None:
-    api_key = (
-        ApiKey.objects.active().select_related("environment__project").filter(key_hash=key_hash).first()
-    )
+    api_key = ApiKey.objects.active().select_related("environment__project").filter(key_hash=key_hash).first()
     if api_key is None:
         return None
     return KeyHolder(
@@ -39,18 +37,3 @@ def key_holder(raw_key: str) -> KeyHolder | None:
     """
     key_hash = hash_api_key(raw_key)
     return remembered(("api_key", key_hash), lambda: _load_key_holder(key_hash), keep_none=False)
-
-
-def role_in(user, project) -> str | None:
-    """The user's role in a project; superusers act as admins everywhere."""
-    if not user.is_authenticated:
-        return None
-    if user.is_superuser:
-        return Role.ADMIN
-    membership = project.memberships.filter(user=user).first()
-    return membership.role if membership else None
-
-
-def has_role(user, project, minimum: str) -> bool:
-    role = role_in(user, project)
-    return role is not None and Role.rank(role) >= Role.rank(minimum)

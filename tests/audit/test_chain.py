@@ -15,7 +15,7 @@ def test_seed_demo_is_idempotent_and_every_action_is_chained():
 
     assert [event.sequence for event in events] == list(range(1, len(events) + 1))
     assert events[0].previous_hash == GENESIS_HASH
-    for previous, event in zip(events, events[1:]):
+    for previous, event in zip(events, events[1:], strict=False):
         assert event.previous_hash == previous.hash
     assert all(event.hash == event_hash(event) for event in events)
     assert {"policy.revised", "member.changed", "alias.repointed", "catalog.loaded"} <= {e.action for e in events}

@@ -74,7 +74,7 @@ def test_detail_of_a_refusal_shows_code_message_and_parameter(member_client, env
 
     page = detail(member_client, generation)
 
-    assert "<h2 id=\"error-heading\">Refused</h2>" in page
+    assert '<h2 id="error-heading">Refused</h2>' in page
     assert "<code>alias_not_allowed</code>" in page
     assert "is a moving alias" in page
     assert "<dt>Parameter</dt><dd><code>model</code></dd>" in page

@@ -12,11 +12,16 @@ class Api:
         self.key = key
 
     def _headers(self, headers):
-        return {"HTTP_AUTHORIZATION": f"Bearer {self.key}", **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in (headers or {}).items()}}
+        return {
+            "HTTP_AUTHORIZATION": f"Bearer {self.key}",
+            **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in (headers or {}).items()},
+        }
 
     def post(self, path, data=None, *, json=True, headers=None):
         if json:
-            return self.client.post(f"/v1/{path}", data or {}, content_type="application/json", **self._headers(headers))
+            return self.client.post(
+                f"/v1/{path}", data or {}, content_type="application/json", **self._headers(headers)
+            )
         return self.client.post(f"/v1/{path}", data or {}, **self._headers(headers))
 
     def get(self, path, params=None, headers=None):
@@ -40,7 +45,9 @@ def production(project):
 @pytest.fixture
 def development(project):
     """Follows the alias `sora-2`, both snapshots allowed."""
-    return make_environment(project, "development", default_model="sora-2", allowed_snapshots=[OLD, NEW], alias_requests="follow")
+    return make_environment(
+        project, "development", default_model="sora-2", allowed_snapshots=[OLD, NEW], alias_requests="follow"
+    )
 
 
 @pytest.fixture

@@ -155,7 +155,11 @@ def test_a_remix_of_an_unknown_video_is_a_404_and_recorded(api):
     response = api.post("videos/video_nope/remix", {"prompt": "again"})
     assert response.status_code == 404
     refused = Generation.objects.get()
-    assert (refused.operation, refused.error_code, refused.parameters) == ("remix", "video_not_found", {"remix_of": "video_nope"})
+    assert (refused.operation, refused.error_code, refused.parameters) == (
+        "remix",
+        "video_not_found",
+        {"remix_of": "video_nope"},
+    )
 
 
 def test_a_non_image_input_reference_is_refused(api):

@@ -40,7 +40,9 @@ def test_the_same_key_with_a_different_body_is_a_422(api):
 def test_a_retry_while_the_first_is_in_flight_is_a_409(api):
     api.post("videos", {"prompt": "warm-up", "model": OLD}, headers={"Idempotency-Key": "other"})
     fingerprint_of_same_body = IdempotencyRecord.objects.get(key="other").request_fingerprint
-    IdempotencyRecord.objects.create(api_key=ApiKey.objects.get(), key="k-4", request_fingerprint=fingerprint_of_same_body)
+    IdempotencyRecord.objects.create(
+        api_key=ApiKey.objects.get(), key="k-4", request_fingerprint=fingerprint_of_same_body
+    )
     response = api.post("videos", {"prompt": "warm-up", "model": OLD}, headers={"Idempotency-Key": "k-4"})
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "idempotency_request_in_flight"
@@ -50,7 +52,9 @@ def test_an_abandoned_key_is_taken_over(api):
     api.post("videos", {"prompt": "warm-up", "model": OLD}, headers={"Idempotency-Key": "other"})
     fingerprint = IdempotencyRecord.objects.get(key="other").request_fingerprint
     IdempotencyRecord.objects.create(
-        api_key=ApiKey.objects.get(), key="k-5", request_fingerprint=fingerprint,
+        api_key=ApiKey.objects.get(),
+        key="k-5",
+        request_fingerprint=fingerprint,
         created_at=timezone.now() - dt.timedelta(minutes=5),
     )
     response = api.post("videos", {"prompt": "warm-up", "model": OLD}, headers={"Idempotency-Key": "k-5"})

@@ -54,7 +54,15 @@ def test_list_leaves_out_refused_requests_and_other_environments(api, project):
     assert len(api.get("videos").json()["data"]) == 1
 
 
-@pytest.mark.parametrize("params, param", [({"limit": "0"}, "limit"), ({"limit": "x"}, "limit"), ({"order": "up"}, "order"), ({"after": "video_nope"}, "after")])
+@pytest.mark.parametrize(
+    "params, param",
+    [
+        ({"limit": "0"}, "limit"),
+        ({"limit": "x"}, "limit"),
+        ({"order": "up"}, "order"),
+        ({"after": "video_nope"}, "after"),
+    ],
+)
 def test_bad_list_parameters_are_a_400(api, params, param):
     response = api.get("videos", params)
     assert response.status_code == 400

@@ -17,8 +17,12 @@ def sdk(live_stack):
     SimulatorProfile.objects.create(snapshot=OLD, latency_seconds=1.0, failure_rate=0)
     SimulatorProfile.objects.create(snapshot=NEW, latency_seconds=1.0, failure_rate=0)
     project = make_project("demo")
-    production = make_environment(project, "production", default_model=OLD, allowed_snapshots=[OLD], alias_requests="refuse")
-    development = make_environment(project, "development", default_model="sora-2", allowed_snapshots=[OLD, NEW], alias_requests="follow")
+    production = make_environment(
+        project, "production", default_model=OLD, allowed_snapshots=[OLD], alias_requests="refuse"
+    )
+    development = make_environment(
+        project, "development", default_model="sora-2", allowed_snapshots=[OLD, NEW], alias_requests="follow"
+    )
 
     def client(environment):
         return openai.OpenAI(base_url=f"{live_stack.url}/v1", api_key=make_api_key(environment), max_retries=0)

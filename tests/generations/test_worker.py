@@ -153,7 +153,9 @@ def test_a_failure_after_the_provider_accepted_keeps_the_money_spent(api, produc
     assert BudgetUsage.objects.get().spent == Decimal("0.4")
 
 
-def test_a_video_deleted_while_running_is_stopped_and_deleted_upstream(api, accepted, django_capture_on_commit_callbacks):
+def test_a_video_deleted_while_running_is_stopped_and_deleted_upstream(
+    api, accepted, django_capture_on_commit_callbacks
+):
     from governance.celery import app
     from governance.simulator.models import SimulatedVideo
 
@@ -170,22 +172,28 @@ def test_a_video_deleted_while_running_is_stopped_and_deleted_upstream(api, acce
 
 
 def test_a_generation_whose_provider_changed_meanwhile_is_stopped(accepted):
-    from governance.catalog.services import load_pack, read_pack
     from governance.catalog.models import Provider
+    from governance.catalog.services import load_pack, read_pack
     from tests.factories import SYSTEM
 
     load_pack(read_pack("openai-sora-2"), actor=SYSTEM)
     production = accepted.environment
     production.policy_revisions.model.objects.create(
-        environment=production, number=99, provider=Provider.objects.get(slug="openai"),
-        default_model=OLD, allowed_snapshots=[OLD], reason="switch provider",
+        environment=production,
+        number=99,
+        provider=Provider.objects.get(slug="openai"),
+        default_model=OLD,
+        allowed_snapshots=[OLD],
+        reason="switch provider",
     )
     worker.advance(accepted.pk)
     assert reload(accepted).error_code == "snapshot_no_longer_allowed"
     assert simulator.created_job_count() == 0
 
 
-def test_a_generation_whose_snapshot_was_disallowed_meanwhile_is_stopped_before_the_provider(dev_api, development, clock):
+def test_a_generation_whose_snapshot_was_disallowed_meanwhile_is_stopped_before_the_provider(
+    dev_api, development, clock
+):
     generation_id = dev_api.post("videos", {"prompt": "a", "model": NEW}).json()["id"]
     revise(development, default_model=OLD, allowed_snapshots=[OLD], reason="roll back to the old snapshot")
 
@@ -235,5 +243,6 @@ def test_the_sweep_picks_up_a_generation_nobody_enqueued(accepted, clock, settin
 
 
 def test_backoff_grows_and_is_jittered():
-    delays = [worker.backoff(attempt) for attempt in range(1, 9)]
-    assert all(low <= delay <= high for delay, (low, high) in zip(delays, [(0.5, 1), (1, 2), (2, 4), (4, 8), (8, 16), (16, 32), (30, 60), (30, 60)]))
+    bounds = [(0.5, 1), (1, 2), (2, 4), (4, 8), (8, 16), (16, 32), (30, 60), (30, 60)]
+    for attempt, (low, high) in enumerate(bounds, start=1):
+        assert low <= worker.backoff(attempt) <= high

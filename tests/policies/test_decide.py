@@ -32,18 +32,34 @@ PRICE = {"720x1280": Decimal("0.10"), "1280x720": Decimal("0.10")}
 CATALOG = CatalogView(
     snapshots={
         OLD: SnapshotInfo(
-            name=OLD, family="sora-2", seconds=(4, 8, 10, 12, 15, 20), sizes=("720x1280", "1280x720"),
-            features=frozenset({"image_reference", "remix"}), price_per_second=PRICE,
+            name=OLD,
+            family="sora-2",
+            seconds=(4, 8, 10, 12, 15, 20),
+            sizes=("720x1280", "1280x720"),
+            features=frozenset({"image_reference", "remix"}),
+            price_per_second=PRICE,
         ),
         NEW: SnapshotInfo(
-            name=NEW, family="sora-2", seconds=(4, 8, 10, 12, 15, 20, 25), sizes=("720x1280", "1280x720"),
-            features=frozenset({"image_reference", "remix", "character_cameos", "storyboards"}), price_per_second=PRICE,
-            deprecated_on=dt.date(2026, 11, 1), shutdown_on=dt.date(2027, 3, 1), replacement=OLD,
+            name=NEW,
+            family="sora-2",
+            seconds=(4, 8, 10, 12, 15, 20, 25),
+            sizes=("720x1280", "1280x720"),
+            features=frozenset({"image_reference", "remix", "character_cameos", "storyboards"}),
+            price_per_second=PRICE,
+            deprecated_on=dt.date(2026, 11, 1),
+            shutdown_on=dt.date(2027, 3, 1),
+            replacement=OLD,
         ),
         PRO: SnapshotInfo(name=PRO, family="sora-2-pro", seconds=(4,), sizes=("720x1280",), price_per_second=PRICE),
         GONE: SnapshotInfo(
-            name=GONE, family="sora-2", seconds=(4, 8), sizes=("720x1280",), price_per_second=PRICE,
-            deprecated_on=dt.date(2026, 1, 1), shutdown_on=dt.date(2026, 9, 24), replacement=NEW,
+            name=GONE,
+            family="sora-2",
+            seconds=(4, 8),
+            sizes=("720x1280",),
+            price_per_second=PRICE,
+            deprecated_on=dt.date(2026, 1, 1),
+            shutdown_on=dt.date(2026, 9, 24),
+            replacement=NEW,
         ),
     },
     aliases={"sora-2": NEW, "sora-2-pro": PRO},
@@ -51,7 +67,9 @@ CATALOG = CatalogView(
 
 
 def policy(**overrides) -> PolicyView:
-    values = dict(revision_id=7, default_model=OLD, allowed_snapshots=frozenset({OLD, NEW}), alias_requests=ALIAS_REFUSE)
+    values = dict(
+        revision_id=7, default_model=OLD, allowed_snapshots=frozenset({OLD, NEW}), alias_requests=ALIAS_REFUSE
+    )
     values.update(overrides)
     return PolicyView(**values)
 
@@ -177,7 +195,9 @@ def test_policy_can_forbid_a_feature_the_snapshot_has():
 
 def test_a_remix_needs_the_remix_feature():
     catalog = CatalogView(snapshots={OLD: SnapshotInfo(name=OLD, seconds=(4,), sizes=("720x1280",))}, aliases={})
-    decision = decide(request(operation=OPERATION_REMIX, model=OLD), policy(allowed_snapshots=frozenset({OLD})), catalog, NOW)
+    decision = decide(
+        request(operation=OPERATION_REMIX, model=OLD), policy(allowed_snapshots=frozenset({OLD})), catalog, NOW
+    )
     assert (decision.code, decision.param) == ("unsupported_parameter", "remix")
 
 
@@ -204,16 +224,23 @@ def test_canary_takes_requests_below_its_percentage():
 
 
 def test_canary_applies_to_explicit_requests_for_the_pin():
-    decision = decide(request(model=OLD, routing_bucket=0), policy(canary_snapshot=NEW, canary_percent=50), CATALOG, NOW)
+    decision = decide(
+        request(model=OLD, routing_bucket=0), policy(canary_snapshot=NEW, canary_percent=50), CATALOG, NOW
+    )
     assert (decision.snapshot, decision.arm) == (NEW, ARM_CANARY)
 
 
 def test_canary_does_not_take_requests_it_cannot_serve():
     narrow = CatalogView(
-        snapshots={**CATALOG.snapshots, NEW: SnapshotInfo(name=NEW, seconds=(4,), sizes=("720x1280",), price_per_second=PRICE)},
+        snapshots={
+            **CATALOG.snapshots,
+            NEW: SnapshotInfo(name=NEW, seconds=(4,), sizes=("720x1280",), price_per_second=PRICE),
+        },
         aliases=CATALOG.aliases,
     )
-    decision = decide(request(seconds=8, routing_bucket=0), policy(canary_snapshot=NEW, canary_percent=100), narrow, NOW)
+    decision = decide(
+        request(seconds=8, routing_bucket=0), policy(canary_snapshot=NEW, canary_percent=100), narrow, NOW
+    )
     assert (decision.snapshot, decision.arm) == (OLD, ARM_CONTROL)
 
 
@@ -244,7 +271,10 @@ def test_a_remix_of_a_canary_video_stays_on_the_canary_snapshot():
 
 def test_an_empty_feature_list_means_any_feature_the_snapshot_has():
     decision = decide(
-        request(model=NEW, features={"characters": "character_cameos"}), policy(allowed_features=frozenset()), CATALOG, NOW
+        request(model=NEW, features={"characters": "character_cameos"}),
+        policy(allowed_features=frozenset()),
+        CATALOG,
+        NOW,
     )
     assert isinstance(decision, Accept)
 
@@ -255,7 +285,10 @@ def test_recheck_stops_a_snapshot_the_policy_no_longer_allows():
 
 
 def test_recheck_lets_a_canary_snapshot_run():
-    assert recheck(NEW, policy(allowed_snapshots=frozenset({OLD}), canary_snapshot=NEW, canary_percent=5), CATALOG, NOW) is None
+    assert (
+        recheck(NEW, policy(allowed_snapshots=frozenset({OLD}), canary_snapshot=NEW, canary_percent=5), CATALOG, NOW)
+        is None
+    )
 
 
 def test_recheck_stops_a_snapshot_that_shut_down_meanwhile():
@@ -275,7 +308,9 @@ policies = st.builds(
     canary_percent=st.integers(0, 100),
     max_seconds=st.one_of(st.none(), st.integers(1, 30)),
     allowed_sizes=st.one_of(st.none(), st.frozensets(st.sampled_from(["720x1280", "1280x720", "1920x1080"]))),
-    allowed_features=st.one_of(st.none(), st.frozensets(st.sampled_from(["image_reference", "character_cameos", "remix"]))),
+    allowed_features=st.one_of(
+        st.none(), st.frozensets(st.sampled_from(["image_reference", "character_cameos", "remix"]))
+    ),
     monthly_budget=st.one_of(st.none(), st.decimals(0, 100, places=2)),
 )
 requests = st.builds(

@@ -1,4 +1,3 @@
-
 from governance.simulator.snapshots import MODEL_TABLE
 from tests.simulator.helpers import API, NEW, OLD, assert_openai_error
 

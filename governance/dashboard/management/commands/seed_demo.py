@@ -8,24 +8,18 @@ from django.db import transaction
 from governance.audit.services import Actor
 from governance.catalog.models import Provider
 from governance.catalog.services import load_pack, read_pack
+from governance.dashboard.demo import DEMO_PASSWORD, DEMO_USERS
 from governance.policies.engine import ALIAS_FOLLOW, ALIAS_PIN, ALIAS_REFUSE
 from governance.policies.selectors import current_revision
 from governance.policies.services import revise_policy
 from governance.projects.models import AUDITOR_GROUP, Environment, EnvironmentName, Project, Role
 from governance.projects.services import set_membership
 
-DEMO_PASSWORD = "demo-password"
-DEMO_USERS = {
-    "admin": Role.ADMIN,
-    "approver": Role.APPROVER,
-    "lead": Role.APPROVER,
-    "developer": Role.DEVELOPER,
-    "viewer": Role.VIEWER,
-    "auditor": None,
-}
 OLD, NEW = "sora-2-2025-10-06", "sora-2-2025-12-08"
 DEMO_POLICIES = {
-    EnvironmentName.DEVELOPMENT: dict(default_model="sora-2", allowed_snapshots=[OLD, NEW], alias_requests=ALIAS_FOLLOW),
+    EnvironmentName.DEVELOPMENT: dict(
+        default_model="sora-2", allowed_snapshots=[OLD, NEW], alias_requests=ALIAS_FOLLOW
+    ),
     EnvironmentName.TESTING: dict(default_model=NEW, allowed_snapshots=[NEW], alias_requests=ALIAS_PIN),
     EnvironmentName.STAGING: dict(default_model=NEW, allowed_snapshots=[NEW], alias_requests=ALIAS_PIN),
     EnvironmentName.PRODUCTION: dict(
