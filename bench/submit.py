@@ -155,6 +155,7 @@ class RunResult:
     max_ms: float
     mean_ms: float
     socket_errors: dict
+    cpu: dict = field(default_factory=dict)  # share of one core, per process group, filled in by bench_config
 
     @property
     def accepted_per_s(self) -> float:
@@ -219,10 +220,16 @@ def admin_sql(sql: str) -> None:
         conn.execute(sql)
 
 
+_redis_clients: dict = {}
+
+
 def redis_client(args: argparse.Namespace):
+    """One client per db, so our own counters' connection handshakes (HELLO, SELECT) are not counted per read."""
     import redis
 
-    return redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=args.redis_db)
+    if args.redis_db not in _redis_clients:
+        _redis_clients[args.redis_db] = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=args.redis_db)
+    return _redis_clients[args.redis_db]
 
 
 def free_port() -> int:
@@ -289,8 +296,6 @@ def start_gunicorn(stack: Stack, worker_class: str, workers: int, threads: int) 
     ]  # fmt: skip
     if Path("/dev/shm").is_dir():
         command += ["--worker-tmp-dir", "/dev/shm"]  # heartbeat file in RAM, not on the overlay filesystem
-    if stack.args.wsgi_app:
-        command[1] = stack.args.wsgi_app
     log = open(stack.gunicorn_log, "w")
     stack.gunicorn = subprocess.Popen(
         command, cwd=ROOT, env=stack.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -517,6 +522,50 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
+def start_py_spy(stack: Stack) -> subprocess.Popen:
+    """Sample every gunicorn worker during the measured run (py-spy is not a dependency: pass its path)."""
+    args = stack.args
+    command = [
+        args.py_spy, "record", "--pid", str(stack.gunicorn.pid), "--subprocesses", "--nonblocking",
+        "--rate", "250", "--duration", str(args.duration), "--format", "raw", "--output", args.profile_out,
+    ]  # fmt: skip
+    if args.profile_idle:
+        command.append("--idle")  # include time blocked on sockets (PostgreSQL, Redis, accept)
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def summarize_profile(path: Path, served: int, top: int = 30) -> None:
+    """Inclusive share of samples per function (each counted once per stack), from py-spy's collapsed stacks."""
+    from collections import Counter
+
+    if not path.exists():
+        print(f"  py-spy wrote no profile to {path}")
+        return
+    inclusive: Counter = Counter()
+    leaf: Counter = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack_text, _, count_text = line.rpartition(" ")
+        if not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [re.sub(r":\d+\)$", ")", frame.strip()) for frame in stack_text.split(";")]
+        frames = [frame for frame in frames if not frame.startswith("process ")]
+        total += count
+        for frame in set(frames):
+            inclusive[frame] += count
+        if frames:
+            leaf[frames[-1]] += count
+    if not total:
+        return
+    print(f"\n  py-spy: {total} samples over all gunicorn processes ({path}); inclusive % of samples:")
+    for frame, count in inclusive.most_common(top):
+        print(f"    {100 * count / total:5.1f}%  {frame}")
+    print("  leaf (self) time:")
+    for frame, count in leaf.most_common(15):
+        print(f"    {100 * count / total:5.1f}%  {frame}")
+
+
 # --------------------------------------------------------------------------- reporting
 
 
@@ -545,43 +594,97 @@ def bench_config(stack: Stack, worker_class: str, workers: int, threads: int, lu
     args = stack.args
     config = f"gunicorn {worker_class} workers={workers}" + (f" threads={threads}" if worker_class == "gthread" else "")
     start_gunicorn(stack, worker_class, workers, threads)
+    spy = None
     try:
         if args.warmup:
             run_wrk(stack, lua, args.warmup)
             wait_for_drain(stack)
         pg_before, rd_before = pg_counters(stack), redis_counters(stack)
         pg_pids, redis_pids = service_pids(stack)
-        services_before = process_cpu(pg_pids), process_cpu(redis_pids)
+        pg_cpu_before = {pid: process_cpu([pid]) for pid in pg_pids}
+        redis_cpu_before = process_cpu(redis_pids)
         busy_before, total_before = machine_cpu()
         web_before = tree_cpu(stack.gunicorn.pid)
         wrk_before = os.times()
+        spy = start_py_spy(stack) if args.py_spy else None
         result = run_wrk(stack, lua, args.duration)
         wrk_after = os.times()
         web_after = tree_cpu(stack.gunicorn.pid)
         busy_after, total_after = machine_cpu()
-        services_after = process_cpu(pg_pids), process_cpu(redis_pids)
+        redis_cpu_after = process_cpu(redis_pids)
+        pg_pids_after = set(service_pids(stack)[0]) | set(pg_pids)  # backends opened during the run count in full
+        pg_cpu = sum(process_cpu([pid]) - pg_cpu_before.get(pid, 0.0) for pid in pg_pids_after)
+        if spy is not None:
+            spy.wait()
+            spy = None
         wait_for_drain(stack)
         pg_after, rd_after = pg_counters(stack), redis_counters(stack)
     finally:
+        if spy is not None:
+            spy.kill()
+            spy.wait()
         stop_gunicorn(stack)
-    print_result(f"{args.environment}, {args.connections} connections", result, config)
-    cpus = (total_after - total_before) / result.duration_s  # CPUs' worth of time that passed
+    seconds = result.duration_s
     wrk_cpu = (wrk_after.children_user + wrk_after.children_system) - (wrk_before.children_user + wrk_before.children_system)
     web_cpu, busy = web_after - web_before, busy_after - busy_before
-    pg_cpu, redis_cpu = (after - before for after, before in zip(services_after, services_before, strict=True))
-    rest = busy - web_cpu - wrk_cpu - pg_cpu - redis_cpu
-
-    def pct(seconds: float) -> str:
-        return f"{100 * seconds / result.duration_s:.0f}%"
-
+    redis_cpu = redis_cpu_after - redis_cpu_before
+    result.cpu = {
+        "cores": (total_after - total_before) / seconds,
+        "busy": busy / seconds,
+        "gunicorn": web_cpu / seconds,
+        "postgres": pg_cpu / seconds,
+        "redis": redis_cpu / seconds,
+        "wrk": wrk_cpu / seconds,
+        "other": (busy - web_cpu - wrk_cpu - pg_cpu - redis_cpu) / seconds,
+    }
+    print_result(f"{args.environment}, {args.connections} connections", result, config)
+    share = {name: f"{100 * value:.0f}%" for name, value in result.cpu.items()}
     served = max(1, result.ok + result.other)
-    print(f"  CPU (of {cpus:.1f} cores): busy {pct(busy)} = gunicorn {pct(web_cpu)} + PostgreSQL backends "
-          f"{pct(pg_cpu)} + Redis {pct(redis_cpu)} + wrk {pct(wrk_cpu)} + other (kernel softirq, PostgreSQL "
-          f"WAL writer, other processes on the machine) {pct(rest)}")
+    print(f"  CPU (of {result.cpu['cores']:.1f} cores): busy {share['busy']} = gunicorn {share['gunicorn']} + "
+          f"PostgreSQL backends {share['postgres']} + Redis {share['redis']} + wrk {share['wrk']} + other "
+          f"(kernel softirq, PostgreSQL WAL writer, other processes on the machine) {share['other']}")
     print(f"  CPU per request: gunicorn {1000 * web_cpu / served:.2f} ms, PostgreSQL {1000 * pg_cpu / served:.2f} ms, "
           f"Redis {1000 * redis_cpu / served:.2f} ms")
-    print_per_request(delta(pg_after, pg_before), delta(rd_after, rd_before), result.ok + result.other)
+    if result.cpu["other"] > 0.15:
+        print(f"  WARNING: {share['other']} of a core went to processes outside the bench (others are using this "
+              f"machine); these figures understate the stack. Run again when the machine is quiet.")
+    print_per_request(delta(pg_after, pg_before), delta(rd_after, rd_before), served)
+    if args.py_spy:
+        summarize_profile(Path(args.profile_out), served)
     return result
+
+
+def parse_config(text: str) -> tuple[str, int, int]:
+    worker_class, _, shape = text.strip().partition(":")
+    workers, _, threads = shape.partition("x")
+    if worker_class not in ("sync", "gthread") or not workers.isdigit() or (threads and not threads.isdigit()):
+        raise BenchError(f"bad configuration '{text}': use sync:N or gthread:NxT")
+    return worker_class, int(workers), int(threads or 1) if worker_class == "gthread" else 1
+
+
+def config_name(worker_class: str, workers: int, threads: int) -> str:
+    return f"{worker_class} w={workers}" + (f" t={threads}" if worker_class == "gthread" else "")
+
+
+def print_sweep(results: list) -> None:
+    """One line per run, then the median per configuration (runs with others busy on the machine marked *)."""
+    import statistics
+
+    print("\nSweep, every run (* = more than 15% of a core used outside the bench during the run):")
+    print(f"  {'config':<20}{'accepted/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'other CPU':>11}")
+    by_config: dict = {}
+    for config, result in results:
+        mark = "*" if result.cpu.get("other", 0) > 0.15 else " "
+        print(f"  {config_name(*config):<20}{result.accepted_per_s:>11.0f}{result.p50_ms:>9.1f}{result.p99_ms:>9.1f}"
+              f"{100 * result.cpu.get('other', 0):>10.0f}%{mark}")
+        by_config.setdefault(config, []).append(result)
+    print("\nMedian per configuration (quiet runs only, where there are any):")
+    print(f"  {'config':<20}{'accepted/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'runs':>6}")
+    for config, runs in by_config.items():
+        quiet = [run for run in runs if run.cpu.get("other", 0) <= 0.15] or runs
+        print(f"  {config_name(*config):<20}{statistics.median(r.accepted_per_s for r in quiet):>11.0f}"
+              f"{statistics.median(r.p50_ms for r in quiet):>9.1f}{statistics.median(r.p99_ms for r in quiet):>9.1f}"
+              f"{len(quiet):>4}/{len(runs)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -599,8 +702,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep", action="store_true", help="Try several gunicorn configurations in one go.")
     parser.add_argument("--db-name", default="governance_bench")
     parser.add_argument("--redis-db", type=int, default=13)
-    parser.add_argument("--wsgi-app", default="", help=argparse.SUPPRESS)  # bench/profile_wsgi.py uses this
+    parser.add_argument("--repeat", type=int, default=1, help="Run each configuration this many times.")
+    parser.add_argument("--configs", default="", metavar="LIST",
+                        help="Gunicorn configurations to compare, e.g. sync:3,sync:4,gthread:2x4 (workers x threads).")
     parser.add_argument("--keep", action="store_true", help="Keep the database and temp dir afterwards.")
+    parser.add_argument("--py-spy", default="", metavar="PATH",
+                        help="Path to a py-spy binary: sample the gunicorn workers during the measured run.")
+    parser.add_argument("--profile-idle", action="store_true", help="With --py-spy: include time blocked on I/O.")
+    parser.add_argument("--profile-out", default=str(Path(tempfile.gettempdir()) / "governance-bench-profile.txt"),
+                        help="With --py-spy: where to write the collapsed stacks (kept after the run).")
     args = parser.parse_args(argv)
     if args.worker_class == "sync":
         args.threads = 1
@@ -619,19 +729,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Preparing database '{args.db_name}', Redis db {args.redis_db}, data dir {stack.tmp}")
         prepare(stack, pg_version)
         lua = write_lua(stack)
-        configs = SWEEP_CONFIGS if args.sweep else [(args.worker_class, args.workers, args.threads)]
+        if args.configs:
+            configs = [parse_config(item) for item in args.configs.split(",")]
+        elif args.sweep:
+            configs = SWEEP_CONFIGS
+        else:
+            configs = [(args.worker_class, args.workers, args.threads)]
         results = []
-        for worker_class, workers, threads in configs:
-            results.append(((worker_class, workers, threads), bench_config(stack, worker_class, workers, threads, lua)))
+        for _ in range(args.repeat):  # interleaved, so a noisy spell on the machine hits every config alike
+            for config in configs:
+                results.append((config, bench_config(stack, *config, lua)))
         print("\nVerification (after gunicorn stopped):")
         ok = verify(stack)
-        if args.sweep:
-            print("\nSweep summary:")
-            print(f"  {'config':<28}{'accepted/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'other':>8}")
-            for (worker_class, workers, threads), result in results:
-                name = f"{worker_class} w={workers}" + (f" t={threads}" if worker_class == "gthread" else "")
-                print(f"  {name:<28}{result.accepted_per_s:>11.0f}{result.p50_ms:>9.1f}{result.p99_ms:>9.1f}"
-                      f"{result.other:>8}")
+        if len(results) > 1:
+            print_sweep(results)
         if args.environment == "production":
             print("\nNote: production has a $1000 monthly budget; at $0.40 per 4-second request at most 2,500 "
                   "submissions are accepted per bench database, the rest are refused (budget_exceeded).")
