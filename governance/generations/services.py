@@ -5,7 +5,6 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -27,7 +26,7 @@ from governance.policies.engine import (
     decide,
 )
 from governance.policies.models import PolicyRevision
-from governance.policies.selectors import month_start, policy_in_force, spent_this_month
+from governance.policies.selectors import month_start, policy_in_force
 from governance.policies.services import reserve_budget
 from governance.projects.selectors import KeyHolder
 
@@ -79,8 +78,8 @@ def submit(*, holder: KeyHolder, submission: Submission, now: dt.datetime | None
     """Decide and record one generation; accepted ones are handed to the worker once committed."""
     now = now or timezone.now()
     decision, policy = _decide(holder, submission, now)
-    with transaction.atomic():
-        if isinstance(decision, Accept) and policy.view.monthly_budget is not None:
+    if isinstance(decision, Accept) and policy.view.monthly_budget is not None:
+        with transaction.atomic():
             if not reserve_budget(
                 environment_id=holder.environment_id,
                 now=now,
@@ -88,21 +87,19 @@ def submit(*, holder: KeyHolder, submission: Submission, now: dt.datetime | None
                 budget=policy.view.monthly_budget,
             ):
                 decision = budget_exceeded(decision.estimated_cost, policy.view.monthly_budget)
-        generation = _record(holder, submission, decision, policy, now)
-        if generation.status == Generation.Status.QUEUED:
-            transaction.on_commit(lambda: enqueue(generation.pk))
-    return generation
+            return _record(holder, submission, decision, policy, now)
+    return _record(holder, submission, decision, policy, now)
 
 
 def _decide(holder: KeyHolder, submission: Submission, now: dt.datetime):
+    """The engine's decision. The month's spend is not read here: `reserve_budget` checks it atomically."""
     policy = policy_in_force(holder.environment_id)
     if submission.invalid is not None:
         return submission.invalid, policy
     if policy is None:
         return Refusal(code="no_policy", message="This environment has no policy yet; an admin must set one."), None
-    spent = spent_this_month(holder.environment_id, now) if policy.view.monthly_budget is not None else Decimal(0)
-    decision: Decision = decide(submission.engine_request(), policy.view, catalog_view(policy.provider_id), now, spent)
-    return decision, policy
+    catalog = catalog_view(policy.provider_id)
+    return decide(submission.engine_request(), policy.view, catalog, now), policy
 
 
 def _record(holder: KeyHolder, submission: Submission, decision: Decision, policy, now: dt.datetime) -> Generation:
@@ -141,6 +138,8 @@ def _record(holder: KeyHolder, submission: Submission, decision: Decision, polic
         generation.completed_at = now
     generation.add_to_timeline(generation.status, decision.code if isinstance(decision, Refusal) else decision.snapshot)
     generation.save()
+    if generation.status == Generation.Status.QUEUED:
+        transaction.on_commit(lambda: enqueue(generation.pk))
     return generation
 
 

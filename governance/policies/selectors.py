@@ -1,10 +1,9 @@
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
 
 from governance.caching import remembered
 from governance.policies.engine import PolicyView
-from governance.policies.models import BudgetUsage, PolicyRevision
+from governance.policies.models import PolicyRevision
 
 
 @dataclass(frozen=True)
@@ -32,8 +31,3 @@ def current_revision(environment) -> PolicyRevision | None:
 
 def month_start(now: dt.datetime) -> dt.date:
     return now.astimezone(dt.UTC).date().replace(day=1)
-
-
-def spent_this_month(environment_id: int, now: dt.datetime) -> Decimal:
-    usage = BudgetUsage.objects.filter(environment_id=environment_id, month=month_start(now)).first()
-    return usage.spent if usage else Decimal("0")

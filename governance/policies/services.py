@@ -113,14 +113,15 @@ def reserve_budget(*, environment_id: int, now: dt.datetime, amount: Decimal, bu
     """Add `amount` to the month's spend if it stays within `budget`; atomic under concurrency.
 
     One conditional UPDATE: on PostgreSQL concurrent reservations queue on the row
-    lock and re-check the condition; on SQLite the write lock serialises them.
+    lock and re-check the condition; on SQLite the write lock serialises them. The
+    month's row is created only when the UPDATE finds none.
     """
     month = month_start(now)
+    within_budget = BudgetUsage.objects.filter(environment_id=environment_id, month=month, spent__lte=budget - amount)
+    if within_budget.update(spent=F("spent") + amount):
+        return True
     BudgetUsage.objects.get_or_create(environment_id=environment_id, month=month)
-    updated = BudgetUsage.objects.filter(environment_id=environment_id, month=month, spent__lte=budget - amount).update(
-        spent=F("spent") + amount
-    )
-    return updated == 1
+    return within_budget.update(spent=F("spent") + amount) == 1
 
 
 def release_budget(*, environment_id: int, month: dt.date, amount: Decimal) -> None:

@@ -4,6 +4,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from governance.audit.services import Actor
@@ -28,7 +29,7 @@ def test_it_accepts_a_request_for_the_pinned_snapshot(api, production):
     generation = Generation.objects.get(video_id=body["id"])
     assert generation.environment == production
     assert generation.policy_revision == production.policy_revisions.get()
-    assert response["X-Governance-Policy-Revision"] == str(generation.policy_revision_id)
+    assert response["X-Governance-Policy-Revision"] == str(generation.policy_revision.number)
     assert generation.prompt_sha256 and generation.estimated_cost == Decimal("0.8")
 
 
@@ -190,13 +191,16 @@ def test_a_policy_change_applies_to_the_next_request(dev_api, development):
     assert dev_api.post("videos", {"prompt": "a", "model": NEW}).json()["error"]["code"] == "model_not_allowed"
 
 
-def test_budget_is_enforced_per_month(api, production, settings):
+def test_budget_is_enforced_per_calendar_month(api, production):
     revise(production, monthly_budget=Decimal("1.00"))
-    assert api.post("videos", {"prompt": "a", "model": OLD, "seconds": "8"}).status_code == 200
-    response = api.post("videos", {"prompt": "a", "model": OLD, "seconds": "4"})
-    assert response.status_code == 403
-    assert response.json()["error"]["code"] == "budget_exceeded"
-    assert api.post("videos", {"prompt": "a", "model": OLD, "seconds": "4"}).status_code == 403
+    with time_machine.travel(dt.datetime(2026, 11, 30, 23, 0, tzinfo=dt.UTC)):
+        assert api.post("videos", {"prompt": "a", "model": OLD, "seconds": "8"}).status_code == 200
+        response = api.post("videos", {"prompt": "a", "model": OLD, "seconds": "4"})
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "budget_exceeded"
+        assert Generation.objects.filter(status="refused", error_code="budget_exceeded").count() == 1
+    with time_machine.travel(dt.datetime(2026, 12, 1, 0, 30, tzinfo=dt.UTC)):
+        assert api.post("videos", {"prompt": "a", "model": OLD, "seconds": "8"}).status_code == 200
 
 
 def test_a_deprecated_snapshot_answers_with_deprecation_and_sunset(api):
