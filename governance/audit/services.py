@@ -88,3 +88,51 @@ def record_event(
         head.sequence, head.hash = event.sequence, event.hash
         head.save(update_fields=["sequence", "hash"])
     return event
+
+
+@dataclass(frozen=True)
+class ChainVerification:
+    checked: int
+    head_hash: str
+    broken_at: int | None = None
+    reason: str = ""
+
+    @property
+    def intact(self) -> bool:
+        return self.broken_at is None
+
+
+def verify_chain(*, chunk_size: int = 5000) -> ChainVerification:
+    """Walk the chain in order; report the first sequence number where it breaks.
+
+    Catches an edited event (its hash no longer matches its bytes), an inserted or
+    deleted one (a gap, or a previous-hash that does not link), and events cut off
+    at the end (the chain head row remembers the last sequence and hash).
+    """
+    expected_sequence, previous_hash, checked = 1, GENESIS_HASH, 0
+    for event in AuditEvent.objects.order_by("sequence").iterator(chunk_size=chunk_size):
+        problem = _problem_with(event, expected_sequence, previous_hash)
+        if problem:
+            return ChainVerification(
+                checked=checked, head_hash=previous_hash, broken_at=expected_sequence, reason=problem
+            )
+        expected_sequence, previous_hash, checked = event.sequence + 1, event.hash, checked + 1
+    head = AuditChainHead.objects.filter(pk=1).first()
+    if head is not None and (head.sequence, head.hash) != (checked, previous_hash):
+        return ChainVerification(
+            checked=checked,
+            head_hash=previous_hash,
+            broken_at=min(checked, head.sequence) + 1,
+            reason=f"the chain ends at event {checked} but its head records event {head.sequence}",
+        )
+    return ChainVerification(checked=checked, head_hash=previous_hash)
+
+
+def _problem_with(event: AuditEvent, expected_sequence: int, previous_hash: str) -> str:
+    if event.sequence != expected_sequence:
+        return f"event {expected_sequence} is missing (next is {event.sequence})"
+    if event.previous_hash != previous_hash:
+        return "its previous-hash does not link to the event before it"
+    if event.hash != event_hash(event):
+        return "its contents do not match its hash: the event was changed"
+    return ""
