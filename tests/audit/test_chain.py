@@ -2,9 +2,11 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection, transaction
 
 from governance.audit.models import AuditEvent
 from governance.audit.services import GENESIS_HASH, event_hash
+from tests.audit_tampering import as_database_superuser
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +49,8 @@ def test_an_untouched_chain_verifies():
 
 def test_one_changed_byte_is_found_at_its_sequence_number():
     call_command("seed_demo")
-    AuditEvent.objects.filter(sequence=5).update(payload={"changed": "afterwards"})
+    with as_database_superuser():
+        AuditEvent.objects.filter(sequence=5).update(payload={"changed": "afterwards"})
     assert verify() == (
         1,
         "Audit chain broken at sequence 5: its contents do not match its hash: the event was changed.",
@@ -56,7 +59,8 @@ def test_one_changed_byte_is_found_at_its_sequence_number():
 
 def test_a_deleted_event_is_found():
     call_command("seed_demo")
-    AuditEvent.objects.filter(sequence=3).delete()
+    with as_database_superuser():
+        AuditEvent.objects.filter(sequence=3).delete()
     code, message = verify()
     assert code == 1 and "sequence 3: event 3 is missing" in message
 
@@ -64,7 +68,8 @@ def test_a_deleted_event_is_found():
 def test_events_cut_off_at_the_end_are_found():
     call_command("seed_demo")
     last = AuditEvent.objects.order_by("-sequence").first()
-    last.delete()
+    with as_database_superuser():
+        last.delete()
     code, message = verify()
     assert code == 1 and f"sequence {last.sequence}" in message
 
@@ -91,3 +96,19 @@ def test_a_failed_login_is_audited_without_the_password(client):
     event = AuditEvent.objects.get(action="login.failed")
     assert event.payload["username"] == "mallory"
     assert "guess-123" not in str(event.payload)
+
+
+@pytest.mark.parametrize("statement", ["UPDATE audit_auditevent SET actor_label = 'x'", "DELETE FROM audit_auditevent"])
+def test_the_application_cannot_rewrite_or_delete_events(statement):
+    call_command("seed_demo")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement)
+    assert verify() == (0, "")
+
+
+def test_the_application_cannot_truncate_events_on_postgresql():
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE; its DELETE is refused above")
+    call_command("seed_demo")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("TRUNCATE audit_auditevent CASCADE")
