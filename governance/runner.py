@@ -1,15 +1,17 @@
 """`make run`: the whole product in one command on embedded defaults.
 
 Migrates, seeds the demo on first start, then runs the web server (which also
-serves the built-in simulator) and a Celery worker with beat, until Ctrl-C or
-SIGTERM stops them all.
+serves the built-in simulator) and a Celery worker with beat, until Ctrl-C,
+SIGTERM, or the end of whatever started it stops them all.
 """
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,6 +20,9 @@ BIN = Path(sys.executable).parent
 
 def main() -> int:
     port = os.environ.setdefault("PORT", "8000")
+    if not _port_is_free(int(port)):
+        print(f"Port {port} is already in use. Stop what runs there, or: PORT=8001 make run", file=sys.stderr)
+        return 1
     data_dir = Path(os.environ.setdefault("GOVERNANCE_DATA_DIR", str(ROOT / "var")))
     data_dir.mkdir(parents=True, exist_ok=True)
     manage = [sys.executable, str(ROOT / "manage.py")]
@@ -28,41 +33,41 @@ def main() -> int:
         subprocess.run([*manage, "seed_demo"], check=True, cwd=ROOT)
         seeded_marker.touch()
 
-    processes = {
-        "web": _start(
-            [
-                str(BIN / "gunicorn"),
-                "governance.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--worker-class",
-                "gthread",
-                "--workers",
-                os.environ.get("WEB_CONCURRENCY", "2"),
-                "--threads",
-                "8",
-                "--log-level",
-                "warning",
-            ]
-        ),
-        "worker": _start(
-            [
-                str(BIN / "celery"),
-                "-A",
-                "governance",
-                "worker",
-                "--beat",
-                "--loglevel",
-                "WARNING",
-                "--concurrency",
-                os.environ.get("WORKER_CONCURRENCY", "4"),
-                "--schedule",
-                str(data_dir / "celerybeat-schedule"),
-            ]
-        ),
-    }
-    _print_welcome(port)
+    web = [
+        str(BIN / "gunicorn"), "governance.wsgi", "--bind", f"127.0.0.1:{port}",
+        "--worker-class", "gthread", "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--threads", "8",
+        "--log-level", "warning",
+    ]  # fmt: skip
+    worker = [
+        str(BIN / "celery"), "--quiet", "-A", "governance", "worker", "--beat", "--loglevel", "WARNING",
+        "--concurrency", os.environ.get("WORKER_CONCURRENCY", "4"),
+        "--schedule", str(data_dir / "celerybeat-schedule"),
+    ]  # fmt: skip
+    processes = {"web": _start(web), "worker": _start(worker)}
+    if _wait_until_serving(port, processes["web"]):
+        _print_welcome(port)
     return _supervise(processes)
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _wait_until_serving(port: str, web: subprocess.Popen, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and web.poll() is None:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2)
+            return True
+        except OSError:
+            time.sleep(0.3)
+    return False
 
 
 def _start(command: list[str]) -> subprocess.Popen:
@@ -95,8 +100,11 @@ def _supervise(processes: dict[str, subprocess.Popen]) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    parent = os.getppid()
     exit_code = 0
     while not stopping:
+        if os.getppid() != parent:  # make or the terminal that started us is gone
+            break
         for name, process in processes.items():
             if process.poll() is not None:
                 print(f"{name} exited with code {process.returncode}; stopping.", file=sys.stderr, flush=True)

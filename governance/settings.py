@@ -28,7 +28,10 @@ def env_list(name: str, default: str) -> list[str]:
 DATA_DIR = Path(os.environ.get("GOVERNANCE_DATA_DIR", BASE_DIR / "var")).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
-DEBUG = env_bool("DEBUG", False)
+# The embedded default (no DATABASE_URL) is a local install: DEBUG is on unless said
+# otherwise, so manage.py commands work from a fresh clone. Anything configured for
+# production turns it off, and then the development SECRET_KEY is refused.
+DEBUG = env_bool("DEBUG", "DATABASE_URL" not in os.environ)
 DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
 SECRET_KEY = os.environ.get("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
@@ -157,7 +160,7 @@ INPUT_REFERENCE_MAX_BYTES = int(os.environ.get("INPUT_REFERENCE_MAX_BYTES", str(
 
 # Celery: a broker that needs no server by default (kombu's filesystem transport).
 BROKER_DIR = DATA_DIR / "broker"
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for folder in ("queue", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
@@ -183,6 +186,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "governance.generations.tasks.sweep_stalled_generations",
         "schedule": timedelta(seconds=int(os.environ.get("SWEEP_INTERVAL_SECONDS", "15"))),
     },
+    "apply-generation-retention": {
+        "task": "governance.generations.tasks.apply_generation_retention",
+        "schedule": timedelta(hours=1),
+    },
 }
 
 # The built-in simulator (an unauthenticated fake provider) is served by this web
@@ -193,13 +200,22 @@ SIMULATOR_BASE_URL = os.environ.get("SIMULATOR_BASE_URL", f"http://127.0.0.1:{PO
 # How long an unfinished generation may go unattended before the sweep re-enqueues it.
 GENERATION_STALL_SECONDS = int(os.environ.get("GENERATION_STALL_SECONDS", "30"))
 
+# Keep the generation log this many days (unset: keep everything). Audit events are never deleted.
+GENERATION_RETENTION_DAYS = (
+    int(os.environ["GENERATION_RETENTION_DAYS"]) if os.environ.get("GENERATION_RETENTION_DAYS") else None
+)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Refused requests are expected and recorded in the generation log; log only server errors.
+        "django.request": {"level": "ERROR"},
+    },
 }
 
 if not DEBUG:

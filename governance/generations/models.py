@@ -46,7 +46,8 @@ class Generation(models.Model):
         "policies.PolicyRevision", null=True, blank=True, on_delete=models.PROTECT, related_name="generations"
     )
     canary_arm = models.CharField(max_length=8, blank=True)
-    remixed_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="remixes")
+    # A remix outlives its source under retention; parameters keep the source's id.
+    remixed_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="remixes")
 
     prompt = models.TextField(blank=True)
     prompt_sha256 = models.CharField(max_length=64, blank=True)

@@ -11,6 +11,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from governance.audit.services import Actor, record_event
 from governance.catalog.selectors import catalog_view
 from governance.generations.errors import ApiError
 from governance.generations.models import Generation, IdempotencyRecord
@@ -252,3 +253,42 @@ def _safely(call: Callable, *args) -> None:
         call(*args)
     except Exception:
         logger.warning("could not enqueue %s%s", getattr(call, "__name__", call), args, exc_info=True)
+
+
+RETENTION_BATCH = 5000
+
+
+def apply_retention(*, days: int, now: dt.datetime | None = None) -> int:
+    """Delete finished generation log rows older than `days`; each batch is one transaction with its audit event.
+
+    Reference images are stored once per content hash, so a file goes only when no
+    remaining generation uses it. Audit events are never deleted.
+    """
+    cutoff = (now or timezone.now()) - dt.timedelta(days=days)
+    expired = Generation.objects.filter(created_at__lt=cutoff).exclude(status__in=Generation.UNFINISHED)
+    deleted = 0
+    while batch := list(expired.order_by("pk").values_list("pk", flat=True)[:RETENTION_BATCH]):
+        rows = Generation.objects.filter(pk__in=batch)
+        with transaction.atomic():
+            files = set(rows.exclude(input_reference="").values_list("input_reference", flat=True))
+            rows.delete()
+            deleted += len(batch)
+            record_event(
+                action="retention.applied",
+                actor=Actor.system("retention"),
+                payload={
+                    "days": days,
+                    "cutoff": cutoff.isoformat(),
+                    "generations_deleted": len(batch),
+                    "first_id": batch[0],
+                    "last_id": batch[-1],
+                },
+            )
+            transaction.on_commit(lambda files=files: _delete_unused_files(files))
+    return deleted
+
+
+def _delete_unused_files(names: set[str]) -> None:
+    still_used = set(Generation.objects.filter(input_reference__in=names).values_list("input_reference", flat=True))
+    for name in names - still_used:
+        default_storage.delete(name)

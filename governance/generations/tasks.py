@@ -8,6 +8,7 @@ from django.utils import timezone
 from governance.caching import one_state_read
 from governance.generations import worker
 from governance.generations.models import Generation
+from governance.generations.services import apply_retention
 from governance.generations.upstream import UpstreamError, client_for
 
 logger = logging.getLogger(__name__)
@@ -56,3 +57,11 @@ def delete_upstream_video(generation_id: int) -> None:
         if error.status == 404:
             return
         raise
+
+
+@shared_task(ignore_result=True)
+def apply_generation_retention() -> int:
+    """Apply GENERATION_RETENTION_DAYS to the generation log (by default everything is kept)."""
+    if settings.GENERATION_RETENTION_DAYS is None:
+        return 0
+    return apply_retention(days=settings.GENERATION_RETENTION_DAYS)

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from governance.generations import views
 
@@ -6,9 +6,14 @@ app_name = "generations"
 
 urlpatterns = [
     path("videos", views.videos, name="videos"),
+    path("videos/edits", views.not_governed_yet),
+    path("videos/extensions", views.not_governed_yet),
+    path("videos/characters", views.not_governed_yet),
+    path("videos/characters/<str:character_id>", views.not_governed_yet),
     path("videos/<str:video_id>", views.video, name="video"),
     path("videos/<str:video_id>/content", views.video_content, name="video_content"),
     path("videos/<str:video_id>/remix", views.video_remix, name="video_remix"),
     path("models", views.models, name="models"),
     path("models/<str:model_id>", views.model, name="model"),
+    re_path(r"^.*$", views.unknown_url),
 ]

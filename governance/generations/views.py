@@ -276,3 +276,20 @@ def _models_for(request: HttpRequest) -> list[dict]:
             resolved = decision.snapshot if isinstance(decision, Accept) else catalog.resolve(name)
             entries.append(serializers.model_object(name, catalog.snapshots[resolved], owner))
     return entries
+
+
+@csrf_exempt
+def not_governed_yet(request: HttpRequest, **kwargs) -> HttpResponse:
+    """Edits, extensions and characters are not governed yet, so they are not passed through ungoverned."""
+    return error_response(
+        Refusal(
+            "endpoint_not_governed",
+            f"{request.method} {request.path} is part of the Videos API this gateway does not govern yet; "
+            "use create and remix.",
+        )
+    )
+
+
+@csrf_exempt
+def unknown_url(request: HttpRequest) -> HttpResponse:
+    return error_response(Refusal("unknown_url", f"Invalid URL ({request.method} {request.path})."))

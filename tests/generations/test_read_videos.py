@@ -105,3 +105,18 @@ def test_a_wrong_method_is_a_405_in_openai_shape(api):
     response = api.client.put("/v1/videos", HTTP_AUTHORIZATION=f"Bearer {api.key}")
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize("path", ["/v1/", "/v1/nothing", "/v1/videos/x/y/z"])
+def test_an_unknown_url_is_an_openai_shaped_404(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "unknown_url"
+
+
+@pytest.mark.parametrize("path", ["videos/edits", "videos/extensions", "videos/characters", "videos/characters/ch_1"])
+def test_calls_not_governed_yet_say_so(api, path):
+    response = api.post(path, {"prompt": "x"})
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "endpoint_not_governed"
+    assert not Generation.objects.exists()

@@ -67,7 +67,8 @@ class Command(BaseCommand):
             user, created = User.objects.get_or_create(username=username, defaults={"email": f"{username}@example.com"})
             if created:
                 user.set_password(DEMO_PASSWORD)
-                user.is_staff = role == Role.ADMIN
+                # The demo admin also administers the site, so the Django admin shows every record.
+                user.is_staff = user.is_superuser = role == Role.ADMIN
                 user.save()
             if role is None:
                 user.groups.add(auditors)
