@@ -19,7 +19,7 @@ from governance.generations.upstream import UpstreamError, client_for
 from governance.policies.engine import OPERATION_CREATE, OPERATION_REMIX, Accept, GenerationRequest, Refusal, decide
 from governance.policies.selectors import policy_in_force
 from governance.projects.selectors import key_holder
-from governance.projects.services import note_api_key_use
+from governance.projects.services import note_api_key_use, note_refused_api_key
 
 CONTENT_VARIANTS = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
 LAST_USED_EVERY_SECONDS = 60
@@ -45,6 +45,9 @@ def api_endpoint(methods: set[str]):
             with one_state_read():
                 holder = _authenticate(request)
                 if holder is None:
+                    note_refused_api_key(
+                        client_ip=request.META.get("REMOTE_ADDR", ""), presented=_bearer_token(request)
+                    )
                     return error_response(INVALID_API_KEY)
                 request.holder = holder
                 _note_key_use(holder.api_key_id)
@@ -58,11 +61,14 @@ def api_endpoint(methods: set[str]):
     return decorator
 
 
-def _authenticate(request: HttpRequest):
+def _bearer_token(request: HttpRequest) -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return key_holder(token.strip())
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _authenticate(request: HttpRequest):
+    token = _bearer_token(request)
+    return key_holder(token) if token else None
 
 
 def _note_key_use(api_key_id: int) -> None:

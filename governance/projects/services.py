@@ -1,10 +1,20 @@
 """Project governance actions: keys and memberships, each with its audit event."""
 
+import time
+
 from django.db import transaction
 from django.utils import timezone
 
 from governance.audit.services import Actor, record_event
-from governance.projects.models import ApiKey, Environment, Membership, Project, generate_api_key, hash_api_key
+from governance.projects.models import (
+    API_KEY_PREFIX,
+    ApiKey,
+    Environment,
+    Membership,
+    Project,
+    generate_api_key,
+    hash_api_key,
+)
 
 
 @transaction.atomic
@@ -70,3 +80,29 @@ def set_membership(*, project: Project, user, role: str, actor: Actor) -> Member
 def note_api_key_use(*, api_key_id: int, now=None) -> None:
     """Record when a key was last used; a plain UPDATE, so no state change is broadcast."""
     ApiKey.objects.filter(pk=api_key_id).update(last_used_at=now or timezone.now())
+
+
+REFUSED_KEY_EVENT_EVERY_SECONDS = 60
+_refused_key_events: dict[str, float] = {}
+
+
+def note_refused_api_key(*, client_ip: str, presented: str) -> None:
+    """Audit a request refused for a missing, unknown or revoked key.
+
+    At most one event per client address per minute and process, so a flood of bad
+    requests cannot flood the audit chain. Only the key's visible prefix is kept.
+    """
+    now = time.monotonic()
+    if now - _refused_key_events.get(client_ip, -REFUSED_KEY_EVENT_EVERY_SECONDS) < REFUSED_KEY_EVENT_EVERY_SECONDS:
+        return
+    _refused_key_events[client_ip] = now
+    prefix = presented[:12] if presented.startswith(API_KEY_PREFIX) else ""
+    record_event(
+        action="auth.refused",
+        actor=Actor.system("gateway"),
+        payload={
+            "client_ip": client_ip,
+            "key_prefix": prefix,
+            "reason": "unknown or revoked key" if presented else "no key",
+        },
+    )

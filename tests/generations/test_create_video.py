@@ -179,6 +179,17 @@ def test_a_missing_or_wrong_key_is_a_401(client, authorization, production):
     assert not Generation.objects.exists()
 
 
+def test_refused_keys_are_audited_once_a_minute_per_client(client, production):
+    from governance.audit.models import AuditEvent
+    from governance.projects import services
+
+    services._refused_key_events.clear()
+    for _ in range(5):
+        client.get("/v1/videos", HTTP_AUTHORIZATION="Bearer sgk_abcdefghijklmnop")
+    event = AuditEvent.objects.get(action="auth.refused")
+    assert event.payload == {"client_ip": "127.0.0.1", "key_prefix": "sgk_abcdefgh", "reason": "unknown or revoked key"}
+
+
 def test_a_revoked_key_is_refused_on_its_next_request(api):
     assert api.post("videos", {"prompt": "a", "model": OLD}).status_code == 200
     revoke_api_key(api_key=ApiKey.objects.get(), actor=Actor.system())
