@@ -1,0 +1,431 @@
+"""Benchmark exports and audit verification on PostgreSQL, at a million rows each.
+
+    .venv/bin/python bench/exports.py [--generations 1000000] [--events 1000000] [--portable] [--keep]
+
+1. Creates a throw-away database (`governance_bench_exports`), migrates it and runs
+   `seed_demo` (project `demo`, its four environments and their policies), then adds
+   one API key per environment.
+2. Seeds the generation log with one `INSERT ... SELECT` over `generate_series`, and
+   the audit trail with events whose hashes form a valid chain: computed here with the
+   application's own `event_hash`, in batches, written with `COPY ... FROM STDIN`,
+   then the chain head row is set to the last one.
+3. Times PostgreSQL's own `COPY (SELECT <the export's columns>) TO STDOUT` of the same
+   rows, the reference: drained through psycopg (as the exports read it) and through
+   `psql` into /dev/null.
+4. Runs each export (generations and audit events, CSV and JSON Lines, no filter, so
+   every row) in a fresh process, writing to /dev/null exactly as `export_generations
+   --output` does, and reports rows/s (against the reference, and against PostgreSQL
+   producing the export's very bytes alone: its own COPY statement, drained), the time
+   to the first chunk of rows and the process's peak RSS (VmHWM, Django included).
+   `--portable` adds the portable path (the ORM and Python encoding that SQLite uses).
+5. Times `manage.py verify_audit` over the whole chain, in a fresh process.
+6. Drops the database, also on Ctrl-C; `--keep` leaves it for a second look.
+
+Aims (issue 5): exports at least half of COPY's speed, peak memory under 150 MB,
+verification of a 1,000,000-event chain under 30 s.
+"""
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parent.parent
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+AIM_MEMORY_MB = 150
+AIM_VERIFY_SECONDS = 30
+EXPORTS = [("generations", "csv"), ("generations", "jsonl"), ("audit", "csv"), ("audit", "jsonl")]
+
+
+class BenchError(Exception):
+    """Something the operator must fix; printed without a traceback."""
+
+
+def django_env(database: str, data_dir: str) -> dict:
+    return {
+        "DATABASE_URL": f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{database}",
+        "SECRET_KEY": "bench-only-secret-key-not-the-development-default",
+        "DEBUG": "0",
+        "GOVERNANCE_DATA_DIR": data_dir,
+        "LOG_LEVEL": "WARNING",
+        "CONN_MAX_AGE": "0",
+        "DJANGO_SETTINGS_MODULE": "governance.settings",
+    }
+
+
+def setup_django() -> None:
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def admin_sql(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(**PG, dbname="postgres", autocommit=True, connect_timeout=3) as conn:
+        conn.execute(sql)
+
+
+def peak_rss_mb() -> float:
+    """This process's RSS high-water mark (VmHWM), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# Seeding
+
+
+def seed(generations: int, events: int) -> None:
+    from django.core.management import call_command
+
+    from governance.audit.services import Actor
+    from governance.projects.models import Environment
+    from governance.projects.services import create_api_key
+
+    call_command("migrate", verbosity=0)
+    call_command("seed_demo", stdout=open(os.devnull, "w"))
+    for environment in Environment.objects.all():
+        create_api_key(environment=environment, name="bench", actor=Actor.system("bench"))
+    started = time.perf_counter()
+    seed_generations(generations)
+    print(f"  {generations:,} generations seeded in {time.perf_counter() - started:.1f} s", flush=True)
+    started = time.perf_counter()
+    seed_events(events)
+    print(f"  {events:,} audit events seeded in {time.perf_counter() - started:.1f} s", flush=True)
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE generations_generation")
+        cursor.execute("VACUUM ANALYZE audit_auditevent")
+
+
+def seed_generations(count: int) -> None:
+    """Rows shaped like the gateway's: mostly completed, some refused, failed, unfinished, remixed, canary."""
+    from django.db import connection
+
+    from governance.policies.models import PolicyRevision
+    from governance.projects.models import ApiKey, Environment
+
+    environments = list(Environment.objects.order_by("pk"))
+    keys = [ApiKey.objects.filter(environment=environment).first().pk for environment in environments]
+    revisions = [PolicyRevision.objects.filter(environment=environment).first() for environment in environments]
+    project = environments[0].project_id
+
+    def pick(values: list[int]) -> str:
+        return f"(ARRAY[{','.join(map(str, values))}])[1 + i % {len(values)}]"
+
+    sql = f"""
+    INSERT INTO generations_generation (
+        video_id, operation, requested_model, resolved_snapshot, canary_arm, prompt, prompt_sha256, seconds, size,
+        parameters, input_reference, input_reference_sha256, status, progress, timeline, error_code, error_message,
+        error_param, upstream_id, upstream_attempts, estimated_cost, created_at, started_at, completed_at,
+        api_key_id, environment_id, policy_revision_id, project_id, provider_id, remixed_from_id)
+    SELECT
+        'video_' || md5(i::text),
+        CASE WHEN remix THEN 'remix' ELSE 'create' END,
+        CASE WHEN i % 3 = 0 THEN 'sora-2' ELSE 'sora-2-2025-12-08' END,
+        CASE WHEN status = 'refused' THEN '' ELSE 'sora-2-2025-12-08' END,
+        CASE WHEN i % 10 = 0 THEN 'canary' WHEN i % 10 = 1 THEN 'control' ELSE '' END,
+        prompt,
+        encode(sha256(convert_to(prompt, 'UTF8')), 'hex'),
+        4 + 4 * (i % 3),
+        '720x1280',
+        jsonb_build_object('model', 'sora-2-2025-12-08', 'seconds', (4 + 4 * (i % 3))::text, 'size', '720x1280')
+            || CASE WHEN i % 4 = 0 THEN jsonb_build_object('seed', i) ELSE '{{}}'::jsonb END,
+        '', '',
+        status,
+        CASE WHEN status = 'completed' THEN 100 ELSE 0 END,
+        '[]'::jsonb,
+        CASE status WHEN 'refused' THEN 'model_not_allowed' WHEN 'failed' THEN 'upstream_failed' ELSE '' END,
+        CASE status WHEN 'refused' THEN 'The model "sora-2-pro" is not allowed in this environment.'
+                    WHEN 'failed' THEN 'The provider reported a failure.' ELSE '' END,
+        CASE WHEN status = 'refused' THEN 'model' ELSE '' END,
+        CASE WHEN status = 'refused' THEN '' ELSE 'video_up_' || md5((i * 7)::text) END,
+        CASE WHEN status = 'refused' THEN 0 ELSE 1 END,
+        CASE WHEN status = 'refused' THEN 0 ELSE 0.1 * (4 + 4 * (i % 3)) END,
+        created,
+        CASE WHEN status IN ('completed', 'failed', 'in_progress') THEN created + interval '150 ms' END,
+        CASE WHEN status IN ('completed', 'failed') THEN created + (40 + i % 60) * interval '1 second' END,
+        {pick(keys)}, {pick([e.pk for e in environments])}, {pick([r.pk for r in revisions])}, {project},
+        {revisions[0].provider_id},
+        CASE WHEN remix THEN i - 1000 END
+    FROM (
+        SELECT i,
+               i % 20 = 0 AND i > 1000 AS remix,
+               CASE WHEN i % 20 IN (3, 13) THEN 'refused' WHEN i % 50 = 7 THEN 'failed'
+                    WHEN i > {count} - 50 THEN 'queued' ELSE 'completed' END AS status,
+               'A calico cat surfing a slow wave at sunset, wide shot, take ' || i || '. '
+                   || repeat(md5(i::text), 1 + i % 3) AS prompt,
+               timestamptz '2026-01-01 00:00:00+00' + i * interval '15 seconds' AS created
+        FROM generate_series(1, {count}) AS i
+    ) AS g
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")  # skip the per-row foreign key checks
+        cursor.execute(sql)
+        cursor.execute("SET session_replication_role = DEFAULT")
+
+
+def seed_events(count: int, batch: int = 50_000) -> None:
+    """Events after the demo's, hashed with the application's own code so verify_audit accepts them."""
+    from django.db import connection
+
+    from governance.audit.models import AuditChainHead
+    from governance.audit.services import event_hash
+    from governance.projects.models import Environment
+
+    environments = list(Environment.objects.order_by("pk"))
+    head = AuditChainHead.objects.get(pk=1)
+    sequence, previous_hash = head.sequence, head.hash
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    actions = ["policy.revised", "api_key.created", "member.changed", "alias.repointed", "login.failed"]
+    columns = (
+        "sequence, occurred_at, actor_type, actor_label, actor_user_id, action, project_id, environment_id, "
+        "object_type, object_id, payload, previous_hash, hash"
+    )
+    with connection.cursor() as cursor:
+        while sequence < head.sequence + count:
+            last = min(sequence + batch, head.sequence + count)
+            with cursor.copy(f"COPY audit_auditevent ({columns}) FROM STDIN") as copy:
+                for number in range(sequence + 1, last + 1):
+                    environment = environments[number % len(environments)]
+                    event = SimpleNamespace(
+                        sequence=number,
+                        occurred_at=start + dt.timedelta(milliseconds=20 * number),
+                        actor_type="system",
+                        actor_label="bench",
+                        actor_user_id=None,
+                        action=actions[number % len(actions)],
+                        project_id=environment.project_id,
+                        environment_id=environment.pk,
+                        object_type="policies.policyrevision",
+                        object_id=str(number),
+                        payload={"reason": f"bench change {number}", "revision": number % 1000, "allowed": ["a", "b"]},
+                        previous_hash=previous_hash,
+                    )
+                    event.hash = event_hash(event)
+                    copy.write_row(
+                        (
+                            event.sequence, event.occurred_at, event.actor_type, event.actor_label, None,
+                            event.action, event.project_id, event.environment_id, event.object_type,
+                            event.object_id, json.dumps(event.payload), event.previous_hash, event.hash,
+                        )
+                    )  # fmt: skip
+                    previous_hash = event.hash
+            sequence = last
+        cursor.execute(
+            "UPDATE audit_auditchainhead SET sequence = %s, hash = %s WHERE id = 1", [sequence, previous_hash]
+        )
+
+
+# Measuring
+
+
+def drain(statement: str, params: tuple = ()) -> tuple[int, float]:
+    """Rows and seconds for a COPY ... TO STDOUT read through psycopg and thrown away."""
+    import psycopg
+    from django.conf import settings
+
+    with psycopg.connect(**PG, dbname=settings.DATABASES["default"]["NAME"]) as conn, conn.cursor() as cursor:
+        started = time.perf_counter()
+        with cursor.copy(statement, params) as copy:
+            for _ in copy:
+                pass
+        return cursor.rowcount, time.perf_counter() - started
+
+
+def make_export(kind: str, format: str = "csv"):
+    from governance.audit import exports
+    from governance.audit.services import Actor
+
+    return exports.Export(kind=kind, format=format, filters=exports.ExportFilters(), actor=Actor.system("bench"))
+
+
+def reference_copy(kind: str) -> dict:
+    """PostgreSQL's own COPY of the export's SELECT (plain text format): through psycopg, and through psql."""
+    import psycopg
+    from django.conf import settings
+
+    select, params = make_export(kind).postgres_select()
+    rows, psycopg_seconds = drain(f"COPY ({select}) TO STDOUT", params)
+    database = settings.DATABASES["default"]["NAME"]
+    with psycopg.connect(**PG, dbname=database) as conn:
+        statement = psycopg.ClientCursor(conn).mogrify(f"COPY ({select}) TO STDOUT", params)
+    started = time.perf_counter()
+    with open(os.devnull, "wb") as devnull:
+        subprocess.run(
+            ["psql", "-h", PG["host"], "-U", PG["user"], "-d", database, "-qc", statement], stdout=devnull, check=True
+        )
+    return {"rows": rows, "psycopg_seconds": psycopg_seconds, "psql_seconds": time.perf_counter() - started}
+
+
+def child(argv: list[str]) -> None:
+    """In a fresh process: one export to /dev/null, or one verification; prints one JSON line."""
+    setup_django()
+    if argv[0] == "verify":
+        from django.core.management import call_command
+
+        started = time.perf_counter()
+        call_command("verify_audit", stdout=open(os.devnull, "w"))
+        print(json.dumps({"seconds": time.perf_counter() - started, "peak_mb": peak_rss_mb()}))
+        return
+    from governance.audit import exports
+    from governance.audit.services import Actor
+
+    kind, format, path = argv
+    export = exports.Export(
+        kind=kind,
+        format=format,
+        filters=exports.ExportFilters(),
+        actor=Actor.system("bench"),
+        through_copy=path == "copy",
+    )
+    skip = 1 if format == "csv" else 0  # the CSV header comes before any row is read
+    started, first_rows = time.perf_counter(), None
+    with open(os.devnull, "wb") as out:
+        for number, chunk in enumerate(export.stream()):
+            if first_rows is None and number >= skip:
+                first_rows = time.perf_counter() - started
+            out.write(chunk)
+            out.flush()
+    seconds = time.perf_counter() - started
+    manifest = export.manifest
+    print(
+        json.dumps(
+            {
+                "rows": manifest["rows"],
+                "bytes": manifest["bytes"],
+                "seconds": seconds,
+                "first_rows": first_rows,
+                "peak_mb": peak_rss_mb(),
+            }
+        )
+    )
+
+
+def run_child(*argv: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", *argv], cwd=ROOT, env=os.environ, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise BenchError(f"{' '.join(argv)} failed:\n{done.stdout}\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(args: argparse.Namespace) -> bool:
+    paths = ["copy", "portable"] if args.portable else ["copy"]
+    print("\nReference: PostgreSQL's COPY (SELECT <the export's columns>) TO STDOUT")
+    references = {}
+    for kind in ("generations", "audit"):
+        reference = references[kind] = reference_copy(kind)
+        rows, through_psycopg, through_psql = reference["rows"], reference["psycopg_seconds"], reference["psql_seconds"]
+        print(
+            f"  {kind:<12}{rows:>10,} rows   psycopg drain {rows / through_psycopg:>10,.0f} rows/s "
+            f"({through_psycopg:.2f} s)   psql > /dev/null {rows / through_psql:>10,.0f} rows/s ({through_psql:.2f} s)",
+            flush=True,
+        )
+    print(
+        "\nExports, each in a fresh process writing to /dev/null. 'of COPY': rows/s against the reference above;"
+        "\n'of server': against PostgreSQL producing the same bytes alone (the export's own COPY statement, drained)."
+    )
+    headings = ("rows", "MB", "s", "rows/s", "of COPY", "of server", "1st rows", "peak MB")
+    print(f"  {'export':<19}{'path':<10}" + "".join(f"{heading:>10}" for heading in headings))
+    ok = True
+    for kind, format in EXPORTS:
+        server_rows, server_seconds = drain(*make_export(kind, format).postgres_copy())
+        for path in paths:
+            result = run_child(kind, format, path)
+            rate = result["rows"] / result["seconds"]
+            share = rate / (references[kind]["rows"] / references[kind]["psycopg_seconds"])
+            of_server = rate / (server_rows / server_seconds)
+            if path == "copy":
+                ok &= share >= 0.5 and result["peak_mb"] < AIM_MEMORY_MB
+            print(
+                f"  {kind + ' ' + format:<19}{path:<10}{result['rows']:>10,}{result['bytes'] / 1e6:>10.0f}"
+                f"{result['seconds']:>10.2f}{rate:>10,.0f}{share:>10.0%}{of_server:>10.0%}"
+                f"{result['first_rows'] * 1000:>8.0f}ms{result['peak_mb']:>10.0f}",
+                flush=True,
+            )
+    verification = run_child("verify")
+    ok &= verification["seconds"] < AIM_VERIFY_SECONDS
+    print(
+        f"\nverify_audit over the whole chain: {verification['seconds']:.1f} s, peak {verification['peak_mb']:.0f} MB"
+        f" (aim: under {AIM_VERIFY_SECONDS} s)"
+    )
+    print(
+        f"\nAims: exports (COPY path) at least 50% of COPY's rows/s and under {AIM_MEMORY_MB} MB peak; "
+        f"verification under {AIM_VERIFY_SECONDS} s: {'all met' if ok else 'NOT all met'}."
+    )
+    return ok
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2:])
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--generations", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--portable", action="store_true", help="Also time the portable (ORM) path.")
+    parser.add_argument("--database", default="governance_bench_exports")
+    parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
+    args = parser.parse_args()
+
+    data_dir = tempfile.mkdtemp(prefix="governance-bench-exports-")
+    os.environ.update(django_env(args.database, data_dir))
+    created = False
+    try:
+        import psycopg
+
+        try:
+            admin_sql(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
+        except psycopg.OperationalError as error:
+            raise BenchError(f"PostgreSQL is not reachable at {PG['host']}:{PG['port']}: {error}") from None
+        admin_sql(f'CREATE DATABASE "{args.database}"')
+        created = True
+        setup_django()
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            version = cursor.fetchone()[0]
+        print(
+            f"Python {platform.python_version()}, PostgreSQL {version}, {os.cpu_count()} CPUs; database {args.database}"
+        )
+        print("Seeding")
+        seed(args.generations, args.events)
+        connection.close()
+        return 0 if measure(args) else 1
+    except BenchError as error:
+        print(f"\nbench: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nInterrupted; cleaning up.", file=sys.stderr)
+        return 130
+    finally:
+        with contextlib.suppress(Exception):
+            from django.db import connections
+
+            connections.close_all()
+        if created and not args.keep:
+            admin_sql(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
+        elif created:
+            print(f"Kept database '{args.database}'.")
+        subprocess.run(["rm", "-rf", data_dir], check=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""The Audit page: the chain's state, verification on request, and exports with their manifests.
+
+Open to auditors (the `auditors` group) and superusers, and to project admins, whose
+exports hold only their own projects' records. Every view checks this on the server.
+"""
+
+from dataclasses import dataclass
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from governance.audit import exports
+from governance.audit.services import Actor
+from governance.audit.verification import chain_state, verify_and_record
+from governance.dashboard.audit_forms import EXPORT_FORMS, AuditExportForm, ExportForm, GenerationExportForm
+from governance.dashboard.selectors import can_see_all_projects
+from governance.projects.models import Project, Role
+
+PAGE = "dashboard/audit/audit.html"
+
+
+@dataclass(frozen=True)
+class AuditAccess:
+    """What one user may audit: every project (`projects` is None) or the projects they administer."""
+
+    projects: QuerySet[Project] | None
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.projects is None
+
+    def exports_made_by(self, user):
+        """Whose exports the user may list: everyone's, or only their own."""
+        return None if self.sees_everything else user
+
+
+def audit_access(user) -> AuditAccess | None:
+    if not user.is_authenticated:
+        return None
+    if can_see_all_projects(user):
+        return AuditAccess(projects=None)
+    administered = Project.objects.filter(memberships__user=user, memberships__role=Role.ADMIN)
+    return AuditAccess(projects=administered) if administered.exists() else None
+
+
+def auditors_only(view):
+    """Sign-in first; then auditors, superusers and project admins pass, everyone else gets a readable 403."""
+
+    @wraps(view)
+    @login_required
+    def checked(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        access = audit_access(request.user)
+        if access is None:
+            return render(request, "dashboard/audit/forbidden.html", status=403)
+        return view(request, access, *args, **kwargs)
+
+    return checked
+
+
+@require_GET
+@auditors_only
+def audit(request: HttpRequest, access: AuditAccess) -> HttpResponse:
+    return render(request, PAGE, page_context(request, access))
+
+
+@require_POST
+@auditors_only
+def verify(request: HttpRequest, access: AuditAccess) -> HttpResponse:
+    verify_and_record(actor=Actor.for_user(request.user))
+    if request.htmx:
+        return render(request, PAGE + "#chain", {"chain": chain_state()})
+    return redirect("dashboard:audit")
+
+
+@require_POST
+@auditors_only
+def export(request: HttpRequest, access: AuditAccess, kind: str) -> HttpResponse:
+    if kind not in EXPORT_FORMS:
+        raise Http404("No such export.")
+    form = EXPORT_FORMS[kind](request.POST, projects=access.projects)
+    if not form.is_valid():
+        return render(request, PAGE, page_context(request, access, invalid=form), status=400)
+    made = exports.Export(
+        kind=kind, format=form.cleaned_data["format"], filters=form.filters, actor=Actor.for_user(request.user)
+    )
+    response = StreamingHttpResponse(made.stream(), content_type=made.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{made.filename}"'
+    response["Cache-Control"] = "no-store"
+    response["X-Export-Id"] = made.export_id
+    return response
+
+
+@require_GET
+@auditors_only
+def manifest(request: HttpRequest, access: AuditAccess, export_id: str) -> HttpResponse:
+    found = exports.find_manifest(export_id, made_by=access.exports_made_by(request.user))
+    if found is None:
+        raise Http404("No export with that id among the ones you may see.")
+    response = HttpResponse(exports.manifest_json(found), content_type="application/json")
+    filename = f"{found['kind']}-{export_id}.{found['format']}.manifest.json"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def page_context(request: HttpRequest, access: AuditAccess, *, invalid: ExportForm | None = None) -> dict:
+    forms = {
+        kind: invalid if invalid is not None and invalid.kind == kind else form_class(projects=access.projects)
+        for kind, form_class in ((exports.GENERATIONS, GenerationExportForm), (exports.AUDIT, AuditExportForm))
+    }
+    return {
+        "access": access,
+        "chain": chain_state(),
+        "generation_form": forms[exports.GENERATIONS],
+        "audit_form": forms[exports.AUDIT],
+        "recent_exports": exports.recent_exports(made_by=access.exports_made_by(request.user)),
+    }

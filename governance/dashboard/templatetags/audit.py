@@ -1,0 +1,11 @@
+from django import template
+
+from governance.dashboard.audit_views import audit_access
+
+register = template.Library()
+
+
+@register.simple_tag
+def may_audit(user) -> bool:
+    """Whether to offer the Audit page in the navigation; the views check again on every request."""
+    return audit_access(user) is not None
