@@ -87,7 +87,8 @@ def test_viewers_developers_and_approvers_are_refused_with_a_readable_page(clien
     page = response.content.decode()
     assert "The audit pages are not open to you" in page
     assert "auditors, superusers and project admins" in page
-    assert AuditEvent.objects.count() == events_before
+    refused = AuditEvent.objects.get(sequence__gt=events_before)
+    assert refused.action == "auth.refused" and refused.payload["path"] == url
 
 
 @pytest.mark.parametrize("make", [auditor, lambda: make_user(is_superuser=True)], ids=["auditor", "superuser"])
