@@ -43,10 +43,21 @@ def canonical_bytes(event: AuditEvent) -> bytes:
         "environment_id": event.environment_id,
         "object_type": event.object_type,
         "object_id": event.object_id,
-        "payload": event.payload,
+        "payload": _as_stored(event.payload),
         "previous_hash": event.previous_hash,
     }
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def _as_stored(value: Any) -> Any:
+    """The payload as any database gives it back: PostgreSQL's jsonb reads `1e16` back as `10000000000000000`."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _as_stored(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_stored(item) for item in value]
+    return value
 
 
 def event_hash(event: AuditEvent) -> str:
@@ -107,25 +118,43 @@ def verify_chain(*, chunk_size: int = 5000) -> ChainVerification:
 
     Catches an edited event (its hash no longer matches its bytes), an inserted or
     deleted one (a gap, or a previous-hash that does not link), and events cut off
-    at the end (the chain head row remembers the last sequence and hash).
+    or forged at the end (the chain head row remembers the last sequence and hash).
+    Events appended while the walk runs are walked too, so a busy chain is not
+    mistaken for a broken one.
     """
-    expected_sequence, previous_hash, checked = 1, GENESIS_HASH, 0
-    for event in AuditEvent.objects.order_by("sequence").iterator(chunk_size=chunk_size):
-        problem = _problem_with(event, expected_sequence, previous_hash)
-        if problem:
-            return ChainVerification(
-                checked=checked, head_hash=previous_hash, broken_at=expected_sequence, reason=problem
+    walk = _ChainWalk()
+    while True:
+        for event in AuditEvent.objects.filter(sequence__gte=walk.expected_sequence).order_by("sequence").iterator(
+            chunk_size=chunk_size
+        ):
+            if problem := walk.step(event):
+                return walk.broken(walk.expected_sequence, problem)
+        head = AuditChainHead.objects.filter(pk=1).first()
+        head_sequence, head_hash = (head.sequence, head.hash) if head else (0, GENESIS_HASH)
+        if head_sequence > walk.checked and AuditEvent.objects.filter(sequence=walk.expected_sequence).exists():
+            continue  # appended while we walked: walk on from where we stopped
+        if (head_sequence, head_hash) != (walk.checked, walk.previous_hash):
+            return walk.broken(
+                min(walk.checked, head_sequence) + 1,
+                f"the chain ends at event {walk.checked} but its head records event {head_sequence}",
             )
-        expected_sequence, previous_hash, checked = event.sequence + 1, event.hash, checked + 1
-    head = AuditChainHead.objects.filter(pk=1).first()
-    if head is not None and (head.sequence, head.hash) != (checked, previous_hash):
-        return ChainVerification(
-            checked=checked,
-            head_hash=previous_hash,
-            broken_at=min(checked, head.sequence) + 1,
-            reason=f"the chain ends at event {checked} but its head records event {head.sequence}",
-        )
-    return ChainVerification(checked=checked, head_hash=previous_hash)
+        return ChainVerification(checked=walk.checked, head_hash=walk.previous_hash)
+
+
+class _ChainWalk:
+    """Where a verification has got to: the next sequence it expects and the hash it must link to."""
+
+    def __init__(self) -> None:
+        self.expected_sequence, self.previous_hash, self.checked = 1, GENESIS_HASH, 0
+
+    def step(self, event: AuditEvent) -> str:
+        problem = _problem_with(event, self.expected_sequence, self.previous_hash)
+        if not problem:
+            self.expected_sequence, self.previous_hash, self.checked = event.sequence + 1, event.hash, self.checked + 1
+        return problem
+
+    def broken(self, sequence: int, reason: str) -> ChainVerification:
+        return ChainVerification(checked=self.checked, head_hash=self.previous_hash, broken_at=sequence, reason=reason)
 
 
 def _problem_with(event: AuditEvent, expected_sequence: int, previous_hash: str) -> str:

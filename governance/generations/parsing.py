@@ -25,6 +25,8 @@ FEATURE_PARAMETERS = {
     "style": "style_fine_tuning",
 }
 CREATE_FIELDS = {"prompt", "model", "seconds", "size", *FEATURE_PARAMETERS}
+MAX_EXTENSION_DEPTH = 4
+IMAGE_URL_SCHEMES = ("https://", "http://", "data:image/")
 
 
 @dataclass
@@ -70,6 +72,15 @@ class VideoRequest:
         return sha256_text(json.dumps(body, sort_keys=True, default=str))
 
 
+def fields_fingerprint(kind: str, fields: dict) -> str:
+    """Identifies a request body as received, even one refused as malformed (for Idempotency-Key checks)."""
+    try:
+        text = json.dumps(fields, sort_keys=True, default=str)
+    except (RecursionError, ValueError):
+        text = "unreadable"
+    return sha256_text(f"{kind}:{text}")
+
+
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -112,19 +123,46 @@ def _json_fields(body: bytes) -> dict:
         data = json.loads(body or b"{}")
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ApiError("invalid_json", f"The request body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise ApiError("invalid_json", "The request body is nested too deeply to be a Videos API request.") from None
     if not isinstance(data, dict):
         raise ApiError("invalid_json", "The request body must be a JSON object.")
     return data
 
 
 def _form_fields(request: HttpRequest) -> dict:
+    """Form fields with the SDK's bracketed names folded back into objects and lists.
+
+    The `openai` SDK sends nested values in multipart as `input_reference[image_url]`,
+    `characters[]` or `storyboard[][prompt]`; the n-th value of each `name[][key]`
+    belongs to the n-th object of `name`.
+    """
     fields: dict = {}
-    for name, value in request.POST.items():
-        if name.startswith("input_reference[") and name.endswith("]"):
-            fields.setdefault("input_reference", {})[name[len("input_reference[") : -1]] = value
+    for name, values in request.POST.lists():
+        base, _, rest = name.partition("[")
+        if not rest:
+            fields[name] = values[-1]
+        elif rest == "]":
+            _form_container(fields, base, list).extend(values)
+        elif rest.startswith("][") and rest.endswith("]") and "[" not in rest[2:-1]:
+            items = _form_container(fields, base, list)
+            items.extend({} for _ in range(len(values) - len(items)))
+            for item, value in zip(items, values, strict=False):
+                if not isinstance(item, dict):
+                    raise ApiError("invalid_type", f"'{base}' mixes plain values and objects.", base)
+                item[rest[2:-1]] = value
+        elif rest.endswith("]") and "[" not in rest[:-1]:
+            _form_container(fields, base, dict)[rest[:-1]] = values[-1]
         else:
-            fields[name] = value
+            raise ApiError("invalid_value", f"The form field '{name}' is nested deeper than this API reads.", base)
     return fields
+
+
+def _form_container(fields: dict, name: str, kind: type):
+    container = fields.setdefault(name, kind())
+    if not isinstance(container, kind):
+        raise ApiError("invalid_type", f"'{name}' is sent both as a {type(container).__name__} and a {kind.__name__}.")
+    return container
 
 
 def parse_video_request(fields: dict, files: dict) -> VideoRequest:
@@ -143,14 +181,27 @@ def parse_video_request(fields: dict, files: dict) -> VideoRequest:
 
 
 def _parse_extensions(fields: dict) -> dict:
-    """Feature parameters (characters, storyboard, style) are passed through as given, if storable."""
+    """Feature parameters (characters, storyboard, style) are passed through as given, if well-formed."""
     extensions = {
         name: fields[name] for name in ("characters", "storyboard", "style") if fields.get(name) not in (None, "")
     }
     for name, value in extensions.items():
+        if not isinstance(value, (str, list, dict)):
+            raise ApiError("invalid_type", f"'{name}' must be a string, a list or an object.", name)
+        if _nested_deeper_than(value, MAX_EXTENSION_DEPTH):
+            raise ApiError("invalid_value", f"'{name}' is nested more than {MAX_EXTENSION_DEPTH} levels deep.", name)
         for text in _strings_in(value):
             _check_text(text, name)
     return extensions
+
+
+def _nested_deeper_than(value, levels: int) -> bool:
+    if not isinstance(value, (dict, list)):
+        return False
+    if levels == 0:
+        return True
+    items = value.values() if isinstance(value, dict) else value
+    return any(_nested_deeper_than(item, levels - 1) for item in items)
 
 
 def _strings_in(value) -> Iterator[str]:
@@ -245,6 +296,12 @@ def _parse_input_reference(video: VideoRequest, value, upload: UploadedFile | No
         return
     if isinstance(value, dict) and set(value) == {"image_url"} and isinstance(value["image_url"], str):
         _check_text(value["image_url"], "input_reference")
+        if not value["image_url"].lower().startswith(IMAGE_URL_SCHEMES):
+            raise ApiError(
+                "invalid_value",
+                "'input_reference.image_url' must be an https:// or http:// URL or a data:image/ URL.",
+                "input_reference",
+            )
         video.input_reference_url = value["image_url"]
         video.input_reference_sha256 = sha256_text(value["image_url"])
         return

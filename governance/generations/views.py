@@ -13,7 +13,7 @@ from governance.catalog.selectors import catalog_view
 from governance.generations import serializers
 from governance.generations.errors import ApiError, error_response
 from governance.generations.models import Generation
-from governance.generations.parsing import parse_prompt, parse_video_request, read_body, sha256_text
+from governance.generations.parsing import fields_fingerprint, parse_prompt, parse_video_request, read_body
 from governance.generations.services import Submission, delete_video, submit, submit_idempotently
 from governance.generations.upstream import UpstreamError, client_for
 from governance.policies.engine import OPERATION_CREATE, OPERATION_REMIX, Accept, GenerationRequest, Refusal, decide
@@ -23,6 +23,7 @@ from governance.projects.services import note_api_key_use, note_refused_api_key
 
 CONTENT_VARIANTS = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
 LAST_USED_EVERY_SECONDS = 60
+UNREAD_BODY_DRAIN_LIMIT = 2 * 1024 * 1024
 _last_used_written: dict[int, float] = {}
 INVALID_API_KEY = Refusal(
     "invalid_api_key",
@@ -37,28 +38,49 @@ def api_endpoint(methods: set[str]):
         @csrf_exempt
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            if request.method not in methods:
-                allowed = ", ".join(sorted(methods))
-                return error_response(
-                    Refusal("method_not_allowed", f"{request.method} is not allowed here; use {allowed}.")
-                )
-            with one_state_read():
-                holder = _authenticate(request)
-                if holder is None:
-                    note_refused_api_key(
-                        client_ip=request.META.get("REMOTE_ADDR", ""), presented=_bearer_token(request)
-                    )
-                    return error_response(INVALID_API_KEY)
-                request.holder = holder
-                _note_key_use(holder.api_key_id)
-                try:
-                    return view(request, *args, **kwargs)
-                except ApiError as error:
-                    return error_response(error.refusal)
+            response = _answer(view, methods, request, *args, **kwargs)
+            discard_unread_body(request)
+            return response
 
         return wrapper
 
     return decorator
+
+
+def _answer(view, methods: set[str], request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    if request.method not in methods:
+        allowed = ", ".join(sorted(methods))
+        return error_response(Refusal("method_not_allowed", f"{request.method} is not allowed here; use {allowed}."))
+    with one_state_read():
+        holder = _authenticate(request)
+        if holder is None:
+            note_refused_api_key(client_ip=request.META.get("REMOTE_ADDR", ""), presented=_bearer_token(request))
+            return error_response(INVALID_API_KEY)
+        request.holder = holder
+        _note_key_use(holder.api_key_id)
+        try:
+            return view(request, *args, **kwargs)
+        except ApiError as error:
+            return error_response(error.refusal)
+
+
+def discard_unread_body(request: HttpRequest) -> None:
+    """Read what is left of a refused request's body, so the client's keep-alive connection survives.
+
+    gunicorn resets a connection whose request body was left unread beyond 64 KB;
+    bodies above the drain limit are not worth reading and get that reset.
+    """
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return
+    if request._read_started or not 0 < length <= UNREAD_BODY_DRAIN_LIMIT:  # Django marks a body once read
+        return
+    try:
+        while request.read(64 * 1024):
+            pass
+    except Exception:  # the body was already parsed, or the client went away
+        return
 
 
 def _bearer_token(request: HttpRequest) -> str:
@@ -96,7 +118,7 @@ def _create_video(request: HttpRequest) -> HttpResponse:
     except ApiError as error:
         prompt = fields.get("prompt") if isinstance(fields.get("prompt"), str) else ""
         submission = Submission(operation=OPERATION_CREATE, prompt=prompt, invalid=error.refusal)
-        fingerprint = sha256_text(f"invalid:{error.refusal.code}:{sorted(map(str, fields.items()))}")
+        fingerprint = fields_fingerprint(f"invalid:{error.refusal.code}", fields)
     return _submit(request, submission, fingerprint)
 
 
@@ -246,7 +268,7 @@ def video_remix(request: HttpRequest, video_id: str) -> HttpResponse:
         submission = Submission(
             operation=OPERATION_REMIX, prompt=prompt, source=source, invalid=error.refusal, remix_of=video_id
         )
-    return _submit(request, submission, sha256_text(f"remix:{video_id}:{sorted(map(str, fields.items()))}"))
+    return _submit(request, submission, fields_fingerprint(f"remix:{video_id}", fields))
 
 
 @api_endpoint({"GET"})
@@ -287,6 +309,7 @@ def _models_for(request: HttpRequest) -> list[dict]:
 @csrf_exempt
 def not_governed_yet(request: HttpRequest, **kwargs) -> HttpResponse:
     """Edits, extensions and characters are not governed yet, so they are not passed through ungoverned."""
+    discard_unread_body(request)
     return error_response(
         Refusal(
             "endpoint_not_governed",
@@ -298,4 +321,5 @@ def not_governed_yet(request: HttpRequest, **kwargs) -> HttpResponse:
 
 @csrf_exempt
 def unknown_url(request: HttpRequest) -> HttpResponse:
+    discard_unread_body(request)
     return error_response(Refusal("unknown_url", f"Invalid URL ({request.method} {request.path})."))

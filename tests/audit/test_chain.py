@@ -5,7 +5,8 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
 from governance.audit.models import AuditEvent
-from governance.audit.services import GENESIS_HASH, event_hash
+from governance.audit import services
+from governance.audit.services import GENESIS_HASH, Actor, event_hash, record_event
 from tests.audit_tampering import as_database_superuser
 
 pytestmark = pytest.mark.django_db
@@ -112,3 +113,30 @@ def test_the_application_cannot_truncate_events_on_postgresql():
     call_command("seed_demo")
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("TRUNCATE audit_auditevent CASCADE")
+
+
+def test_events_appended_while_verification_walks_do_not_look_like_a_break(monkeypatch):
+    call_command("seed_demo")
+    before = AuditEvent.objects.count()
+    walk_step = services._ChainWalk.step
+    appended = []
+
+    def step_while_another_process_appends(walk, event):
+        if not appended:  # a failed login arrives while the walk is under way
+            appended.append(record_event(action="login.failed", actor=Actor.system("dashboard")))
+        return walk_step(walk, event)
+
+    monkeypatch.setattr(services._ChainWalk, "step", step_while_another_process_appends)
+    result = services.verify_chain(chunk_size=2)
+    assert result.intact, result.reason
+    assert result.checked == before + 1
+
+
+def test_numbers_in_a_payload_verify_however_the_database_stores_them():
+    call_command("seed_demo")
+    record_event(
+        action="catalog.loaded",
+        actor=Actor.system(),
+        payload={"huge": 1e16, "whole": 2.0, "tiny": 1.5e-20, "price": 0.1, "count": 3},
+    )
+    assert verify() == (0, "")

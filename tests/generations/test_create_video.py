@@ -102,6 +102,11 @@ def test_it_refuses_a_feature_the_snapshot_lacks(api):
         (b'{"prompt": "a", "model": "\\udfff"}', "invalid_value", "model"),
         (b'{"prompt": "a", "seconds": "\xef\xbc\x98"}', "invalid_type", "seconds"),
         (b'{"prompt": "a", "characters": ["\\u0000"]}', "invalid_value", "characters"),
+        (b'{"prompt": "a", "storyboard": 5}', "invalid_type", "storyboard"),
+        (b'{"prompt": "a", "style": [[[[["deep"]]]]]}', "invalid_value", "style"),
+        (b'{"prompt": "a", "style": ' + b"[" * 900 + b"]" * 900 + b"}", "invalid_value", "style"),
+        (b'{"prompt": "a", "style": ' + b"[" * 5000 + b"]" * 5000 + b"}", "invalid_json", None),
+        (b'{"prompt": "a", "input_reference": {"image_url": "file:///etc/passwd"}}', "invalid_value", "input_reference"),
     ],
 )
 def test_bad_input_gets_a_clear_400_and_is_recorded(api, body, code, param):
@@ -222,3 +227,34 @@ def test_a_deprecated_snapshot_answers_with_deprecation_and_sunset(api):
     assert response.status_code == 200
     assert response["Deprecation"].startswith("@")
     assert response["Sunset"] == "Thu, 01 Jan 2099 00:00:00 GMT"
+
+
+def test_the_sdks_multipart_form_of_storyboards_and_characters_is_read_as_objects(dev_api):
+    form = {
+        "prompt": "two shots",
+        "model": NEW,
+        "storyboard[][prompt]": ["a door opens", "a cat walks in"],
+        "storyboard[][seconds]": ["4", "4"],
+        "characters[][id]": ["char_1"],
+        "input_reference[image_url]": "https://example.com/ref.png",
+    }
+    response = dev_api.post("videos", form, json=False)
+    assert response.status_code == 200, response.json()
+    parameters = Generation.objects.get().parameters
+    assert parameters["storyboard"] == [
+        {"prompt": "a door opens", "seconds": "4"},
+        {"prompt": "a cat walks in", "seconds": "4"},
+    ]
+    assert parameters["characters"] == [{"id": "char_1"}]
+    assert parameters["input_reference"] == {"image_url": "https://example.com/ref.png"}
+
+
+def test_a_storyboard_sent_as_a_form_is_still_refused_on_a_snapshot_without_storyboards(api):
+    response = api.post("videos", {"prompt": "a", "model": OLD, "storyboard[][prompt]": ["a door"]}, json=False)
+    assert response.status_code == 400
+    assert response.json()["error"] | {"message": ""} == {
+        "code": "unsupported_parameter",
+        "param": "storyboard",
+        "type": "invalid_request_error",
+        "message": "",
+    }
