@@ -162,7 +162,7 @@ def measure(stack: bench.Stack, iterations: int, profile: bool = False) -> None:
             cursor.execute("SELECT 1")
 
     def publish_only() -> None:
-        enqueue(last)
+        enqueue(last, "bench")
 
     def lpush_only() -> None:
         redis.lpush("bench-scratch", b"x" * 1100)

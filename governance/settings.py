@@ -186,6 +186,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "governance.generations.tasks.sweep_stalled_generations",
         "schedule": timedelta(seconds=int(os.environ.get("SWEEP_INTERVAL_SECONDS", "15"))),
     },
+    "expire-idempotency-keys": {
+        "task": "governance.generations.tasks.expire_idempotency_keys",
+        "schedule": timedelta(hours=1),
+    },
     "apply-generation-retention": {
         "task": "governance.generations.tasks.apply_generation_retention",
         "schedule": timedelta(hours=1),
@@ -199,6 +203,11 @@ SIMULATOR_BASE_URL = os.environ.get("SIMULATOR_BASE_URL", f"http://127.0.0.1:{PO
 
 # How long an unfinished generation may go unattended before the sweep re-enqueues it.
 GENERATION_STALL_SECONDS = int(os.environ.get("GENERATION_STALL_SECONDS", "30"))
+# How long one worker step may take (a policy re-check and one upstream call, within the
+# provider's timeouts) before the sweep may hand the generation to another worker.
+GENERATION_STEP_LEASE_SECONDS = int(os.environ.get("GENERATION_STEP_LEASE_SECONDS", "120"))
+# How long an Idempotency-Key is remembered (a retry after that is a new request).
+IDEMPOTENCY_KEY_HOURS = int(os.environ.get("IDEMPOTENCY_KEY_HOURS", "24"))
 
 # Keep the generation log this many days (unset: keep everything). Audit events are never deleted.
 GENERATION_RETENTION_DAYS = (

@@ -1,7 +1,11 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, register_converter
+
+from governance.converters import ObjectId
+
+register_converter(ObjectId, "id")  # before the apps' URL patterns that use it
 
 urlpatterns = [
     path("v1/", include("governance.generations.urls")),

@@ -8,6 +8,10 @@ def new_video_id() -> str:
     return "video_" + secrets.token_hex(16)
 
 
+def new_step_token() -> str:
+    return secrets.token_hex(16)
+
+
 class GenerationQuerySet(models.QuerySet):
     def visible_to_api(self) -> "GenerationQuerySet":
         """What the Videos API shows a key: accepted, not deleted."""
@@ -67,6 +71,8 @@ class Generation(models.Model):
     upstream_id = models.CharField(max_length=100, blank=True)
     upstream_attempts = models.PositiveSmallIntegerField(default=0)
     next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # The one worker message allowed to take the next step; any other message for this row is stale.
+    step_token = models.CharField(max_length=32, blank=True)
     estimated_cost = models.DecimalField(max_digits=10, decimal_places=4, default=0)
     budget_month = models.DateField(null=True, blank=True)
 

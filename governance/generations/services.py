@@ -14,7 +14,7 @@ from django.utils import timezone
 from governance.audit.services import Actor, record_event
 from governance.catalog.selectors import catalog_view
 from governance.generations.errors import ApiError
-from governance.generations.models import Generation, IdempotencyRecord
+from governance.generations.models import Generation, IdempotencyRecord, new_step_token
 from governance.generations.parsing import VideoRequest, clean_text, sha256_text, stored_prompt
 from governance.policies.engine import (
     OPERATION_CREATE,
@@ -130,6 +130,7 @@ def _record(holder: KeyHolder, submission: Submission, decision: Decision, polic
         generation.estimated_cost = decision.estimated_cost
         generation.budget_month = month_start(now) if policy.view.monthly_budget is not None else None
         generation.next_check_at = now + dt.timedelta(seconds=settings.GENERATION_STALL_SECONDS)
+        generation.step_token = new_step_token()
         if request is not None and request.input_reference_file is not None:
             _store_input_reference(generation, request)
     else:
@@ -140,7 +141,7 @@ def _record(holder: KeyHolder, submission: Submission, decision: Decision, polic
     generation.add_to_timeline(generation.status, decision.code if isinstance(decision, Refusal) else decision.snapshot)
     generation.save()
     if generation.status == Generation.Status.QUEUED:
-        transaction.on_commit(lambda: enqueue(generation.pk))
+        transaction.on_commit(lambda: enqueue(generation.pk, generation.step_token))
     return generation
 
 
@@ -168,12 +169,12 @@ def _requested_model(submission: Submission) -> str:
     return ""
 
 
-def enqueue(generation_id: int) -> None:
+def enqueue(generation_id: int, step_token: str) -> None:
     """Hand a committed generation to the worker; if the broker is away the sweep retries later."""
     from governance.generations.tasks import advance_generation
 
     try:
-        advance_generation.apply_async(args=[generation_id])
+        advance_generation.apply_async(args=[generation_id], kwargs={"step": step_token})
     except Exception:
         logger.warning("could not enqueue generation %s; the sweep will retry", generation_id, exc_info=True)
 
@@ -196,22 +197,36 @@ def submit_idempotently(
     try:
         with transaction.atomic():
             generation = submit_once()
-            IdempotencyRecord.objects.filter(pk=record.pk).update(generation=generation)
+            # Conditional on our claim, so a request that took over an abandoned key wins alone.
+            kept = IdempotencyRecord.objects.filter(
+                pk=record.pk, created_at=record.created_at, generation__isnull=True
+            ).update(generation=generation)
+            if not kept:
+                raise _in_flight()
     except BaseException:
-        IdempotencyRecord.objects.filter(pk=record.pk, generation__isnull=True).delete()
+        IdempotencyRecord.objects.filter(pk=record.pk, created_at=record.created_at, generation__isnull=True).delete()
         raise
     return generation
 
 
 def _claim(holder: KeyHolder, key: str, fingerprint: str) -> IdempotencyRecord:
-    try:
-        with transaction.atomic():
-            return IdempotencyRecord.objects.create(
-                api_key_id=holder.api_key_id, key=key, request_fingerprint=fingerprint
-            )
-    except IntegrityError:
-        pass
-    existing = IdempotencyRecord.objects.select_related("generation").get(api_key_id=holder.api_key_id, key=key)
+    for _ in range(3):  # the record may vanish between our insert and read, when its first request failed
+        try:
+            with transaction.atomic():
+                return IdempotencyRecord.objects.create(
+                    api_key_id=holder.api_key_id, key=key, request_fingerprint=fingerprint
+                )
+        except IntegrityError:
+            pass
+        existing = (
+            IdempotencyRecord.objects.select_related("generation").filter(api_key_id=holder.api_key_id, key=key).first()
+        )
+        if existing is not None:
+            return _existing_claim(existing, fingerprint)
+    raise _in_flight()
+
+
+def _existing_claim(existing: IdempotencyRecord, fingerprint: str) -> IdempotencyRecord:
     if existing.request_fingerprint != fingerprint:
         raise ApiError(
             "idempotency_key_reused",
@@ -219,17 +234,29 @@ def _claim(holder: KeyHolder, key: str, fingerprint: str) -> IdempotencyRecord:
             "Idempotency-Key",
         )
     if existing.generation_id is None:
+        taken_over = timezone.now()
         abandoned = IdempotencyRecord.objects.filter(
-            pk=existing.pk, generation__isnull=True, created_at__lt=timezone.now() - ABANDONED_IDEMPOTENCY_AFTER
-        ).update(created_at=timezone.now())
-        if not abandoned:
-            raise ApiError(
-                "idempotency_request_in_flight",
-                "A request with this Idempotency-Key is still being processed; retry shortly.",
-                "Idempotency-Key",
-            )
-        existing.refresh_from_db()
+            pk=existing.pk, generation__isnull=True, created_at=existing.created_at
+        ).filter(created_at__lt=taken_over - ABANDONED_IDEMPOTENCY_AFTER)
+        if not abandoned.update(created_at=taken_over):
+            raise _in_flight()
+        existing.created_at = taken_over
     return existing
+
+
+def _in_flight() -> ApiError:
+    return ApiError(
+        "idempotency_request_in_flight",
+        "A request with this Idempotency-Key is still being processed; retry shortly.",
+        "Idempotency-Key",
+    )
+
+
+def expire_idempotency_keys(*, now: dt.datetime | None = None) -> int:
+    """Forget Idempotency-Keys after IDEMPOTENCY_KEY_HOURS; the generations they made stay."""
+    cutoff = (now or timezone.now()) - dt.timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS)
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
 
 
 def delete_video(generation: Generation) -> None:

@@ -6,8 +6,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from governance.caching import one_state_read
-from governance.generations import worker
-from governance.generations.models import Generation
+from governance.generations import services, worker
+from governance.generations.models import Generation, new_step_token
 from governance.generations.services import apply_retention
 from governance.generations.upstream import UpstreamError, client_for
 
@@ -17,12 +17,20 @@ SWEEP_BATCH = 500
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def advance_generation(generation_id: int) -> None:
-    """Do the next step of a generation and, unless it is finished, schedule the one after."""
+def advance_generation(generation_id: int, step: str = "") -> None:
+    """Do the next step of a generation and, unless it is finished, schedule the one after.
+
+    `step` is the token of the message allowed to take this step. A duplicate or
+    stale message (redelivered after a crash, or overtaken by the sweep) claims
+    nothing and ends, so each generation has one chain of steps at a time.
+    """
     with one_state_read():
+        running = worker.claim_step(generation_id, step)
+        if running is None:
+            return
         countdown = worker.advance(generation_id)
-    if countdown is not None:
-        advance_generation.apply_async(args=[generation_id], countdown=countdown)
+    if countdown is not None and (next_step := worker.hand_over_step(generation_id, running)):
+        advance_generation.apply_async(args=[generation_id], kwargs={"step": next_step}, countdown=countdown)
 
 
 @shared_task(ignore_result=True)
@@ -30,22 +38,26 @@ def sweep_stalled_generations() -> int:
     """Re-enqueue unfinished generations nobody has looked at in time.
 
     Covers a crash between commit and enqueue, a broker that was away, and a
-    worker killed mid-task. Re-running a step is safe (see worker.py).
+    worker killed mid-task. The new message carries a new step token, so a late
+    message of the old chain claims nothing. Re-running a step is safe (see worker.py).
     """
     now = timezone.now()
-    stalled = list(
-        Generation.objects.unfinished()
-        .filter(Q(next_check_at__lt=now) | Q(next_check_at__isnull=True))
-        .values_list("pk", flat=True)[:SWEEP_BATCH]
-    )
+    overdue = Q(next_check_at__lt=now) | Q(next_check_at__isnull=True)
+    stalled = list(Generation.objects.unfinished().filter(overdue).values_list("pk", flat=True)[:SWEEP_BATCH])
+    restarted = 0
     for generation_id in stalled:
-        Generation.objects.filter(pk=generation_id).update(
-            next_check_at=now + timezone.timedelta(seconds=settings.GENERATION_STALL_SECONDS)
+        step = new_step_token()
+        taken = (
+            Generation.objects.unfinished()
+            .filter(overdue, pk=generation_id)
+            .update(step_token=step, next_check_at=now + timezone.timedelta(seconds=settings.GENERATION_STALL_SECONDS))
         )
-        advance_generation.apply_async(args=[generation_id])
-    if stalled:
-        logger.info("sweep re-enqueued %d stalled generations", len(stalled))
-    return len(stalled)
+        if taken:
+            advance_generation.apply_async(args=[generation_id], kwargs={"step": step})
+            restarted += 1
+    if restarted:
+        logger.info("sweep re-enqueued %d stalled generations", restarted)
+    return restarted
 
 
 @shared_task(acks_late=True, ignore_result=True, autoretry_for=(UpstreamError,), retry_backoff=True, max_retries=5)
@@ -65,3 +77,8 @@ def apply_generation_retention() -> int:
     if settings.GENERATION_RETENTION_DAYS is None:
         return 0
     return apply_retention(days=settings.GENERATION_RETENTION_DAYS)
+
+
+@shared_task(ignore_result=True)
+def expire_idempotency_keys() -> int:
+    return services.expire_idempotency_keys()

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from governance.catalog.selectors import catalog_view
-from governance.generations.models import Generation
+from governance.generations.models import Generation, new_step_token
 from governance.generations.upstream import InputReference, UpstreamError, client_for
 from governance.policies.engine import Refusal, recheck
 from governance.policies.selectors import policy_in_force
@@ -29,6 +29,31 @@ MAX_SUBMIT_ATTEMPTS = 8
 MAX_POLL_ATTEMPTS = 70
 MAX_BACKOFF_SECONDS = 60.0
 EXTENSION_FIELDS = ("characters", "storyboard", "style")
+KNOWN_STATUSES = {Generation.Status.QUEUED, Generation.Status.IN_PROGRESS, Generation.Status.COMPLETED, Generation.Status.FAILED}
+
+
+def claim_step(generation_id: int, step: str) -> str | None:
+    """Take the next step of an unfinished generation if `step` is its current token.
+
+    The row gets a new token at once, so a duplicate of the same message finds
+    nothing to claim, and a lease long enough for one step (the sweep leaves it
+    alone until then). Returns the running step's token, or None.
+    """
+    running = new_step_token()
+    lease = timezone.now() + dt.timedelta(seconds=settings.GENERATION_STEP_LEASE_SECONDS)
+    claimed = (
+        Generation.objects.unfinished()
+        .filter(pk=generation_id, step_token=step)
+        .update(step_token=running, next_check_at=lease)
+    )
+    return running if claimed else None
+
+
+def hand_over_step(generation_id: int, running: str) -> str | None:
+    """The token for the next step's message, unless the sweep gave the generation to another chain meanwhile."""
+    step = new_step_token()
+    handed = Generation.objects.unfinished().filter(pk=generation_id, step_token=running).update(step_token=step)
+    return step if handed else None
 
 
 def advance(generation_id: int) -> float | None:
@@ -62,6 +87,9 @@ def _start_upstream(generation: Generation) -> float | None:
     client = client_for(generation.provider)
     idempotency_key = f"generation-{generation.video_id}"
     if generation.operation == Generation.Operation.REMIX:
+        if generation.remixed_from is None or not generation.remixed_from.upstream_id:
+            fail(generation, code="source_unavailable", message="The video to remix is no longer in the log.")
+            return None
         answer = client.remix_video(
             generation.remixed_from.upstream_id, prompt=generation.prompt, idempotency_key=idempotency_key
         )
@@ -71,6 +99,7 @@ def _start_upstream(generation: Generation) -> float | None:
             idempotency_key=idempotency_key,
             input_reference=_input_reference(generation),
         )
+    _check_status(answer)
     generation.upstream_id = answer["id"]
     generation.upstream_attempts = 0
     generation.started_at = timezone.now()
@@ -124,9 +153,16 @@ def _input_reference(generation: Generation) -> InputReference | None:
 
 def _poll_upstream(generation: Generation) -> float | None:
     answer = client_for(generation.provider).retrieve_video(generation.upstream_id)
+    _check_status(answer)
     generation.upstream_attempts = 0
     _apply_upstream_state(generation, answer)
     return None if generation.is_finished else _poll_interval(generation)
+
+
+def _check_status(answer: dict) -> None:
+    """An answer whose status we do not know is treated as malformed: retried, then failed."""
+    if answer.get("status") not in KNOWN_STATUSES:
+        raise ValueError(f"unknown status {answer.get('status')!r}")
 
 
 def _apply_upstream_state(generation: Generation, answer: dict) -> None:
@@ -143,9 +179,8 @@ def _apply_upstream_state(generation: Generation, answer: dict) -> None:
     else:
         if status == Generation.Status.IN_PROGRESS and generation.status != status:
             generation.add_to_timeline(status)
-        if status in (Generation.Status.QUEUED, Generation.Status.IN_PROGRESS):
-            generation.status = status
-        generation.progress = min(99, int(answer.get("progress") or 0))
+        generation.status = status
+        generation.progress = max(0, min(99, int(answer.get("progress") or 0)))
         generation.next_check_at = timezone.now() + _grace(_poll_interval(generation))
         _save_unfinished(
             generation,

@@ -27,6 +27,7 @@ class Pace:
 DEFAULT_PACES: dict[str, Pace] = {
     "sora-2-2025-10-06": Pace(latency_per_video_second=0.6, failure_rate=0.008),
     "sora-2-2025-12-08": Pace(latency_per_video_second=0.5, failure_rate=0.005),
+    "sora-2-pro-2025-10-06": Pace(latency_per_video_second=0.9, failure_rate=0.008),
 }
 FALLBACK_PACE = Pace(latency_per_video_second=0.5, failure_rate=0.005)
 
@@ -65,7 +66,7 @@ def read_pack(path: Path = PACK_PATH) -> tuple[dict[str, SimulatedSnapshot], dic
 SNAPSHOTS, ALIASES = read_pack()
 
 # Every model name the simulator answers to, mapped to the snapshot that runs it:
-# {"sora-2-2025-10-06": "sora-2-2025-10-06", "sora-2-2025-12-08": "sora-2-2025-12-08", "sora-2": "sora-2-2025-12-08"}.
+# each snapshot's own name, plus "sora-2" -> "sora-2-2025-12-08" and "sora-2-pro" -> "sora-2-pro-2025-10-06".
 MODEL_TABLE: dict[str, str] = {**{name: name for name in SNAPSHOTS}, **ALIASES}
 
 DEFAULT_MODEL = "sora-2"

@@ -6,10 +6,10 @@ app_name = "simulator"
 
 urlpatterns = [
     path("videos", views.videos, name="videos"),
-    path("videos/<str:video_id>", views.video, name="video"),
-    path("videos/<str:video_id>/content", views.video_content, name="video-content"),
-    path("videos/<str:video_id>/remix", views.remix, name="remix"),
+    path("videos/<id:video_id>", views.video, name="video"),
+    path("videos/<id:video_id>/content", views.video_content, name="video-content"),
+    path("videos/<id:video_id>/remix", views.remix, name="remix"),
     path("models", views.models, name="models"),
-    path("models/<str:model_name>", views.model, name="model"),
+    path("models/<id:model_name>", views.model, name="model"),
     re_path(r"^", views.unknown_route, name="unknown-route"),
 ]

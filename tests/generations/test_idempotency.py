@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from governance.generations.models import Generation, IdempotencyRecord
+from governance.generations.services import expire_idempotency_keys
 from governance.projects.models import ApiKey
 from tests.factories import OLD, make_api_key
 from tests.generations.conftest import Api
@@ -67,3 +68,13 @@ def test_keys_are_scoped_to_the_api_key(api, production):
     first = api.post("videos", {"prompt": "a cat", "model": OLD}, headers={"Idempotency-Key": "shared"})
     second = other.post("videos", {"prompt": "a cat", "model": OLD}, headers={"Idempotency-Key": "shared"})
     assert first.json()["id"] != second.json()["id"]
+
+
+def test_a_key_is_forgotten_after_a_day_and_its_generation_kept(api, settings):
+    first = api.post("videos", {"prompt": "a cat", "model": OLD}, headers={"Idempotency-Key": "k-6"})
+    tomorrow = timezone.now() + dt.timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS, minutes=1)
+    assert expire_idempotency_keys(now=tomorrow) == 1
+
+    again = api.post("videos", {"prompt": "a cat", "model": OLD}, headers={"Idempotency-Key": "k-6"})
+    assert again.json()["id"] != first.json()["id"]
+    assert Generation.objects.count() == 2

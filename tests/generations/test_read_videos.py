@@ -120,3 +120,16 @@ def test_calls_not_governed_yet_say_so(api, path):
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "endpoint_not_governed"
     assert not Generation.objects.exists()
+
+
+@pytest.mark.parametrize("path", ["videos/abc%00def", "videos/abc%00def/content", "videos/%01/remix"])
+def test_an_id_with_control_characters_is_a_404_not_an_error(api, path):
+    response = api.get(path)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "unknown_url"
+
+
+def test_a_list_cursor_with_a_nul_is_a_clear_400(api):
+    response = api.get("videos", {"after": "video_\x00"})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "after"

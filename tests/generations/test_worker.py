@@ -246,3 +246,62 @@ def test_backoff_grows_and_is_jittered():
     bounds = [(0.5, 1), (1, 2), (2, 4), (4, 8), (8, 16), (16, 32), (30, 60), (30, 60)]
     for attempt, (low, high) in enumerate(bounds, start=1):
         assert low <= worker.backoff(attempt) <= high
+
+
+def test_a_duplicate_of_the_message_taking_a_step_claims_nothing(accepted):
+    assert worker.claim_step(accepted.pk, accepted.step_token) is not None
+    assert worker.claim_step(accepted.pk, accepted.step_token) is None  # the broker redelivered it
+
+
+def test_a_message_of_an_older_chain_claims_nothing_once_the_sweep_restarted_the_generation(accepted, clock, settings):
+    lost_in_an_outage = accepted.step_token
+    clock.shift(settings.GENERATION_STALL_SECONDS + 1)
+    assert sweep_stalled_generations() == 1
+
+    assert worker.claim_step(accepted.pk, lost_in_an_outage) is None
+    assert worker.claim_step(accepted.pk, reload(accepted).step_token) is not None
+
+
+def test_the_sweep_leaves_a_running_step_alone_until_its_lease_ends(accepted, clock, settings):
+    from governance.celery import app
+
+    running = worker.claim_step(accepted.pk, accepted.step_token)
+    clock.shift(settings.GENERATION_STALL_SECONDS + 1)
+    assert sweep_stalled_generations() == 0
+
+    clock.shift(settings.GENERATION_STEP_LEASE_SECONDS)
+    SimulatorProfile.objects.filter(snapshot=OLD).update(latency_seconds=0)
+    app.conf.task_always_eager = True
+    try:
+        assert sweep_stalled_generations() == 1
+    finally:
+        app.conf.task_always_eager = False
+    assert reload(accepted).status == "completed"
+    assert worker.hand_over_step(accepted.pk, running) is None  # the step that outlived its lease ends its chain
+    assert simulator.created_job_count() == 1
+
+
+def test_a_remix_whose_source_left_the_log_fails_clearly(api, accepted, clock):
+    from governance.generations.services import apply_retention
+
+    while worker.advance(accepted.pk) is not None:
+        clock.shift(11)
+    remix_id = api.post(f"videos/{accepted.video_id}/remix", {"prompt": "at night"}).json()["id"]
+    clock.shift(3600)
+    assert apply_retention(days=0) == 1  # the source, finished, goes; the queued remix stays
+
+    remix = Generation.objects.get(video_id=remix_id)
+    assert worker.advance(remix.pk) is None
+    assert (reload(remix).status, reload(remix).error_code) == ("failed", "source_unavailable")
+
+
+def test_a_status_the_worker_does_not_know_is_retried_then_failed(accepted):
+    def provider(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"id": "video_up", "object": "video", "status": "paused"})
+
+    with use_transport(httpx.MockTransport(provider)):
+        while worker.advance(accepted.pk) is not None:
+            pass
+    failed = reload(accepted)
+    assert failed.status == "failed"
+    assert "unknown status 'paused'" in failed.error_message

@@ -1,14 +1,16 @@
 from governance.simulator.snapshots import MODEL_TABLE
 from tests.simulator.helpers import API, NEW, OLD, assert_openai_error
 
+PRO = "sora-2-pro-2025-10-06"
 
-def test_it_lists_both_snapshots_and_the_alias(client):
+
+def test_it_lists_every_snapshot_and_alias_of_the_pack(client):
     response = client.get(f"{API}/models")
 
     assert response.status_code == 200
     body = response.json()
     assert body["object"] == "list"
-    assert [model["id"] for model in body["data"]] == [OLD, NEW, "sora-2"]
+    assert [model["id"] for model in body["data"]] == [OLD, NEW, PRO, "sora-2", "sora-2-pro"]
     for model in body["data"]:
         assert model["object"] == "model"
         assert model["owned_by"] == "simulator"
@@ -22,4 +24,4 @@ def test_it_retrieves_one_model(client):
 
 
 def test_the_model_table_mirrors_the_catalog_pack():
-    assert MODEL_TABLE == {OLD: OLD, NEW: NEW, "sora-2": NEW}
+    assert MODEL_TABLE == {OLD: OLD, NEW: NEW, PRO: PRO, "sora-2": NEW, "sora-2-pro": PRO}
