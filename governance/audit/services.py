@@ -124,8 +124,10 @@ def verify_chain(*, chunk_size: int = 5000) -> ChainVerification:
     """
     walk = _ChainWalk()
     while True:
-        for event in AuditEvent.objects.filter(sequence__gte=walk.expected_sequence).order_by("sequence").iterator(
-            chunk_size=chunk_size
+        for event in (
+            AuditEvent.objects.filter(sequence__gte=walk.expected_sequence)
+            .order_by("sequence")
+            .iterator(chunk_size=chunk_size)
         ):
             if problem := walk.step(event):
                 return walk.broken(walk.expected_sequence, problem)

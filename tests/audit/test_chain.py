@@ -4,8 +4,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
-from governance.audit.models import AuditEvent
 from governance.audit import services
+from governance.audit.models import AuditEvent
 from governance.audit.services import GENESIS_HASH, Actor, event_hash, record_event
 from tests.audit_tampering import as_database_superuser
 

@@ -106,7 +106,11 @@ def test_it_refuses_a_feature_the_snapshot_lacks(api):
         (b'{"prompt": "a", "style": [[[[["deep"]]]]]}', "invalid_value", "style"),
         (b'{"prompt": "a", "style": ' + b"[" * 900 + b"]" * 900 + b"}", "invalid_value", "style"),
         (b'{"prompt": "a", "style": ' + b"[" * 5000 + b"]" * 5000 + b"}", "invalid_json", None),
-        (b'{"prompt": "a", "input_reference": {"image_url": "file:///etc/passwd"}}', "invalid_value", "input_reference"),
+        (
+            b'{"prompt": "a", "input_reference": {"image_url": "file:///etc/passwd"}}',
+            "invalid_value",
+            "input_reference",
+        ),
     ],
 )
 def test_bad_input_gets_a_clear_400_and_is_recorded(api, body, code, param):
