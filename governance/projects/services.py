@@ -77,6 +77,80 @@ def set_membership(*, project: Project, user, role: str, actor: Actor) -> Member
     return membership
 
 
+def account_state(user) -> dict:
+    """What decides a user's access, as plain data; never the password or its hash."""
+    return {
+        "username": user.get_username(),
+        "is_active": user.is_active,
+        "is_staff": user.is_staff,
+        "is_superuser": user.is_superuser,
+        "groups": sorted(user.groups.values_list("name", flat=True)),
+        "user_permissions": _permission_names(user.user_permissions.all()),
+    }
+
+
+def group_state(group) -> dict:
+    return {"name": group.name, "permissions": _permission_names(group.permissions.all())}
+
+
+def _permission_names(permissions) -> list[str]:
+    names = permissions.values_list("content_type__app_label", "codename")
+    return sorted(f"{app_label}.{codename}" for app_label, codename in names)
+
+
+@transaction.atomic
+def record_user_change(*, user, before: dict | None, after: dict | None, actor: Actor) -> None:
+    """Audit a user created, deleted, or changed in anything that decides their access.
+
+    `before` is None for a new user, `after` None for a deleted one; a change that
+    touches none of these fields (a name, an e-mail address) writes no event.
+    """
+    changed = _changed_fields(before, after)
+    if not changed:
+        return
+    record_event(
+        action="user.changed",
+        actor=actor,
+        target=user,
+        payload={
+            "user": (after or before)["username"],
+            "change": "created" if before is None else "deleted" if after is None else "changed",
+            "changed": changed,
+        },
+    )
+
+
+@transaction.atomic
+def record_group_change(*, group, before: dict | None, after: dict | None, actor: Actor) -> None:
+    """Audit a group created, renamed, deleted or given other permissions, naming its members.
+
+    A group's name can grant a role (the `auditors` group), so a rename is audited too.
+    """
+    changed = _changed_fields(before, after)
+    if not changed:
+        return
+    record_event(
+        action="group.changed",
+        actor=actor,
+        target=group,
+        payload={
+            "group": (after or before)["name"],
+            "change": "created" if before is None else "deleted" if after is None else "changed",
+            "changed": changed,
+            "members": sorted(user.get_username() for user in group.user_set.all()),
+        },
+    )
+
+
+def _changed_fields(before: dict | None, after: dict | None) -> dict:
+    before, after = before or {}, after or {}
+    return {
+        field: {"from": before.get(field), "to": after.get(field)}
+        for field in dict.fromkeys([*before, *after])
+        if before.get(field) != after.get(field)
+    }
+
+
 def note_api_key_use(*, api_key_id: int, now=None) -> None:
     """Record when a key was last used; a plain UPDATE, so no state change is broadcast."""
     ApiKey.objects.filter(pk=api_key_id).update(last_used_at=now or timezone.now())
