@@ -1,6 +1,7 @@
 """Project governance actions: keys and memberships, each with its audit event."""
 
 import time
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
@@ -157,19 +158,35 @@ def note_api_key_use(*, api_key_id: int, now=None) -> None:
 
 
 REFUSED_KEY_EVENT_EVERY_SECONDS = 60
-_refused_key_events: dict[str, float] = {}
+REFUSED_KEY_ADDRESSES_REMEMBERED = 10_000
 
 
-def note_refused_api_key(*, client_ip: str, presented: str) -> None:
+@dataclass
+class _RefusalsFrom:
+    """One client address: when its last refusal was audited, and how many were refused since without an event."""
+
+    audited_at: float
+    unreported: int = 0
+
+
+_refused_key_events: dict[str, _RefusalsFrom] = {}
+
+
+def note_refused_api_key(*, client_ip: str, presented: str, now: float | None = None) -> None:
     """Audit a request refused for a missing, unknown or revoked key.
 
     At most one event per client address per minute and process, so a flood of bad
-    requests cannot flood the audit chain. Only the key's visible prefix is kept.
+    requests cannot flood the audit chain; the refusals in between are counted and
+    reported in the address's next event. Only the key's visible prefix is kept.
     """
-    now = time.monotonic()
-    if now - _refused_key_events.get(client_ip, -REFUSED_KEY_EVENT_EVERY_SECONDS) < REFUSED_KEY_EVENT_EVERY_SECONDS:
+    now = time.monotonic() if now is None else now
+    seen = _refused_key_events.get(client_ip)
+    if seen is not None and now - seen.audited_at < REFUSED_KEY_EVENT_EVERY_SECONDS:
+        seen.unreported += 1
         return
-    _refused_key_events[client_ip] = now
+    if len(_refused_key_events) >= REFUSED_KEY_ADDRESSES_REMEMBERED:
+        _forget_quiet_addresses(now)
+    _refused_key_events[client_ip] = _RefusalsFrom(audited_at=now)
     prefix = presented[:12] if presented.startswith(API_KEY_PREFIX) else ""
     record_event(
         action="auth.refused",
@@ -178,5 +195,19 @@ def note_refused_api_key(*, client_ip: str, presented: str) -> None:
             "client_ip": client_ip,
             "key_prefix": prefix,
             "reason": "unknown or revoked key" if presented else "no key",
+            "refused_since_last_event": seen.unreported if seen else 0,
         },
     )
+
+
+def _forget_quiet_addresses(now: float) -> None:
+    """Keep the memory bounded: drop addresses whose last event is older than the window.
+
+    A dropped address's unreported refusals go unreported; when every remembered
+    address is recent (a flood from very many addresses), start afresh.
+    """
+    for client_ip, seen in list(_refused_key_events.items()):
+        if now - seen.audited_at >= REFUSED_KEY_EVENT_EVERY_SECONDS:
+            del _refused_key_events[client_ip]
+    if len(_refused_key_events) >= REFUSED_KEY_ADDRESSES_REMEMBERED:
+        _refused_key_events.clear()
