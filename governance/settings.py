@@ -25,6 +25,22 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_retention_days(name: str) -> int | None:
+    """A whole number of days, 1 or more, or unset (None); anything else stops the start with the reason."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        days = int(value)
+    except ValueError:
+        days = None
+    if days is None or days < 1:
+        raise ImproperlyConfigured(
+            f"{name} must be a whole number of days, 1 or more, or unset to keep everything; got {value!r}."
+        )
+    return days
+
+
 DATA_DIR = Path(os.environ.get("GOVERNANCE_DATA_DIR", BASE_DIR / "var")).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
@@ -210,9 +226,7 @@ GENERATION_STEP_LEASE_SECONDS = int(os.environ.get("GENERATION_STEP_LEASE_SECOND
 IDEMPOTENCY_KEY_HOURS = int(os.environ.get("IDEMPOTENCY_KEY_HOURS", "24"))
 
 # Keep the generation log this many days (unset: keep everything). Audit events are never deleted.
-GENERATION_RETENTION_DAYS = (
-    int(os.environ["GENERATION_RETENTION_DAYS"]) if os.environ.get("GENERATION_RETENTION_DAYS") else None
-)
+GENERATION_RETENTION_DAYS = env_retention_days("GENERATION_RETENTION_DAYS")
 
 LOGGING = {
     "version": 1,

@@ -56,14 +56,26 @@ def _parse_snapshot(entry: dict) -> dict:
 
 @transaction.atomic
 def load_pack(pack: dict, *, actor: Actor) -> dict:
-    """Create or update a provider's snapshots and aliases from a pack; returns what changed."""
+    """Create or update a provider's snapshots and aliases from a pack; returns what changed.
+
+    One `catalog.loaded` event records every change to the provider, its snapshots and
+    their replacements; alias moves write their own `alias.repointed` events.
+    """
     provider_data = pack["provider"]
     provider, created = Provider.objects.get_or_create(
         slug=provider_data["slug"], defaults={field: provider_data[field] for field in PROVIDER_FIELDS}
     )
-    changes: dict = {"provider": provider.slug, "created": [], "updated": [], "repointed": []}
+    changes: dict = {
+        "provider": provider.slug,
+        "provider_created": created,
+        "provider_changed": {},
+        "created": [],
+        "updated": [],
+        "replacements": [],
+        "repointed": [],
+    }
     if not created:
-        _update(provider, {field: provider_data[field] for field in PROVIDER_FIELDS})
+        changes["provider_changed"] = _update(provider, {field: provider_data[field] for field in PROVIDER_FIELDS})
 
     snapshots = {}
     for entry in pack["snapshots"]:
@@ -75,9 +87,17 @@ def load_pack(pack: dict, *, actor: Actor) -> dict:
             changes["updated"].append(snapshot.name)
         snapshots[snapshot.name] = snapshot
     for entry in pack["snapshots"]:
-        replacement = snapshots.get(entry.get("replacement") or "")
-        if snapshots[entry["name"]].replacement_id != (replacement.pk if replacement else None):
-            _update(snapshots[entry["name"]], {"replacement": replacement})
+        snapshot, replacement = snapshots[entry["name"]], snapshots.get(entry.get("replacement") or "")
+        if snapshot.replacement_id != (replacement.pk if replacement else None):
+            previous = snapshot.replacement
+            _update(snapshot, {"replacement": replacement})
+            changes["replacements"].append(
+                {
+                    "snapshot": snapshot.name,
+                    "from": previous.name if previous else None,
+                    "to": replacement.name if replacement else None,
+                }
+            )
 
     for alias_name, target_name in pack.get("aliases", {}).items():
         if target_name not in snapshots:
@@ -88,18 +108,23 @@ def load_pack(pack: dict, *, actor: Actor) -> dict:
         if moved:
             changes["repointed"].append(f"{alias_name} → {target_name}")
 
-    if changes["created"] or changes["updated"] or created:
+    if created or any(changes[key] for key in ("provider_changed", "created", "updated", "replacements")):
         record_event(action="catalog.loaded", actor=actor, target=provider, payload=changes)
     return changes
 
 
-def _update(instance, values: dict) -> bool:
-    changed = [field for field, value in values.items() if getattr(instance, field) != value]
+def _update(instance, values: dict) -> dict:
+    """Save the fields whose value differs; returns them as {field: {"from": old, "to": new}}."""
+    changed = {
+        field: {"from": getattr(instance, field), "to": value}
+        for field, value in values.items()
+        if getattr(instance, field) != value
+    }
     for field in changed:
         setattr(instance, field, values[field])
     if changed:
-        instance.save(update_fields=changed)
-    return bool(changed)
+        instance.save(update_fields=list(changed))
+    return changed
 
 
 @transaction.atomic

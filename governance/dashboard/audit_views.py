@@ -14,10 +14,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from governance.audit import exports
-from governance.audit.services import Actor, record_event
+from governance.audit.services import Actor
 from governance.audit.verification import chain_state, verify_and_record
 from governance.dashboard.audit_forms import EXPORT_FORMS, AuditExportForm, ExportForm, GenerationExportForm
 from governance.dashboard.selectors import can_see_all_projects
+from governance.dashboard.services import record_refused_visit
 from governance.projects.models import Project, Role
 
 PAGE = "dashboard/audit/audit.html"
@@ -55,10 +56,8 @@ def auditors_only(view):
     def checked(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         access = audit_access(request.user)
         if access is None:
-            record_event(
-                action="auth.refused",
-                actor=Actor.for_user(request.user),
-                payload={"path": request.path, "method": request.method, "reason": "not an auditor or project admin"},
+            record_refused_visit(
+                user=request.user, path=request.path, method=request.method, reason="not an auditor or project admin"
             )
             return render(request, "dashboard/audit/forbidden.html", status=403)
         return view(request, access, *args, **kwargs)

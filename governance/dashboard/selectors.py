@@ -305,6 +305,11 @@ def generation_detail(user, video_id: str) -> Generation | None:
     )
 
 
+def generation_by_video_id(video_id: str) -> Generation | None:
+    """Any user's generation, visible or not: only to tell a refused visit from a missing one."""
+    return Generation.objects.select_related("project", "environment").filter(video_id=video_id).first()
+
+
 def timeline_entries(generation: Generation) -> list[TimelineEntry]:
     """The generation's status timeline with its timestamps parsed, in the order they happened."""
     return [

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET
 
 from governance.dashboard import selectors
 from governance.dashboard.forms import GenerationFilterForm
+from governance.dashboard.services import record_refused_visit
 
 
 @require_GET
@@ -35,6 +36,17 @@ def generation_list(request: HttpRequest) -> HttpResponse:
 def generation_detail(request: HttpRequest, video_id: str) -> HttpResponse:
     generation = selectors.generation_detail(request.user, video_id)
     if generation is None:
+        hidden = selectors.generation_by_video_id(video_id)
+        if hidden is not None:  # refused, but answered like a missing one so its existence stays hidden
+            record_refused_visit(
+                user=request.user,
+                path=request.path,
+                method=request.method,
+                reason="not a member of the generation's project",
+                target=hidden,
+                project=hidden.project,
+                environment=hidden.environment,
+            )
         raise Http404("No such generation in your projects.")
     context = {"generation": generation, "timeline": selectors.timeline_entries(generation)}
     return render(request, "dashboard/generation_detail.html", context)

@@ -288,8 +288,9 @@ RETENTION_BATCH = 5000
 def apply_retention(*, days: int, now: dt.datetime | None = None) -> int:
     """Delete finished generation log rows older than `days`; each batch is one transaction with its audit event.
 
-    Reference images are stored once per content hash, so a file goes only when no
-    remaining generation uses it. Audit events are never deleted.
+    A run that finds nothing to delete still writes one event, so the trail shows
+    retention ran. Reference images are stored once per content hash, so a file goes
+    only when no remaining generation uses it. Audit events are never deleted.
     """
     cutoff = (now or timezone.now()) - dt.timedelta(days=days)
     expired = Generation.objects.filter(created_at__lt=cutoff).exclude(status__in=Generation.UNFINISHED)
@@ -300,19 +301,25 @@ def apply_retention(*, days: int, now: dt.datetime | None = None) -> int:
             files = set(rows.exclude(input_reference="").values_list("input_reference", flat=True))
             rows.delete()
             deleted += len(batch)
-            record_event(
-                action="retention.applied",
-                actor=Actor.system("retention"),
-                payload={
-                    "days": days,
-                    "cutoff": cutoff.isoformat(),
-                    "generations_deleted": len(batch),
-                    "first_id": batch[0],
-                    "last_id": batch[-1],
-                },
-            )
+            _record_retention(days=days, cutoff=cutoff, deleted=batch)
             transaction.on_commit(lambda files=files: _delete_unused_files(files))
+    if not deleted:
+        _record_retention(days=days, cutoff=cutoff, deleted=[])
     return deleted
+
+
+def _record_retention(*, days: int, cutoff: dt.datetime, deleted: list[int]) -> None:
+    record_event(
+        action="retention.applied",
+        actor=Actor.system("retention"),
+        payload={
+            "days": days,
+            "cutoff": cutoff.isoformat(),
+            "generations_deleted": len(deleted),
+            "first_id": deleted[0] if deleted else None,
+            "last_id": deleted[-1] if deleted else None,
+        },
+    )
 
 
 def _delete_unused_files(names: set[str]) -> None:

@@ -23,6 +23,7 @@ from governance.projects.services import note_api_key_use, note_refused_api_key
 
 CONTENT_VARIANTS = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
 LAST_USED_EVERY_SECONDS = 60
+LAST_USED_KEYS_REMEMBERED = 10_000
 UNREAD_BODY_DRAIN_LIMIT = 2 * 1024 * 1024
 _last_used_written: dict[int, float] = {}
 INVALID_API_KEY = Refusal(
@@ -94,9 +95,14 @@ def _authenticate(request: HttpRequest):
 
 
 def _note_key_use(api_key_id: int) -> None:
-    """Keep `last_used_at` roughly current without a write on every request."""
+    """Keep `last_used_at` roughly current without a write on every request.
+
+    Forgetting is harmless (the next request writes once more), so a full memory is simply cleared.
+    """
     now = time.monotonic()
     if now - _last_used_written.get(api_key_id, -LAST_USED_EVERY_SECONDS) >= LAST_USED_EVERY_SECONDS:
+        if len(_last_used_written) >= LAST_USED_KEYS_REMEMBERED:
+            _last_used_written.clear()
         _last_used_written[api_key_id] = now
         note_api_key_use(api_key_id=api_key_id)
 

@@ -1,6 +1,7 @@
 """Project governance actions: keys and memberships, each with its audit event."""
 
 import time
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
@@ -77,25 +78,115 @@ def set_membership(*, project: Project, user, role: str, actor: Actor) -> Member
     return membership
 
 
+def account_state(user) -> dict:
+    """What decides a user's access, as plain data; never the password or its hash."""
+    return {
+        "username": user.get_username(),
+        "is_active": user.is_active,
+        "is_staff": user.is_staff,
+        "is_superuser": user.is_superuser,
+        "groups": sorted(user.groups.values_list("name", flat=True)),
+        "user_permissions": _permission_names(user.user_permissions.all()),
+    }
+
+
+def group_state(group) -> dict:
+    return {"name": group.name, "permissions": _permission_names(group.permissions.all())}
+
+
+def _permission_names(permissions) -> list[str]:
+    names = permissions.values_list("content_type__app_label", "codename")
+    return sorted(f"{app_label}.{codename}" for app_label, codename in names)
+
+
+@transaction.atomic
+def record_user_change(*, user, before: dict | None, after: dict | None, actor: Actor) -> None:
+    """Audit a user created, deleted, or changed in anything that decides their access.
+
+    `before` is None for a new user, `after` None for a deleted one; a change that
+    touches none of these fields (a name, an e-mail address) writes no event.
+    """
+    changed = _changed_fields(before, after)
+    if not changed:
+        return
+    record_event(
+        action="user.changed",
+        actor=actor,
+        target=user,
+        payload={
+            "user": (after or before)["username"],
+            "change": "created" if before is None else "deleted" if after is None else "changed",
+            "changed": changed,
+        },
+    )
+
+
+@transaction.atomic
+def record_group_change(*, group, before: dict | None, after: dict | None, actor: Actor) -> None:
+    """Audit a group created, renamed, deleted or given other permissions, naming its members.
+
+    A group's name can grant a role (the `auditors` group), so a rename is audited too.
+    """
+    changed = _changed_fields(before, after)
+    if not changed:
+        return
+    record_event(
+        action="group.changed",
+        actor=actor,
+        target=group,
+        payload={
+            "group": (after or before)["name"],
+            "change": "created" if before is None else "deleted" if after is None else "changed",
+            "changed": changed,
+            "members": sorted(user.get_username() for user in group.user_set.all()),
+        },
+    )
+
+
+def _changed_fields(before: dict | None, after: dict | None) -> dict:
+    before, after = before or {}, after or {}
+    return {
+        field: {"from": before.get(field), "to": after.get(field)}
+        for field in dict.fromkeys([*before, *after])
+        if before.get(field) != after.get(field)
+    }
+
+
 def note_api_key_use(*, api_key_id: int, now=None) -> None:
     """Record when a key was last used; a plain UPDATE, so no state change is broadcast."""
     ApiKey.objects.filter(pk=api_key_id).update(last_used_at=now or timezone.now())
 
 
 REFUSED_KEY_EVENT_EVERY_SECONDS = 60
-_refused_key_events: dict[str, float] = {}
+REFUSED_KEY_ADDRESSES_REMEMBERED = 10_000
 
 
-def note_refused_api_key(*, client_ip: str, presented: str) -> None:
+@dataclass
+class _RefusalsFrom:
+    """One client address: when its last refusal was audited, and how many were refused since without an event."""
+
+    audited_at: float
+    unreported: int = 0
+
+
+_refused_key_events: dict[str, _RefusalsFrom] = {}
+
+
+def note_refused_api_key(*, client_ip: str, presented: str, now: float | None = None) -> None:
     """Audit a request refused for a missing, unknown or revoked key.
 
     At most one event per client address per minute and process, so a flood of bad
-    requests cannot flood the audit chain. Only the key's visible prefix is kept.
+    requests cannot flood the audit chain; the refusals in between are counted and
+    reported in the address's next event. Only the key's visible prefix is kept.
     """
-    now = time.monotonic()
-    if now - _refused_key_events.get(client_ip, -REFUSED_KEY_EVENT_EVERY_SECONDS) < REFUSED_KEY_EVENT_EVERY_SECONDS:
+    now = time.monotonic() if now is None else now
+    seen = _refused_key_events.get(client_ip)
+    if seen is not None and now - seen.audited_at < REFUSED_KEY_EVENT_EVERY_SECONDS:
+        seen.unreported += 1
         return
-    _refused_key_events[client_ip] = now
+    if len(_refused_key_events) >= REFUSED_KEY_ADDRESSES_REMEMBERED:
+        _forget_quiet_addresses(now)
+    _refused_key_events[client_ip] = _RefusalsFrom(audited_at=now)
     prefix = presented[:12] if presented.startswith(API_KEY_PREFIX) else ""
     record_event(
         action="auth.refused",
@@ -104,5 +195,19 @@ def note_refused_api_key(*, client_ip: str, presented: str) -> None:
             "client_ip": client_ip,
             "key_prefix": prefix,
             "reason": "unknown or revoked key" if presented else "no key",
+            "refused_since_last_event": seen.unreported if seen else 0,
         },
     )
+
+
+def _forget_quiet_addresses(now: float) -> None:
+    """Keep the memory bounded: drop addresses whose last event is older than the window.
+
+    A dropped address's unreported refusals go unreported; when every remembered
+    address is recent (a flood from very many addresses), start afresh.
+    """
+    for client_ip, seen in list(_refused_key_events.items()):
+        if now - seen.audited_at >= REFUSED_KEY_EVENT_EVERY_SECONDS:
+            del _refused_key_events[client_ip]
+    if len(_refused_key_events) >= REFUSED_KEY_ADDRESSES_REMEMBERED:
+        _refused_key_events.clear()

@@ -4,7 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from governance.audit.models import AuditEvent
-from governance.catalog.models import Alias, AliasRepoint, Lifecycle, Snapshot
+from governance.catalog.models import Alias, AliasRepoint, Lifecycle, Provider, Snapshot
 from governance.catalog.services import load_pack, read_pack
 from tests.factories import NEW, OLD, SYSTEM
 
@@ -58,3 +58,56 @@ def test_a_moved_alias_is_recorded_in_its_history_and_audited():
 def test_an_unknown_pack_names_the_available_ones():
     with pytest.raises(CommandError, match="openai-sora-2, simulator"):
         call_command("loadcatalog", "nope")
+
+
+def test_a_changed_provider_is_audited_with_each_field_from_and_to():
+    pack = read_pack("simulator")
+    load_pack(pack, actor=SYSTEM)
+    pack["provider"] |= {"base_url": "https://videos.example.com/v1", "api_key_env_var": "EXAMPLE_KEY"}
+    pack["provider"] |= {"read_timeout": 45.0, "name": "Example videos"}
+
+    load_pack(pack, actor=SYSTEM)
+
+    event = AuditEvent.objects.filter(action="catalog.loaded").last()
+    assert event.payload["provider_changed"] == {
+        "name": {"from": "Built-in simulator", "to": "Example videos"},
+        "base_url": {"from": "builtin:simulator", "to": "https://videos.example.com/v1"},
+        "api_key_env_var": {"from": "", "to": "EXAMPLE_KEY"},
+        "read_timeout": {"from": 10.0, "to": 45.0},
+    }
+    assert event.payload["created"] == event.payload["updated"] == []
+    assert Provider.objects.get(slug="simulator").base_url == "https://videos.example.com/v1"
+
+
+def test_a_changed_provider_timeout_alone_writes_an_event():
+    pack = read_pack("simulator")
+    load_pack(pack, actor=SYSTEM)
+    events = AuditEvent.objects.count()
+    pack["provider"]["connect_timeout"] = 9.0
+
+    load_pack(pack, actor=SYSTEM)
+
+    assert AuditEvent.objects.count() == events + 1
+    event = AuditEvent.objects.last()
+    assert event.action == "catalog.loaded"
+    assert event.payload["provider_changed"] == {"connect_timeout": {"from": 2.0, "to": 9.0}}
+
+
+def test_a_changed_replacement_is_audited_from_and_to():
+    pack = read_pack("simulator")
+    load_pack(pack, actor=SYSTEM)
+    events = AuditEvent.objects.count()
+    pack["snapshots"][0]["replacement"] = NEW
+
+    load_pack(pack, actor=SYSTEM)
+    assert Snapshot.objects.get(name=OLD, provider__slug="simulator").replacement.name == NEW
+    del pack["snapshots"][0]["replacement"]
+    load_pack(pack, actor=SYSTEM)
+
+    loaded = list(AuditEvent.objects.filter(sequence__gt=events).values_list("action", "payload"))
+    assert [action for action, _ in loaded] == ["catalog.loaded", "catalog.loaded"]
+    assert [payload["replacements"] for _, payload in loaded] == [
+        [{"snapshot": OLD, "from": None, "to": NEW}],
+        [{"snapshot": OLD, "from": NEW, "to": None}],
+    ]
+    assert Snapshot.objects.get(name=OLD, provider__slug="simulator").replacement is None

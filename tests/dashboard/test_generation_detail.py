@@ -3,6 +3,7 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
+from governance.audit.models import AuditEvent
 from tests.dashboard.builders import make_generation
 from tests.factories import NEW, Decimal, make_environment, make_member, make_project
 
@@ -80,15 +81,24 @@ def test_detail_of_a_refusal_shows_code_message_and_parameter(member_client, env
     assert "<dt>Parameter</dt><dd><code>model</code></dd>" in page
 
 
-def test_detail_is_404_for_another_projects_generation(member_client):
+def test_detail_is_404_for_another_projects_generation_and_the_refusal_is_audited(member_client):
     stranger = make_generation(make_environment(make_project("other")))
+    url = reverse("dashboard:generation_detail", args=[stranger.video_id])
+    events_before = AuditEvent.objects.count()
 
-    response = member_client.get(reverse("dashboard:generation_detail", args=[stranger.video_id]))
+    response = member_client.get(url)
 
     assert response.status_code == 404
+    [refused] = AuditEvent.objects.all()[events_before:]
+    assert (refused.action, refused.project.slug, refused.object_id) == ("auth.refused", "other", str(stranger.pk))
+    assert refused.actor_label == response.wsgi_request.user.get_username()
+    assert refused.payload == {"path": url, "method": "GET", "reason": "not a member of the generation's project"}
 
 
-def test_detail_is_404_for_an_unknown_video(member_client):
+def test_detail_is_404_for_an_unknown_video_with_no_event(member_client):
+    events_before = AuditEvent.objects.count()
+
     response = member_client.get(reverse("dashboard:generation_detail", args=["video_missing"]))
 
     assert response.status_code == 404
+    assert AuditEvent.objects.count() == events_before

@@ -197,7 +197,12 @@ def test_refused_keys_are_audited_once_a_minute_per_client(client, production):
     for _ in range(5):
         client.get("/v1/videos", HTTP_AUTHORIZATION="Bearer sgk_abcdefghijklmnop")
     event = AuditEvent.objects.get(action="auth.refused")
-    assert event.payload == {"client_ip": "127.0.0.1", "key_prefix": "sgk_abcdefgh", "reason": "unknown or revoked key"}
+    assert event.payload == {
+        "client_ip": "127.0.0.1",
+        "key_prefix": "sgk_abcdefgh",
+        "reason": "unknown or revoked key",
+        "refused_since_last_event": 0,
+    }
 
 
 def test_a_revoked_key_is_refused_on_its_next_request(api):

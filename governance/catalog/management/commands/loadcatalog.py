@@ -16,6 +16,7 @@ class Command(BaseCommand):
         except CatalogPackError as error:
             raise CommandError(str(error)) from error
         self.stdout.write(
-            f"{changes['provider']}: {len(changes['created'])} created, {len(changes['updated'])} updated, "
-            f"{len(changes['repointed'])} aliases moved"
+            f"{changes['provider']}: {len(changes['provider_changed'])} provider fields changed, "
+            f"{len(changes['created'])} created, {len(changes['updated'])} updated, "
+            f"{len(changes['replacements'])} replacements changed, {len(changes['repointed'])} aliases moved"
         )
