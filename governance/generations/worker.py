@@ -29,7 +29,12 @@ MAX_SUBMIT_ATTEMPTS = 8
 MAX_POLL_ATTEMPTS = 70
 MAX_BACKOFF_SECONDS = 60.0
 EXTENSION_FIELDS = ("characters", "storyboard", "style")
-KNOWN_STATUSES = {Generation.Status.QUEUED, Generation.Status.IN_PROGRESS, Generation.Status.COMPLETED, Generation.Status.FAILED}
+KNOWN_STATUSES = {
+    Generation.Status.QUEUED,
+    Generation.Status.IN_PROGRESS,
+    Generation.Status.COMPLETED,
+    Generation.Status.FAILED,
+}
 
 
 def claim_step(generation_id: int, step: str) -> str | None:
