@@ -38,14 +38,9 @@ class AuditedChanges:
 
     The state before is read in save_model, before the row is saved; the state after in
     save_related, once groups and permissions (many-to-many) are saved too. Subclasses
-    say what the state is (`audit_state`) and how a change is recorded (`record_change`).
+    say what the state is (`audit_state(obj) -> dict`) and how a change is recorded
+    (`record_change(obj, *, before, after, actor)`).
     """
-
-    def audit_state(self, obj) -> dict:
-        raise NotImplementedError
-
-    def record_change(self, obj, *, before: dict | None, after: dict | None, actor: Actor) -> None:
-        raise NotImplementedError
 
     def save_model(self, request, obj, form, change) -> None:
         obj._audit_state_before = self.audit_state(type(obj).objects.get(pk=obj.pk)) if change else None
