@@ -31,7 +31,7 @@ class ExportCommand(BaseCommand):
         )
 
     def add_filter_arguments(self, parser: CommandParser) -> None:
-        raise NotImplementedError
+        """The options of this kind's own filters (snapshot and status, or action)."""
 
     def handle(self, *args, **options) -> None:
         try:
