@@ -30,6 +30,12 @@ TransactionTestCase._fixture_teardown = _flush_past_the_audit_triggers(Transacti
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Passwords are hashed for real in production; the suite does not need a million PBKDF2 rounds per user."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def fresh_process_memory():
     """Rolled-back test data must not survive in the gateway's in-memory view."""
     forget_everything()

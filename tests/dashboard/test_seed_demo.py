@@ -1,0 +1,76 @@
+"""seed_demo: the demo a new user meets, with the environment layering practice recommends."""
+
+import io
+
+import pytest
+from django.contrib.auth import authenticate, get_user_model
+from django.core.management import call_command
+from django.test import Client
+
+from governance.dashboard.demo import DEMO_PASSWORD
+from governance.projects.models import AUDITOR_GROUP, Membership
+
+pytestmark = pytest.mark.django_db
+
+OLD, NEW = "sora-2-2025-10-06", "sora-2-2025-12-08"
+
+
+@pytest.fixture
+def demo():
+    call_command("seed_demo", stdout=io.StringIO())
+
+
+def ask(environment: str, model: str):
+    out = io.StringIO()
+    call_command("create_api_key", "demo", environment, stdout=out, stderr=io.StringIO())
+    key = out.getvalue().strip().splitlines()[-1]
+    return Client().post(
+        "/v1/videos",
+        {"prompt": "a lighthouse", "model": model},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
+
+
+@pytest.mark.parametrize(
+    "environment, model, status, outcome",
+    [
+        ("development", "sora-2", 200, NEW),
+        ("development", OLD, 200, OLD),
+        ("testing", "sora-2", 200, NEW),
+        ("staging", "sora-2", 200, NEW),
+        ("staging", OLD, 403, "model_not_allowed"),
+        ("production", OLD, 200, OLD),
+        ("production", "sora-2", 403, "alias_not_allowed"),
+        ("production", NEW, 403, "model_not_allowed"),
+    ],
+)
+def test_each_demo_environment_answers_as_its_policy_says(demo, environment, model, status, outcome):
+    response = ask(environment, model)
+    assert response.status_code == status
+    body = response.json()
+    assert (body["model"] if status == 200 else body["error"]["code"]) == outcome
+
+
+def test_every_demo_login_works_with_its_role(demo):
+    roles = dict(Membership.objects.filter(project__slug="demo").values_list("user__username", "role"))
+    assert roles == {
+        "admin": "admin",
+        "approver": "approver",
+        "lead": "approver",
+        "developer": "developer",
+        "viewer": "viewer",
+    }
+    auditor = authenticate(username="auditor", password=DEMO_PASSWORD)
+    assert auditor is not None and auditor.groups.filter(name=AUDITOR_GROUP).exists()
+    assert all(authenticate(username=name, password=DEMO_PASSWORD) for name in roles)
+
+
+def test_seeding_again_changes_nothing(demo):
+    users = get_user_model().objects.count()
+    revisions = [
+        environment.policy_revisions.count() for environment in Membership.objects.first().project.environments.all()
+    ]
+    call_command("seed_demo", stdout=io.StringIO())
+    assert get_user_model().objects.count() == users
+    assert [e.policy_revisions.count() for e in Membership.objects.first().project.environments.all()] == revisions
