@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -104,13 +105,21 @@ def _error_from(response: httpx.Response) -> UpstreamError:
     code, message = "upstream_error", f"The provider answered HTTP {response.status_code}."
     try:
         error = response.json().get("error") or {}
-        code = error.get("code") or code
-        message = error.get("message") or message
+        code = str(error.get("code") or code)[:64]
+        message = without_secrets(str(error.get("message") or message)[:1000])
     except (ValueError, AttributeError):
         pass
     return UpstreamError(
         message, status=response.status_code, code=code, retry_after=_retry_after(response.headers.get("Retry-After"))
     )
+
+
+SECRET_SHAPES = re.compile(r"\b(sk|sgk|rk)[-_][A-Za-z0-9_*.-]{6,}")
+
+
+def without_secrets(text: str) -> str:
+    """A provider's error text, minus anything shaped like an API key (OpenAI echoes a masked key on a 401)."""
+    return SECRET_SHAPES.sub("[key redacted]", text)
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -239,8 +239,8 @@ def video_content(request: HttpRequest, video_id: str) -> HttpResponse:
         stack.close()
         code = "video_not_found" if error.status == 404 else "upstream_error"
         raise ApiError(code, f"The provider could not deliver this video's {variant}: {error.message}") from None
-    if "Content-Length" in upstream.headers:
-        headers["Content-Length"] = upstream.headers["Content-Length"]
+    if "Content-Length" in upstream.headers and "Content-Encoding" not in upstream.headers:
+        headers["Content-Length"] = upstream.headers["Content-Length"]  # httpx decodes an encoded body
     return StreamingHttpResponse(
         _chunks(upstream, stack),
         content_type=upstream.headers.get("Content-Type", CONTENT_VARIANTS[variant]),

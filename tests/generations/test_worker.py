@@ -305,3 +305,16 @@ def test_a_status_the_worker_does_not_know_is_retried_then_failed(accepted):
     failed = reload(accepted)
     assert failed.status == "failed"
     assert "unknown status 'paused'" in failed.error_message
+
+
+def test_a_providers_error_text_is_kept_without_anything_shaped_like_a_key(accepted):
+    def provider(request: httpx.Request) -> httpx.Response:
+        message = "Incorrect API key provided: sk-proj-abc1********************xyz9. You can find your key at ..."
+        return httpx.Response(401, json={"error": {"message": message, "code": "invalid_api_key"}})
+
+    with use_transport(httpx.MockTransport(provider)):
+        assert worker.advance(accepted.pk) is None
+    failed = reload(accepted)
+    assert failed.error_code == "invalid_api_key"
+    assert "Incorrect API key provided: [key redacted]" in failed.error_message
+    assert "sk-proj" not in failed.error_message
