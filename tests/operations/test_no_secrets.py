@@ -15,11 +15,10 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.test import Client
 
-from governance.dashboard.selectors import AUDITOR_GROUP
 from governance.generations import worker
 from governance.generations.models import Generation
 from governance.generations.upstream import use_transport
-from governance.projects.models import Project, Role
+from governance.projects.models import AUDITOR_GROUP, Project, Role
 from tests.factories import OLD, make_api_key, make_environment, make_member, make_project, make_user
 from tests.generations.conftest import Api
 
@@ -66,8 +65,10 @@ def every_page(user) -> list[str]:
     pages += [f"/generations/{generation.video_id}/" for generation in Generation.objects.all()]
     seen = [text_of(client.get(page)) for page in pages]
     for kind in ("generations", "audit"):
-        seen.append(text_of(client.post(f"/audit/export/{kind}/", {"format": "csv"})))
-        seen.append(text_of(client.post(f"/audit/export/{kind}/", {"format": "jsonl"})))
+        for file_format in ("csv", "jsonl"):
+            export = client.post(f"/audit/export/{kind}/", {f"{kind}-format": file_format})
+            assert export.status_code == 200
+            seen.append(text_of(export))
     seen.append(text_of(client.get("/metrics")))
     return seen
 
