@@ -6,6 +6,7 @@ SIGTERM, or the end of whatever started it stops them all.
 """
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +26,9 @@ def main() -> int:
         return 1
     data_dir = Path(os.environ.setdefault("GOVERNANCE_DATA_DIR", str(ROOT / "var")))
     data_dir.mkdir(parents=True, exist_ok=True)
+    # Metrics start from zero with every run: the files of processes from an earlier run are stale.
+    metrics_dir = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(data_dir / "prometheus")))
+    shutil.rmtree(metrics_dir, ignore_errors=True)
     manage = [sys.executable, str(ROOT / "manage.py")]
 
     subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], check=True, cwd=ROOT)

@@ -4,14 +4,17 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 
 from governance.converters import ObjectId
+from governance.dashboard.forms import AdminLoginForm, LoginForm
 
 register_converter(ObjectId, "id")  # before the apps' URL patterns that use it
+admin.site.login_form = AdminLoginForm  # the admin's sign-in is throttled like the dashboard's
 
 urlpatterns = [
     path("v1/", include("governance.generations.urls")),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("", include("governance.operations.urls")),
     path("", include("governance.dashboard.urls")),
 ]
 

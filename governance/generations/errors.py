@@ -2,6 +2,7 @@
 
 from django.http import JsonResponse
 
+from governance.metrics import API_REFUSALS
 from governance.policies.engine import Refusal
 
 ERROR_STATUS = {
@@ -51,6 +52,7 @@ def status_for(code: str) -> int:
 
 def error_response(refusal: Refusal, headers: dict | None = None) -> JsonResponse:
     status = status_for(refusal.code)
+    API_REFUSALS.labels(refusal.code).inc()
     body = {
         "error": {
             "message": refusal.message,

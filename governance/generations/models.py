@@ -73,6 +73,8 @@ class Generation(models.Model):
     next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
     # The one worker message allowed to take the next step; any other message for this row is stale.
     step_token = models.CharField(max_length=32, blank=True)
+    # The X-Request-ID of the request that created it; the worker logs its steps under the same id.
+    request_id = models.CharField(max_length=128, blank=True)
     estimated_cost = models.DecimalField(max_digits=10, decimal_places=4, default=0)
     budget_month = models.DateField(null=True, blank=True)
 

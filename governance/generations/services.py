@@ -16,6 +16,7 @@ from governance.catalog.selectors import catalog_view
 from governance.generations.errors import ApiError
 from governance.generations.models import Generation, IdempotencyRecord, new_step_token
 from governance.generations.parsing import VideoRequest, clean_text, sha256_text, stored_prompt
+from governance.metrics import GENERATIONS
 from governance.policies.engine import (
     OPERATION_CREATE,
     OPERATION_REMIX,
@@ -30,6 +31,7 @@ from governance.policies.models import PolicyRevision
 from governance.policies.selectors import month_start, policy_in_force
 from governance.policies.services import reserve_budget
 from governance.projects.selectors import KeyHolder
+from governance.request_ids import current_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +118,7 @@ def _record(holder: KeyHolder, submission: Submission, decision: Decision, polic
         prompt=stored_prompt(submission.prompt),
         prompt_sha256=sha256_text(submission.prompt) if submission.prompt else "",
         parameters=submission.parameters(),
+        request_id=current_request_id(),
         created_at=now,
     )
     request = submission.request
@@ -140,8 +143,9 @@ def _record(holder: KeyHolder, submission: Submission, decision: Decision, polic
         generation.completed_at = now
     generation.add_to_timeline(generation.status, decision.code if isinstance(decision, Refusal) else decision.snapshot)
     generation.save()
+    GENERATIONS.labels(generation.status).inc()
     if generation.status == Generation.Status.QUEUED:
-        transaction.on_commit(lambda: enqueue(generation.pk, generation.step_token))
+        transaction.on_commit(lambda: enqueue(generation.pk, generation.step_token, generation.request_id))
     return generation
 
 
@@ -169,12 +173,12 @@ def _requested_model(submission: Submission) -> str:
     return ""
 
 
-def enqueue(generation_id: int, step_token: str) -> None:
+def enqueue(generation_id: int, step_token: str, request_id: str = "") -> None:
     """Hand a committed generation to the worker; if the broker is away the sweep retries later."""
     from governance.generations.tasks import advance_generation
 
     try:
-        advance_generation.apply_async(args=[generation_id], kwargs={"step": step_token})
+        advance_generation.apply_async(args=[generation_id], kwargs={"step": step_token, "request_id": request_id})
     except Exception:
         logger.warning("could not enqueue generation %s; the sweep will retry", generation_id, exc_info=True)
 

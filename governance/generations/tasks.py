@@ -10,6 +10,7 @@ from governance.generations import services, worker
 from governance.generations.models import Generation, new_step_token
 from governance.generations.services import apply_retention
 from governance.generations.upstream import UpstreamError, client_for
+from governance.request_ids import bound_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -17,20 +18,25 @@ SWEEP_BATCH = 500
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def advance_generation(generation_id: int, step: str = "") -> None:
+def advance_generation(generation_id: int, step: str = "", request_id: str = "") -> None:
     """Do the next step of a generation and, unless it is finished, schedule the one after.
 
     `step` is the token of the message allowed to take this step. A duplicate or
     stale message (redelivered after a crash, or overtaken by the sweep) claims
     nothing and ends, so each generation has one chain of steps at a time.
+    `request_id` is the id of the request that created the generation; the step's
+    log lines carry it.
     """
-    with one_state_read():
-        running = worker.claim_step(generation_id, step)
-        if running is None:
-            return
-        countdown = worker.advance(generation_id)
-    if countdown is not None and (next_step := worker.hand_over_step(generation_id, running)):
-        advance_generation.apply_async(args=[generation_id], kwargs={"step": next_step}, countdown=countdown)
+    with bound_request_id(request_id):
+        with one_state_read():
+            running = worker.claim_step(generation_id, step)
+            if running is None:
+                return
+            countdown = worker.advance(generation_id)
+        if countdown is not None and (next_step := worker.hand_over_step(generation_id, running)):
+            advance_generation.apply_async(
+                args=[generation_id], kwargs={"step": next_step, "request_id": request_id}, countdown=countdown
+            )
 
 
 @shared_task(ignore_result=True)
@@ -43,9 +49,9 @@ def sweep_stalled_generations() -> int:
     """
     now = timezone.now()
     overdue = Q(next_check_at__lt=now) | Q(next_check_at__isnull=True)
-    stalled = list(Generation.objects.unfinished().filter(overdue).values_list("pk", flat=True)[:SWEEP_BATCH])
+    stalled = list(Generation.objects.unfinished().filter(overdue).values_list("pk", "request_id")[:SWEEP_BATCH])
     restarted = 0
-    for generation_id in stalled:
+    for generation_id, request_id in stalled:
         step = new_step_token()
         taken = (
             Generation.objects.unfinished()
@@ -53,7 +59,7 @@ def sweep_stalled_generations() -> int:
             .update(step_token=step, next_check_at=now + timezone.timedelta(seconds=settings.GENERATION_STALL_SECONDS))
         )
         if taken:
-            advance_generation.apply_async(args=[generation_id], kwargs={"step": step})
+            advance_generation.apply_async(args=[generation_id], kwargs={"step": step, "request_id": request_id})
             restarted += 1
     if restarted:
         logger.info("sweep re-enqueued %d stalled generations", restarted)

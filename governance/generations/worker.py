@@ -6,9 +6,12 @@ upstream create carries an Idempotency-Key derived from the generation, so a
 step repeated after a crash or a duplicate message never pays for a second job.
 """
 
+import contextlib
 import datetime as dt
 import logging
 import random
+import time
+from collections.abc import Iterator
 
 from django.conf import settings
 from django.db import transaction
@@ -17,6 +20,7 @@ from django.utils import timezone
 from governance.catalog.selectors import catalog_view
 from governance.generations.models import Generation, new_step_token
 from governance.generations.upstream import InputReference, UpstreamError, client_for
+from governance.metrics import GENERATIONS, UPSTREAM_ERRORS, UPSTREAM_SECONDS
 from governance.policies.engine import Refusal, recheck
 from governance.policies.selectors import policy_in_force
 from governance.policies.services import release_budget
@@ -95,15 +99,16 @@ def _start_upstream(generation: Generation) -> float | None:
         if generation.remixed_from is None or not generation.remixed_from.upstream_id:
             fail(generation, code="source_unavailable", message="The video to remix is no longer in the log.")
             return None
-        answer = client.remix_video(
-            generation.remixed_from.upstream_id, prompt=generation.prompt, idempotency_key=idempotency_key
-        )
+        with upstream_call(generation, "remix"):
+            answer = client.remix_video(
+                generation.remixed_from.upstream_id, prompt=generation.prompt, idempotency_key=idempotency_key
+            )
     else:
-        answer = client.create_video(
-            fields=_upstream_fields(generation),
-            idempotency_key=idempotency_key,
-            input_reference=_input_reference(generation),
-        )
+        fields, input_reference = _upstream_fields(generation), _input_reference(generation)
+        with upstream_call(generation, "create"):
+            answer = client.create_video(
+                fields=fields, idempotency_key=idempotency_key, input_reference=input_reference
+            )
     _check_status(answer)
     generation.upstream_id = answer["id"]
     generation.upstream_attempts = 0
@@ -157,11 +162,26 @@ def _input_reference(generation: Generation) -> InputReference | None:
 
 
 def _poll_upstream(generation: Generation) -> float | None:
-    answer = client_for(generation.provider).retrieve_video(generation.upstream_id)
+    with upstream_call(generation, "retrieve"):
+        answer = client_for(generation.provider).retrieve_video(generation.upstream_id)
     _check_status(answer)
     generation.upstream_attempts = 0
     _apply_upstream_state(generation, answer)
     return None if generation.is_finished else _poll_interval(generation)
+
+
+@contextlib.contextmanager
+def upstream_call(generation: Generation, operation: str) -> Iterator[None]:
+    """Time one provider call, and count it as an error if it fails, by provider and snapshot."""
+    labels = (generation.provider.slug, generation.resolved_snapshot or "-", operation)
+    started = time.perf_counter()
+    try:
+        yield
+    except UpstreamError as error:
+        UPSTREAM_ERRORS.labels(*labels, str(error.status or "unreachable")).inc()
+        raise
+    finally:
+        UPSTREAM_SECONDS.labels(*labels).observe(time.perf_counter() - started)
 
 
 def _check_status(answer: dict) -> None:
@@ -182,15 +202,18 @@ def _apply_upstream_state(generation: Generation, answer: dict) -> None:
             message=error.get("message") or "The provider reports the generation failed.",
         )
     else:
-        if status == Generation.Status.IN_PROGRESS and generation.status != status:
+        started = status == Generation.Status.IN_PROGRESS and generation.status != status
+        if started:
             generation.add_to_timeline(status)
         generation.status = status
         generation.progress = max(0, min(99, int(answer.get("progress") or 0)))
         generation.next_check_at = timezone.now() + _grace(_poll_interval(generation))
-        _save_unfinished(
+        saved = _save_unfinished(
             generation,
             ["upstream_id", "upstream_attempts", "started_at", "status", "progress", "timeline", "next_check_at"],
         )
+        if started and saved:
+            GENERATIONS.labels(status).inc()
 
 
 def _after_upstream_error(generation: Generation, error: UpstreamError) -> float | None:
@@ -240,7 +263,7 @@ def complete(generation: Generation, *, expires_at: int | None = None) -> None:
     if expires_at:
         generation.expires_at = dt.datetime.fromtimestamp(int(expires_at), tz=dt.UTC)
     generation.add_to_timeline(Generation.Status.COMPLETED)
-    _save_unfinished(
+    if _save_unfinished(
         generation,
         [
             "upstream_id",
@@ -253,7 +276,8 @@ def complete(generation: Generation, *, expires_at: int | None = None) -> None:
             "timeline",
             "next_check_at",
         ],
-    )
+    ):
+        GENERATIONS.labels(Generation.Status.COMPLETED).inc()
 
 
 def fail(generation: Generation, *, code: str, message: str) -> None:
@@ -278,6 +302,8 @@ def fail(generation: Generation, *, code: str, message: str) -> None:
                 "next_check_at",
             ],
         )
+        if changed:
+            GENERATIONS.labels(Generation.Status.FAILED).inc()
         if changed and generation.budget_month is not None and not generation.upstream_id:
             release_budget(
                 environment_id=generation.environment_id,

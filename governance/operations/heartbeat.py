@@ -1,0 +1,36 @@
+"""The worker's heartbeat for /readyz, recorded from its main process so a busy pool does not hide it."""
+
+import logging
+
+from celery import bootsteps
+
+logger = logging.getLogger(__name__)
+
+
+class WorkerHeartbeat(bootsteps.StartStopStep):
+    """Record 'this worker is alive' at start and then every WORKER_HEARTBEAT_SECONDS."""
+
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker, **kwargs):
+        super().__init__(worker, **kwargs)
+        self.timer_entry = None
+
+    def start(self, worker) -> None:
+        from django.conf import settings
+
+        self.worker_name = worker.hostname
+        self.beat()
+        self.timer_entry = worker.timer.call_repeatedly(settings.WORKER_HEARTBEAT_SECONDS, self.beat)
+
+    def stop(self, worker) -> None:
+        if self.timer_entry is not None:
+            self.timer_entry.cancel()
+
+    def beat(self) -> None:
+        from governance.operations.readiness import record_worker_heartbeat
+
+        try:
+            record_worker_heartbeat(self.worker_name)
+        except Exception:  # the cache is away: /readyz says so, and the worker carries on
+            logger.warning("could not record the worker heartbeat", exc_info=True)

@@ -1,0 +1,40 @@
+"""Health, readiness and metrics for load balancers, orchestrators and Prometheus."""
+
+import hmac
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from governance.operations import metrics, readiness
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> HttpResponse:
+    """The process is up and answering; nothing else is touched."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> HttpResponse:
+    """Ready to serve: every check passes (200), or the failing ones say why (503)."""
+    checks = readiness.run_checks()
+    ready = all(check.ok for check in checks)
+    body = {"status": "ok" if ready else "unavailable", "checks": {check.name: check.as_json() for check in checks}}
+    return JsonResponse(body, status=200 if ready else 503)
+
+
+@never_cache
+@require_GET
+def prometheus_metrics(request: HttpRequest) -> HttpResponse:
+    if settings.METRICS_TOKEN and not _has_metrics_token(request):
+        return HttpResponse("A valid METRICS_TOKEN bearer token is required.\n", status=401, content_type="text/plain")
+    return HttpResponse(metrics.exposition(), content_type=metrics.CONTENT_TYPE)
+
+
+def _has_metrics_token(request: HttpRequest) -> bool:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), settings.METRICS_TOKEN.encode())
