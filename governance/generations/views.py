@@ -2,11 +2,14 @@
 
 import contextlib
 import functools
+import hashlib
 import time
+from pathlib import Path
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import etag
 
 from governance.caching import one_state_read
 from governance.catalog.selectors import catalog_view
@@ -26,6 +29,7 @@ LAST_USED_EVERY_SECONDS = 60
 LAST_USED_KEYS_REMEMBERED = 10_000
 UNREAD_BODY_DRAIN_LIMIT = 2 * 1024 * 1024
 _last_used_written: dict[int, float] = {}
+OPENAPI_DOCUMENT = Path(__file__).with_name("openapi.json")
 INVALID_API_KEY = Refusal(
     "invalid_api_key",
     "Incorrect or missing API key. Send 'Authorization: Bearer <key>' with a key of a project environment.",
@@ -43,6 +47,7 @@ def api_endpoint(methods: set[str]):
             discard_unread_body(request)
             return response
 
+        wrapper.allowed_methods = frozenset(methods)  # the OpenAPI test checks each one is documented
         return wrapper
 
     return decorator
@@ -323,6 +328,23 @@ def not_governed_yet(request: HttpRequest, **kwargs) -> HttpResponse:
             "use create and remix.",
         )
     )
+
+
+@functools.cache
+def _openapi_document() -> bytes:
+    return OPENAPI_DOCUMENT.read_bytes()
+
+
+@csrf_exempt
+@etag(lambda request: hashlib.sha256(_openapi_document()).hexdigest())
+def openapi_document(request: HttpRequest) -> HttpResponse:
+    """The gateway's OpenAPI 3.1 document, as kept in the repository; public and cacheable."""
+    if request.method not in ("GET", "HEAD"):
+        discard_unread_body(request)
+        return error_response(Refusal("method_not_allowed", f"{request.method} is not allowed here; use GET."))
+    response = HttpResponse(_openapi_document(), content_type="application/json")
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
 
 
 @csrf_exempt
