@@ -56,7 +56,8 @@ def api_endpoint(methods: set[str]):
 def _answer(view, methods: set[str], request: HttpRequest, *args, **kwargs) -> HttpResponse:
     if request.method not in methods:
         allowed = ", ".join(sorted(methods))
-        return error_response(Refusal("method_not_allowed", f"{request.method} is not allowed here; use {allowed}."))
+        refusal = Refusal("method_not_allowed", f"{request.method} is not allowed here; use {allowed}.")
+        return error_response(refusal, headers={"Allow": allowed})
     with one_state_read():
         holder = _authenticate(request)
         if holder is None:
@@ -341,7 +342,8 @@ def openapi_document(request: HttpRequest) -> HttpResponse:
     """The gateway's OpenAPI 3.1 document, as kept in the repository; public and cacheable."""
     if request.method not in ("GET", "HEAD"):
         discard_unread_body(request)
-        return error_response(Refusal("method_not_allowed", f"{request.method} is not allowed here; use GET."))
+        refusal = Refusal("method_not_allowed", f"{request.method} is not allowed here; use GET.")
+        return error_response(refusal, headers={"Allow": "GET, HEAD"})
     response = HttpResponse(_openapi_document(), content_type="application/json")
     response["Cache-Control"] = "public, max-age=3600"
     return response

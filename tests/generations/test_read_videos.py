@@ -105,6 +105,7 @@ def test_a_wrong_method_is_a_405_in_openai_shape(api):
     response = api.client.put("/v1/videos", HTTP_AUTHORIZATION=f"Bearer {api.key}")
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
+    assert response["Allow"] == "GET, POST"
 
 
 @pytest.mark.parametrize("path", ["/v1/", "/v1/nothing", "/v1/videos/x/y/z"])
