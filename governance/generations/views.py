@@ -17,11 +17,12 @@ from governance.generations import serializers
 from governance.generations.errors import ApiError, error_response
 from governance.generations.models import Generation
 from governance.generations.parsing import fields_fingerprint, parse_prompt, parse_video_request, read_body
+from governance.generations.ratelimit import seconds_until_allowed
 from governance.generations.services import Submission, delete_video, submit, submit_idempotently
 from governance.generations.upstream import UpstreamError, client_for
 from governance.policies.engine import OPERATION_CREATE, OPERATION_REMIX, Accept, GenerationRequest, Refusal, decide
 from governance.policies.selectors import policy_in_force
-from governance.projects.selectors import key_holder
+from governance.projects.selectors import KeyHolder, key_holder
 from governance.projects.services import note_api_key_use, note_refused_api_key
 
 CONTENT_VARIANTS = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
@@ -63,12 +64,25 @@ def _answer(view, methods: set[str], request: HttpRequest, *args, **kwargs) -> H
         if holder is None:
             note_refused_api_key(client_ip=request.META.get("REMOTE_ADDR", ""), presented=_bearer_token(request))
             return error_response(INVALID_API_KEY)
+        retry_after = seconds_until_allowed(api_key_id=holder.api_key_id, per_minute=holder.rate_limit_per_minute)
+        if retry_after is not None:
+            return _rate_limited(holder, retry_after)
         request.holder = holder
         _note_key_use(holder.api_key_id)
         try:
             return view(request, *args, **kwargs)
         except ApiError as error:
             return error_response(error.refusal)
+
+
+def _rate_limited(holder: KeyHolder, retry_after: int) -> HttpResponse:
+    """Refused before anything is parsed or logged: a flood must not fill the generation log."""
+    refusal = Refusal(
+        "rate_limit_exceeded",
+        f"Rate limit reached for requests: each key of {holder.project_slug}/{holder.environment_name} may make "
+        f"{holder.rate_limit_per_minute} requests per minute. Retry after {retry_after} s.",
+    )
+    return error_response(refusal, headers={"Retry-After": str(retry_after)})
 
 
 def discard_unread_body(request: HttpRequest) -> None:
