@@ -2,6 +2,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from urllib.parse import quote
 
@@ -11,6 +12,7 @@ from django.db import connection
 from django.test import TransactionTestCase
 
 from governance.caching import forget_everything
+from governance.generations import ratelimit
 from tests.audit_tampering import as_database_superuser
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +35,12 @@ TransactionTestCase._fixture_teardown = _flush_past_the_audit_triggers(Transacti
 def fast_password_hashing(settings):
     """Passwords are hashed for real in production; the suite does not need a million PBKDF2 rounds per user."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limit_windows(monkeypatch):
+    """Each test counts requests afresh: rolled-back key ids are reused, the shared cache is not rolled back."""
+    monkeypatch.setattr(ratelimit, "KEY_PREFIX", f"test-rate:{uuid.uuid4().hex}")
 
 
 @pytest.fixture(autouse=True)

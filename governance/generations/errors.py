@@ -20,6 +20,7 @@ ERROR_STATUS = {
     "idempotency_key_reused": 422,
     "idempotency_request_in_flight": 409,
     "request_too_large": 413,
+    "rate_limit_exceeded": 429,
     "method_not_allowed": 405,
     "upstream_error": 502,
 }
@@ -32,10 +33,11 @@ ERROR_TYPE = {
     410: "invalid_request_error",
     413: "invalid_request_error",
     422: "invalid_request_error",
+    429: "requests",  # OpenAI's type for a requests-per-minute limit
     502: "api_error",
 }
 # The official SDK retries 409, 429 and 5xx unless told not to; a refusal will not change on retry.
-RETRYABLE_STATUSES = {409, 502}
+RETRYABLE_STATUSES = {409, 429, 502}
 
 
 class ApiError(Exception):

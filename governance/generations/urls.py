@@ -15,5 +15,6 @@ urlpatterns = [
     path("videos/<id:video_id>/remix", views.video_remix, name="video_remix"),
     path("models", views.models, name="models"),
     path("models/<id:model_id>", views.model, name="model"),
-    re_path(r"^.*$", views.unknown_url),
+    path("openapi.json", views.openapi_document, name="openapi"),
+    re_path(r"^[\s\S]*$", views.unknown_url),  # not ".*", which stops at a percent-encoded newline
 ]

@@ -2,11 +2,14 @@
 
 import contextlib
 import functools
+import hashlib
 import time
+from pathlib import Path
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import etag
 
 from governance.caching import one_state_read
 from governance.catalog.selectors import catalog_view
@@ -14,11 +17,12 @@ from governance.generations import serializers
 from governance.generations.errors import ApiError, error_response
 from governance.generations.models import Generation
 from governance.generations.parsing import fields_fingerprint, parse_prompt, parse_video_request, read_body
+from governance.generations.ratelimit import seconds_until_allowed
 from governance.generations.services import Submission, delete_video, submit, submit_idempotently
 from governance.generations.upstream import UpstreamError, client_for
 from governance.policies.engine import OPERATION_CREATE, OPERATION_REMIX, Accept, GenerationRequest, Refusal, decide
 from governance.policies.selectors import policy_in_force
-from governance.projects.selectors import key_holder
+from governance.projects.selectors import KeyHolder, key_holder
 from governance.projects.services import note_api_key_use, note_refused_api_key
 
 CONTENT_VARIANTS = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
@@ -26,6 +30,7 @@ LAST_USED_EVERY_SECONDS = 60
 LAST_USED_KEYS_REMEMBERED = 10_000
 UNREAD_BODY_DRAIN_LIMIT = 2 * 1024 * 1024
 _last_used_written: dict[int, float] = {}
+OPENAPI_DOCUMENT = Path(__file__).with_name("openapi.json")
 INVALID_API_KEY = Refusal(
     "invalid_api_key",
     "Incorrect or missing API key. Send 'Authorization: Bearer <key>' with a key of a project environment.",
@@ -43,6 +48,7 @@ def api_endpoint(methods: set[str]):
             discard_unread_body(request)
             return response
 
+        wrapper.allowed_methods = frozenset(methods)  # the OpenAPI test checks each one is documented
         return wrapper
 
     return decorator
@@ -51,18 +57,32 @@ def api_endpoint(methods: set[str]):
 def _answer(view, methods: set[str], request: HttpRequest, *args, **kwargs) -> HttpResponse:
     if request.method not in methods:
         allowed = ", ".join(sorted(methods))
-        return error_response(Refusal("method_not_allowed", f"{request.method} is not allowed here; use {allowed}."))
+        refusal = Refusal("method_not_allowed", f"{request.method} is not allowed here; use {allowed}.")
+        return error_response(refusal, headers={"Allow": allowed})
     with one_state_read():
         holder = _authenticate(request)
         if holder is None:
             note_refused_api_key(client_ip=request.META.get("REMOTE_ADDR", ""), presented=_bearer_token(request))
             return error_response(INVALID_API_KEY)
+        retry_after = seconds_until_allowed(api_key_id=holder.api_key_id, per_minute=holder.rate_limit_per_minute)
+        if retry_after is not None:
+            return _rate_limited(holder, retry_after)
         request.holder = holder
         _note_key_use(holder.api_key_id)
         try:
             return view(request, *args, **kwargs)
         except ApiError as error:
             return error_response(error.refusal)
+
+
+def _rate_limited(holder: KeyHolder, retry_after: int) -> HttpResponse:
+    """Refused before anything is parsed or logged: a flood must not fill the generation log."""
+    refusal = Refusal(
+        "rate_limit_exceeded",
+        f"Rate limit reached for requests: each key of {holder.project_slug}/{holder.environment_name} may make "
+        f"{holder.rate_limit_per_minute} requests per minute. Retry after {retry_after} s.",
+    )
+    return error_response(refusal, headers={"Retry-After": str(retry_after)})
 
 
 def discard_unread_body(request: HttpRequest) -> None:
@@ -323,6 +343,24 @@ def not_governed_yet(request: HttpRequest, **kwargs) -> HttpResponse:
             "use create and remix.",
         )
     )
+
+
+@functools.cache
+def _openapi_document() -> bytes:
+    return OPENAPI_DOCUMENT.read_bytes()
+
+
+@csrf_exempt
+@etag(lambda request: hashlib.sha256(_openapi_document()).hexdigest())
+def openapi_document(request: HttpRequest) -> HttpResponse:
+    """The gateway's OpenAPI 3.1 document, as kept in the repository; public and cacheable."""
+    if request.method not in ("GET", "HEAD"):
+        discard_unread_body(request)
+        refusal = Refusal("method_not_allowed", f"{request.method} is not allowed here; use GET.")
+        return error_response(refusal, headers={"Allow": "GET, HEAD"})
+    response = HttpResponse(_openapi_document(), content_type="application/json")
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
 
 
 @csrf_exempt

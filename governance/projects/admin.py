@@ -19,7 +19,7 @@ class ProjectAdmin(ReadOnlyAdmin):
 
 @admin.register(Environment)
 class EnvironmentAdmin(ReadOnlyAdmin):
-    list_display = ["project", "name", "protected"]
+    list_display = ["project", "name", "protected", "rate_limit_per_minute"]
 
 
 @admin.register(Membership)

@@ -59,6 +59,10 @@ class Environment(models.Model):
     protected = models.BooleanField(
         default=False, help_text="A protected environment's policy changes only through an approved migration plan."
     )
+    rate_limit_per_minute = models.PositiveIntegerField(
+        default=600,
+        help_text="Gateway requests per minute allowed to each API key of this environment; 0 for no limit.",
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_environment_per_project")]

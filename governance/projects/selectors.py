@@ -14,6 +14,7 @@ class KeyHolder:
     environment_name: str
     project_id: int
     project_slug: str
+    rate_limit_per_minute: int
 
 
 def _load_key_holder(key_hash: str) -> KeyHolder | None:
@@ -27,6 +28,7 @@ def _load_key_holder(key_hash: str) -> KeyHolder | None:
         environment_name=api_key.environment.name,
         project_id=api_key.environment.project_id,
         project_slug=api_key.environment.project.slug,
+        rate_limit_per_minute=api_key.environment.rate_limit_per_minute,
     )
 
 

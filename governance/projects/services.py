@@ -59,6 +59,27 @@ def revoke_api_key(*, api_key: ApiKey, actor: Actor) -> ApiKey:
 
 
 @transaction.atomic
+def set_rate_limit(*, environment: Environment, per_minute: int, actor: Actor) -> Environment:
+    """Change how many gateway requests per minute each of the environment's keys may make (0: no limit)."""
+    if per_minute < 0:
+        raise ValueError("A rate limit is 0 (no limit) or a positive number of requests per minute.")
+    environment = Environment.objects.select_for_update().select_related("project").get(pk=environment.pk)
+    previous = environment.rate_limit_per_minute
+    if previous != per_minute:
+        environment.rate_limit_per_minute = per_minute
+        environment.save(update_fields=["rate_limit_per_minute"])
+        record_event(
+            action="environment.rate_limit_changed",
+            actor=actor,
+            target=environment,
+            project=environment.project,
+            environment=environment,
+            payload={"from": previous, "to": per_minute},
+        )
+    return environment
+
+
+@transaction.atomic
 def set_membership(*, project: Project, user, role: str, actor: Actor) -> Membership:
     membership, created = Membership.objects.select_for_update().get_or_create(
         project=project, user=user, defaults={"role": role}

@@ -105,6 +105,7 @@ def test_a_wrong_method_is_a_405_in_openai_shape(api):
     response = api.client.put("/v1/videos", HTTP_AUTHORIZATION=f"Bearer {api.key}")
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
+    assert response["Allow"] == "GET, POST"
 
 
 @pytest.mark.parametrize("path", ["/v1/", "/v1/nothing", "/v1/videos/x/y/z"])
@@ -122,7 +123,10 @@ def test_calls_not_governed_yet_say_so(api, path):
     assert not Generation.objects.exists()
 
 
-@pytest.mark.parametrize("path", ["videos/abc%00def", "videos/abc%00def/content", "videos/%01/remix"])
+@pytest.mark.parametrize(
+    "path",
+    ["videos/abc%00def", "videos/abc%00def/content", "videos/%01/remix", "videos/a%0Ab", "videos/%0D%0A/content"],
+)
 def test_an_id_with_control_characters_is_a_404_not_an_error(api, path):
     response = api.get(path)
     assert response.status_code == 404

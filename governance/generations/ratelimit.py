@@ -1,0 +1,58 @@
+"""Requests per minute per API key, counted in Django's shared cache in fixed one-minute windows.
+
+Every web node counts in the same cache (Redis in production), so the limit holds
+across nodes. On Redis the count is one atomic round trip (SET NX with expiry, then
+INCR, in one MULTI/EXEC); Django's `RedisCache.incr` alone would take two. Other
+caches count with `cache.add` then `cache.incr`, which is atomic on Redis and
+memcached and close enough on the embedded file cache (one machine, a few processes).
+"""
+
+import logging
+import math
+import time
+
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
+
+logger = logging.getLogger(__name__)
+
+WINDOW_SECONDS = 60
+KEY_PREFIX = "governance:rate"
+
+
+def seconds_until_allowed(*, api_key_id: int, per_minute: int, now: float | None = None) -> int | None:
+    """Count one request for this key; None if it is within the limit, else the seconds until the window ends.
+
+    A limit of 0 counts nothing. If the cache cannot be reached the request is let
+    through: throttling must not take the gateway down with the cache.
+    """
+    if per_minute <= 0:
+        return None
+    now = time.time() if now is None else now
+    window = int(now // WINDOW_SECONDS)
+    try:
+        count = _count(f"{KEY_PREFIX}:{api_key_id}:{window}")
+    except Exception:
+        logger.warning("rate-limit cache unavailable; letting the request through", exc_info=True)
+        return None
+    if count <= per_minute:
+        return None
+    return max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
+
+
+def _count(key: str) -> int:
+    """This window's count for `key`, including the request being counted."""
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        redis_key = backend.make_and_validate_key(key)
+        pipeline = backend._cache.get_client(redis_key, write=True).pipeline()  # MULTI/EXEC: atomic
+        pipeline.set(redis_key, 0, ex=2 * WINDOW_SECONDS, nx=True)
+        pipeline.incr(redis_key)
+        return pipeline.execute()[1]
+    if backend.add(key, 1, timeout=2 * WINDOW_SECONDS):
+        return 1
+    try:
+        return backend.incr(key)
+    except ValueError:  # expired between add and incr
+        backend.add(key, 1, timeout=2 * WINDOW_SECONDS)
+        return 1

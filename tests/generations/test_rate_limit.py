@@ -1,0 +1,116 @@
+import datetime as dt
+
+import pytest
+import time_machine
+from django.core.management import call_command
+
+from governance.audit.models import AuditEvent
+from governance.generations import ratelimit
+from governance.generations.models import Generation
+from governance.projects.models import Environment
+from governance.projects.services import set_rate_limit
+from tests.factories import OLD, SYSTEM, make_api_key
+from tests.generations.conftest import Api
+
+START_OF_A_MINUTE = dt.datetime(2026, 3, 2, 9, 30, 0, tzinfo=dt.UTC)
+
+
+def limit(environment: Environment, per_minute: int) -> None:
+    set_rate_limit(environment=environment, per_minute=per_minute, actor=SYSTEM)
+
+
+def test_an_environment_allows_600_requests_per_minute_per_key_by_default(production):
+    assert production.rate_limit_per_minute == 600
+
+
+@time_machine.travel(START_OF_A_MINUTE + dt.timedelta(seconds=15), tick=False)
+def test_a_key_over_its_limit_gets_an_openai_shaped_429_with_retry_after(api, production):
+    limit(production, 3)
+    assert [api.get("models").status_code for _ in range(3)] == [200, 200, 200]
+    response = api.get("models")
+    assert response.status_code == 429
+    assert response.json()["error"] == {
+        "message": response.json()["error"]["message"],
+        "type": "requests",
+        "param": None,
+        "code": "rate_limit_exceeded",
+    }
+    assert "3 requests per minute" in response.json()["error"]["message"]
+    assert response["Retry-After"] == "45"
+    assert response["x-should-retry"] == "true"
+
+
+def test_a_rate_limited_request_is_not_written_to_the_generation_log(api, production):
+    limit(production, 1)
+    assert api.post("videos", {"prompt": "a lighthouse", "model": OLD}).status_code == 200
+    response = api.post("videos", {"prompt": "a lighthouse", "model": OLD})
+    assert response.status_code == 429
+    assert "X-Governance-Generation" not in response
+    assert Generation.objects.count() == 1
+
+
+def test_each_key_has_its_own_count(api, production):
+    limit(production, 1)
+    other = Api(make_api_key(production))
+    assert api.get("models").status_code == 200
+    assert other.get("models").status_code == 200
+    assert api.get("models").status_code == 429
+    assert other.get("models").status_code == 429
+
+
+def test_the_next_minute_starts_a_new_count(api, production):
+    limit(production, 1)
+    with time_machine.travel(START_OF_A_MINUTE + dt.timedelta(seconds=59), tick=False) as traveller:
+        assert api.get("models").status_code == 200
+        assert api.get("models").status_code == 429
+        traveller.shift(dt.timedelta(seconds=1))
+        assert api.get("models").status_code == 200
+
+
+def test_zero_turns_the_limit_off(api, production):
+    limit(production, 0)
+    assert {api.get("models").status_code for _ in range(5)} == {200}
+
+
+def test_a_changed_limit_applies_from_the_next_request_and_is_audited(api, production):
+    limit(production, 1)
+    api.get("models")
+    assert api.get("models").status_code == 429
+    limit(production, 5)
+    assert api.get("models").status_code == 200
+    event = AuditEvent.objects.filter(action="environment.rate_limit_changed").last()
+    assert event.payload == {"from": 1, "to": 5}
+    assert event.environment_id == production.pk
+
+
+def test_an_unchanged_limit_writes_no_event(production):
+    limit(production, 600)
+    assert not AuditEvent.objects.filter(action="environment.rate_limit_changed").exists()
+
+
+def test_a_negative_limit_is_refused(production):
+    with pytest.raises(ValueError):
+        limit(production, -1)
+
+
+def test_requests_pass_when_the_cache_is_unreachable(api, production, monkeypatch):
+    def unreachable(key):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(ratelimit, "_count", unreachable)
+    limit(production, 1)
+    assert {api.get("models").status_code for _ in range(3)} == {200}
+
+
+def test_the_count_is_shared_through_the_cache_not_held_in_the_process():
+    assert [ratelimit._count(f"{ratelimit.KEY_PREFIX}:shared") for _ in range(3)] == [1, 2, 3]
+    assert ratelimit.seconds_until_allowed(api_key_id=1, per_minute=2, now=120.0) is None
+    assert ratelimit.seconds_until_allowed(api_key_id=1, per_minute=2, now=121.0) is None
+    assert ratelimit.seconds_until_allowed(api_key_id=1, per_minute=2, now=179.5) == 1
+
+
+def test_the_command_sets_an_environments_limit(production, capsys):
+    call_command("set_rate_limit", production.project.slug, "production", "120")
+    production.refresh_from_db()
+    assert production.rate_limit_per_minute == 120
+    assert "120 requests per minute per key" in capsys.readouterr().out
