@@ -16,5 +16,5 @@ urlpatterns = [
     path("models", views.models, name="models"),
     path("models/<id:model_id>", views.model, name="model"),
     path("openapi.json", views.openapi_document, name="openapi"),
-    re_path(r"^[\s\S]*$", views.unknown_url),  # not ".*", which stops at a percent-encoded newline
+    re_path(r"^[\s\S]*$", views.unknown_url, name="unknown_url"),  # not ".*", which stops at a percent-encoded newline
 ]

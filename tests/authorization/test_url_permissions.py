@@ -98,7 +98,8 @@ RULES: dict[str, Rule] = {
     "generations:v1/videos/extensions": everyone(404),
     "generations:v1/videos/characters": everyone(404),
     "generations:v1/videos/characters/<id:character_id>": everyone(404),
-    "generations:v1/^.*$": everyone(404),
+    "generations:unknown_url": everyone(404),
+    "generations:openapi": everyone(200),  # the gateway's OpenAPI document is public, like OpenAI's
     # The simulator, only when SIMULATOR_ENABLED: an unauthenticated fake provider (off in production).
     "simulator:*": everyone(ANY_ANSWER),
     # The admin: its own sign-in, then staff only.
