@@ -14,10 +14,6 @@ import pytest
 
 from tests.conftest import ROOT
 
-# Playwright's sync API runs an event loop in the test thread; the ORM calls the
-# tests make themselves (factories, assertions) are still synchronous.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 SCREENSHOTS = ROOT / "var" / "screenshots"
 PASSWORD = "pw-for-tests"  # what tests.factories.make_user sets
 CHROMIUM_FLAGS = [
@@ -37,7 +33,7 @@ def chromium_path() -> str | None:
     return candidate if Path(candidate).exists() else None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
     executable = chromium_path()
     if executable is None:
@@ -45,10 +41,16 @@ def browser():
             pytest.fail("CI must run the browser tests, and Chromium is not installed")
         pytest.skip("Chromium is not installed: `apt-get install -y chromium` (or set CHROMIUM_PATH) to run them")
     sync_api = pytest.importorskip("playwright.sync_api", reason="`make test` installs playwright")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
+    # Playwright's sync API keeps an event loop in the test thread while it runs; the ORM
+    # calls the tests and their fixtures make there are still synchronous. Only here.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
+            yield browser
+            browser.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 @pytest.fixture
