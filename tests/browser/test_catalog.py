@@ -9,11 +9,12 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from governance.catalog.models import Snapshot
+from governance.catalog.services import load_pack, read_pack, repoint_alias
 from governance.generations.models import Generation
 from governance.projects.models import Role
 from tests.browser.conftest import screenshot, sign_in
 from tests.dashboard.builders import make_generation
-from tests.factories import NEW, OLD, make_environment, make_member, make_project, simulator_provider
+from tests.factories import NEW, OLD, SYSTEM, make_environment, make_member, make_project, simulator_provider
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +22,15 @@ PRO = "sora-2-pro-2025-10-06"
 
 
 def test_comparing_two_snapshots_swaps_in_their_differences(page):
-    simulator_provider()
+    provider = simulator_provider()
+    load_pack(read_pack("openai-sora-2"), actor=SYSTEM)  # deprecated and shut-down snapshots for the timeline
+    repoint_alias(
+        provider=provider,
+        name="sora-2",
+        snapshot=Snapshot.objects.get(provider=provider, name=OLD),
+        actor=SYSTEM,
+        reason="storyboards broke our renders; back to the October snapshot",
+    )
     user = make_member(make_project("shop"), Role.VIEWER)
     sign_in(page, user.username)
 
@@ -39,7 +48,6 @@ def test_comparing_two_snapshots_swaps_in_their_differences(page):
     expect(sizes).to_contain_text("differs")
     expect(sizes.locator("mark").first).to_have_text("1024x1792")
     expect(comparison.get_by_role("row").filter(has_text="Price at 1920x1080")).to_contain_text("not offered")
-    comparison.scroll_into_view_if_needed()
     screenshot(page, "catalog-comparison")
 
 
