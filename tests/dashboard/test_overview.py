@@ -220,7 +220,17 @@ def test_the_banner_links_to_the_cell_and_names_the_replacement(member_client, p
 
     assert f'<a href="#cell-{environment.pk}">' in page
     assert f'id="cell-{environment.pk}"' in page
-    assert f"Its replacement is <code>{NEW}</code>." in page
+    old, new = (Snapshot.objects.get(provider=simulator_provider(), name=name) for name in (OLD, NEW))
+    assert f"Its replacement is <code>{NEW}</code>" in page
+    assert f"/catalog/?a={old.pk}&amp;b={new.pk}#compare-heading" in page
+
+
+def test_each_cell_links_to_its_usage(member_client, project):
+    make_environment(project, "staging")
+
+    page = overview(member_client)
+
+    assert '/usage/?project=video-app&amp;environment=staging&amp;period=7d">usage</a>' in page
 
 
 def test_a_user_without_projects_sees_an_empty_state(client):
