@@ -3,8 +3,11 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from governance.dashboard import usage_selectors
 from governance.dashboard.usage_selectors import UsageFilters, percentile, usage
 from governance.generations.models import Generation
 from tests.dashboard.builders import make_generation
@@ -186,3 +189,35 @@ def test_a_user_without_projects_is_told_why_the_page_is_empty(client):
     client.force_login(make_user())
 
     assert "You are not a member of any project yet" in usage_page(client)
+
+
+def test_the_page_takes_the_same_queries_however_many_projects(client, project, member):
+    generation(make_environment(project, "production"), hours_ago=1)
+    client.force_login(member)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            usage_page(client)
+        return len(captured)
+
+    few = queries()
+    for index in range(3):
+        other = make_project(f"more-{index}")
+        make_member(other, user=member)
+        for name in ("development", "production"):
+            generation(make_environment(other, name), hours_ago=index + 1, status=FAILED)
+
+    assert queries() == few
+
+
+def test_sqlite_percentiles_read_a_bounded_sample_of_the_newest(project, member, monkeypatch):
+    if connection.vendor == "postgresql":
+        pytest.skip("PostgreSQL computes percentiles in the database over every row")
+    monkeypatch.setattr(usage_selectors, "LATENCY_SAMPLE_LIMIT", 2)
+    environment = make_environment(project, "production")
+    for latency in (1000, 10, 20):  # created in this order; the first is the oldest row
+        generation(environment, hours_ago=1, latency=latency)
+
+    report = usage(member, UsageFilters(period="24h"), now=NOW)
+
+    assert report.buckets[-2].stats.p95_seconds == pytest.approx(19.5)
