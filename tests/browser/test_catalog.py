@@ -34,7 +34,7 @@ def test_comparing_two_snapshots_swaps_in_their_differences(page):
     user = make_member(make_project("shop"), Role.VIEWER)
     sign_in(page, user.username)
 
-    page.get_by_role("link", name="Catalog").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Catalog").click()
     expect(page.get_by_role("heading", name="Catalog", level=1)).to_be_visible()
     screenshot(page, "catalog")
 
@@ -70,7 +70,7 @@ def test_usage_charts_show_the_seeded_generations(page):
     user = make_member(project, Role.VIEWER)
     sign_in(page, user.username)
 
-    page.get_by_role("link", name="Usage").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Usage").click()
     expect(page.get_by_role("img", name="Latency (p50 and p95)")).to_be_visible()
     expect(page.get_by_role("table").first).to_contain_text("shop / production")
     screenshot(page, "usage")

@@ -230,7 +230,8 @@ def test_each_cell_links_to_its_usage(member_client, project):
 
     page = overview(member_client)
 
-    assert '/usage/?project=video-app&amp;environment=staging&amp;period=7d">usage</a>' in page
+    assert '/usage/?project=video-app&amp;environment=staging&amp;period=7d"' in page
+    assert 'aria-label="Usage of Video app / Staging, last 7 days">usage</a>' in page
 
 
 def test_a_user_without_projects_sees_an_empty_state(client):
