@@ -21,10 +21,11 @@ STATS_WINDOW = dt.timedelta(hours=24)
 LOG_PAGE_SIZE = 50
 
 ALIAS_HANDLING = {
-    engine.ALIAS_FOLLOW: "follow: alias requests run on the alias's current snapshot",
-    engine.ALIAS_PIN: "pinned: alias requests run on the pinned snapshot",
-    engine.ALIAS_REFUSE: "refused: alias requests are refused",
+    engine.ALIAS_FOLLOW: "run on the alias's current snapshot",
+    engine.ALIAS_PIN: "run on the pinned snapshot",
+    engine.ALIAS_REFUSE: "refused",
 }
+CALM = (2, 0)  # the urgency of a cell without a problem; lower sorts first
 
 
 # Visibility
@@ -88,6 +89,15 @@ class EnvironmentCell:
         return ALIAS_HANDLING.get(self.revision.alias_requests, self.revision.alias_requests) if self.revision else ""
 
     @property
+    def urgency(self) -> tuple[int, int]:
+        """Shut down (or missing from the catalog) first, then the soonest shutdown, then the calm ones."""
+        if not self.problem:
+            return CALM
+        if self.lifecycle in (None, Lifecycle.SHUT_DOWN) or self.days_left is None:
+            return (0, 0)
+        return (1, self.days_left)
+
+    @property
     def lifecycle_text(self) -> str:
         if self.pinned is None or self.lifecycle is None:
             return "Not in catalog"
@@ -110,6 +120,10 @@ class ProjectRow:
     def problems(self) -> list[EnvironmentCell]:
         return [cell for cell in self.cells if cell is not None and cell.problem]
 
+    @property
+    def urgency(self) -> tuple[int, int]:
+        return min((cell.urgency for cell in self.problems), default=CALM)
+
 
 @dataclass(frozen=True)
 class OverviewMatrix:
@@ -118,7 +132,8 @@ class OverviewMatrix:
 
     @property
     def problems(self) -> list[EnvironmentCell]:
-        return [cell for row in self.rows for cell in row.problems]
+        """Every cell with a problem, the most urgent first."""
+        return sorted((cell for row in self.rows for cell in row.problems), key=lambda cell: cell.urgency)
 
 
 def overview_matrix(user, *, now: dt.datetime) -> OverviewMatrix:
@@ -143,7 +158,7 @@ def overview_matrix(user, *, now: dt.datetime) -> OverviewMatrix:
         ProjectRow(project=project, cells=[cells.get((project.pk, name)) for name in ENVIRONMENT_ORDER])
         for project in projects
     ]
-    rows.sort(key=lambda row: not row.problems)
+    rows.sort(key=lambda row: row.urgency)  # stable: calm projects keep their alphabetical order
     return OverviewMatrix(environment_names=[EnvironmentName(name).label for name in ENVIRONMENT_ORDER], rows=rows)
 
 
@@ -182,8 +197,8 @@ class _Catalog:
 
     @classmethod
     def load(cls, provider_ids: set[int]) -> "_Catalog":
-        snapshots = Snapshot.objects.filter(provider_id__in=provider_ids)
-        aliases = Alias.objects.filter(provider_id__in=provider_ids).select_related("snapshot")
+        snapshots = Snapshot.objects.filter(provider_id__in=provider_ids).select_related("replacement")
+        aliases = Alias.objects.filter(provider_id__in=provider_ids).select_related("snapshot__replacement")
         return cls(
             snapshots={(snapshot.provider_id, snapshot.name): snapshot for snapshot in snapshots},
             aliases={(alias.provider_id, alias.name): alias.snapshot for alias in aliases},

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from governance.dashboard import audit_views, views
+from governance.dashboard import audit_views, catalog_views, usage_views, views
 
 app_name = "dashboard"
 
@@ -8,6 +8,8 @@ urlpatterns = [
     path("", views.overview, name="overview"),
     path("generations/", views.generation_list, name="generation_list"),
     path("generations/<id:video_id>/", views.generation_detail, name="generation_detail"),
+    path("catalog/", catalog_views.catalog, name="catalog"),
+    path("usage/", usage_views.usage, name="usage"),
     path("audit/", audit_views.audit, name="audit"),
     path("audit/verify/", audit_views.verify, name="audit_verify"),
     path("audit/export/<slug:kind>/", audit_views.export, name="audit_export"),

@@ -79,6 +79,8 @@ RULES: dict[str, Rule] = {
     "dashboard:overview": signed_in(),
     "dashboard:generation_list": signed_in(),
     "dashboard:generation_detail": signed_in(non_members=404),
+    "dashboard:catalog": signed_in(),  # the catalog belongs to no project
+    "dashboard:usage": signed_in(),  # shows only the user's projects; an empty state for non-members
     "dashboard:audit": auditors_and_project_admins(200),
     "dashboard:audit_verify": auditors_and_project_admins(302, method="POST"),
     "dashboard:audit_export": auditors_and_project_admins(200, method="POST", data={"generations-format": "csv"}),

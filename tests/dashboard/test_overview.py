@@ -11,7 +11,7 @@ from governance.catalog.models import Snapshot
 from governance.generations.models import Generation
 from governance.policies.engine import ALIAS_FOLLOW, ALIAS_REFUSE
 from tests.dashboard.builders import make_generation
-from tests.factories import NEW, OLD, make_environment, make_member, make_project, simulator_provider
+from tests.factories import NEW, OLD, make_environment, make_member, make_project, make_user, simulator_provider
 
 pytestmark = pytest.mark.django_db
 
@@ -45,9 +45,11 @@ def test_overview_shows_the_pinned_snapshot_and_the_alias_following_environment(
 
     page = overview(member_client)
 
-    assert "follows alias <code>sora-2</code> → <code>sora-2-2025-12-08</code>" in page
-    assert f"pinned <code>{OLD}</code>" in page
-    assert "yes: changes need an approved plan" in page
+    assert '<p class="pin"><code>sora-2-2025-12-08</code></p>' in page
+    assert "follows alias <code>sora-2</code>" in page
+    assert f'<p class="pin"><code>{OLD}</code></p>' in page
+    assert page.count('<span class="tag">pinned</span>') == 1
+    assert 'title="Changes need an approved migration plan">protected</span>' in page
 
 
 def test_environment_columns_run_from_development_to_production(member_client, project):
@@ -70,7 +72,8 @@ def test_overview_names_alias_handling_and_the_canary(member_client, project):
     page = overview(member_client)
 
     assert f"<code>{NEW}</code> at 10%" in page
-    assert "refused: alias requests are refused" in page
+    assert "<dt>Alias requests</dt><dd>refused</dd>" in page
+    assert page.count("refused") == page.count("<dd>refused</dd>") + 1  # and once in the 24-hour counts
 
 
 def test_a_shut_down_pin_is_a_red_cell_and_listed_in_the_banner(member_client, project):
@@ -82,7 +85,7 @@ def test_a_shut_down_pin_is_a_red_cell_and_listed_in_the_banner(member_client, p
 
     assert 'role="alert"' in page
     assert "1 pinned snapshot needs attention" in page
-    assert f"Video app / Production</strong> is pinned to {OLD}, which shut down on 2026-09-24" in page
+    assert f"Video app / Production</strong></a> is pinned to {OLD}, which shut down on 2026-09-24" in page
     assert "cell-problem" in page
     assert "Shut down since 2026-09-24" in page
 
@@ -117,7 +120,7 @@ def test_an_alias_whose_target_shuts_down_is_a_problem_too(member_client, projec
     with time_machine.travel(dt.datetime(2026, 9, 30, tzinfo=dt.UTC), tick=False):
         page = overview(member_client)
 
-    assert f"Video app / Development</strong> is pinned to {NEW}, which shut down on 2026-09-24" in page
+    assert f"Video app / Development</strong></a> is pinned to {NEW}, which shut down on 2026-09-24" in page
 
 
 def test_projects_with_problems_come_first(client):
@@ -177,3 +180,64 @@ def test_overview_queries_do_not_grow_with_the_matrix(client):
             make_generation(make_environment(project, environment_name), status=Generation.Status.FAILED)
 
     assert queries() == small
+
+
+def test_the_most_urgent_problem_comes_first_in_the_banner_and_the_table(client):
+    Snapshot.objects.filter(provider=simulator_provider(), name=NEW).update(
+        deprecated_on=dt.date(2026, 9, 1), shutdown_on=dt.date(2026, 10, 20)
+    )
+    schedule_shutdown(OLD, deprecated_on=dt.date(2026, 3, 24), shutdown_on=SORA_SHUTDOWN)
+    calm, soon, gone = make_project("aaa-calm"), make_project("bbb-soon"), make_project("ccc-gone")
+    make_environment(
+        calm, "production", default_model="sora-2-pro-2025-10-06", allowed_snapshots=["sora-2-pro-2025-10-06"]
+    )
+    make_environment(soon, "production", default_model=NEW)
+    make_environment(gone, "production", default_model=OLD)
+    user = make_member(calm)
+    for project in (soon, gone):
+        make_member(project, user=user)
+    client.force_login(user)
+
+    with time_machine.travel(dt.datetime(2026, 10, 1, tzinfo=dt.UTC), tick=False):
+        page = overview(client)
+
+    banner = page[: page.index("<table")]
+    assert banner.index("Ccc-Gone / Production") < banner.index("Bbb-Soon / Production")
+    assert "2 pinned snapshots need attention" in banner
+    table = page[page.index("<table") :]
+    assert table.index("ccc-gone") < table.index("bbb-soon") < table.index("aaa-calm")
+
+
+def test_the_banner_links_to_the_cell_and_names_the_replacement(member_client, project):
+    schedule_shutdown(OLD, deprecated_on=dt.date(2026, 3, 24), shutdown_on=SORA_SHUTDOWN)
+    Snapshot.objects.filter(provider=simulator_provider(), name=OLD).update(
+        replacement=Snapshot.objects.get(provider=simulator_provider(), name=NEW)
+    )
+    environment = make_environment(project, "production", default_model=OLD, allowed_snapshots=[OLD])
+
+    with time_machine.travel(dt.datetime(2026, 10, 1, tzinfo=dt.UTC), tick=False):
+        page = overview(member_client)
+
+    assert f'<a href="#cell-{environment.pk}">' in page
+    assert f'id="cell-{environment.pk}"' in page
+    old, new = (Snapshot.objects.get(provider=simulator_provider(), name=name) for name in (OLD, NEW))
+    assert f"Its replacement is <code>{NEW}</code>" in page
+    assert f"/catalog/?a={old.pk}&amp;b={new.pk}#compare-heading" in page
+
+
+def test_each_cell_links_to_its_usage(member_client, project):
+    make_environment(project, "staging")
+
+    page = overview(member_client)
+
+    assert '/usage/?project=video-app&amp;environment=staging&amp;period=7d"' in page
+    assert 'aria-label="Usage of Video app / Staging, last 7 days">usage</a>' in page
+
+
+def test_a_user_without_projects_sees_an_empty_state(client):
+    client.force_login(make_user())
+
+    page = overview(client)
+
+    assert "No projects yet" in page
+    assert "<table" not in page

@@ -1,0 +1,33 @@
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET
+
+from governance.dashboard import catalog_selectors
+from governance.dashboard.catalog_forms import CompareForm
+
+
+@require_GET
+@login_required
+def catalog(request: HttpRequest) -> HttpResponse:
+    """Readable by every signed-in user: the catalog belongs to no project."""
+    now = timezone.now()
+    form = CompareForm(request.GET)
+    chosen = form.snapshots()
+    comparison = catalog_selectors.compare(*chosen, now=now) if chosen else None
+    template = "dashboard/catalog/catalog.html"
+    if request.htmx and not request.htmx.history_restore_request:
+        template += "#comparison"
+        context = {"form": form, "comparison": comparison}
+    else:
+        context = {
+            "form": form,
+            "comparison": comparison,
+            "providers": catalog_selectors.catalog(now=now),
+            "alias_history": catalog_selectors.alias_history(),
+        }
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
