@@ -15,7 +15,8 @@
 4. Runs each export (generations and audit events, CSV and JSON Lines, no filter, so
    every row) in a fresh process, writing to /dev/null exactly as `export_generations
    --output` does, and reports rows/s (against the reference, and against PostgreSQL
-   producing the export's very bytes alone: its own COPY statement, drained), the time
+   producing the export's very bytes alone: its own COPY statement over every row, drained;
+   a JSON Lines export run in segments on two connections can beat it), the time
    to the first chunk of rows and the process's peak RSS (VmHWM, Django included).
    `--portable` adds the portable path (the ORM and Python encoding that SQLite uses).
 5. Times `manage.py verify_audit` over the whole chain, in a fresh process.

@@ -16,7 +16,9 @@ One place for each rule, used by the browser and the command line alike:
 
 On PostgreSQL the same SELECT runs inside `COPY ... TO STDOUT`, which formats rows in
 the server several times faster than Python; the bytes are identical to the portable
-path's (tests/audit/test_export_paths.py compares them).
+path's (tests/audit/test_export_paths.py compares them). JSON Lines keeps one backend
+busy turning rows into JSON, so a large one is cut into ranges of its ordering key that
+run two at a time on two connections sharing one snapshot (`segmented_copy`).
 """
 
 import datetime as dt
@@ -31,6 +33,7 @@ from itertools import islice
 from json.encoder import encode_basestring  # the C string encoder json.dumps uses with ensure_ascii=False
 from typing import Any
 
+import psycopg
 from django.db import connection, transaction
 from django.db.models import (
     Case,
@@ -41,6 +44,7 @@ from django.db.models import (
     F,
     Func,
     Max,
+    Min,
     QuerySet,
     TextField,
     Value,
@@ -48,6 +52,7 @@ from django.db.models import (
 )
 
 from governance.audit.models import AuditChainHead, AuditEvent
+from governance.audit.segmented_copy import SegmentedCopy, gathered
 from governance.audit.services import GENESIS_HASH, Actor, record_event
 from governance.catalog.models import Snapshot
 from governance.generations.models import Generation
@@ -60,8 +65,8 @@ FORMATS = (CSV, JSONL)
 CONTENT_TYPES = {CSV: "text/csv; charset=utf-8", JSONL: "application/jsonl; charset=utf-8"}
 EXPORT_MADE = "export.made"
 
-CHUNK_BYTES = 256 * 1024  # what one yield hands to the web server or the file
 BATCH_ROWS = 2000  # rows fetched and encoded at a time on the portable path
+SEGMENT_KEYS = 100_000  # ordering-key values per segment of a parallel JSON Lines export
 ACTION_PATTERN = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
 
 
@@ -393,6 +398,7 @@ class Export:
         filters: ExportFilters,
         actor: Actor,
         batch_rows: int = BATCH_ROWS,
+        segment_keys: int = SEGMENT_KEYS,
         through_copy: bool | None = None,
     ) -> None:
         if kind not in KINDS:
@@ -403,6 +409,7 @@ class Export:
         self.columns = COLUMNS[kind]
         self.export_id = uuid.uuid4().hex
         self.batch_rows = batch_rows
+        self.segment_keys = segment_keys
         self.through_copy = connection.vendor == "postgresql" if through_copy is None else through_copy
         self.rows = 0
         self.manifest: dict | None = None
@@ -424,11 +431,15 @@ class Export:
 
     def _stream(self) -> Iterator[bytes]:
         digest, size = hashlib.sha256(), 0
+        # Other connections cannot see an enclosing transaction's uncommitted rows.
+        may_split = self.through_copy and self.format == JSONL and not connection.in_atomic_block
         # One transaction for the reads: PostgreSQL streams a cursor only inside one.
         with transaction.atomic():
             head = chain_head()
-            rows, bounds = self._rows(head, for_copy=self.through_copy)
-            for chunk in self._chunks(rows):
+            keys = self._key_range(head)
+            rows, bounds = self._rows(keys, for_copy=self.through_copy)
+            segments = self._segments(rows, keys) if may_split else [rows]
+            for chunk in self._chunks(segments):
                 digest.update(chunk)
                 size += len(chunk)
                 yield chunk
@@ -436,30 +447,49 @@ class Export:
 
     def postgres_select(self) -> tuple[str, tuple]:
         """The SELECT under the COPY path, with its parameters; the bench times PostgreSQL's plain COPY of it."""
-        rows, _ = self._rows(chain_head(), for_copy=True)
+        rows, _ = self._rows(self._key_range(chain_head()), for_copy=True)
         return rows.query.sql_with_params()
 
     def postgres_copy(self) -> tuple[str, tuple]:
         """The COPY statement this export runs on PostgreSQL, with its parameters."""
-        rows, _ = self._rows(chain_head(), for_copy=True)
+        rows, _ = self._rows(self._key_range(chain_head()), for_copy=True)
         return self._copy_statement(rows)
 
-    def _rows(self, head: AuditChainHead, *, for_copy: bool) -> tuple[QuerySet, dict]:
-        """The export's rows, oldest first, as tuples of its columns; and the bounds that fix the row set."""
+    def _key_range(self, head: AuditChainHead) -> tuple[str, int, int]:
+        """The key rows are ordered by, and its lowest and highest values when the export starts.
+
+        The highest fixes the row set: generations up to the newest id, audit events up to the chain head.
+        """
         if self.kind == GENERATIONS:
-            newest = Generation.objects.aggregate(newest=Max("pk"))["newest"] or 0
-            rows = _filtered_generations(self.filters).filter(pk__lte=newest).order_by("pk")
-            bounds = {"up_to_generation_id": newest}
-        else:
-            rows = _filtered_events(self.filters).filter(sequence__lte=head.sequence).order_by("sequence")
-            bounds = {}
+            span = Generation.objects.aggregate(lowest=Min("pk"), highest=Max("pk"))
+            return "pk", span["lowest"] or 0, span["highest"] or 0
+        lowest = AuditEvent.objects.aggregate(lowest=Min("sequence"))["lowest"] or 0
+        return "sequence", lowest, head.sequence
+
+    def _rows(self, keys: tuple[str, int, int], *, for_copy: bool) -> tuple[QuerySet, dict]:
+        """The export's rows, oldest first, as tuples of its columns; and the bounds that fix the row set."""
+        key, _, highest = keys
+        filtered = _filtered_generations(self.filters) if self.kind == GENERATIONS else _filtered_events(self.filters)
+        rows = filtered.filter(**{f"{key}__lte": highest}).order_by(key)
+        bounds = {"up_to_generation_id": highest} if self.kind == GENERATIONS else {}
         reads = {column.alias: column.read(for_copy=for_copy) for column in self.columns}
         return rows.annotate(**reads).values_list(*reads), bounds
 
-    def _chunks(self, rows: QuerySet) -> Iterator[bytes]:
+    def _segments(self, rows: QuerySet, keys: tuple[str, int, int]) -> list[QuerySet]:
+        """The rows cut into consecutive ranges of their key, `segment_keys` values wide, oldest first."""
+        key, lowest, highest = keys
+        starts = range(lowest, highest + 1, self.segment_keys)
+        return [rows.filter(**{f"{key}__range": (start, start + self.segment_keys - 1)}) for start in starts]
+
+    def _chunks(self, segments: list[QuerySet]) -> Iterator[bytes]:
         if self.format == CSV:
             yield csv_header(self.columns)
-        yield from self._copied(rows) if self.through_copy else self._encoded(rows)
+        if not self.through_copy:
+            yield from self._encoded(segments[0])
+        elif len(segments) == 1:
+            yield from self._copied(segments[0])
+        else:
+            yield from self._copied_in_parallel(segments)
 
     def _encoded(self, rows: QuerySet) -> Iterator[bytes]:
         encode = csv_encoder(self.columns) if self.format == CSV else jsonl_encoder(self.columns)
@@ -470,18 +500,19 @@ class Export:
 
     def _copied(self, rows: QuerySet) -> Iterator[bytes]:
         """The same SELECT, formatted by PostgreSQL's COPY; rows arrive one message each, so they are gathered."""
-        statement, params = self._copy_statement(rows)
-        buffer = bytearray()
         with connection.cursor() as cursor:
-            with cursor.copy(statement, params) as copy:
-                for data in copy:
-                    buffer += data
-                    if len(buffer) >= CHUNK_BYTES:
-                        yield bytes(buffer)
-                        buffer.clear()
+            with cursor.copy(*self._copy_statement(rows)) as copy:
+                yield from gathered(copy)
             self.rows = cursor.rowcount
-        if buffer:
-            yield bytes(buffer)
+
+    def _copied_in_parallel(self, segments: list[QuerySet]) -> Iterator[bytes]:
+        """Each segment's COPY, two at a time on two new connections sharing one snapshot, in order."""
+        params = connection.get_connection_params()
+        copied = SegmentedCopy(
+            [self._copy_statement(rows) for rows in segments], connect=lambda: psycopg.connect(**params)
+        )
+        yield from copied
+        self.rows = copied.rows
 
     def _copy_statement(self, rows: QuerySet) -> tuple[str, tuple]:
         select, params = rows.query.sql_with_params()

@@ -2,14 +2,18 @@
 
 import datetime as dt
 import json
+import threading
+import time
 from decimal import Decimal
 
+import psycopg
 import pytest
 from django.db import connection
 from django.utils import timezone
 
 from governance.audit import exports
 from governance.audit.services import Actor, record_event
+from governance.generations.models import Generation
 from tests.dashboard.builders import make_generation
 from tests.factories import make_environment, make_project
 
@@ -61,3 +65,114 @@ def test_copy_and_portable_paths_write_the_same_bytes(awkward_rows, kind, format
     data, rows, _ = written[True]
     if format == exports.JSONL:
         assert len([json.loads(line) for line in data.decode().split("\n") if line]) == rows
+
+
+def jsonl_export(kind: str, filters: exports.ExportFilters, **options) -> tuple[bytes, exports.Export]:
+    made = exports.Export(kind=kind, format=exports.JSONL, filters=filters, actor=Actor.system("tests"), **options)
+    return b"".join(made.stream()), made
+
+
+@pytest.fixture
+def segments_made(monkeypatch):
+    """How many segments each parallel export ran."""
+    made = []
+
+    class CountedCopy(exports.SegmentedCopy):
+        def __init__(self, statements, **options):
+            made.append(len(statements))
+            super().__init__(statements, **options)
+
+    monkeypatch.setattr(exports, "SegmentedCopy", CountedCopy)
+    return made
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("kind", exports.KINDS)
+@pytest.mark.parametrize("project", ["", "awkward"])
+def test_a_json_lines_export_in_segments_writes_the_same_bytes_as_one_statement(
+    awkward_rows, segments_made, kind, project
+):
+    for number in range(7):
+        record_event(action="test.more", actor=Actor.system("tests"), payload={"n": number})
+    filters = exports.parse_filters(kind, project=project, until=timezone.now().isoformat())
+
+    in_segments, segmented = jsonl_export(kind, filters, segment_keys=1)
+    in_one, single = jsonl_export(kind, filters)
+    portable, _ = jsonl_export(kind, filters, through_copy=False)
+
+    assert segments_made[0] >= 4
+    assert len(segments_made) == 1
+    assert in_segments == in_one == portable
+    assert segmented.manifest["rows"] == single.manifest["rows"] == len(in_one.splitlines())
+    assert segmented.manifest["sha256"] == single.manifest["sha256"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_json_lines_export_in_segments_reads_the_rows_as_they_were_when_it_started(awkward_rows, segments_made):
+    newest = Generation.objects.order_by("pk").last()
+    made = exports.Export(
+        kind=exports.GENERATIONS,
+        format=exports.JSONL,
+        filters=exports.ExportFilters(),
+        actor=Actor.system("tests"),
+        segment_keys=1,
+    )
+    stream = made.stream()
+    first = next(stream)
+
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as retention:
+        retention.execute("DELETE FROM generations_generation WHERE id = %s", [newest.pk])
+    data = first + b"".join(stream)
+
+    assert segments_made[0] >= 4
+    assert newest.video_id.encode() in data
+    assert made.manifest["rows"] == len(data.splitlines()) == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_json_lines_export_in_segments_closed_early_leaves_no_connection_or_thread(awkward_rows, segments_made):
+    made = exports.Export(
+        kind=exports.AUDIT,
+        format=exports.JSONL,
+        filters=exports.ExportFilters(),
+        actor=Actor.system("tests"),
+        segment_keys=1,
+    )
+    stream = made.stream()
+    next(stream)
+    stream.close()
+
+    assert segments_made
+    assert other_sessions() == 0
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("export-spool")]
+    assert made.manifest is None
+
+
+def test_a_selective_json_lines_export_hands_out_its_first_row_at_once(awkward_rows):
+    made = exports.Export(
+        kind=exports.GENERATIONS,
+        format=exports.JSONL,
+        filters=exports.parse_filters(exports.GENERATIONS, project="awkward"),
+        actor=Actor.system("tests"),
+    )
+    stream = made.stream()
+
+    first = next(stream)
+
+    assert len(first.splitlines()) == 1
+    assert json.loads(first)["project"] == "awkward"
+    stream.close()
+
+
+def other_sessions() -> int:
+    """Sessions on the test database besides this test's own (a closed one ends a moment later)."""
+    with connection.cursor() as cursor:
+        for _ in range(50):
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            count = cursor.fetchone()[0]
+            if count == 0:
+                break
+            time.sleep(0.1)
+    return count
