@@ -270,25 +270,27 @@ def generation_page(user, filters: LogFilters, *, size: int = LOG_PAGE_SIZE) -> 
     """One page of the log, newest first, keyset-paginated on (created_at, id): no COUNT, no OFFSET.
 
     Every filter but the text is served by an index (see Generation.Meta). Searching prompts
-    cannot use one, so it reads at most TEXT_SEARCH_WINDOW rows per page: when those hold
+    cannot use one, so it reads at most TEXT_SEARCH_WINDOW candidate rows per page: when those hold
     fewer matches than a page, the page ends there and "Older" carries on from the window's end.
     """
     candidates = _older_than(_log_rows(user, filters), filters.before)
     if not filters.text:
         rows = list(candidates[: size + 1])
         return GenerationPage(generations=rows[:size], older_cursor=rows[size - 1].pk if len(rows) > size else None)
-    window = candidates.values("pk")[:TEXT_SEARCH_WINDOW]
-    matches = Generation.objects.filter(pk__in=window, prompt__icontains=filters.text).order_by("-created_at", "-pk")
-    rows = list(_for_display(matches)[: size + 1])
+    matches = candidates.filter(prompt__icontains=filters.text)
+    # The window's last row, found by reading (not returning) the window: a bounded OFFSET, never a deep one.
+    window_end = list(candidates.values_list("created_at", "pk")[TEXT_SEARCH_WINDOW - 1 : TEXT_SEARCH_WINDOW])
+    if window_end:
+        end_at, end_pk = window_end[0]
+        matches = matches.filter(created_at__gte=end_at).exclude(created_at=end_at, pk__lt=end_pk)
+    rows = list(matches[: size + 1])
     if len(rows) > size:
         return GenerationPage(generations=rows[:size], older_cursor=rows[size - 1].pk, searched_window=True)
-    window_end = Generation.objects.filter(pk__in=window).order_by("created_at", "pk").values_list("pk", flat=True)
-    oldest_read = window_end.first()
-    more = oldest_read is not None and _older_than(_log_rows(user, filters), oldest_read).exists()
-    return GenerationPage(generations=rows, older_cursor=oldest_read if more else None, searched_window=True)
+    more = bool(window_end) and _older_than(_log_rows(user, filters), window_end[0][1]).exists()
+    return GenerationPage(generations=rows, older_cursor=window_end[0][1] if more else None, searched_window=True)
 
 
-TEXT_SEARCH_WINDOW = 10_000
+TEXT_SEARCH_WINDOW = 5_000
 
 
 def _log_rows(user, filters: LogFilters) -> QuerySet[Generation]:
