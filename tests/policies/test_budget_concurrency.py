@@ -80,6 +80,6 @@ def test_a_hundred_submissions_racing_for_the_last_of_the_budget_accept_exactly_
         thread.join()
 
     assert sorted(statuses) == [200] * COVERED + [403] * (SUBMISSIONS - COVERED)
-    assert Generation.objects.filter(status="queued").count() == COVERED
+    assert Generation.objects.exclude(status="refused").count() == COVERED  # a live worker may already run them
     assert Generation.objects.filter(status="refused", error_code="budget_exceeded").count() == SUBMISSIONS - COVERED
     assert BudgetUsage.objects.get(environment=environment).spent == Decimal("4.00")
