@@ -9,7 +9,8 @@ from django.utils import timezone
 from governance.dashboard import login_throttling
 from governance.dashboard.selectors import LogFilters
 from governance.generations.models import Generation
-from governance.projects.models import EnvironmentName
+from governance.generations.parsing import MAX_PROMPT_CHARS
+from governance.projects.models import Environment, EnvironmentName
 
 
 class GenerationFilterForm(forms.Form):
@@ -17,18 +18,37 @@ class GenerationFilterForm(forms.Form):
 
     project = forms.ModelChoiceField(queryset=None, required=False, to_field_name="slug", empty_label="All projects")
     environment = forms.ChoiceField(choices=[("", "All environments"), *EnvironmentName.choices], required=False)
+    snapshot = forms.ChoiceField(choices=[], required=False)
     status = forms.ChoiceField(choices=[("", "Any status"), *Generation.Status.choices], required=False)
+    created_from = forms.DateField(required=False, label="From (UTC)", widget=forms.DateInput(attrs={"type": "date"}))
+    created_to = forms.DateField(required=False, label="To (UTC)", widget=forms.DateInput(attrs={"type": "date"}))
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        strip=True,
+        label="Prompt contains",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "words in the prompt"}),
+    )
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
-    def __init__(self, *args, projects, **kwargs) -> None:
+    def __init__(self, *args, projects, snapshots: list[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["project"].queryset = projects.order_by("name")
+        self.fields["snapshot"].choices = [("", "Any snapshot"), *((name, name) for name in snapshots)]
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("created_from"), cleaned.get("created_to")
+        if start and end and start > end:
+            self.add_error("created_to", "The end date is before the start date.")
+        return cleaned
 
     def filters(self) -> LogFilters | None:
         """The filters to apply, or None when the query string asks for something invalid or not visible."""
         if not self.is_valid():
             return None
-        return LogFilters(**self.cleaned_data)
+        data = dict(self.cleaned_data)
+        return LogFilters(text=data.pop("q"), **data)
 
 
 class ThrottledLogin:
@@ -61,3 +81,32 @@ class LoginForm(ThrottledLogin, AuthenticationForm):
 
 class AdminLoginForm(ThrottledLogin, AdminAuthenticationForm):
     pass
+
+
+class EnvironmentChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, environment: Environment) -> str:
+        return f"{environment.project.name} / {environment.get_name_display()}"
+
+
+class PlaygroundForm(forms.Form):
+    """A create request as a developer would send it to /v1/videos; empty choices leave the policy's defaults."""
+
+    environment = EnvironmentChoiceField(queryset=None, label="Project / environment", empty_label=None)
+    model = forms.ChoiceField(choices=[], required=False)
+    prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=MAX_PROMPT_CHARS)
+    seconds = forms.ChoiceField(choices=[], required=False)
+    size = forms.ChoiceField(choices=[], required=False)
+
+    def __init__(self, *args, environments, models: list[str], seconds: list[int], sizes: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["environment"].queryset = environments.select_related("project").order_by("project__name", "name")
+        self.fields["model"].choices = [("", "The environment's default"), *((name, name) for name in models)]
+        self.fields["seconds"].choices = [("", "The model's default"), *((str(value), value) for value in seconds)]
+        self.fields["size"].choices = [("", "The model's default"), *((size, size) for size in sizes)]
+
+    def request_fields(self) -> dict:
+        """The fields of the equivalent Videos API request body."""
+        data = self.cleaned_data
+        fields = {"prompt": data["prompt"]}
+        fields.update({name: data[name] for name in ("model", "seconds", "size") if data[name]})
+        return fields

@@ -13,7 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from governance.dashboard.selectors import can_see_all_projects
+from governance.dashboard.selectors import can_see_all_projects, visible_projects
 from governance.dashboard.services import record_refused_visit
 from governance.projects.models import Membership, Project, Role
 
@@ -33,6 +33,11 @@ def project_role(user, project: Project) -> str | None:
 def has_role(user, project: Project, minimum: str) -> bool:
     role = project_role(user, project)
     return role is not None and Role.rank(role) >= Role.rank(minimum)
+
+
+def projects_with_role(user, minimum: str) -> list[Project]:
+    """The projects where the user has at least `minimum`, by the same rule as every other check."""
+    return [project for project in visible_projects(user).order_by("name") if has_role(user, project, minimum)]
 
 
 def requires_project_role(minimum: str):

@@ -262,7 +262,11 @@ def _pin_problem(pinned: Snapshot, lifecycle: Lifecycle, days_left: int | None) 
 class LogFilters:
     project: Project | None = None
     environment: str = ""
+    snapshot: str = ""
     status: str = ""
+    created_from: dt.date | None = None
+    created_to: dt.date | None = None
+    text: str = ""
     before: int | None = None
 
 
@@ -270,6 +274,7 @@ class LogFilters:
 class GenerationPage:
     generations: list[Generation]
     older_cursor: int | None
+    searched_window: bool = False
 
     @property
     def has_unfinished(self) -> bool:
@@ -277,24 +282,83 @@ class GenerationPage:
 
 
 def generation_page(user, filters: LogFilters, *, size: int = LOG_PAGE_SIZE) -> GenerationPage:
-    """One page of the log, newest first, keyset-paginated on the primary key (no COUNT, no OFFSET)."""
-    generations = (
-        visible_generations(user)
-        .select_related("project", "environment")
-        .defer("parameters", "timeline", "error_message")
-        .order_by("-pk")
-    )
+    """One page of the log, newest first, keyset-paginated on (created_at, id): no COUNT, no OFFSET.
+
+    Every filter but the text is served by an index (see Generation.Meta). Searching prompts
+    cannot use one, so it reads at most TEXT_SEARCH_WINDOW candidate rows per page: when those hold
+    fewer matches than a page, the page ends there and "Older" carries on from the window's end.
+    """
+    candidates = _older_than(_log_rows(user, filters), filters.before)
+    if not filters.text:
+        rows = list(candidates[: size + 1])
+        return GenerationPage(generations=rows[:size], older_cursor=rows[size - 1].pk if len(rows) > size else None)
+    matches = candidates.filter(prompt__icontains=filters.text)
+    # The window's last row, found by reading (not returning) the window: a bounded OFFSET, never a deep one.
+    window_end = list(candidates.values_list("created_at", "pk")[TEXT_SEARCH_WINDOW - 1 : TEXT_SEARCH_WINDOW])
+    if window_end:
+        end_at, end_pk = window_end[0]
+        matches = matches.filter(created_at__gte=end_at).exclude(created_at=end_at, pk__lt=end_pk)
+    rows = list(matches[: size + 1])
+    if len(rows) > size:
+        return GenerationPage(generations=rows[:size], older_cursor=rows[size - 1].pk, searched_window=True)
+    more = bool(window_end) and _older_than(_log_rows(user, filters), window_end[0][1]).exists()
+    return GenerationPage(generations=rows, older_cursor=window_end[0][1] if more else None, searched_window=True)
+
+
+TEXT_SEARCH_WINDOW = 5_000
+
+
+def _log_rows(user, filters: LogFilters) -> QuerySet[Generation]:
+    rows = _for_display(Generation.objects.all()).order_by("-created_at", "-pk")
+    if not can_see_all_projects(user):
+        # A list of ids, not a subquery, so the planner can weigh the project index against the recent one.
+        rows = rows.filter(project_id__in=list(visible_projects(user).values_list("pk", flat=True)))
     if filters.project is not None:
-        generations = generations.filter(project=filters.project)
+        rows = rows.filter(project=filters.project)
     if filters.environment:
-        generations = generations.filter(environment__name=filters.environment)
+        environments = Environment.objects.filter(name=filters.environment)
+        if filters.project is not None:
+            environments = environments.filter(project=filters.project)
+        rows = rows.filter(environment_id__in=list(environments.values_list("pk", flat=True)))
+    if filters.snapshot:
+        rows = rows.filter(resolved_snapshot=filters.snapshot)
     if filters.status:
-        generations = generations.filter(status=filters.status)
-    if filters.before is not None:
-        generations = generations.filter(pk__lt=filters.before)
-    rows = list(generations[: size + 1])
-    older_cursor = rows[size - 1].pk if len(rows) > size else None
-    return GenerationPage(generations=rows[:size], older_cursor=older_cursor)
+        rows = rows.filter(status=filters.status)
+    if filters.created_from is not None:
+        rows = rows.filter(created_at__gte=_start_of_day(filters.created_from))
+    if filters.created_to is not None:
+        rows = rows.filter(created_at__lt=_start_of_day(filters.created_to + dt.timedelta(days=1)))
+    return rows
+
+
+def _for_display(rows: QuerySet[Generation]) -> QuerySet[Generation]:
+    return rows.select_related("project", "environment").defer("parameters", "timeline", "error_message")
+
+
+def _older_than(rows: QuerySet[Generation], cursor: int | None) -> QuerySet[Generation]:
+    """Rows after the cursor row in the log's order; the redundant `<=` lets the database start the index scan there."""
+    if cursor is None:
+        return rows
+    cursor_at = Generation.objects.filter(pk=cursor).values_list("created_at", flat=True).first()
+    if cursor_at is None:  # the row is gone (retention): ids still order the log well enough
+        return rows.filter(pk__lt=cursor)
+    return rows.filter(created_at__lte=cursor_at).filter(
+        Q(created_at__lt=cursor_at) | Q(created_at=cursor_at, pk__lt=cursor)
+    )
+
+
+def _start_of_day(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+
+
+def snapshot_names() -> list[str]:
+    """Every snapshot name in the catalog, for the log's snapshot filter."""
+    return sorted(set(Snapshot.objects.values_list("name", flat=True)))
+
+
+def log_row(user, video_id: str) -> Generation | None:
+    """One row of the log, for its live progress updates."""
+    return _for_display(visible_generations(user)).filter(video_id=video_id).first()
 
 
 # Generation detail
@@ -314,7 +378,15 @@ class TimelineEntry:
 def generation_detail(user, video_id: str) -> Generation | None:
     return (
         visible_generations(user)
-        .select_related("project", "environment", "policy_revision", "api_key", "provider", "remixed_from")
+        .select_related(
+            "project",
+            "environment",
+            "policy_revision__created_by",
+            "api_key",
+            "provider",
+            "remixed_from",
+            "submitted_by",
+        )
         .filter(video_id=video_id)
         .first()
     )
@@ -339,3 +411,29 @@ def _parse_moment(value) -> dt.datetime | None:
         return dt.datetime.fromisoformat(value)
     except (TypeError, ValueError):
         return None
+
+
+# Playground
+
+
+@dataclass(frozen=True)
+class PlaygroundChoices:
+    models: list[str]
+    seconds: list[int]
+    sizes: list[str]
+
+
+def playground_choices() -> PlaygroundChoices:
+    """What the catalog offers anywhere; the chosen environment's policy decides what it accepts."""
+    snapshots = list(Snapshot.objects.values("name", "seconds", "sizes"))
+    aliases = set(Alias.objects.values_list("name", flat=True))
+    return PlaygroundChoices(
+        models=sorted(aliases) + sorted({snapshot["name"] for snapshot in snapshots}),
+        seconds=sorted({value for snapshot in snapshots for value in snapshot["seconds"]}),
+        sizes=sorted({size for snapshot in snapshots for size in snapshot["sizes"]}, key=_size_order),
+    )
+
+
+def _size_order(size: str) -> tuple[int, str]:
+    width, _, height = size.partition("x")
+    return (int(width) * int(height) if width.isdigit() and height.isdigit() else 0, size)

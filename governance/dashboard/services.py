@@ -1,8 +1,13 @@
 """Dashboard actions with an audit event of their own."""
 
-from django.db import models
+from django.db import models, transaction
 
 from governance.audit.services import Actor, record_event
+from governance.generations.models import Generation
+from governance.generations.services import create_submission, submit
+from governance.projects.models import Environment
+from governance.projects.selectors import KeyHolder
+from governance.projects.services import create_api_key
 
 REFUSED_ACCESS = "auth.refused"
 
@@ -19,3 +24,39 @@ def record_refused_visit(
         environment=environment,
         payload={"path": path, "method": method, "reason": reason},
     )
+
+
+PLAYGROUND_KEY_NAME = "Dashboard playground"
+
+
+def playground_holder(*, environment: Environment, user) -> KeyHolder:
+    """The identity the playground submits with: its environment's own API key, created on first use.
+
+    Generations need a key, and every gateway rule (policy, budget, the log, the API's
+    per-environment listing) already hangs on one; the key's secret is never kept, so
+    only the dashboard can use it. Who pressed the button is recorded on the generation.
+    """
+    with transaction.atomic():
+        # One playground key per environment, even when two people start the playground at once.
+        environment = Environment.objects.select_for_update().select_related("project").get(pk=environment.pk)
+        api_key = environment.api_keys.active().filter(name=PLAYGROUND_KEY_NAME).first()
+        if api_key is None:
+            api_key, _secret = create_api_key(
+                environment=environment, name=PLAYGROUND_KEY_NAME, actor=Actor.for_user(user), created_by=user
+            )
+    return KeyHolder(
+        api_key_id=api_key.pk,
+        prefix=api_key.prefix,
+        environment_id=environment.pk,
+        environment_name=environment.name,
+        project_id=environment.project_id,
+        project_slug=environment.project.slug,
+        rate_limit_per_minute=environment.rate_limit_per_minute,
+    )
+
+
+def submit_from_playground(*, user, environment: Environment, fields: dict) -> Generation:
+    """Submit as the gateway would for a create request with these fields: same parsing, policy, log and worker."""
+    holder = playground_holder(environment=environment, user=user)
+    submission, _fingerprint = create_submission(fields, {})
+    return submit(holder=holder, submission=submission, submitted_by=user)

@@ -1,13 +1,22 @@
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseClientRefresh
 
 from governance.dashboard import selectors
-from governance.dashboard.forms import GenerationFilterForm
-from governance.dashboard.services import record_refused_visit
+from governance.dashboard.forms import GenerationFilterForm, PlaygroundForm
+from governance.dashboard.permissions import has_role, project_role, projects_with_role
+from governance.dashboard.services import record_refused_visit, submit_from_playground
+from governance.generations.content import stream_content
+from governance.generations.models import Generation
+from governance.generations.upstream import UpstreamError
+from governance.projects.models import Environment, Role
+
+HTMX_STOP_POLLING = 286
+DASHBOARD_VARIANTS = ("video", "thumbnail")
 
 
 @require_GET
@@ -20,33 +29,125 @@ def overview(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def generation_list(request: HttpRequest) -> HttpResponse:
-    form = GenerationFilterForm(request.GET, projects=selectors.visible_projects(request.user))
+    form = GenerationFilterForm(
+        request.GET, projects=selectors.visible_projects(request.user), snapshots=selectors.snapshot_names()
+    )
     filters = form.filters()
     page = selectors.generation_page(request.user, filters) if filters else selectors.GenerationPage([], None)
     template = "dashboard/generation_list.html"
     if request.htmx and not request.htmx.history_restore_request:
         template += "#rows"
-    response = render(request, template, {"form": form, "page": page})
+    context = {
+        "form": form,
+        "page": page,
+        "filtered": _is_filtered(request),
+        "search_window": f"{selectors.TEXT_SEARCH_WINDOW:,}",
+    }
+    response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _is_filtered(request: HttpRequest) -> bool:
+    return any(value for name, value in request.GET.items() if name != "before")
+
+
+@require_GET
+@login_required
+def generation_row(request: HttpRequest, video_id: str) -> HttpResponse:
+    """One log row, polled while its generation runs; 286 tells htmx to stop polling once it is finished."""
+    generation = _visible_generation(request, video_id, selectors.log_row)
+    response = render(request, "dashboard/generation_list.html#row", {"generation": generation})
+    if generation.is_finished:
+        response.status_code = HTMX_STOP_POLLING
     return response
 
 
 @require_GET
 @login_required
 def generation_detail(request: HttpRequest, video_id: str) -> HttpResponse:
-    generation = selectors.generation_detail(request.user, video_id)
-    if generation is None:
-        hidden = selectors.generation_by_video_id(video_id)
-        if hidden is not None:  # refused, but answered like a missing one so its existence stays hidden
-            record_refused_visit(
-                user=request.user,
-                path=request.path,
-                method=request.method,
-                reason="not a member of the generation's project",
-                target=hidden,
-                project=hidden.project,
-                environment=hidden.environment,
-            )
-        raise Http404("No such generation in your projects.")
+    generation = _visible_generation(request, video_id, selectors.generation_detail)
+    if request.htmx and not request.htmx.history_restore_request:
+        if generation.is_finished:  # the whole page changes: timeline, latency, cost, the video
+            return HttpResponseClientRefresh()
+        return render(request, "dashboard/generation_detail.html#progress", {"generation": generation})
     context = {"generation": generation, "timeline": selectors.timeline_entries(generation)}
-    return render(request, "dashboard/generation_detail.html", context)
+    response = render(request, "dashboard/generation_detail.html", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@require_GET
+@login_required
+def generation_content(request: HttpRequest, video_id: str, variant: str) -> HttpResponse:
+    """The video or its thumbnail, streamed from the provider like the gateway's content endpoint."""
+    generation = _visible_generation(request, video_id, selectors.generation_detail)
+    if variant not in DASHBOARD_VARIANTS or generation.status != Generation.Status.COMPLETED:
+        raise Http404("This generation has no such content (it exists once completed).")
+    try:
+        response = stream_content(generation, variant)
+    except UpstreamError as error:
+        status = 404 if error.status == 404 else 502
+        return HttpResponse(f"The provider could not deliver this {variant}: {error.message}", status=status)
+    response["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+def _visible_generation(request: HttpRequest, video_id: str, find) -> Generation:
+    generation = find(request.user, video_id)
+    if generation is not None:
+        return generation
+    hidden = selectors.generation_by_video_id(video_id)
+    if hidden is not None:  # refused, but answered like a missing one so its existence stays hidden
+        record_refused_visit(
+            user=request.user,
+            path=request.path,
+            method=request.method,
+            reason="not a member of the generation's project",
+            target=hidden,
+            project=hidden.project,
+            environment=hidden.environment,
+        )
+    raise Http404("No such generation in your projects.")
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def playground(request: HttpRequest) -> HttpResponse:
+    projects = projects_with_role(request.user, Role.DEVELOPER)
+    if not projects:
+        return _playground_refused(request, "needs the developer role in at least one project")
+    choices = selectors.playground_choices()
+    options = {"models": choices.models, "seconds": choices.seconds, "sizes": choices.sizes}
+    if request.method == "GET":
+        form = PlaygroundForm(environments=Environment.objects.filter(project__in=projects), **options)
+        return render(request, "dashboard/playground.html", {"form": form})
+    # Any visible environment is accepted here, so a viewer's post is refused by the role check, not hidden.
+    environments = Environment.objects.filter(project__in=selectors.visible_projects(request.user))
+    form = PlaygroundForm(request.POST, environments=environments, **options)
+    if not form.is_valid():
+        return render(request, "dashboard/playground.html", {"form": form}, status=400)
+    environment = form.cleaned_data["environment"]
+    if not has_role(request.user, environment.project, Role.DEVELOPER):
+        return _playground_refused(request, f"needs the developer role in {environment.project.slug}", environment)
+    generation = submit_from_playground(user=request.user, environment=environment, fields=form.request_fields())
+    if generation.status != Generation.Status.REFUSED:
+        return redirect("dashboard:generation_detail", video_id=generation.video_id)
+    form = PlaygroundForm(
+        initial=form.cleaned_data, environments=Environment.objects.filter(project__in=projects), **options
+    )
+    return render(request, "dashboard/playground.html", {"form": form, "refused": generation}, status=200)
+
+
+def _playground_refused(request: HttpRequest, reason: str, environment: Environment | None = None) -> HttpResponse:
+    project = environment.project if environment is not None else None
+    record_refused_visit(
+        user=request.user,
+        path=request.path,
+        method=request.method,
+        reason=reason,
+        project=project,
+        environment=environment,
+    )
+    role = project_role(request.user, project) if project is not None else None
+    return render(request, "dashboard/playground_forbidden.html", {"project": project, "role": role}, status=403)

@@ -1,5 +1,6 @@
 import secrets
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -42,9 +43,13 @@ class Generation(models.Model):
     project = models.ForeignKey("projects.Project", on_delete=models.PROTECT, related_name="generations")
     environment = models.ForeignKey("projects.Environment", on_delete=models.PROTECT, related_name="generations")
     api_key = models.ForeignKey("projects.ApiKey", on_delete=models.PROTECT, related_name="generations")
+    # Set when a signed-in user submitted through the dashboard's playground (with its environment's playground key).
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     operation = models.CharField(max_length=16, choices=Operation.choices, default=Operation.CREATE)
     requested_model = models.CharField(max_length=100, blank=True)
-    resolved_snapshot = models.CharField(max_length=100, blank=True, db_index=True)
+    resolved_snapshot = models.CharField(max_length=100, blank=True)
     provider = models.ForeignKey("catalog.Provider", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     policy_revision = models.ForeignKey(
         "policies.PolicyRevision", null=True, blank=True, on_delete=models.PROTECT, related_name="generations"
@@ -61,7 +66,7 @@ class Generation(models.Model):
     input_reference = models.FileField(upload_to="input_references/", max_length=200, blank=True)
     input_reference_sha256 = models.CharField(max_length=64, blank=True)
 
-    status = models.CharField(max_length=16, choices=Status.choices, db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices)
     progress = models.PositiveSmallIntegerField(default=0)
     timeline = models.JSONField(default=list, help_text="[{status, at, note}] in order.")
     error_code = models.CharField(max_length=64, blank=True)
@@ -88,7 +93,16 @@ class Generation(models.Model):
 
     class Meta:
         ordering = ["-pk"]
-        indexes = [models.Index(fields=["environment", "-id"], name="generation_env_recent")]
+        # The dashboard log reads newest first, (created_at, id) descending, with at most one of these filters
+        # leading; each index serves one filter and the order, so a page is a short index range scan.
+        indexes = [
+            models.Index(fields=["environment", "-id"], name="generation_env_recent"),
+            models.Index(fields=["-created_at", "-id"], name="generation_log_recent"),
+            models.Index(fields=["project", "-created_at", "-id"], name="generation_log_project"),
+            models.Index(fields=["environment", "-created_at", "-id"], name="generation_log_environment"),
+            models.Index(fields=["status", "-created_at", "-id"], name="generation_log_status"),
+            models.Index(fields=["resolved_snapshot", "-created_at", "-id"], name="generation_log_snapshot"),
+        ]
 
     def __str__(self) -> str:
         return self.video_id

@@ -15,7 +15,14 @@ from governance.audit.services import Actor, record_event
 from governance.catalog.selectors import catalog_view
 from governance.generations.errors import ApiError
 from governance.generations.models import Generation, IdempotencyRecord, new_step_token
-from governance.generations.parsing import VideoRequest, clean_text, sha256_text, stored_prompt
+from governance.generations.parsing import (
+    VideoRequest,
+    clean_text,
+    fields_fingerprint,
+    parse_video_request,
+    sha256_text,
+    stored_prompt,
+)
 from governance.metrics import GENERATIONS
 from governance.policies.engine import (
     OPERATION_CREATE,
@@ -77,8 +84,27 @@ class Submission:
         return {}
 
 
-def submit(*, holder: KeyHolder, submission: Submission, now: dt.datetime | None = None) -> Generation:
-    """Decide and record one generation; accepted ones are handed to the worker once committed."""
+def create_submission(fields: dict, files: dict) -> tuple[Submission, str]:
+    """A create request's fields as the gateway reads them, and the body's fingerprint for Idempotency-Key checks.
+
+    A malformed request becomes a submission carrying its refusal, so it is logged like any other.
+    """
+    try:
+        video = parse_video_request(fields, files)
+    except ApiError as error:
+        prompt = fields.get("prompt") if isinstance(fields.get("prompt"), str) else ""
+        submission = Submission(operation=OPERATION_CREATE, prompt=prompt, invalid=error.refusal)
+        return submission, fields_fingerprint(f"invalid:{error.refusal.code}", fields)
+    return Submission(operation=OPERATION_CREATE, prompt=video.prompt, request=video), video.fingerprint()
+
+
+def submit(
+    *, holder: KeyHolder, submission: Submission, now: dt.datetime | None = None, submitted_by=None
+) -> Generation:
+    """Decide and record one generation; accepted ones are handed to the worker once committed.
+
+    `submitted_by` is the signed-in user when the dashboard's playground submits on their behalf.
+    """
     now = now or timezone.now()
     decision, policy = _decide(holder, submission, now)
     if isinstance(decision, Accept) and policy.view.monthly_budget is not None:
@@ -90,8 +116,8 @@ def submit(*, holder: KeyHolder, submission: Submission, now: dt.datetime | None
                 budget=policy.view.monthly_budget,
             ):
                 decision = budget_exceeded(decision.estimated_cost, policy.view.monthly_budget)
-            return _record(holder, submission, decision, policy, now)
-    return _record(holder, submission, decision, policy, now)
+            return _record(holder, submission, decision, policy, now, submitted_by)
+    return _record(holder, submission, decision, policy, now, submitted_by)
 
 
 def _decide(holder: KeyHolder, submission: Submission, now: dt.datetime):
@@ -105,11 +131,14 @@ def _decide(holder: KeyHolder, submission: Submission, now: dt.datetime):
     return decide(submission.engine_request(), policy.view, catalog, now), policy
 
 
-def _record(holder: KeyHolder, submission: Submission, decision: Decision, policy, now: dt.datetime) -> Generation:
+def _record(
+    holder: KeyHolder, submission: Submission, decision: Decision, policy, now: dt.datetime, submitted_by=None
+) -> Generation:
     generation = Generation(
         project_id=holder.project_id,
         environment_id=holder.environment_id,
         api_key_id=holder.api_key_id,
+        submitted_by=submitted_by,
         operation=submission.operation,
         requested_model=_requested_model(submission),
         provider_id=policy.provider_id if policy else None,

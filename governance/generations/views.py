@@ -1,12 +1,11 @@
 """The OpenAI-compatible Videos API. Views parse, authenticate, call a service and answer."""
 
-import contextlib
 import functools
 import hashlib
 import time
 from pathlib import Path
 
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import etag
@@ -14,18 +13,24 @@ from django.views.decorators.http import etag
 from governance.caching import one_state_read
 from governance.catalog.selectors import catalog_view
 from governance.generations import serializers
+from governance.generations.content import CONTENT_VARIANTS, stream_content
 from governance.generations.errors import ApiError, error_response
 from governance.generations.models import Generation
-from governance.generations.parsing import fields_fingerprint, parse_prompt, parse_video_request, read_body
+from governance.generations.parsing import fields_fingerprint, parse_prompt, read_body
 from governance.generations.ratelimit import seconds_until_allowed
-from governance.generations.services import Submission, delete_video, submit, submit_idempotently
-from governance.generations.upstream import UpstreamError, client_for
+from governance.generations.services import (
+    Submission,
+    create_submission,
+    delete_video,
+    submit,
+    submit_idempotently,
+)
+from governance.generations.upstream import UpstreamError
 from governance.policies.engine import OPERATION_CREATE, OPERATION_REMIX, Accept, GenerationRequest, Refusal, decide
 from governance.policies.selectors import policy_in_force
 from governance.projects.selectors import KeyHolder, key_holder
 from governance.projects.services import note_api_key_use, note_refused_api_key
 
-CONTENT_VARIANTS = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
 LAST_USED_EVERY_SECONDS = 60
 LAST_USED_KEYS_REMEMBERED = 10_000
 UNREAD_BODY_DRAIN_LIMIT = 2 * 1024 * 1024
@@ -135,16 +140,12 @@ def videos(request: HttpRequest) -> HttpResponse:
 
 
 def _create_video(request: HttpRequest) -> HttpResponse:
-    fields: dict = {}
     try:
         fields, files = read_body(request)
-        video = parse_video_request(fields, files)
-        submission = Submission(operation=OPERATION_CREATE, prompt=video.prompt, request=video)
-        fingerprint = video.fingerprint()
     except ApiError as error:
-        prompt = fields.get("prompt") if isinstance(fields.get("prompt"), str) else ""
-        submission = Submission(operation=OPERATION_CREATE, prompt=prompt, invalid=error.refusal)
-        fingerprint = fields_fingerprint(f"invalid:{error.refusal.code}", fields)
+        submission = Submission(operation=OPERATION_CREATE, prompt="", invalid=error.refusal)
+        return _submit(request, submission, fields_fingerprint(f"invalid:{error.refusal.code}", {}))
+    submission, fingerprint = create_submission(fields, files)
     return _submit(request, submission, fingerprint)
 
 
@@ -251,26 +252,11 @@ def video_content(request: HttpRequest, video_id: str) -> HttpResponse:
     generation = _get_visible(request, video_id)
     if generation.status != Generation.Status.COMPLETED:
         raise ApiError("video_not_ready", f"Video '{video_id}' is {generation.status}; content exists once completed.")
-    headers = _governance_headers(generation)
-    stack = contextlib.ExitStack()
     try:
-        upstream = stack.enter_context(client_for(generation.provider).stream_content(generation.upstream_id, variant))
+        return stream_content(generation, variant, headers=_governance_headers(generation))
     except UpstreamError as error:
-        stack.close()
         code = "video_not_found" if error.status == 404 else "upstream_error"
         raise ApiError(code, f"The provider could not deliver this video's {variant}: {error.message}") from None
-    if "Content-Length" in upstream.headers and "Content-Encoding" not in upstream.headers:
-        headers["Content-Length"] = upstream.headers["Content-Length"]  # httpx decodes an encoded body
-    return StreamingHttpResponse(
-        _chunks(upstream, stack),
-        content_type=upstream.headers.get("Content-Type", CONTENT_VARIANTS[variant]),
-        headers=headers,
-    )
-
-
-def _chunks(upstream, stack: contextlib.ExitStack):
-    with stack:
-        yield from upstream.iter_bytes(64 * 1024)
 
 
 @api_endpoint({"POST"})

@@ -63,6 +63,12 @@ def auditors_and_project_admins(answer, *, method="GET", data=None) -> Rule:
     return Rule(answers, method=method, data=data or {})
 
 
+def developers_and_up(answer, *, method="GET", data=None) -> Rule:
+    answers = {role: 403 for role in ROLES}
+    answers.update({ANONYMOUS: LOGIN, Role.DEVELOPER: answer, Role.APPROVER: answer, Role.ADMIN: answer, STAFF: answer})
+    return Rule(answers, method=method, data=data or {})
+
+
 def api_key(own: int, other: int, method="GET", data=None) -> Rule:
     """The session does not count on /v1: without a bearer key every role gets 401."""
     return Rule({role: 401 for role in ROLES}, method=method, data=data or {}, own_key=own, other_key=other)
@@ -81,6 +87,9 @@ RULES: dict[str, Rule] = {
     "dashboard:generation_detail": signed_in(non_members=404),
     "dashboard:catalog": signed_in(),  # the catalog belongs to no project
     "dashboard:usage": signed_in(),  # shows only the user's projects; an empty state for non-members
+    "dashboard:generation_row": signed_in(non_members=404),
+    "dashboard:generation_content": signed_in(404, non_members=404),  # queued: no content yet, for anyone
+    "dashboard:playground": developers_and_up(200),
     "dashboard:audit": auditors_and_project_admins(200),
     "dashboard:audit_verify": auditors_and_project_admins(302, method="POST"),
     "dashboard:audit_export": auditors_and_project_admins(200, method="POST", data={"generations-format": "csv"}),
@@ -138,7 +147,14 @@ def rule_for(key: str) -> Rule | None:
     return RULES[wildcards[0]] if wildcards else None
 
 
-SAMPLES = {"kind": "generations", "export_id": "exp_missing", "model_id": OLD, "model_name": OLD, "url": "nowhere/"}
+SAMPLES = {
+    "variant": "video",
+    "kind": "generations",
+    "export_id": "exp_missing",
+    "model_id": OLD,
+    "model_name": OLD,
+    "url": "nowhere/",
+}
 
 
 def sample_path(route: str, video_id: str) -> str:

@@ -71,7 +71,7 @@ def test_a_user_without_projects_sees_none(client, two_projects):
     log = client.get(reverse("dashboard:generation_list")).content.decode()
 
     assert "not a member of any project" in overview
-    assert "No generations match" in log
+    assert "No generations to show: you are not a member of any project yet." in log
 
 
 def test_site_wide_auditors_see_every_project(client, two_projects):

@@ -1,11 +1,16 @@
+import contextlib
 import datetime as dt
+from types import SimpleNamespace
 
 import pytest
 from django.urls import reverse
 
 from governance.audit.models import AuditEvent
+from governance.generations import content
+from governance.generations.models import Generation
+from governance.generations.upstream import UpstreamError
 from tests.dashboard.builders import make_generation
-from tests.factories import NEW, Decimal, make_environment, make_member, make_project
+from tests.factories import NEW, Decimal, make_environment, make_member, make_project, make_user, revise
 
 pytestmark = pytest.mark.django_db
 
@@ -102,3 +107,121 @@ def test_detail_is_404_for_an_unknown_video_with_no_event(member_client):
 
     assert response.status_code == 404
     assert AuditEvent.objects.count() == events_before
+
+
+def test_detail_names_the_deciding_revision_its_reason_and_author(member_client, environment):
+    revision = revise(environment, max_seconds=8, reason="cap staging at 8 seconds", created_by=make_user("maria"))
+    generation = make_generation(environment, policy_revision=revision)
+
+    page = detail(member_client, generation)
+
+    assert "<dt>Policy revision</dt><dd>revision 2</dd>" in page
+    assert "<dt>Revision reason</dt><dd>cap staging at 8 seconds</dd>" in page
+    assert "<dt>Revised by</dt><dd>maria on " in page
+
+
+def test_a_running_generation_polls_its_progress_partial(member_client, environment):
+    generation = make_generation(environment, status=Generation.Status.IN_PROGRESS, progress=30)
+    url = reverse("dashboard:generation_detail", args=[generation.video_id])
+
+    page = detail(member_client, generation)
+    partial = member_client.get(url, headers={"HX-Request": "true"})
+
+    assert f'hx-get="{url}" hx-trigger="every 2s"' in page
+    assert partial.content.decode().lstrip().startswith('<section id="live-progress"')
+    assert '<progress value="30" max="100"' in partial.content.decode()
+    assert "In progress · 30%" in partial.content.decode()
+
+
+def test_the_progress_poll_refreshes_the_page_once_the_generation_is_finished(member_client, environment):
+    generation = make_generation(environment, status=Generation.Status.COMPLETED, upstream_id="sim_1")
+    url = reverse("dashboard:generation_detail", args=[generation.video_id])
+
+    partial = member_client.get(url, headers={"HX-Request": "true"})
+    page = detail(member_client, generation)
+
+    assert partial["HX-Refresh"] == "true"
+    assert "hx-trigger" not in page
+    assert '<progress value="100" max="100"' in page
+
+
+def test_a_completed_generation_shows_its_video_and_thumbnail(member_client, environment):
+    generation = make_generation(environment, status=Generation.Status.COMPLETED, upstream_id="sim_1")
+    video = reverse("dashboard:generation_content", args=[generation.video_id, "video"])
+    thumbnail = reverse("dashboard:generation_content", args=[generation.video_id, "thumbnail"])
+
+    page = detail(member_client, generation)
+
+    assert f'<source src="{video}" type="video/mp4">' in page
+    assert f'poster="{thumbnail}"' in page
+    assert f'<img src="{thumbnail}" alt="Thumbnail of {generation.video_id}"' in page
+
+
+def test_an_unfinished_generation_has_no_video_yet(member_client, environment):
+    generation = make_generation(environment, status=Generation.Status.QUEUED)
+
+    assert "<video" not in detail(member_client, generation)
+
+
+class FakeUpstream:
+    def __init__(self, body: bytes, content_type: str, error=None):
+        self.body, self.content_type, self.error, self.opened = body, content_type, error, []
+
+    @contextlib.contextmanager
+    def stream_content(self, upstream_id, variant):
+        self.opened.append((upstream_id, variant))
+        if self.error:
+            raise self.error
+        yield SimpleNamespace(
+            headers={"Content-Type": self.content_type, "Content-Length": str(len(self.body))},
+            iter_bytes=lambda size: iter([self.body]),
+        )
+
+
+@pytest.fixture
+def upstream(monkeypatch):
+    fake = FakeUpstream(b"\x00\x00\x00\x18ftypmp42", "video/mp4")
+    monkeypatch.setattr(content, "client_for", lambda provider: fake)
+    return fake
+
+
+def test_the_video_streams_from_the_provider_for_a_member(member_client, environment, upstream):
+    generation = make_generation(environment, status=Generation.Status.COMPLETED, upstream_id="sim_42")
+
+    response = member_client.get(reverse("dashboard:generation_content", args=[generation.video_id, "video"]))
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "video/mp4"
+    assert b"".join(response.streaming_content) == b"\x00\x00\x00\x18ftypmp42"
+    assert upstream.opened == [("sim_42", "video")]
+
+
+def test_content_of_another_projects_generation_is_404_and_audited(member_client, upstream):
+    stranger = make_generation(make_environment(make_project("other")), upstream_id="sim_9")
+
+    response = member_client.get(reverse("dashboard:generation_content", args=[stranger.video_id, "video"]))
+
+    assert response.status_code == 404
+    assert upstream.opened == []
+    assert AuditEvent.objects.filter(action="auth.refused", object_id=str(stranger.pk)).exists()
+
+
+def test_content_before_completion_or_of_an_unknown_variant_is_404(member_client, environment, upstream):
+    running = make_generation(environment, status=Generation.Status.IN_PROGRESS, upstream_id="sim_1")
+    done = make_generation(environment, status=Generation.Status.COMPLETED, upstream_id="sim_2")
+
+    not_ready = member_client.get(reverse("dashboard:generation_content", args=[running.video_id, "video"]))
+    unknown = member_client.get(reverse("dashboard:generation_content", args=[done.video_id, "spritesheet"]))
+
+    assert (not_ready.status_code, unknown.status_code) == (404, 404)
+    assert upstream.opened == []
+
+
+def test_a_provider_failure_is_a_readable_502(member_client, environment, upstream):
+    upstream.error = UpstreamError("connection refused")
+    generation = make_generation(environment, status=Generation.Status.COMPLETED, upstream_id="sim_3")
+
+    response = member_client.get(reverse("dashboard:generation_content", args=[generation.video_id, "thumbnail"]))
+
+    assert response.status_code == 502
+    assert "could not deliver this thumbnail: connection refused" in response.content.decode()

@@ -1,3 +1,4 @@
+import datetime as dt
 import re
 
 import pytest
@@ -5,9 +6,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from governance.audit.models import AuditEvent
+from governance.dashboard import selectors
 from governance.generations.models import Generation
 from tests.dashboard.builders import make_generation
-from tests.factories import make_environment, make_member, make_project
+from tests.factories import NEW, OLD, make_environment, make_member, make_project
 
 pytestmark = pytest.mark.django_db
 
@@ -159,3 +162,140 @@ def test_rows_stop_polling_when_everything_is_finished(member_client, environmen
 
     assert "every 2s" not in page
     assert "<progress" not in page
+
+
+def test_log_filters_by_resolved_snapshot(member_client, environment):
+    on_old = make_generation(environment, resolved_snapshot=OLD)
+    on_new = make_generation(environment, resolved_snapshot=NEW)
+
+    page = member_client.get(LOG, {"snapshot": OLD}).content.decode()
+
+    assert on_old.video_id in page
+    assert on_new.video_id not in page
+
+
+def test_log_filters_refused_generations(member_client, environment):
+    refused = make_generation(environment, status="refused", resolved_snapshot="", error_code="model_not_allowed")
+    accepted = make_generation(environment)
+
+    page = member_client.get(LOG, {"status": "refused"}).content.decode()
+
+    assert refused.video_id in page
+    assert accepted.video_id not in page
+
+
+def test_log_filters_by_utc_date_range_with_both_days_included(member_client, environment):
+    def on(day, hour=12):
+        return make_generation(environment, created_at=dt.datetime(2026, 3, day, hour, tzinfo=dt.UTC))
+
+    before, first_day, last_day, after = on(1, 23), on(2, 0), on(4, 23), on(5, 0)
+
+    page = member_client.get(LOG, {"created_from": "2026-03-02", "created_to": "2026-03-04"}).content.decode()
+
+    assert first_day.video_id in page and last_day.video_id in page
+    assert before.video_id not in page and after.video_id not in page
+
+
+def test_a_date_range_ending_before_it_starts_is_explained(member_client, environment):
+    make_generation(environment)
+
+    page = member_client.get(LOG, {"created_from": "2026-03-04", "created_to": "2026-03-02"}).content.decode()
+
+    assert "The end date is before the start date." in page
+
+
+def test_log_searches_prompts_case_insensitively(member_client, environment):
+    lighthouse = make_generation(environment, prompt="A Lighthouse at dusk")
+    cat = make_generation(environment, prompt="a cat on a sofa")
+
+    page = member_client.get(LOG, {"q": "lighthouse"}).content.decode()
+
+    assert lighthouse.video_id in page
+    assert cat.video_id not in page
+
+
+def test_prompt_search_reads_a_bounded_window_and_older_carries_on(member_client, environment, monkeypatch):
+    monkeypatch.setattr(selectors, "TEXT_SEARCH_WINDOW", 5)
+    needle = make_generation(environment, prompt="the only lighthouse")
+    for _ in range(7):
+        make_generation(environment, prompt="a cat")
+
+    first = member_client.get(LOG, {"q": "lighthouse"}).content.decode()
+    second = member_client.get(LOG + older_link(first)).content.decode()
+
+    assert needle.video_id not in first
+    assert "No generations match these filters." in first
+    assert "searches further back" in first
+    assert needle.video_id in second
+    assert older_link(second) is None
+
+
+def test_the_log_is_ordered_by_creation_time_not_by_id(member_client, environment):
+    backdated = make_generation(environment, created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    earlier_row = make_generation(environment, created_at=dt.datetime(2026, 1, 2, tzinfo=dt.UTC))
+
+    page = member_client.get(LOG).content.decode()
+
+    assert page.index(earlier_row.video_id) < page.index(backdated.video_id)
+
+
+def test_keyset_pagination_is_exact_when_rows_share_a_creation_time(member_client, environment):
+    moment = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
+    generations = [make_generation(environment, created_at=moment) for _ in range(52)]
+
+    first = member_client.get(LOG).content.decode()
+    second = member_client.get(LOG + older_link(first)).content.decode()
+
+    shown = [g for g in generations if g.video_id in first] + [g for g in generations if g.video_id in second]
+    assert sorted(g.pk for g in shown) == sorted(g.pk for g in generations)
+
+
+def test_an_empty_log_says_how_generations_get_there(member_client):
+    page = member_client.get(LOG).content.decode()
+
+    assert "No generations yet." in page
+    assert 'href="/playground/"' in page
+
+
+def test_each_running_row_polls_its_own_partial(member_client, environment):
+    running = make_generation(environment, status=Generation.Status.QUEUED)
+    finished = make_generation(environment, status=Generation.Status.COMPLETED)
+
+    page = member_client.get(LOG).content.decode()
+
+    rows = dict(re.findall(r'<tr id="row-(video_\w+)"([^>]*)>', page))
+    row_url = reverse("dashboard:generation_row", args=[running.video_id])
+    assert f'hx-get="{row_url}" hx-trigger="every 2s" hx-swap="outerHTML"' in rows[running.video_id]
+    assert "hx-" not in rows[finished.video_id]
+
+
+def test_the_row_partial_shows_progress_while_the_generation_runs(member_client, environment):
+    running = make_generation(environment, status=Generation.Status.IN_PROGRESS, progress=65)
+
+    response = member_client.get(reverse("dashboard:generation_row", args=[running.video_id]))
+    body = response.content.decode()
+
+    assert response.status_code == 200
+    assert body.lstrip().startswith(f'<tr id="row-{running.video_id}"')
+    assert '<progress value="65" max="100"' in body
+    assert 'hx-trigger="every 2s"' in body
+
+
+def test_the_row_partial_stops_polling_once_the_generation_is_finished(member_client, environment):
+    done = make_generation(environment, status=Generation.Status.COMPLETED)
+
+    response = member_client.get(reverse("dashboard:generation_row", args=[done.video_id]))
+    body = response.content.decode()
+
+    assert response.status_code == 286  # htmx's "stop polling"
+    assert "hx-trigger" not in body
+    assert "100%" in body and "<progress" not in body
+
+
+def test_the_row_partial_of_another_projects_generation_is_404_and_audited(member_client):
+    stranger = make_generation(make_environment(make_project("other")))
+
+    response = member_client.get(reverse("dashboard:generation_row", args=[stranger.video_id]))
+
+    assert response.status_code == 404
+    assert AuditEvent.objects.filter(action="auth.refused", object_id=str(stranger.pk)).exists()

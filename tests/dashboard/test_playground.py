@@ -1,0 +1,155 @@
+"""The playground submits through the gateway's own service: same policy, same log, same worker hand-off."""
+
+import pytest
+from django.urls import reverse
+from django.utils.html import escape
+
+from governance.audit.models import AuditEvent
+from governance.dashboard.services import PLAYGROUND_KEY_NAME
+from governance.generations import services as generation_services
+from governance.generations.models import Generation
+from governance.projects.models import ApiKey, Role
+from tests.factories import NEW, OLD, make_environment, make_member, make_project
+
+pytestmark = pytest.mark.django_db
+
+PLAYGROUND = reverse("dashboard:playground")
+
+
+@pytest.fixture
+def production():
+    return make_environment(
+        make_project("shop"), "production", default_model=OLD, allowed_snapshots=[OLD], alias_requests="refuse"
+    )
+
+
+@pytest.fixture
+def enqueued(monkeypatch):
+    calls = []
+    monkeypatch.setattr(generation_services, "enqueue", lambda *args: calls.append(args))
+    return calls
+
+
+def developer_client(client, environment):
+    user = make_member(environment.project, Role.DEVELOPER)
+    client.force_login(user)
+    return client, user
+
+
+def post(client, environment, **fields):
+    return client.post(PLAYGROUND, {"environment": environment.pk, "prompt": "a lighthouse at dusk", **fields})
+
+
+def test_a_developer_sees_only_environments_where_they_develop(client, production):
+    read_only = make_environment(make_project("elsewhere"), "staging")
+    client, user = developer_client(client, production)
+    make_member(read_only.project, Role.VIEWER, user=user)
+
+    page = client.get(PLAYGROUND).content.decode()
+
+    assert "Shop / Production" in page
+    assert "Elsewhere" not in page
+    for field in ("environment", "model", "prompt", "seconds", "size"):
+        assert f'for="id_{field}"' in page
+
+
+def test_an_accepted_generation_is_logged_for_its_user_and_goes_to_the_worker_on_commit(
+    client, production, enqueued, django_capture_on_commit_callbacks
+):
+    client, user = developer_client(client, production)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(client, production, model=OLD, seconds="8", size="1280x720")
+
+    generation = Generation.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("dashboard:generation_detail", args=[generation.video_id])
+    assert (generation.status, generation.resolved_snapshot, generation.seconds) == ("queued", OLD, 8)
+    assert generation.parameters == {"model": OLD, "seconds": 8, "size": "1280x720"}
+    assert generation.submitted_by == user
+    assert generation.api_key.name == PLAYGROUND_KEY_NAME
+    assert enqueued == [(generation.pk, generation.step_token, generation.request_id)]
+
+
+def test_the_detail_page_of_a_playground_generation_names_who_submitted_it(client, production, enqueued):
+    client, user = developer_client(client, production)
+
+    response = post(client, production)
+    page = client.get(response["Location"]).content.decode()
+
+    assert f"submitted from the playground by <strong>{user.username}</strong>" in page
+    assert 'id="live-progress"' in page and 'hx-trigger="every 2s"' in page
+
+
+def test_a_refusal_shows_the_policys_readable_reason_and_is_logged(client, production, enqueued):
+    client, _ = developer_client(client, production)
+
+    response = post(client, production, model="sora-2")
+    page = response.content.decode()
+
+    refused = Generation.objects.get()
+    assert response.status_code == 200
+    assert "Refused by the policy" in page
+    assert escape(refused.error_message) in page
+    assert "<code>alias_not_allowed</code>" in page
+    assert reverse("dashboard:generation_detail", args=[refused.video_id]) in page
+    assert refused.status == "refused"
+    assert enqueued == []
+
+
+def test_a_snapshot_outside_the_policy_is_refused_like_on_the_gateway(client, production, enqueued):
+    client, _ = developer_client(client, production)
+
+    post(client, production, model=NEW)
+
+    assert Generation.objects.get().error_code == "model_not_allowed"
+
+
+def test_the_playground_key_is_created_once_per_environment_with_an_audit_event(client, production, enqueued):
+    client, user = developer_client(client, production)
+
+    post(client, production)
+    post(client, production)
+
+    [key] = ApiKey.objects.filter(environment=production, name=PLAYGROUND_KEY_NAME)
+    assert key.created_by == user
+    [event] = AuditEvent.objects.filter(action="api_key.created", object_id=str(key.pk))
+    assert event.actor_label == user.username
+    assert Generation.objects.filter(api_key=key).count() == 2
+
+
+def test_a_viewer_is_refused_the_playground_with_a_403_that_is_audited(client, production):
+    viewer = make_member(production.project, Role.VIEWER)
+    client.force_login(viewer)
+
+    response = client.get(PLAYGROUND)
+
+    assert response.status_code == 403
+    assert "The playground needs the developer role in a project" in response.content.decode()
+    event = AuditEvent.objects.filter(action="auth.refused").latest("pk")
+    assert event.actor_label == viewer.username
+    assert event.payload["reason"] == "needs the developer role in at least one project"
+
+
+def test_a_viewer_posting_to_their_projects_environment_is_refused_and_nothing_is_submitted(client, production):
+    developer_elsewhere = make_member(make_project("other"), Role.DEVELOPER)
+    make_member(production.project, Role.VIEWER, user=developer_elsewhere)
+    client.force_login(developer_elsewhere)
+
+    response = post(client, production)
+
+    assert response.status_code == 403
+    assert "The playground needs the developer role in Shop" in response.content.decode()
+    assert not Generation.objects.exists()
+    event = AuditEvent.objects.filter(action="auth.refused").latest("pk")
+    assert (event.project, event.payload["reason"]) == (production.project, "needs the developer role in shop")
+
+
+def test_an_environment_the_user_cannot_see_is_not_offered(client, production):
+    stranger = make_environment(make_project("secret"), "development")
+    client, _ = developer_client(client, production)
+
+    response = post(client, stranger)
+
+    assert response.status_code == 400
+    assert not Generation.objects.exists()
