@@ -8,8 +8,18 @@ def new_video_id() -> str:
     return "video_" + secrets.token_hex(16)
 
 
-def new_step_token() -> str:
+RUNNING_STEP_PREFIX = "running-"
+
+
+def new_step_token(*, running: bool = False) -> str:
+    """A waiting step's token (the message that may take it carries it) or a running step's (its lease)."""
+    if running:
+        return RUNNING_STEP_PREFIX + secrets.token_hex(12)
     return secrets.token_hex(16)
+
+
+def is_running_step(token: str) -> bool:
+    return token.startswith(RUNNING_STEP_PREFIX)
 
 
 class GenerationQuerySet(models.QuerySet):

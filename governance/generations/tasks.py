@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from governance.caching import one_state_read
 from governance.generations import services, worker
-from governance.generations.models import Generation, new_step_token
+from governance.generations.models import Generation, is_running_step, new_step_token
 from governance.generations.services import apply_retention
 from governance.generations.upstream import UpstreamError, client_for
 
@@ -38,18 +38,21 @@ def sweep_stalled_generations() -> int:
     """Re-enqueue unfinished generations nobody has looked at in time.
 
     Covers a crash between commit and enqueue, a broker that was away, and a
-    worker killed mid-task. The new message carries a new step token, so a late
-    message of the old chain claims nothing. Re-running a step is safe (see worker.py).
+    worker killed mid-task. A waiting step is sent again under its own token, so
+    whichever copy arrives first takes it: however long the queue, the step is
+    never overtaken by the sweep. A running step whose lease ran out (its worker
+    died) gets a new token, so that worker's chain, if it still lives, ends.
+    Re-running a step is safe (see worker.py).
     """
     now = timezone.now()
     overdue = Q(next_check_at__lt=now) | Q(next_check_at__isnull=True)
-    stalled = list(Generation.objects.unfinished().filter(overdue).values_list("pk", flat=True)[:SWEEP_BATCH])
+    stalled = list(Generation.objects.unfinished().filter(overdue).values_list("pk", "step_token")[:SWEEP_BATCH])
     restarted = 0
-    for generation_id in stalled:
-        step = new_step_token()
+    for generation_id, token in stalled:
+        step = new_step_token() if not token or is_running_step(token) else token
         taken = (
             Generation.objects.unfinished()
-            .filter(overdue, pk=generation_id)
+            .filter(overdue, pk=generation_id, step_token=token)
             .update(step_token=step, next_check_at=now + timezone.timedelta(seconds=settings.GENERATION_STALL_SECONDS))
         )
         if taken:

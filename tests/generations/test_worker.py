@@ -253,12 +253,31 @@ def test_a_duplicate_of_the_message_taking_a_step_claims_nothing(accepted):
     assert worker.claim_step(accepted.pk, accepted.step_token) is None  # the broker redelivered it
 
 
-def test_a_message_of_an_older_chain_claims_nothing_once_the_sweep_restarted_the_generation(accepted, clock, settings):
-    lost_in_an_outage = accepted.step_token
+def test_the_sweep_sends_a_waiting_step_again_under_its_own_token(accepted, clock, settings):
+    still_in_a_long_queue = accepted.step_token
     clock.shift(settings.GENERATION_STALL_SECONDS + 1)
     assert sweep_stalled_generations() == 1
+    assert reload(accepted).step_token == still_in_a_long_queue
 
-    assert worker.claim_step(accepted.pk, lost_in_an_outage) is None
+    assert worker.claim_step(accepted.pk, still_in_a_long_queue) is not None  # the first copy to arrive
+    assert worker.claim_step(accepted.pk, still_in_a_long_queue) is None  # the sweep's copy, later
+
+
+def test_a_step_is_never_overtaken_by_the_sweep_however_long_the_queue(accepted, clock, settings):
+    queued = accepted.step_token
+    for _ in range(5):  # the queue is longer than the stall time: the sweep sends it again and again
+        clock.shift(settings.GENERATION_STALL_SECONDS + 1)
+        assert sweep_stalled_generations() == 1
+
+    assert worker.claim_step(accepted.pk, queued) is not None
+
+
+def test_a_message_of_a_step_whose_lease_ran_out_claims_nothing_once_the_sweep_restarted_it(accepted, clock, settings):
+    worker.claim_step(accepted.pk, accepted.step_token)  # its worker dies mid-step
+    clock.shift(settings.GENERATION_STEP_LEASE_SECONDS + 1)
+    assert sweep_stalled_generations() == 1
+
+    assert worker.claim_step(accepted.pk, accepted.step_token) is None  # the broker redelivers the old message
     assert worker.claim_step(accepted.pk, reload(accepted).step_token) is not None
 
 
