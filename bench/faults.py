@@ -132,6 +132,7 @@ class Stack:
             "--bind", f"127.0.0.1:{port}",
             "--worker-class", worker_class, "--workers", str(workers), "--threads", str(threads),
             "--log-level", "warning", "--no-control-socket", "--backlog", "2048", "--timeout", "30",
+            "--preload",  # a killed worker is replaced by a fork of the loaded app, at once
         ]  # fmt: skip
         if Path("/dev/shm").is_dir():
             command += ["--worker-tmp-dir", "/dev/shm"]
@@ -373,13 +374,13 @@ def kill_workers(run: Run) -> None:
 
 
 def kill_web(run: Run) -> None:
-    """SIGKILL one busy gunicorn worker of the gateway every second or so; the master forks a new one.
+    """SIGKILL one busy gunicorn worker of the gateway every 1-2 s; the master forks a new one.
 
     Submissions come in a burst here, so each kill lands mid-request: some requests die
     after their row committed and before their task was published (the sweep's case).
     """
     kills = 0
-    while not run.done.wait(random.uniform(0.5, 1.0)):
+    while not run.done.wait(random.uniform(1.0, 2.0)):
         workers = run.gateways[0].children()
         if workers:
             with contextlib.suppress(ProcessLookupError):
