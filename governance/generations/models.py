@@ -83,6 +83,9 @@ class Generation(models.Model):
     next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
     # The one worker message allowed to take the next step; any other message for this row is stale.
     step_token = models.CharField(max_length=32, blank=True)
+    sweeps = models.PositiveSmallIntegerField(
+        default=0, help_text="Times the sweep sent the current step again; each time it waits twice as long."
+    )
     estimated_cost = models.DecimalField(max_digits=10, decimal_places=4, default=0)
     budget_month = models.DateField(null=True, blank=True)
 

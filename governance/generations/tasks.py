@@ -1,8 +1,9 @@
+import datetime as dt
 import logging
 
 from celery import shared_task
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from governance.caching import one_state_read
@@ -14,6 +15,7 @@ from governance.generations.upstream import UpstreamError, client_for
 logger = logging.getLogger(__name__)
 
 SWEEP_BATCH = 500
+MAX_SWEEP_DOUBLINGS = 4
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -33,6 +35,15 @@ def advance_generation(generation_id: int, step: str = "") -> None:
         advance_generation.apply_async(args=[generation_id], kwargs={"step": next_step}, countdown=countdown)
 
 
+def sweep_wait(sweeps: int) -> dt.timedelta:
+    """How long to leave a step the sweep has just sent again: twice as long each time, up to 16 stall times.
+
+    A queue slower than the stall time would otherwise get one more copy of every waiting
+    step per stall time, and the copies would slow it down further.
+    """
+    return dt.timedelta(seconds=settings.GENERATION_STALL_SECONDS * 2 ** min(sweeps, MAX_SWEEP_DOUBLINGS))
+
+
 @shared_task(ignore_result=True)
 def sweep_stalled_generations() -> int:
     """Re-enqueue unfinished generations nobody has looked at in time.
@@ -46,14 +57,14 @@ def sweep_stalled_generations() -> int:
     """
     now = timezone.now()
     overdue = Q(next_check_at__lt=now) | Q(next_check_at__isnull=True)
-    stalled = list(Generation.objects.unfinished().filter(overdue).values_list("pk", "step_token")[:SWEEP_BATCH])
+    stalled = Generation.objects.unfinished().filter(overdue).values_list("pk", "step_token", "sweeps")
     restarted = 0
-    for generation_id, token in stalled:
+    for generation_id, token, sweeps in list(stalled[:SWEEP_BATCH]):
         step = new_step_token() if not token or is_running_step(token) else token
         taken = (
             Generation.objects.unfinished()
             .filter(overdue, pk=generation_id, step_token=token)
-            .update(step_token=step, next_check_at=now + timezone.timedelta(seconds=settings.GENERATION_STALL_SECONDS))
+            .update(step_token=step, next_check_at=now + sweep_wait(sweeps), sweeps=F("sweeps") + 1)
         )
         if taken:
             advance_generation.apply_async(args=[generation_id], kwargs={"step": step})

@@ -49,7 +49,7 @@ def claim_step(generation_id: int, step: str) -> str | None:
     claimed = (
         Generation.objects.unfinished()
         .filter(pk=generation_id, step_token=step)
-        .update(step_token=running, next_check_at=lease)
+        .update(step_token=running, next_check_at=lease, sweeps=0)
     )
     return running if claimed else None
 
