@@ -22,5 +22,8 @@ test: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python bench/submit.py
 
+faults: $(INSTALLED)
+	$(BIN)/python bench/faults.py $(FAULTS_ARGS)
+
 clean:
 	rm -rf $(VENV) var

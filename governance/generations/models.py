@@ -9,8 +9,18 @@ def new_video_id() -> str:
     return "video_" + secrets.token_hex(16)
 
 
-def new_step_token() -> str:
+RUNNING_STEP_PREFIX = "running-"
+
+
+def new_step_token(*, running: bool = False) -> str:
+    """A waiting step's token (the message that may take it carries it) or a running step's (its lease)."""
+    if running:
+        return RUNNING_STEP_PREFIX + secrets.token_hex(12)
     return secrets.token_hex(16)
+
+
+def is_running_step(token: str) -> bool:
+    return token.startswith(RUNNING_STEP_PREFIX)
 
 
 class GenerationQuerySet(models.QuerySet):
@@ -78,6 +88,9 @@ class Generation(models.Model):
     next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
     # The one worker message allowed to take the next step; any other message for this row is stale.
     step_token = models.CharField(max_length=32, blank=True)
+    sweeps = models.PositiveSmallIntegerField(
+        default=0, help_text="Times the sweep sent the current step again; each time it waits twice as long."
+    )
     # The X-Request-ID of the request that created it; the worker logs its steps under the same id.
     request_id = models.CharField(max_length=128, blank=True)
     estimated_cost = models.DecimalField(max_digits=10, decimal_places=4, default=0)

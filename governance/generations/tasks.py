@@ -1,13 +1,14 @@
+import datetime as dt
 import logging
 
 from celery import shared_task
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from governance.caching import one_state_read
 from governance.generations import services, worker
-from governance.generations.models import Generation, new_step_token
+from governance.generations.models import Generation, is_running_step, new_step_token
 from governance.generations.services import apply_retention
 from governance.generations.upstream import UpstreamError, client_for
 from governance.request_ids import bound_request_id
@@ -15,6 +16,7 @@ from governance.request_ids import bound_request_id
 logger = logging.getLogger(__name__)
 
 SWEEP_BATCH = 500
+MAX_SWEEP_DOUBLINGS = 4
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -39,24 +41,36 @@ def advance_generation(generation_id: int, step: str = "", request_id: str = "")
             )
 
 
+def sweep_wait(sweeps: int) -> dt.timedelta:
+    """How long to leave a step the sweep has just sent again: twice as long each time, up to 16 stall times.
+
+    A queue slower than the stall time would otherwise get one more copy of every waiting
+    step per stall time, and the copies would slow it down further.
+    """
+    return dt.timedelta(seconds=settings.GENERATION_STALL_SECONDS * 2 ** min(sweeps, MAX_SWEEP_DOUBLINGS))
+
+
 @shared_task(ignore_result=True)
 def sweep_stalled_generations() -> int:
     """Re-enqueue unfinished generations nobody has looked at in time.
 
     Covers a crash between commit and enqueue, a broker that was away, and a
-    worker killed mid-task. The new message carries a new step token, so a late
-    message of the old chain claims nothing. Re-running a step is safe (see worker.py).
+    worker killed mid-task. A waiting step is sent again under its own token, so
+    whichever copy arrives first takes it: however long the queue, the step is
+    never overtaken by the sweep. A running step whose lease ran out (its worker
+    died) gets a new token, so that worker's chain, if it still lives, ends.
+    Re-running a step is safe (see worker.py).
     """
     now = timezone.now()
     overdue = Q(next_check_at__lt=now) | Q(next_check_at__isnull=True)
-    stalled = list(Generation.objects.unfinished().filter(overdue).values_list("pk", "request_id")[:SWEEP_BATCH])
+    stalled = Generation.objects.unfinished().filter(overdue).values_list("pk", "step_token", "sweeps", "request_id")
     restarted = 0
-    for generation_id, request_id in stalled:
-        step = new_step_token()
+    for generation_id, token, sweeps, request_id in list(stalled[:SWEEP_BATCH]):
+        step = new_step_token() if not token or is_running_step(token) else token
         taken = (
             Generation.objects.unfinished()
-            .filter(overdue, pk=generation_id)
-            .update(step_token=step, next_check_at=now + timezone.timedelta(seconds=settings.GENERATION_STALL_SECONDS))
+            .filter(overdue, pk=generation_id, step_token=token)
+            .update(step_token=step, next_check_at=now + sweep_wait(sweeps), sweeps=F("sweeps") + 1)
         )
         if taken:
             advance_generation.apply_async(args=[generation_id], kwargs={"step": step, "request_id": request_id})

@@ -48,12 +48,12 @@ def claim_step(generation_id: int, step: str) -> str | None:
     nothing to claim, and a lease long enough for one step (the sweep leaves it
     alone until then). Returns the running step's token, or None.
     """
-    running = new_step_token()
+    running = new_step_token(running=True)
     lease = timezone.now() + dt.timedelta(seconds=settings.GENERATION_STEP_LEASE_SECONDS)
     claimed = (
         Generation.objects.unfinished()
         .filter(pk=generation_id, step_token=step)
-        .update(step_token=running, next_check_at=lease)
+        .update(step_token=running, next_check_at=lease, sweeps=0)
     )
     return running if claimed else None
 

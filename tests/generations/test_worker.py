@@ -253,12 +253,48 @@ def test_a_duplicate_of_the_message_taking_a_step_claims_nothing(accepted):
     assert worker.claim_step(accepted.pk, accepted.step_token) is None  # the broker redelivered it
 
 
-def test_a_message_of_an_older_chain_claims_nothing_once_the_sweep_restarted_the_generation(accepted, clock, settings):
-    lost_in_an_outage = accepted.step_token
+def test_the_sweep_sends_a_waiting_step_again_under_its_own_token(accepted, clock, settings):
+    still_in_a_long_queue = accepted.step_token
     clock.shift(settings.GENERATION_STALL_SECONDS + 1)
     assert sweep_stalled_generations() == 1
+    assert reload(accepted).step_token == still_in_a_long_queue
 
-    assert worker.claim_step(accepted.pk, lost_in_an_outage) is None
+    assert worker.claim_step(accepted.pk, still_in_a_long_queue) is not None  # the first copy to arrive
+    assert worker.claim_step(accepted.pk, still_in_a_long_queue) is None  # the sweep's copy, later
+
+
+def test_a_step_is_never_overtaken_by_the_sweep_however_long_the_queue(accepted, clock, settings):
+    queued = accepted.step_token
+    for _ in range(5):  # the queue is slower than the sweep's waits: it sends the step again and again
+        clock.shift(20 * settings.GENERATION_STALL_SECONDS)
+        assert sweep_stalled_generations() == 1
+
+    assert worker.claim_step(accepted.pk, queued) is not None
+
+
+def test_the_sweep_waits_twice_as_long_each_time_it_sends_the_same_step_again(accepted, clock, settings):
+    stall = settings.GENERATION_STALL_SECONDS
+    clock.shift(stall + 1)
+    for waited in (stall, 2 * stall, 4 * stall):
+        assert sweep_stalled_generations() == 1
+        clock.shift(waited - 1)
+        assert sweep_stalled_generations() == 0  # one copy per wait, not one per stall time
+        clock.shift(2)
+
+
+def test_taking_the_step_resets_the_sweeps_wait(accepted, clock, settings):
+    clock.shift(settings.GENERATION_STALL_SECONDS + 1)
+    sweep_stalled_generations()
+    worker.claim_step(accepted.pk, accepted.step_token)
+    assert reload(accepted).sweeps == 0
+
+
+def test_a_message_of_a_step_whose_lease_ran_out_claims_nothing_once_the_sweep_restarted_it(accepted, clock, settings):
+    worker.claim_step(accepted.pk, accepted.step_token)  # its worker dies mid-step
+    clock.shift(settings.GENERATION_STEP_LEASE_SECONDS + 1)
+    assert sweep_stalled_generations() == 1
+
+    assert worker.claim_step(accepted.pk, accepted.step_token) is None  # the broker redelivers the old message
     assert worker.claim_step(accepted.pk, reload(accepted).step_token) is not None
 
 

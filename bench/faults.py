@@ -1,0 +1,747 @@
+"""Fault suite: what the gateway survives, with real processes on loopback.
+
+One command (`make faults`, i.e. `.venv/bin/python bench/faults.py [options]`):
+
+1. checks PostgreSQL at 127.0.0.1:5432 (user postgres, trust) and Redis at 127.0.0.1:6379;
+2. creates a throw-away database (`governance_faults`), uses Redis db 9 as Celery broker
+   and shared cache, runs `migrate`, `seed_demo` and `create_api_key demo development`;
+3. for each scenario starts its own processes: gateway gunicorn node(s), an upstream
+   gunicorn node serving the built-in simulator (so killing the gateway never kills the
+   provider), Celery worker(s) and one beat with a short sweep interval and stall time;
+4. submits N videos (`sora-2-2025-12-08`, seconds "4") through the official `openai` SDK
+   from several threads, each with its own `Idempotency-Key`, retrying connection errors,
+   409, 429 and 5xx with the same key (as a careful client does), while the scenario's
+   fault happens;
+5. waits (generously) for every generation to reach a terminal state and prints one row:
+   accepted, rows, upstream creates, duplicates, lost, stuck, slowest time to a terminal
+   state; exit 1 if any scenario lost, doubled or left a generation stuck.
+
+Redis and PostgreSQL are shared with others on this machine: their outages are brief and
+the services are always started again (try/finally), also on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from submit import BIN, PG_HOST, PG_PORT, PG_USER, REDIS_HOST, REDIS_PORT, ROOT, BenchError, admin_sql, free_port, tail
+
+SNAPSHOT = "sora-2-2025-12-08"
+UNFINISHED = ("queued", "in_progress")
+REDIS_START = [
+    "redis-server", "--daemonize", "yes", "--bind", REDIS_HOST, "--port", str(REDIS_PORT),
+    "--save", "", "--appendonly", "no",
+]  # fmt: skip
+# A job that finishes in ~1.5 s upstream, never by the simulator's own choice failed.
+CALM_PROFILE = {
+    "latency_seconds": 1.5,
+    "failure_rate": 0.0,
+    "error_rate": 0.0,
+    "rate_limit_rate": 0.0,
+    "accept_then_timeout": False,
+    "read_timeout_seconds": 3.0,
+}
+SIMULATOR_READ_TIMEOUT = 10.0  # the simulator pack's provider read timeout
+
+
+# --------------------------------------------------------------------------- processes
+
+
+@dataclass
+class Process:
+    """One service process (and its children) in its own session, so it can be killed as a group."""
+
+    name: str
+    command: list[str]
+    log: Path
+    env: dict
+    popen: subprocess.Popen | None = None
+    unexpected_exits: int = 0
+
+    def start(self) -> None:
+        with open(self.log, "a") as log:
+            self.popen = subprocess.Popen(
+                self.command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    @property
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def kill(self, sig: int = signal.SIGKILL, timeout: float = 15) -> None:
+        process, self.popen = self.popen, None
+        if process is None or process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        if sig != signal.SIGKILL:
+            return
+        with contextlib.suppress(ProcessLookupError):  # orphans of the group (e.g. prefork children)
+            os.killpg(process.pid, signal.SIGKILL)
+
+    def children(self) -> list[int]:
+        if not self.running:
+            return []
+        with contextlib.suppress(FileNotFoundError):
+            text = Path(f"/proc/{self.popen.pid}/task/{self.popen.pid}/children").read_text()
+            return [int(pid) for pid in text.split()]
+        return []
+
+
+@dataclass
+class Stack:
+    args: argparse.Namespace
+    tmp: Path
+    env: dict = field(default_factory=dict)
+    api_key: str = ""
+    run_id: str = ""
+    upstream_port: int = 0
+    db_created: bool = False
+    processes: list[Process] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    supervising: threading.Event = field(default_factory=threading.Event)
+
+    def gunicorn(self, name: str, port: int, worker_class: str, workers: int, threads: int = 1) -> Process:
+        command = [
+            str(BIN / "gunicorn"), "governance.wsgi",
+            "--bind", f"127.0.0.1:{port}",
+            "--worker-class", worker_class, "--workers", str(workers), "--threads", str(threads),
+            "--log-level", "warning", "--no-control-socket", "--backlog", "2048", "--timeout", "30",
+            "--preload",  # a killed worker is replaced by a fork of the loaded app, at once
+        ]  # fmt: skip
+        if Path("/dev/shm").is_dir():
+            command += ["--worker-tmp-dir", "/dev/shm"]
+        return self.add(Process(name, command, self.tmp / f"{name}.log", self.env))
+
+    def worker(self, index: int) -> Process:
+        command = [
+            str(BIN / "celery"), "-A", "governance", "worker", "--loglevel", "WARNING",
+            "--concurrency", str(self.args.concurrency), "--hostname", f"faults-{index}@%h",
+            "--without-gossip", "--without-mingle",
+        ]  # fmt: skip
+        return self.add(Process(f"worker-{index}", command, self.tmp / f"worker-{index}.log", self.env))
+
+    def beat(self) -> Process:
+        command = [
+            str(BIN / "celery"), "-A", "governance", "beat", "--loglevel", "WARNING",
+            "--schedule", str(self.tmp / "celerybeat-schedule"),
+        ]  # fmt: skip
+        return self.add(Process("beat", command, self.tmp / "beat.log", self.env))
+
+    def add(self, process: Process) -> Process:
+        self.processes.append(process)
+        process.start()
+        return process
+
+    def restart(self, process: Process, sig: int = signal.SIGKILL) -> None:
+        with self.lock:
+            process.kill(sig)
+            process.start()
+
+    def supervise(self, supervising: threading.Event) -> None:
+        """Restart a process that exits on its own, as systemd would; the scenario reports it."""
+        while supervising.is_set():
+            time.sleep(0.5)
+            with self.lock:
+                if not supervising.is_set():
+                    return
+                for process in self.processes:
+                    if process.popen is not None and process.popen.poll() is not None:
+                        process.unexpected_exits += 1
+                        print(f"    ! {process.name} exited with {process.popen.returncode}; restarting", flush=True)
+                        process.start()
+
+    def stop_all(self) -> None:
+        self.supervising.clear()
+        with self.lock:
+            for process in reversed(self.processes):
+                process.kill(signal.SIGTERM)
+            self.processes.clear()
+
+
+# --------------------------------------------------------------------------- services
+
+
+def check_services() -> None:
+    import psycopg
+    import redis
+
+    try:
+        with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", connect_timeout=3):
+            pass
+    except psycopg.OperationalError as error:
+        raise BenchError(f"PostgreSQL is not reachable at {PG_HOST}:{PG_PORT}: {error}") from None
+    try:
+        redis.Redis(host=REDIS_HOST, port=REDIS_PORT, socket_connect_timeout=3).ping()
+    except redis.RedisError as error:
+        raise BenchError(f"Redis is not reachable at {REDIS_HOST}:{REDIS_PORT}: {error}") from None
+
+
+def redis_up() -> bool:
+    done = subprocess.run(["redis-cli", "-h", REDIS_HOST, "-p", str(REDIS_PORT), "ping"], capture_output=True)
+    return done.returncode == 0 and b"PONG" in done.stdout
+
+
+def ensure_redis() -> None:
+    if not redis_up():
+        subprocess.run(REDIS_START, check=False, capture_output=True)
+    for _ in range(50):
+        if redis_up():
+            return
+        time.sleep(0.2)
+    raise BenchError("Redis did not come back")
+
+
+def pg_cluster() -> list[str]:
+    version = sorted(os.listdir("/etc/postgresql"))[0]
+    return ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main"]
+
+
+def pg_up() -> bool:
+    return subprocess.run(["pg_isready", "-h", PG_HOST, "-p", str(PG_PORT), "-q"]).returncode == 0
+
+
+def ensure_postgres() -> None:
+    if not pg_up():
+        subprocess.run([*pg_cluster(), "start"], check=False, capture_output=True)
+    for _ in range(60):
+        if pg_up():
+            return
+        time.sleep(0.5)
+    raise BenchError("PostgreSQL did not come back")
+
+
+def flush_redis(db: int) -> None:
+    import redis
+
+    redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=db).flushdb()
+
+
+def sql(stack: Stack, query: str, params: tuple = ()) -> list[tuple]:
+    import psycopg
+
+    for attempt in range(30):  # PostgreSQL may be restarting under us
+        try:
+            with psycopg.connect(
+                host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=stack.args.db_name, autocommit=True
+            ) as conn:
+                cursor = conn.execute(query, params)
+                return cursor.fetchall() if cursor.description else []
+        except psycopg.OperationalError:
+            if attempt == 29:
+                raise
+            time.sleep(1)
+    return []
+
+
+# --------------------------------------------------------------------------- setup
+
+
+def prepare(stack: Stack) -> None:
+    args = stack.args
+    admin_sql(f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)')
+    admin_sql(f'CREATE DATABASE "{args.db_name}"')
+    stack.db_created = True
+    redis_url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{args.redis_db}"
+    upstream_port = free_port()
+    stack.env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{args.db_name}",
+        "CELERY_BROKER_URL": redis_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "faults-only-secret-key-not-the-development-default",
+        "DEBUG": "0",
+        "SIMULATOR_ENABLED": "1",
+        "SIMULATOR_BASE_URL": f"http://127.0.0.1:{upstream_port}/simulator/v1",
+        "GOVERNANCE_DATA_DIR": str(stack.tmp / "data"),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+        "SWEEP_INTERVAL_SECONDS": str(args.sweep_interval),
+        "GENERATION_STALL_SECONDS": str(args.stall_seconds),
+        "GENERATION_STEP_LEASE_SECONDS": str(args.lease_seconds),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    stack.env.pop("CELERY_TASK_ALWAYS_EAGER", None)
+    stack.upstream_port = upstream_port
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    run_step("migrate", [*manage, "migrate", "--noinput", "-v", "0"], stack.env)
+    run_step("seed_demo", [*manage, "seed_demo"], stack.env)
+    output = run_step(
+        "create_api_key", [*manage, "create_api_key", "demo", "development", "--name", "faults"], stack.env
+    )
+    stack.api_key = output.strip().splitlines()[-1].strip()
+
+
+def run_step(name: str, command: list[str], env: dict) -> str:
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BenchError(f"{name} failed (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def set_upstream(stack: Stack, profile: dict, read_timeout: float) -> None:
+    columns = ", ".join(profile)
+    placeholders = ", ".join(["%s"] * len(profile))
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in profile)
+    sql(
+        stack,
+        f"INSERT INTO simulator_simulatorprofile (snapshot, {columns}) VALUES (%s, {placeholders}) "
+        f"ON CONFLICT (snapshot) DO UPDATE SET {updates}",
+        (SNAPSHOT, *profile.values()),
+    )
+    sql(stack, "UPDATE catalog_provider SET read_timeout = %s WHERE slug = 'simulator'", (read_timeout,))
+
+
+def wait_for_http(url: str, process: Process, headers: dict | None = None, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    request = urllib.request.Request(url, headers=headers or {})
+    while time.monotonic() < deadline:
+        if not process.running:
+            raise BenchError(f"{process.name} exited:\n{tail(process.log)}")
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    raise BenchError(f"{process.name} did not answer {url} within {timeout:.0f} s:\n{tail(process.log)}")
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+@dataclass
+class Run:
+    """One scenario in progress: its processes and its submission window."""
+
+    stack: Stack
+    scenario: Scenario
+    gateways: list[Process] = field(default_factory=list)
+    gateway_ports: list[int] = field(default_factory=list)
+    workers: list[Process] = field(default_factory=list)
+    started: float = 0.0
+    span: float = 0.0
+    done: threading.Event = field(default_factory=threading.Event)
+    notes: list[str] = field(default_factory=list)
+
+    def at(self, fraction: float) -> bool:
+        """Sleep until `fraction` of the submission window; False if the run ended first."""
+        return not self.done.wait(max(0.0, self.started + fraction * self.span - time.monotonic()))
+
+    def note(self, text: str) -> None:
+        elapsed = time.monotonic() - self.started
+        print(f"    t={elapsed:5.1f}s {text}", flush=True)
+        self.notes.append(text)
+
+
+def kill_workers(run: Run) -> None:
+    """SIGKILL the whole Celery worker (main process and pool) mid-task, then start it again."""
+    restarted = time.monotonic()
+    for fraction in (0.15, 0.4, 0.65, 0.9):
+        if not run.at(fraction):
+            return
+        time.sleep(max(0.0, restarted + 4.0 - time.monotonic()))  # let it boot and take work first
+        busy = count_in_progress(run)
+        run.stack.restart(run.workers[0], signal.SIGKILL)
+        restarted = time.monotonic()
+        run.note(f"worker SIGKILLed with {busy} generations unfinished, restarted")
+
+
+def kill_web(run: Run) -> None:
+    """SIGKILL one busy gunicorn worker of the gateway every 1-2 s; the master forks a new one.
+
+    Submissions come in a burst here, so each kill lands mid-request: some requests die
+    after their row committed and before their task was published (the sweep's case).
+    """
+    kills = 0
+    while not run.done.wait(random.uniform(1.0, 2.0)):
+        workers = run.gateways[0].children()
+        if workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(random.choice(workers), signal.SIGKILL)
+                kills += 1
+    run.note(f"SIGKILLed {kills} gunicorn workers in all")
+
+
+def stop_redis(run: Run) -> None:
+    """Stop Redis (broker and cache) for a while during submissions, then start it again."""
+    if not run.at(0.15):
+        return
+    try:
+        subprocess.run(["redis-cli", "-h", REDIS_HOST, "-p", str(REDIS_PORT), "shutdown", "nosave"], check=False)
+        run.note(f"Redis stopped for {run.stack.args.redis_outage:.0f} s")
+        time.sleep(run.stack.args.redis_outage)
+    finally:
+        ensure_redis()
+        run.note("Redis started again (empty: every queued message was lost)")
+
+
+def restart_postgres(run: Run) -> None:
+    if not run.at(0.3):
+        return
+    try:
+        began = time.monotonic()
+        subprocess.run([*pg_cluster(), "restart"], check=False, capture_output=True)
+    finally:
+        ensure_postgres()
+        run.note(f"PostgreSQL restarted ({time.monotonic() - began:.1f} s)")
+
+
+@dataclass
+class Scenario:
+    name: str
+    title: str
+    fault: Callable[[Run], None] | None = None
+    gateways: int = 1
+    workers: int = 1
+    profile: dict = field(default_factory=dict)
+    read_timeout: float = SIMULATOR_READ_TIMEOUT
+    burst: bool = False  # submit as fast as the clients can, not at --rate
+
+
+SCENARIOS = [
+    Scenario("worker-kill", "worker SIGKILL mid-task (4x)", kill_workers),
+    Scenario("web-kill", "web SIGKILL between commit and enqueue", kill_web, burst=True),
+    Scenario("redis-down", "Redis stopped while submitting", stop_redis),
+    Scenario("postgres-restart", "PostgreSQL restarted while submitting", restart_postgres),
+    Scenario("upstream-errors", "upstream 50% 429/5xx", profile={"rate_limit_rate": 0.25, "error_rate": 1 / 3}),
+    Scenario(
+        "upstream-timeout",
+        "upstream times out after accepting",
+        profile={"accept_then_timeout": True, "read_timeout_seconds": 2.0},
+        read_timeout=1.0,
+    ),
+    Scenario("race", "2 web nodes, 3 workers, 1 beat", gateways=2, workers=3),
+]
+
+
+def start_processes(run: Run) -> None:
+    stack, scenario = run.stack, run.scenario
+    upstream = stack.gunicorn("upstream", stack.upstream_port, "gthread", 2, threads=8)
+    wait_for_http(f"http://127.0.0.1:{stack.upstream_port}/simulator/v1/models", upstream)
+    for index in range(scenario.gateways):
+        port = free_port()
+        gateway = stack.gunicorn(f"gateway-{index}", port, "sync", stack.args.web_workers)
+        run.gateways.append(gateway)
+        run.gateway_ports.append(port)
+        auth = {"Authorization": f"Bearer {stack.api_key}"}
+        wait_for_http(f"http://127.0.0.1:{port}/v1/models", gateway, auth)
+    run.workers = [stack.worker(index) for index in range(scenario.workers)]
+    stack.beat()
+    stack.supervising = threading.Event()
+    stack.supervising.set()
+    threading.Thread(target=stack.supervise, args=(stack.supervising,), daemon=True).start()
+
+
+# --------------------------------------------------------------------------- clients
+
+
+@dataclass
+class Outcome:
+    index: int
+    video_id: str | None = None
+    ids_seen: set = field(default_factory=set)
+    attempts: int = 0
+    error: str = ""
+
+
+def submit_all(run: Run, prefix: str) -> list[Outcome]:
+    import httpx
+    import openai
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning)  # the snapshot's Sunset header, as designed
+    args = run.stack.args
+    local = threading.local()
+
+    def client(index: int) -> openai.OpenAI:
+        if not hasattr(local, "clients"):
+            local.clients = {}
+        port = run.gateway_ports[index % len(run.gateway_ports)]
+        if port not in local.clients:
+            local.clients[port] = openai.OpenAI(
+                base_url=f"http://127.0.0.1:{port}/v1",
+                api_key=run.stack.api_key,
+                max_retries=0,  # we retry ourselves, always with the same Idempotency-Key
+                timeout=httpx.Timeout(20.0, connect=3.0),
+            )
+        return local.clients[port]
+
+    def submit_one(index: int) -> Outcome:
+        delay = run.started + index / args.rate - time.monotonic()
+        if delay > 0 and not run.scenario.burst:
+            time.sleep(delay)
+        outcome = Outcome(index)
+        deadline = time.monotonic() + args.submit_deadline
+        while time.monotonic() < deadline:
+            outcome.attempts += 1
+            try:
+                video = client(index).videos.create(
+                    model=SNAPSHOT,
+                    prompt=f"{prefix}{index}: a lighthouse at dusk, slow pan",
+                    seconds="4",
+                    extra_headers={"Idempotency-Key": f"{prefix}{index}"},
+                )
+                outcome.video_id = video.id
+                outcome.ids_seen.add(video.id)
+                return outcome
+            except openai.APIConnectionError as error:
+                outcome.error = type(error).__name__
+            except openai.APIStatusError as error:
+                outcome.error = f"HTTP {error.status_code}"
+                if error.status_code not in (409, 429) and error.status_code < 500:
+                    return outcome
+            time.sleep(min(2.0, 0.1 * outcome.attempts) * random.uniform(0.5, 1.0))
+        return outcome
+
+    with ThreadPoolExecutor(max_workers=args.threads) as pool:
+        return list(pool.map(submit_one, range(args.submissions)))
+
+
+# --------------------------------------------------------------------------- verdict
+
+
+@dataclass
+class Row:
+    scenario: str
+    submitted: int
+    accepted: int
+    rows: int
+    upstream_creates: int
+    duplicates: int
+    lost: int
+    stuck: int
+    completed: int
+    failed: int
+    slowest: float
+    retries: int
+    swept: int
+    notes: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.lost == 0 and self.duplicates == 0 and self.stuck == 0 and self.accepted == self.submitted
+
+
+def count_in_progress(run: Run) -> int:
+    prefix = f"{run.stack.run_id}/{run.scenario.name}/"
+    found = sql(
+        run.stack,
+        "SELECT count(*) FROM generations_generation WHERE prompt LIKE %s AND status IN ('queued', 'in_progress')",
+        (prefix + "%",),
+    )
+    return found[0][0]
+
+
+def wait_for_terminal(run: Run, prefix: str) -> None:
+    deadline = time.monotonic() + run.stack.args.deadline
+    last = None
+    while time.monotonic() < deadline:
+        unfinished = count_in_progress(run)
+        if unfinished == 0:
+            return
+        if unfinished != last:
+            print(f"    waiting: {unfinished} unfinished", flush=True)
+            last = unfinished
+        time.sleep(1)
+
+
+def verdict(run: Run, prefix: str, outcomes: list[Outcome]) -> Row:
+    stack = run.stack
+    rows = sql(
+        stack,
+        "SELECT video_id, prompt, status, EXTRACT(EPOCH FROM completed_at - created_at) "
+        "FROM generations_generation WHERE prompt LIKE %s",
+        (prefix + "%",),
+    )
+    # A step that first ran later than the stall time after acceptance was started by the sweep.
+    swept = sql(
+        stack,
+        "SELECT count(*) FROM generations_generation WHERE prompt LIKE %s AND "
+        "(timeline -> 1 ->> 'at')::timestamptz > created_at + make_interval(secs => %s)",
+        (prefix + "%", stack.args.stall_seconds),
+    )[0][0]
+    jobs = sql(stack, "SELECT prompt FROM simulator_simulatedvideo WHERE prompt LIKE %s", (prefix + "%",))
+    pattern = re.compile(re.escape(prefix) + r"(\d+):")
+    rows_per_submission = Counter(int(pattern.match(prompt).group(1)) for _, prompt, _, _ in rows)
+    jobs_per_submission = Counter(int(pattern.match(prompt).group(1)) for (prompt,) in jobs)
+    accepted = [outcome for outcome in outcomes if outcome.video_id]
+    statuses = {video_id: status for video_id, _, status, _ in rows}
+    duplicates = (
+        sum(count - 1 for count in rows_per_submission.values())
+        + sum(count - 1 for count in jobs_per_submission.values())
+        + sum(len(outcome.ids_seen) - 1 for outcome in accepted)
+    )
+    unfinished = sum(1 for status in statuses.values() if status in UNFINISHED)
+    never_accepted = len(outcomes) - len(accepted)
+    no_row = sum(1 for outcome in accepted if outcome.video_id not in statuses)
+    by_status = Counter(statuses.values())
+    for outcome in outcomes:
+        if not outcome.video_id:
+            print(f"    submission {outcome.index} never accepted: {outcome.error}", flush=True)
+    return Row(
+        scenario=run.scenario.name,
+        submitted=len(outcomes),
+        accepted=len(accepted),
+        rows=len(rows),
+        upstream_creates=len(jobs),
+        duplicates=duplicates,
+        lost=never_accepted + no_row + unfinished,
+        stuck=unfinished,
+        completed=by_status["completed"],
+        failed=by_status["failed"] + by_status["refused"],
+        slowest=max((float(seconds) for *_, seconds in rows if seconds is not None), default=0.0),
+        retries=sum(outcome.attempts - 1 for outcome in outcomes),
+        swept=swept,
+    )
+
+
+def run_scenario(stack: Stack, scenario: Scenario) -> Row:
+    args = stack.args
+    print(f"\n== {scenario.name}: {scenario.title}, {args.submissions} submissions", flush=True)
+    flush_redis(args.redis_db)
+    set_upstream(stack, {**CALM_PROFILE, **scenario.profile}, scenario.read_timeout)
+    run = Run(stack=stack, scenario=scenario, span=args.submissions / args.rate)
+    prefix = f"{stack.run_id}/{scenario.name}/"
+    try:
+        start_processes(run)
+        run.started = time.monotonic()
+        fault = threading.Thread(target=scenario.fault, args=(run,)) if scenario.fault else None
+        if fault:
+            fault.start()
+        try:
+            outcomes = submit_all(run, prefix)
+        finally:
+            run.done.set()
+            if fault:
+                fault.join()
+        print(f"    submitted in {time.monotonic() - run.started:.1f} s", flush=True)
+        wait_for_terminal(run, prefix)
+        row = verdict(run, prefix, outcomes)
+        exits = {p.name: p.unexpected_exits for p in stack.processes if p.unexpected_exits}
+        if exits:
+            row.notes = "unexpected exits, restarted: " + ", ".join(f"{n} {c}" for n, c in exits.items())
+        return row
+    finally:
+        stack.stop_all()
+        set_upstream(stack, CALM_PROFILE, SIMULATOR_READ_TIMEOUT)
+
+
+HEADER = (
+    f"{'scenario':<18}{'accepted':>9}{'rows':>7}{'upstream':>9}{'dupl.':>7}{'lost':>6}{'stuck':>6}"
+    f"{'completed':>10}{'failed':>7}{'slowest s':>10}{'retries':>8}{'swept':>6}  verdict"
+)
+
+
+def print_row(row: Row) -> None:
+    print(
+        f"{row.scenario:<18}{row.accepted:>9}{row.rows:>7}{row.upstream_creates:>9}{row.duplicates:>7}"
+        f"{row.lost:>6}{row.stuck:>6}{row.completed:>10}{row.failed:>7}{row.slowest:>10.1f}"
+        f"{row.retries:>8}{row.swept:>6}  "
+        f"{'OK' if row.ok else 'FAIL'}" + (f"  ({row.notes})" if row.notes else ""),
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    names = [scenario.name for scenario in SCENARIOS]
+    parser.add_argument("--submissions", type=int, default=1000, help="Per scenario (default 1000).")
+    parser.add_argument("--scenarios", default=",".join(names), help=f"Comma-separated subset of: {', '.join(names)}")
+    parser.add_argument("--rate", type=float, default=25.0, help="Submissions per second (default 25).")
+    parser.add_argument("--threads", type=int, default=24, help="Client threads.")
+    parser.add_argument("--web-workers", type=int, default=3, help="Sync gunicorn workers per gateway node.")
+    parser.add_argument("--concurrency", type=int, default=6, help="Pool processes per Celery worker.")
+    parser.add_argument("--redis-outage", type=float, default=30.0, help="Seconds Redis stays stopped.")
+    parser.add_argument("--web-kills", type=int, default=10, help="Times the gateway's workers are SIGKILLed.")
+    parser.add_argument("--sweep-interval", type=int, default=2)
+    parser.add_argument("--stall-seconds", type=int, default=5)
+    parser.add_argument("--lease-seconds", type=int, default=15)
+    parser.add_argument("--submit-deadline", type=float, default=240.0, help="Seconds a client keeps retrying one.")
+    parser.add_argument("--deadline", type=float, default=600.0, help="Seconds to wait for terminal states.")
+    parser.add_argument("--db-name", default="governance_faults")
+    parser.add_argument("--redis-db", type=int, default=9)
+    parser.add_argument("--keep", action="store_true", help="Keep the database and logs afterwards.")
+    args = parser.parse_args(argv)
+    chosen = [name.strip() for name in args.scenarios.split(",") if name.strip()]
+    unknown = set(chosen) - set(names)
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+
+    def terminate(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    stack = Stack(args=args, tmp=Path(tempfile.mkdtemp(prefix="governance-faults-")))
+    stack.run_id = f"faults-{int(time.time())}"
+    began = time.monotonic()
+    rows: list[Row] = []
+    try:
+        check_services()
+        print(f"Fault suite: database '{args.db_name}', Redis db {args.redis_db}, logs in {stack.tmp}", flush=True)
+        prepare(stack)
+        for scenario in SCENARIOS:
+            if scenario.name in chosen:
+                rows.append(run_scenario(stack, scenario))
+                print_row(rows[-1])
+        print(f"\n{args.submissions} submissions per scenario, {time.monotonic() - began:.0f} s in all\n{HEADER}")
+        for row in rows:
+            print_row(row)
+        return 0 if all(row.ok for row in rows) else 1
+    except BenchError as error:
+        print(f"\nfaults: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nInterrupted; cleaning up.", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        cleanup(stack)
+
+
+def cleanup(stack: Stack) -> None:
+    with contextlib.suppress(Exception):
+        stack.stop_all()
+    with contextlib.suppress(Exception):
+        ensure_redis()
+    with contextlib.suppress(Exception):
+        ensure_postgres()
+    if stack.args.keep:
+        print(f"Kept database '{stack.args.db_name}' and {stack.tmp}")
+        return
+    if stack.db_created:
+        with contextlib.suppress(Exception):
+            admin_sql(f'DROP DATABASE IF EXISTS "{stack.args.db_name}" WITH (FORCE)')
+    with contextlib.suppress(Exception):
+        flush_redis(stack.args.redis_db)
+    shutil.rmtree(stack.tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
