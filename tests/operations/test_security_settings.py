@@ -23,7 +23,9 @@ PRODUCTION = {
 
 
 def check_deploy(tmp_path, **overrides) -> subprocess.CompletedProcess:
-    env = {name: value for name, value in os.environ.items() if name not in {"DEBUG", "SIMULATOR_ENABLED"}}
+    # DJANGO_ALLOW_ASYNC_UNSAFE is the browser tests' own setting (tests/browser/conftest.py), never production's.
+    test_only = {"DEBUG", "SIMULATOR_ENABLED", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {name: value for name, value in os.environ.items() if name not in test_only}
     env.update(PRODUCTION, GOVERNANCE_DATA_DIR=str(tmp_path), **overrides)
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
