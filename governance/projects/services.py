@@ -13,6 +13,7 @@ from governance.projects.models import (
     Environment,
     Membership,
     Project,
+    Role,
     generate_api_key,
     hash_api_key,
 )
@@ -232,3 +233,43 @@ def _forget_quiet_addresses(now: float) -> None:
             del _refused_key_events[client_ip]
     if len(_refused_key_events) >= REFUSED_KEY_ADDRESSES_REMEMBERED:
         _refused_key_events.clear()
+
+
+class LastAdminError(ValueError):
+    """A project keeps at least one admin: the last one cannot be removed or demoted."""
+
+
+def _refuse_losing_the_last_admin(membership: Membership) -> None:
+    """Lock the project's admin rows, then refuse if this membership is the only one."""
+    admins = list(
+        Membership.objects.select_for_update().filter(project_id=membership.project_id, role=Role.ADMIN).order_by("pk")
+    )
+    if [admin.pk for admin in admins] == [membership.pk]:
+        raise LastAdminError(
+            f"{membership.user.get_username()} is the last admin of {membership.project.slug}; "
+            "make someone else admin first."
+        )
+
+
+@transaction.atomic
+def change_member_role(*, membership: Membership, role: str, actor: Actor) -> Membership:
+    """Change a member's role, refusing to demote the project's last admin."""
+    if membership.role == Role.ADMIN and role != Role.ADMIN:
+        _refuse_losing_the_last_admin(membership)
+    return set_membership(project=membership.project, user=membership.user, role=role, actor=actor)
+
+
+@transaction.atomic
+def remove_member(*, membership: Membership, actor: Actor) -> None:
+    """Take a user out of a project, refusing to remove its last admin."""
+    membership = Membership.objects.select_for_update().select_related("project", "user").get(pk=membership.pk)
+    if membership.role == Role.ADMIN:
+        _refuse_losing_the_last_admin(membership)
+    record_event(
+        action="member.removed",
+        actor=actor,
+        target=membership,
+        project=membership.project,
+        payload={"user": membership.user.get_username(), "from": membership.role, "to": None},
+    )
+    membership.delete()
