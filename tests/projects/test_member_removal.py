@@ -1,4 +1,7 @@
+import threading
+
 import pytest
+from django.db import connection
 
 from governance.audit.models import AuditEvent
 from governance.projects.models import Membership, Role
@@ -54,3 +57,32 @@ def test_an_admin_may_be_demoted_while_another_remains():
 
     first.refresh_from_db()
     assert first.role == Role.VIEWER
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_admins_removing_each_other_at_once_leave_one_admin():
+    project = make_project()
+    admins = [membership_of(project, make_member(project, Role.ADMIN)) for _ in range(2)]
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def remove(membership: Membership) -> None:
+        try:
+            start.wait()
+            remove_member(membership=membership, actor=SYSTEM)
+            outcomes.append("removed")
+        except LastAdminError:
+            outcomes.append("refused")
+        except BaseException as error:  # a deadlock or anything else fails the test below
+            outcomes.append(repr(error))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=remove, args=(admin,)) for admin in admins]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["refused", "removed"]
+    assert Membership.objects.filter(project=project, role=Role.ADMIN).count() == 1
