@@ -103,8 +103,10 @@ class EnvironmentPolicy:
 
     @property
     def budget_percent(self) -> int | None:
-        if self.revision is None or not self.revision.monthly_budget:
+        if self.revision is None or self.revision.monthly_budget is None:
             return None
+        if not self.revision.monthly_budget:
+            return 100  # a zero budget is all spent: every priced request is refused
         return min(100, round(100 * self.spent / self.revision.monthly_budget))
 
 

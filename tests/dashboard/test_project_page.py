@@ -1,7 +1,10 @@
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from governance.audit.services import Actor
+from governance.policies.models import BudgetUsage
+from governance.policies.selectors import month_start
 from governance.projects.models import Role
 from governance.projects.services import revoke_api_key
 from tests.dashboard.project_fixtures import Shop, make_shop
@@ -122,3 +125,20 @@ def test_the_page_answers_in_a_fixed_number_of_queries(client, shop, django_asse
 
     with django_assert_max_num_queries(25):
         client.get(reverse("dashboard:project_detail", args=["shop"]))
+
+
+def test_it_shows_this_months_spend_against_the_budget(client, shop):
+    revise(shop.staging, monthly_budget="200.00")
+    BudgetUsage.objects.create(environment=shop.staging, month=month_start(timezone.now()), spent="50.00")
+
+    page = project_page(client, shop.users[Role.VIEWER]).content.decode()
+
+    assert "$50.00 of $200.00 spent this month (25%)" in page
+
+
+def test_a_zero_budget_reads_as_all_spent(client, shop):
+    revise(shop.staging, monthly_budget="0.00")
+
+    page = project_page(client, shop.users[Role.VIEWER]).content.decode()
+
+    assert "$0.00 of $0.00 spent this month (100%)" in page
