@@ -103,3 +103,24 @@ def test_a_viewer_cannot_reach_the_policy_editor(page, shop):
     assert response.status == 403
     expect(page.get_by_role("heading", name="This needs the admin role in Shop")).to_be_visible()
     screenshot(page, "policy-editor-forbidden")
+
+
+def test_an_admin_revokes_a_key_after_confirming(page, shop):
+    sign_in(page, shop["admin"].username)
+    page.goto("/projects/shop/")
+    page.locator("#keys-staging").get_by_role("link", name=re.compile("^Revoke")).click()
+    expect(page.get_by_role("heading", name=re.compile("Revoke the key"))).to_be_visible()
+    screenshot(page, "api-key-revoke")
+    page.get_by_role("button", name="Revoke the key").click()
+
+    expect(page.get_by_text("It no longer works")).to_be_visible()
+    expect(page.locator("#keys-staging")).to_contain_text("revoked")
+
+
+def test_the_last_admin_is_told_why_they_cannot_leave(page, shop):
+    sign_in(page, shop["admin"].username)
+    page.goto("/projects/shop/")
+    page.get_by_role("button", name=f"Remove {shop['admin'].username}").click()
+
+    expect(page.get_by_text("is the last admin of shop")).to_be_visible()
+    screenshot(page, "members-last-admin")
