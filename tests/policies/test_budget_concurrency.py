@@ -80,6 +80,7 @@ def test_a_hundred_submissions_racing_for_the_last_of_the_budget_accept_exactly_
         thread.join()
 
     assert sorted(statuses) == [200] * COVERED + [403] * (SUBMISSIONS - COVERED)
-    assert Generation.objects.filter(status="queued").count() == COVERED
+    # Accepted, whatever the session's live Celery worker (tests/conftest.py) has done with them since.
+    assert Generation.objects.exclude(status="refused").count() == COVERED
     assert Generation.objects.filter(status="refused", error_code="budget_exceeded").count() == SUBMISSIONS - COVERED
     assert BudgetUsage.objects.get(environment=environment).spent == Decimal("4.00")
