@@ -1,6 +1,6 @@
 from django.urls import path
 
-from governance.dashboard import audit_views, catalog_views, usage_views, views
+from governance.dashboard import audit_views, catalog_views, project_views, usage_views, views
 
 app_name = "dashboard"
 
@@ -13,6 +13,33 @@ urlpatterns = [
     path("generations/<id:video_id>/row/", views.generation_row, name="generation_row"),
     path("generations/<id:video_id>/content/<slug:variant>/", views.generation_content, name="generation_content"),
     path("playground/", views.playground, name="playground"),
+    path("projects/", project_views.project_list, name="project_list"),
+    path("projects/<slug:project_slug>/", project_views.project_detail, name="project_detail"),
+    path("projects/<slug:project_slug>/members/", project_views.member_add, name="member_add"),
+    path(
+        "projects/<slug:project_slug>/members/<int:membership_id>/", project_views.member_change, name="member_change"
+    ),
+    path(
+        "projects/<slug:project_slug>/members/<int:membership_id>/remove/",
+        project_views.member_remove,
+        name="member_remove",
+    ),
+    path("projects/<slug:project_slug>/keys/<int:key_id>/revoke/", project_views.api_key_revoke, name="api_key_revoke"),
+    path(
+        "projects/<slug:project_slug>/environments/<str:environment_name>/policy/",
+        project_views.policy_editor,
+        name="policy_editor",
+    ),
+    path(
+        "projects/<slug:project_slug>/environments/<str:environment_name>/policy/diff/",
+        project_views.revision_diff,
+        name="revision_diff",
+    ),
+    path(
+        "projects/<slug:project_slug>/environments/<str:environment_name>/keys/new/",
+        project_views.api_key_create,
+        name="api_key_create",
+    ),
     path("audit/", audit_views.audit, name="audit"),
     path("audit/verify/", audit_views.verify, name="audit_verify"),
     path("audit/export/<slug:kind>/", audit_views.export, name="audit_export"),

@@ -13,6 +13,7 @@ from governance.projects.models import (
     Environment,
     Membership,
     Project,
+    Role,
     generate_api_key,
     hash_api_key,
 )
@@ -232,3 +233,48 @@ def _forget_quiet_addresses(now: float) -> None:
             del _refused_key_events[client_ip]
     if len(_refused_key_events) >= REFUSED_KEY_ADDRESSES_REMEMBERED:
         _refused_key_events.clear()
+
+
+class LastAdminError(ValueError):
+    """A project keeps at least one admin: the last one cannot be removed or demoted."""
+
+
+def _locked_membership(membership: Membership) -> Membership:
+    """The membership read afresh under a row lock, after the project's admin rows are locked."""
+    # Admin rows first, always in the same order, so two admins removing each other cannot deadlock.
+    admins = Membership.objects.select_for_update().filter(project_id=membership.project_id, role=Role.ADMIN)
+    list(admins.order_by("pk").values_list("pk", flat=True))
+    return Membership.objects.select_for_update().select_related("project", "user").get(pk=membership.pk)
+
+
+def _refuse_losing_the_last_admin(membership: Membership) -> None:
+    others = Membership.objects.filter(project_id=membership.project_id, role=Role.ADMIN).exclude(pk=membership.pk)
+    if membership.role == Role.ADMIN and not others.exists():
+        raise LastAdminError(
+            f"{membership.user.get_username()} is the last admin of {membership.project.slug}; "
+            "make someone else admin first."
+        )
+
+
+@transaction.atomic
+def change_member_role(*, membership: Membership, role: str, actor: Actor) -> Membership:
+    """Change a member's role, refusing to demote the project's last admin."""
+    membership = _locked_membership(membership)
+    if role != Role.ADMIN:
+        _refuse_losing_the_last_admin(membership)
+    return set_membership(project=membership.project, user=membership.user, role=role, actor=actor)
+
+
+@transaction.atomic
+def remove_member(*, membership: Membership, actor: Actor) -> None:
+    """Take a user out of a project, refusing to remove its last admin."""
+    membership = _locked_membership(membership)
+    _refuse_losing_the_last_admin(membership)
+    record_event(
+        action="member.removed",
+        actor=actor,
+        target=membership,
+        project=membership.project,
+        payload={"user": membership.user.get_username(), "from": membership.role, "to": None},
+    )
+    membership.delete()

@@ -69,6 +69,21 @@ def developers_and_up(answer, *, method="GET", data=None) -> Rule:
     return Rule(answers, method=method, data=data or {})
 
 
+def project_members(answer, *, method="GET", data=None) -> Rule:
+    """A project page: its members and site-wide auditors read it; it does not exist for anyone else."""
+    answers = {ANONYMOUS: LOGIN, NO_MEMBERSHIP: 404}
+    answers.update({role: answer for role in [*PROJECT_ROLES, AUDITOR, STAFF]})
+    return Rule(answers, method=method, data=data or {})
+
+
+def project_admins(answer, *, method="GET", data=None) -> Rule:
+    """Project administration: the project's admins and superusers; other members and auditors get 403."""
+    answers = {ANONYMOUS: LOGIN, NO_MEMBERSHIP: 404}
+    answers.update({role: 403 for role in [*PROJECT_ROLES, AUDITOR]})
+    answers.update({Role.ADMIN: answer, STAFF: answer})
+    return Rule(answers, method=method, data=data or {})
+
+
 def api_key(own: int, other: int, method="GET", data=None) -> Rule:
     """The session does not count on /v1: without a bearer key every role gets 401."""
     return Rule({role: 401 for role in ROLES}, method=method, data=data or {}, own_key=own, other_key=other)
@@ -90,6 +105,15 @@ RULES: dict[str, Rule] = {
     "dashboard:generation_row": signed_in(non_members=404),
     "dashboard:generation_content": signed_in(404, non_members=404),  # queued: no content yet, for anyone
     "dashboard:playground": developers_and_up(200),
+    "dashboard:project_list": signed_in(),
+    "dashboard:project_detail": project_members(200),
+    "dashboard:revision_diff": project_members(200),
+    "dashboard:policy_editor": project_admins(200),
+    "dashboard:api_key_create": project_admins(200),
+    "dashboard:api_key_revoke": project_admins(404),  # no such key: allowed, but nothing to revoke
+    "dashboard:member_add": project_admins(400, method="POST"),  # no username given: the form says so
+    "dashboard:member_change": project_admins(404, method="POST"),  # no such member
+    "dashboard:member_remove": project_admins(404, method="POST"),
     "dashboard:audit": auditors_and_project_admins(200),
     "dashboard:audit_verify": auditors_and_project_admins(302, method="POST"),
     "dashboard:audit_export": auditors_and_project_admins(200, method="POST", data={"generations-format": "csv"}),
@@ -154,6 +178,10 @@ SAMPLES = {
     "model_id": OLD,
     "model_name": OLD,
     "url": "nowhere/",
+    "project_slug": "shop",
+    "environment_name": "production",
+    "key_id": "0",
+    "membership_id": "0",
 }
 
 

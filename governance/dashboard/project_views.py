@@ -1,0 +1,267 @@
+"""The Project page, the Policy editor, API keys and members.
+
+Viewer reads; developer also reads keys' metadata; admin edits policies, keys and
+members. Every view checks the role on the server through `requires_project_role`.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from governance.audit.services import Actor
+from governance.dashboard import project_selectors as selectors
+from governance.dashboard.permissions import has_role, project_role, requires_project_role
+from governance.dashboard.project_forms import AddMemberForm, ApiKeyForm, MemberRoleForm, PolicyForm
+from governance.dashboard.services import record_refused_visit
+from governance.policies.models import PolicyRevision
+from governance.policies.services import ProtectedEnvironmentError, revise_policy
+from governance.projects.models import ApiKey, Environment, Membership, Project, Role
+from governance.projects.services import (
+    LastAdminError,
+    change_member_role,
+    create_api_key,
+    remove_member,
+    revoke_api_key,
+    set_membership,
+)
+
+PROJECT_PAGE = "dashboard/project/project.html"
+EDITOR_PAGE = "dashboard/project/policy_editor.html"
+
+
+@require_GET
+@login_required
+def project_list(request: HttpRequest) -> HttpResponse:
+    summaries = selectors.project_summaries(request.user, role_of=lambda project: project_role(request.user, project))
+    return render(request, "dashboard/project/project_list.html", {"summaries": summaries})
+
+
+@require_GET
+@requires_project_role(Role.VIEWER)
+def project_detail(request: HttpRequest, project: Project, role: str) -> HttpResponse:
+    return render(request, PROJECT_PAGE, project_context(request, project, role))
+
+
+@require_GET
+@requires_project_role(Role.VIEWER)
+def revision_diff(request: HttpRequest, project: Project, role: str, environment_name: str) -> HttpResponse:
+    """Two revisions of one environment compared; the page's `diff` partial when htmx asks."""
+    environment = _environment_or_404(project, environment_name)
+    revisions = list(selectors.revisions_of(environment))
+    by_number = {revision.number: revision for revision in revisions}
+    newer = by_number.get(_number(request.GET.get("to"))) or (revisions[0] if revisions else None)
+    older = by_number.get(_number(request.GET.get("from"))) or (revisions[1] if len(revisions) > 1 else newer)
+    diff = selectors.revision_diff(older, newer) if newer is not None else None
+    context = {"project": project, "role": role, "environment": environment, "diff": diff, "revisions": revisions}
+    template = "dashboard/project/revision_diff.html"
+    if request.htmx and not request.htmx.history_restore_request:
+        template += "#diff"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@requires_project_role(Role.ADMIN)
+def policy_editor(request: HttpRequest, project: Project, role: str, environment_name: str) -> HttpResponse:
+    environment = _environment_or_404(project, environment_name)
+    current = selectors.revisions_of(environment).first()
+    context = {"project": project, "role": role, "environment": environment, "current": current}
+    if current is None:
+        context["sentences"] = []
+        return render(request, EDITOR_PAGE, context)
+    catalog = selectors.CatalogNames.load(current.provider_id)
+    context["sentences"] = selectors.describe_policy(environment, current, catalog)
+    if environment.protected:
+        if request.method == "POST":
+            return _refuse_protected_edit(request, project, environment, context)
+        return render(request, EDITOR_PAGE, context)
+    now = timezone.now()
+    if request.method == "GET":
+        context["form"] = PolicyForm(initial=PolicyForm.initial_from(current), catalog=catalog, now=now)
+        context["saved_diff"] = _saved_diff(request, environment, current)
+        return render(request, EDITOR_PAGE, context)
+    form = PolicyForm(request.POST, catalog=catalog, now=now)
+    context["form"] = form
+    if form.is_valid():
+        try:
+            revision = revise_policy(
+                environment=environment,
+                provider=current.provider,
+                actor=Actor.for_user(request.user),
+                reason=form.cleaned_data["reason"],
+                created_by=request.user,
+                **form.policy_values(),
+            )
+        except ProtectedEnvironmentError:
+            return _refuse_protected_edit(request, project, environment, context)
+        except ValidationError as error:
+            _add_service_errors(form, error)
+        else:
+            messages.success(request, f"Saved revision {revision.number} of {environment}.")
+            url = reverse("dashboard:policy_editor", args=[project.slug, environment.name])
+            return redirect(f"{url}?saved={revision.number}")
+    return render(request, EDITOR_PAGE, context, status=400)
+
+
+@require_http_methods(["GET", "POST"])
+@requires_project_role(Role.ADMIN)
+def api_key_create(request: HttpRequest, project: Project, role: str, environment_name: str) -> HttpResponse:
+    environment = _environment_or_404(project, environment_name)
+    form = ApiKeyForm(request.POST or None)
+    context = {"project": project, "role": role, "environment": environment, "form": form}
+    if request.method == "POST" and form.is_valid():
+        api_key, raw_key = create_api_key(
+            environment=environment,
+            name=form.cleaned_data["name"],
+            actor=Actor.for_user(request.user),
+            created_by=request.user,
+        )
+        # The raw key exists only in this response: never stored, never cached, never shown again.
+        response = render(
+            request, "dashboard/project/api_key_created.html", {**context, "api_key": api_key, "raw_key": raw_key}
+        )
+        add_never_cache_headers(response)
+        return response
+    status = 400 if request.method == "POST" else 200
+    return render(request, "dashboard/project/api_key_form.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@requires_project_role(Role.ADMIN)
+def api_key_revoke(request: HttpRequest, project: Project, role: str, key_id: int) -> HttpResponse:
+    api_key = ApiKey.objects.select_related("environment").filter(pk=key_id, environment__project=project).first()
+    if api_key is None:
+        raise Http404("No such key in this project.")
+    if request.method == "POST":
+        revoke_api_key(api_key=api_key, actor=Actor.for_user(request.user))
+        messages.success(request, f"Revoked the key “{api_key.name}” ({api_key.prefix}…). It no longer works.")
+        return redirect(reverse("dashboard:project_detail", args=[project.slug]) + "#keys")
+    context = {"project": project, "role": role, "api_key": api_key}
+    return render(request, "dashboard/project/api_key_revoke.html", context)
+
+
+@require_POST
+@requires_project_role(Role.ADMIN)
+def member_add(request: HttpRequest, project: Project, role: str) -> HttpResponse:
+    form = AddMemberForm(request.POST, project=project)
+    if not form.is_valid():
+        return _members_page(request, project, role, status=400, add_member_form=form)
+    user = form.cleaned_data["username"]
+    set_membership(project=project, user=user, role=form.cleaned_data["role"], actor=Actor.for_user(request.user))
+    messages.success(request, f"Added {user.get_username()} as {form.cleaned_data['role']}.")
+    return _to_members(project)
+
+
+@require_POST
+@requires_project_role(Role.ADMIN)
+def member_change(request: HttpRequest, project: Project, role: str, membership_id: int) -> HttpResponse:
+    membership = _membership_or_404(project, membership_id)
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the roles: viewer, developer, approver or admin.")
+        return _members_page(request, project, role, status=400)
+    try:
+        change_member_role(membership=membership, role=form.cleaned_data["role"], actor=Actor.for_user(request.user))
+    except LastAdminError as error:
+        messages.error(request, str(error))
+        return _members_page(request, project, role, status=409)
+    messages.success(request, f"{membership.user.get_username()} is now {form.cleaned_data['role']}.")
+    return _to_members(project)
+
+
+@require_POST
+@requires_project_role(Role.ADMIN)
+def member_remove(request: HttpRequest, project: Project, role: str, membership_id: int) -> HttpResponse:
+    membership = _membership_or_404(project, membership_id)
+    try:
+        remove_member(membership=membership, actor=Actor.for_user(request.user))
+    except LastAdminError as error:
+        messages.error(request, str(error))
+        return _members_page(request, project, role, status=409)
+    messages.success(request, f"Removed {membership.user.get_username()} from {project.name}.")
+    return _to_members(project)
+
+
+# Helpers
+
+
+def project_context(request: HttpRequest, project: Project, role: str, **extra) -> dict:
+    can_read_keys = has_role(request.user, project, Role.DEVELOPER)
+    api_keys = selectors.api_keys_of(project) if can_read_keys else {}
+    policies = selectors.environment_policies(project, now=timezone.now())
+    return {
+        "project": project,
+        "role": role,
+        "is_admin": Role.rank(role) >= Role.rank(Role.ADMIN),
+        "can_read_keys": can_read_keys,
+        "environments": [(policy, api_keys.get(policy.environment.pk, [])) for policy in policies],
+        "members": selectors.members_of(project),
+        "roles": Role.choices,
+        "add_member_form": extra.pop("add_member_form", None) or AddMemberForm(project=project),
+        **extra,
+    }
+
+
+def _environment_or_404(project: Project, name: str) -> Environment:
+    environment = selectors.environment_of(project, name)
+    if environment is None:
+        raise Http404("No such environment in this project.")
+    return environment
+
+
+def _membership_or_404(project: Project, membership_id: int) -> Membership:
+    membership = Membership.objects.select_related("user", "project").filter(pk=membership_id, project=project).first()
+    if membership is None:
+        raise Http404("No such member of this project.")
+    return membership
+
+
+def _number(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _saved_diff(request: HttpRequest, environment: Environment, current: PolicyRevision):
+    """After a save, the new revision compared with the one before it."""
+    if _number(request.GET.get("saved")) != current.number or current.number < 2:
+        return None
+    previous = environment.policy_revisions.filter(number=current.number - 1).first()
+    return selectors.revision_diff(previous, current) if previous else None
+
+
+def _add_service_errors(form: PolicyForm, error: ValidationError) -> None:
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, field_errors in error.error_dict.items():
+        form.add_error(field if field in form.fields else None, field_errors)
+
+
+def _refuse_protected_edit(request, project: Project, environment: Environment, context: dict) -> HttpResponse:
+    record_refused_visit(
+        user=request.user,
+        path=request.path,
+        method=request.method,
+        reason=f"{environment} is protected: its policy changes only through an approved migration plan",
+        project=project,
+        environment=environment,
+    )
+    return render(request, EDITOR_PAGE, {**context, "refused": True}, status=403)
+
+
+def _to_members(project: Project) -> HttpResponse:
+    return redirect(reverse("dashboard:project_detail", args=[project.slug]) + "#members")
+
+
+def _members_page(request: HttpRequest, project: Project, role: str, *, status: int, **extra) -> HttpResponse:
+    """The project page again, with the refusal (409) or the bad input (400) said in its messages and forms."""
+    return render(request, PROJECT_PAGE, project_context(request, project, role, **extra), status=status)
