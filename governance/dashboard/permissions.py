@@ -35,6 +35,19 @@ def has_role(user, project: Project, minimum: str) -> bool:
     return role is not None and Role.rank(role) >= Role.rank(minimum)
 
 
+def has_role_anywhere(user, minimum: str) -> bool:
+    """Whether some project gives the user at least `minimum`, in one query (for the header and links).
+
+    The same rule as `project_role`: superusers administer everything; auditors only read.
+    """
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    enough = [role for role in Role.values if Role.rank(role) >= Role.rank(minimum)]
+    return Membership.objects.filter(user=user, role__in=enough).exists()
+
+
 def projects_with_role(user, minimum: str) -> list[Project]:
     """The projects where the user has at least `minimum`, by the same rule as every other check."""
     return [project for project in visible_projects(user).order_by("name") if has_role(user, project, minimum)]

@@ -7,7 +7,7 @@ from governance.generations.models import Generation
 from governance.generations.services import create_submission, submit
 from governance.projects.models import Environment
 from governance.projects.selectors import KeyHolder
-from governance.projects.services import create_api_key
+from governance.projects.services import create_api_key, note_api_key_use
 
 REFUSED_ACCESS = "auth.refused"
 
@@ -58,5 +58,6 @@ def playground_holder(*, environment: Environment, user) -> KeyHolder:
 def submit_from_playground(*, user, environment: Environment, fields: dict) -> Generation:
     """Submit as the gateway would for a create request with these fields: same parsing, policy, log and worker."""
     holder = playground_holder(environment=environment, user=user)
+    note_api_key_use(api_key_id=holder.api_key_id)
     submission, _fingerprint = create_submission(fields, {})
     return submit(holder=holder, submission=submission, submitted_by=user)

@@ -96,3 +96,15 @@ def test_a_403_for_a_visitor_offers_the_sign_in():
     page = permission_denied(request, PermissionDenied()).content.decode()
 
     assert "You are not signed in" in page
+
+
+def test_the_playground_is_offered_only_to_those_who_may_use_it(client):
+    from governance.projects.models import Role
+    from tests.factories import make_member, make_project
+
+    project = make_project("shop")
+    viewer, developer = make_member(project, Role.VIEWER), make_member(project, Role.DEVELOPER)
+    for user, offered in ((viewer, False), (developer, True)):
+        client.force_login(user)
+        page = client.get("/generations/").content.decode()
+        assert ('href="/playground/"' in page) is offered

@@ -1,7 +1,8 @@
 from django import template
 
+from governance.dashboard.permissions import has_role_anywhere
 from governance.dashboard.selectors import can_see_all_projects
-from governance.projects.models import Membership
+from governance.projects.models import Membership, Role
 
 register = template.Library()
 
@@ -20,3 +21,9 @@ def header_roles(user) -> dict:
         "shown": memberships[:SHOWN_IN_HEADER],
         "more": memberships[SHOWN_IN_HEADER:],
     }
+
+
+@register.simple_tag
+def may_generate(user) -> bool:
+    """Whether the playground is open to the user: the developer role or higher in some project."""
+    return has_role_anywhere(user, Role.DEVELOPER)
