@@ -18,6 +18,7 @@ from governance.audit.services import Actor
 from governance.dashboard import project_selectors as selectors
 from governance.dashboard.permissions import has_role, project_role, requires_project_role
 from governance.dashboard.project_forms import AddMemberForm, ApiKeyForm, MemberRoleForm, PolicyForm
+from governance.dashboard.selectors import can_see_all_projects
 from governance.dashboard.services import record_refused_visit
 from governance.policies.models import PolicyRevision
 from governance.policies.services import ProtectedEnvironmentError, revise_policy
@@ -193,7 +194,8 @@ def member_remove(request: HttpRequest, project: Project, role: str, membership_
 
 
 def project_context(request: HttpRequest, project: Project, role: str, **extra) -> dict:
-    can_read_keys = has_role(request.user, project, Role.DEVELOPER)
+    # Key metadata (never a secret): developers and up, and site-wide auditors, who read everything.
+    can_read_keys = has_role(request.user, project, Role.DEVELOPER) or can_see_all_projects(request.user)
     api_keys = selectors.api_keys_of(project) if can_read_keys else {}
     policies = selectors.environment_policies(project, now=timezone.now())
     return {

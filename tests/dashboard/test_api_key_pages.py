@@ -105,3 +105,20 @@ def test_creating_a_key_needs_csrf(shop):
 
     assert client.post(create_url(), {"name": "no token"}).status_code == 403
     assert not ApiKey.objects.filter(name="no token").exists()
+
+
+@pytest.mark.parametrize("reader, sees_keys", [("viewer", False), ("developer", True), ("auditor", True)])
+def test_key_metadata_is_read_by_developers_and_site_wide_auditors_but_not_viewers(client, shop, reader, sees_keys):
+    from django.contrib.auth.models import Group
+
+    from governance.projects.models import AUDITOR_GROUP
+
+    make_api_key(shop.staging)
+    if reader == "auditor":
+        user = make_user()
+        user.groups.add(Group.objects.get_or_create(name=AUDITOR_GROUP)[0])
+    else:
+        user = shop.users[reader]
+    client.force_login(user)
+    page = client.get(reverse("dashboard:project_detail", args=["shop"])).content.decode()
+    assert ("test key" in page) is sees_keys
