@@ -189,7 +189,10 @@ def _list_videos(request: HttpRequest) -> HttpResponse:
         raise ApiError("invalid_value", "'order' must be 'asc' or 'desc'.", "order")
     generations = _visible(request).select_related("remixed_from", "policy_revision")
     if after := request.GET.get("after"):
-        cursor = _visible(request).filter(video_id=after.replace("\x00", "")).values_list("pk", flat=True).first()
+        # An id with a NUL names no video (and PostgreSQL cannot compare with one).
+        cursor = None
+        if "\x00" not in after:
+            cursor = _visible(request).filter(video_id=after).values_list("pk", flat=True).first()
         if cursor is None:
             raise ApiError("invalid_value", f"No video '{after}' to list after.", "after")
         generations = generations.filter(pk__lt=cursor) if order == "desc" else generations.filter(pk__gt=cursor)

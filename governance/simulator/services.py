@@ -344,7 +344,7 @@ def list_videos(
         raise invalid_value("order", f"Invalid value: '{order}'. Supported values are: 'asc' and 'desc'.")
     videos = SimulatedVideo.objects.live().order_by("pk" if order == "asc" else "-pk")
     if after:
-        cursor = SimulatedVideo.objects.live().filter(video_id=after.replace("\x00", "")).first()
+        cursor = None if "\x00" in after else SimulatedVideo.objects.live().filter(video_id=after).first()
         if cursor is None:
             raise video_not_found(after, param="after")
         videos = videos.filter(pk__gt=cursor.pk) if order == "asc" else videos.filter(pk__lt=cursor.pk)
