@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "governance.simulator",
     "governance.dashboard",
     "governance.operations",
+    "governance.notifications",
 ]
 
 MIDDLEWARE = [

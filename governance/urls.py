@@ -14,6 +14,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("inbox/", include("governance.notifications.urls")),
     path("", include("governance.operations.urls")),
     path("", include("governance.dashboard.urls")),
 ]

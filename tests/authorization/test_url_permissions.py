@@ -98,6 +98,8 @@ RULES: dict[str, Rule] = {
     "login": everyone(200),
     "logout": everyone(302, method="POST"),
     "dashboard:overview": signed_in(),
+    "notifications:inbox": signed_in(),
+    "notifications:mark_read": signed_in(302, non_members=302, method="POST"),  # only ever their own
     "dashboard:generation_list": signed_in(),
     "dashboard:generation_detail": signed_in(non_members=404),
     "dashboard:catalog": signed_in(),  # the catalog belongs to no project
