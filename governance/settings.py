@@ -185,6 +185,8 @@ WHITENOISE_USE_FINDERS = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 INPUT_REFERENCE_MAX_BYTES = int(os.environ.get("INPUT_REFERENCE_MAX_BYTES", str(20 * 1024 * 1024)))
+# The largest uploaded video (edit and extension sources, character videos); see README "Uploads".
+UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(200 * 1024 * 1024)))
 
 # Celery: a broker that needs no server by default (kombu's filesystem transport).
 BROKER_DIR = DATA_DIR / "broker"

@@ -8,9 +8,17 @@ from django.utils import timezone
 SIMULATOR_BASE_URL = "builtin:simulator"
 
 
+class ProviderKind(models.TextChoices):
+    """How a provider's API differs from OpenAI's; each kind has one adapter in `generations/adapters.py`."""
+
+    OPENAI = "openai", "OpenAI Videos API (OpenAI, resellers, the built-in Sora simulator)"
+    LUMEN = "lumen", "Lumen video API (simulated second provider)"
+
+
 class Provider(models.Model):
     """An upstream Videos API. Its key lives in the environment variable it names, never here."""
 
+    kind = models.CharField(max_length=16, choices=ProviderKind.choices, default=ProviderKind.OPENAI)
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=100)
     base_url = models.CharField(
@@ -25,8 +33,13 @@ class Provider(models.Model):
 
     @property
     def resolved_base_url(self) -> str:
+        """`builtin:simulator` is the simulator's Sora API; `builtin:simulator/<path>` another family it serves."""
         if self.base_url == SIMULATOR_BASE_URL:
             return settings.SIMULATOR_BASE_URL
+        if self.base_url.startswith(SIMULATOR_BASE_URL + "/"):
+            family_path = self.base_url.removeprefix(SIMULATOR_BASE_URL + "/").strip("/")
+            root = settings.SIMULATOR_BASE_URL.rstrip("/").removesuffix("/v1")
+            return f"{root}/{family_path}/v1"
         return self.base_url.rstrip("/")
 
 
@@ -57,7 +70,10 @@ class Snapshot(models.Model):
     replacement = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     seconds = models.JSONField(default=list, help_text="Allowed durations, e.g. [4, 8, 12].")
     sizes = models.JSONField(default=list, help_text='Allowed sizes, e.g. ["720x1280"].')
-    features = models.JSONField(default=list, help_text='Features, e.g. ["image_reference", "remix"].')
+    features = models.JSONField(
+        default=list, help_text='Features, e.g. ["image_reference", "remix", "edits", "extensions", "characters"].'
+    )
+    extension_seconds = models.JSONField(default=list, blank=True, help_text="Lengths an extension may add.")
     price_per_second = models.JSONField(default=dict, help_text='USD per second by size, e.g. {"720x1280": "0.10"}.')
 
     class Meta:

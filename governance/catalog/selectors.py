@@ -16,6 +16,7 @@ def snapshot_info(snapshot: Snapshot) -> SnapshotInfo:
         seconds=tuple(snapshot.seconds),
         sizes=tuple(snapshot.sizes),
         features=frozenset(snapshot.features),
+        extension_seconds=tuple(snapshot.extension_seconds),
         price_per_second={size: Decimal(price) for size, price in snapshot.price_per_second.items()},
     )
 

@@ -19,9 +19,11 @@ SNAPSHOT_FIELDS = [
     "seconds",
     "sizes",
     "features",
+    "extension_seconds",
     "price_per_second",
 ]
-PROVIDER_FIELDS = ["name", "base_url", "api_key_env_var", "connect_timeout", "read_timeout"]
+PROVIDER_FIELDS = ["name", "kind", "base_url", "api_key_env_var", "connect_timeout", "read_timeout"]
+PROVIDER_DEFAULTS = {"kind": "openai"}
 
 
 class CatalogPackError(Exception):
@@ -48,7 +50,7 @@ def _parse_snapshot(entry: dict) -> dict:
     values = {field: entry.get(field) for field in SNAPSHOT_FIELDS}
     for field in ("released_on", "deprecated_on", "shutdown_on"):
         values[field] = dt.date.fromisoformat(values[field]) if values[field] else None
-    for field in ("seconds", "sizes", "features"):
+    for field in ("seconds", "sizes", "features", "extension_seconds"):
         values[field] = list(values[field] or [])
     values["price_per_second"] = {size: str(price) for size, price in (values["price_per_second"] or {}).items()}
     return values
@@ -61,7 +63,7 @@ def load_pack(pack: dict, *, actor: Actor) -> dict:
     One `catalog.loaded` event records every change to the provider, its snapshots and
     their replacements; alias moves write their own `alias.repointed` events.
     """
-    provider_data = pack["provider"]
+    provider_data = {**PROVIDER_DEFAULTS, **pack["provider"]}
     provider, created = Provider.objects.get_or_create(
         slug=provider_data["slug"], defaults={field: provider_data[field] for field in PROVIDER_FIELDS}
     )

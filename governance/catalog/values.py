@@ -17,6 +17,7 @@ class SnapshotInfo:
     seconds: tuple[int, ...] = ()
     sizes: tuple[str, ...] = ()
     features: frozenset[str] = frozenset()
+    extension_seconds: tuple[int, ...] = ()
     price_per_second: Mapping[str, Decimal] = field(default_factory=dict)
 
     def is_shut_down(self, now: dt.datetime) -> bool:

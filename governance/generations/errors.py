@@ -9,6 +9,8 @@ ERROR_STATUS = {
     "invalid_api_key": 401,
     "model_not_found": 404,
     "video_not_found": 404,
+    "character_not_found": 404,
+    "operation_not_allowed": 403,
     "unknown_url": 404,
     "endpoint_not_governed": 404,
     "model_not_allowed": 403,

@@ -25,8 +25,12 @@ def is_running_step(token: str) -> bool:
 
 class GenerationQuerySet(models.QuerySet):
     def visible_to_api(self) -> "GenerationQuerySet":
-        """What the Videos API shows a key: accepted, not deleted."""
-        return self.exclude(status=Generation.Status.REFUSED).filter(deleted_at__isnull=True)
+        """What the Videos API shows a key: accepted videos, not deleted (characters are not videos)."""
+        return (
+            self.exclude(status=Generation.Status.REFUSED)
+            .exclude(operation=Generation.Operation.CHARACTER)
+            .filter(deleted_at__isnull=True)
+        )
 
     def unfinished(self) -> "GenerationQuerySet":
         return self.filter(status__in=Generation.UNFINISHED)
@@ -48,6 +52,9 @@ class Generation(models.Model):
     class Operation(models.TextChoices):
         CREATE = "create", "Create"
         REMIX = "remix", "Remix"
+        EDIT = "edit", "Edit"
+        EXTEND = "extend", "Extension"
+        CHARACTER = "character", "Character"
 
     video_id = models.CharField(max_length=40, unique=True, default=new_video_id)
     project = models.ForeignKey("projects.Project", on_delete=models.PROTECT, related_name="generations")
@@ -65,7 +72,8 @@ class Generation(models.Model):
         "policies.PolicyRevision", null=True, blank=True, on_delete=models.PROTECT, related_name="generations"
     )
     canary_arm = models.CharField(max_length=8, blank=True)
-    # A remix outlives its source under retention; parameters keep the source's id.
+    # The source generation of a remix, edit or extension (the lineage). A derived video outlives its
+    # source under retention; parameters keep the source's id and the snapshot that made it.
     remixed_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="remixes")
 
     prompt = models.TextField(blank=True)
@@ -75,6 +83,9 @@ class Generation(models.Model):
     parameters = models.JSONField(default=dict, help_text="Every parameter as received.")
     input_reference = models.FileField(upload_to="input_references/", max_length=200, blank=True)
     input_reference_sha256 = models.CharField(max_length=64, blank=True)
+    # An uploaded source video (edit, extension) or character video, stored once per content hash.
+    source_video = models.FileField(upload_to="source_videos/", max_length=200, blank=True)
+    source_video_sha256 = models.CharField(max_length=64, blank=True)
 
     status = models.CharField(max_length=16, choices=Status.choices)
     progress = models.PositiveSmallIntegerField(default=0)
@@ -135,6 +146,11 @@ class Generation(models.Model):
         """What the generation cost: its estimate once completed, nothing otherwise."""
         return self.estimated_cost if self.status == self.Status.COMPLETED else 0
 
+    @property
+    def source(self) -> "Generation | None":
+        """The generation this one remixes, edits or extends."""
+        return self.remixed_from
+
     def add_to_timeline(self, status: str, note: str = "") -> None:
         entry = {"status": status, "at": timezone.now().isoformat()}
         if note:
@@ -157,3 +173,32 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["api_key", "key"], name="one_idempotency_key_per_api_key")]
+
+
+def new_character_id() -> str:
+    return "char_" + secrets.token_hex(16)
+
+
+class Character(models.Model):
+    """A character (cameo) made in one project environment, usable and visible only there."""
+
+    character_id = models.CharField(max_length=40, unique=True, default=new_character_id)
+    project = models.ForeignKey("projects.Project", on_delete=models.PROTECT, related_name="characters")
+    environment = models.ForeignKey("projects.Environment", on_delete=models.PROTECT, related_name="characters")
+    generation = models.OneToOneField(Generation, on_delete=models.PROTECT, related_name="character")
+    name = models.CharField(max_length=200)
+    resolved_snapshot = models.CharField(max_length=100)
+    # Set by the worker once the provider made the character; until then a video using it waits.
+    upstream_id = models.CharField(max_length=100, blank=True)
+    video_sha256 = models.CharField(max_length=64, blank=True)
+    api_key = models.ForeignKey("projects.ApiKey", on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.character_id})"

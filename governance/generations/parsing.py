@@ -12,10 +12,12 @@ from django.http import HttpRequest
 from django.http.multipartparser import MultiPartParserError
 
 from governance.generations.errors import ApiError
+from governance.generations.uploads import CheckedUpload, LimitedUploadHandler, check_upload, upload_limit
+from governance.media import IMAGE_TYPES, VIDEO_TYPES
+from governance.policies.engine import DEFAULT_SIZE
 
 MAX_PROMPT_CHARS = 32_000
 STORED_PROMPT_CHARS = MAX_PROMPT_CHARS  # longer prompts are refused and kept truncated
-IMAGE_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 
 # Request parameters beyond prompt/model/seconds/size, and the snapshot feature each one needs.
 FEATURE_PARAMETERS = {
@@ -38,6 +40,7 @@ class VideoRequest:
     input_reference_file: UploadedFile | None = None
     input_reference_url: str | None = None
     input_reference_sha256: str = ""
+    input_reference_upload: CheckedUpload | None = None
     extensions: dict = field(default_factory=dict)
 
     @property
@@ -50,13 +53,8 @@ class VideoRequest:
     def parameters(self) -> dict:
         """Every parameter as received, in a form fit for the log (no file bytes, prompt kept separately)."""
         values = {"model": self.model, "seconds": self.seconds, "size": self.size, **self.extensions}
-        if self.input_reference_file is not None:
-            values["input_reference"] = {
-                "filename": clean_text(_shorten(self.input_reference_file.name, 200)),
-                "content_type": self.input_reference_file.content_type,
-                "bytes": self.input_reference_file.size,
-                "sha256": self.input_reference_sha256,
-            }
+        if self.input_reference_upload is not None:
+            values["input_reference"] = self.input_reference_upload.log_entry()
         elif self.input_reference_url:
             values["input_reference"] = {"image_url": self.input_reference_url}
         return {name: value for name, value in values.items() if value is not None}
@@ -64,7 +62,7 @@ class VideoRequest:
     @property
     def input_reference_storage_name(self) -> str:
         """Uploads are stored under their hash, whatever the client called them."""
-        return self.input_reference_sha256 + IMAGE_EXTENSIONS[self.input_reference_file.content_type]
+        return self.input_reference_upload.storage_name
 
     def fingerprint(self) -> str:
         """Identifies the request body, for Idempotency-Key reuse checks."""
@@ -91,10 +89,10 @@ def clean_text(text: str) -> str:
 
 
 def stored_prompt(prompt: str) -> str:
-    return clean_text(_shorten(prompt, STORED_PROMPT_CHARS))
+    return clean_text(shorten(prompt, STORED_PROMPT_CHARS))
 
 
-def _shorten(text: str, limit: int) -> str:
+def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -104,7 +102,11 @@ def read_body(request: HttpRequest) -> tuple[dict, dict]:
         if request.content_type == "application/json":
             return _json_fields(request.body), {}
         if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-            return _form_fields(request), dict(request.FILES.items())
+            request.upload_handlers.insert(0, LimitedUploadHandler(request))
+            fields, files = _form_fields(request), dict(request.FILES.items())
+            for name in sorted(request.oversized_uploads):
+                raise ApiError("file_too_large", f"'{name}' is larger than the limit of {upload_limit()} bytes.", name)
+            return fields, files
         if not request.body:
             return {}, {}
         return _json_fields(request.body), {}
@@ -116,6 +118,9 @@ def read_body(request: HttpRequest) -> tuple[dict, dict]:
         ) from None
     except (MultiPartParserError, TooManyFieldsSent, SuspiciousOperation) as error:
         raise ApiError("invalid_request", f"The form body could not be read: {error}") from None
+    except OSError:  # the client stopped sending mid-body
+        raise ApiError("invalid_request", "The request body ended before it was complete.") from None
+
 
 
 def _json_fields(body: bytes) -> dict:
@@ -273,24 +278,22 @@ def _optional_seconds(value) -> int | None:
 
 def _parse_input_reference(video: VideoRequest, value, upload: UploadedFile | None) -> None:
     if upload is not None:
-        if upload.content_type not in IMAGE_EXTENSIONS:
+        checked = check_upload(
+            upload,
+            param="input_reference",
+            kinds=IMAGE_TYPES,
+            limit=settings.INPUT_REFERENCE_MAX_BYTES,
+        )
+        requested = video.size or DEFAULT_SIZE
+        if checked.sniffed.size and checked.sniffed.size != requested:
             raise ApiError(
                 "invalid_value",
-                f"'input_reference' must be a JPEG, PNG or WebP image; got {upload.content_type}.",
+                f"The reference image is {checked.sniffed.size}; it must match the requested size {requested}.",
                 "input_reference",
             )
-        if upload.size > settings.INPUT_REFERENCE_MAX_BYTES:
-            raise ApiError(
-                "invalid_value",
-                f"'input_reference' is {upload.size} bytes; the limit is {settings.INPUT_REFERENCE_MAX_BYTES}.",
-                "input_reference",
-            )
-        digest = hashlib.sha256()
-        for chunk in upload.chunks():
-            digest.update(chunk)
-        upload.seek(0)
-        video.input_reference_file = upload
-        video.input_reference_sha256 = digest.hexdigest()
+        video.input_reference_upload = checked
+        video.input_reference_file = checked.file
+        video.input_reference_sha256 = checked.sha256
         return
     if value is None or value == "":
         return
@@ -314,3 +317,123 @@ def _parse_input_reference(video: VideoRequest, value, upload: UploadedFile | No
     raise ApiError(
         "invalid_type", "'input_reference' must be an uploaded image or an object with 'image_url'.", "input_reference"
     )
+
+
+EXTENSION_SECONDS_CHOICES = (4, 8, 12, 16, 20)  # what the Videos API offers; the snapshot may offer fewer
+
+
+@dataclass
+class SourceRequest:
+    """An edit or an extension: a prompt and a source video, by id or uploaded."""
+
+    prompt: str
+    source_id: str = ""
+    upload: CheckedUpload | None = None
+    seconds: int | None = None
+
+    def parameters(self) -> dict:
+        values: dict = {}
+        if self.source_id:
+            values["video"] = {"id": clean_text(self.source_id[:100])}
+        if self.upload is not None:
+            values["video"] = self.upload.log_entry()
+        if self.seconds is not None:
+            values["seconds"] = self.seconds
+        return values
+
+    def fingerprint(self, kind: str) -> str:
+        return sha256_text(json.dumps({"kind": kind, "prompt": self.prompt, **self.parameters()}, sort_keys=True))
+
+
+def parse_source_request(fields: dict, files: dict, *, extension: bool) -> SourceRequest:
+    """`POST /videos/edits` and `/videos/extensions`: the source is `{"id": ...}` or an uploaded MP4."""
+    allowed = {"prompt", "video", "seconds"} if extension else {"prompt", "video"}
+    unknown = sorted((set(fields) | set(files)) - allowed)
+    if unknown:
+        raise ApiError("unknown_parameter", f"Unrecognized request argument supplied: {unknown[0]}.", unknown[0])
+    request = SourceRequest(prompt=parse_prompt(fields.get("prompt")))
+    if extension:
+        request.seconds = _extension_seconds(fields.get("seconds"))
+    upload, value = files.get("video"), fields.get("video")
+    if upload is not None:
+        request.upload = check_upload(
+            upload, param="video", kinds=VIDEO_TYPES, limit=settings.UPLOAD_MAX_BYTES
+        )
+    elif isinstance(value, dict) and set(value) == {"id"} and isinstance(value["id"], str) and value["id"]:
+        _check_text(value["id"], "video")
+        request.source_id = value["id"]
+    elif value is None or value == "":
+        raise ApiError("missing_required_parameter", "Missing required parameter: 'video'.", "video")
+    else:
+        raise ApiError("invalid_type", "'video' must be an uploaded MP4 or an object with 'id'.", "video")
+    return request
+
+
+def _extension_seconds(value) -> int:
+    if value is None or value == "":
+        raise ApiError("missing_required_parameter", "Missing required parameter: 'seconds'.", "seconds")
+    seconds = _optional_seconds(value)
+    if seconds not in EXTENSION_SECONDS_CHOICES:
+        raise ApiError(
+            "invalid_value",
+            f"'seconds' of an extension must be one of {_choices(EXTENSION_SECONDS_CHOICES)}; got {seconds}.",
+            "seconds",
+        )
+    return seconds
+
+
+def _choices(values) -> str:
+    return ", ".join(str(value) for value in values)
+
+
+MAX_CHARACTER_NAME = 200
+
+
+@dataclass
+class CharacterRequest:
+    name: str
+    upload: CheckedUpload
+
+    def parameters(self) -> dict:
+        return {"name": self.name, "video": self.upload.log_entry()}
+
+    def fingerprint(self) -> str:
+        return sha256_text(json.dumps({"kind": "character", **self.parameters()}, sort_keys=True))
+
+
+def parse_character_request(fields: dict, files: dict) -> CharacterRequest:
+    """`POST /videos/characters`: multipart `name` and `video` (an MP4 of the character)."""
+    unknown = sorted((set(fields) | set(files)) - {"name", "video"})
+    if unknown:
+        raise ApiError("unknown_parameter", f"Unrecognized request argument supplied: {unknown[0]}.", unknown[0])
+    name = _optional_string(fields, "name", MAX_CHARACTER_NAME)
+    if name is None:
+        raise ApiError("missing_required_parameter", "Missing required parameter: 'name'.", "name")
+    upload = files.get("video")
+    if upload is None:
+        raise ApiError("missing_required_parameter", "Missing required parameter: 'video' (an MP4 upload).", "video")
+    checked = check_upload(upload, param="video", kinds=VIDEO_TYPES, limit=settings.UPLOAD_MAX_BYTES)
+    return CharacterRequest(name=name, upload=checked)
+
+
+def character_ids(value) -> list[str]:
+    """The character ids a `characters` parameter names: `["char_…"]` or `[{"id": "char_…"}]`."""
+    items = value if isinstance(value, list) else [value]
+    ids = []
+    for item in items:
+        if isinstance(item, dict):
+            item = item.get("id")
+        if isinstance(item, str) and item:
+            ids.append(item)
+    return ids
+
+
+def with_character_ids(value, mapping: dict[str, str]):
+    """The `characters` parameter with each of our ids replaced by the provider's."""
+    if isinstance(value, list):
+        return [with_character_ids(item, mapping) for item in value]
+    if isinstance(value, dict) and isinstance(value.get("id"), str):
+        return {**value, "id": mapping.get(value["id"], value["id"])}
+    if isinstance(value, str):
+        return mapping.get(value, value)
+    return value

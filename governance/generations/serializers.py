@@ -4,7 +4,7 @@ import datetime as dt
 from email.utils import format_datetime
 
 from governance.catalog.values import SnapshotInfo
-from governance.generations.models import Generation
+from governance.generations.models import Character, Generation
 
 
 def unix(moment: dt.datetime | None) -> int | None:
@@ -27,9 +27,20 @@ def video_object(generation: Generation) -> dict:
         "prompt": generation.prompt,
         "seconds": str(generation.seconds) if generation.seconds is not None else None,
         "size": generation.size,
-        "remixed_from_video_id": generation.remixed_from.video_id if generation.remixed_from_id else None,
+        "remixed_from_video_id": _remixed_from(generation),
         "error": error,
     }
+
+
+def _remixed_from(generation: Generation) -> str | None:
+    """Only a remix names its source here; edits and extensions keep theirs in the log."""
+    if generation.operation != Generation.Operation.REMIX or not generation.remixed_from_id:
+        return None
+    return generation.remixed_from.video_id
+
+
+def character_object(character: Character) -> dict:
+    return {"id": character.character_id, "name": character.name, "created_at": unix(character.created_at)}
 
 
 def model_object(name: str, snapshot: SnapshotInfo, owned_by: str) -> dict:

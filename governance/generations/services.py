@@ -14,18 +14,26 @@ from django.utils import timezone
 from governance.audit.services import Actor, record_event
 from governance.catalog.selectors import catalog_view
 from governance.generations.errors import ApiError
-from governance.generations.models import Generation, IdempotencyRecord, new_step_token
+from governance.generations.models import Character, Generation, IdempotencyRecord, new_step_token
 from governance.generations.parsing import (
+    CharacterRequest,
+    SourceRequest,
     VideoRequest,
+    character_ids,
     clean_text,
     fields_fingerprint,
     parse_video_request,
     sha256_text,
     stored_prompt,
 )
+from governance.generations.uploads import CheckedUpload
 from governance.metrics import GENERATIONS
 from governance.policies.engine import (
+    DEFAULT_SECONDS,
+    OPERATION_CHARACTER,
     OPERATION_CREATE,
+    OPERATION_EDIT,
+    OPERATION_EXTEND,
     OPERATION_REMIX,
     Accept,
     Decision,
@@ -48,7 +56,11 @@ ABANDONED_IDEMPOTENCY_AFTER = dt.timedelta(seconds=60)
 
 @dataclass(frozen=True)
 class Submission:
-    """What a client asked for, in the terms the policy engine and the log need."""
+    """What a client asked for, in the terms the policy engine and the log need.
+
+    `source` is the generation a remix, edit or extension starts from (its lineage);
+    an edit or extension may instead carry an uploaded source video in `derived`.
+    """
 
     operation: str
     prompt: str
@@ -56,6 +68,8 @@ class Submission:
     source: Generation | None = None
     invalid: Refusal | None = None
     remix_of: str = ""
+    derived: SourceRequest | None = None
+    character: CharacterRequest | None = None
 
     def engine_request(self) -> GenerationRequest:
         bucket = secrets.randbelow(100)
@@ -67,6 +81,19 @@ class Submission:
                 size=self.source.size,
                 routing_bucket=bucket,
             )
+        if self.operation in (OPERATION_EDIT, OPERATION_EXTEND):
+            # No model is named: today's policy decides, whichever snapshot made the source.
+            source_seconds = self._source_seconds()
+            extension = self.operation == OPERATION_EXTEND
+            return GenerationRequest(
+                operation=self.operation,
+                seconds=self.derived.seconds if extension else source_seconds,
+                source_seconds=source_seconds if extension else 0,
+                size=(self.source.size if self.source else "") or None,
+                routing_bucket=bucket,
+            )
+        if self.operation == OPERATION_CHARACTER:
+            return GenerationRequest(operation=OPERATION_CHARACTER, routing_bucket=bucket)
         return GenerationRequest(
             operation=OPERATION_CREATE,
             model=self.request.model,
@@ -76,12 +103,44 @@ class Submission:
             routing_bucket=bucket,
         )
 
+    def _source_seconds(self) -> int:
+        if self.source is not None and self.source.seconds:
+            return self.source.seconds
+        sniffed = self.derived.upload.sniffed.seconds if self.derived and self.derived.upload else None
+        return max(1, round(sniffed)) if sniffed else DEFAULT_SECONDS
+
     def parameters(self) -> dict:
         if self.request is not None:
             return self.request.parameters()
+        values: dict = {}
+        if self.derived is not None:
+            values = self.derived.parameters()
+        if self.character is not None:
+            values = self.character.parameters()
         if self.remix_of:
-            return {"remix_of": clean_text(self.remix_of[:100])}
-        return {}
+            values["remix_of" if self.operation == OPERATION_REMIX else "source_video_id"] = clean_text(
+                self.remix_of[:100]
+            )
+        if self.source is not None:
+            values["source"] = source_lineage(self.source)
+        return values
+
+    @property
+    def upload(self) -> CheckedUpload | None:
+        """The uploaded source or character video, if any."""
+        if self.derived is not None:
+            return self.derived.upload
+        return self.character.upload if self.character is not None else None
+
+
+def source_lineage(source: Generation) -> dict:
+    """What the log keeps of a derived video's source: which video, made on which snapshot, under which policy."""
+    return {
+        "video_id": source.video_id,
+        "operation": source.operation,
+        "snapshot": source.resolved_snapshot,
+        "policy_revision": source.policy_revision.number if source.policy_revision_id else None,
+    }
 
 
 def create_submission(fields: dict, files: dict) -> tuple[Submission, str]:
@@ -96,6 +155,22 @@ def create_submission(fields: dict, files: dict) -> tuple[Submission, str]:
         submission = Submission(operation=OPERATION_CREATE, prompt=prompt, invalid=error.refusal)
         return submission, fields_fingerprint(f"invalid:{error.refusal.code}", fields)
     return Submission(operation=OPERATION_CREATE, prompt=video.prompt, request=video), video.fingerprint()
+
+
+def missing_character(environment_id: int, submission: Submission) -> Refusal | None:
+    """A character is usable only in the environment that made it; elsewhere it does not exist."""
+    ids = character_ids(submission.request.extensions.get("characters")) if submission.request else []
+    if not ids:
+        return None
+    found = set(
+        Character.objects.filter(environment_id=environment_id, character_id__in=ids).values_list(
+            "character_id", flat=True
+        )
+    )
+    for character_id in ids:
+        if character_id not in found:
+            return Refusal("character_not_found", f"No character '{character_id}' in this environment.", "characters")
+    return None
 
 
 def submit(
@@ -128,7 +203,10 @@ def _decide(holder: KeyHolder, submission: Submission, now: dt.datetime):
     if policy is None:
         return Refusal(code="no_policy", message="This environment has no policy yet; an admin must set one."), None
     catalog = catalog_view(policy.provider_id)
-    return decide(submission.engine_request(), policy.view, catalog, now), policy
+    decision = decide(submission.engine_request(), policy.view, catalog, now)
+    if isinstance(decision, Accept):
+        decision = missing_character(holder.environment_id, submission) or decision
+    return decision, policy
 
 
 def _record(
@@ -154,6 +232,8 @@ def _record(
     if request is not None:
         generation.seconds, generation.size = request.seconds, request.size or ""
         generation.input_reference_sha256 = request.input_reference_sha256
+    if submission.upload is not None:
+        generation.source_video_sha256 = submission.upload.sha256
     if isinstance(decision, Accept):
         generation.status = Generation.Status.QUEUED
         generation.resolved_snapshot = decision.snapshot
@@ -163,28 +243,52 @@ def _record(
         generation.budget_month = month_start(now) if policy.view.monthly_budget is not None else None
         generation.next_check_at = now + dt.timedelta(seconds=settings.GENERATION_STALL_SECONDS)
         generation.step_token = new_step_token()
-        if request is not None and request.input_reference_file is not None:
-            _store_input_reference(generation, request)
+        if request is not None and request.input_reference_upload is not None:
+            generation.input_reference.name = _store_upload("input_references", request.input_reference_upload)
+        if submission.derived is not None and submission.derived.upload is not None:
+            generation.source_video.name = _store_upload("source_videos", submission.derived.upload)
+        if submission.operation == OPERATION_CHARACTER:
+            generation.seconds, generation.size = None, ""
+            generation.source_video.name = _store_upload("source_videos", submission.character.upload)
     else:
         generation.status = Generation.Status.REFUSED
         generation.error_code, generation.error_message = decision.code, decision.message
         generation.error_param = decision.param or ""
         generation.completed_at = now
-    generation.add_to_timeline(generation.status, decision.code if isinstance(decision, Refusal) else decision.snapshot)
+    generation.add_to_timeline(generation.status, _timeline_note(submission, decision))
     generation.save()
+    if submission.operation == OPERATION_CHARACTER and generation.status == Generation.Status.QUEUED:
+        Character.objects.create(
+            project_id=holder.project_id,
+            environment_id=holder.environment_id,
+            generation=generation,
+            name=submission.character.name,
+            resolved_snapshot=generation.resolved_snapshot,
+            video_sha256=submission.character.upload.sha256,
+            api_key_id=holder.api_key_id,
+            created_by=submitted_by,
+            created_at=now,
+        )
     GENERATIONS.labels(generation.status).inc()
     if generation.status == Generation.Status.QUEUED:
         transaction.on_commit(lambda: enqueue(generation.pk, generation.step_token, generation.request_id))
     return generation
 
 
-def _store_input_reference(generation: Generation, request: VideoRequest) -> None:
-    """Reference images are stored once per content hash; the same image uploaded again is shared."""
-    name = "input_references/" + request.input_reference_storage_name
+def _store_upload(folder: str, upload: CheckedUpload) -> str:
+    """Uploads are stored once per content hash; the same file uploaded again is shared."""
+    name = f"{folder}/{upload.storage_name}"
     if default_storage.exists(name):
-        generation.input_reference.name = name
-    else:
-        generation.input_reference.name = default_storage.save(name, request.input_reference_file)
+        return name
+    return default_storage.save(name, upload.file)
+
+
+def _timeline_note(submission: Submission, decision: Decision) -> str:
+    note = decision.code if isinstance(decision, Refusal) else decision.snapshot
+    source = submission.source
+    if source is not None and submission.operation != OPERATION_REMIX:
+        note += f"; source {source.video_id} was made on {source.resolved_snapshot}"
+    return note
 
 
 def _revision_reference(policy, holder: KeyHolder) -> PolicyRevision | None:
@@ -197,7 +301,7 @@ def _revision_reference(policy, holder: KeyHolder) -> PolicyRevision | None:
 def _requested_model(submission: Submission) -> str:
     if submission.request is not None:
         return submission.request.model or ""
-    if submission.source is not None:
+    if submission.source is not None and submission.operation == OPERATION_REMIX:
         return submission.source.resolved_snapshot
     return ""
 
@@ -332,6 +436,7 @@ def apply_retention(*, days: int, now: dt.datetime | None = None) -> int:
         rows = Generation.objects.filter(pk__in=batch)
         with transaction.atomic():
             files = set(rows.exclude(input_reference="").values_list("input_reference", flat=True))
+            files |= set(rows.exclude(source_video="").values_list("source_video", flat=True))
             rows.delete()
             deleted += len(batch)
             _record_retention(days=days, cutoff=cutoff, deleted=batch)
@@ -357,5 +462,6 @@ def _record_retention(*, days: int, cutoff: dt.datetime, deleted: list[int]) -> 
 
 def _delete_unused_files(names: set[str]) -> None:
     still_used = set(Generation.objects.filter(input_reference__in=names).values_list("input_reference", flat=True))
+    still_used |= set(Generation.objects.filter(source_video__in=names).values_list("source_video", flat=True))
     for name in names - still_used:
         default_storage.delete(name)

@@ -7,6 +7,7 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import httpx
 
@@ -31,9 +32,12 @@ class UpstreamError(Exception):
 
 
 @dataclass(frozen=True)
-class InputReference:
+class FilePart:
+    """A file to upload: httpx reads `file` in chunks as it sends, so it is never held whole in memory."""
+
+    field: str
     filename: str
-    content: bytes
+    file: BinaryIO
     content_type: str
 
 
@@ -50,20 +54,17 @@ class UpstreamClient:
             transport=transport,
         )
 
-    def create_video(
-        self, *, fields: dict, idempotency_key: str, input_reference: InputReference | None = None
-    ) -> dict:
+    def post(self, path: str, *, fields: dict, idempotency_key: str, files: list[FilePart] = ()) -> dict:
+        """POST as JSON, or as multipart when files go along (nested values then travel as JSON text)."""
         headers = {"Idempotency-Key": idempotency_key}
-        if input_reference is None:
-            return self._call("POST", "videos", json=fields, headers=headers)
-        files = {"input_reference": (input_reference.filename, input_reference.content, input_reference.content_type)}
+        if not files:
+            return self._call("POST", path, json=fields, headers=headers)
         form = {name: value if isinstance(value, str) else json.dumps(value) for name, value in fields.items()}
-        return self._call("POST", "videos", data=form, files=files, headers=headers)
+        parts = {part.field: (part.filename, part.file, part.content_type) for part in files}
+        return self._call("POST", path, data=form, files=parts, headers=headers)
 
-    def remix_video(self, upstream_id: str, *, prompt: str, idempotency_key: str) -> dict:
-        return self._call(
-            "POST", f"videos/{upstream_id}/remix", json={"prompt": prompt}, headers={"Idempotency-Key": idempotency_key}
-        )
+    def get(self, path: str) -> dict:
+        return self._call("GET", path)
 
     def retrieve_video(self, upstream_id: str) -> dict:
         return self._call("GET", f"videos/{upstream_id}")

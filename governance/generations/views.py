@@ -15,8 +15,14 @@ from governance.catalog.selectors import catalog_view
 from governance.generations import serializers
 from governance.generations.content import CONTENT_VARIANTS, stream_content
 from governance.generations.errors import ApiError, error_response
-from governance.generations.models import Generation
-from governance.generations.parsing import fields_fingerprint, parse_prompt, read_body
+from governance.generations.models import Character, Generation
+from governance.generations.parsing import (
+    fields_fingerprint,
+    parse_character_request,
+    parse_prompt,
+    parse_source_request,
+    read_body,
+)
 from governance.generations.ratelimit import seconds_until_allowed
 from governance.generations.services import (
     Submission,
@@ -26,7 +32,17 @@ from governance.generations.services import (
     submit_idempotently,
 )
 from governance.generations.upstream import UpstreamError
-from governance.policies.engine import OPERATION_CREATE, OPERATION_REMIX, Accept, GenerationRequest, Refusal, decide
+from governance.policies.engine import (
+    OPERATION_CHARACTER,
+    OPERATION_CREATE,
+    OPERATION_EDIT,
+    OPERATION_EXTEND,
+    OPERATION_REMIX,
+    Accept,
+    GenerationRequest,
+    Refusal,
+    decide,
+)
 from governance.policies.selectors import policy_in_force
 from governance.projects.selectors import KeyHolder, key_holder
 from governance.projects.services import note_api_key_use, note_refused_api_key
@@ -321,17 +337,82 @@ def _models_for(request: HttpRequest) -> list[dict]:
     return entries
 
 
-@csrf_exempt
-def not_governed_yet(request: HttpRequest, **kwargs) -> HttpResponse:
-    """Edits, extensions and characters are not governed yet, so they are not passed through ungoverned."""
-    discard_unread_body(request)
-    return error_response(
-        Refusal(
-            "endpoint_not_governed",
-            f"{request.method} {request.path} is part of the Videos API this gateway does not govern yet; "
-            "use create and remix.",
+@api_endpoint({"POST"})
+def video_edit(request: HttpRequest) -> HttpResponse:
+    return _derive(request, OPERATION_EDIT)
+
+
+@api_endpoint({"POST"})
+def video_extension(request: HttpRequest) -> HttpResponse:
+    return _derive(request, OPERATION_EXTEND)
+
+
+def _derive(request: HttpRequest, operation: str) -> HttpResponse:
+    """An edit or extension: a new governed generation from a source video of this environment, or an upload."""
+    fields: dict = {}
+    source, derived = None, None
+    try:
+        fields, files = read_body(request)
+        derived = parse_source_request(fields, files, extension=operation == OPERATION_EXTEND)
+        if derived.source_id:
+            source = _get_visible(request, derived.source_id)
+            if source.status != Generation.Status.COMPLETED:
+                raise ApiError(
+                    "video_not_ready",
+                    f"Video '{source.video_id}' is {source.status}; only a completed video can be "
+                    f"{'extended' if operation == OPERATION_EXTEND else 'edited'}.",
+                    "video",
+                )
+        submission = Submission(
+            operation=operation, prompt=derived.prompt, source=source, derived=derived, remix_of=derived.source_id
         )
+        fingerprint = derived.fingerprint(operation)
+    except ApiError as error:
+        prompt = fields.get("prompt") if isinstance(fields.get("prompt"), str) else ""
+        source_id = derived.source_id if derived is not None else ""
+        submission = Submission(
+            operation=operation, prompt=prompt, source=source, invalid=error.refusal, remix_of=source_id
+        )
+        fingerprint = fields_fingerprint(f"{operation}:invalid:{error.refusal.code}", fields)
+    return _submit(request, submission, fingerprint)
+
+
+@api_endpoint({"POST"})
+def characters(request: HttpRequest) -> HttpResponse:
+    fields: dict = {}
+    try:
+        fields, files = read_body(request)
+        character = parse_character_request(fields, files)
+        submission = Submission(operation=OPERATION_CHARACTER, prompt="", character=character)
+        fingerprint = character.fingerprint()
+    except ApiError as error:
+        submission = Submission(operation=OPERATION_CHARACTER, prompt="", invalid=error.refusal)
+        fingerprint = fields_fingerprint(f"character:invalid:{error.refusal.code}", fields)
+    generation = submit_idempotently(
+        holder=request.holder,
+        key=request.headers.get("Idempotency-Key"),
+        fingerprint=fingerprint,
+        submit_once=lambda: submit(holder=request.holder, submission=submission),
     )
+    if generation.status == Generation.Status.REFUSED:
+        return _generation_response(generation)
+    return _character_response(Character.objects.select_related("generation").get(generation=generation))
+
+
+@api_endpoint({"GET"})
+def character(request: HttpRequest, character_id: str) -> HttpResponse:
+    found = (
+        Character.objects.select_related("generation__policy_revision")
+        .filter(environment_id=request.holder.environment_id, character_id=character_id)
+        .first()
+    )
+    if found is None:
+        raise ApiError("character_not_found", f"No character '{character_id}' in this environment.", "character_id")
+    return _character_response(found)
+
+
+def _character_response(found: Character) -> HttpResponse:
+    return JsonResponse(serializers.character_object(found), headers=_governance_headers(found.generation))
 
 
 @functools.cache

@@ -18,10 +18,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from governance.catalog.selectors import catalog_view
-from governance.generations.models import Generation, new_step_token
-from governance.generations.upstream import InputReference, UpstreamError, client_for
+from governance.generations.adapters import adapter_for
+from governance.generations.models import Character, Generation, new_step_token
+from governance.generations.upstream import UpstreamError
 from governance.metrics import GENERATIONS, UPSTREAM_ERRORS, UPSTREAM_SECONDS
-from governance.policies.engine import Refusal, recheck
+from governance.policies.engine import DERIVED_OPERATIONS, OPERATION_CHARACTER, Refusal, recheck
 from governance.policies.selectors import policy_in_force
 from governance.policies.services import release_budget
 
@@ -32,7 +33,6 @@ MAX_SUBMIT_ATTEMPTS = 8
 # Polling a job the provider accepted: keep trying through an outage this long (about an hour).
 MAX_POLL_ATTEMPTS = 70
 MAX_BACKOFF_SECONDS = 60.0
-EXTENSION_FIELDS = ("characters", "storyboard", "style")
 KNOWN_STATUSES = {
     Generation.Status.QUEUED,
     Generation.Status.IN_PROGRESS,
@@ -93,22 +93,13 @@ def _start_upstream(generation: Generation) -> float | None:
     if refusal is not None:
         fail(generation, code=refusal.code, message=refusal.message)
         return None
-    client = client_for(generation.provider)
-    idempotency_key = f"generation-{generation.video_id}"
-    if generation.operation == Generation.Operation.REMIX:
-        if generation.remixed_from is None or not generation.remixed_from.upstream_id:
-            fail(generation, code="source_unavailable", message="The video to remix is no longer in the log.")
-            return None
-        with upstream_call(generation, "remix"):
-            answer = client.remix_video(
-                generation.remixed_from.upstream_id, prompt=generation.prompt, idempotency_key=idempotency_key
-            )
-    else:
-        fields, input_reference = _upstream_fields(generation), _input_reference(generation)
-        with upstream_call(generation, "create"):
-            answer = client.create_video(
-                fields=fields, idempotency_key=idempotency_key, input_reference=input_reference
-            )
+    if generation.operation in DERIVED_OPERATIONS and _source_gone(generation):
+        fail(generation, code="source_unavailable", message="The source video is no longer in the log.")
+        return None
+    if generation.operation == OPERATION_CHARACTER:
+        return _make_character(generation)
+    with upstream_call(generation, generation.operation):
+        answer = adapter_for(generation.provider).start(generation)
     _check_status(answer)
     generation.upstream_id = answer["id"]
     generation.upstream_attempts = 0
@@ -136,34 +127,29 @@ def _recheck_policy(generation: Generation) -> Refusal | None:
     return recheck(generation.resolved_snapshot, policy.view, catalog_view(policy.provider_id), timezone.now())
 
 
-def _upstream_fields(generation: Generation) -> dict:
-    fields = {
-        "model": generation.resolved_snapshot,
-        "prompt": generation.prompt,
-        "seconds": str(generation.seconds),
-        "size": generation.size,
-    }
-    fields.update({name: generation.parameters[name] for name in EXTENSION_FIELDS if name in generation.parameters})
-    image_url = (generation.parameters.get("input_reference") or {}).get("image_url")
-    if image_url:
-        fields["input_reference"] = {"image_url": image_url}
-    return fields
+def _make_character(generation: Generation) -> None:
+    with upstream_call(generation, generation.operation):
+        answer = adapter_for(generation.provider).create_character(generation)
+    upstream_id = str(answer["id"])
+    with transaction.atomic():
+        Character.objects.filter(generation=generation).update(upstream_id=upstream_id)
+        generation.upstream_id = upstream_id
+        generation.started_at = timezone.now()
+        generation.add_to_timeline("submitted", f"upstream character {upstream_id}")
+        complete(generation)
+    return None
 
 
-def _input_reference(generation: Generation) -> InputReference | None:
-    if not generation.input_reference:
-        return None
-    meta = generation.parameters.get("input_reference", {})
-    with generation.input_reference.open("rb") as file:
-        content = file.read()
-    return InputReference(
-        filename=meta.get("filename", "reference"), content=content, content_type=meta.get("content_type", "image/png")
-    )
+def _source_gone(generation: Generation) -> bool:
+    """A derived video needs its source: an upload, or the source generation's upstream job."""
+    if generation.source_video:
+        return False
+    return generation.remixed_from is None or not generation.remixed_from.upstream_id
 
 
 def _poll_upstream(generation: Generation) -> float | None:
     with upstream_call(generation, "retrieve"):
-        answer = client_for(generation.provider).retrieve_video(generation.upstream_id)
+        answer = adapter_for(generation.provider).retrieve(generation.upstream_id)
     _check_status(answer)
     generation.upstream_attempts = 0
     _apply_upstream_state(generation, answer)

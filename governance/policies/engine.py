@@ -25,9 +25,27 @@ ARM_CANARY = "canary"
 
 OPERATION_CREATE = "create"
 OPERATION_REMIX = "remix"
+OPERATION_EDIT = "edit"
+OPERATION_EXTEND = "extend"
+OPERATION_CHARACTER = "character"
+OPERATIONS = (OPERATION_CREATE, OPERATION_REMIX, OPERATION_EDIT, OPERATION_EXTEND, OPERATION_CHARACTER)
+# Operations that make a new video from an existing one (the source generation).
+DERIVED_OPERATIONS = (OPERATION_REMIX, OPERATION_EDIT, OPERATION_EXTEND)
 
 # The feature a snapshot needs for each operation other than a plain create.
-OPERATION_FEATURES = {OPERATION_REMIX: "remix"}
+OPERATION_FEATURES = {
+    OPERATION_REMIX: "remix",
+    OPERATION_EDIT: "edits",
+    OPERATION_EXTEND: "extensions",
+    OPERATION_CHARACTER: "characters",
+}
+OPERATION_WORDS = {
+    OPERATION_CREATE: "creating videos",
+    OPERATION_REMIX: "remixes",
+    OPERATION_EDIT: "edits",
+    OPERATION_EXTEND: "extensions",
+    OPERATION_CHARACTER: "characters",
+}
 
 
 @dataclass(frozen=True)
@@ -45,11 +63,16 @@ class PolicyView:
     allowed_sizes: frozenset[str] | None = None  # empty or None: no limit beyond the snapshot's
     allowed_features: frozenset[str] | None = None  # empty or None: no limit beyond the snapshot's
     monthly_budget: Decimal | None = None
+    allowed_operations: frozenset[str] | None = None  # empty or None: every operation the snapshot supports
 
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """What the client asked for. `features` maps each request parameter to the feature it needs."""
+    """What the client asked for. `features` maps each request parameter to the feature it needs.
+
+    For an extension, `seconds` is the new segment and `source_seconds` the video it extends;
+    the result is their stitched total. For an edit, `seconds` is the source's length.
+    """
 
     operation: str = OPERATION_CREATE
     model: str | None = None
@@ -57,6 +80,7 @@ class GenerationRequest:
     size: str | None = None
     features: Mapping[str, str] = field(default_factory=dict)
     routing_bucket: int = 0  # 0..99, decides the canary arm
+    source_seconds: int = 0
 
 
 @dataclass(frozen=True)
@@ -93,6 +117,20 @@ def decide(
     refusal = _check_allowed(target, policy, catalog, now, remix=request.operation == OPERATION_REMIX)
     if refusal:
         return refusal
+    refusal = _check_operation(catalog.snapshots[target], request.operation, policy)
+    if refusal:
+        return refusal
+    if request.operation == OPERATION_CHARACTER:
+        return Accept(
+            snapshot=target,
+            arm="",
+            seconds=0,
+            size="",
+            estimated_cost=Decimal("0"),
+            deprecated=catalog.snapshots[target].is_deprecated(now),
+        )
+    if request.operation == OPERATION_EXTEND:
+        return _decide_extension(request, policy, catalog.snapshots[target], now, spent_this_month)
 
     seconds = request.seconds if request.seconds is not None else DEFAULT_SECONDS
     size = request.size or DEFAULT_SIZE
@@ -124,6 +162,64 @@ def decide(
         estimated_cost=cost,
         deprecated=snapshot.is_deprecated(now),
     )
+
+
+def _decide_extension(
+    request: GenerationRequest, policy: PolicyView, snapshot: SnapshotInfo, now: dt.datetime, spent: Decimal
+) -> Decision:
+    """An extension adds a segment of the snapshot's extension lengths; limits apply to the stitched total."""
+    segment = request.seconds if request.seconds is not None else DEFAULT_SECONDS
+    if segment not in snapshot.extension_seconds:
+        return Refusal(
+            code="unsupported_parameter",
+            message=f"{snapshot.name} extends videos by {_listed(snapshot.extension_seconds)} seconds; got {segment}.",
+            param="seconds",
+        )
+    total = request.source_seconds + segment
+    if policy.max_seconds is not None and total > policy.max_seconds:
+        return Refusal(
+            code="parameter_not_allowed",
+            message=(
+                f"This environment's policy allows videos of at most {policy.max_seconds} seconds; extending "
+                f"{request.source_seconds} s by {segment} s makes {total}."
+            ),
+            param="seconds",
+        )
+    size = request.size or DEFAULT_SIZE
+    cost = estimate_cost(snapshot, segment, size)
+    if policy.monthly_budget is not None and spent + cost > policy.monthly_budget:
+        return budget_exceeded(cost, policy.monthly_budget)
+    return Accept(
+        snapshot=snapshot.name,
+        arm="",
+        seconds=total,
+        size=size,
+        estimated_cost=cost,
+        deprecated=snapshot.is_deprecated(now),
+    )
+
+
+def _check_operation(snapshot: SnapshotInfo, operation: str, policy: PolicyView) -> Refusal | None:
+    """The snapshot must offer the operation, and the environment's policy must allow it."""
+    if operation not in OPERATIONS:
+        return Refusal(code="operation_not_supported", message=f"Unknown operation '{operation}'.")
+    words = OPERATION_WORDS[operation]
+    feature = OPERATION_FEATURES.get(operation)
+    if feature is not None and feature not in snapshot.features:
+        return Refusal(
+            code="operation_not_supported",
+            message=f"{snapshot.name} does not support {words} (operation '{operation}').",
+        )
+    if policy.allowed_operations and operation not in policy.allowed_operations:
+        allowed = ", ".join(sorted(policy.allowed_operations))
+        return Refusal(
+            code="operation_not_allowed",
+            message=(
+                f"This environment's policy (revision {policy.number}) does not allow {words} "
+                f"(operation '{operation}'). Allowed operations: {allowed}."
+            ),
+        )
+    return None
 
 
 def recheck(snapshot_name: str, policy: PolicyView, catalog: CatalogView, now: dt.datetime) -> Refusal | None:
@@ -237,7 +333,8 @@ def _shut_down(snapshot: SnapshotInfo, catalog: CatalogView) -> Refusal:
 def _check_capabilities(
     snapshot: SnapshotInfo, request: GenerationRequest, policy: PolicyView, seconds: int, size: str
 ) -> Refusal | None:
-    if seconds not in snapshot.seconds:
+    # An edit keeps its source's length, whatever made the source; the snapshot's lengths bind new videos.
+    if request.operation != OPERATION_EDIT and seconds not in snapshot.seconds:
         return Refusal(
             code="unsupported_parameter",
             message=f"{snapshot.name} supports seconds {_listed(snapshot.seconds)}; got {seconds}.",
@@ -261,10 +358,7 @@ def _check_capabilities(
             message=f"This environment's policy allows sizes {_listed(sorted(policy.allowed_sizes))}; got {size}.",
             param="size",
         )
-    needed = dict(request.features)
-    if request.operation in OPERATION_FEATURES:
-        needed.setdefault(request.operation, OPERATION_FEATURES[request.operation])
-    for param, feature in needed.items():
+    for param, feature in request.features.items():
         if feature not in snapshot.features:
             return Refusal(
                 code="unsupported_parameter",

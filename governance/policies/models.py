@@ -30,6 +30,9 @@ class PolicyRevision(models.Model):
         null=True, blank=True, help_text="Empty means any feature the snapshot supports."
     )
     monthly_budget = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    allowed_operations = models.JSONField(
+        null=True, blank=True, help_text="Empty means every operation the snapshot supports."
+    )
     reason = models.TextField()
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -64,6 +67,7 @@ class PolicyRevision(models.Model):
             allowed_sizes=frozenset(self.allowed_sizes) if self.allowed_sizes else None,
             allowed_features=frozenset(self.allowed_features) if self.allowed_features else None,
             monthly_budget=self.monthly_budget,
+            allowed_operations=frozenset(self.allowed_operations) if self.allowed_operations else None,
         )
 
 

@@ -24,6 +24,7 @@ POLICY_FIELDS = [
     "allowed_sizes",
     "allowed_features",
     "monthly_budget",
+    "allowed_operations",
 ]
 
 
@@ -52,6 +53,9 @@ def validate_policy(provider: Provider, values: dict) -> None:
         errors["canary_percent"] = "A canary percentage needs a canary snapshot."
     if not 0 <= int(values.get("canary_percent") or 0) <= 100:
         errors["canary_percent"] = "Between 0 and 100."
+    unknown_operations = sorted(set(values.get("allowed_operations") or []) - set(engine.OPERATIONS))
+    if unknown_operations:
+        errors["allowed_operations"] = f"Unknown operations: {', '.join(unknown_operations)}."
     if errors:
         raise ValidationError(errors)
 

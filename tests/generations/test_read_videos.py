@@ -115,14 +115,6 @@ def test_an_unknown_url_is_an_openai_shaped_404(client, path):
     assert response.json()["error"]["code"] == "unknown_url"
 
 
-@pytest.mark.parametrize("path", ["videos/edits", "videos/extensions", "videos/characters", "videos/characters/ch_1"])
-def test_calls_not_governed_yet_say_so(api, path):
-    response = api.post(path, {"prompt": "x"})
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "endpoint_not_governed"
-    assert not Generation.objects.exists()
-
-
 @pytest.mark.parametrize(
     "path",
     ["videos/abc%00def", "videos/abc%00def/content", "videos/%01/remix", "videos/a%0Ab", "videos/%0D%0A/content"],
