@@ -21,3 +21,12 @@ urlpatterns = [
 
 if settings.SIMULATOR_ENABLED:
     urlpatterns.insert(0, path("simulator/v1/", include("governance.simulator.urls")))
+    # The simulator's second, made-up provider (Lumen): the same views, its own catalog pack and spellings.
+    urlpatterns.insert(
+        0,
+        path(
+            "simulator/lumen/v1/",
+            include(("governance.simulator.urls", "simulator"), namespace="simulator-lumen"),
+            {"api": "lumen"},
+        ),
+    )

@@ -71,4 +71,29 @@ def make_api_key(environment: Environment | None = None) -> str:
     return raw_key
 
 
+def make_character(environment: Environment, name: str = "Mona", upstream_id: str = "char_upstream"):
+    """A character made in `environment` (its log row and the character), as the worker leaves it."""
+    from governance.generations.models import Character, Generation
+
+    key = environment.api_keys.first() or create_api_key(environment=environment, name="test key", actor=SYSTEM)[0]
+    generation = Generation.objects.create(
+        project=environment.project,
+        environment=environment,
+        api_key=key,
+        operation="character",
+        status="completed",
+        resolved_snapshot=NEW,
+        parameters={"name": name},
+    )
+    return Character.objects.create(
+        project=environment.project,
+        environment=environment,
+        generation=generation,
+        name=name,
+        resolved_snapshot=NEW,
+        upstream_id=upstream_id,
+        api_key=key,
+    )
+
+
 __all__ = ["Decimal", "OLD", "NEW", "SYSTEM"]

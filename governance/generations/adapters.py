@@ -111,9 +111,7 @@ class OpenAIVideosAdapter:
             if generation.input_reference:
                 meta = generation.parameters.get("input_reference", {})
                 file = stack.enter_context(generation.input_reference.open("rb"))
-                parts.append(
-                    FilePart("input_reference", meta.get("filename", "reference"), file, meta["content_type"])
-                )
+                parts.append(FilePart("input_reference", meta.get("filename", "reference"), file, meta["content_type"]))
             if generation.source_video:
                 meta = generation.parameters.get("video", {})
                 file = stack.enter_context(generation.source_video.open("rb"))

@@ -122,7 +122,6 @@ def read_body(request: HttpRequest) -> tuple[dict, dict]:
         raise ApiError("invalid_request", "The request body ended before it was complete.") from None
 
 
-
 def _json_fields(body: bytes) -> dict:
     try:
         data = json.loads(body or b"{}")
@@ -356,9 +355,7 @@ def parse_source_request(fields: dict, files: dict, *, extension: bool) -> Sourc
         request.seconds = _extension_seconds(fields.get("seconds"))
     upload, value = files.get("video"), fields.get("video")
     if upload is not None:
-        request.upload = check_upload(
-            upload, param="video", kinds=VIDEO_TYPES, limit=settings.UPLOAD_MAX_BYTES
-        )
+        request.upload = check_upload(upload, param="video", kinds=VIDEO_TYPES, limit=settings.UPLOAD_MAX_BYTES)
     elif isinstance(value, dict) and set(value) == {"id"} and isinstance(value["id"], str) and value["id"]:
         _check_text(value["id"], "video")
         request.source_id = value["id"]

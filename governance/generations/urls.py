@@ -9,7 +9,9 @@ urlpatterns = [
     path("videos/edits", views.video_edit, name="video_edit"),
     path("videos/extensions", views.video_extension, name="video_extension"),
     path("videos/characters", views.characters, name="characters"),
-    path("videos/<id:video_id>/remix", views.video_remix, name="video_remix"),  # before characters/<id>: "characters" may be a video id
+    path(
+        "videos/<id:video_id>/remix", views.video_remix, name="video_remix"
+    ),  # before characters/<id>: "characters" may be a video id
     path("videos/characters/<id:character_id>", views.character, name="character"),
     path("videos/<id:video_id>", views.video, name="video"),
     path("videos/<id:video_id>/content", views.video_content, name="video_content"),

@@ -5,7 +5,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from governance.simulator.snapshots import FALLBACK_PACE, SNAPSHOTS, Pace
+from governance.simulator.snapshots import ALL_SNAPSHOTS, FALLBACK_PACE, Pace
 
 SHARE = [MinValueValidator(0.0), MaxValueValidator(1.0)]
 
@@ -47,7 +47,7 @@ class SimulatorProfile(models.Model):
 
     @property
     def default_pace(self) -> Pace:
-        known = SNAPSHOTS.get(self.snapshot)
+        known = ALL_SNAPSHOTS.get(self.snapshot)
         return known.pace if known else FALLBACK_PACE
 
     def latency_for(self, seconds: int) -> float:
@@ -101,6 +101,10 @@ class SimulatedVideo(models.Model):
     storyboard = models.JSONField(null=True, blank=True)
     style = models.JSONField(null=True, blank=True)
     remixed_from_video_id = models.CharField(max_length=40, null=True, blank=True)
+    operation = models.CharField(max_length=16, default="create", help_text="create, remix, edit or extend.")
+    source_video_id = models.CharField(
+        max_length=40, blank=True, help_text="The video edited or extended; empty for an uploaded source."
+    )
     idempotency_key = models.CharField(max_length=255, null=True, blank=True, unique=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
     latency_seconds = models.FloatField()
@@ -171,3 +175,24 @@ class SimulatedVideo(models.Model):
             "remixed_from_video_id": self.remixed_from_video_id,
             "error": self.error,
         }
+
+
+def new_character_id() -> str:
+    return "char_" + secrets.token_hex(12)
+
+
+class SimulatedCharacter(models.Model):
+    """A character (cameo) made from an uploaded video, as the Videos API keeps one."""
+
+    character_id = models.CharField(max_length=40, unique=True, default=new_character_id, editable=False)
+    name = models.CharField(max_length=200)
+    model = models.CharField(max_length=100)
+    video_sha256 = models.CharField(max_length=64)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.character_id
+
+    def as_openai(self) -> dict:
+        return {"id": self.character_id, "name": self.name, "created_at": int(self.created_at.timestamp())}

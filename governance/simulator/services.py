@@ -16,15 +16,17 @@ from django.db import IntegrityError, transaction
 from django.http import QueryDict
 from django.utils import timezone
 
+from governance.media import IMAGE_TYPES, VIDEO_TYPES, sniff
 from governance.simulator.errors import SimulatorError, invalid_type, invalid_value, video_not_found
-from governance.simulator.models import SimulatedVideo, SimulatorProfile, VideoStatus
+from governance.simulator.models import SimulatedCharacter, SimulatedVideo, SimulatorProfile, VideoStatus
 from governance.simulator.snapshots import (
-    ALIASES,
-    DEFAULT_MODEL,
+    ALL_SNAPSHOTS,
+    API_DEFAULT_MODELS,
+    API_LUMEN,
+    API_OPENAI,
     DEFAULT_SECONDS,
     DEFAULT_SIZE,
-    MODEL_TABLE,
-    SNAPSHOTS,
+    MODEL_TABLES,
 )
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
@@ -33,7 +35,6 @@ CONTENT_VARIANTS = {
     "thumbnail": ("thumbnail.jpg", "image/jpeg"),
     "spritesheet": ("spritesheet.jpg", "image/jpeg"),
 }
-REFERENCE_IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
 EXTENSION_FIELDS = ("characters", "storyboard", "style")
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
@@ -58,6 +59,9 @@ class VideoSpec:
     storyboard: Any = None
     style: Any = None
     remixed_from_video_id: str | None = None
+    operation: str = "create"
+    source_video_id: str = ""
+    source_sha256: str = ""
 
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True, default=str).encode()).hexdigest()
@@ -79,17 +83,17 @@ def form_fields(form: QueryDict) -> dict[str, Any]:
     return fields
 
 
-def resolve_model(model: Any) -> str:
+def resolve_model(model: Any, api: str = API_OPENAI) -> str:
     if not isinstance(model, str):
         raise invalid_type("model", "a string")
-    if model not in MODEL_TABLE:
+    if model not in MODEL_TABLES[api]:
         raise SimulatorError(
             400,
             f"The model '{model}' does not exist or you do not have access to it.",
             code="model_not_found",
             param="model",
         )
-    return MODEL_TABLE[model]
+    return MODEL_TABLES[api][model]
 
 
 def _read_prompt(value: Any) -> str:
@@ -103,7 +107,7 @@ def _read_prompt(value: Any) -> str:
 
 
 def _read_seconds(value: Any, snapshot: str) -> int:
-    allowed = SNAPSHOTS[snapshot].seconds
+    allowed = ALL_SNAPSHOTS[snapshot].seconds
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise invalid_type("seconds", "a string such as '4'")
     text = str(value).strip()
@@ -114,7 +118,7 @@ def _read_seconds(value: Any, snapshot: str) -> int:
 
 
 def _read_size(value: Any, snapshot: str) -> str:
-    allowed = SNAPSHOTS[snapshot].sizes
+    allowed = ALL_SNAPSHOTS[snapshot].sizes
     if not isinstance(value, str):
         raise invalid_type("size", "a string such as '720x1280'")
     if value not in allowed:
@@ -123,20 +127,22 @@ def _read_size(value: Any, snapshot: str) -> str:
     return value
 
 
-def _read_input_reference(value: Any, upload: UploadedFile | None) -> dict | None:
+def _read_input_reference(value: Any, upload: UploadedFile | None, size: str) -> dict | None:
+    """A reference image must really be an image (by its bytes) and have the requested video's size."""
     if upload is not None:
-        if upload.content_type not in REFERENCE_IMAGE_TYPES:
+        sniffed = sniff(upload)
+        if sniffed is None or sniffed.content_type not in IMAGE_TYPES:
+            raise invalid_value("input_reference", "Unsupported input_reference file; use a JPEG, PNG or WebP image.")
+        if sniffed.size and sniffed.size != size:
             raise invalid_value(
-                "input_reference", f"Unsupported input_reference type '{upload.content_type}'; use JPEG, PNG or WebP."
+                "input_reference",
+                f"Inpaint image must match the requested width and height: got {sniffed.size}, expected {size}.",
             )
-        digest = hashlib.sha256()
-        for chunk in upload.chunks():
-            digest.update(chunk)
         return {
             "filename": upload.name,
-            "content_type": upload.content_type,
+            "content_type": sniffed.content_type,
             "bytes": upload.size,
-            "sha256": digest.hexdigest(),
+            "sha256": _sha256(upload),
         }
     if value is None:
         return None
@@ -161,20 +167,38 @@ def _optional(fields: Mapping[str, Any], name: str, default: str) -> Any:
     return default if value is None or value == "" else value
 
 
-def read_video_spec(fields: Mapping[str, Any], files: Mapping[str, UploadedFile]) -> VideoSpec:
-    """Validate a create request the way the Videos API does, naming the offending param."""
+def read_video_spec(fields: Mapping[str, Any], files: Mapping[str, UploadedFile], api: str = API_OPENAI) -> VideoSpec:
+    """Validate a create request the way the Videos API does, naming the offending param.
+
+    The Lumen API spells the length `duration` (an integer) and has no `seconds`.
+    """
+    seconds_field = "duration" if api == API_LUMEN else "seconds"
+    wrong_field = "seconds" if api == API_LUMEN else "duration"
+    if fields.get(wrong_field) is not None:
+        raise SimulatorError(
+            400, f"Unrecognized request argument supplied: {wrong_field}.", code="unknown_parameter", param=wrong_field
+        )
     prompt = _read_prompt(fields.get("prompt"))
-    requested_model = _optional(fields, "model", DEFAULT_MODEL)
-    snapshot = resolve_model(requested_model)
+    requested_model = _optional(fields, "model", API_DEFAULT_MODELS[api])
+    snapshot = resolve_model(requested_model, api)
+    size = _read_size(_optional(fields, "size", DEFAULT_SIZE), snapshot)
     return VideoSpec(
         requested_model=requested_model,
         snapshot=snapshot,
         prompt=prompt,
-        seconds=_read_seconds(_optional(fields, "seconds", DEFAULT_SECONDS), snapshot),
-        size=_read_size(_optional(fields, "size", DEFAULT_SIZE), snapshot),
-        input_reference=_read_input_reference(fields.get("input_reference"), files.get("input_reference")),
+        seconds=_read_seconds(_optional(fields, seconds_field, DEFAULT_SECONDS), snapshot),
+        size=size,
+        input_reference=_read_input_reference(fields.get("input_reference"), files.get("input_reference"), size),
         **{name: _read_extension(fields.get(name)) for name in EXTENSION_FIELDS},
     )
+
+
+def _sha256(upload: UploadedFile) -> str:
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    return digest.hexdigest()
 
 
 def read_idempotency_key(value: str | None) -> str | None:
@@ -243,6 +267,8 @@ def create_video(
         storyboard=spec.storyboard,
         style=spec.style,
         remixed_from_video_id=spec.remixed_from_video_id,
+        operation=spec.operation,
+        source_video_id=spec.source_video_id,
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
         latency_seconds=profile.latency_for(spec.seconds),
@@ -384,8 +410,8 @@ def video_content(video_id: str, *, variant: str | None = None, now: dt.datetime
     return _asset_bytes(filename), content_type
 
 
-def _model_object(name: str) -> dict:
-    snapshot = SNAPSHOTS[MODEL_TABLE[name]]
+def _model_object(name: str, api: str) -> dict:
+    snapshot = ALL_SNAPSHOTS[MODEL_TABLES[api][name]]
     released = snapshot.released_on or dt.date(1970, 1, 1)
     return {
         "id": name,
@@ -396,19 +422,19 @@ def _model_object(name: str) -> dict:
     }
 
 
-def list_models() -> dict:
-    return {"object": "list", "data": [_model_object(name) for name in [*SNAPSHOTS, *ALIASES]]}
+def list_models(api: str = API_OPENAI) -> dict:
+    return {"object": "list", "data": [_model_object(name, api) for name in MODEL_TABLES[api]]}
 
 
-def retrieve_model(name: str) -> dict:
-    if name not in MODEL_TABLE:
+def retrieve_model(name: str, api: str = API_OPENAI) -> dict:
+    if name not in MODEL_TABLES[api]:
         raise SimulatorError(
             404,
             f"The model '{name}' does not exist or you do not have access to it.",
             code="model_not_found",
             param="model",
         )
-    return _model_object(name)
+    return _model_object(name, api)
 
 
 def created_job_count(*, snapshot: str | None = None) -> int:
@@ -417,3 +443,103 @@ def created_job_count(*, snapshot: str | None = None) -> int:
     if snapshot is not None:
         jobs = jobs.filter(model=snapshot)
     return jobs.count()
+
+
+def _snapshot_offering(model: Any, api: str, feature: str, default: str, words: str) -> str:
+    snapshot = resolve_model(default if model in (None, "") else model, api)
+    if feature not in ALL_SNAPSHOTS[snapshot].features:
+        raise SimulatorError(400, f"{snapshot} does not support {words}.", code="unsupported_operation", param="model")
+    return snapshot
+
+
+def _read_source(fields: Mapping[str, Any], files: Mapping[str, UploadedFile], now: dt.datetime):
+    """The source of an edit or extension: a completed video by id, or an uploaded MP4. Returns (video, upload)."""
+    upload = files.get("video")
+    if upload is not None:
+        sniffed = sniff(upload)
+        if sniffed is None or sniffed.content_type not in VIDEO_TYPES:
+            raise invalid_value("video", "The source video must be an MP4 file.")
+        return None, {"sha256": _sha256(upload), "seconds": sniffed.seconds}
+    value = fields.get("video")
+    if not isinstance(value, dict) or not isinstance(value.get("id"), str):
+        raise invalid_type("video", "an MP4 upload or an object with 'id'")
+    source = find_video(value["id"], now=now, roll_faults=False)
+    if source.status != VideoStatus.COMPLETED:
+        raise SimulatorError(
+            400,
+            f"Video '{source.video_id}' is {source.status}; only completed videos can be used.",
+            code="video_not_ready",
+        )
+    return source, None
+
+
+def derive_video(
+    *,
+    operation: str,
+    fields: Mapping[str, Any],
+    files: Mapping[str, UploadedFile],
+    api: str = API_OPENAI,
+    idempotency_key: str | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[SimulatedVideo, bool]:
+    """An edit (same length) or an extension (the source plus a new segment; `seconds` is the stitched total)."""
+    now = _now(now)
+    prompt = _read_prompt(fields.get("prompt"))
+    source, upload = _read_source(fields, files, now)
+    feature, words = ("extensions", "extensions") if operation == "extend" else ("edits", "edits")
+    default_model = source.model if source is not None else API_DEFAULT_MODELS[api]
+    snapshot = _snapshot_offering(fields.get("model"), api, feature, default_model, words)
+    if source is not None:
+        seconds = source.seconds
+    else:
+        seconds = max(1, round(upload["seconds"])) if upload["seconds"] else int(DEFAULT_SECONDS)
+    if operation == "extend":
+        seconds_field = "duration" if api == API_LUMEN else "seconds"
+        allowed = ALL_SNAPSHOTS[snapshot].extension_seconds
+        segment = str(fields.get(seconds_field, "")).strip()
+        if not segment.isdigit() or int(segment) not in allowed:
+            choices = ", ".join(f"'{value}'" for value in allowed)
+            raise invalid_value(
+                seconds_field, f"Invalid value: '{segment}'. Supported extensions for {snapshot}: {choices}."
+            )
+        seconds += int(segment)
+    spec = VideoSpec(
+        requested_model=snapshot,
+        snapshot=snapshot,
+        prompt=prompt,
+        seconds=seconds,
+        size=source.size if source is not None else DEFAULT_SIZE,
+        operation=operation,
+        source_video_id=source.video_id if source is not None else "",
+        source_sha256=upload["sha256"] if upload else "",
+    )
+    return create_video(spec=spec, idempotency_key=idempotency_key, now=now)
+
+
+def create_character(
+    *, fields: Mapping[str, Any], files: Mapping[str, UploadedFile], api: str = API_OPENAI, idempotency_key=None
+) -> SimulatedCharacter:
+    name = fields.get("name")
+    if not isinstance(name, str) or not name:
+        raise SimulatorError(
+            400, "Missing required parameter: 'name'.", code="missing_required_parameter", param="name"
+        )
+    upload = files.get("video")
+    sniffed = sniff(upload) if upload is not None else None
+    if sniffed is None or sniffed.content_type not in VIDEO_TYPES:
+        raise invalid_value("video", "A character is made from an MP4 video upload.")
+    snapshot = _snapshot_offering(fields.get("model"), api, "characters", API_DEFAULT_MODELS[api], "characters")
+    if idempotency_key:
+        existing = SimulatedCharacter.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+    return SimulatedCharacter.objects.create(
+        name=name, model=snapshot, video_sha256=_sha256(upload), idempotency_key=idempotency_key
+    )
+
+
+def find_character(character_id: str) -> SimulatedCharacter:
+    character = SimulatedCharacter.objects.filter(character_id=character_id).first()
+    if character is None:
+        raise SimulatorError(404, f"Character '{character_id}' not found.", code="character_not_found")
+    return character

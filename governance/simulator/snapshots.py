@@ -1,8 +1,9 @@
-"""What the simulator serves: the snapshots of its catalog pack, read once at import.
+"""What the simulator serves: the snapshots of its catalog packs, read once at import.
 
-The catalog pack `governance/catalog/packs/simulator.json` is the one source of truth
-for names, aliases, allowed seconds and sizes; the catalog loads the same file, so the
-gateway's catalog and its built-in upstream cannot disagree.
+The catalog packs `governance/catalog/packs/simulator.json` (Sora, at /simulator/v1) and
+`simulator-lumen.json` (the made-up Lumen family, at /simulator/lumen/v1) are the one
+source of truth for names, aliases, seconds, sizes and features; the catalog loads the
+same files, so the gateway's catalog and its built-in upstream cannot disagree.
 """
 
 import datetime as dt
@@ -10,7 +11,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-PACK_PATH = Path(__file__).resolve().parent.parent / "catalog" / "packs" / "simulator.json"
+PACKS_DIR = Path(__file__).resolve().parent.parent / "catalog" / "packs"
+PACK_PATH = PACKS_DIR / "simulator.json"
+# Each API the simulator serves: its catalog pack and the model a request without one gets.
+API_OPENAI, API_LUMEN = "openai", "lumen"
+API_PACKS = {API_OPENAI: PACK_PATH, API_LUMEN: PACKS_DIR / "simulator-lumen.json"}
+API_DEFAULT_MODELS = {API_OPENAI: "sora-2", API_LUMEN: "lumen-1"}
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,8 @@ DEFAULT_PACES: dict[str, Pace] = {
     "sora-2-2025-10-06": Pace(latency_per_video_second=0.6, failure_rate=0.008),
     "sora-2-2025-12-08": Pace(latency_per_video_second=0.5, failure_rate=0.005),
     "sora-2-pro-2025-10-06": Pace(latency_per_video_second=0.9, failure_rate=0.008),
+    "lumen-1-2026-01-15": Pace(latency_per_video_second=0.4, failure_rate=0.01),
+    "lumen-1-2026-06-01": Pace(latency_per_video_second=0.3, failure_rate=0.005),
 }
 FALLBACK_PACE = Pace(latency_per_video_second=0.5, failure_rate=0.005)
 
@@ -40,6 +48,8 @@ class SimulatedSnapshot:
     seconds: tuple[int, ...]
     sizes: tuple[str, ...]
     pace: Pace
+    features: frozenset[str] = frozenset()
+    extension_seconds: tuple[int, ...] = ()
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -56,6 +66,8 @@ def read_pack(path: Path = PACK_PATH) -> tuple[dict[str, SimulatedSnapshot], dic
             seconds=tuple(int(seconds) for seconds in entry["seconds"]),
             sizes=tuple(entry["sizes"]),
             pace=DEFAULT_PACES.get(entry["name"], FALLBACK_PACE),
+            features=frozenset(entry.get("features", [])),
+            extension_seconds=tuple(int(seconds) for seconds in entry.get("extension_seconds", [])),
         )
         for entry in pack["snapshots"]
     }
@@ -65,9 +77,16 @@ def read_pack(path: Path = PACK_PATH) -> tuple[dict[str, SimulatedSnapshot], dic
 
 SNAPSHOTS, ALIASES = read_pack()
 
-# Every model name the simulator answers to, mapped to the snapshot that runs it:
+# Every model name the Sora API answers to, mapped to the snapshot that runs it:
 # each snapshot's own name, plus "sora-2" -> "sora-2-2025-12-08" and "sora-2-pro" -> "sora-2-pro-2025-10-06".
 MODEL_TABLE: dict[str, str] = {**{name: name for name in SNAPSHOTS}, **ALIASES}
+
+_lumen_snapshots, _lumen_aliases = read_pack(API_PACKS[API_LUMEN])
+MODEL_TABLES: dict[str, dict[str, str]] = {
+    API_OPENAI: MODEL_TABLE,
+    API_LUMEN: {**{name: name for name in _lumen_snapshots}, **_lumen_aliases},
+}
+ALL_SNAPSHOTS: dict[str, SimulatedSnapshot] = {**SNAPSHOTS, **_lumen_snapshots}
 
 DEFAULT_MODEL = "sora-2"
 DEFAULT_SECONDS = "4"

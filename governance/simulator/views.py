@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from governance.simulator import services
 from governance.simulator.errors import SimulatorError, error_response
 from governance.simulator.models import SimulatedVideo
+from governance.simulator.snapshots import API_LUMEN, API_OPENAI
 
 View = Callable[..., HttpResponse]
 
@@ -23,6 +24,7 @@ def openai_endpoint(*methods: str) -> Callable[[View], View]:
     def decorate(view: View) -> View:
         @functools.wraps(view)
         def endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            request.simulated_api = kwargs.pop("api", API_OPENAI)  # which API of the simulator this path serves
             try:
                 _check_authorization(request)
                 if request.method not in methods:
@@ -73,7 +75,7 @@ def _video_answer(video: SimulatedVideo, replayed: bool) -> JsonResponse:
 def videos(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         fields, files = _request_fields(request)
-        spec = services.read_video_spec(fields, files)
+        spec = services.read_video_spec(fields, files, api=request.simulated_api)
         key = services.read_idempotency_key(request.headers.get("Idempotency-Key"))
         return _video_answer(*services.create_video(spec=spec, idempotency_key=key))
     return JsonResponse(
@@ -103,14 +105,50 @@ def remix(request: HttpRequest, video_id: str) -> HttpResponse:
     return _video_answer(*services.remix_video(source_id=video_id, fields=fields, idempotency_key=key))
 
 
+@openai_endpoint("POST")
+def edits(request: HttpRequest) -> HttpResponse:
+    return _derive(request, "edit")
+
+
+@openai_endpoint("POST")
+def extensions(request: HttpRequest) -> HttpResponse:
+    return _derive(request, "extend")
+
+
+def _derive(request: HttpRequest, operation: str) -> HttpResponse:
+    if request.simulated_api == API_LUMEN and operation == "edit":
+        raise SimulatorError(404, f"Invalid URL ({request.method} {request.path}).")
+    fields, files = _request_fields(request)
+    key = services.read_idempotency_key(request.headers.get("Idempotency-Key"))
+    video, replayed = services.derive_video(
+        operation=operation, fields=fields, files=files, api=request.simulated_api, idempotency_key=key
+    )
+    return _video_answer(video, replayed)
+
+
+@openai_endpoint("POST")
+def characters(request: HttpRequest) -> HttpResponse:
+    if request.simulated_api == API_LUMEN:
+        raise SimulatorError(404, f"Invalid URL ({request.method} {request.path}).")
+    fields, files = _request_fields(request)
+    key = services.read_idempotency_key(request.headers.get("Idempotency-Key"))
+    character = services.create_character(fields=fields, files=files, api=request.simulated_api, idempotency_key=key)
+    return JsonResponse(character.as_openai())
+
+
+@openai_endpoint("GET")
+def character(request: HttpRequest, character_id: str) -> HttpResponse:
+    return JsonResponse(services.find_character(character_id).as_openai())
+
+
 @openai_endpoint("GET")
 def models(request: HttpRequest) -> HttpResponse:
-    return JsonResponse(services.list_models())
+    return JsonResponse(services.list_models(request.simulated_api))
 
 
 @openai_endpoint("GET")
 def model(request: HttpRequest, model_name: str) -> HttpResponse:
-    return JsonResponse(services.retrieve_model(model_name))
+    return JsonResponse(services.retrieve_model(model_name, request.simulated_api))
 
 
 @openai_endpoint("GET", "POST", "PUT", "PATCH", "DELETE")

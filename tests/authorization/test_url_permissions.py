@@ -131,14 +131,15 @@ RULES: dict[str, Rule] = {
     "generations:video_remix": api_key(own=400, other=404, method="POST"),
     "generations:models": api_key(own=200, other=200),
     "generations:model": api_key(own=200, other=200),
-    "generations:v1/videos/edits": everyone(404),  # not governed yet: refused for everyone, key or not
-    "generations:v1/videos/extensions": everyone(404),
-    "generations:v1/videos/characters": everyone(404),
-    "generations:v1/videos/characters/<id:character_id>": everyone(404),
+    "generations:video_edit": api_key(own=400, other=400, method="POST"),  # no prompt: a readable 400
+    "generations:video_extension": api_key(own=400, other=400, method="POST"),
+    "generations:characters": api_key(own=400, other=400, method="POST"),
+    "generations:character": api_key(own=404, other=404),  # no such character in either environment
     "generations:unknown_url": everyone(404),
     "generations:openapi": everyone(200),  # the gateway's OpenAPI document is public, like OpenAI's
     # The simulator, only when SIMULATOR_ENABLED: an unauthenticated fake provider (off in production).
     "simulator:*": everyone(ANY_ANSWER),
+    "simulator-lumen:*": everyone(ANY_ANSWER),
     # The admin: its own sign-in, then staff only.
     "admin:login": everyone(ANY_ANSWER),
     "admin:logout": everyone(302, method="POST"),

@@ -12,7 +12,7 @@ from governance.catalog.models import Snapshot
 from governance.generations.models import Generation
 from governance.projects.models import ApiKey
 from governance.projects.services import revoke_api_key
-from tests.factories import NEW, OLD, revise
+from tests.factories import NEW, OLD, make_character, revise
 
 pytestmark = pytest.mark.django_db
 
@@ -239,23 +239,24 @@ def test_a_deprecated_snapshot_answers_with_deprecation_and_sunset(api):
     assert response["Sunset"] == "Thu, 01 Jan 2099 00:00:00 GMT"
 
 
-def test_the_sdks_multipart_form_of_storyboards_and_characters_is_read_as_objects(dev_api):
+def test_the_sdks_multipart_form_of_storyboards_and_characters_is_read_as_objects(dev_api, development):
+    character = make_character(development)
     form = {
         "prompt": "two shots",
         "model": NEW,
         "storyboard[][prompt]": ["a door opens", "a cat walks in"],
         "storyboard[][seconds]": ["4", "4"],
-        "characters[][id]": ["char_1"],
+        "characters[][id]": [character.character_id],
         "input_reference[image_url]": "https://example.com/ref.png",
     }
     response = dev_api.post("videos", form, json=False)
     assert response.status_code == 200, response.json()
-    parameters = Generation.objects.get().parameters
+    parameters = Generation.objects.get(operation="create").parameters
     assert parameters["storyboard"] == [
         {"prompt": "a door opens", "seconds": "4"},
         {"prompt": "a cat walks in", "seconds": "4"},
     ]
-    assert parameters["characters"] == [{"id": "char_1"}]
+    assert parameters["characters"] == [{"id": character.character_id}]
     assert parameters["input_reference"] == {"image_url": "https://example.com/ref.png"}
 
 
