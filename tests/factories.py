@@ -1,7 +1,10 @@
 """Small builders for test data; each returns saved rows with sensible defaults."""
 
 import itertools
+import struct
+import zlib
 from decimal import Decimal
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
 
@@ -94,6 +97,20 @@ def make_character(environment: Environment, name: str = "Mona", upstream_id: st
         upstream_id=upstream_id,
         api_key=key,
     )
+
+
+SAMPLE_MP4 = (Path(__file__).resolve().parent.parent / "governance/simulator/assets/sample.mp4").read_bytes()
+
+
+def png_image(width: int = 720, height: int = 1280) -> bytes:
+    """A real (black, greyscale) PNG of the given size, small once compressed."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    pixels = zlib.compress(b"\x00" * ((width + 1) * height), 9)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
 
 
 __all__ = ["Decimal", "OLD", "NEW", "SYSTEM"]

@@ -200,16 +200,10 @@ def _decide_extension(
 
 
 def _check_operation(snapshot: SnapshotInfo, operation: str, policy: PolicyView) -> Refusal | None:
-    """The snapshot must offer the operation, and the environment's policy must allow it."""
+    """The environment's policy must allow the operation, and the snapshot must offer it."""
     if operation not in OPERATIONS:
         return Refusal(code="operation_not_supported", message=f"Unknown operation '{operation}'.")
     words = OPERATION_WORDS[operation]
-    feature = OPERATION_FEATURES.get(operation)
-    if feature is not None and feature not in snapshot.features:
-        return Refusal(
-            code="operation_not_supported",
-            message=f"{snapshot.name} does not support {words} (operation '{operation}').",
-        )
     if policy.allowed_operations and operation not in policy.allowed_operations:
         allowed = ", ".join(sorted(policy.allowed_operations))
         return Refusal(
@@ -218,6 +212,12 @@ def _check_operation(snapshot: SnapshotInfo, operation: str, policy: PolicyView)
                 f"This environment's policy (revision {policy.number}) does not allow {words} "
                 f"(operation '{operation}'). Allowed operations: {allowed}."
             ),
+        )
+    feature = OPERATION_FEATURES.get(operation)
+    if feature is not None and feature not in snapshot.features:
+        return Refusal(
+            code="operation_not_supported",
+            message=f"{snapshot.name} does not support {words} (operation '{operation}').",
         )
     return None
 
