@@ -106,6 +106,10 @@ def read_body(request: HttpRequest) -> tuple[dict, dict]:
             fields, files = _form_fields(request), dict(request.FILES.items())
             for name in sorted(request.oversized_uploads):
                 raise ApiError("file_too_large", f"'{name}' is larger than the limit of {upload_limit()} bytes.", name)
+            for name in sorted(request.unfinished_uploads):
+                raise ApiError(
+                    "truncated_upload", f"The upload '{name}' was cut off: the multipart body ended inside it.", name
+                )
             return fields, files
         if not request.body:
             return {}, {}

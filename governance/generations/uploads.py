@@ -25,17 +25,23 @@ def upload_limit() -> int:
 
 
 class LimitedUploadHandler(FileUploadHandler):
-    """Notes each file that grows past the upload limit and drops the rest of its bytes."""
+    """Notes each file that grows past the upload limit and drops the rest of its bytes.
+
+    It also notes files that began but never ended: Django silently drops a file part
+    cut off before its closing boundary, which would otherwise read as a missing file.
+    """
 
     def __init__(self, request=None):
         super().__init__(request)
         self.limit = upload_limit()
         self.received = 0
         request.oversized_uploads = set()
+        request.unfinished_uploads = set()
 
     def new_file(self, field_name, *args, **kwargs):
         super().new_file(field_name, *args, **kwargs)
         self.received = 0
+        self.request.unfinished_uploads.add(field_name)
 
     def receive_data_chunk(self, raw_data, start):
         self.received += len(raw_data)
@@ -45,6 +51,7 @@ class LimitedUploadHandler(FileUploadHandler):
         return raw_data
 
     def file_complete(self, file_size):
+        self.request.unfinished_uploads.discard(self.field_name)
         return None
 
 
