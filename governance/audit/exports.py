@@ -323,6 +323,10 @@ GENERATION_COLUMNS: tuple[Column, ...] = (
         ),
     ),
     Column("remixed_from", expression=F("remixed_from__video_id")),
+    # The lineage of a remix, edit or extension: its source, and the snapshot and policy revision that made it.
+    Column("source_snapshot", expression=F("remixed_from__resolved_snapshot")),
+    Column("source_policy_revision", INTEGER, F("remixed_from__policy_revision__number")),
+    Column("source_video_sha256"),
 )
 
 AUDIT_COLUMNS: tuple[Column, ...] = (

@@ -8,10 +8,16 @@ from django.core.exceptions import ValidationError
 
 from governance.catalog.models import Lifecycle
 from governance.dashboard.project_selectors import CatalogNames
+from governance.policies import engine
 from governance.policies.models import PolicyRevision
 from governance.projects.models import Role
 
 UNKNOWN_SNAPSHOT = "'%(value)s' is not a snapshot in this provider's catalog."
+
+
+OPERATION_CHOICES = [
+    (operation, f"{operation} ({engine.OPERATION_WORDS[operation]})") for operation in engine.OPERATIONS
+]
 
 
 class PolicyForm(forms.Form):
@@ -63,6 +69,13 @@ class PolicyForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="None ticked: any feature the snapshot supports.",
     )
+    allowed_operations = forms.MultipleChoiceField(
+        label="Allowed operations",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        choices=OPERATION_CHOICES,
+        help_text="None ticked: every operation the snapshot supports (remix, edits, extensions, characters).",
+    )
     monthly_budget = forms.DecimalField(
         label="Monthly budget (USD)",
         required=False,
@@ -110,6 +123,7 @@ class PolicyForm(forms.Form):
             "allowed_sizes": revision.allowed_sizes or [],
             "allowed_features": revision.allowed_features or [],
             "monthly_budget": revision.monthly_budget,
+            "allowed_operations": revision.allowed_operations or [],
         }
 
     def _snapshot_label(self, snapshot) -> str:
@@ -137,6 +151,7 @@ class PolicyForm(forms.Form):
         values["canary_percent"] = values["canary_percent"] or 0
         values["allowed_sizes"] = values["allowed_sizes"] or None
         values["allowed_features"] = values["allowed_features"] or None
+        values["allowed_operations"] = values["allowed_operations"] or None
         return values
 
 

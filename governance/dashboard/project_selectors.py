@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 
 from governance.catalog.models import Alias, Snapshot
 from governance.dashboard.selectors import ENVIRONMENT_ORDER, visible_projects
+from governance.generations.models import Character
 from governance.policies import engine
 from governance.policies.models import BudgetUsage, PolicyRevision
 from governance.policies.selectors import month_start
@@ -24,8 +25,9 @@ FIELD_LABELS = {
     "allowed_sizes": "Allowed sizes",
     "allowed_features": "Allowed features",
     "monthly_budget": "Monthly budget",
+    "allowed_operations": "Allowed operations",
 }
-LIST_FIELDS = {"allowed_snapshots", "allowed_sizes", "allowed_features"}
+LIST_FIELDS = {"allowed_snapshots", "allowed_sizes", "allowed_features", "allowed_operations"}
 
 
 # Projects
@@ -110,6 +112,15 @@ class EnvironmentPolicy:
         return min(100, round(100 * self.spent / self.revision.monthly_budget))
 
 
+def characters_of(project: Project) -> dict[int, list[Character]]:
+    """Each environment's characters, newest first: they are usable only where they were made."""
+    by_environment: dict[int, list[Character]] = {}
+    characters = Character.objects.filter(project=project).select_related("api_key", "created_by", "generation")
+    for character in characters.order_by("-created_at", "-pk"):
+        by_environment.setdefault(character.environment_id, []).append(character)
+    return by_environment
+
+
 def environment_policies(project: Project, *, now: dt.datetime) -> list[EnvironmentPolicy]:
     environments = sorted_environments(project)
     revisions_by_environment: dict[int, list[PolicyRevision]] = {environment.pk: [] for environment in environments}
@@ -176,7 +187,12 @@ def _limits_words(revision: PolicyRevision) -> str:
     seconds = f"at most {revision.max_seconds} seconds" if revision.max_seconds else "any length the snapshot offers"
     sizes = f"sizes {_joined(revision.allowed_sizes)}" if revision.allowed_sizes else "any size"
     features = f"features {_joined(revision.allowed_features)}" if revision.allowed_features else "any feature"
-    return f"Videos of {seconds}, {sizes}, {features}."
+    operations = (
+        f"Operations: only {_joined(revision.allowed_operations)}."
+        if revision.allowed_operations
+        else "Every operation the snapshot supports."
+    )
+    return f"Videos of {seconds}, {sizes}, {features}. {operations}"
 
 
 def _joined(values) -> str:

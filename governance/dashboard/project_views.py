@@ -198,12 +198,16 @@ def project_context(request: HttpRequest, project: Project, role: str, **extra) 
     can_read_keys = has_role(request.user, project, Role.DEVELOPER) or can_see_all_projects(request.user)
     api_keys = selectors.api_keys_of(project) if can_read_keys else {}
     policies = selectors.environment_policies(project, now=timezone.now())
+    characters = selectors.characters_of(project)
     return {
         "project": project,
         "role": role,
         "is_admin": Role.rank(role) >= Role.rank(Role.ADMIN),
         "can_read_keys": can_read_keys,
-        "environments": [(policy, api_keys.get(policy.environment.pk, [])) for policy in policies],
+        "environments": [
+            (policy, api_keys.get(policy.environment.pk, []), characters.get(policy.environment.pk, []))
+            for policy in policies
+        ],
         "members": selectors.members_of(project),
         "roles": Role.choices,
         "add_member_form": extra.pop("add_member_form", None) or AddMemberForm(project=project),

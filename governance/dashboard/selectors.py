@@ -392,6 +392,30 @@ def generation_detail(user, video_id: str) -> Generation | None:
     )
 
 
+LINEAGE_DEPTH = 20
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where a video came from (oldest first) and what was made from it, within what the user may see."""
+
+    sources: list[Generation]
+    derived: list[Generation]
+
+
+def lineage(user, generation: Generation) -> Lineage:
+    sources: list[Generation] = []
+    current = generation
+    visible = visible_generations(user).select_related("policy_revision")
+    while current.remixed_from_id and len(sources) < LINEAGE_DEPTH:
+        current = visible.filter(pk=current.remixed_from_id).first()
+        if current is None:
+            break
+        sources.insert(0, current)
+    derived = list(visible.filter(remixed_from=generation).order_by("pk")[:LINEAGE_DEPTH])
+    return Lineage(sources=sources, derived=derived)
+
+
 def generation_by_video_id(video_id: str) -> Generation | None:
     """Any user's generation, visible or not: only to tell a refused visit from a missing one."""
     return Generation.objects.select_related("project", "environment").filter(video_id=video_id).first()

@@ -71,7 +71,11 @@ def generation_detail(request: HttpRequest, video_id: str) -> HttpResponse:
         if generation.is_finished:  # the whole page changes: timeline, latency, cost, the video
             return HttpResponseClientRefresh()
         return render(request, "dashboard/generation_detail.html#progress", {"generation": generation})
-    context = {"generation": generation, "timeline": selectors.timeline_entries(generation)}
+    context = {
+        "generation": generation,
+        "timeline": selectors.timeline_entries(generation),
+        "lineage": selectors.lineage(request.user, generation),
+    }
     response = render(request, "dashboard/generation_detail.html", context)
     patch_vary_headers(response, ["HX-Request"])
     return response

@@ -9,7 +9,15 @@ from governance.audit.services import Actor
 from governance.catalog.models import Provider
 from governance.catalog.services import load_pack, read_pack
 from governance.dashboard.demo import DEMO_PASSWORD, DEMO_USERS
-from governance.policies.engine import ALIAS_FOLLOW, ALIAS_PIN, ALIAS_REFUSE
+from governance.policies.engine import (
+    ALIAS_FOLLOW,
+    ALIAS_PIN,
+    ALIAS_REFUSE,
+    OPERATION_CREATE,
+    OPERATION_EDIT,
+    OPERATION_EXTEND,
+    OPERATION_REMIX,
+)
 from governance.policies.selectors import current_revision
 from governance.policies.services import revise_policy
 from governance.projects.models import AUDITOR_GROUP, Environment, EnvironmentName, Project, Role
@@ -23,7 +31,12 @@ DEMO_POLICIES = {
     EnvironmentName.TESTING: dict(default_model=NEW, allowed_snapshots=[NEW], alias_requests=ALIAS_PIN),
     EnvironmentName.STAGING: dict(default_model=NEW, allowed_snapshots=[NEW], alias_requests=ALIAS_PIN),
     EnvironmentName.PRODUCTION: dict(
-        default_model=OLD, allowed_snapshots=[OLD], alias_requests=ALIAS_REFUSE, monthly_budget=Decimal("1000.00")
+        default_model=OLD,
+        allowed_snapshots=[OLD],
+        alias_requests=ALIAS_REFUSE,
+        monthly_budget=Decimal("1000.00"),
+        # Production may remix, edit and extend, but makes no characters (cameos of real people).
+        allowed_operations=[OPERATION_CREATE, OPERATION_REMIX, OPERATION_EDIT, OPERATION_EXTEND],
     ),
 }
 
@@ -34,7 +47,7 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, **options) -> None:
         actor = Actor.system("seed_demo")
-        for pack in ("openai-sora-2", "simulator"):
+        for pack in ("openai-sora-2", "simulator", "simulator-lumen"):
             load_pack(read_pack(pack), actor=actor)
         simulator = Provider.objects.get(slug="simulator")
 
