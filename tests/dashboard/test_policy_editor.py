@@ -172,3 +172,16 @@ def test_the_form_needs_csrf(shop):
 
     assert client.post(editor_url(), policy_post(default_model=NEW)).status_code == 403
     assert shop.staging.policy_revisions.count() == 1
+
+
+def test_an_admin_can_limit_the_operations_of_an_environment(client, shop):
+    page = as_admin(client, shop).get(editor_url()).content.decode()
+    assert 'name="allowed_operations"' in page and "character (characters)" in page
+
+    client.post(editor_url(), policy_post(allowed_operations=["create", "remix"], reason="no edits in staging"))
+
+    revision = shop.staging.policy_revisions.order_by("-number").first()
+    assert revision.allowed_operations == ["create", "remix"]
+    assert revision.as_view().allowed_operations == frozenset({"create", "remix"})
+    project_page = client.get(reverse("dashboard:project_detail", args=["shop"])).content.decode()
+    assert "Operations: only create and remix." in project_page
