@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from governance.audit.admin import ReadOnlyAdmin
-from governance.generations.models import Generation
+from governance.generations.models import Character, Generation
 
 
 @admin.register(Generation)
@@ -9,3 +9,10 @@ class GenerationAdmin(ReadOnlyAdmin):
     list_display = ["video_id", "environment", "requested_model", "resolved_snapshot", "status", "created_at"]
     list_filter = ["status", "environment__project"]
     search_fields = ["video_id", "upstream_id"]
+
+
+@admin.register(Character)
+class CharacterAdmin(ReadOnlyAdmin):
+    list_display = ["character_id", "name", "environment", "resolved_snapshot", "upstream_id", "created_at"]
+    list_filter = ["environment__project"]
+    search_fields = ["character_id", "name", "upstream_id"]

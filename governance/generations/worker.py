@@ -124,7 +124,8 @@ def _recheck_policy(generation: Generation) -> Refusal | None:
             code="snapshot_no_longer_allowed",
             message="The environment's policy now uses another provider; this request was stopped before it ran.",
         )
-    return recheck(generation.resolved_snapshot, policy.view, catalog_view(policy.provider_id), timezone.now())
+    catalog = catalog_view(policy.provider_id)
+    return recheck(generation.resolved_snapshot, policy.view, catalog, timezone.now(), generation.operation)
 
 
 def _make_character(generation: Generation) -> None:

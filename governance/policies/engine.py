@@ -222,11 +222,17 @@ def _check_operation(snapshot: SnapshotInfo, operation: str, policy: PolicyView)
     return None
 
 
-def recheck(snapshot_name: str, policy: PolicyView, catalog: CatalogView, now: dt.datetime) -> Refusal | None:
+def recheck(
+    snapshot_name: str,
+    policy: PolicyView,
+    catalog: CatalogView,
+    now: dt.datetime,
+    operation: str = OPERATION_CREATE,
+) -> Refusal | None:
     """Whether an accepted generation may still run now, just before it reaches the upstream.
 
     Between acceptance and execution the policy may have been revised (a rollback,
-    a snapshot disallowed) or the snapshot may have shut down.
+    a snapshot disallowed, an operation forbidden) or the snapshot may have shut down.
     """
     snapshot = catalog.snapshots.get(snapshot_name)
     if snapshot is None:
@@ -244,7 +250,7 @@ def recheck(snapshot_name: str, policy: PolicyView, catalog: CatalogView, now: d
             ),
             param="model",
         )
-    return None
+    return _check_operation(snapshot, operation, policy)
 
 
 def budget_exceeded(cost: Decimal, budget: Decimal) -> Refusal:
