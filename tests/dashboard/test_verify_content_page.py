@@ -122,3 +122,11 @@ def test_a_project_admin_switches_signing_off_and_it_is_audited(client):
     assert event.payload["to"] == {"sign_content": False, "prompt_in_credentials": False}
     page = client.get(reverse("dashboard:project_detail", args=[project.slug])).content.decode()
     assert "Signing is off" in page
+
+
+def test_the_generation_page_says_whether_and_with_which_certificate_each_file_was_signed(client, archived):
+    client.force_login(auditor())
+    text = client.get(reverse("dashboard:generation_detail", args=[archived.video_id])).content.decode()
+    fingerprint = archived.archived_files.get(variant="video").certificate_fingerprint
+    assert "Archived files and their Content Credentials" in text
+    assert text.count(f'signed, certificate SHA-256 <code class="hash">{fingerprint}</code>') == 2
