@@ -35,6 +35,8 @@ def has_manifest(stream: BinaryIO, content_type: str) -> bool:
     stream.seek(0)
     try:
         reader = c2pa.Reader.try_create(content_type, stream)
+    except c2pa.C2paError.NotSupported:
+        return False
     except c2pa.C2paError:
         return True  # a manifest is there but cannot be read; keeping it as an ingredient records that
     finally:
