@@ -271,3 +271,12 @@ def test_verify_content_command_prints_the_facts_of_an_intact_file(api, complete
     call_command("verify_content", str(path))
     out = capsys.readouterr().out
     assert "Manifest: trusted" in out and f"resolved_snapshot: {OLD}" in out and completed.video_id in out
+
+
+def test_generations_completed_before_the_archive_existed_are_archived_by_the_command(completed, capsys):
+    ArchivedFile.objects.all().delete()
+    call_command("archive_generations")
+    assert "Archived 1 generations" in capsys.readouterr().out
+    assert sorted(completed.archived_files.values_list("variant", flat=True)) == ["thumbnail", "video"]
+    call_command("archive_generations")
+    assert "Archived 0 generations" in capsys.readouterr().out
