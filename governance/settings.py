@@ -149,7 +149,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 _broker_url = os.environ.get("CELERY_BROKER_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL") or (_broker_url if _broker_url.startswith(("redis://", "rediss://")) else "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "governance.cache_backends.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {
         "default": {
@@ -225,6 +225,8 @@ INPUT_REFERENCE_MAX_BYTES = int(os.environ.get("INPUT_REFERENCE_MAX_BYTES", str(
 # Celery: a broker that needs no server by default (kombu's filesystem transport).
 BROKER_DIR = DATA_DIR / "broker"
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost/")
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT = "governance.broker:Transport"  # one redis-py client per channel, not per message
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for folder in ("queue", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
