@@ -4,7 +4,6 @@ import itertools
 import struct
 import zlib
 from decimal import Decimal
-from pathlib import Path
 
 from django.contrib.auth import get_user_model
 
@@ -15,6 +14,7 @@ from governance.policies.models import PolicyRevision
 from governance.policies.services import revise_policy
 from governance.projects.models import Environment, Project, Role
 from governance.projects.services import create_api_key, set_membership
+from governance.simulator.rendering import render
 
 OLD = "sora-2-2025-10-06"
 NEW = "sora-2-2025-12-08"
@@ -99,7 +99,8 @@ def make_character(environment: Environment, name: str = "Mona", upstream_id: st
     )
 
 
-SAMPLE_MP4 = (Path(__file__).resolve().parent.parent / "governance/simulator/assets/sample.mp4").read_bytes()
+# A real 2-second H.264 MP4, as the simulator renders one: uploaded as a source or character video.
+SAMPLE_MP4 = render(snapshot=OLD, prompt="sample upload", seed=0, size="720x1280", seconds=2).video
 
 
 def png_image(width: int = 720, height: int = 1280) -> bytes:

@@ -75,6 +75,7 @@ def generation_detail(request: HttpRequest, video_id: str) -> HttpResponse:
         "generation": generation,
         "timeline": selectors.timeline_entries(generation),
         "lineage": selectors.lineage(request.user, generation),
+        "archived_files": list(generation.archived_files.all()),
     }
     response = render(request, "dashboard/generation_detail.html", context)
     patch_vary_headers(response, ["HX-Request"])
@@ -84,7 +85,7 @@ def generation_detail(request: HttpRequest, video_id: str) -> HttpResponse:
 @require_GET
 @login_required
 def generation_content(request: HttpRequest, video_id: str, variant: str) -> HttpResponse:
-    """The video or its thumbnail, streamed from the provider like the gateway's content endpoint."""
+    """The video or its thumbnail, streamed from our archive like the gateway's content endpoint."""
     generation = _visible_generation(request, video_id, selectors.generation_detail)
     if variant not in DASHBOARD_VARIANTS or generation.status != Generation.Status.COMPLETED:
         raise Http404("This generation has no such content (it exists once completed).")

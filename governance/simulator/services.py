@@ -19,6 +19,7 @@ from django.utils import timezone
 from governance.media import IMAGE_TYPES, VIDEO_TYPES, sniff
 from governance.simulator.errors import SimulatorError, invalid_type, invalid_value, video_not_found
 from governance.simulator.models import SimulatedCharacter, SimulatedVideo, SimulatorProfile, VideoStatus
+from governance.simulator.rendering import render
 from governance.simulator.snapshots import (
     ALL_SNAPSHOTS,
     API_DEFAULT_MODELS,
@@ -407,7 +408,20 @@ def video_content(video_id: str, *, variant: str | None = None, now: dt.datetime
             code="video_not_ready",
         )
     filename, content_type = CONTENT_VARIANTS[variant]
-    return _asset_bytes(filename), content_type
+    if variant == "spritesheet":
+        return _asset_bytes(filename), content_type
+    clip = render(
+        snapshot=video.model, prompt=video.prompt, seed=render_seed(video), size=video.size, seconds=video.seconds
+    )
+    return (clip.video if variant == "video" else clip.thumbnail), content_type
+
+
+def render_seed(video: SimulatedVideo) -> int:
+    """A new job renders with seed 0; a remix, edit or extension with one drawn from its source, so it differs."""
+    source = video.remixed_from_video_id or video.source_video_id
+    if not source:
+        return 0
+    return int.from_bytes(hashlib.sha256(source.encode()).digest()[:4], "big")
 
 
 def _model_object(name: str, api: str) -> dict:
