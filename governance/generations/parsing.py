@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.http.multipartparser import MultiPartParserError
 
 from governance.generations.errors import ApiError
+from governance.generations.text import clean_text, shorten
 from governance.generations.uploads import CheckedUpload, LimitedUploadHandler, check_upload, upload_limit
 from governance.media import IMAGE_TYPES, VIDEO_TYPES
 from governance.policies.engine import DEFAULT_SIZE
@@ -83,17 +84,8 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def clean_text(text: str) -> str:
-    """Text safe to store even when it was refused: no NULs, no unpaired surrogates."""
-    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
-
-
 def stored_prompt(prompt: str) -> str:
     return clean_text(shorten(prompt, STORED_PROMPT_CHARS))
-
-
-def shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def read_body(request: HttpRequest) -> tuple[dict, dict]:

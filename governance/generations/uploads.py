@@ -14,6 +14,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 
 from governance.generations.errors import ApiError
+from governance.generations.text import clean_text, shorten
 from governance.media import EXTENSIONS, IMAGE_TYPES, VIDEO_TYPES, Sniffed, sniff
 
 KIND_WORDS = {IMAGE_TYPES: "a PNG, JPEG or WebP image", VIDEO_TYPES: "an MP4 video"}
@@ -102,8 +103,6 @@ def check_upload(upload: UploadedFile, *, param: str, kinds: tuple[str, ...], li
     for chunk in upload.chunks():
         digest.update(chunk)
     upload.seek(0)
-    from governance.generations.parsing import clean_text, shorten
-
     return CheckedUpload(
         file=upload,
         filename=clean_text(shorten(upload.name or param, 200)),
