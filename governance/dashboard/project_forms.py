@@ -110,9 +110,18 @@ class PolicyForm(forms.Form):
         ]
 
     @classmethod
-    def initial_from(cls, revision: PolicyRevision | None) -> dict:
+    def initial_from(cls, revision: PolicyRevision | None, *, same_provider: bool = True) -> dict:
+        """The current revision's values; moving to another provider starts its snapshots afresh."""
         if revision is None:
             return {"alias_requests": PolicyRevision.AliasRequests.REFUSE, "canary_percent": 0}
+        if not same_provider:
+            return {
+                "alias_requests": revision.alias_requests,
+                "canary_percent": 0,
+                "max_seconds": revision.max_seconds,
+                "monthly_budget": revision.monthly_budget,
+                "allowed_operations": revision.allowed_operations or [],
+            }
         return {
             "default_model": revision.default_model,
             "allowed_snapshots": revision.allowed_snapshots,

@@ -15,6 +15,7 @@ from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from governance.audit.services import Actor
+from governance.catalog.models import Provider
 from governance.dashboard import project_selectors as selectors
 from governance.dashboard.permissions import has_role, project_role, requires_project_role
 from governance.dashboard.project_forms import AddMemberForm, ApiKeyForm, MemberRoleForm, PolicyForm
@@ -85,8 +86,13 @@ def policy_editor(request: HttpRequest, project: Project, role: str, environment
             return _refuse_protected_edit(request, project, environment, context)
         return render(request, EDITOR_PAGE, context)
     now = timezone.now()
+    provider = _chosen_provider(request, current.provider)
+    if provider != current.provider:
+        catalog = selectors.CatalogNames.load(provider.pk)
+    context["provider"], context["providers"] = provider, Provider.objects.order_by("name")
     if request.method == "GET":
-        context["form"] = PolicyForm(initial=PolicyForm.initial_from(current), catalog=catalog, now=now)
+        initial = PolicyForm.initial_from(current, same_provider=provider == current.provider)
+        context["form"] = PolicyForm(initial=initial, catalog=catalog, now=now)
         context["saved_diff"] = _saved_diff(request, environment, current)
         return render(request, EDITOR_PAGE, context)
     form = PolicyForm(request.POST, catalog=catalog, now=now)
@@ -95,7 +101,7 @@ def policy_editor(request: HttpRequest, project: Project, role: str, environment
         try:
             revision = revise_policy(
                 environment=environment,
-                provider=current.provider,
+                provider=provider,
                 actor=Actor.for_user(request.user),
                 reason=form.cleaned_data["reason"],
                 created_by=request.user,
@@ -237,6 +243,17 @@ def project_context(request: HttpRequest, project: Project, role: str, **extra) 
         "add_member_form": extra.pop("add_member_form", None) or AddMemberForm(project=project),
         **extra,
     }
+
+
+def _chosen_provider(request: HttpRequest, current: Provider) -> Provider:
+    """The provider whose catalog the new revision uses: the current one unless the admin picked another."""
+    slug = request.POST.get("provider") or request.GET.get("provider")
+    if not slug or slug == current.slug:
+        return current
+    provider = Provider.objects.filter(slug=slug).first()
+    if provider is None:
+        raise Http404("No such provider in the catalog.")
+    return provider
 
 
 def _environment_or_404(project: Project, name: str) -> Environment:

@@ -6,9 +6,10 @@ from django.urls import reverse
 
 from governance.audit.models import AuditEvent
 from governance.catalog.models import Snapshot
+from governance.catalog.services import load_pack, read_pack
 from governance.projects.models import Role
 from tests.dashboard.project_fixtures import Shop, make_shop
-from tests.factories import NEW, OLD, make_user
+from tests.factories import NEW, OLD, SYSTEM, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -185,3 +186,23 @@ def test_an_admin_can_limit_the_operations_of_an_environment(client, shop):
     assert revision.as_view().allowed_operations == frozenset({"create", "remix"})
     project_page = client.get(reverse("dashboard:project_detail", args=["shop"])).content.decode()
     assert "Operations: only create and remix." in project_page
+
+
+def test_an_admin_can_move_an_environment_to_another_providers_snapshot(client, shop):
+    load_pack(read_pack("simulator-lumen"), actor=SYSTEM)
+    client = as_admin(client, shop)
+
+    page = client.get(editor_url() + "?provider=simulator-lumen").content.decode()
+    assert "lumen-1-2026-06-01" in page and "moves Staging from Built-in simulator to Lumen" in page
+
+    post = policy_post(
+        provider="simulator-lumen",
+        default_model="lumen-1-2026-06-01",
+        allowed_snapshots=["lumen-1-2026-06-01"],
+        reason="try the other provider",
+    )
+    response = client.post(editor_url(), post)
+
+    assert response.status_code == 302, response.content.decode()
+    revision = shop.staging.policy_revisions.order_by("-number").first()
+    assert (revision.provider.slug, revision.default_model) == ("simulator-lumen", "lumen-1-2026-06-01")
