@@ -105,8 +105,12 @@ class PolicyForm(forms.Form):
         self.fields["allowed_snapshots"].choices = snapshot_choices
         self.fields["canary_snapshot"].choices = [("", "No canary"), *snapshot_choices]
         self.fields["allowed_sizes"].choices = _union(snapshot.sizes for snapshot in snapshots)
+        # Operation features (remix, edits, …) are governed by "Allowed operations", not listed twice.
+        operation_features = set(engine.OPERATION_FEATURES.values())
         self.fields["allowed_features"].choices = [
-            (feature, feature.replace("_", " ")) for feature, _ in _union(snapshot.features for snapshot in snapshots)
+            (feature, feature.replace("_", " "))
+            for feature, _ in _union(snapshot.features for snapshot in snapshots)
+            if feature not in operation_features
         ]
 
     @classmethod

@@ -70,13 +70,15 @@ def test_a_save_writes_a_new_revision_and_shows_its_diff(client, shop):
 def test_limits_and_budget_are_saved(client, shop):
     as_admin(client, shop).post(
         editor_url(),
-        policy_post(max_seconds="8", allowed_sizes=["720x1280"], allowed_features=["remix"], monthly_budget="99.50"),
+        policy_post(
+            max_seconds="8", allowed_sizes=["720x1280"], allowed_features=["image_reference"], monthly_budget="99.50"
+        ),
     )
 
     revision = shop.staging.policy_revisions.order_by("-number").first()
     assert revision.max_seconds == 8
     assert revision.allowed_sizes == ["720x1280"]
-    assert revision.allowed_features == ["remix"]
+    assert revision.allowed_features == ["image_reference"]
     assert str(revision.monthly_budget) == "99.50"
 
 
