@@ -186,6 +186,9 @@ def _decide_extension(
             param="seconds",
         )
     size = request.size or DEFAULT_SIZE
+    refusal = _check_size(snapshot, policy, size)
+    if refusal:
+        return refusal
     cost = estimate_cost(snapshot, segment, size)
     if policy.monthly_budget is not None and spent + cost > policy.monthly_budget:
         return budget_exceeded(cost, policy.monthly_budget)
@@ -352,18 +355,9 @@ def _check_capabilities(
             message=f"This environment's policy allows at most {policy.max_seconds} seconds; got {seconds}.",
             param="seconds",
         )
-    if size not in snapshot.sizes:
-        return Refusal(
-            code="unsupported_parameter",
-            message=f"{snapshot.name} supports sizes {_listed(snapshot.sizes)}; got {size}.",
-            param="size",
-        )
-    if policy.allowed_sizes and size not in policy.allowed_sizes:
-        return Refusal(
-            code="parameter_not_allowed",
-            message=f"This environment's policy allows sizes {_listed(sorted(policy.allowed_sizes))}; got {size}.",
-            param="size",
-        )
+    refusal = _check_size(snapshot, policy, size)
+    if refusal:
+        return refusal
     for param, feature in request.features.items():
         if feature not in snapshot.features:
             return Refusal(
@@ -377,6 +371,22 @@ def _check_capabilities(
                 message=f"This environment's policy does not allow {feature.replace('_', ' ')} (parameter '{param}').",
                 param=param,
             )
+    return None
+
+
+def _check_size(snapshot: SnapshotInfo, policy: PolicyView, size: str) -> Refusal | None:
+    if size not in snapshot.sizes:
+        return Refusal(
+            code="unsupported_parameter",
+            message=f"{snapshot.name} supports sizes {_listed(snapshot.sizes)}; got {size}.",
+            param="size",
+        )
+    if policy.allowed_sizes and size not in policy.allowed_sizes:
+        return Refusal(
+            code="parameter_not_allowed",
+            message=f"This environment's policy allows sizes {_listed(sorted(policy.allowed_sizes))}; got {size}.",
+            param="size",
+        )
     return None
 
 

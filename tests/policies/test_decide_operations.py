@@ -117,6 +117,12 @@ def test_the_policys_longest_video_bounds_the_stitched_total():
     assert "makes 16" in decision.message
 
 
+def test_an_extension_keeps_its_sources_size_only_where_the_snapshot_makes_it():
+    request = GenerationRequest(operation=OPERATION_EXTEND, seconds=4, source_seconds=5, size="1280x720")
+    decision = decide(request, policy(default_model=LUMEN), CATALOG, NOW)
+    assert (decision.code, decision.param) == ("unsupported_parameter", "size")
+
+
 def test_an_extension_within_budget_only():
     request = GenerationRequest(operation=OPERATION_EXTEND, seconds=8, source_seconds=4)
     decision = decide(request, policy(monthly_budget=Decimal("10")), CATALOG, NOW, Decimal("9.50"))
@@ -166,6 +172,8 @@ def test_no_operation_runs_where_the_snapshot_lacks_it_or_the_policy_forbids_it(
         assert decision.seconds == req.source_seconds + segment
     if pol.max_seconds is not None and req.operation != OPERATION_CHARACTER:
         assert decision.seconds <= pol.max_seconds
+    if req.operation != OPERATION_CHARACTER:
+        assert decision.size in snapshot.sizes
     if pol.monthly_budget is not None and decision.estimated_cost:  # a character costs nothing
         assert spent + decision.estimated_cost <= pol.monthly_budget
 
