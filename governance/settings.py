@@ -224,6 +224,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "governance.generations.tasks.apply_generation_retention",
         "schedule": timedelta(hours=1),
     },
+    "check-rollout-health": {
+        "task": "governance.snapshot_migrations.tasks.check_rollout_health",
+        "schedule": timedelta(seconds=int(os.environ.get("ROLLOUT_HEALTH_INTERVAL_SECONDS", "60"))),
+    },
 }
 
 # The built-in simulator (an unauthenticated fake provider) is served by this web

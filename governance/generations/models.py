@@ -42,6 +42,8 @@ class Generation(models.Model):
         COMPLETED = "completed", "Completed"
         FAILED = "failed", "Failed"
 
+    PURPOSE_COMPARISON = "comparison"
+
     UNFINISHED = [Status.QUEUED, Status.IN_PROGRESS]
     FINISHED = [Status.REFUSED, Status.COMPLETED, Status.FAILED]
 
@@ -65,6 +67,8 @@ class Generation(models.Model):
         "policies.PolicyRevision", null=True, blank=True, on_delete=models.PROTECT, related_name="generations"
     )
     canary_arm = models.CharField(max_length=8, blank=True)
+    # "comparison" for a migration plan's comparison run: excluded from canary health, shown apart in the log.
+    purpose = models.CharField(max_length=16, blank=True)
     # A remix outlives its source under retention; parameters keep the source's id.
     remixed_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="remixes")
 

@@ -19,6 +19,7 @@ from governance.generations.models import Generation
 from governance.generations.parsing import fields_fingerprint, parse_prompt, read_body
 from governance.generations.ratelimit import seconds_until_allowed
 from governance.generations.services import (
+    SUBJECT_HEADER,
     Submission,
     create_submission,
     delete_video,
@@ -26,7 +27,15 @@ from governance.generations.services import (
     submit_idempotently,
 )
 from governance.generations.upstream import UpstreamError
-from governance.policies.engine import OPERATION_CREATE, OPERATION_REMIX, Accept, GenerationRequest, Refusal, decide
+from governance.policies.engine import (
+    OPERATION_CREATE,
+    OPERATION_REMIX,
+    ROUTING_BUCKETS,
+    Accept,
+    GenerationRequest,
+    Refusal,
+    decide,
+)
 from governance.policies.selectors import policy_in_force
 from governance.projects.selectors import KeyHolder, key_holder
 from governance.projects.services import note_api_key_use, note_refused_api_key
@@ -154,7 +163,9 @@ def _submit(request: HttpRequest, submission: Submission, fingerprint: str) -> H
         holder=request.holder,
         key=request.headers.get("Idempotency-Key"),
         fingerprint=fingerprint,
-        submit_once=lambda: submit(holder=request.holder, submission=submission),
+        submit_once=lambda: submit(
+            holder=request.holder, submission=submission, subject=request.headers.get(SUBJECT_HEADER, "")
+        ),
     )
     return _generation_response(generation)
 
@@ -310,7 +321,7 @@ def _models_for(request: HttpRequest) -> list[dict]:
     names = sorted(policy.view.allowed_snapshots) + sorted(catalog.aliases)
     entries = []
     for name in names:
-        decision = decide(GenerationRequest(model=name, routing_bucket=100), policy.view, catalog, now)
+        decision = decide(GenerationRequest(model=name, routing_bucket=ROUTING_BUCKETS), policy.view, catalog, now)
         if isinstance(decision, Accept) or decision.code in (
             "unsupported_parameter",
             "parameter_not_allowed",

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from governance.catalog.selectors import catalog_view
 from governance.generations.models import Generation, new_step_token
+from governance.generations.services import comparison_policy
 from governance.generations.upstream import InputReference, UpstreamError, client_for
 from governance.metrics import GENERATIONS, UPSTREAM_ERRORS, UPSTREAM_SECONDS
 from governance.policies.engine import Refusal, recheck
@@ -133,7 +134,10 @@ def _recheck_policy(generation: Generation) -> Refusal | None:
             code="snapshot_no_longer_allowed",
             message="The environment's policy now uses another provider; this request was stopped before it ran.",
         )
-    return recheck(generation.resolved_snapshot, policy.view, catalog_view(policy.provider_id), timezone.now())
+    view = policy.view
+    if generation.purpose == Generation.PURPOSE_COMPARISON:
+        view = comparison_policy(view, generation.resolved_snapshot)
+    return recheck(generation.resolved_snapshot, view, catalog_view(policy.provider_id), timezone.now())
 
 
 def _upstream_fields(generation: Generation) -> dict:

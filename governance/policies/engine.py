@@ -7,6 +7,7 @@ the month's spend. Every rule of who-may-run-what lives here, once.
 """
 
 import datetime as dt
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -25,6 +26,9 @@ ARM_CANARY = "canary"
 
 OPERATION_CREATE = "create"
 OPERATION_REMIX = "remix"
+
+# Canary routing works in basis points: a request's bucket (0..9999) is compared with percent * 100.
+ROUTING_BUCKETS = 10_000
 
 # The feature a snapshot needs for each operation other than a plain create.
 OPERATION_FEATURES = {OPERATION_REMIX: "remix"}
@@ -56,7 +60,7 @@ class GenerationRequest:
     seconds: int | None = None
     size: str | None = None
     features: Mapping[str, str] = field(default_factory=dict)
-    routing_bucket: int = 0  # 0..99, decides the canary arm
+    routing_bucket: int = 0  # 0..ROUTING_BUCKETS-1, decides the canary arm (see `routing_bucket()`)
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,7 @@ def decide(
         arm = ARM_CONTROL
         canary = catalog.snapshots.get(policy.canary_snapshot)
         if (
-            request.routing_bucket < policy.canary_percent
+            request.routing_bucket < policy.canary_percent * (ROUTING_BUCKETS // 100)
             and canary is not None
             and not canary.is_shut_down(now)
             and _check_capabilities(canary, request, policy, seconds, size) is None
@@ -124,6 +128,16 @@ def decide(
         estimated_cost=cost,
         deprecated=snapshot.is_deprecated(now),
     )
+
+
+def routing_bucket(subject: str) -> int:
+    """A stable bucket for a caller's subject (or a generation id): the same subject, the same bucket, always.
+
+    The canary takes the buckets below percent * 100, so a subject in the canary at
+    10% is still in it at 50% and at 100%.
+    """
+    digest = hashlib.sha256(subject.encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big") % ROUTING_BUCKETS
 
 
 def recheck(snapshot_name: str, policy: PolicyView, catalog: CatalogView, now: dt.datetime) -> Refusal | None:

@@ -72,6 +72,8 @@ def revise_policy(
         raise ProtectedEnvironmentError(
             f"{environment} is protected: its policy changes only through an approved migration plan."
         )
+    if through_plan is not None and not through_plan.may_change_policy_of(environment):
+        raise ProtectedEnvironmentError(f"This migration plan may not change {environment}'s policy now.")
     values = {field: values.get(field, getattr(previous, field, None)) for field in POLICY_FIELDS}
     values["canary_snapshot"] = values["canary_snapshot"] or ""
     values["canary_percent"] = values["canary_percent"] or 0

@@ -1,0 +1,123 @@
+"""Reads for the migration pages: plans, what awaits a person's sign-off, a plan's timeline and evidence."""
+
+from collections import Counter
+from dataclasses import dataclass
+
+from django.db.models import Prefetch, QuerySet
+
+from governance.audit.models import AuditEvent
+from governance.dashboard.permissions import has_role
+from governance.generations.models import Generation
+from governance.projects.models import Membership, Role
+from governance.snapshot_migrations import health
+from governance.snapshot_migrations.models import ChecklistStep, ComparisonPair, MigrationPlan, SignOff, StepKind
+from governance.snapshot_migrations.services import approvals, sign_off_refusal, step_done
+
+
+def plans_of(project) -> QuerySet:
+    return MigrationPlan.objects.filter(project=project).select_related("environment", "author")
+
+
+def plan_with_checklist(project, plan_id: int) -> MigrationPlan | None:
+    sign_offs = SignOff.objects.select_related("user").order_by("created_at", "pk")
+    steps = ChecklistStep.objects.prefetch_related("approvers", Prefetch("sign_offs", queryset=sign_offs))
+    return (
+        MigrationPlan.objects.filter(project=project, pk=plan_id)
+        .select_related("project", "environment", "author")
+        .prefetch_related(Prefetch("steps", queryset=steps))
+        .first()
+    )
+
+
+def awaiting_sign_off(user) -> list[tuple[MigrationPlan, list[ChecklistStep]]]:
+    """Plans in review with a step this user may sign now."""
+    if not user.is_authenticated:
+        return []
+    plans = MigrationPlan.objects.filter(state=MigrationPlan.State.IN_REVIEW).exclude(author=user)
+    if not user.is_superuser:
+        projects = Membership.objects.filter(user=user, role__in=[Role.APPROVER, Role.ADMIN]).values("project")
+        plans = plans.filter(project__in=projects)
+    waiting = []
+    for plan in plans.select_related("project", "environment", "author").prefetch_related(
+        "steps__approvers", "steps__sign_offs"
+    ):
+        steps = [s for s in plan.steps.all() if not step_done(s) and sign_off_refusal(plan, s, user) is None]
+        if steps:
+            waiting.append((plan, steps))
+    return waiting
+
+
+def awaiting_count(user) -> int:
+    return len(awaiting_sign_off(user))
+
+
+@dataclass(frozen=True)
+class StepView:
+    step: ChecklistStep
+    approvals: int
+    done: bool
+    sign_offs: list
+    may_sign: bool
+    refusal: str
+
+
+def checklist(plan: MigrationPlan, user) -> list[StepView]:
+    rows = []
+    for step in plan.steps.all():
+        refusal = sign_off_refusal(plan, step, user)
+        rows.append(
+            StepView(
+                step=step,
+                approvals=len(approvals(step)),
+                done=step_done(step),
+                sign_offs=list(step.sign_offs.all()),
+                may_sign=refusal is None,
+                refusal=refusal.message if refusal else "",
+            )
+        )
+    return rows
+
+
+def timeline(plan: MigrationPlan) -> QuerySet:
+    """Every audited event of the plan, oldest first (the policy revisions it wrote are audited separately)."""
+    return AuditEvent.objects.filter(object_type=plan._meta.label_lower, object_id=str(plan.pk)).order_by("sequence")
+
+
+def policy_events(plan: MigrationPlan) -> QuerySet:
+    return AuditEvent.objects.filter(
+        action="policy.revised", environment=plan.environment, payload__reason__startswith=f"Migration plan #{plan.pk}"
+    ).order_by("sequence")
+
+
+def comparisons(plan: MigrationPlan) -> list[ComparisonPair]:
+    return list(plan.comparisons.select_related("baseline", "candidate", "verdict_by"))
+
+
+def verdict_summary(pairs: list[ComparisonPair]) -> dict:
+    counts = Counter(pair.verdict or "unjudged" for pair in pairs)
+    return {key: counts.get(key, 0) for key in [*ComparisonPair.Verdict.values, "unjudged"]}
+
+
+def benchmark(plan: MigrationPlan) -> dict:
+    """Both snapshots side by side: from the plan's comparison runs, and from the environment's log."""
+    runs = Generation.objects.filter(
+        pk__in=[p for pair in plan.comparisons.values_list("baseline", "candidate") for p in pair]
+    )
+    log = Generation.objects.filter(project=plan.project).exclude(status=Generation.Status.REFUSED)
+    return {
+        "comparison": {
+            plan.from_snapshot: health.arm_figures(runs.filter(resolved_snapshot=plan.from_snapshot)),
+            plan.to_snapshot: health.arm_figures(runs.filter(resolved_snapshot=plan.to_snapshot)),
+        },
+        "log": {
+            plan.from_snapshot: health.arm_figures(log.filter(resolved_snapshot=plan.from_snapshot)),
+            plan.to_snapshot: health.arm_figures(log.filter(resolved_snapshot=plan.to_snapshot)),
+        },
+    }
+
+
+def may(user, plan: MigrationPlan, role: str) -> bool:
+    return has_role(user, plan.project, role)
+
+
+EVIDENCE_KINDS = {StepKind.COMPATIBILITY, StepKind.BENCHMARK}
