@@ -15,11 +15,13 @@ from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from governance.audit.services import Actor
+from governance.catalog.models import Provider
 from governance.dashboard import project_selectors as selectors
 from governance.dashboard.permissions import has_role, project_role, requires_project_role
 from governance.dashboard.project_forms import AddMemberForm, ApiKeyForm, MemberRoleForm, PolicyForm
 from governance.dashboard.selectors import can_see_all_projects
 from governance.dashboard.services import record_refused_visit
+from governance.policies.engine import ALIAS_REFUSE
 from governance.policies.models import PolicyRevision
 from governance.policies.services import ProtectedEnvironmentError, revise_policy
 from governance.projects.models import ApiKey, Environment, Membership, Project, Role
@@ -73,20 +75,24 @@ def revision_diff(request: HttpRequest, project: Project, role: str, environment
 def policy_editor(request: HttpRequest, project: Project, role: str, environment_name: str) -> HttpResponse:
     environment = _environment_or_404(project, environment_name)
     current = selectors.revisions_of(environment).first()
+    provider = current.provider if current else _first_policy_provider(request)
     context = {"project": project, "role": role, "environment": environment, "current": current}
-    if current is None:
+    context["providers"] = [] if current else Provider.objects.order_by("name")
+    context["provider"] = provider
+    if provider is None:
         context["sentences"] = []
         return render(request, EDITOR_PAGE, context)
-    catalog = selectors.CatalogNames.load(current.provider_id)
-    context["sentences"] = selectors.describe_policy(environment, current, catalog)
-    if environment.protected:
+    catalog = selectors.CatalogNames.load(provider.pk)
+    context["sentences"] = selectors.describe_policy(environment, current, catalog) if current else []
+    if environment.protected and current is not None:
         if request.method == "POST":
             return _refuse_protected_edit(request, project, environment, context)
         return render(request, EDITOR_PAGE, context)
     now = timezone.now()
     if request.method == "GET":
-        context["form"] = PolicyForm(initial=PolicyForm.initial_from(current), catalog=catalog, now=now)
-        context["saved_diff"] = _saved_diff(request, environment, current)
+        initial = PolicyForm.initial_from(current) if current else {"alias_requests": ALIAS_REFUSE}
+        context["form"] = PolicyForm(initial=initial, catalog=catalog, now=now)
+        context["saved_diff"] = _saved_diff(request, environment, current) if current else None
         return render(request, EDITOR_PAGE, context)
     form = PolicyForm(request.POST, catalog=catalog, now=now)
     context["form"] = form
@@ -94,7 +100,7 @@ def policy_editor(request: HttpRequest, project: Project, role: str, environment
         try:
             revision = revise_policy(
                 environment=environment,
-                provider=current.provider,
+                provider=provider,
                 actor=Actor.for_user(request.user),
                 reason=form.cleaned_data["reason"],
                 created_by=request.user,
@@ -202,6 +208,7 @@ def project_context(request: HttpRequest, project: Project, role: str, **extra) 
         "project": project,
         "role": role,
         "is_admin": Role.rank(role) >= Role.rank(Role.ADMIN),
+        "may_migrate": Role.rank(role) >= Role.rank(Role.DEVELOPER),
         "can_read_keys": can_read_keys,
         "environments": [(policy, api_keys.get(policy.environment.pk, [])) for policy in policies],
         "members": selectors.members_of(project),
@@ -209,6 +216,13 @@ def project_context(request: HttpRequest, project: Project, role: str, **extra) 
         "add_member_form": extra.pop("add_member_form", None) or AddMemberForm(project=project),
         **extra,
     }
+
+
+def _first_policy_provider(request: HttpRequest) -> Provider | None:
+    """The provider an environment's first policy uses: the one asked for, or the first by name."""
+    providers = Provider.objects.order_by("name")
+    slug = request.POST.get("provider") or request.GET.get("provider")
+    return (providers.filter(slug=slug).first() if slug else None) or providers.first()
 
 
 def _environment_or_404(project: Project, name: str) -> Environment:
