@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
 from governance.catalog.selectors import load_catalog_view
@@ -209,7 +210,7 @@ def comparison_verdict(request: HttpRequest, project: Project, role: str, plan_i
     return _back_to_plan(request, plan, role)
 
 
-def _render_plan(request: HttpRequest, plan: MigrationPlan, role: str, *, refusal: str = "", status: int = 200):
+def _render_plan(request: HttpRequest, plan: MigrationPlan, role: str, *, refusal: str = "") -> HttpResponse:
     plan = selectors.plan_with_checklist(plan.project, plan.pk)
     now = timezone.now()
     ends = plan.window_ends_at()
@@ -235,12 +236,15 @@ def _render_plan(request: HttpRequest, plan: MigrationPlan, role: str, *, refusa
     template = PLAN_PAGE
     if request.htmx and not request.htmx.history_restore_request:
         template += "#plan-body"
-    return render(request, template, context, status=status)
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 def _refused(request: HttpRequest, plan: MigrationPlan, role: str, refusal: PlanRefused) -> HttpResponse:
     if request.htmx:
-        return _render_plan(request, plan, role, refusal=refusal.message, status=403)
+        # htmx swaps only 2xx answers; the refusal is the fragment's alert (and audited by the service).
+        return _render_plan(request, plan, role, refusal=refusal.message)
     messages.error(request, refusal.message)
     return redirect(services.plan_url(plan))
 

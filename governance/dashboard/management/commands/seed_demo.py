@@ -14,6 +14,8 @@ from governance.policies.selectors import current_revision
 from governance.policies.services import revise_policy
 from governance.projects.models import AUDITOR_GROUP, Environment, EnvironmentName, Project, Role
 from governance.projects.services import set_membership
+from governance.snapshot_migrations.models import ComparisonPrompt
+from governance.snapshot_migrations.services import DEFAULT_PROMPTS, template_steps
 
 OLD, NEW = "sora-2-2025-10-06", "sora-2-2025-12-08"
 DEMO_POLICIES = {
@@ -56,8 +58,17 @@ class Command(BaseCommand):
                     reason="Demo layering: development follows the alias, production is pinned.",
                     **policy,
                 )
+        self._migration_demo(project)
         self.stdout.write("Demo ready: project 'demo' with development, testing, staging and production.")
         self.stdout.write(f"Logins (password '{DEMO_PASSWORD}'): " + ", ".join(DEMO_USERS))
+
+    def _migration_demo(self, project: Project) -> None:
+        """The default checklist template and a small prompt set, so a migration plan can be tried at once."""
+        template_steps(project)
+        if not ComparisonPrompt.objects.filter(project=project).exists():
+            ComparisonPrompt.objects.bulk_create(
+                ComparisonPrompt(project=project, prompt=text) for text in DEFAULT_PROMPTS
+            )
 
     def _users(self) -> dict:
         User = get_user_model()
