@@ -45,7 +45,8 @@ def plan_event_words(event) -> str:
     payload = event.payload or {}
     words = EVENT_WORDS.get(event.action, event.action)
     if event.action == "migration.state_changed":
-        words = f"moved the plan from {payload.get('state_from')} to {payload.get('state_to')}"
+        before, after = (str(payload.get(key, "")).replace("_", " ") for key in ("state_from", "state_to"))
+        words = f"moved the plan from {before} to {after}"
         if payload.get("reason"):
             words += f": {payload['reason']}"
     elif event.action == "migration.signed_off":
