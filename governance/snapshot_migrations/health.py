@@ -92,3 +92,24 @@ def judge(plan, now: dt.datetime) -> Judgement:
         )
         return Judgement(MigrationPlan.Health.FAILING, figures, reason)
     return Judgement(MigrationPlan.Health.HEALTHY, figures)
+
+
+def benchmark_figures(plan) -> dict:
+    """Both snapshots side by side: from the plan's comparison runs, and from the project's generation log."""
+    run_ids = [pk for pair in plan.comparisons.values_list("baseline", "candidate") for pk in pair]
+    runs = Generation.objects.filter(pk__in=run_ids)
+    log = Generation.objects.filter(project_id=plan.project_id).exclude(status=Generation.Status.REFUSED)
+    snapshots = (plan.from_snapshot, plan.to_snapshot)
+    return {
+        "Comparison runs": {name: arm_figures(runs.filter(resolved_snapshot=name)) for name in snapshots},
+        "Generation log": {name: arm_figures(log.filter(resolved_snapshot=name)) for name in snapshots},
+    }
+
+
+def figures_in_words(arm: dict) -> str:
+    if not arm["finished"]:
+        return "no finished jobs"
+    return (
+        f"{arm['finished']} finished, success {arm['success_rate']:.0%}, p50 {arm['p50_seconds']} s, "
+        f"p95 {arm['p95_seconds']} s, ${arm['cost_per_second'] or '0'} per second"
+    )

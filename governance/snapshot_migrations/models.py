@@ -103,8 +103,8 @@ class MigrationPlan(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["environment"],
-                condition=models.Q(state__in=["approved", "rolling_out"]),
-                name="one_live_plan_per_environment",
+                condition=models.Q(state="rolling_out"),
+                name="one_rollout_per_environment",
             )
         ]
 

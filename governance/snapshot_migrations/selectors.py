@@ -7,7 +7,6 @@ from django.db.models import Prefetch, QuerySet
 
 from governance.audit.models import AuditEvent
 from governance.dashboard.permissions import has_role
-from governance.generations.models import Generation
 from governance.projects.models import Membership, Role
 from governance.snapshot_migrations import health
 from governance.snapshot_migrations.models import ChecklistStep, ComparisonPair, MigrationPlan, SignOff, StepKind
@@ -99,21 +98,7 @@ def verdict_summary(pairs: list[ComparisonPair]) -> dict:
 
 
 def benchmark(plan: MigrationPlan) -> dict:
-    """Both snapshots side by side: from the plan's comparison runs, and from the environment's log."""
-    runs = Generation.objects.filter(
-        pk__in=[p for pair in plan.comparisons.values_list("baseline", "candidate") for p in pair]
-    )
-    log = Generation.objects.filter(project=plan.project).exclude(status=Generation.Status.REFUSED)
-    return {
-        "comparison": {
-            plan.from_snapshot: health.arm_figures(runs.filter(resolved_snapshot=plan.from_snapshot)),
-            plan.to_snapshot: health.arm_figures(runs.filter(resolved_snapshot=plan.to_snapshot)),
-        },
-        "log": {
-            plan.from_snapshot: health.arm_figures(log.filter(resolved_snapshot=plan.from_snapshot)),
-            plan.to_snapshot: health.arm_figures(log.filter(resolved_snapshot=plan.to_snapshot)),
-        },
-    }
+    return health.benchmark_figures(plan)
 
 
 def may(user, plan: MigrationPlan, role: str) -> bool:

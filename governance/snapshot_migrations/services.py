@@ -357,6 +357,12 @@ def start_rollout(*, plan: MigrationPlan, user, now: dt.datetime | None = None) 
     _require_state(plan, user, "start the rollout", [State.APPROVED])
     _require_admin(plan, user, "start the rollout")
     revision = current_revision(plan.environment)
+    running = load_catalog_view(revision.provider_id).resolve(revision.default_model)
+    if running != plan.from_snapshot:
+        message = f"{plan.environment} now runs {running}, not {plan.from_snapshot}; write a new plan from there."
+        _refuse(plan, user, "start the rollout", "stale_plan", message)
+    if MigrationPlan.objects.filter(environment=plan.environment, state=State.ROLLING_OUT).exists():
+        _refuse(plan, user, "start the rollout", "another_rollout", "Another plan is rolling out in this environment.")
     plan.baseline_policy = {"default_model": revision.default_model, "allowed_snapshots": revision.allowed_snapshots}
     plan.rollout_started_at = now
     _enter_stage(plan, 0, user, now)
@@ -535,6 +541,30 @@ def run_comparison(*, plan: MigrationPlan, user) -> list[ComparisonPair]:
         )
     _audit(plan, "migration.comparison_run", Actor.for_user(user), pairs=len(pairs))
     return pairs
+
+
+@refusals_audited
+def record_benchmark(*, plan: MigrationPlan, user) -> ChecklistStep:
+    """Fix today's benchmark figures as the benchmark step's evidence (its sign-offs are reset)."""
+    plan = _locked(plan)
+    _require_state(plan, user, "record the benchmark", MigrationPlan.EDITABLE)
+    if not has_role(user, plan.project, Role.DEVELOPER):
+        _refuse(plan, user, "record the benchmark", "role", "Recording evidence needs the developer role or above.")
+    step = plan.steps.filter(kind=StepKind.BENCHMARK).first()
+    if step is None:
+        _refuse(plan, user, "record the benchmark", "no_step", "This plan's checklist has no benchmark step.")
+    lines = []
+    for source, figures in health.benchmark_figures(plan).items():
+        for snapshot, arm in figures.items():
+            lines.append(f"{source}, {snapshot}: {health.figures_in_words(arm)}")
+    step.evidence = "\n".join(lines)
+    step.save(update_fields=["evidence"])
+    reset = _reset_sign_offs(plan, step.sign_offs.all())
+    if reset and plan.state == State.APPROVED:
+        plan.state = State.IN_REVIEW
+        plan.save(update_fields=["state"])
+    _audit(plan, "migration.evidence_updated", Actor.for_user(user), step=step.title, sign_offs_reset=reset)
+    return step
 
 
 @refusals_audited

@@ -121,6 +121,7 @@ def plan_detail(request: HttpRequest, project: Project, role: str, plan_id: int)
 
 ACTIONS = {
     "submit": lambda plan, user, now, reason: services.submit_for_review(plan=plan, user=user),
+    "benchmark": lambda plan, user, now, reason: services.record_benchmark(plan=plan, user=user),
     "cancel": lambda plan, user, now, reason: services.cancel_plan(plan=plan, user=user, reason=reason),
     "start": lambda plan, user, now, reason: services.start_rollout(plan=plan, user=user, now=now),
     "advance": lambda plan, user, now, reason: services.advance_rollout(

@@ -65,8 +65,13 @@ def test_the_author_does_not_judge_their_own_comparison(plan, pairs, people):
 
 
 def test_the_benchmark_shows_both_snapshots_from_the_comparison_runs(plan, pairs):
-    figures = selectors.benchmark(plan)["comparison"]
+    figures = selectors.benchmark(plan)["Comparison runs"]
     assert figures[OLD]["finished"] == figures[NEW]["finished"] == 2
     assert figures[OLD]["success_rate"] == 1.0
     assert figures[NEW]["p95_seconds"] is not None
     assert figures[NEW]["cost_per_second"] is not None
+
+
+def test_the_benchmark_figures_are_recorded_as_the_steps_evidence(plan, pairs, people):
+    step = services.record_benchmark(plan=plan, user=people["developer"])
+    assert f"Comparison runs, {NEW}: 2 finished, success 100%" in step.evidence

@@ -112,3 +112,25 @@ def test_one_plan_cannot_change_another_environments_policy(rolling, project):
     staging = make_environment(project, "staging", protected=True)
     with pytest.raises(ProtectedEnvironmentError):
         revise(staging, canary_snapshot=NEW, canary_percent=10, through_plan=rolling)
+
+
+def test_a_plan_made_stale_by_another_migration_cannot_start(plan, people, production, clock):
+    other = services.create_plan(environment=production, to_snapshot=NEW, reason="Parallel", author=people["lead"])
+    plan = approved(plan, people)
+    services.submit_for_review(plan=other, user=people["lead"])
+    steps = list(other.steps.all())
+    for step in steps[:3]:
+        services.sign_off(plan=other, step=step, user=people["approver"], decision="approve", comment="ok")
+    services.sign_off(plan=other, step=steps[2], user=people["author"], decision="approve", comment="ok")
+    services.sign_off(plan=other, step=steps[3], user=people["admin"], decision="approve", comment="ok")
+    services.start_rollout(plan=other, user=people["admin"])
+    with pytest.raises(PlanRefused) as refusal:
+        services.start_rollout(plan=plan, user=people["admin"])
+    assert refusal.value.code == "another_rollout"
+
+    for _ in range(3):
+        clock.shift(DAY)
+        services.advance_rollout(plan=other, user=people["admin"])
+    with pytest.raises(PlanRefused) as refusal:
+        services.start_rollout(plan=plan, user=people["admin"])
+    assert refusal.value.code == "stale_plan"
