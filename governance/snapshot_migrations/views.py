@@ -14,6 +14,7 @@ from governance.dashboard.permissions import has_role, requires_project_role
 from governance.policies.selectors import current_revision
 from governance.projects.models import Project, Role
 from governance.snapshot_migrations import selectors, services
+from governance.snapshot_migrations.charts import health_charts
 from governance.snapshot_migrations.forms import EvidenceForm, PlanForm, RolloutForm, SignOffForm
 from governance.snapshot_migrations.models import MigrationPlan
 from governance.snapshot_migrations.services import PlanRefused
@@ -225,6 +226,7 @@ def _render_plan(request: HttpRequest, plan: MigrationPlan, role: str, *, refusa
         "pairs": pairs,
         "verdicts": selectors.verdict_summary(pairs),
         "benchmark": selectors.benchmark(plan),
+        "health_charts": health_charts(plan, now),
         "window_left": (ends - now) if ends and ends > now else None,
         "refusal": refusal,
         "is_admin": has_role(request.user, plan.project, Role.ADMIN),

@@ -122,3 +122,17 @@ def test_the_same_subject_stays_in_its_arm_as_the_canary_grows(api, rolling, clo
     clock.shift(dt.timedelta(hours=24))
     services.advance_rollout(plan=rolling, user=people["admin"])
     assert all(g.canary_arm == "canary" for g in send(api, 30))
+
+
+def test_the_plan_page_charts_both_arms(api, rolling, clock, people):
+    from django.test import Client
+
+    profiles(old_failures=0.0, new_failures=1.0)
+    MigrationPlan.objects.filter(pk=rolling.pk).update(auto_rollback=False)
+    run_all(send(api, 20), clock)
+    client = Client()
+    client.force_login(people["developer"])
+    page = client.get(f"/projects/shop/migrations/{rolling.pk}/").content.decode()
+    assert "Failure rate per hour" in page and "p95 latency per hour" in page
+    assert f"Candidate {NEW}" in page and f"Baseline {OLD}" in page
+    assert "100.0%" in page  # the candidate's failure rate, in the chart's table
