@@ -387,3 +387,14 @@ def test_the_observed_canary_share_is_within_one_point_of_the_target_over_100000
         ]
         share = arms.count(ARM_CANARY) / len(arms) * 100
         assert abs(share - percent) <= 1, share
+
+
+def test_without_a_subject_generation_ids_split_within_one_point_of_the_target():
+    from governance.generations.models import new_video_id
+
+    canary = policy(canary_snapshot=NEW, canary_percent=10)
+    arms = [
+        decide(request(routing_bucket=routing_bucket(new_video_id())), canary, CATALOG, NOW).arm for _ in range(100_000)
+    ]
+    share = arms.count(ARM_CANARY) / len(arms) * 100
+    assert abs(share - 10) <= 1, share
