@@ -50,6 +50,8 @@ def test_a_plan_is_signed_off_by_others_rolled_out_in_stages_and_rolled_back(pag
         page.get_by_label("Why").fill("December snapshot: better motion, same price")
         page.get_by_role("button", name="Create draft plan").click()
         expect(page.get_by_test_id("plan-state")).to_have_text("Draft")
+        page.get_by_role("button", name="Run the prompt set on both snapshots").click()
+        expect(page.locator("#comparison-heading + form + p")).to_contain_text("3 unjudged")
         page.get_by_role("button", name="Submit for review").click()
         expect(page.get_by_test_id("plan-state")).to_have_text("In review")
 
@@ -64,6 +66,9 @@ def test_a_plan_is_signed_off_by_others_rolled_out_in_stages_and_rolled_back(pag
         expect(page.get_by_test_id("approvals-count")).to_have_text("1")
         page.get_by_role("link", name="Approvals").click()
         page.get_by_role("link", name=f"Demo / Production: {OLD} → {NEW}").click()
+        page.locator(".verdict-form").first.get_by_role("button", name="Equivalent").click()
+        expect(page.locator("#step-heading-1 ~ .evidence, .step").first).to_contain_text("1 equivalent")
+        screenshot(page, "migration-comparison")
         sign(page, "Prompt compatibility tests", "Ran the prompt set; all pairs equivalent")
         sign(page, "Performance benchmark", "Latency and cost within budget")
         sign(page, "Business acceptance", "Product accepts")
