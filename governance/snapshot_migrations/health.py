@@ -75,7 +75,7 @@ def judge(plan, now: dt.datetime) -> Judgement:
 
     baseline, candidate = rollout_arms(plan, now)
     figures = {"baseline": baseline, "candidate": candidate, "at": now.isoformat()}
-    if candidate["finished"] < plan.minimum_samples:
+    if candidate["finished"] < max(plan.minimum_samples, 1):
         return Judgement(MigrationPlan.Health.UNKNOWN, figures)
     base_rate = baseline["failure_rate"] or 0.0
     if candidate["failure_rate"] > base_rate + plan.max_failure_rate_increase:

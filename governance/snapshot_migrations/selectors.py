@@ -3,10 +3,10 @@
 from collections import Counter
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from governance.audit.models import AuditEvent
-from governance.dashboard.permissions import has_role
+from governance.dashboard.permissions import has_role, project_role
 from governance.projects.models import Membership, Role
 from governance.snapshot_migrations import health
 from governance.snapshot_migrations.models import ChecklistStep, ComparisonPair, MigrationPlan, SignOff, StepKind
@@ -37,13 +37,26 @@ def awaiting_sign_off(user) -> list[tuple[MigrationPlan, list[ChecklistStep]]]:
         projects = Membership.objects.filter(user=user, role__in=[Role.APPROVER, Role.ADMIN]).values("project")
         plans = plans.filter(project__in=projects)
     waiting = []
+    roles: dict[int, str | None] = {}
     for plan in plans.select_related("project", "environment", "author").prefetch_related(
         "steps__approvers", "steps__sign_offs"
     ):
-        steps = [s for s in plan.steps.all() if not step_done(s) and sign_off_refusal(plan, s, user) is None]
+        if plan.project_id not in roles:
+            roles[plan.project_id] = project_role(user, plan.project)
+        steps = [s for s in plan.steps.all() if _may_sign_now(s, user, roles[plan.project_id])]
         if steps:
             waiting.append((plan, steps))
     return waiting
+
+
+def _may_sign_now(step: ChecklistStep, user, role: str | None) -> bool:
+    """`sign_off_refusal`'s rules for a plan already known to be in review and not the user's, from prefetched rows."""
+    if step_done(step) or role is None or Role.rank(role) < Role.rank(step.required_role):
+        return False
+    named = list(step.approvers.all())
+    if named and user not in named:
+        return False
+    return not any(s.user_id == user.pk and s.reset_at is None for s in step.sign_offs.all())
 
 
 def awaiting_count(user) -> int:
@@ -78,14 +91,14 @@ def checklist(plan: MigrationPlan, user) -> list[StepView]:
 
 
 def timeline(plan: MigrationPlan) -> QuerySet:
-    """Every audited event of the plan, oldest first (the policy revisions it wrote are audited separately)."""
-    return AuditEvent.objects.filter(object_type=plan._meta.label_lower, object_id=str(plan.pk)).order_by("sequence")
-
-
-def policy_events(plan: MigrationPlan) -> QuerySet:
-    return AuditEvent.objects.filter(
-        action="policy.revised", environment=plan.environment, payload__reason__startswith=f"Migration plan #{plan.pk}"
-    ).order_by("sequence")
+    """Every audited event of the plan and the policy revisions it wrote, oldest first."""
+    own = Q(object_type=plan._meta.label_lower, object_id=str(plan.pk))
+    revisions = Q(
+        action="policy.revised",
+        environment_id=plan.environment_id,
+        payload__reason__startswith=f"Migration plan #{plan.pk}:",
+    )
+    return AuditEvent.objects.filter(own | revisions).order_by("sequence")
 
 
 def comparisons(plan: MigrationPlan) -> list[ComparisonPair]:

@@ -367,6 +367,12 @@ def start_rollout(*, plan: MigrationPlan, user, now: dt.datetime | None = None) 
     plan.rollout_started_at = now
     _enter_stage(plan, 0, user, now)
     _transition(plan, State.ROLLING_OUT, Actor.for_user(user), percent=plan.stage_percent)
+    _tell(
+        _plan_people(plan),
+        plan,
+        f"Rollout started at {plan.stage_percent}%",
+        f"Observed for {plan.observation_window}.",
+    )
     return plan
 
 
@@ -445,6 +451,8 @@ def roll_back(
     now = now or timezone.now()
     plan = _locked(plan)
     actor = Actor.for_user(user) if user is not None else Actor.system("health gate")
+    if user is None and plan.state != State.ROLLING_OUT:
+        return plan  # rolled back or completed by hand since the gate looked
     if user is not None:
         _require_state(plan, user, "roll back", [State.ROLLING_OUT, State.COMPLETED])
         if not has_role(user, plan.project, Role.APPROVER):
@@ -610,8 +618,6 @@ def _transition(plan: MigrationPlan, state: str, actor: Actor, **payload) -> Non
     plan.updated_at = timezone.now()
     plan.save()
     _audit(plan, "migration.state_changed", actor, state_from=before, state_to=state, **payload)
-    if state not in (State.IN_REVIEW,):
-        _tell({plan.author}, plan, f"Plan {plan.get_state_display().lower()}", plan.reason)
 
 
 def _audit(plan: MigrationPlan, action: str, actor: Actor, **payload) -> None:

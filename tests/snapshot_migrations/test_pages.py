@@ -102,6 +102,7 @@ def test_the_rollout_runs_from_the_page_and_rolls_back(plan, people, production)
     assert current_revision(production).canary_percent == 50
     page = admin.get(plan_url(plan)).content.decode()
     assert "50% of requests go to" in page
+    assert f"wrote policy revision 3: Migration plan #{plan.pk}: 50% of requests to {NEW}." in page
     admin.post(plan_url(plan, "actions/rollback/"), {"reason": "Complaints"})
     revision = current_revision(production)
     assert (revision.default_model, revision.canary_percent) == (OLD, 0)

@@ -61,6 +61,8 @@ def plan_event_words(event) -> str:
         words += f" ({payload['sign_offs_reset']} sign-off(s) reset)"
     elif event.action == "migration.health_gate_failed":
         words += f": {payload.get('reason')}"
+    elif event.action == "policy.revised":
+        words = f"wrote policy revision {payload.get('revision')}: {payload.get('reason')}"
     elif event.action == "migration.comparison_judged":
         words = f"judged “{payload.get('prompt')}” {payload.get('verdict')}"
     return words
