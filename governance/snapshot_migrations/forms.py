@@ -2,7 +2,8 @@ import datetime as dt
 
 from django import forms
 
-from governance.snapshot_migrations.models import DEFAULT_STAGES, SignOff
+from governance.projects.models import Role
+from governance.snapshot_migrations.models import DEFAULT_STAGES, SignOff, StepKind
 
 
 class PlanForm(forms.Form):
@@ -50,3 +51,30 @@ class EvidenceForm(forms.Form):
 
 class RolloutForm(forms.Form):
     reason = forms.CharField(label="Reason", required=False, max_length=500)
+
+
+class TemplateStepForm(forms.Form):
+    title = forms.CharField(label="Step", max_length=120)
+    kind = forms.ChoiceField(label="Kind", choices=StepKind.choices)
+    description = forms.CharField(label="What to check", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    required_role = forms.ChoiceField(label="Required role", choices=[(r, r) for r in (Role.APPROVER, Role.ADMIN)])
+    minimum_sign_offs = forms.IntegerField(label="Sign-offs needed", min_value=1, max_value=10, initial=1)
+    approvers = forms.MultipleChoiceField(
+        label="Named approvers (none: anyone with the role)", required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(self, *args, members: list, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.members = {str(user.pk): user for user in members}
+        self.fields["approvers"].choices = [(pk, user.get_username()) for pk, user in self.members.items()]
+
+    def values(self) -> dict:
+        data = self.cleaned_data
+        return {k: data[k] for k in ("title", "kind", "description", "required_role", "minimum_sign_offs")}
+
+    def chosen_approvers(self) -> list:
+        return [self.members[pk] for pk in self.cleaned_data["approvers"]]
+
+
+class PromptSetForm(forms.Form):
+    prompts = forms.CharField(label="Prompts (one per line)", required=False, widget=forms.Textarea(attrs={"rows": 6}))

@@ -682,3 +682,52 @@ def _duration_words(delta: dt.timedelta) -> str:
     minutes = max(int(delta.total_seconds() // 60), 0)
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+# The project's checklist template and prompt set
+
+
+@transaction.atomic
+def save_template_step(*, project: Project, user, values: dict, approvers: list, step=None) -> ChecklistTemplateStep:
+    """Add or change one step of the project's checklist template; plans already made keep their own steps."""
+    template_steps(project)
+    if step is None:
+        last = project.checklist_template.order_by("-position").first()
+        step = ChecklistTemplateStep(project=project, position=(last.position + 1) if last else 1)
+    for field, value in values.items():
+        setattr(step, field, value)
+    step.save()
+    step.approvers.set(approvers)
+    record_event(
+        action="migration.template_step_saved",
+        actor=Actor.for_user(user),
+        target=step,
+        project=project,
+        payload={**{k: str(v) for k, v in values.items()}, "approvers": [u.get_username() for u in approvers]},
+    )
+    return step
+
+
+@transaction.atomic
+def remove_template_step(*, project: Project, user, step: ChecklistTemplateStep) -> None:
+    if project.checklist_template.count() <= 1:
+        raise ValidationError("A checklist needs at least one step.")
+    record_event(
+        action="migration.template_step_removed",
+        actor=Actor.for_user(user),
+        target=step,
+        project=project,
+        payload={"title": step.title},
+    )
+    step.delete()
+
+
+@transaction.atomic
+def set_prompt_set(*, project: Project, user, prompts: list[str]) -> None:
+    """Replace the project's comparison prompts (one prompt each; the default length and size)."""
+    prompts = [text.strip() for text in prompts if text.strip()]
+    ComparisonPrompt.objects.filter(project=project).delete()
+    ComparisonPrompt.objects.bulk_create(ComparisonPrompt(project=project, prompt=text) for text in prompts)
+    record_event(
+        action="migration.prompt_set_saved", actor=Actor.for_user(user), project=project, payload={"prompts": prompts}
+    )

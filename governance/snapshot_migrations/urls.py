@@ -10,6 +10,7 @@ urlpatterns = [
     path("approvals/", views.approvals, name="approvals"),
     path("projects/<slug:project_slug>/migrations/", views.plan_list, name="plan_list"),
     path("projects/<slug:project_slug>/migrations/new/", views.plan_create, name="plan_create"),
+    path("projects/<slug:project_slug>/migrations/checklist/", views.checklist_settings, name="checklist_settings"),
     path(PLAN, views.plan_detail, name="plan_detail"),
     path(PLAN + "edit/", views.plan_edit, name="plan_edit"),
     path(PLAN + "actions/<slug:action>/", views.plan_action, name="plan_action"),

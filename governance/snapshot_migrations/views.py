@@ -15,8 +15,15 @@ from governance.policies.selectors import current_revision
 from governance.projects.models import Project, Role
 from governance.snapshot_migrations import selectors, services
 from governance.snapshot_migrations.charts import health_charts
-from governance.snapshot_migrations.forms import EvidenceForm, PlanForm, RolloutForm, SignOffForm
-from governance.snapshot_migrations.models import MigrationPlan
+from governance.snapshot_migrations.forms import (
+    EvidenceForm,
+    PlanForm,
+    PromptSetForm,
+    RolloutForm,
+    SignOffForm,
+    TemplateStepForm,
+)
+from governance.snapshot_migrations.models import ComparisonPrompt, MigrationPlan
 from governance.snapshot_migrations.services import PlanRefused
 
 PLAN_PAGE = "snapshot_migrations/plan.html"
@@ -34,6 +41,7 @@ def plan_list(request: HttpRequest, project: Project, role: str) -> HttpResponse
         "role": role,
         "plans": selectors.plans_of(project),
         "may_author": has_role(request.user, project, Role.DEVELOPER),
+        "is_admin": has_role(request.user, project, Role.ADMIN),
     }
     return render(request, "snapshot_migrations/plan_list.html", context)
 
@@ -289,3 +297,75 @@ def _add_errors(form: PlanForm, error: ValidationError) -> None:
         return
     for field, field_errors in error.error_dict.items():
         form.add_error(field if field in form.fields else None, field_errors)
+
+
+@require_http_methods(["GET", "POST"])
+@requires_project_role(Role.ADMIN)
+def checklist_settings(request: HttpRequest, project: Project, role: str) -> HttpResponse:
+    """The project's checklist template and comparison prompt set; new plans copy them."""
+    members = [m.user for m in project.memberships.select_related("user").filter(role__in=[Role.APPROVER, Role.ADMIN])]
+    steps = services.template_steps(project)
+    forms_by_step = {
+        step.pk: TemplateStepForm(
+            prefix=f"step-{step.pk}",
+            members=members,
+            initial={
+                "title": step.title,
+                "kind": step.kind,
+                "description": step.description,
+                "required_role": step.required_role,
+                "minimum_sign_offs": step.minimum_sign_offs,
+                "approvers": [str(u.pk) for u in step.approvers.all()],
+            },
+        )
+        for step in steps
+    }
+    new_form = TemplateStepForm(prefix="new", members=members)
+    prompts = "\n".join(p.prompt for p in ComparisonPrompt.objects.filter(project=project))
+    prompt_form = PromptSetForm(initial={"prompts": prompts})
+    if request.method == "POST":
+        answer = _save_checklist_settings(request, project, steps, members, forms_by_step)
+        if isinstance(answer, HttpResponse):
+            return answer
+        new_form = answer if answer.prefix == "new" else new_form
+    context = {
+        "project": project,
+        "role": role,
+        "rows": [(step, forms_by_step[step.pk]) for step in steps],
+        "new_form": new_form,
+        "prompt_form": prompt_form,
+    }
+    return render(
+        request, "snapshot_migrations/checklist.html", context, status=400 if request.method == "POST" else 200
+    )
+
+
+def _save_checklist_settings(request, project: Project, steps, members, forms_by_step):
+    """Apply one posted change; a redirect when it worked, else the form with its errors."""
+    here = redirect("snapshot_migrations:checklist_settings", project.slug)
+    action, step_id = request.POST.get("action", ""), request.POST.get("step", "")
+    step = next((s for s in steps if str(s.pk) == step_id), None)
+    if action == "prompts":
+        services.set_prompt_set(
+            project=project, user=request.user, prompts=request.POST.get("prompts", "").splitlines()
+        )
+        messages.success(request, "Prompt set saved.")
+        return here
+    if action == "remove" and step is not None:
+        try:
+            services.remove_template_step(project=project, user=request.user, step=step)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        return here
+    form = TemplateStepForm(request.POST, prefix=f"step-{step.pk}" if step else "new", members=members)
+    if action not in ("save", "add") or (action == "save" and step is None):
+        raise Http404("No such change.")
+    if not form.is_valid():
+        if step is not None:
+            forms_by_step[step.pk] = form
+        return form
+    services.save_template_step(
+        project=project, user=request.user, values=form.values(), approvers=form.chosen_approvers(), step=step
+    )
+    messages.success(request, "Checklist template saved; new plans use it.")
+    return here

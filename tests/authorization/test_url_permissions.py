@@ -128,6 +128,7 @@ RULES: dict[str, Rule] = {
     "snapshot_migrations:approvals": signed_in(),
     "snapshot_migrations:plan_list": project_members(200),
     "snapshot_migrations:plan_create": project_role_at_least(Role.DEVELOPER, 200),
+    "snapshot_migrations:checklist_settings": project_admins(200),
     "snapshot_migrations:plan_detail": project_members(404),
     "snapshot_migrations:plan_edit": project_role_at_least(Role.DEVELOPER, 404),
     "snapshot_migrations:plan_action": project_members(404, method="POST"),
