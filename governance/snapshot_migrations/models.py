@@ -77,6 +77,8 @@ class MigrationPlan(models.Model):
     current_stage = models.SmallIntegerField(default=-1, help_text="Index into stages; -1 before the rollout.")
     stage_started_at = models.DateTimeField(null=True, blank=True)
     rollout_started_at = models.DateTimeField(null=True, blank=True)
+    # The stage whose end of window admins were told about, so they are told once per stage.
+    window_told_stage = models.SmallIntegerField(default=-1)
     # The pin and allowed snapshots before the rollout, which a rollback restores.
     baseline_policy = models.JSONField(default=dict, blank=True)
 

@@ -504,10 +504,30 @@ def check_health(*, plan: MigrationPlan, now: dt.datetime | None = None) -> Migr
 
 def check_rollouts(*, now: dt.datetime | None = None) -> int:
     """Evaluate every rollout in progress; the periodic task's one job. Returns how many were checked."""
+    now = now or timezone.now()
     plans = list(MigrationPlan.objects.filter(state=State.ROLLING_OUT).select_related("project", "environment"))
     for plan in plans:
-        check_health(plan=plan, now=now)
+        plan = check_health(plan=plan, now=now)
+        if plan.state == State.ROLLING_OUT:
+            _tell_when_window_ends(plan, now)
     return len(plans)
+
+
+def _tell_when_window_ends(plan: MigrationPlan, now: dt.datetime) -> None:
+    """Once per stage, when its observation window is over, tell the admins the rollout may advance."""
+    ends = plan.window_ends_at()
+    if ends is None or now < ends or plan.window_told_stage == plan.current_stage:
+        return
+    with transaction.atomic():
+        told = MigrationPlan.objects.filter(pk=plan.pk, state=State.ROLLING_OUT).exclude(
+            window_told_stage=plan.current_stage
+        )
+        if told.update(window_told_stage=plan.current_stage):
+            health_words = plan.get_health_display().lower()
+            body = (
+                f"The {plan.stage_percent}% stage was observed for {plan.observation_window}; health: {health_words}."
+            )
+            _tell(_admins(plan.project), plan, "Observation window over: ready to advance", body)
 
 
 # Comparison runs

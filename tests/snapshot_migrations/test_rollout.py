@@ -134,3 +134,15 @@ def test_a_plan_made_stale_by_another_migration_cannot_start(plan, people, produ
     with pytest.raises(PlanRefused) as refusal:
         services.start_rollout(plan=plan, user=people["admin"])
     assert refusal.value.code == "stale_plan"
+
+
+def test_admins_are_told_once_when_a_stage_window_is_over(rolling, people, clock):
+    from governance.notifications.models import Notification
+
+    services.check_rollouts()
+    assert not Notification.objects.filter(title__contains="ready to advance").exists()
+    clock.shift(DAY)
+    services.check_rollouts()
+    services.check_rollouts()
+    told = Notification.objects.filter(title__contains="ready to advance")
+    assert list(told.values_list("recipient", flat=True)) == [people["admin"].pk]
