@@ -139,6 +139,8 @@ RULES: dict[str, Rule] = {
     "dashboard:audit_verify": auditors_and_project_admins(302, method="POST"),
     "dashboard:audit_export": auditors_and_project_admins(200, method="POST", data={"generations-format": "csv"}),
     "dashboard:audit_manifest": auditors_and_project_admins(404),  # no such export: allowed, but nothing to show
+    "dashboard:content_verify": auditors_and_project_admins(200),
+    "dashboard:content_credentials": project_admins(302, method="POST"),
     # Operations: probes are open; metrics need the bearer token (sessions do not count).
     "operations:healthz": everyone(200),
     "operations:readyz": everyone(200),

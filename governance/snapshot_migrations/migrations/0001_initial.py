@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('generations', '0006_generation_purpose'),
+        ('generations', '0007_generation_purpose'),
         ('projects', '0002_environment_rate_limit'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generations', '0005_sweeps'),
+        ('generations', '0006_archivedfile'),
     ]
 
     operations = [
