@@ -1,4 +1,4 @@
-"""Shutdown day: nothing runs on the dead snapshot, at submission or in the worker; deprecated ones say so in headers."""
+"""Shutdown day: nothing runs on a dead snapshot, at submission or in the worker; deprecated ones say so."""
 
 import datetime as dt
 
