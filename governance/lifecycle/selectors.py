@@ -51,7 +51,7 @@ def _current_revisions(environments=None) -> list[PolicyRevision]:
         .order_by("environment__project__name", "environment__name")
     )
     if environments is not None:
-        revisions = revisions.filter(environment__in=environments)
+        revisions = revisions.filter(environment__in=environments)  # ids or rows
     return list(revisions)
 
 
@@ -129,3 +129,30 @@ def migration_targets() -> list[Snapshot]:
         .select_related("provider")
         .order_by("provider__name", "family", "name")
     )
+
+
+def open_alerts(environments) -> dict[int, list]:
+    """The newest alert per (environment, snapshot) that still applies: the policy still depends on the snapshot.
+
+    Keyed by environment id; an environment that migrated away no longer shows its old alerts.
+    """
+    from governance.lifecycle.models import ShutdownAlert
+
+    alerts = ShutdownAlert.objects.filter(environment__in=environments).select_related(
+        "snapshot__replacement", "environment__project"
+    )
+    alerts = list(alerts.order_by("threshold_days", "-created_at"))
+    if not alerts:
+        return {}
+    holding = {(d.environment.pk, d.snapshot) for d in dependencies({a.environment_id for a in alerts})}
+    found: dict[int, list] = {}
+    seen = set()
+    for alert in alerts:
+        key = (alert.environment_id, alert.snapshot_id)
+        if key in seen or (alert.environment_id, alert.snapshot.name) not in holding:
+            continue
+        if alert.shutdown_on != alert.snapshot.shutdown_on:
+            continue
+        seen.add(key)
+        found.setdefault(alert.environment_id, []).append(alert)
+    return found
