@@ -1,4 +1,4 @@
-"""Lifecycle pages: the impact of shutdowns, project webhooks with their delivery log, reviewing discovered snapshots."""
+"""Lifecycle pages: the impact of shutdowns, project webhooks and their delivery log, snapshot review."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
