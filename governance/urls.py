@@ -16,7 +16,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("inbox/", include("governance.notifications.urls")),
     path("", include("governance.operations.urls")),
-    path("", include("governance.lifecycle.urls")),
     path("", include("governance.dashboard.urls")),
 ]
 

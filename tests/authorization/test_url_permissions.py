@@ -121,10 +121,10 @@ RULES: dict[str, Rule] = {
     "dashboard:audit_export": auditors_and_project_admins(200, method="POST", data={"generations-format": "csv"}),
     "dashboard:audit_manifest": auditors_and_project_admins(404),  # no such export: allowed, but nothing to show
     # Lifecycle: the impact view shows only the user's environments; webhooks are project administration.
-    "lifecycle:impact": signed_in(),
-    "lifecycle:webhooks": project_admins(200),
-    "lifecycle:webhook_delete": project_admins(404, method="POST"),  # no such webhook
-    "lifecycle:snapshot_review": Rule(
+    "dashboard:lifecycle_impact": signed_in(),
+    "dashboard:webhooks": project_admins(200),
+    "dashboard:webhook_delete": project_admins(404, method="POST"),  # no such webhook
+    "dashboard:snapshot_review": Rule(
         {**{role: 403 for role in SIGNED_IN}, ANONYMOUS: LOGIN, STAFF: 302}, method="POST"
     ),  # site admins only
     # Operations: probes are open; metrics need the bearer token (sessions do not count).

@@ -3,6 +3,7 @@ from django import template
 from governance.dashboard.selectors import visible_projects
 from governance.lifecycle.selectors import open_alerts
 from governance.lifecycle.services import migration_plan_url as plan_url
+from governance.lifecycle.services import recovery_advice as advice
 from governance.projects.models import Environment
 
 register = template.Library()
@@ -40,3 +41,8 @@ def flattened(alerts: dict) -> list:
 def migration_plan_form_action(project_slug: str, environment_name: str) -> str:
     """The plan form's path alone, for a GET form whose fields add `environment` and `to`."""
     return plan_url(project_slug, environment_name).split("?", 1)[0]
+
+
+@register.simple_tag
+def recovery_advice(snapshot) -> str:
+    return advice(snapshot)

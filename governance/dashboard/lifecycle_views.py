@@ -10,11 +10,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from governance.audit.services import Actor
 from governance.catalog.models import Snapshot
 from governance.catalog.sync import review_snapshot
+from governance.dashboard.lifecycle_forms import WebhookForm
 from governance.dashboard.permissions import requires_project_role
 from governance.dashboard.selectors import visible_projects
 from governance.dashboard.services import record_refused_visit
 from governance.lifecycle import selectors
-from governance.lifecycle.forms import WebhookForm
 from governance.lifecycle.models import Webhook, WebhookDelivery
 from governance.lifecycle.services import create_webhook, delete_webhook
 from governance.projects.models import Environment, Role
@@ -38,7 +38,7 @@ def impact(request: HttpRequest) -> HttpResponse:
         "targets": selectors.migration_targets(),
         "today": timezone.now().date(),
     }
-    return render(request, "lifecycle/impact.html", context)
+    return render(request, "dashboard/lifecycle/impact.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -63,7 +63,7 @@ def webhooks(request: HttpRequest, project, role) -> HttpResponse:
             :DELIVERY_LOG_SIZE
         ],
     }
-    return render(request, "lifecycle/webhooks.html", context, status=400 if form.errors else 200)
+    return render(request, "dashboard/lifecycle/webhooks.html", context, status=400 if form.errors else 200)
 
 
 @require_POST
@@ -74,7 +74,7 @@ def webhook_delete(request: HttpRequest, project, role, webhook_id: int) -> Http
         raise Http404("No such webhook in this project.")
     delete_webhook(webhook=webhook, actor=Actor.for_user(request.user))
     messages.success(request, f"Webhook {webhook.url} deleted; it receives nothing more.")
-    return redirect("lifecycle:webhooks", project_slug=project.slug)
+    return redirect("dashboard:webhooks", project_slug=project.slug)
 
 
 @require_POST
