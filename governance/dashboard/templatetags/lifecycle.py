@@ -46,3 +46,8 @@ def migration_plan_form_action(project_slug: str, environment_name: str) -> str:
 @register.simple_tag
 def recovery_advice(snapshot) -> str:
     return advice(snapshot)
+
+
+@register.filter
+def environment_count(alerts: dict) -> int:
+    return len(alerts)
