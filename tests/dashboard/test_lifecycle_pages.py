@@ -1,4 +1,4 @@
-"""The lifecycle pages: shutdown impact, project webhooks with the secret shown once, reviewing snapshots, sync status."""
+"""Lifecycle pages: shutdown impact, webhooks with the secret shown once, snapshot review, sync status."""
 
 import datetime as dt
 import logging

@@ -1,4 +1,4 @@
-"""Alias drift: the provider runs an alias request elsewhere, or the catalog re-points the alias; followers hear of it."""
+"""Alias drift: the provider runs an alias request elsewhere, or the alias is re-pointed; followers hear of it."""
 
 import httpx
 import pytest
