@@ -86,6 +86,8 @@ PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
 DEBUG = env_bool("DEBUG", "DATABASE_URL" not in os.environ)
 DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
 SECRET_KEY = os.environ.get("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
+# Earlier keys, still accepted for sessions and still decrypting webhook secrets, while SECRET_KEY rotates.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", "")
 if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
     raise ImproperlyConfigured(
         "SECRET_KEY is the development default while DEBUG is off. Set SECRET_KEY (or DEBUG=1 for local development)."

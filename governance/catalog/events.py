@@ -11,3 +11,6 @@ shutdown_dates_changed = Signal()
 # sender=Alias; from_snapshot, to_snapshot (names), reason, and drift=True when the provider,
 # not the catalog, ran the alias on another snapshot.
 alias_moved = Signal()
+
+# sender=Provider; snapshots=[Snapshot] a sync discovered, waiting for an admin's review.
+snapshots_discovered = Signal()

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from governance.audit.services import Actor, record_event
-from governance.catalog.events import shutdown_dates_changed
+from governance.catalog.events import shutdown_dates_changed, snapshots_discovered
 from governance.catalog.models import SIMULATOR_BASE_URL, Alias, Provider, Snapshot
 
 DATED_NAME = re.compile(r"^(?P<family>.+?)-\d{4}-\d{2}-\d{2}$")
@@ -165,6 +165,9 @@ def _apply(provider: Provider, listed: list[ListedModel], *, actor: Actor, now: 
     )
     if moved:
         shutdown_dates_changed.send(sender=Provider, provider=provider, snapshots=moved, actor=actor)
+    if result.discovered:
+        discovered = [snapshots[name] for name in result.discovered]
+        snapshots_discovered.send(sender=Provider, provider=provider, snapshots=discovered, actor=actor)
     return result
 
 

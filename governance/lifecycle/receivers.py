@@ -1,6 +1,6 @@
 """Catalog events become alerts: connected once, when the app is ready."""
 
-from governance.catalog.events import alias_moved, shutdown_dates_changed
+from governance.catalog.events import alias_moved, shutdown_dates_changed, snapshots_discovered
 from governance.lifecycle import services
 
 
@@ -14,5 +14,10 @@ def _on_alias_moved(sender, *, alias, from_snapshot, to_snapshot, reason, drift,
     )
 
 
+def _on_snapshots_discovered(sender, *, provider, snapshots, **kwargs) -> None:
+    services.ask_for_review(provider=provider, snapshots=snapshots)
+
+
+snapshots_discovered.connect(_on_snapshots_discovered, dispatch_uid="lifecycle-snapshots-discovered")
 shutdown_dates_changed.connect(_on_shutdown_dates_changed, dispatch_uid="lifecycle-shutdown-dates")
 alias_moved.connect(_on_alias_moved, dispatch_uid="lifecycle-alias-moved")

@@ -208,6 +208,21 @@ def announce_alias_move(*, alias, from_snapshot: str, to_snapshot: str, reason: 
         )
 
 
+def ask_for_review(*, provider, snapshots: Iterable[Snapshot]) -> None:
+    """Site admins review what a sync discovered: until then no policy may use it."""
+    from django.contrib.auth import get_user_model
+
+    admins = get_user_model().objects.filter(is_superuser=True, is_active=True)
+    names = ", ".join(snapshot.name for snapshot in snapshots)
+    notify(
+        admins,
+        kind="lifecycle.snapshot_discovered",
+        title=f"{provider.name} lists new snapshots awaiting your review: {names}",
+        body="No policy may use them until a site admin marks them reviewed in the catalog.",
+        url="/catalog/#providers-heading",
+    )
+
+
 def _tell_members(project: Project, *, kind: str, title: str, body: str, url: str) -> None:
     """Inbox for every member; email for those with an address, sent once the change is committed."""
     members = [m.user for m in Membership.objects.filter(project=project).select_related("user")]

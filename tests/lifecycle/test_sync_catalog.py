@@ -78,6 +78,7 @@ def test_a_newly_announced_shutdown_date_reaches_the_catalog_the_environments_an
 def test_a_new_model_waits_for_review_before_any_policy_may_use_it(simulator_over_http):
     SimulatedModelListing.objects.create(name="sora-3-2027-01-05", released_on=dt.date(2027, 1, 5))
     environment = make_environment(make_project())
+    site_admin = make_user(is_superuser=True)
 
     result = sync_provider(simulator_over_http, actor=SYSTEM)
 
@@ -85,6 +86,7 @@ def test_a_new_model_waits_for_review_before_any_policy_may_use_it(simulator_ove
     discovered = Snapshot.objects.get(name="sora-3-2027-01-05")
     assert not discovered.reviewed and discovered.family == "sora-3"
     assert AuditEvent.objects.filter(action="snapshot.discovered").count() == 1
+    assert "sora-3-2027-01-05" in Notification.objects.get(recipient=site_admin).title
     with pytest.raises(ValidationError, match="review"):
         revise(environment, allowed_snapshots=[OLD, "sora-3-2027-01-05"])
 
@@ -149,3 +151,14 @@ def test_a_provider_whose_key_is_not_set_is_not_called(db, monkeypatch):
     result = sync_provider(Provider.objects.get(slug="openai"), actor=SYSTEM)
 
     assert not result.ok and "OPENAI_API_KEY" in result.message
+
+
+def test_the_command_reports_a_failed_provider_and_exits_with_an_error(db, settings):
+    from django.core.management.base import CommandError
+
+    settings.SIMULATOR_BASE_URL = "http://127.0.0.1:9/simulator/v1"
+    simulator_provider()
+    with pytest.raises(CommandError, match="could not be synced"):
+        call_command("sync_catalog", "simulator", stdout=open("/dev/null", "w"))
+    with pytest.raises(CommandError, match="No provider"):
+        call_command("sync_catalog", "nowhere")
