@@ -31,9 +31,11 @@ class ShutdownAlert(models.Model):
 
     @property
     def headline(self) -> str:
+        """The alert in words, with the snapshot's shutdown date as the catalog has it now (a provider may move it)."""
+        shutdown_on = self.snapshot.shutdown_on or self.shutdown_on
         if self.threshold_days == 0:
-            return f"{self.snapshot.name} has shut down ({self.shutdown_on:%Y-%m-%d})"
-        return f"{self.snapshot.name} shuts down within {self.threshold_days} days ({self.shutdown_on:%Y-%m-%d})"
+            return f"{self.snapshot.name} has shut down ({shutdown_on:%Y-%m-%d})"
+        return f"{self.snapshot.name} shuts down within {self.threshold_days} days ({shutdown_on:%Y-%m-%d})"
 
 
 def new_webhook_message_id() -> str:

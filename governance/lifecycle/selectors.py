@@ -151,7 +151,7 @@ def open_alerts(environments) -> dict[int, list]:
         key = (alert.environment_id, alert.snapshot_id)
         if key in seen or (alert.environment_id, alert.snapshot.name) not in holding:
             continue
-        if alert.shutdown_on != alert.snapshot.shutdown_on:
+        if alert.snapshot.shutdown_on is None:  # the provider withdrew the date
             continue
         seen.add(key)
         found.setdefault(alert.environment_id, []).append(alert)

@@ -61,13 +61,18 @@ def raise_shutdown_alerts(*, now: dt.datetime | None = None) -> list[ShutdownAle
             "provider", "replacement"
         )
     }
+    already = set(
+        ShutdownAlert.objects.filter(snapshot__in=due.values()).values_list(
+            "environment_id", "snapshot_id", "threshold_days"
+        )
+    )
     raised = []
     for dependency in dependencies():
         snapshot = due.get((dependency.provider_id, dependency.snapshot))
         if snapshot is None:
             continue
         threshold = alert_threshold((snapshot.shutdown_on - today).days)
-        if threshold is not None:
+        if threshold is not None and (dependency.environment.pk, snapshot.pk, threshold) not in already:
             alert = _raise_once(dependency, snapshot, threshold, now)
             if alert is not None:
                 raised.append(alert)
