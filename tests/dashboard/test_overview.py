@@ -241,3 +241,22 @@ def test_a_user_without_projects_sees_an_empty_state(client):
 
     assert "No projects yet" in page
     assert "<table" not in page
+
+
+def test_each_project_name_links_to_its_project_page(member_client, project):
+    make_environment(project, "staging")
+
+    page = overview(member_client)
+
+    assert '<a href="/projects/video-app/">Video app</a>' in page
+
+
+def test_a_slug_that_only_repeats_the_name_is_not_shown_twice(client):
+    demo = make_project("demo", name="Demo")
+    make_environment(demo, "staging")
+    client.force_login(make_member(demo))
+
+    project_page = client.get(reverse("dashboard:project_detail", args=["demo"])).content.decode()
+
+    assert "<h1>Demo</h1>" in project_page
+    assert '<code class="muted">demo</code>' not in overview(client)
