@@ -282,15 +282,17 @@ def enqueue_webhooks(project: Project, event_type: str, data: dict) -> list[Webh
     """One delivery per webhook of the project, handed to the worker once the transaction commits."""
     payload = {"type": event_type, "timestamp": timezone.now().isoformat(), "data": data}
     deliveries = [
-        WebhookDelivery.objects.create(webhook=webhook, event_type=event_type, payload=payload)
+        WebhookDelivery.objects.create(
+            webhook=webhook, event_type=event_type, payload=payload, next_attempt_at=timezone.now()
+        )
         for webhook in Webhook.objects.filter(project=project)
     ]
     for delivery in deliveries:
-        transaction.on_commit(lambda pk=delivery.pk: _enqueue_delivery(pk))
+        transaction.on_commit(lambda pk=delivery.pk: enqueue_delivery(pk))
     return deliveries
 
 
-def _enqueue_delivery(delivery_id: int, countdown: float = 0) -> None:
+def enqueue_delivery(delivery_id: int, countdown: float = 0) -> None:
     from governance.lifecycle.tasks import deliver_webhook
 
     try:
@@ -348,12 +350,15 @@ def _post(delivery: WebhookDelivery, now: dt.datetime, transport) -> int:
 
 
 def retry_due_deliveries(*, now: dt.datetime | None = None) -> int:
-    """Re-enqueue pending deliveries whose retry is overdue (their message was lost with a worker or broker)."""
+    """Re-enqueue pending deliveries whose attempt is overdue (their message was lost with a worker or broker).
+
+    A receiver may then see a delivery twice; it has the same `webhook-id`, which receivers deduplicate on.
+    """
     now = now or timezone.now()
     overdue = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING).filter(
         next_attempt_at__lt=now - dt.timedelta(minutes=5)
     )
     ids = list(overdue.values_list("pk", flat=True)[:500])
     for delivery_id in ids:
-        _enqueue_delivery(delivery_id)
+        enqueue_delivery(delivery_id)
     return len(ids)

@@ -22,7 +22,7 @@ def raise_shutdown_alerts() -> int:
 def deliver_webhook(delivery_id: int) -> None:
     retry_in = services.attempt_delivery(delivery_id)
     if retry_in is not None:
-        services._enqueue_delivery(delivery_id, countdown=retry_in)
+        services.enqueue_delivery(delivery_id, countdown=retry_in)
 
 
 @shared_task

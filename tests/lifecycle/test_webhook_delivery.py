@@ -104,3 +104,15 @@ def test_a_secret_encrypted_under_a_forgotten_key_fails_the_delivery_clearly(web
     attempt_delivery(delivery.pk, transport=httpx.MockTransport(lambda request: httpx.Response(200)))
     delivery.refresh_from_db()
     assert delivery.status == "pending" and "SECRET_KEY" in delivery.last_error
+
+
+def test_a_delivery_whose_message_was_lost_is_enqueued_again(webhook, monkeypatch):
+    from governance.lifecycle import services
+
+    hook, _ = webhook
+    delivery = queued(hook)
+    enqueued = []
+    monkeypatch.setattr(services, "enqueue_delivery", lambda pk, countdown=0: enqueued.append(pk))
+    assert services.retry_due_deliveries() == 0  # just created: its message is on its way
+    assert services.retry_due_deliveries(now=delivery.created_at + dt.timedelta(minutes=6)) == 1
+    assert enqueued == [delivery.pk]
