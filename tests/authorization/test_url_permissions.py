@@ -123,10 +123,10 @@ RULES: dict[str, Rule] = {
     # Lifecycle: the impact view shows only the user's environments; webhooks are project administration.
     "dashboard:lifecycle_impact": signed_in(),
     "dashboard:webhooks": project_admins(200),
-    "dashboard:webhook_delete": project_admins(404, method="POST"),  # no such webhook
     "dashboard:snapshot_review": Rule(
-        {**{role: 403 for role in SIGNED_IN}, ANONYMOUS: LOGIN, STAFF: 302}, method="POST"
-    ),  # site admins only
+        {**{role: 403 for role in SIGNED_IN}, ANONYMOUS: LOGIN, STAFF: 404}, method="POST"
+    ),  # site admins only; no such snapshot
+    "dashboard:webhook_delete": project_admins(404, method="POST"),  # no such webhook
     # Operations: probes are open; metrics need the bearer token (sessions do not count).
     "operations:healthz": everyone(200),
     "operations:readyz": everyone(200),
@@ -191,6 +191,7 @@ SAMPLES = {
     "environment_name": "production",
     "key_id": "0",
     "membership_id": "0",
+    "snapshot_id": "0",
 }
 
 
