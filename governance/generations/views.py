@@ -189,7 +189,7 @@ def _lifecycle_headers(generation: Generation) -> dict:
     catalog = catalog_view(generation.provider_id)
     name = generation.resolved_snapshot
     if not name and generation.error_code == "snapshot_shut_down":
-        name = catalog.resolve(generation.requested_model) if generation.requested_model else None
+        name = catalog.resolve(generation.requested_model or _default_model(generation.environment_id))
     snapshot = catalog.snapshots.get(name) if name else None
     now = timezone.now()
     if snapshot is None or not (snapshot.is_deprecated(now) or snapshot.is_shut_down(now)):
@@ -197,6 +197,11 @@ def _lifecycle_headers(generation: Generation) -> dict:
     return serializers.deprecation_headers(
         snapshot.deprecated_on or snapshot.shutdown_on, snapshot.shutdown_on, snapshot.replacement
     )
+
+
+def _default_model(environment_id: int) -> str:
+    policy = policy_in_force(environment_id)
+    return policy.view.default_model if policy else ""
 
 
 def _list_videos(request: HttpRequest) -> HttpResponse:

@@ -67,6 +67,8 @@ def test_the_default_model_is_refused_too_once_it_shut_down(api):
     with at(dt.datetime(2027, 7, 1, tzinfo=dt.UTC)):
         response = api.post("videos", {"prompt": "a lighthouse"})
     assert response.json()["error"]["code"] == "snapshot_shut_down"
+    assert response["Sunset"] == "Tue, 01 Jun 2027 00:00:00 GMT"
+    assert response["Link"] == f'</v1/models/{NEW}>; rel="successor-version"'
 
 
 def test_the_worker_refuses_a_generation_accepted_before_the_shutdown(api):
