@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from governance.audit.services import Actor
@@ -63,7 +64,10 @@ def webhooks(request: HttpRequest, project, role) -> HttpResponse:
             :DELIVERY_LOG_SIZE
         ],
     }
-    return render(request, "dashboard/lifecycle/webhooks.html", context, status=400 if form.errors else 200)
+    response = render(request, "dashboard/lifecycle/webhooks.html", context, status=400 if form.errors else 200)
+    if created_secret:  # the secret exists only in this response: never cached, never shown again
+        add_never_cache_headers(response)
+    return response
 
 
 @require_POST

@@ -59,3 +59,22 @@ def test_the_project_page_says_what_happened_and_how_to_recover(page):
         "href", "/projects/launch-videos/migrations/new/?environment=production"
     )
     screenshot(page, "sora-2-shutdown-project")
+
+
+def test_an_admin_adds_a_webhook_and_copies_its_secret_once(page):
+    call_command("seed_demo", stdout=io.StringIO())
+    sign_in(page, "admin", DEMO_PASSWORD)
+
+    page.goto("/projects/launch-videos/")
+    page.get_by_role("link", name="Webhooks").click()
+    page.get_by_label("Endpoint URL").fill("https://hooks.example.com/lifecycle")
+    page.get_by_label("Description").fill("on-call channel")
+    page.get_by_role("button", name="Add webhook").click()
+
+    secret = page.get_by_test_id("webhook-secret")
+    expect(secret).to_have_text(re.compile(r"^whsec_[A-Za-z0-9+/=]{32}$"))
+    expect(page.get_by_role("list").filter(has_text="hooks.example.com")).to_contain_text("on-call channel")
+    screenshot(page, "webhooks")
+    page.goto("/projects/launch-videos/webhooks/")
+    expect(page.get_by_test_id("webhook-secret")).to_have_count(0)
+    expect(page.get_by_role("list").filter(has_text="hooks.example.com")).to_be_visible()
