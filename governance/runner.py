@@ -32,6 +32,9 @@ def main() -> int:
     manage = [sys.executable, str(ROOT / "manage.py")]
 
     subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], check=True, cwd=ROOT)
+    # A development claim-signing identity on first start, unless an organisation's is configured.
+    if not os.environ.get("CONTENT_SIGNING_CERT_FILE") and not os.environ.get("CONTENT_SIGNING_CERT_PEM"):
+        subprocess.run([*manage, "create_signing_identity", "--if-missing"], check=True, cwd=ROOT)
     seeded_marker = data_dir / ".demo-seeded"
     if not seeded_marker.exists():
         subprocess.run([*manage, "seed_demo"], check=True, cwd=ROOT)

@@ -118,6 +118,7 @@ INSTALLED_APPS = [
     "governance.dashboard",
     "governance.operations",
     "governance.notifications",
+    "governance.content_credentials",
     "governance.lifecycle",
 ]
 
@@ -181,7 +182,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 _broker_url = os.environ.get("CELERY_BROKER_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL") or (_broker_url if _broker_url.startswith(("redis://", "rediss://")) else "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "governance.cache_backends.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {
         "default": {
@@ -214,6 +215,41 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
+# The archive: every completed generation's video and thumbnail, copied from the provider and signed.
+# A folder under the data dir by default; ARCHIVE_S3_BUCKET switches to any S3-compatible store
+# (django-storages, `pip install '.[s3]'`); credentials come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
+# or the instance's role, as boto3 finds them, never from here.
+if os.environ.get("ARCHIVE_S3_BUCKET"):
+    STORAGES["archive"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ["ARCHIVE_S3_BUCKET"],
+            "endpoint_url": os.environ.get("ARCHIVE_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("ARCHIVE_S3_REGION") or None,
+            "location": os.environ.get("ARCHIVE_S3_PREFIX", "archive"),
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": True,
+        },
+    }
+else:
+    STORAGES["archive"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": os.environ.get("ARCHIVE_DIR", str(DATA_DIR / "archive")), "allow_overwrite": True},
+    }
+
+# Content Credentials (C2PA): the claim-signing key and chain come from files or environment variables
+# (CONTENT_SIGNING_CERT_PEM / CONTENT_SIGNING_KEY_PEM hold the PEM text itself), never the database.
+# `manage.py create_signing_identity` writes a development identity to CONTENT_SIGNING_DIR.
+CONTENT_SIGNING_DIR = Path(os.environ.get("CONTENT_SIGNING_DIR", DATA_DIR / "signing"))
+CONTENT_SIGNING_CERT_FILE = os.environ.get(
+    "CONTENT_SIGNING_CERT_FILE", str(CONTENT_SIGNING_DIR / "claim-signer-chain.pem")
+)
+CONTENT_SIGNING_KEY_FILE = os.environ.get("CONTENT_SIGNING_KEY_FILE", str(CONTENT_SIGNING_DIR / "claim-signer.key"))
+CONTENT_TRUST_ANCHORS_FILE = os.environ.get("CONTENT_TRUST_ANCHORS_FILE", str(CONTENT_SIGNING_DIR / "ca.pem"))
+# Files the verification page accepts, at most.
+CONTENT_VERIFY_MAX_BYTES = int(os.environ.get("CONTENT_VERIFY_MAX_BYTES", str(200 * 1024 * 1024)))
+
 # Large JSON bodies are refused with a clear 413; uploads stream to disk.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
@@ -222,6 +258,8 @@ INPUT_REFERENCE_MAX_BYTES = int(os.environ.get("INPUT_REFERENCE_MAX_BYTES", str(
 # Celery: a broker that needs no server by default (kombu's filesystem transport).
 BROKER_DIR = DATA_DIR / "broker"
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost/")
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT = "governance.broker:Transport"  # one redis-py client per channel, not per message
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for folder in ("queue", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)

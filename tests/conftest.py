@@ -12,6 +12,7 @@ from django.db import connection
 from django.test import TransactionTestCase
 
 from governance.caching import forget_everything
+from governance.content_credentials.identity import CHAIN_FILE, create_development_identity, load_identity
 from governance.generations import ratelimit
 from tests.audit_tampering import as_database_superuser
 
@@ -90,6 +91,15 @@ def database_url() -> str:
         credentials += ":" + quote(db["PASSWORD"])
     host = f"{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}"
     return f"postgres://{credentials}@{host}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def signing_identity():
+    """A development claim-signing identity where the settings look for one (the live worker reads it too)."""
+    directory = Path(django_settings.CONTENT_SIGNING_DIR)
+    if not (directory / CHAIN_FILE).exists():
+        create_development_identity(directory)
+    return load_identity()
 
 
 @pytest.fixture(scope="session")

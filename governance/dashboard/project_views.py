@@ -29,6 +29,7 @@ from governance.projects.services import (
     create_api_key,
     remove_member,
     revoke_api_key,
+    set_content_credentials,
     set_membership,
 )
 
@@ -146,6 +147,29 @@ def api_key_revoke(request: HttpRequest, project: Project, role: str, key_id: in
         return redirect(reverse("dashboard:project_detail", args=[project.slug]) + "#keys")
     context = {"project": project, "role": role, "api_key": api_key}
     return render(request, "dashboard/project/api_key_revoke.html", context)
+
+
+@require_POST
+@requires_project_role(Role.ADMIN)
+def content_credentials(request: HttpRequest, project: Project, role: str, environment_name: str) -> HttpResponse:
+    """Switch signing of an environment's videos on or off, and whether manifests carry the prompt itself."""
+    environment = _environment_or_404(project, environment_name)
+    sign_content = request.POST.get("sign_content") == "on"
+    prompt_in_credentials = sign_content and request.POST.get("prompt_in_credentials") == "on"
+    set_content_credentials(
+        environment=environment,
+        sign_content=sign_content,
+        prompt_in_credentials=prompt_in_credentials,
+        actor=Actor.for_user(request.user),
+    )
+    if not sign_content:
+        said = "not signed"
+    elif prompt_in_credentials:
+        said = "signed, with the prompt"
+    else:
+        said = "signed, with the prompt's SHA-256 only"
+    messages.success(request, f"{environment.get_name_display()}: videos archived from now on are {said}.")
+    return redirect(reverse("dashboard:project_detail", args=[project.slug]) + f"#environment-{environment.name}")
 
 
 @require_POST

@@ -1,6 +1,14 @@
 from django.urls import path
 
-from governance.dashboard import audit_views, catalog_views, lifecycle_views, project_views, usage_views, views
+from governance.dashboard import (
+    audit_views,
+    catalog_views,
+    content_views,
+    lifecycle_views,
+    project_views,
+    usage_views,
+    views,
+)
 
 app_name = "dashboard"
 
@@ -48,7 +56,13 @@ urlpatterns = [
         project_views.api_key_create,
         name="api_key_create",
     ),
+    path(
+        "projects/<slug:project_slug>/environments/<str:environment_name>/content-credentials/",
+        project_views.content_credentials,
+        name="content_credentials",
+    ),
     path("audit/", audit_views.audit, name="audit"),
+    path("audit/content/", content_views.verify_content_page, name="content_verify"),
     path("audit/verify/", audit_views.verify, name="audit_verify"),
     path("audit/export/<slug:kind>/", audit_views.export, name="audit_export"),
     path("audit/exports/<slug:export_id>/manifest.json", audit_views.manifest, name="audit_manifest"),

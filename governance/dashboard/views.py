@@ -71,7 +71,11 @@ def generation_detail(request: HttpRequest, video_id: str) -> HttpResponse:
         if generation.is_finished:  # the whole page changes: timeline, latency, cost, the video
             return HttpResponseClientRefresh()
         return render(request, "dashboard/generation_detail.html#progress", {"generation": generation})
-    context = {"generation": generation, "timeline": selectors.timeline_entries(generation)}
+    context = {
+        "generation": generation,
+        "timeline": selectors.timeline_entries(generation),
+        "archived_files": list(generation.archived_files.all()),
+    }
     response = render(request, "dashboard/generation_detail.html", context)
     patch_vary_headers(response, ["HX-Request"])
     return response
@@ -80,7 +84,7 @@ def generation_detail(request: HttpRequest, video_id: str) -> HttpResponse:
 @require_GET
 @login_required
 def generation_content(request: HttpRequest, video_id: str, variant: str) -> HttpResponse:
-    """The video or its thumbnail, streamed from the provider like the gateway's content endpoint."""
+    """The video or its thumbnail, streamed from our archive like the gateway's content endpoint."""
     generation = _visible_generation(request, video_id, selectors.generation_detail)
     if variant not in DASHBOARD_VARIANTS or generation.status != Generation.Status.COMPLETED:
         raise Http404("This generation has no such content (it exists once completed).")

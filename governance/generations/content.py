@@ -1,18 +1,61 @@
-"""A completed generation's content, streamed from the provider: one way for the gateway and the dashboard."""
+"""A completed generation's content: one way for the gateway and the dashboard.
+
+Archived files (the video and thumbnail, signed when archived) stream from our archive;
+anything else the provider offers (the spritesheet) still passes through from the provider.
+"""
 
 import contextlib
+import logging
 
 from django.http import StreamingHttpResponse
 
-from governance.generations.models import Generation
-from governance.generations.upstream import client_for
+from governance.generations.archive import open_archived
+from governance.generations.models import ArchivedFile, Generation
+from governance.generations.upstream import UpstreamError, client_for
+
+logger = logging.getLogger(__name__)
 
 CONTENT_VARIANTS = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
+CHUNK_SIZE = 64 * 1024
 
 
 def stream_content(generation: Generation, variant: str, *, headers: dict | None = None) -> StreamingHttpResponse:
-    """Open the provider's content for a completed generation and pass it through; raises UpstreamError."""
-    headers = dict(headers or {})
+    """Stream the archived file, or the provider's for a variant we do not archive; raises UpstreamError."""
+    archived = ArchivedFile.objects.filter(generation=generation, variant=variant).first()
+    if archived is not None:
+        return _from_archive(archived, dict(headers or {}))
+    return _from_provider(generation, variant, dict(headers or {}))
+
+
+def credential_headers(archived: ArchivedFile) -> dict:
+    headers = {"X-Governance-Content-SHA256": archived.sha256}
+    if archived.signed:
+        headers["X-Governance-Content-Credentials"] = f"signed; certificate-sha256={archived.certificate_fingerprint}"
+    else:
+        headers["X-Governance-Content-Credentials"] = "unsigned"
+    return headers
+
+
+def _from_archive(archived: ArchivedFile, headers: dict) -> StreamingHttpResponse:
+    try:
+        file = open_archived(archived)
+    except OSError as error:
+        logger.error("archived file %s cannot be opened: %s", archived.name, error)
+        raise UpstreamError(
+            f"The archived {archived.variant} cannot be read.", status=503, code="archive_unavailable"
+        ) from error
+    headers.update(credential_headers(archived))
+    headers["Content-Length"] = str(archived.size)
+    return StreamingHttpResponse(_file_chunks(file), content_type=archived.content_type, headers=headers)
+
+
+def _file_chunks(file):
+    with file:
+        while chunk := file.read(CHUNK_SIZE):
+            yield chunk
+
+
+def _from_provider(generation: Generation, variant: str, headers: dict) -> StreamingHttpResponse:
     stack = contextlib.ExitStack()
     try:
         upstream = stack.enter_context(client_for(generation.provider).stream_content(generation.upstream_id, variant))
@@ -30,4 +73,4 @@ def stream_content(generation: Generation, variant: str, *, headers: dict | None
 
 def _chunks(upstream, stack: contextlib.ExitStack):
     with stack:
-        yield from upstream.iter_bytes(64 * 1024)
+        yield from upstream.iter_bytes(CHUNK_SIZE)

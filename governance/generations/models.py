@@ -157,3 +157,40 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["api_key", "key"], name="one_idempotency_key_per_api_key")]
+
+
+class ArchivedFile(models.Model):
+    """One file of a completed generation, kept in our archive storage as it is delivered (signed or not).
+
+    Every later download streams this file; the provider's link may have expired or the provider gone.
+    """
+
+    class Variant(models.TextChoices):
+        VIDEO = "video", "Video"
+        THUMBNAIL = "thumbnail", "Thumbnail"
+
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="archived_files")
+    variant = models.CharField(max_length=16, choices=Variant.choices)
+    name = models.CharField(max_length=255, help_text="The file's name in the archive storage.")
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64, db_index=True, help_text="Of the file as we deliver it.")
+    upstream_sha256 = models.CharField(max_length=64, db_index=True, help_text="Of the file as the provider sent it.")
+    upstream_size = models.PositiveBigIntegerField()
+    signed = models.BooleanField(default=False)
+    certificate_fingerprint = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of the claim-signing certificate that signed it."
+    )
+    unsigned_reason = models.CharField(max_length=200, blank=True)
+    upstream_manifest = models.BooleanField(
+        default=False, help_text="The provider's file carried a C2PA manifest; it is kept as an ingredient."
+    )
+    perceptual_hashes = models.JSONField(default=list, help_text="Perceptual hashes (hex) of a few frames.")
+    archived_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["generation_id", "variant"]
+        constraints = [models.UniqueConstraint(fields=["generation", "variant"], name="one_archived_file_per_variant")]
+
+    def __str__(self) -> str:
+        return self.name

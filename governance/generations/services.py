@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from governance.audit.services import Actor, record_event
 from governance.catalog.selectors import catalog_view
+from governance.generations.archive import forget_archive
 from governance.generations.errors import ApiError
-from governance.generations.models import Generation, IdempotencyRecord, new_step_token
+from governance.generations.models import ArchivedFile, Generation, IdempotencyRecord, new_step_token
 from governance.generations.parsing import (
     VideoRequest,
     clean_text,
@@ -206,8 +207,10 @@ def enqueue(generation_id: int, step_token: str, request_id: str = "") -> None:
     """Hand a committed generation to the worker; if the broker is away the sweep retries later."""
     from governance.generations.tasks import advance_generation
 
+    args, kwargs = [generation_id], {"step": step_token, "request_id": request_id}
     try:
-        advance_generation.apply_async(args=[generation_id], kwargs={"step": step_token, "request_id": request_id})
+        # Plain reprs for the message's log fields: Celery's own saferepr costs more than the rest of the message.
+        advance_generation.apply_async(args=args, kwargs=kwargs, argsrepr=repr(args), kwargsrepr=repr(kwargs))
     except Exception:
         logger.warning("could not enqueue generation %s; the sweep will retry", generation_id, exc_info=True)
 
@@ -293,7 +296,7 @@ def expire_idempotency_keys(*, now: dt.datetime | None = None) -> int:
 
 
 def delete_video(generation: Generation) -> None:
-    """Hide a video from the API and remove it upstream; the log row stays for the record.
+    """Hide a video from the API, delete our archived copies and remove it upstream; the log row stays for the record.
 
     An unfinished generation is stopped by the worker, which then deletes it upstream.
     """
@@ -302,6 +305,8 @@ def delete_video(generation: Generation) -> None:
         generation.deleted_at = timezone.now()
         generation.add_to_timeline("deleted")
         generation.save(update_fields=["deleted_at", "timeline"])
+        forget_archive([generation.pk])
+        ArchivedFile.objects.filter(generation=generation).delete()
         if generation.upstream_id and generation.is_finished:
             from governance.generations.tasks import delete_upstream_video
 
@@ -323,7 +328,8 @@ def apply_retention(*, days: int, now: dt.datetime | None = None) -> int:
 
     A run that finds nothing to delete still writes one event, so the trail shows
     retention ran. Reference images are stored once per content hash, so a file goes
-    only when no remaining generation uses it. Audit events are never deleted.
+    only when no remaining generation uses it; archived videos and thumbnails go with
+    their rows. Audit events are never deleted.
     """
     cutoff = (now or timezone.now()) - dt.timedelta(days=days)
     expired = Generation.objects.filter(created_at__lt=cutoff).exclude(status__in=Generation.UNFINISHED)
@@ -332,6 +338,7 @@ def apply_retention(*, days: int, now: dt.datetime | None = None) -> int:
         rows = Generation.objects.filter(pk__in=batch)
         with transaction.atomic():
             files = set(rows.exclude(input_reference="").values_list("input_reference", flat=True))
+            forget_archive(batch)
             rows.delete()
             deleted += len(batch)
             _record_retention(days=days, cutoff=cutoff, deleted=batch)

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from governance.catalog.models import Alias
 from governance.catalog.selectors import catalog_view
+from governance.generations.archive import archive_generation
 from governance.catalog.services import record_alias_drift
 from governance.generations.models import Generation, new_step_token
 from governance.generations.upstream import InputReference, UpstreamError, client_for
@@ -69,7 +70,11 @@ def hand_over_step(generation_id: int, running: str) -> str | None:
 
 def advance(generation_id: int) -> float | None:
     """Do the next step for a generation; return seconds until the next check, or None when it is finished."""
-    generation = Generation.objects.select_related("provider", "remixed_from").filter(pk=generation_id).first()
+    generation = (
+        Generation.objects.select_related("provider", "remixed_from", "project", "environment", "policy_revision")
+        .filter(pk=generation_id)
+        .first()
+    )
     if generation is None or generation.is_finished:
         return None
     if generation.deleted_at is not None:
@@ -206,6 +211,7 @@ def _check_status(answer: dict) -> None:
 def _apply_upstream_state(generation: Generation, answer: dict) -> None:
     status = answer.get("status")
     if status == Generation.Status.COMPLETED:
+        _archive(generation)
         complete(generation, expires_at=answer.get("expires_at"))
     elif status == Generation.Status.FAILED:
         error = answer.get("error") or {}
@@ -227,6 +233,17 @@ def _apply_upstream_state(generation: Generation, answer: dict) -> None:
         )
         if started and saved:
             GENERATIONS.labels(status).inc()
+
+
+def _archive(generation: Generation) -> None:
+    """Keep our own signed copy before the client hears the video is ready; a failed copy is retried like a poll."""
+    files = archive_generation(generation)
+    signed = sorted({file.certificate_fingerprint for file in files if file.signed})
+    if signed:
+        note = f"{len(files)} files signed with certificate {', '.join(fp[:16] for fp in signed)}"
+    else:
+        note = f"{len(files)} files, unsigned: {files[0].unsigned_reason}"
+    generation.add_to_timeline("archived", note)
 
 
 def _after_upstream_error(generation: Generation, error: UpstreamError) -> float | None:

@@ -63,6 +63,14 @@ class Environment(models.Model):
         default=600,
         help_text="Gateway requests per minute allowed to each API key of this environment; 0 for no limit.",
     )
+    sign_content = models.BooleanField(
+        default=True,
+        help_text="Sign each video and thumbnail with a C2PA manifest (Content Credentials) when it is archived.",
+    )
+    prompt_in_credentials = models.BooleanField(
+        default=False,
+        help_text="Put the prompt itself in the signed manifest; otherwise only its SHA-256.",
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "name"], name="unique_environment_per_project")]

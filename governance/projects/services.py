@@ -81,6 +81,28 @@ def set_rate_limit(*, environment: Environment, per_minute: int, actor: Actor) -
 
 
 @transaction.atomic
+def set_content_credentials(
+    *, environment: Environment, sign_content: bool, prompt_in_credentials: bool, actor: Actor
+) -> Environment:
+    """Switch signing of the environment's content on or off, and whether manifests carry the prompt itself."""
+    environment = Environment.objects.select_for_update().select_related("project").get(pk=environment.pk)
+    before = {"sign_content": environment.sign_content, "prompt_in_credentials": environment.prompt_in_credentials}
+    after = {"sign_content": sign_content, "prompt_in_credentials": prompt_in_credentials}
+    if before != after:
+        environment.sign_content, environment.prompt_in_credentials = sign_content, prompt_in_credentials
+        environment.save(update_fields=["sign_content", "prompt_in_credentials"])
+        record_event(
+            action="environment.content_credentials_changed",
+            actor=actor,
+            target=environment,
+            project=environment.project,
+            environment=environment,
+            payload={"from": before, "to": after},
+        )
+    return environment
+
+
+@transaction.atomic
 def set_membership(*, project: Project, user, role: str, actor: Actor) -> Membership:
     membership, created = Membership.objects.select_for_update().get_or_create(
         project=project, user=user, defaults={"role": role}

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from governance.simulator.errors import SimulatorError, invalid_type, invalid_value, video_not_found
 from governance.simulator.models import SimulatedModelListing, SimulatedVideo, SimulatorProfile, VideoStatus
+from governance.simulator.rendering import render
 from governance.simulator.snapshots import (
     ALIASES,
     DEFAULT_MODEL,
@@ -381,7 +382,19 @@ def video_content(video_id: str, *, variant: str | None = None, now: dt.datetime
             code="video_not_ready",
         )
     filename, content_type = CONTENT_VARIANTS[variant]
-    return _asset_bytes(filename), content_type
+    if variant == "spritesheet":
+        return _asset_bytes(filename), content_type
+    clip = render(
+        snapshot=video.model, prompt=video.prompt, seed=render_seed(video), size=video.size, seconds=video.seconds
+    )
+    return (clip.video if variant == "video" else clip.thumbnail), content_type
+
+
+def render_seed(video: SimulatedVideo) -> int:
+    """A new job renders with seed 0; a remix with one drawn from its source, so it differs from the source."""
+    if not video.remixed_from_video_id:
+        return 0
+    return int.from_bytes(hashlib.sha256(video.remixed_from_video_id.encode()).digest()[:4], "big")
 
 
 def _model_object(name: str) -> dict:

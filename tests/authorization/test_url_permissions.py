@@ -120,6 +120,8 @@ RULES: dict[str, Rule] = {
     "dashboard:audit_verify": auditors_and_project_admins(302, method="POST"),
     "dashboard:audit_export": auditors_and_project_admins(200, method="POST", data={"generations-format": "csv"}),
     "dashboard:audit_manifest": auditors_and_project_admins(404),  # no such export: allowed, but nothing to show
+    "dashboard:content_verify": auditors_and_project_admins(200),
+    "dashboard:content_credentials": project_admins(302, method="POST"),
     # Lifecycle: the impact view shows only the user's environments; webhooks are project administration.
     "dashboard:lifecycle_impact": signed_in(),
     "dashboard:webhooks": project_admins(200),

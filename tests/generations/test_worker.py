@@ -85,7 +85,13 @@ def test_it_submits_upstream_then_polls_to_completion(accepted, clock):
     assert worker.advance(accepted.pk) is None
     done = reload(accepted)
     assert (done.status, done.progress) == ("completed", 100)
-    assert [entry["status"] for entry in done.timeline] == ["queued", "submitted", "in_progress", "completed"]
+    assert [entry["status"] for entry in done.timeline] == [
+        "queued",
+        "submitted",
+        "in_progress",
+        "archived",
+        "completed",
+    ]
 
 
 def test_a_repeated_submit_after_a_crash_reuses_the_upstream_job(accepted):

@@ -75,6 +75,15 @@ def test_pages_carry_the_security_headers(client):
 
 
 @pytest.mark.django_db
+def test_api_answers_carry_a_policy_that_allows_nothing(client):
+    response = client.get("/v1/models")  # refused without a key, and still an API answer
+
+    assert response.status_code == 401
+    assert response["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.django_db
 def test_hsts_is_sent_over_tls_when_configured(client, settings):
     settings.SECURE_HSTS_SECONDS = 31536000
 

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ContentCredentialsConfig(AppConfig):
+    name = "governance.content_credentials"
+    verbose_name = "Content credentials"

@@ -1,0 +1,60 @@
+"""Content fingerprints that survive losing the manifest: the exact SHA-256, and perceptual hashes of frames.
+
+A re-encoded video or a screenshot has none of the signed bytes left, but its pictures
+still look the same: a perceptual hash (DCT hash, imagehash's `phash`) of a few frames
+changes by only a few bits when the picture is re-compressed or rescaled.
+"""
+
+import hashlib
+from typing import BinaryIO
+
+import av
+import imagehash
+from PIL import Image, UnidentifiedImageError
+
+FRAMES_PER_VIDEO = 8
+# Two hashes at most this many bits apart (of 64) are taken to show the same picture.
+SAME_PICTURE_DISTANCE = 10
+
+
+def sha256_of(stream: BinaryIO, chunk_size: int = 64 * 1024) -> tuple[str, int]:
+    """The stream's SHA-256 and size, read in chunks from the start."""
+    stream.seek(0)
+    digest, size = hashlib.sha256(), 0
+    while chunk := stream.read(chunk_size):
+        digest.update(chunk)
+        size += len(chunk)
+    stream.seek(0)
+    return digest.hexdigest(), size
+
+
+def perceptual_hashes(stream: BinaryIO, content_type: str) -> list[str]:
+    """Hashes of up to eight evenly spaced frames of a video, or of an image; [] when it cannot be decoded."""
+    stream.seek(0)
+    try:
+        if content_type.startswith("video/"):
+            return [str(imagehash.phash(image)) for image in _video_frames(stream)]
+        return [str(imagehash.phash(Image.open(stream).convert("RGB")))]
+    except (av.FFmpegError, UnidentifiedImageError, OSError, ValueError):
+        return []
+    finally:
+        stream.seek(0)
+
+
+def _video_frames(stream: BinaryIO) -> list[Image.Image]:
+    """Up to eight evenly spaced frames (keyframes when the container does not say how many frames it has)."""
+    with av.open(stream) as container:
+        video = container.streams.video[0]
+        total = video.frames
+        wanted = {int(index * total / FRAMES_PER_VIDEO) for index in range(FRAMES_PER_VIDEO)} if total else None
+        images = []
+        for number, frame in enumerate(container.decode(video)):
+            if (number in wanted) if wanted is not None else frame.key_frame:
+                images.append(frame.to_image())
+            if len(images) >= FRAMES_PER_VIDEO:
+                break
+        return images
+
+
+def distance(first: str, second: str) -> int:
+    return imagehash.hex_to_hash(first) - imagehash.hex_to_hash(second)

@@ -1,0 +1,192 @@
+"""Our own copy of every completed generation's video and thumbnail, signed once as it is archived.
+
+Providers expire their download links and shut down; the archive does not. When the
+provider reports a generation completed, the worker streams each file into a temporary
+file, signs it with a C2PA manifest naming the governance facts (unless the environment
+switched signing off), stores it through Django's storage API (`STORAGES["archive"]`) and
+records its size, SHA-256, the signing certificate and perceptual hashes for later lookups.
+"""
+
+import contextlib
+import logging
+import mimetypes
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from django.core.files import File
+from django.core.files.storage import storages
+from django.db import transaction
+
+from governance.content_credentials import signing
+from governance.content_credentials.fingerprints import perceptual_hashes, sha256_of
+from governance.content_credentials.identity import load_identity
+from governance.generations.models import ArchivedFile, Generation
+from governance.generations.upstream import UpstreamError, client_for
+
+logger = logging.getLogger(__name__)
+
+ARCHIVED_VARIANTS = (ArchivedFile.Variant.VIDEO, ArchivedFile.Variant.THUMBNAIL)
+DEFAULT_TYPES = {ArchivedFile.Variant.VIDEO: "video/mp4", ArchivedFile.Variant.THUMBNAIL: "image/webp"}
+CHUNK_SIZE = 64 * 1024
+
+
+def archive_storage():
+    return storages["archive"]
+
+
+def archive_generation(generation: Generation) -> list[ArchivedFile]:
+    """Copy, sign and keep each of the generation's files; raises UpstreamError when the provider cannot deliver."""
+    return [_archive_variant(generation, variant) for variant in ARCHIVED_VARIANTS]
+
+
+def _archive_variant(generation: Generation, variant: str) -> ArchivedFile:
+    with tempfile.TemporaryFile() as original, tempfile.TemporaryFile() as signed_copy:
+        content_type = _download(generation, variant, original)
+        upstream_sha256, upstream_size = sha256_of(original)
+        outcome = _sign(generation, variant, content_type, original, signed_copy)
+        delivered = signed_copy if outcome.signed else original
+        sha256, size = sha256_of(delivered)
+        name = _store(generation, variant, content_type, delivered)
+        archived, _ = ArchivedFile.objects.update_or_create(
+            generation=generation,
+            variant=variant,
+            defaults={
+                "name": name,
+                "content_type": content_type,
+                "size": size,
+                "sha256": sha256,
+                "upstream_sha256": upstream_sha256,
+                "upstream_size": upstream_size,
+                "signed": outcome.signed,
+                "certificate_fingerprint": outcome.fingerprint,
+                "unsigned_reason": outcome.unsigned_reason,
+                "upstream_manifest": outcome.upstream_manifest,
+                "perceptual_hashes": perceptual_hashes(delivered, content_type),
+            },
+        )
+    logger.info(
+        "archived %s %s (%d bytes, sha256 %s, %s)",
+        generation.video_id,
+        variant,
+        size,
+        sha256,
+        f"signed by certificate {outcome.fingerprint}" if outcome.signed else f"unsigned: {outcome.unsigned_reason}",
+    )
+    return archived
+
+
+def _download(generation: Generation, variant: str, into: BinaryIO) -> str:
+    with client_for(generation.provider).stream_content(generation.upstream_id, variant) as response:
+        for chunk in response.iter_bytes(CHUNK_SIZE):
+            into.write(chunk)
+        content_type = response.headers.get("Content-Type", DEFAULT_TYPES[variant])
+    into.seek(0)
+    return content_type.split(";")[0].strip() or DEFAULT_TYPES[variant]
+
+
+def _store(generation: Generation, variant: str, content_type: str, content: BinaryIO) -> str:
+    """Save under a name derived from the generation, replacing what an interrupted earlier attempt left."""
+    extension = mimetypes.guess_extension(content_type) or ".bin"
+    content.seek(0)
+    try:
+        return archive_storage().save(f"{generation.video_id}/{variant}{extension}", File(content))
+    except OSError as error:
+        raise UpstreamError(f"The archive could not store the {variant}: {error}", code="archive_failed") from error
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    signed: bool = False
+    fingerprint: str = ""
+    unsigned_reason: str = ""
+    upstream_manifest: bool = False
+
+
+def _sign(generation: Generation, variant: str, content_type: str, original: BinaryIO, dest: BinaryIO) -> _Outcome:
+    upstream_manifest = signing.has_manifest(original, content_type)
+    if not generation.environment.sign_content:
+        return _Outcome(unsigned_reason="signing is off for this environment", upstream_manifest=upstream_manifest)
+    identity = load_identity()
+    if identity is None:
+        logger.warning("no signing identity configured; %s %s archived unsigned", generation.video_id, variant)
+        return _Outcome(unsigned_reason="no signing identity is configured", upstream_manifest=upstream_manifest)
+    with _source_ingredients(generation, variant) as ingredients:
+        try:
+            signing.sign(
+                source=original,
+                dest=dest,
+                content_type=content_type,
+                title=f"{generation.video_id}-{variant}{mimetypes.guess_extension(content_type) or ''}",
+                facts=governance_facts(generation),
+                identity=identity,
+                ingredients=ingredients,
+            )
+        except signing.c2pa.C2paError as error:
+            logger.warning("could not sign %s %s: %s", generation.video_id, variant, error)
+            original.seek(0)
+            return _Outcome(unsigned_reason=f"signing failed: {str(error)[:150]}", upstream_manifest=upstream_manifest)
+    return _Outcome(signed=True, fingerprint=identity.fingerprint, upstream_manifest=upstream_manifest)
+
+
+def source_generation(generation: Generation) -> Generation | None:
+    """The generation this one was made from (a remix's source), if it is still in the log."""
+    return generation.remixed_from
+
+
+@contextlib.contextmanager
+def _source_ingredients(generation: Generation, variant: str) -> Iterator[list[signing.Ingredient]]:
+    """The source generation's archived file of the same variant, open as an ingredient while signing."""
+    source = source_generation(generation)
+    archived = source and ArchivedFile.objects.filter(generation=source, variant=variant).first()
+    if not archived or not archive_storage().exists(archived.name):
+        yield []
+        return
+    title = f"{source.video_id}-{variant}{mimetypes.guess_extension(archived.content_type) or ''}"
+    with archive_storage().open(archived.name, "rb") as file:
+        yield [signing.Ingredient(title=title, content_type=archived.content_type, stream=file)]
+
+
+def governance_facts(generation: Generation) -> dict:
+    """What our assertion says: who made the file, with which snapshot, under which policy."""
+    revision = generation.policy_revision
+    source = source_generation(generation)
+    facts = {
+        "generation_id": generation.video_id,
+        "operation": generation.operation,
+        "provider": generation.provider.slug if generation.provider else "",
+        "requested_model": generation.requested_model,
+        "resolved_snapshot": generation.resolved_snapshot,
+        "project": generation.project.slug,
+        "environment": generation.environment.name,
+        "policy_revision": revision.number if revision else None,
+        "canary_arm": generation.canary_arm or None,
+        "prompt_sha256": generation.prompt_sha256,
+        "source_generation_id": source.video_id if source else None,
+        "upstream_id": generation.upstream_id,
+    }
+    if generation.environment.prompt_in_credentials:
+        facts["prompt"] = generation.prompt
+    return facts
+
+
+def delete_archived_files(names: list[str]) -> None:
+    """Remove files from the archive storage; a file already gone is not an error."""
+    storage = archive_storage()
+    for name in names:
+        try:
+            storage.delete(name)
+        except OSError:
+            logger.warning("could not delete archived file %s", name, exc_info=True)
+
+
+def forget_archive(generation_ids: list[int]) -> None:
+    """Delete the generations' archived files once the transaction that deletes their rows commits."""
+    names = list(ArchivedFile.objects.filter(generation_id__in=generation_ids).values_list("name", flat=True))
+    if names:
+        transaction.on_commit(lambda: delete_archived_files(names))
+
+
+def open_archived(archived: ArchivedFile):
+    return archive_storage().open(archived.name, "rb")
