@@ -19,8 +19,8 @@ from django.utils import timezone
 
 from governance.catalog.models import Alias
 from governance.catalog.selectors import catalog_view
-from governance.generations.archive import archive_generation
 from governance.catalog.services import record_alias_drift
+from governance.generations.archive import archive_generation
 from governance.generations.models import Generation, new_step_token
 from governance.generations.upstream import InputReference, UpstreamError, client_for
 from governance.metrics import GENERATIONS, UPSTREAM_ERRORS, UPSTREAM_SECONDS
