@@ -183,6 +183,11 @@ def _generation_response(generation: Generation) -> HttpResponse:
 
 
 def _governance_headers(generation: Generation) -> dict:
+    """The one place a generation response's headers are built, for every operation and for refusals.
+
+    A snapshot on its way out adds `Deprecation`, `Sunset` and the successor `Link`; a refusal
+    because the snapshot shut down names it too, so a client sees the date and the way out.
+    """
     headers = {"X-Governance-Generation": generation.video_id}
     if generation.policy_revision_id:
         headers["X-Governance-Policy-Revision"] = str(generation.policy_revision.number)
@@ -190,12 +195,29 @@ def _governance_headers(generation: Generation) -> dict:
         headers["X-Governance-Resolved-Model"] = generation.resolved_snapshot
         if generation.canary_arm:
             headers["X-Governance-Canary-Arm"] = generation.canary_arm
-        snapshot = catalog_view(generation.provider_id).snapshots.get(generation.resolved_snapshot)
-        if snapshot and snapshot.is_deprecated(timezone.now()):
-            headers.update(
-                serializers.deprecation_headers(snapshot.deprecated_on, snapshot.shutdown_on, snapshot.replacement)
-            )
+    headers.update(_lifecycle_headers(generation))
     return headers
+
+
+def _lifecycle_headers(generation: Generation) -> dict:
+    if not generation.provider_id:
+        return {}
+    catalog = catalog_view(generation.provider_id)
+    name = generation.resolved_snapshot
+    if not name and generation.error_code == "snapshot_shut_down":
+        name = catalog.resolve(generation.requested_model or _default_model(generation.environment_id))
+    snapshot = catalog.snapshots.get(name) if name else None
+    now = timezone.now()
+    if snapshot is None or not (snapshot.is_deprecated(now) or snapshot.is_shut_down(now)):
+        return {}
+    return serializers.deprecation_headers(
+        snapshot.deprecated_on or snapshot.shutdown_on, snapshot.shutdown_on, snapshot.replacement
+    )
+
+
+def _default_model(environment_id: int) -> str:
+    policy = policy_in_force(environment_id)
+    return policy.view.default_model if policy else ""
 
 
 def _list_videos(request: HttpRequest) -> HttpResponse:

@@ -17,7 +17,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from governance.catalog.models import Alias
 from governance.catalog.selectors import catalog_view
+from governance.catalog.services import record_alias_drift
 from governance.generations.archive import archive_generation
 from governance.generations.models import Generation, new_step_token
 from governance.generations.services import comparison_policy
@@ -122,11 +124,22 @@ def _start_upstream(generation: Generation) -> float | None:
     note = f"upstream {answer['id']}"
     if answer.get("model") and answer["model"] != generation.resolved_snapshot:
         note += f"; provider reports model {answer['model']}"
+        _note_alias_drift(generation, str(answer["model"])[:100])
     generation.add_to_timeline("submitted", note)
     _apply_upstream_state(generation, answer)
     if generation.is_finished:
         return None
     return _poll_interval(generation)
+
+
+def _note_alias_drift(generation: Generation, observed: str) -> None:
+    """An alias request the provider ran on another snapshot than ours is alias drift, recorded in the catalog."""
+    alias = Alias.objects.select_related("snapshot", "provider").filter(
+        provider_id=generation.provider_id, name=generation.requested_model
+    )
+    alias = alias.first()
+    if alias is not None:
+        record_alias_drift(alias=alias, observed=observed, generation_video_id=generation.video_id)
 
 
 def _recheck_policy(generation: Generation) -> Refusal | None:

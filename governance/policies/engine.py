@@ -78,6 +78,9 @@ class Refusal:
     code: str
     message: str
     param: str | None = None
+    # For `snapshot_shut_down`: when it shut down and what replaces it, for headers and the log.
+    shutdown_on: dt.date | None = None
+    replacement: str | None = None
 
 
 Decision = Accept | Refusal
@@ -242,10 +245,18 @@ def _check_allowed(
 
 
 def _shut_down(snapshot: SnapshotInfo, catalog: CatalogView) -> Refusal:
-    message = f"Snapshot '{snapshot.name}' was shut down on {snapshot.shutdown_on.isoformat()}."
+    message = f"Snapshot '{snapshot.name}' was shut down on {snapshot.shutdown_on.isoformat()}; nothing runs on it."
     if snapshot.replacement:
-        message += f" Its replacement is '{snapshot.replacement}'."
-    return Refusal(code="snapshot_shut_down", message=message, param="model")
+        message += f" Its replacement is '{snapshot.replacement}': migrate this environment to it."
+    else:
+        message += " It has no named replacement: migrate this environment to another snapshot."
+    return Refusal(
+        code="snapshot_shut_down",
+        message=message,
+        param="model",
+        shutdown_on=snapshot.shutdown_on,
+        replacement=snapshot.replacement,
+    )
 
 
 def _check_capabilities(

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import F
 
 from governance.audit.services import Actor, record_event
-from governance.catalog.models import Provider
+from governance.catalog.models import Provider, Snapshot
 from governance.catalog.selectors import load_catalog_view
 from governance.policies import engine
 from governance.policies.models import BudgetUsage, PolicyRevision
@@ -52,8 +52,28 @@ def validate_policy(provider: Provider, values: dict) -> None:
         errors["canary_percent"] = "A canary percentage needs a canary snapshot."
     if not 0 <= int(values.get("canary_percent") or 0) <= 100:
         errors["canary_percent"] = "Between 0 and 100."
+    _refuse_unreviewed(provider, values, pinned, errors)
     if errors:
         raise ValidationError(errors)
+
+
+def _refuse_unreviewed(provider: Provider, values: dict, pinned: str | None, errors: dict[str, str]) -> None:
+    """Snapshots a provider sync discovered run nowhere until an admin has reviewed them."""
+    named = {
+        "allowed_snapshots": set(values["allowed_snapshots"]),
+        "default_model": {pinned} if pinned else set(),
+        "canary_snapshot": {values.get("canary_snapshot")} if values.get("canary_snapshot") else set(),
+    }
+    everything = set().union(*named.values())
+    unreviewed = set(
+        Snapshot.objects.filter(provider=provider, name__in=everything, reviewed=False).values_list("name", flat=True)
+    )
+    for field, names in named.items():
+        waiting = sorted(names & unreviewed)
+        if waiting and field not in errors:
+            errors[field] = (
+                f"Awaiting an admin's review in the catalog before any policy may use it: {', '.join(waiting)}."
+            )
 
 
 @transaction.atomic

@@ -17,7 +17,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from governance.simulator.errors import SimulatorError, invalid_type, invalid_value, video_not_found
-from governance.simulator.models import SimulatedVideo, SimulatorProfile, VideoStatus
+from governance.simulator.models import SimulatedModelListing, SimulatedVideo, SimulatorProfile, VideoStatus
 from governance.simulator.rendering import render
 from governance.simulator.snapshots import (
     ALIASES,
@@ -410,7 +410,16 @@ def _model_object(name: str) -> dict:
 
 
 def list_models() -> dict:
-    return {"object": "list", "data": [_model_object(name) for name in [*SNAPSHOTS, *ALIASES]]}
+    """The pack's models, with the listing changes stored in SimulatedModelListing applied."""
+    entries = {name: _model_object(name) for name in [*SNAPSHOTS, *ALIASES]}
+    for listing in SimulatedModelListing.objects.all():
+        entry = entries.setdefault(listing.name, {"id": listing.name, "object": "model", "owned_by": "simulator"})
+        released = listing.released_on or (dt.date(1970, 1, 1) if "created" not in entry else None)
+        if released:
+            entry["created"] = int(dt.datetime.combine(released, dt.time(), tzinfo=dt.UTC).timestamp())
+        if listing.shutdown_date:
+            entry["shutdown_date"] = listing.shutdown_date.isoformat()
+    return {"object": "list", "data": list(entries.values())}
 
 
 def retrieve_model(name: str) -> dict:

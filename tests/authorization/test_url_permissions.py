@@ -141,6 +141,13 @@ RULES: dict[str, Rule] = {
     "dashboard:audit_manifest": auditors_and_project_admins(404),  # no such export: allowed, but nothing to show
     "dashboard:content_verify": auditors_and_project_admins(200),
     "dashboard:content_credentials": project_admins(302, method="POST"),
+    # Lifecycle: the impact view shows only the user's environments; webhooks are project administration.
+    "dashboard:lifecycle_impact": signed_in(),
+    "dashboard:webhooks": project_admins(200),
+    "dashboard:snapshot_review": Rule(
+        {**{role: 403 for role in SIGNED_IN}, ANONYMOUS: LOGIN, STAFF: 404}, method="POST"
+    ),  # site admins only; no such snapshot
+    "dashboard:webhook_delete": project_admins(404, method="POST"),  # no such webhook
     # Operations: probes are open; metrics need the bearer token (sessions do not count).
     "operations:healthz": everyone(200),
     "operations:readyz": everyone(200),
@@ -205,6 +212,7 @@ SAMPLES = {
     "environment_name": "production",
     "key_id": "0",
     "membership_id": "0",
+    "snapshot_id": "0",
 }
 
 

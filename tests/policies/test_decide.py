@@ -139,6 +139,12 @@ def test_a_shut_down_snapshot_is_refused_with_its_date_and_replacement():
     assert "2026-09-24" in decision.message and NEW in decision.message
 
 
+def test_a_shut_down_refusal_carries_the_date_and_the_replacement_as_values():
+    decision = decide(request(model=GONE), policy(allowed_snapshots=frozenset({OLD, GONE})), CATALOG, NOW)
+    assert (decision.shutdown_on, decision.replacement) == (dt.date(2026, 9, 24), NEW)
+    assert recheck(GONE, policy(allowed_snapshots=frozenset({GONE})), CATALOG, NOW).shutdown_on == dt.date(2026, 9, 24)
+
+
 def test_a_snapshot_is_usable_until_its_shutdown_day_begins():
     the_day_before = dt.datetime(2026, 9, 23, 23, 59, tzinfo=dt.UTC)
     decision = decide(request(model=GONE), policy(allowed_snapshots=frozenset({OLD, GONE})), CATALOG, the_day_before)
