@@ -7,6 +7,7 @@ need no services; production sets DATABASE_URL, CELERY_BROKER_URL and REDIS_URL.
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import dj_database_url
 from csp.constants import NONE, SELF
@@ -24,6 +25,35 @@ def env_bool(name: str, default: bool) -> bool:
 
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def email_settings(environ) -> tuple[str, dict]:
+    """Django's email backend and SMTP settings from EMAIL_URL or EMAIL_HOST/...; the console when neither is set."""
+    url = environ.get("EMAIL_URL", "")
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme == "console":
+            return "django.core.mail.backends.console.EmailBackend", {}
+        if parts.scheme not in ("smtp", "smtp+tls", "smtp+ssl", "smtps"):
+            raise ImproperlyConfigured("EMAIL_URL must start with smtp://, smtp+tls://, smtp+ssl:// or console://.")
+        return "django.core.mail.backends.smtp.EmailBackend", {
+            "EMAIL_HOST": parts.hostname or "localhost",
+            "EMAIL_PORT": parts.port
+            or (465 if parts.scheme in ("smtp+ssl", "smtps") else 587 if "tls" in parts.scheme else 25),
+            "EMAIL_HOST_USER": unquote(parts.username or ""),
+            "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+            "EMAIL_USE_TLS": parts.scheme == "smtp+tls",
+            "EMAIL_USE_SSL": parts.scheme in ("smtp+ssl", "smtps"),
+        }
+    if environ.get("EMAIL_HOST"):
+        return "django.core.mail.backends.smtp.EmailBackend", {
+            "EMAIL_HOST": environ["EMAIL_HOST"],
+            "EMAIL_PORT": int(environ.get("EMAIL_PORT", "25")),
+            "EMAIL_HOST_USER": environ.get("EMAIL_HOST_USER", ""),
+            "EMAIL_HOST_PASSWORD": environ.get("EMAIL_HOST_PASSWORD", ""),
+            "EMAIL_USE_TLS": environ.get("EMAIL_USE_TLS", "").lower() in ("1", "true", "yes", "on"),
+        }
+    return "django.core.mail.backends.console.EmailBackend", {}
 
 
 def env_retention_days(name: str) -> int | None:
@@ -56,6 +86,8 @@ PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
 DEBUG = env_bool("DEBUG", "DATABASE_URL" not in os.environ)
 DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
 SECRET_KEY = os.environ.get("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
+# Earlier keys, still accepted for sessions and still decrypting webhook secrets, while SECRET_KEY rotates.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", "")
 if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
     raise ImproperlyConfigured(
         "SECRET_KEY is the development default while DEBUG is off. Set SECRET_KEY (or DEBUG=1 for local development)."
@@ -87,6 +119,7 @@ INSTALLED_APPS = [
     "governance.operations",
     "governance.notifications",
     "governance.content_credentials",
+    "governance.lifecycle",
 ]
 
 MIDDLEWARE = [
@@ -264,7 +297,31 @@ CELERY_BEAT_SCHEDULE = {
         "task": "governance.generations.tasks.apply_generation_retention",
         "schedule": timedelta(hours=1),
     },
+    "check-rollout-health": {
+        "task": "governance.snapshot_migrations.tasks.check_rollout_health",
+        "schedule": timedelta(seconds=int(os.environ.get("ROLLOUT_HEALTH_INTERVAL_SECONDS", "60"))),
+    },
+    "sync-catalog": {
+        "task": "governance.lifecycle.tasks.sync_catalog",
+        "schedule": timedelta(minutes=int(os.environ.get("CATALOG_SYNC_MINUTES", "360"))),
+    },
+    "raise-shutdown-alerts": {
+        "task": "governance.lifecycle.tasks.raise_shutdown_alerts",
+        "schedule": timedelta(hours=1),
+    },
+    "retry-webhook-deliveries": {
+        "task": "governance.lifecycle.tasks.retry_due_webhook_deliveries",
+        "schedule": timedelta(minutes=10),
+    },
 }
+
+# Email (lifecycle alerts): EMAIL_URL such as smtp+tls://user:password@mail.example.com:587, or
+# EMAIL_HOST with EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS; without either,
+# mail is printed to the console. SITE_URL makes the links in emails absolute.
+EMAIL_BACKEND, _email = email_settings(os.environ)
+globals().update(_email)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "snapshot-governance@localhost")
+SITE_URL = os.environ.get("SITE_URL", f"http://127.0.0.1:{PORT}")
 
 # The built-in simulator (an unauthenticated fake provider) is served by this web
 # server for the embedded default, demos and tests; production leaves it off.

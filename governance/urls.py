@@ -16,6 +16,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("inbox/", include("governance.notifications.urls")),
     path("", include("governance.operations.urls")),
+    path("", include("governance.snapshot_migrations.urls")),
     path("", include("governance.dashboard.urls")),
 ]
 

@@ -32,6 +32,21 @@ def _flush_past_the_audit_triggers(flush):
 TransactionTestCase._fixture_teardown = _flush_past_the_audit_triggers(TransactionTestCase._fixture_teardown)
 
 
+def pytest_sessionstart(session) -> None:
+    """Remove an SQLite test database's leftover -wal and -shm files when the database itself is gone.
+
+    A run stopped with Ctrl-C while the database was being destroyed can leave them behind,
+    and SQLite then refuses to create the database anew with "disk I/O error".
+    """
+    database = django_settings.DATABASES["default"]
+    if database["ENGINE"] != "django.db.backends.sqlite3":
+        return
+    name = Path(database.get("TEST", {}).get("NAME") or "")
+    if name.name and not name.exists():
+        for suffix in ("-wal", "-shm"):
+            Path(f"{name}{suffix}").unlink(missing_ok=True)
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """Passwords are hashed for real in production; the suite does not need a million PBKDF2 rounds per user."""

@@ -27,6 +27,9 @@ class Provider(models.Model):
     api_key_env_var = models.CharField(max_length=100, blank=True, help_text="Name of the environment variable.")
     connect_timeout = models.FloatField(default=5.0)
     read_timeout = models.FloatField(default=30.0)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    last_sync_ok = models.BooleanField(null=True, help_text="Whether the last sync from /v1/models succeeded.")
+    last_sync_message = models.CharField(max_length=500, blank=True)
 
     def __str__(self) -> str:
         return self.name
@@ -75,6 +78,10 @@ class Snapshot(models.Model):
     )
     extension_seconds = models.JSONField(default=list, blank=True, help_text="Lengths an extension may add.")
     price_per_second = models.JSONField(default=dict, help_text='USD per second by size, e.g. {"720x1280": "0.10"}.')
+    reviewed = models.BooleanField(
+        default=True, help_text="Snapshots discovered by a provider sync wait for an admin's review before use."
+    )
+    discovered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["provider", "name"], name="unique_snapshot_per_provider")]
@@ -120,3 +127,16 @@ class AliasRepoint(models.Model):
 
     class Meta:
         ordering = ["-repointed_at", "-pk"]
+
+
+class AliasDrift(models.Model):
+    """The provider ran an alias request on another snapshot than the catalog expects."""
+
+    alias = models.ForeignKey(Alias, on_delete=models.CASCADE, related_name="drifts")
+    expected_snapshot = models.CharField(max_length=100)
+    observed_snapshot = models.CharField(max_length=100)
+    generation_video_id = models.CharField(max_length=100, blank=True)
+    detected_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-detected_at", "-pk"]

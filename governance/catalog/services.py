@@ -7,7 +7,8 @@ from pathlib import Path
 from django.db import transaction
 
 from governance.audit.services import Actor, record_event
-from governance.catalog.models import Alias, AliasRepoint, Provider, Snapshot
+from governance.catalog.events import alias_moved
+from governance.catalog.models import Alias, AliasDrift, AliasRepoint, Provider, Snapshot
 
 PACKS_DIR = Path(__file__).resolve().parent / "packs"
 
@@ -156,4 +157,55 @@ def repoint_alias(*, provider: Provider, name: str, snapshot: Snapshot, actor: A
             "reason": reason,
         },
     )
+    if previous is not None:
+        alias_moved.send(
+            sender=Alias,
+            alias=alias,
+            from_snapshot=previous.name,
+            to_snapshot=snapshot.name,
+            reason=reason,
+            drift=False,
+        )
     return True
+
+
+@transaction.atomic
+def record_alias_drift(*, alias: Alias, observed: str, generation_video_id: str = "") -> AliasDrift | None:
+    """The provider ran `alias` on `observed` although the catalog points it elsewhere: record and announce it.
+
+    The same drift (alias, expected, observed) is recorded once a day, so a busy
+    environment does not flood inboxes with the same news.
+    """
+    expected = alias.snapshot.name
+    if observed == expected:
+        return None
+    today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    seen = AliasDrift.objects.filter(
+        alias=alias, expected_snapshot=expected, observed_snapshot=observed, detected_at__gte=today
+    )
+    if seen.exists():
+        return None
+    drift = AliasDrift.objects.create(
+        alias=alias, expected_snapshot=expected, observed_snapshot=observed, generation_video_id=generation_video_id
+    )
+    record_event(
+        action="alias.drift_detected",
+        actor=Actor.system("worker"),
+        target=alias,
+        payload={
+            "provider": alias.provider.slug,
+            "alias": alias.name,
+            "expected": expected,
+            "observed": observed,
+            "generation": generation_video_id,
+        },
+    )
+    alias_moved.send(
+        sender=Alias,
+        alias=alias,
+        from_snapshot=expected,
+        to_snapshot=observed,
+        reason=f"the provider answered generation {generation_video_id} with {observed}",
+        drift=True,
+    )
+    return drift

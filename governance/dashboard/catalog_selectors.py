@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from governance.catalog.models import AliasRepoint, Lifecycle, Provider, Snapshot
+from governance.catalog.models import AliasDrift, AliasRepoint, Lifecycle, Provider, Snapshot
 
 TIMELINE_WIDTH = 1000
 TIMELINE_LABEL_WIDTH = 220
@@ -264,3 +264,8 @@ def alias_history() -> QuerySet[AliasRepoint]:
     return AliasRepoint.objects.select_related("alias__provider", "from_snapshot", "to_snapshot").order_by(
         "-repointed_at", "-pk"
     )
+
+
+def alias_drifts() -> QuerySet[AliasDrift]:
+    """Drift the worker saw at the provider, newest first (the latest hundred)."""
+    return AliasDrift.objects.select_related("alias__provider").order_by("-detected_at", "-pk")[:100]

@@ -27,6 +27,7 @@ def catalog(request: HttpRequest) -> HttpResponse:
             "comparison": comparison,
             "providers": catalog_selectors.catalog(now=now),
             "alias_history": catalog_selectors.alias_history(),
+            "alias_drifts": catalog_selectors.alias_drifts(),
         }
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])

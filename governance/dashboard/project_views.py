@@ -21,6 +21,7 @@ from governance.dashboard.permissions import has_role, project_role, requires_pr
 from governance.dashboard.project_forms import AddMemberForm, ApiKeyForm, MemberRoleForm, PolicyForm
 from governance.dashboard.selectors import can_see_all_projects
 from governance.dashboard.services import record_refused_visit
+from governance.policies.engine import ALIAS_REFUSE
 from governance.policies.models import PolicyRevision
 from governance.policies.services import ProtectedEnvironmentError, revise_policy
 from governance.projects.models import ApiKey, Environment, Membership, Project, Role
@@ -75,25 +76,33 @@ def revision_diff(request: HttpRequest, project: Project, role: str, environment
 def policy_editor(request: HttpRequest, project: Project, role: str, environment_name: str) -> HttpResponse:
     environment = _environment_or_404(project, environment_name)
     current = selectors.revisions_of(environment).first()
+    provider = _chosen_provider(request, current.provider if current else None)
     context = {"project": project, "role": role, "environment": environment, "current": current}
-    if current is None:
+    context["providers"] = Provider.objects.order_by("name")
+    context["provider"] = provider
+    if provider is None:
         context["sentences"] = []
         return render(request, EDITOR_PAGE, context)
-    catalog = selectors.CatalogNames.load(current.provider_id)
-    context["sentences"] = selectors.describe_policy(environment, current, catalog)
-    if environment.protected:
+    catalog = selectors.CatalogNames.load(provider.pk)
+    if current is not None:
+        current_catalog = (
+            catalog if current.provider_id == provider.pk else selectors.CatalogNames.load(current.provider_id)
+        )
+        context["sentences"] = selectors.describe_policy(environment, current, current_catalog)
+    else:
+        context["sentences"] = []
+    if environment.protected and current is not None:
         if request.method == "POST":
             return _refuse_protected_edit(request, project, environment, context)
         return render(request, EDITOR_PAGE, context)
     now = timezone.now()
-    provider = _chosen_provider(request, current.provider)
-    if provider != current.provider:
-        catalog = selectors.CatalogNames.load(provider.pk)
-    context["provider"], context["providers"] = provider, Provider.objects.order_by("name")
     if request.method == "GET":
-        initial = PolicyForm.initial_from(current, same_provider=provider == current.provider)
+        if current is None:
+            initial = {"alias_requests": ALIAS_REFUSE}
+        else:
+            initial = PolicyForm.initial_from(current, same_provider=provider == current.provider)
         context["form"] = PolicyForm(initial=initial, catalog=catalog, now=now)
-        context["saved_diff"] = _saved_diff(request, environment, current)
+        context["saved_diff"] = _saved_diff(request, environment, current) if current else None
         return render(request, EDITOR_PAGE, context)
     form = PolicyForm(request.POST, catalog=catalog, now=now)
     context["form"] = form
@@ -233,6 +242,7 @@ def project_context(request: HttpRequest, project: Project, role: str, **extra) 
         "project": project,
         "role": role,
         "is_admin": Role.rank(role) >= Role.rank(Role.ADMIN),
+        "may_migrate": Role.rank(role) >= Role.rank(Role.DEVELOPER),
         "can_read_keys": can_read_keys,
         "environments": [
             (policy, api_keys.get(policy.environment.pk, []), characters.get(policy.environment.pk, []))
@@ -245,15 +255,14 @@ def project_context(request: HttpRequest, project: Project, role: str, **extra) 
     }
 
 
-def _chosen_provider(request: HttpRequest, current: Provider) -> Provider:
-    """The provider whose catalog the new revision uses: the current one unless the admin picked another."""
+def _chosen_provider(request: HttpRequest, current: Provider | None) -> Provider | None:
+    """The provider whose catalog the new revision uses: the one the admin picked, else the current one.
+
+    An environment's first policy defaults to the first provider by name.
+    """
+    providers = Provider.objects.order_by("name")
     slug = request.POST.get("provider") or request.GET.get("provider")
-    if not slug or slug == current.slug:
-        return current
-    provider = Provider.objects.filter(slug=slug).first()
-    if provider is None:
-        raise Http404("No such provider in the catalog.")
-    return provider
+    return (providers.filter(slug=slug).first() if slug else None) or current or providers.first()
 
 
 def _environment_or_404(project: Project, name: str) -> Environment:

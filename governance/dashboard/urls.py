@@ -1,6 +1,14 @@
 from django.urls import path
 
-from governance.dashboard import audit_views, catalog_views, content_views, project_views, usage_views, views
+from governance.dashboard import (
+    audit_views,
+    catalog_views,
+    content_views,
+    lifecycle_views,
+    project_views,
+    usage_views,
+    views,
+)
 
 app_name = "dashboard"
 
@@ -10,6 +18,14 @@ urlpatterns = [
     path("generations/<id:video_id>/", views.generation_detail, name="generation_detail"),
     path("catalog/", catalog_views.catalog, name="catalog"),
     path("usage/", usage_views.usage, name="usage"),
+    path("lifecycle/", lifecycle_views.impact, name="lifecycle_impact"),
+    path("catalog/snapshots/<int:snapshot_id>/review/", lifecycle_views.snapshot_review, name="snapshot_review"),
+    path("projects/<slug:project_slug>/webhooks/", lifecycle_views.webhooks, name="webhooks"),
+    path(
+        "projects/<slug:project_slug>/webhooks/<int:webhook_id>/delete/",
+        lifecycle_views.webhook_delete,
+        name="webhook_delete",
+    ),
     path("generations/<id:video_id>/row/", views.generation_row, name="generation_row"),
     path("generations/<id:video_id>/content/<slug:variant>/", views.generation_content, name="generation_content"),
     path("playground/", views.playground, name="playground"),

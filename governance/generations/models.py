@@ -46,6 +46,8 @@ class Generation(models.Model):
         COMPLETED = "completed", "Completed"
         FAILED = "failed", "Failed"
 
+    PURPOSE_COMPARISON = "comparison"
+
     UNFINISHED = [Status.QUEUED, Status.IN_PROGRESS]
     FINISHED = [Status.REFUSED, Status.COMPLETED, Status.FAILED]
 
@@ -72,6 +74,8 @@ class Generation(models.Model):
         "policies.PolicyRevision", null=True, blank=True, on_delete=models.PROTECT, related_name="generations"
     )
     canary_arm = models.CharField(max_length=8, blank=True)
+    # "comparison" for a migration plan's comparison run: excluded from canary health, shown apart in the log.
+    purpose = models.CharField(max_length=16, blank=True)
     # The source generation of a remix, edit or extension (the lineage). A derived video outlives its
     # source under retention; parameters keep the source's id and the snapshot that made it.
     remixed_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="remixes")

@@ -63,5 +63,5 @@ def deprecation_headers(deprecated_on: dt.date | None, shutdown_on: dt.date | No
     if shutdown_on:
         headers["Sunset"] = format_datetime(dt.datetime.combine(shutdown_on, dt.time(), tzinfo=dt.UTC), usegmt=True)
     if replacement:
-        headers["Link"] = f'<{replacement}>; rel="successor-version"'
+        headers["Link"] = f'</v1/models/{replacement}>; rel="successor-version"'
     return headers

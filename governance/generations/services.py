@@ -2,9 +2,8 @@
 
 import datetime as dt
 import logging
-import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -15,7 +14,14 @@ from governance.audit.services import Actor, record_event
 from governance.catalog.selectors import catalog_view
 from governance.generations.archive import forget_archive
 from governance.generations.errors import ApiError
-from governance.generations.models import ArchivedFile, Character, Generation, IdempotencyRecord, new_step_token
+from governance.generations.models import (
+    ArchivedFile,
+    Character,
+    Generation,
+    IdempotencyRecord,
+    new_step_token,
+    new_video_id,
+)
 from governance.generations.parsing import (
     CharacterRequest,
     SourceRequest,
@@ -39,9 +45,11 @@ from governance.policies.engine import (
     Accept,
     Decision,
     GenerationRequest,
+    PolicyView,
     Refusal,
     budget_exceeded,
     decide,
+    routing_bucket,
 )
 from governance.policies.models import PolicyRevision
 from governance.policies.selectors import month_start, policy_in_force
@@ -50,6 +58,9 @@ from governance.projects.selectors import KeyHolder
 from governance.request_ids import current_request_id
 
 logger = logging.getLogger(__name__)
+
+# A caller's stable identity for canary routing (a user or tenant id); without it the generation id decides.
+SUBJECT_HEADER = "X-Governance-Subject"
 
 # An Idempotency-Key whose first request never finished (the process died) is taken over after this.
 ABANDONED_IDEMPOTENCY_AFTER = dt.timedelta(seconds=60)
@@ -72,8 +83,7 @@ class Submission:
     derived: SourceRequest | None = None
     character: CharacterRequest | None = None
 
-    def engine_request(self) -> GenerationRequest:
-        bucket = secrets.randbelow(100)
+    def engine_request(self, bucket: int = 0) -> GenerationRequest:
         if self.operation == OPERATION_REMIX:
             return GenerationRequest(
                 operation=OPERATION_REMIX,
@@ -175,14 +185,25 @@ def missing_character(environment_id: int, submission: Submission) -> Refusal | 
 
 
 def submit(
-    *, holder: KeyHolder, submission: Submission, now: dt.datetime | None = None, submitted_by=None
+    *,
+    holder: KeyHolder,
+    submission: Submission,
+    now: dt.datetime | None = None,
+    submitted_by=None,
+    subject: str = "",
+    comparison_snapshot: str = "",
 ) -> Generation:
     """Decide and record one generation; accepted ones are handed to the worker once committed.
 
     `submitted_by` is the signed-in user when the dashboard's playground submits on their behalf.
+    `subject` (the caller's `X-Governance-Subject`) keeps a caller in one canary arm; without it the
+    new generation's id decides, so each request is assigned independently but reproducibly.
+    `comparison_snapshot` marks a migration plan's comparison run, which may also run that snapshot.
     """
     now = now or timezone.now()
-    decision, policy = _decide(holder, submission, now)
+    video_id = new_video_id()
+    bucket = routing_bucket(subject or video_id)
+    decision, policy = _decide(holder, submission, now, bucket, comparison_snapshot)
     if isinstance(decision, Accept) and policy.view.monthly_budget is not None:
         with transaction.atomic():
             if not reserve_budget(
@@ -192,11 +213,11 @@ def submit(
                 budget=policy.view.monthly_budget,
             ):
                 decision = budget_exceeded(decision.estimated_cost, policy.view.monthly_budget)
-            return _record(holder, submission, decision, policy, now, submitted_by)
-    return _record(holder, submission, decision, policy, now, submitted_by)
+            return _record(holder, submission, decision, policy, now, submitted_by, video_id, comparison_snapshot)
+    return _record(holder, submission, decision, policy, now, submitted_by, video_id, comparison_snapshot)
 
 
-def _decide(holder: KeyHolder, submission: Submission, now: dt.datetime):
+def _decide(holder: KeyHolder, submission: Submission, now: dt.datetime, bucket: int, comparison_snapshot: str = ""):
     """The engine's decision. The month's spend is not read here: `reserve_budget` checks it atomically."""
     policy = policy_in_force(holder.environment_id)
     if submission.invalid is not None:
@@ -204,16 +225,31 @@ def _decide(holder: KeyHolder, submission: Submission, now: dt.datetime):
     if policy is None:
         return Refusal(code="no_policy", message="This environment has no policy yet; an admin must set one."), None
     catalog = catalog_view(policy.provider_id)
-    decision = decide(submission.engine_request(), policy.view, catalog, now)
+    view = comparison_policy(policy.view, comparison_snapshot) if comparison_snapshot else policy.view
+    decision = decide(submission.engine_request(bucket), view, catalog, now)
     if isinstance(decision, Accept):
         decision = missing_character(holder.environment_id, submission) or decision
     return decision, policy
 
 
+def comparison_policy(view: PolicyView, snapshot: str) -> PolicyView:
+    """The policy a comparison run is decided under: the environment's, also allowing the plan's snapshot, no canary."""
+    return replace(view, allowed_snapshots=view.allowed_snapshots | {snapshot}, canary_snapshot=None, canary_percent=0)
+
+
 def _record(
-    holder: KeyHolder, submission: Submission, decision: Decision, policy, now: dt.datetime, submitted_by=None
+    holder: KeyHolder,
+    submission: Submission,
+    decision: Decision,
+    policy,
+    now: dt.datetime,
+    submitted_by=None,
+    video_id: str = "",
+    comparison_snapshot: str = "",
 ) -> Generation:
     generation = Generation(
+        video_id=video_id or new_video_id(),
+        purpose=Generation.PURPOSE_COMPARISON if comparison_snapshot else "",
         project_id=holder.project_id,
         environment_id=holder.environment_id,
         api_key_id=holder.api_key_id,

@@ -25,6 +25,7 @@ from governance.generations.parsing import (
 )
 from governance.generations.ratelimit import seconds_until_allowed
 from governance.generations.services import (
+    SUBJECT_HEADER,
     Submission,
     create_submission,
     delete_video,
@@ -38,6 +39,7 @@ from governance.policies.engine import (
     OPERATION_EDIT,
     OPERATION_EXTEND,
     OPERATION_REMIX,
+    ROUTING_BUCKETS,
     Accept,
     GenerationRequest,
     Refusal,
@@ -175,7 +177,9 @@ def _submit(request: HttpRequest, submission: Submission, fingerprint: str) -> H
         holder=request.holder,
         key=request.headers.get("Idempotency-Key"),
         fingerprint=fingerprint,
-        submit_once=lambda: submit(holder=request.holder, submission=submission),
+        submit_once=lambda: submit(
+            holder=request.holder, submission=submission, subject=request.headers.get(SUBJECT_HEADER, "")
+        ),
     )
     return _generation_response(generation)
 
@@ -188,6 +192,11 @@ def _generation_response(generation: Generation) -> HttpResponse:
 
 
 def _governance_headers(generation: Generation) -> dict:
+    """The one place a generation response's headers are built, for every operation and for refusals.
+
+    A snapshot on its way out adds `Deprecation`, `Sunset` and the successor `Link`; a refusal
+    because the snapshot shut down names it too, so a client sees the date and the way out.
+    """
     headers = {"X-Governance-Generation": generation.video_id}
     if generation.policy_revision_id:
         headers["X-Governance-Policy-Revision"] = str(generation.policy_revision.number)
@@ -195,12 +204,29 @@ def _governance_headers(generation: Generation) -> dict:
         headers["X-Governance-Resolved-Model"] = generation.resolved_snapshot
         if generation.canary_arm:
             headers["X-Governance-Canary-Arm"] = generation.canary_arm
-        snapshot = catalog_view(generation.provider_id).snapshots.get(generation.resolved_snapshot)
-        if snapshot and snapshot.is_deprecated(timezone.now()):
-            headers.update(
-                serializers.deprecation_headers(snapshot.deprecated_on, snapshot.shutdown_on, snapshot.replacement)
-            )
+    headers.update(_lifecycle_headers(generation))
     return headers
+
+
+def _lifecycle_headers(generation: Generation) -> dict:
+    if not generation.provider_id:
+        return {}
+    catalog = catalog_view(generation.provider_id)
+    name = generation.resolved_snapshot
+    if not name and generation.error_code == "snapshot_shut_down":
+        name = catalog.resolve(generation.requested_model or _default_model(generation.environment_id))
+    snapshot = catalog.snapshots.get(name) if name else None
+    now = timezone.now()
+    if snapshot is None or not (snapshot.is_deprecated(now) or snapshot.is_shut_down(now)):
+        return {}
+    return serializers.deprecation_headers(
+        snapshot.deprecated_on or snapshot.shutdown_on, snapshot.shutdown_on, snapshot.replacement
+    )
+
+
+def _default_model(environment_id: int) -> str:
+    policy = policy_in_force(environment_id)
+    return policy.view.default_model if policy else ""
 
 
 def _list_videos(request: HttpRequest) -> HttpResponse:
@@ -331,7 +357,7 @@ def _models_for(request: HttpRequest) -> list[dict]:
     names = sorted(policy.view.allowed_snapshots) + sorted(catalog.aliases)
     entries = []
     for name in names:
-        decision = decide(GenerationRequest(model=name, routing_bucket=100), policy.view, catalog, now)
+        decision = decide(GenerationRequest(model=name, routing_bucket=ROUTING_BUCKETS), policy.view, catalog, now)
         if isinstance(decision, Accept) or decision.code in (
             "unsupported_parameter",
             "parameter_not_allowed",

@@ -17,10 +17,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from governance.catalog.models import Alias
 from governance.catalog.selectors import catalog_view
+from governance.catalog.services import record_alias_drift
 from governance.generations.adapters import adapter_for
 from governance.generations.archive import archive_generation
 from governance.generations.models import Character, Generation, new_step_token
+from governance.generations.services import comparison_policy
 from governance.generations.upstream import UpstreamError
 from governance.metrics import GENERATIONS, UPSTREAM_ERRORS, UPSTREAM_SECONDS
 from governance.policies.engine import DERIVED_OPERATIONS, OPERATION_CHARACTER, Refusal, recheck
@@ -112,11 +115,22 @@ def _start_upstream(generation: Generation) -> float | None:
     note = f"upstream {answer['id']}"
     if answer.get("model") and answer["model"] != generation.resolved_snapshot:
         note += f"; provider reports model {answer['model']}"
+        _note_alias_drift(generation, str(answer["model"])[:100])
     generation.add_to_timeline("submitted", note)
     _apply_upstream_state(generation, answer)
     if generation.is_finished:
         return None
     return _poll_interval(generation)
+
+
+def _note_alias_drift(generation: Generation, observed: str) -> None:
+    """An alias request the provider ran on another snapshot than ours is alias drift, recorded in the catalog."""
+    alias = Alias.objects.select_related("snapshot", "provider").filter(
+        provider_id=generation.provider_id, name=generation.requested_model
+    )
+    alias = alias.first()
+    if alias is not None:
+        record_alias_drift(alias=alias, observed=observed, generation_video_id=generation.video_id)
 
 
 def _recheck_policy(generation: Generation) -> Refusal | None:
@@ -129,8 +143,11 @@ def _recheck_policy(generation: Generation) -> Refusal | None:
             code="snapshot_no_longer_allowed",
             message="The environment's policy now uses another provider; this request was stopped before it ran.",
         )
+    view = policy.view
+    if generation.purpose == Generation.PURPOSE_COMPARISON:
+        view = comparison_policy(view, generation.resolved_snapshot)
     catalog = catalog_view(policy.provider_id)
-    return recheck(generation.resolved_snapshot, policy.view, catalog, timezone.now(), generation.operation)
+    return recheck(generation.resolved_snapshot, view, catalog, timezone.now(), generation.operation)
 
 
 def _make_character(generation: Generation) -> None:

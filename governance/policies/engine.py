@@ -7,6 +7,7 @@ the month's spend. Every rule of who-may-run-what lives here, once.
 """
 
 import datetime as dt
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -31,6 +32,9 @@ OPERATION_CHARACTER = "character"
 OPERATIONS = (OPERATION_CREATE, OPERATION_REMIX, OPERATION_EDIT, OPERATION_EXTEND, OPERATION_CHARACTER)
 # Operations that make a new video from an existing one (the source generation).
 DERIVED_OPERATIONS = (OPERATION_REMIX, OPERATION_EDIT, OPERATION_EXTEND)
+
+# Canary routing works in basis points: a request's bucket (0..9999) is compared with percent * 100.
+ROUTING_BUCKETS = 10_000
 
 # The feature a snapshot needs for each operation other than a plain create.
 OPERATION_FEATURES = {
@@ -79,7 +83,7 @@ class GenerationRequest:
     seconds: int | None = None
     size: str | None = None
     features: Mapping[str, str] = field(default_factory=dict)
-    routing_bucket: int = 0  # 0..99, decides the canary arm
+    routing_bucket: int = 0  # 0..ROUTING_BUCKETS-1, decides the canary arm (see `routing_bucket()`)
     source_seconds: int = 0
 
 
@@ -98,6 +102,9 @@ class Refusal:
     code: str
     message: str
     param: str | None = None
+    # For `snapshot_shut_down`: when it shut down and what replaces it, for headers and the log.
+    shutdown_on: dt.date | None = None
+    replacement: str | None = None
 
 
 Decision = Accept | Refusal
@@ -139,7 +146,7 @@ def decide(
         arm = ARM_CONTROL
         canary = catalog.snapshots.get(policy.canary_snapshot)
         if (
-            request.routing_bucket < policy.canary_percent
+            request.routing_bucket < policy.canary_percent * (ROUTING_BUCKETS // 100)
             and canary is not None
             and not canary.is_shut_down(now)
             and _check_capabilities(canary, request, policy, seconds, size) is None
@@ -162,6 +169,16 @@ def decide(
         estimated_cost=cost,
         deprecated=snapshot.is_deprecated(now),
     )
+
+
+def routing_bucket(subject: str) -> int:
+    """A stable bucket for a caller's subject (or a generation id): the same subject, the same bucket, always.
+
+    The canary takes the buckets below percent * 100, so a subject in the canary at
+    10% is still in it at 50% and at 100%.
+    """
+    digest = hashlib.sha256(subject.encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big") % ROUTING_BUCKETS
 
 
 def _decide_extension(
@@ -333,10 +350,18 @@ def _check_allowed(
 
 
 def _shut_down(snapshot: SnapshotInfo, catalog: CatalogView) -> Refusal:
-    message = f"Snapshot '{snapshot.name}' was shut down on {snapshot.shutdown_on.isoformat()}."
+    message = f"Snapshot '{snapshot.name}' was shut down on {snapshot.shutdown_on.isoformat()}; nothing runs on it."
     if snapshot.replacement:
-        message += f" Its replacement is '{snapshot.replacement}'."
-    return Refusal(code="snapshot_shut_down", message=message, param="model")
+        message += f" Its replacement is '{snapshot.replacement}': migrate this environment to it."
+    else:
+        message += " It has no named replacement: migrate this environment to another snapshot."
+    return Refusal(
+        code="snapshot_shut_down",
+        message=message,
+        param="model",
+        shutdown_on=snapshot.shutdown_on,
+        replacement=snapshot.replacement,
+    )
 
 
 def _check_capabilities(

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import F
 
 from governance.audit.services import Actor, record_event
-from governance.catalog.models import Provider
+from governance.catalog.models import Provider, Snapshot
 from governance.catalog.selectors import load_catalog_view
 from governance.policies import engine
 from governance.policies.models import BudgetUsage, PolicyRevision
@@ -56,8 +56,28 @@ def validate_policy(provider: Provider, values: dict) -> None:
     unknown_operations = sorted(set(values.get("allowed_operations") or []) - set(engine.OPERATIONS))
     if unknown_operations:
         errors["allowed_operations"] = f"Unknown operations: {', '.join(unknown_operations)}."
+    _refuse_unreviewed(provider, values, pinned, errors)
     if errors:
         raise ValidationError(errors)
+
+
+def _refuse_unreviewed(provider: Provider, values: dict, pinned: str | None, errors: dict[str, str]) -> None:
+    """Snapshots a provider sync discovered run nowhere until an admin has reviewed them."""
+    named = {
+        "allowed_snapshots": set(values["allowed_snapshots"]),
+        "default_model": {pinned} if pinned else set(),
+        "canary_snapshot": {values.get("canary_snapshot")} if values.get("canary_snapshot") else set(),
+    }
+    everything = set().union(*named.values())
+    unreviewed = set(
+        Snapshot.objects.filter(provider=provider, name__in=everything, reviewed=False).values_list("name", flat=True)
+    )
+    for field, names in named.items():
+        waiting = sorted(names & unreviewed)
+        if waiting and field not in errors:
+            errors[field] = (
+                f"Awaiting an admin's review in the catalog before any policy may use it: {', '.join(waiting)}."
+            )
 
 
 @transaction.atomic
@@ -76,6 +96,8 @@ def revise_policy(
         raise ProtectedEnvironmentError(
             f"{environment} is protected: its policy changes only through an approved migration plan."
         )
+    if through_plan is not None and not through_plan.may_change_policy_of(environment):
+        raise ProtectedEnvironmentError(f"This migration plan may not change {environment}'s policy now.")
     values = {field: values.get(field, getattr(previous, field, None)) for field in POLICY_FIELDS}
     values["canary_snapshot"] = values["canary_snapshot"] or ""
     values["canary_percent"] = values["canary_percent"] or 0

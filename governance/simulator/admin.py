@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from governance.simulator.models import SimulatedVideo, SimulatorProfile
+from governance.simulator.models import SimulatedModelListing, SimulatedVideo, SimulatorProfile
 
 
 @admin.register(SimulatorProfile)
@@ -25,3 +25,8 @@ class SimulatedVideoAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+@admin.register(SimulatedModelListing)
+class SimulatedModelListingAdmin(admin.ModelAdmin):
+    list_display = ["name", "shutdown_date", "released_on"]

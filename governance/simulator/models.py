@@ -196,3 +196,18 @@ class SimulatedCharacter(models.Model):
 
     def as_openai(self) -> dict:
         return {"id": self.character_id, "name": self.name, "created_at": int(self.created_at.timestamp())}
+
+
+class SimulatedModelListing(models.Model):
+    """A change to what the simulator's `GET /v1/models` lists: a shutdown date announced, or a new model.
+
+    The catalog's provider sync reads that endpoint; tests and demos change the
+    listing here to see an announcement travel through the product.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    shutdown_date = models.DateField(null=True, blank=True)
+    released_on = models.DateField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name

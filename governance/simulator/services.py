@@ -18,7 +18,13 @@ from django.utils import timezone
 
 from governance.media import IMAGE_TYPES, VIDEO_TYPES, sniff
 from governance.simulator.errors import SimulatorError, invalid_type, invalid_value, video_not_found
-from governance.simulator.models import SimulatedCharacter, SimulatedVideo, SimulatorProfile, VideoStatus
+from governance.simulator.models import (
+    SimulatedCharacter,
+    SimulatedModelListing,
+    SimulatedVideo,
+    SimulatorProfile,
+    VideoStatus,
+)
 from governance.simulator.rendering import render
 from governance.simulator.snapshots import (
     ALL_SNAPSHOTS,
@@ -437,7 +443,18 @@ def _model_object(name: str, api: str) -> dict:
 
 
 def list_models(api: str = API_OPENAI) -> dict:
-    return {"object": "list", "data": [_model_object(name, api) for name in MODEL_TABLES[api]]}
+    """The API's models from its pack, with the listing changes stored in SimulatedModelListing applied."""
+    entries = {name: _model_object(name, api) for name in MODEL_TABLES[api]}
+    for listing in SimulatedModelListing.objects.all():
+        if api != API_OPENAI and listing.name not in entries:
+            continue  # a new model announced in the listing belongs to the Sora API
+        entry = entries.setdefault(listing.name, {"id": listing.name, "object": "model", "owned_by": "simulator"})
+        released = listing.released_on or (dt.date(1970, 1, 1) if "created" not in entry else None)
+        if released:
+            entry["created"] = int(dt.datetime.combine(released, dt.time(), tzinfo=dt.UTC).timestamp())
+        if listing.shutdown_date:
+            entry["shutdown_date"] = listing.shutdown_date.isoformat()
+    return {"object": "list", "data": list(entries.values())}
 
 
 def retrieve_model(name: str, api: str = API_OPENAI) -> dict:

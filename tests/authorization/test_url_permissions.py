@@ -84,6 +84,13 @@ def project_admins(answer, *, method="GET", data=None) -> Rule:
     return Rule(answers, method=method, data=data or {})
 
 
+def project_role_at_least(minimum: str, answer, *, method="GET", data=None) -> Rule:
+    """A project page for members with at least `minimum`: others get 403, non-members 404."""
+    answers = {ANONYMOUS: LOGIN, NO_MEMBERSHIP: 404, AUDITOR: 403, STAFF: answer}
+    answers.update({role: answer if Role.rank(role) >= Role.rank(minimum) else 403 for role in PROJECT_ROLES})
+    return Rule(answers, method=method, data=data or {})
+
+
 def api_key(own: int, other: int, method="GET", data=None) -> Rule:
     """The session does not count on /v1: without a bearer key every role gets 401."""
     return Rule({role: 401 for role in ROLES}, method=method, data=data or {}, own_key=own, other_key=other)
@@ -117,11 +124,30 @@ RULES: dict[str, Rule] = {
     "dashboard:member_change": project_admins(404, method="POST"),  # no such member
     "dashboard:member_remove": project_admins(404, method="POST"),
     "dashboard:audit": auditors_and_project_admins(200),
+    # Migration plans: members read them; no plan 1 exists, so allowed roles get a 404.
+    "snapshot_migrations:approvals": signed_in(),
+    "snapshot_migrations:plan_list": project_members(200),
+    "snapshot_migrations:plan_create": project_role_at_least(Role.DEVELOPER, 200),
+    "snapshot_migrations:checklist_settings": project_admins(200),
+    "snapshot_migrations:plan_detail": project_members(404),
+    "snapshot_migrations:plan_edit": project_role_at_least(Role.DEVELOPER, 404),
+    "snapshot_migrations:plan_action": project_members(404, method="POST"),
+    "snapshot_migrations:step_sign_off": project_members(404, method="POST"),
+    "snapshot_migrations:step_evidence": project_role_at_least(Role.DEVELOPER, 404, method="POST"),
+    "snapshot_migrations:comparison_run": project_role_at_least(Role.DEVELOPER, 404, method="POST"),
+    "snapshot_migrations:comparison_verdict": project_role_at_least(Role.APPROVER, 404, method="POST"),
     "dashboard:audit_verify": auditors_and_project_admins(302, method="POST"),
     "dashboard:audit_export": auditors_and_project_admins(200, method="POST", data={"generations-format": "csv"}),
     "dashboard:audit_manifest": auditors_and_project_admins(404),  # no such export: allowed, but nothing to show
     "dashboard:content_verify": auditors_and_project_admins(200),
     "dashboard:content_credentials": project_admins(302, method="POST"),
+    # Lifecycle: the impact view shows only the user's environments; webhooks are project administration.
+    "dashboard:lifecycle_impact": signed_in(),
+    "dashboard:webhooks": project_admins(200),
+    "dashboard:snapshot_review": Rule(
+        {**{role: 403 for role in SIGNED_IN}, ANONYMOUS: LOGIN, STAFF: 404}, method="POST"
+    ),  # site admins only; no such snapshot
+    "dashboard:webhook_delete": project_admins(404, method="POST"),  # no such webhook
     # Operations: probes are open; metrics need the bearer token (sessions do not count).
     "operations:healthz": everyone(200),
     "operations:readyz": everyone(200),
@@ -187,6 +213,7 @@ SAMPLES = {
     "environment_name": "production",
     "key_id": "0",
     "membership_id": "0",
+    "snapshot_id": "0",
 }
 
 

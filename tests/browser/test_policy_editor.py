@@ -89,7 +89,9 @@ def test_a_protected_environment_is_read_only(page, shop):
 
     expect(page.get_by_role("heading", name="This environment is protected")).to_be_visible()
     expect(page.get_by_role("button", name="Save as a new revision")).to_have_count(0)
-    expect(page.get_by_role("button", name="Start a migration")).to_be_disabled()
+    expect(page.get_by_role("link", name="Start a migration")).to_have_attribute(
+        "href", "/projects/shop/migrations/new/?environment=production"
+    )
     screenshot(page, "policy-editor-protected")
 
 

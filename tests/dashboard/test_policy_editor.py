@@ -130,7 +130,7 @@ def test_a_protected_environment_is_shown_read_only_with_a_way_to_migrate(client
 
     assert "This environment is protected" in page
     assert "Start a migration" in page
-    assert "Coming with the migration flow" in page
+    assert "/projects/shop/migrations/new/?environment=production" in page
     assert 'name="reason"' not in page
     assert f"Production runs only {OLD}" in page
 
@@ -208,3 +208,23 @@ def test_an_admin_can_move_an_environment_to_another_providers_snapshot(client, 
     assert response.status_code == 302, response.content.decode()
     revision = shop.staging.policy_revisions.order_by("-number").first()
     assert (revision.provider.slug, revision.default_model) == ("simulator-lumen", "lumen-1-2026-06-01")
+
+
+def test_an_environment_without_a_policy_gets_its_first_one_from_the_editor(client, shop):
+    from governance.projects.models import Environment
+
+    testing = Environment.objects.create(project=shop.project, name="testing")
+    admin = as_admin(client, shop)
+    assert "Write the first policy" in admin.get(editor_url("testing")).content.decode()
+    response = admin.post(
+        editor_url("testing"),
+        {
+            "provider": "simulator",
+            "default_model": OLD,
+            "allowed_snapshots": [OLD],
+            "alias_requests": "refuse",
+            "reason": "First policy of testing",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    assert testing.policy_revisions.get().default_model == OLD

@@ -14,6 +14,7 @@ from governance.policies.engine import (
     ARM_CONTROL,
     OPERATION_CREATE,
     OPERATION_REMIX,
+    ROUTING_BUCKETS,
     Accept,
     CatalogView,
     GenerationRequest,
@@ -22,6 +23,7 @@ from governance.policies.engine import (
     SnapshotInfo,
     decide,
     recheck,
+    routing_bucket,
 )
 
 OLD, NEW, GONE = "sora-2-2025-10-06", "sora-2-2025-12-08", "sora-2-2024-01-01"
@@ -137,6 +139,12 @@ def test_a_shut_down_snapshot_is_refused_with_its_date_and_replacement():
     assert "2026-09-24" in decision.message and NEW in decision.message
 
 
+def test_a_shut_down_refusal_carries_the_date_and_the_replacement_as_values():
+    decision = decide(request(model=GONE), policy(allowed_snapshots=frozenset({OLD, GONE})), CATALOG, NOW)
+    assert (decision.shutdown_on, decision.replacement) == (dt.date(2026, 9, 24), NEW)
+    assert recheck(GONE, policy(allowed_snapshots=frozenset({GONE})), CATALOG, NOW).shutdown_on == dt.date(2026, 9, 24)
+
+
 def test_a_snapshot_is_usable_until_its_shutdown_day_begins():
     the_day_before = dt.datetime(2026, 9, 23, 23, 59, tzinfo=dt.UTC)
     decision = decide(request(model=GONE), policy(allowed_snapshots=frozenset({OLD, GONE})), CATALOG, the_day_before)
@@ -217,9 +225,9 @@ def test_a_request_that_exactly_uses_up_the_budget_is_accepted():
 
 def test_canary_takes_requests_below_its_percentage():
     canary = policy(canary_snapshot=NEW, canary_percent=10)
-    chosen = decide(request(routing_bucket=9), canary, CATALOG, NOW)
+    chosen = decide(request(routing_bucket=999), canary, CATALOG, NOW)
     assert (chosen.snapshot, chosen.arm) == (NEW, ARM_CANARY)
-    control = decide(request(routing_bucket=10), canary, CATALOG, NOW)
+    control = decide(request(routing_bucket=1000), canary, CATALOG, NOW)
     assert (control.snapshot, control.arm) == (OLD, ARM_CONTROL)
 
 
@@ -324,7 +332,7 @@ requests = st.builds(
         st.sampled_from(["image_reference", "character_cameos", "storyboards"]),
         max_size=2,
     ),
-    routing_bucket=st.integers(0, 99),
+    routing_bucket=st.integers(0, ROUTING_BUCKETS - 1),
 )
 moments = st.datetimes(min_value=dt.datetime(2025, 1, 1), max_value=dt.datetime(2028, 1, 1), timezones=st.just(dt.UTC))
 
@@ -362,4 +370,37 @@ def test_no_acceptance_breaks_a_rule(req, pol, now, spent):
 def test_canary_share_never_exceeds_its_percentage(req, pol, now):
     decision = decide(req, pol, CATALOG, now)
     if isinstance(decision, Accept) and decision.arm == ARM_CANARY:
-        assert req.routing_bucket < pol.canary_percent
+        assert req.routing_bucket < pol.canary_percent * 100
+
+
+def test_a_subject_keeps_its_bucket_and_so_its_arm_as_the_canary_grows():
+    in_canary_at_10 = [f"user-{n}" for n in range(2000) if routing_bucket(f"user-{n}") < 10 * 100]
+    assert in_canary_at_10
+    for percent in (10, 25, 50, 100):
+        canary = policy(canary_snapshot=NEW, canary_percent=percent)
+        for subject in in_canary_at_10:
+            decision = decide(request(routing_bucket=routing_bucket(subject)), canary, CATALOG, NOW)
+            assert decision.arm == ARM_CANARY
+    assert all(routing_bucket(subject) == routing_bucket(subject) for subject in in_canary_at_10)
+
+
+def test_the_observed_canary_share_is_within_one_point_of_the_target_over_100000_requests():
+    for percent in (10, 50):
+        canary = policy(canary_snapshot=NEW, canary_percent=percent)
+        arms = [
+            decide(request(routing_bucket=routing_bucket(f"subject-{n}")), canary, CATALOG, NOW).arm
+            for n in range(100_000)
+        ]
+        share = arms.count(ARM_CANARY) / len(arms) * 100
+        assert abs(share - percent) <= 1, share
+
+
+def test_without_a_subject_generation_ids_split_within_one_point_of_the_target():
+    from governance.generations.models import new_video_id
+
+    canary = policy(canary_snapshot=NEW, canary_percent=10)
+    arms = [
+        decide(request(routing_bucket=routing_bucket(new_video_id())), canary, CATALOG, NOW).arm for _ in range(100_000)
+    ]
+    share = arms.count(ARM_CANARY) / len(arms) * 100
+    assert abs(share - 10) <= 1, share

@@ -4,7 +4,7 @@ from tests.simulator.helpers import API, NEW, OLD, assert_openai_error
 PRO = "sora-2-pro-2025-10-06"
 
 
-def test_it_lists_every_snapshot_and_alias_of_the_pack(client):
+def test_it_lists_every_snapshot_and_alias_of_the_pack(client, db):
     response = client.get(f"{API}/models")
 
     assert response.status_code == 200

@@ -9,6 +9,7 @@ from governance.audit.services import Actor
 from governance.catalog.models import Provider
 from governance.catalog.services import load_pack, read_pack
 from governance.dashboard.demo import DEMO_PASSWORD, DEMO_USERS
+from governance.lifecycle.services import raise_shutdown_alerts
 from governance.policies.engine import (
     ALIAS_FOLLOW,
     ALIAS_PIN,
@@ -22,6 +23,8 @@ from governance.policies.selectors import current_revision
 from governance.policies.services import revise_policy
 from governance.projects.models import AUDITOR_GROUP, Environment, EnvironmentName, Project, Role
 from governance.projects.services import set_membership
+from governance.snapshot_migrations.models import ComparisonPrompt
+from governance.snapshot_migrations.services import DEFAULT_PROMPTS, template_steps
 
 OLD, NEW = "sora-2-2025-10-06", "sora-2-2025-12-08"
 DEMO_POLICIES = {
@@ -38,6 +41,16 @@ DEMO_POLICIES = {
         # Production may remix, edit and extend, but makes no characters (cameos of real people).
         allowed_operations=[OPERATION_CREATE, OPERATION_REMIX, OPERATION_EDIT, OPERATION_EXTEND],
     ),
+}
+# A second project still on OpenAI's real Sora 2 snapshots (the `openai-sora-2` pack), which
+# shut down on 2026-09-24: what the lifecycle alerts, the banner and the impact view are for.
+SORA_PROJECT = ("launch-videos", "Launch videos")
+SORA_POLICIES = {
+    EnvironmentName.DEVELOPMENT: dict(
+        default_model="sora-2", allowed_snapshots=[OLD, NEW], alias_requests=ALIAS_FOLLOW
+    ),
+    EnvironmentName.STAGING: dict(default_model=NEW, allowed_snapshots=[NEW], alias_requests=ALIAS_PIN),
+    EnvironmentName.PRODUCTION: dict(default_model=OLD, allowed_snapshots=[OLD], alias_requests=ALIAS_REFUSE),
 }
 
 
@@ -69,8 +82,42 @@ class Command(BaseCommand):
                     reason="Demo layering: development follows the alias, production is pinned.",
                     **policy,
                 )
+        self._migration_demo(project)
+        self._sora_project(users, actor)
+        alerts = raise_shutdown_alerts()
         self.stdout.write("Demo ready: project 'demo' with development, testing, staging and production.")
+        self.stdout.write(
+            f"Project 'launch-videos' is still on OpenAI's shut-down Sora 2 snapshots ({len(alerts)} new alerts)."
+        )
         self.stdout.write(f"Logins (password '{DEMO_PASSWORD}'): " + ", ".join(DEMO_USERS))
+
+    def _migration_demo(self, project: Project) -> None:
+        """The default checklist template and a small prompt set, so a migration plan can be tried at once."""
+        template_steps(project)
+        if not ComparisonPrompt.objects.filter(project=project).exists():
+            ComparisonPrompt.objects.bulk_create(
+                ComparisonPrompt(project=project, prompt=text) for text in DEFAULT_PROMPTS
+            )
+
+    def _sora_project(self, users: dict, actor: Actor) -> None:
+        openai = Provider.objects.get(slug="openai")
+        slug, name = SORA_PROJECT
+        project, _ = Project.objects.get_or_create(slug=slug, defaults={"name": name})
+        for username, role in DEMO_USERS.items():
+            if role is not None:
+                set_membership(project=project, user=users[username], role=role, actor=actor)
+        for environment_name, policy in SORA_POLICIES.items():
+            environment, _ = Environment.objects.get_or_create(
+                project=project, name=environment_name, defaults={"protected": environment_name == "production"}
+            )
+            if current_revision(environment) is None:
+                revise_policy(
+                    environment=environment,
+                    provider=openai,
+                    actor=actor,
+                    reason="Set up on OpenAI's Sora 2 before its shutdown was announced.",
+                    **policy,
+                )
 
     def _users(self) -> dict:
         User = get_user_model()

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generations', '0006_archivedfile'),
+        ('generations', '0007_generation_purpose'),
         ('projects', '0002_environment_rate_limit'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -1,0 +1,96 @@
+"""Lifecycle pages: the impact of shutdowns, project webhooks and their delivery log, snapshot review."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from governance.audit.services import Actor
+from governance.catalog.models import Snapshot
+from governance.catalog.sync import review_snapshot
+from governance.dashboard.lifecycle_forms import WebhookForm
+from governance.dashboard.permissions import requires_project_role
+from governance.dashboard.selectors import visible_projects
+from governance.dashboard.services import record_refused_visit
+from governance.lifecycle import selectors
+from governance.lifecycle.models import Webhook, WebhookDelivery
+from governance.lifecycle.services import create_webhook, delete_webhook
+from governance.projects.models import Environment, Role
+
+DELIVERY_LOG_SIZE = 50
+
+
+@require_GET
+@login_required
+def impact(request: HttpRequest) -> HttpResponse:
+    """Which of the user's environments depend on each deprecated or shut-down snapshot, and how much they use it."""
+    family = request.GET.get("family", "")[:100]
+    snapshot_id = request.GET.get("snapshot", "")
+    snapshot_id = int(snapshot_id) if snapshot_id.isdigit() else None
+    environments = Environment.objects.filter(project__in=visible_projects(request.user))
+    context = {
+        "impacts": selectors.impact(
+            environments=environments, now=timezone.now(), family=family, snapshot_id=snapshot_id
+        ),
+        "family": family,
+        "targets": selectors.migration_targets(),
+        "today": timezone.now().date(),
+    }
+    return render(request, "dashboard/lifecycle/impact.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@requires_project_role(Role.ADMIN)
+def webhooks(request: HttpRequest, project, role) -> HttpResponse:
+    form = WebhookForm(request.POST or None)
+    created_secret = None
+    if request.method == "POST" and form.is_valid():
+        _, created_secret = create_webhook(
+            project=project,
+            url=form.cleaned_data["url"],
+            description=form.cleaned_data["description"],
+            actor=Actor.for_user(request.user),
+        )
+        form = WebhookForm()
+    context = {
+        "project": project,
+        "form": form,
+        "created_secret": created_secret,
+        "webhooks": Webhook.objects.filter(project=project),
+        "deliveries": WebhookDelivery.objects.filter(webhook__project=project).select_related("webhook")[
+            :DELIVERY_LOG_SIZE
+        ],
+    }
+    response = render(request, "dashboard/lifecycle/webhooks.html", context, status=400 if form.errors else 200)
+    if created_secret:  # the secret exists only in this response: never cached, never shown again
+        add_never_cache_headers(response)
+    return response
+
+
+@require_POST
+@requires_project_role(Role.ADMIN)
+def webhook_delete(request: HttpRequest, project, role, webhook_id: int) -> HttpResponse:
+    webhook = Webhook.objects.filter(project=project, pk=webhook_id).first()
+    if webhook is None:
+        raise Http404("No such webhook in this project.")
+    delete_webhook(webhook=webhook, actor=Actor.for_user(request.user))
+    messages.success(request, f"Webhook {webhook.url} deleted; it receives nothing more.")
+    return redirect("dashboard:webhooks", project_slug=project.slug)
+
+
+@require_POST
+@login_required
+def snapshot_review(request: HttpRequest, snapshot_id: int) -> HttpResponse:
+    """A site admin accepts a snapshot a provider sync discovered, so policies may use it."""
+    if not request.user.is_superuser:
+        record_refused_visit(
+            user=request.user, path=request.path, method=request.method, reason="reviewing snapshots needs a site admin"
+        )
+        return render(request, "403.html", status=403)
+    snapshot = get_object_or_404(Snapshot.objects.select_related("provider"), pk=snapshot_id)
+    if review_snapshot(snapshot, actor=Actor.for_user(request.user)):
+        messages.success(request, f"{snapshot.name} reviewed: policies may now use it.")
+    return redirect("/catalog/#providers-heading")

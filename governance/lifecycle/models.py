@@ -1,0 +1,90 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+# Days before a shutdown at which each dependent environment is alerted; 0 is the day it happens.
+ALERT_THRESHOLDS = (90, 60, 30, 7, 0)
+
+
+class ShutdownAlert(models.Model):
+    """One alert to one environment about one snapshot at one threshold; the constraint makes it once only."""
+
+    environment = models.ForeignKey("projects.Environment", on_delete=models.CASCADE, related_name="shutdown_alerts")
+    snapshot = models.ForeignKey("catalog.Snapshot", on_delete=models.CASCADE, related_name="shutdown_alerts")
+    threshold_days = models.PositiveSmallIntegerField()
+    shutdown_on = models.DateField()
+    dependency = models.CharField(max_length=200, help_text="How the environment depends on the snapshot.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["environment", "snapshot", "threshold_days"], name="one_shutdown_alert_per_threshold"
+            )
+        ]
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.environment}: {self.snapshot} ({self.threshold_days} days)"
+
+    @property
+    def headline(self) -> str:
+        """The alert in words, with the snapshot's shutdown date as the catalog has it now (a provider may move it)."""
+        shutdown_on = self.snapshot.shutdown_on or self.shutdown_on
+        if self.threshold_days == 0:
+            return f"{self.snapshot.name} has shut down ({shutdown_on:%Y-%m-%d})"
+        return f"{self.snapshot.name} shuts down within {self.threshold_days} days ({shutdown_on:%Y-%m-%d})"
+
+
+def new_webhook_message_id() -> str:
+    return "msg_" + secrets.token_urlsafe(18)
+
+
+class Webhook(models.Model):
+    """An HTTPS endpoint a project wants lifecycle events posted to, signed with its own secret.
+
+    The secret must be usable to sign, so it is stored encrypted (see `signing.py`), never in clear.
+    """
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=500)
+    description = models.CharField(max_length=200, blank=True)
+    encrypted_secret = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDelivery(models.Model):
+    """One event for one webhook, with every attempt's outcome: the delivery log."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    message_id = models.CharField(max_length=40, unique=True, default=new_webhook_message_id)
+    event_type = models.CharField(max_length=64)
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "webhook deliveries"

@@ -1,0 +1,361 @@
+"""Lifecycle alerts and their delivery: inbox, email and signed webhooks, each change with its audit event."""
+
+import datetime as dt
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from urllib.parse import urlencode
+
+import httpx
+from django.conf import settings
+from django.core.mail import send_mass_mail
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from governance.audit.services import Actor, record_event
+from governance.catalog.models import Snapshot
+from governance.lifecycle import signing
+from governance.lifecycle.models import ALERT_THRESHOLDS, ShutdownAlert, Webhook, WebhookDelivery
+from governance.lifecycle.selectors import Dependency, dependencies
+from governance.notifications.services import notify
+from governance.projects.models import Environment, Membership, Project
+
+logger = logging.getLogger(__name__)
+
+WEBHOOK_MAX_ATTEMPTS = 6
+WEBHOOK_TIMEOUT_SECONDS = 10.0
+SYSTEM = Actor.system("lifecycle")
+
+
+def migration_plan_url(project_slug: str, environment_name: str, to_snapshot: str = "") -> str:
+    """Where a migration plan for an environment starts, prefilled with its target."""
+    query = {"environment": environment_name}
+    if to_snapshot:
+        query["to"] = to_snapshot
+    return reverse("snapshot_migrations:plan_create", args=[project_slug]) + "?" + urlencode(query)
+
+
+def alert_threshold(days_left: int) -> int | None:
+    """The tightest threshold a snapshot `days_left` from shutdown has crossed, or None when none yet."""
+    crossed = [threshold for threshold in ALERT_THRESHOLDS if days_left <= threshold]
+    return min(crossed) if crossed else None
+
+
+def raise_shutdown_alerts(*, now: dt.datetime | None = None) -> list[ShutdownAlert]:
+    """Alert every environment depending on a snapshot that has crossed a threshold, once per threshold.
+
+    Only the tightest crossed threshold fires: an environment that starts depending on a
+    snapshot 20 days before its shutdown hears "within 30 days" once, not 90, 60 and 30 at once.
+    """
+    now = now or timezone.now()
+    today = now.astimezone(dt.UTC).date()
+    horizon = today + dt.timedelta(days=max(ALERT_THRESHOLDS))
+    due = {
+        (snapshot.provider_id, snapshot.name): snapshot
+        for snapshot in Snapshot.objects.filter(shutdown_on__isnull=False, shutdown_on__lte=horizon).select_related(
+            "provider", "replacement"
+        )
+    }
+    already = set(
+        ShutdownAlert.objects.filter(snapshot__in=due.values()).values_list(
+            "environment_id", "snapshot_id", "threshold_days"
+        )
+    )
+    raised = []
+    for dependency in dependencies():
+        snapshot = due.get((dependency.provider_id, dependency.snapshot))
+        if snapshot is None:
+            continue
+        threshold = alert_threshold((snapshot.shutdown_on - today).days)
+        if threshold is not None and (dependency.environment.pk, snapshot.pk, threshold) not in already:
+            alert = _raise_once(dependency, snapshot, threshold, now)
+            if alert is not None:
+                raised.append(alert)
+    return raised
+
+
+def _raise_once(dependency: Dependency, snapshot: Snapshot, threshold: int, now: dt.datetime) -> ShutdownAlert | None:
+    environment = dependency.environment
+    try:
+        with transaction.atomic():
+            alert = ShutdownAlert.objects.create(
+                environment=environment,
+                snapshot=snapshot,
+                threshold_days=threshold,
+                shutdown_on=snapshot.shutdown_on,
+                dependency=dependency.how,
+                created_at=now,
+            )
+            record_event(
+                action="lifecycle.shutdown_alert",
+                actor=SYSTEM,
+                target=alert,
+                project=environment.project,
+                environment=environment,
+                payload={
+                    "snapshot": snapshot.name,
+                    "threshold_days": threshold,
+                    "shutdown_on": snapshot.shutdown_on.isoformat(),
+                    "dependency": dependency.how,
+                },
+            )
+            _deliver_alert(alert, snapshot)
+    except IntegrityError:  # raised before, perhaps by a concurrent run
+        return None
+    return alert
+
+
+def _deliver_alert(alert: ShutdownAlert, snapshot: Snapshot) -> None:
+    environment = alert.environment
+    project = environment.project
+    replacement = snapshot.replacement.name if snapshot.replacement_id else ""
+    title = f"{project.name} / {environment.get_name_display()}: {alert.headline}"
+    body = f"This environment's policy has it {alert.dependency}. " + recovery_advice(snapshot)
+    url = migration_plan_url(project.slug, environment.name, replacement)
+    _tell_members(project, kind="lifecycle.shutdown_alert", title=title, body=body, url=url)
+    enqueue_webhooks(
+        project,
+        "snapshot.shutdown_alert",
+        {
+            "project": project.slug,
+            "environment": environment.name,
+            "snapshot": snapshot.name,
+            "provider": snapshot.provider.slug,
+            "dependency": alert.dependency,
+            "threshold_days": alert.threshold_days,
+            "shutdown_date": snapshot.shutdown_on.isoformat(),
+            "replacement": replacement or None,
+        },
+    )
+
+
+def recovery_advice(snapshot: Snapshot) -> str:
+    """How to recover, in one sentence the alert, the email and the environment's page share."""
+    if snapshot.replacement_id:
+        return f"Migrate to its replacement {snapshot.replacement.name} with a migration plan."
+    return "It has no named replacement: choose another snapshot (any provider) and migrate with a migration plan."
+
+
+def announce_shutdown_dates(*, provider, snapshots: Iterable[Snapshot]) -> None:
+    """A sync found a new or moved shutdown date: tell every project whose environments depend on it, now."""
+    by_name = {snapshot.name: snapshot for snapshot in snapshots}
+    affected: dict[int, list[Dependency]] = defaultdict(list)
+    for dependency in dependencies():
+        if dependency.provider_id == provider.pk and dependency.snapshot in by_name:
+            affected[dependency.environment.project_id].append(dependency)
+    for found in affected.values():
+        project = found[0].environment.project
+        for dependency in found:
+            snapshot = by_name[dependency.snapshot]
+            environment = dependency.environment
+            replacement = snapshot.replacement.name if snapshot.replacement_id else ""
+            _tell_members(
+                project,
+                kind="lifecycle.shutdown_announced",
+                title=(
+                    f"{project.name} / {environment.get_name_display()}: {snapshot.name} "
+                    f"shuts down on {snapshot.shutdown_on:%Y-%m-%d}"
+                ),
+                body=f"{provider.name} announced it. This environment's policy has it {dependency.how}. "
+                + recovery_advice(snapshot),
+                url=migration_plan_url(project.slug, environment.name, replacement),
+            )
+            enqueue_webhooks(
+                project,
+                "snapshot.shutdown_date_changed",
+                {
+                    "project": project.slug,
+                    "environment": environment.name,
+                    "snapshot": snapshot.name,
+                    "provider": provider.slug,
+                    "dependency": dependency.how,
+                    "shutdown_date": snapshot.shutdown_on.isoformat(),
+                    "replacement": replacement or None,
+                },
+            )
+
+
+def announce_alias_move(*, alias, from_snapshot: str, to_snapshot: str, reason: str, drift: bool) -> None:
+    """An alias moved (re-pointed in the catalog, or drifting at the provider): tell the projects following it."""
+    from governance.lifecycle.selectors import followers_of_alias
+
+    by_project: dict[int, list[Environment]] = defaultdict(list)
+    for environment in followers_of_alias(alias.provider_id, alias.name):
+        by_project[environment.project_id].append(environment)
+    what = "ran on" if drift else "now points at"
+    for environments in by_project.values():
+        project = environments[0].project
+        names = ", ".join(environment.get_name_display() for environment in environments)
+        _tell_members(
+            project,
+            kind="lifecycle.alias_drift" if drift else "lifecycle.alias_repointed",
+            title=f"{project.name}: alias {alias.name} {what} {to_snapshot} (was {from_snapshot})",
+            body=f"{names} follow{'s' if len(environments) == 1 else ''} this alias. {reason}".strip(),
+            url="/catalog/#aliases-heading",
+        )
+        enqueue_webhooks(
+            project,
+            "alias.drifted" if drift else "alias.repointed",
+            {
+                "project": project.slug,
+                "environments": [environment.name for environment in environments],
+                "provider": alias.provider.slug,
+                "alias": alias.name,
+                "from": from_snapshot,
+                "to": to_snapshot,
+                "reason": reason,
+            },
+        )
+
+
+def ask_for_review(*, provider, snapshots: Iterable[Snapshot]) -> None:
+    """Site admins review what a sync discovered: until then no policy may use it."""
+    from django.contrib.auth import get_user_model
+
+    admins = get_user_model().objects.filter(is_superuser=True, is_active=True)
+    names = ", ".join(snapshot.name for snapshot in snapshots)
+    notify(
+        admins,
+        kind="lifecycle.snapshot_discovered",
+        title=f"{provider.name} lists new snapshots awaiting your review: {names}",
+        body="No policy may use them until a site admin marks them reviewed in the catalog.",
+        url="/catalog/#providers-heading",
+    )
+
+
+def _tell_members(project: Project, *, kind: str, title: str, body: str, url: str) -> None:
+    """Inbox for every member; email for those with an address, sent once the change is committed."""
+    members = [m.user for m in Membership.objects.filter(project=project).select_related("user")]
+    notify(members, kind=kind, title=title, body=body, url=url, project=project)
+    addresses = sorted({user.email for user in members if user.email and user.is_active})
+    if addresses:
+        link = settings.SITE_URL.rstrip("/") + url if url.startswith("/") else url
+        message = (title, f"{body}\n\n{link}\n", settings.DEFAULT_FROM_EMAIL, addresses)
+        transaction.on_commit(lambda: _send_email(message))
+
+
+def _send_email(message: tuple) -> None:
+    try:
+        send_mass_mail([message], fail_silently=False)
+    except Exception:  # an unreachable mail server must not undo or stop the alert
+        logger.warning("could not send lifecycle email %r", message[0], exc_info=True)
+
+
+# Webhooks
+
+
+@transaction.atomic
+def create_webhook(*, project: Project, url: str, description: str, actor: Actor) -> tuple[Webhook, str]:
+    """A new webhook and its secret, returned once for the admin to copy; only the encrypted secret is stored."""
+    secret = signing.new_secret()
+    webhook = Webhook.objects.create(
+        project=project,
+        url=url,
+        description=description,
+        encrypted_secret=signing.encrypt_secret(secret),
+        created_by=actor.user,
+    )
+    record_event(
+        action="webhook.created",
+        actor=actor,
+        target=webhook,
+        project=project,
+        payload={"url": url, "description": description},
+    )
+    return webhook, secret
+
+
+@transaction.atomic
+def delete_webhook(*, webhook: Webhook, actor: Actor) -> None:
+    record_event(
+        action="webhook.deleted", actor=actor, target=webhook, project=webhook.project, payload={"url": webhook.url}
+    )
+    webhook.delete()
+
+
+def enqueue_webhooks(project: Project, event_type: str, data: dict) -> list[WebhookDelivery]:
+    """One delivery per webhook of the project, handed to the worker once the transaction commits."""
+    payload = {"type": event_type, "timestamp": timezone.now().isoformat(), "data": data}
+    deliveries = [
+        WebhookDelivery.objects.create(
+            webhook=webhook, event_type=event_type, payload=payload, next_attempt_at=timezone.now()
+        )
+        for webhook in Webhook.objects.filter(project=project)
+    ]
+    for delivery in deliveries:
+        transaction.on_commit(lambda pk=delivery.pk: enqueue_delivery(pk))
+    return deliveries
+
+
+def enqueue_delivery(delivery_id: int, countdown: float = 0) -> None:
+    from governance.lifecycle.tasks import deliver_webhook
+
+    try:
+        deliver_webhook.apply_async(args=[delivery_id], countdown=countdown)
+    except Exception:
+        logger.warning("could not enqueue webhook delivery %s; the retry sweep will", delivery_id, exc_info=True)
+
+
+def webhook_backoff(attempt: int) -> float:
+    """30 s, 1 min, 2 min, 4 min, 8 min between the six attempts."""
+    return 30.0 * 2 ** (attempt - 1)
+
+
+def attempt_delivery(delivery_id: int, *, transport: httpx.BaseTransport | None = None) -> float | None:
+    """POST one delivery, signed; record the outcome. Returns seconds until the retry, or None when done."""
+    delivery = WebhookDelivery.objects.select_related("webhook").filter(pk=delivery_id).first()
+    if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
+        return None
+    now = timezone.now()
+    delivery.attempts += 1
+    delivery.last_attempt_at = now
+    try:
+        status = _post(delivery, now, transport)
+    except (httpx.HTTPError, signing.SecretUnreadable) as error:
+        status, delivery.last_error = None, (str(error) or type(error).__name__)[:300]
+    delivery.response_status = status
+    retry_in = None
+    if status is not None and 200 <= status < 300:
+        delivery.status, delivery.delivered_at, delivery.last_error = WebhookDelivery.Status.DELIVERED, now, ""
+    else:
+        if status is not None:
+            delivery.last_error = f"The endpoint answered HTTP {status}."
+        if delivery.attempts >= WEBHOOK_MAX_ATTEMPTS:
+            delivery.status = WebhookDelivery.Status.FAILED
+        else:
+            retry_in = webhook_backoff(delivery.attempts)
+    delivery.next_attempt_at = now + dt.timedelta(seconds=retry_in) if retry_in is not None else None
+    delivery.save()
+    return retry_in
+
+
+def _post(delivery: WebhookDelivery, now: dt.datetime, transport) -> int:
+    secret = signing.decrypt_secret(delivery.webhook.encrypted_secret)
+    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    timestamp = int(now.timestamp())
+    headers = {
+        "content-type": "application/json",
+        "user-agent": "snapshot-governance-webhooks",
+        "webhook-id": delivery.message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signing.signature(secret, delivery.message_id, timestamp, body),
+    }
+    with httpx.Client(timeout=WEBHOOK_TIMEOUT_SECONDS, transport=transport, follow_redirects=False) as client:
+        return client.post(delivery.webhook.url, content=body, headers=headers).status_code
+
+
+def retry_due_deliveries(*, now: dt.datetime | None = None) -> int:
+    """Re-enqueue pending deliveries whose attempt is overdue (their message was lost with a worker or broker).
+
+    A receiver may then see a delivery twice; it has the same `webhook-id`, which receivers deduplicate on.
+    """
+    now = now or timezone.now()
+    overdue = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING).filter(
+        next_attempt_at__lt=now - dt.timedelta(minutes=5)
+    )
+    ids = list(overdue.values_list("pk", flat=True)[:500])
+    for delivery_id in ids:
+        enqueue_delivery(delivery_id)
+    return len(ids)

@@ -1,0 +1,753 @@
+"""Migration plans: authoring, four-eyes sign-off, staged rollout, health gates and rollback.
+
+Every transition writes its audit event (target: the plan) in the same transaction
+as the change, and tells the people who need to act. Refused attempts raise
+`PlanRefused` after their own audit event is committed, so a refusal is on record
+even though nothing changed.
+"""
+
+import datetime as dt
+from functools import wraps
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from governance.audit.services import Actor, record_event
+from governance.catalog.selectors import load_catalog_view
+from governance.dashboard.permissions import has_role
+from governance.dashboard.services import playground_holder
+from governance.generations.services import create_submission, submit
+from governance.notifications.services import notify
+from governance.policies.selectors import current_revision
+from governance.policies.services import revise_policy
+from governance.projects.models import Environment, Membership, Project, Role
+from governance.snapshot_migrations import health
+from governance.snapshot_migrations.models import (
+    DEFAULT_STAGES,
+    DEFAULT_WINDOW,
+    ChecklistStep,
+    ChecklistTemplateStep,
+    ComparisonPair,
+    ComparisonPrompt,
+    MigrationPlan,
+    SignOff,
+    StepKind,
+)
+
+State = MigrationPlan.State
+
+DEFAULT_STEPS = [
+    dict(
+        kind=StepKind.COMPATIBILITY,
+        title="Prompt compatibility tests",
+        description="Run the project's prompt set on both snapshots and judge every pair.",
+        required_role=Role.APPROVER,
+        minimum_sign_offs=1,
+    ),
+    dict(
+        kind=StepKind.BENCHMARK,
+        title="Performance benchmark",
+        description="Success rate, p50/p95 latency and cost per second of both snapshots, side by side.",
+        required_role=Role.APPROVER,
+        minimum_sign_offs=1,
+    ),
+    dict(
+        kind=StepKind.ACCEPTANCE,
+        title="Business acceptance",
+        description="The product owner and a second reviewer accept the change for the business.",
+        required_role=Role.APPROVER,
+        minimum_sign_offs=2,
+    ),
+    dict(
+        kind=StepKind.ROLLOUT,
+        title="Gradual rollout plan",
+        description="Stages, observation windows, health gates and the rollback are agreed.",
+        required_role=Role.ADMIN,
+        minimum_sign_offs=1,
+    ),
+]
+
+
+class PlanRefused(Exception):
+    """A plan action that the rules do not allow; `code` names the rule."""
+
+    def __init__(self, code: str, message: str, *, plan=None, user=None, attempt: str = "", **payload):
+        super().__init__(message)
+        self.code, self.message = code, message
+        self.plan, self.user, self.attempt, self.payload = plan, user, attempt, payload
+
+
+def refusals_audited(service):
+    """Run a plan service in one transaction; a refusal rolls it back and is then audited on its own."""
+
+    @wraps(service)
+    def run(*args, **kwargs):
+        try:
+            with transaction.atomic():
+                return service(*args, **kwargs)
+        except PlanRefused as refusal:
+            if refusal.plan is not None and refusal.user is not None:
+                with transaction.atomic():
+                    _audit(
+                        refusal.plan,
+                        "migration.refused",
+                        Actor.for_user(refusal.user),
+                        attempt=refusal.attempt,
+                        code=refusal.code,
+                        message=refusal.message,
+                        **refusal.payload,
+                    )
+            raise
+
+    return run
+
+
+def plan_url(plan: MigrationPlan) -> str:
+    return reverse("snapshot_migrations:plan_detail", args=[plan.project.slug, plan.pk])
+
+
+# Checklist templates
+
+
+def template_steps(project: Project) -> list[ChecklistTemplateStep]:
+    """The project's checklist template, created from the default four steps the first time it is needed."""
+    steps = list(project.checklist_template.prefetch_related("approvers"))
+    if steps:
+        return steps
+    for position, step in enumerate(DEFAULT_STEPS, start=1):
+        ChecklistTemplateStep.objects.get_or_create(project=project, position=position, defaults=step)
+    return list(project.checklist_template.prefetch_related("approvers"))
+
+
+# Authoring
+
+
+def _pinned_snapshot(environment: Environment) -> tuple[str, object]:
+    revision = current_revision(environment)
+    if revision is None:
+        raise ValidationError({"environment": "This environment has no policy yet, so there is nothing to migrate."})
+    pinned = load_catalog_view(revision.provider_id).resolve(revision.default_model)
+    return pinned or revision.default_model, revision
+
+
+def _clean_rollout(stages: list[int] | None, window: dt.timedelta | None) -> tuple[list[int], dt.timedelta]:
+    stages = list(stages or DEFAULT_STAGES)
+    errors = {}
+    if not stages or any(not 0 < s <= 100 for s in stages) or stages != sorted(set(stages)) or stages[-1] != 100:
+        errors["stages"] = "Rising percentages between 1 and 100, ending at 100 (for example 10, 50, 100)."
+    window = window if window is not None else DEFAULT_WINDOW
+    if window < dt.timedelta(0):
+        errors["observation_window"] = "The observation window cannot be negative."
+    if errors:
+        raise ValidationError(errors)
+    return stages, window
+
+
+def _check_target(environment: Environment, from_snapshot: str, to_snapshot: str, revision) -> None:
+    catalog = load_catalog_view(revision.provider_id)
+    if to_snapshot not in catalog.snapshots:
+        raise ValidationError({"to_snapshot": f"'{to_snapshot}' is not a snapshot in this environment's catalog."})
+    if to_snapshot == from_snapshot:
+        raise ValidationError({"to_snapshot": f"{environment} already runs {to_snapshot}."})
+
+
+@transaction.atomic
+def create_plan(
+    *,
+    environment: Environment,
+    to_snapshot: str,
+    reason: str,
+    author,
+    stages: list[int] | None = None,
+    observation_window: dt.timedelta | None = None,
+    auto_rollback: bool = True,
+) -> MigrationPlan:
+    """A draft plan moving `environment` from what it runs now to `to_snapshot`, with the project's checklist."""
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the environment should move."})
+    from_snapshot, revision = _pinned_snapshot(environment)
+    _check_target(environment, from_snapshot, to_snapshot, revision)
+    stages, window = _clean_rollout(stages, observation_window)
+    plan = MigrationPlan.objects.create(
+        project=environment.project,
+        environment=environment,
+        from_snapshot=from_snapshot,
+        to_snapshot=to_snapshot,
+        reason=reason.strip(),
+        author=author,
+        stages=stages,
+        observation_window=window,
+        auto_rollback=auto_rollback,
+    )
+    for template in template_steps(environment.project):
+        step = ChecklistStep.objects.create(
+            plan=plan,
+            position=template.position,
+            kind=template.kind,
+            title=template.title,
+            description=template.description,
+            required_role=template.required_role,
+            minimum_sign_offs=template.minimum_sign_offs,
+        )
+        step.approvers.set(template.approvers.all())
+    _audit(plan, "migration.plan_created", Actor.for_user(author), stages=stages, window_hours=_hours(window))
+    return plan
+
+
+@refusals_audited
+def edit_plan(
+    *,
+    plan: MigrationPlan,
+    user,
+    reason: str,
+    to_snapshot: str,
+    stages: list[int],
+    observation_window: dt.timedelta,
+    auto_rollback: bool,
+) -> MigrationPlan:
+    """Change what the plan proposes; every sign-off given so far is reset and review starts again."""
+    plan = _locked(plan)
+    _require_state(plan, user, "edit", MigrationPlan.EDITABLE)
+    _require_author_or_admin(plan, user, "edit")
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the environment should move."})
+    _, revision = _pinned_snapshot(plan.environment)
+    _check_target(plan.environment, plan.from_snapshot, to_snapshot, revision)
+    stages, window = _clean_rollout(stages, observation_window)
+    plan.reason, plan.to_snapshot, plan.stages = reason.strip(), to_snapshot, stages
+    plan.observation_window, plan.auto_rollback = window, auto_rollback
+    reset = _reset_sign_offs(plan, SignOff.objects.filter(step__plan=plan))
+    previous_state = plan.state
+    if plan.state == State.APPROVED:
+        plan.state = State.IN_REVIEW
+    plan.version += 1
+    plan.updated_at = timezone.now()
+    plan.save()
+    _audit(plan, "migration.plan_edited", Actor.for_user(user), sign_offs_reset=reset, state_before=previous_state)
+    if reset:
+        _tell(_plan_people(plan), plan, "Plan edited: sign-offs reset", f"{user} edited the plan; sign again.")
+    return plan
+
+
+@refusals_audited
+def update_evidence(*, plan: MigrationPlan, step: ChecklistStep, user, evidence: str, links: str) -> ChecklistStep:
+    """Change a step's evidence; the step's sign-offs were given on the old evidence, so they are reset."""
+    plan = _locked(plan)
+    _require_state(plan, user, "edit evidence", MigrationPlan.EDITABLE)
+    if not has_role(user, plan.project, Role.DEVELOPER):
+        _refuse(plan, user, "edit evidence", "role", "Only developers and above may add evidence.")
+    step.evidence, step.evidence_links = evidence.strip(), links.strip()
+    step.save(update_fields=["evidence", "evidence_links"])
+    reset = _reset_sign_offs(plan, step.sign_offs.all())
+    if reset and plan.state == State.APPROVED:
+        plan.state = State.IN_REVIEW
+        plan.save(update_fields=["state"])
+    _audit(plan, "migration.evidence_updated", Actor.for_user(user), step=step.title, sign_offs_reset=reset)
+    return step
+
+
+def _reset_sign_offs(plan: MigrationPlan, sign_offs) -> int:
+    return sign_offs.filter(reset_at__isnull=True).update(reset_at=timezone.now())
+
+
+# Review and sign-off
+
+
+@refusals_audited
+def submit_for_review(*, plan: MigrationPlan, user) -> MigrationPlan:
+    plan = _locked(plan)
+    _require_state(plan, user, "submit for review", [State.DRAFT])
+    _require_author_or_admin(plan, user, "submit for review")
+    _transition(plan, State.IN_REVIEW, Actor.for_user(user))
+    _tell(signers_needed(plan), plan, "A migration plan awaits your sign-off", plan.reason)
+    return plan
+
+
+@refusals_audited
+def cancel_plan(*, plan: MigrationPlan, user, reason: str = "") -> MigrationPlan:
+    plan = _locked(plan)
+    _require_state(plan, user, "cancel", MigrationPlan.EDITABLE)
+    _require_author_or_admin(plan, user, "cancel")
+    _transition(plan, State.CANCELLED, Actor.for_user(user), reason=reason)
+    _tell(_plan_people(plan), plan, "Migration plan cancelled", reason)
+    return plan
+
+
+@refusals_audited
+def sign_off(*, plan: MigrationPlan, step: ChecklistStep, user, decision: str, comment: str) -> SignOff:
+    """Approve or reject one step. Four-eyes: never on one's own plan, never twice on one step.
+
+    A rejection rejects the plan; the last approval a checklist needs approves it.
+    """
+    plan = _locked(plan)
+    refusal = sign_off_refusal(plan, step, user)
+    if refusal is None and decision not in SignOff.Decision.values:
+        refusal = PlanRefused("bad_decision", "Choose approve or reject.")
+    if refusal is None and not comment.strip():
+        refusal = PlanRefused("comment_required", "A sign-off needs a comment saying what you checked.")
+    if refusal is not None:
+        _refuse(plan, user, "sign off", refusal.code, refusal.message, step=step.title)
+    return _record_sign_off(plan, step, user, decision, comment.strip())
+
+
+def sign_off_refusal(plan: MigrationPlan, step: ChecklistStep, user) -> PlanRefused | None:
+    """Why `user` may not sign `step` of `plan` now, or None when they may."""
+    if plan.state != State.IN_REVIEW:
+        return PlanRefused("not_in_review", f"The plan is {plan.get_state_display().lower()}, not in review.")
+    if step.plan_id != plan.pk:
+        return PlanRefused("wrong_plan", "That step belongs to another plan.")
+    if user.pk == plan.author_id:
+        return PlanRefused("own_plan", "You authored this plan; someone else must sign it off (four-eyes).")
+    if not has_role(user, plan.project, step.required_role):
+        return PlanRefused("role", f"This step needs the {step.required_role} role in {plan.project.slug}.")
+    named = list(step.approvers.all())
+    if named and user not in named:
+        return PlanRefused("not_named", "This step names its approvers and you are not one of them.")
+    if step.sign_offs.filter(user=user, reset_at__isnull=True).exists():
+        return PlanRefused("already_signed", "You already signed this step; it needs a different person.")
+    return None
+
+
+def _record_sign_off(plan: MigrationPlan, step: ChecklistStep, user, decision: str, comment: str) -> SignOff:
+    decision = SignOff.Decision(decision)
+    signed = SignOff.objects.create(step=step, user=user, decision=decision, comment=comment, plan_version=plan.version)
+    actor = Actor.for_user(user)
+    _audit(plan, "migration.signed_off", actor, step=step.title, decision=decision.value, comment=comment)
+    if decision == SignOff.Decision.REJECT:
+        _transition(plan, State.REJECTED, actor, step=step.title, comment=comment)
+        _tell(_plan_people(plan), plan, "Migration plan rejected", f"{user} rejected “{step.title}”: {comment}")
+    elif all(step_done(s) for s in plan.steps.all()):
+        _transition(plan, State.APPROVED, actor)
+        _tell(_plan_people(plan) | _admins(plan.project), plan, "Migration plan approved", "Ready to roll out.")
+    return signed
+
+
+def approvals(step: ChecklistStep) -> list[SignOff]:
+    return [s for s in step.sign_offs.all() if s.reset_at is None and s.decision == SignOff.Decision.APPROVE]
+
+
+def step_done(step: ChecklistStep) -> bool:
+    return len({s.user_id for s in approvals(step)}) >= step.minimum_sign_offs
+
+
+def signers_needed(plan: MigrationPlan) -> set:
+    """Everyone who could give a sign-off the plan still needs."""
+    people = set()
+    members = Membership.objects.filter(project=plan.project).select_related("user")
+    for step in plan.steps.prefetch_related("approvers", "sign_offs"):
+        if step_done(step):
+            continue
+        signed = {s.user_id for s in step.sign_offs.all() if s.reset_at is None}
+        named = list(step.approvers.all())
+        candidates = named or [m.user for m in members if Role.rank(m.role) >= Role.rank(step.required_role)]
+        people |= {u for u in candidates if u.pk != plan.author_id and u.pk not in signed}
+    return people
+
+
+# Rollout
+
+
+@refusals_audited
+def start_rollout(*, plan: MigrationPlan, user, now: dt.datetime | None = None) -> MigrationPlan:
+    """Send the first stage's share of requests to the candidate."""
+    now = now or timezone.now()
+    plan = _locked(plan)
+    _require_state(plan, user, "start the rollout", [State.APPROVED])
+    _require_admin(plan, user, "start the rollout")
+    revision = current_revision(plan.environment)
+    running = load_catalog_view(revision.provider_id).resolve(revision.default_model)
+    if running != plan.from_snapshot:
+        message = f"{plan.environment} now runs {running}, not {plan.from_snapshot}; write a new plan from there."
+        _refuse(plan, user, "start the rollout", "stale_plan", message)
+    if MigrationPlan.objects.filter(environment=plan.environment, state=State.ROLLING_OUT).exists():
+        _refuse(plan, user, "start the rollout", "another_rollout", "Another plan is rolling out in this environment.")
+    plan.baseline_policy = {"default_model": revision.default_model, "allowed_snapshots": revision.allowed_snapshots}
+    plan.rollout_started_at = now
+    _enter_stage(plan, 0, user, now)
+    _transition(plan, State.ROLLING_OUT, Actor.for_user(user), percent=plan.stage_percent)
+    _tell(
+        _plan_people(plan),
+        plan,
+        f"Rollout started at {plan.stage_percent}%",
+        f"Observed for {plan.observation_window}.",
+    )
+    return plan
+
+
+@refusals_audited
+def advance_rollout(
+    *, plan: MigrationPlan, user, now: dt.datetime | None = None, override_reason: str = ""
+) -> MigrationPlan:
+    """The next stage, or completion after the last; before the window ends only an admin override may."""
+    now = now or timezone.now()
+    plan = _locked(plan)
+    _require_state(plan, user, "advance the rollout", [State.ROLLING_OUT])
+    _require_admin(plan, user, "advance the rollout")
+    if plan.health == MigrationPlan.Health.FAILING:
+        _refuse(plan, user, "advance the rollout", "health_gate_failing", "A health gate is failing; advancing waits.")
+    ends = plan.window_ends_at()
+    if ends is not None and now < ends:
+        if not override_reason.strip():
+            left = _duration_words(ends - now)
+            message = f"The observation window has {left} left; an admin may override it with a reason."
+            _refuse(plan, user, "advance the rollout", "window_open", message)
+        _audit(plan, "migration.window_overridden", Actor.for_user(user), reason=override_reason, left=str(ends - now))
+    if plan.is_last_stage:
+        return _complete(plan, user, now)
+    _enter_stage(plan, plan.current_stage + 1, user, now)
+    _audit(plan, "migration.rollout_advanced", Actor.for_user(user), percent=plan.stage_percent)
+    _tell(_plan_people(plan), plan, f"Rollout at {plan.stage_percent}%", f"{plan.to_snapshot} now takes more traffic.")
+    return plan
+
+
+def _enter_stage(plan: MigrationPlan, index: int, user, now: dt.datetime) -> None:
+    plan.current_stage, plan.stage_started_at = index, now
+    plan.health, plan.health_figures = MigrationPlan.Health.UNKNOWN, {}
+    plan.save()
+    percent = plan.stage_percent
+    revise_policy(
+        environment=plan.environment,
+        provider=current_revision(plan.environment).provider,
+        actor=Actor.for_user(user),
+        reason=f"Migration plan #{plan.pk}: {percent}% of requests to {plan.to_snapshot}.",
+        created_by=user,
+        through_plan=plan,
+        canary_snapshot=plan.to_snapshot,
+        canary_percent=percent,
+    )
+
+
+def _complete(plan: MigrationPlan, user, now: dt.datetime) -> MigrationPlan:
+    revision = current_revision(plan.environment)
+    allowed = [plan.to_snapshot if s == plan.from_snapshot else s for s in revision.allowed_snapshots]
+    revise_policy(
+        environment=plan.environment,
+        provider=revision.provider,
+        actor=Actor.for_user(user),
+        reason=f"Migration plan #{plan.pk} completed: {plan.environment} pinned to {plan.to_snapshot}.",
+        created_by=user,
+        through_plan=plan,
+        default_model=plan.to_snapshot,
+        allowed_snapshots=list(dict.fromkeys([*allowed, plan.to_snapshot])),
+        canary_snapshot="",
+        canary_percent=0,
+    )
+    plan.finished_at = now
+    _transition(plan, State.COMPLETED, Actor.for_user(user))
+    _tell(_plan_people(plan), plan, "Migration completed", f"{plan.environment} now runs {plan.to_snapshot}.")
+    return plan
+
+
+@refusals_audited
+def roll_back(
+    *, plan: MigrationPlan, user=None, reason: str, now: dt.datetime | None = None, figures: dict | None = None
+) -> MigrationPlan:
+    """Restore the from-snapshot and clear the canary, effective for the next generation and queued ones.
+
+    `user` None is the health gate rolling back by itself.
+    """
+    now = now or timezone.now()
+    plan = _locked(plan)
+    actor = Actor.for_user(user) if user is not None else Actor.system("health gate")
+    if user is None and plan.state != State.ROLLING_OUT:
+        return plan  # rolled back or completed by hand since the gate looked
+    if user is not None:
+        _require_state(plan, user, "roll back", [State.ROLLING_OUT, State.COMPLETED])
+        if not has_role(user, plan.project, Role.APPROVER):
+            _refuse(plan, user, "roll back", "role", "Rolling back needs the approver or admin role.")
+    baseline = plan.baseline_policy or {"default_model": plan.from_snapshot, "allowed_snapshots": [plan.from_snapshot]}
+    revise_policy(
+        environment=plan.environment,
+        provider=current_revision(plan.environment).provider,
+        actor=actor,
+        reason=f"Migration plan #{plan.pk} rolled back to {plan.from_snapshot}: {reason}",
+        created_by=user,
+        through_plan=plan,
+        default_model=baseline["default_model"],
+        allowed_snapshots=baseline["allowed_snapshots"],
+        canary_snapshot="",
+        canary_percent=0,
+    )
+    plan.finished_at = now
+    _transition(plan, State.ROLLED_BACK, actor, reason=reason, percent=plan.stage_percent, figures=figures or {})
+    _tell(_plan_people(plan) | _admins(plan.project), plan, "Migration rolled back", reason)
+    return plan
+
+
+# Health gates
+
+
+def check_health(*, plan: MigrationPlan, now: dt.datetime | None = None) -> MigrationPlan:
+    """Judge the current stage's window; a failing gate rolls back (when enabled) or blocks advancing."""
+    now = now or timezone.now()
+    judgement = health.judge(plan, now)
+    was = plan.health
+    MigrationPlan.objects.filter(pk=plan.pk).update(
+        health=judgement.status, health_figures=judgement.figures, health_checked_at=now
+    )
+    plan.health, plan.health_figures, plan.health_checked_at = judgement.status, judgement.figures, now
+    if judgement.status != MigrationPlan.Health.FAILING or was == MigrationPlan.Health.FAILING:
+        return plan
+    if plan.auto_rollback:
+        return roll_back(
+            plan=plan, reason=f"Health gate failed: {judgement.reason}", now=now, figures=judgement.figures
+        )
+    with transaction.atomic():
+        _audit(plan, "migration.health_gate_failed", Actor.system("health gate"), reason=judgement.reason)
+        _tell(
+            _plan_people(plan) | _admins(plan.project), plan, "Health gate failing: rollout blocked", judgement.reason
+        )
+    return plan
+
+
+def check_rollouts(*, now: dt.datetime | None = None) -> int:
+    """Evaluate every rollout in progress; the periodic task's one job. Returns how many were checked."""
+    now = now or timezone.now()
+    plans = list(MigrationPlan.objects.filter(state=State.ROLLING_OUT).select_related("project", "environment"))
+    for plan in plans:
+        plan = check_health(plan=plan, now=now)
+        if plan.state == State.ROLLING_OUT:
+            _tell_when_window_ends(plan, now)
+    return len(plans)
+
+
+def _tell_when_window_ends(plan: MigrationPlan, now: dt.datetime) -> None:
+    """Once per stage, when its observation window is over, tell the admins the rollout may advance."""
+    ends = plan.window_ends_at()
+    if ends is None or now < ends or plan.window_told_stage == plan.current_stage:
+        return
+    with transaction.atomic():
+        told = MigrationPlan.objects.filter(pk=plan.pk, state=State.ROLLING_OUT).exclude(
+            window_told_stage=plan.current_stage
+        )
+        if told.update(window_told_stage=plan.current_stage):
+            health_words = plan.get_health_display().lower()
+            body = (
+                f"The {plan.stage_percent}% stage was observed for {plan.observation_window}; health: {health_words}."
+            )
+            _tell(_admins(plan.project), plan, "Observation window over: ready to advance", body)
+
+
+# Comparison runs
+
+
+DEFAULT_PROMPTS = [
+    "A red fox trotting through fresh snow at dawn, slow tracking shot",
+    "Close-up of hands kneading bread dough on a floured wooden table",
+    "A city street at night in the rain, neon reflections, handheld camera",
+]
+
+
+@refusals_audited
+def run_comparison(*, plan: MigrationPlan, user) -> list[ComparisonPair]:
+    """Run each of the project's comparison prompts on both snapshots, through the gateway's own path.
+
+    Both generations are in the log, marked as comparison runs, submitted with the
+    environment's playground key on behalf of `user`; the worker runs them as usual.
+    """
+    plan = _locked(plan)
+    _require_state(plan, user, "run a comparison", MigrationPlan.EDITABLE)
+    if not has_role(user, plan.project, Role.DEVELOPER):
+        _refuse(plan, user, "run a comparison", "role", "Running comparisons needs the developer role or above.")
+    prompts = list(ComparisonPrompt.objects.filter(project=plan.project)) or [
+        ComparisonPrompt(prompt=text) for text in DEFAULT_PROMPTS
+    ]
+    holder = playground_holder(environment=plan.environment, user=user)
+    pairs = []
+    for prompt in prompts:
+        runs = []
+        for snapshot in (plan.from_snapshot, plan.to_snapshot):
+            fields = {"prompt": prompt.prompt, "model": snapshot, "seconds": str(prompt.seconds), "size": prompt.size}
+            submission, _ = create_submission(fields, {})
+            runs.append(
+                submit(holder=holder, submission=submission, submitted_by=user, comparison_snapshot=plan.to_snapshot)
+            )
+        pairs.append(
+            ComparisonPair.objects.create(plan=plan, prompt=prompt.prompt, baseline=runs[0], candidate=runs[1])
+        )
+    _audit(plan, "migration.comparison_run", Actor.for_user(user), pairs=len(pairs))
+    return pairs
+
+
+@refusals_audited
+def record_benchmark(*, plan: MigrationPlan, user) -> ChecklistStep:
+    """Fix today's benchmark figures as the benchmark step's evidence (its sign-offs are reset)."""
+    plan = _locked(plan)
+    _require_state(plan, user, "record the benchmark", MigrationPlan.EDITABLE)
+    if not has_role(user, plan.project, Role.DEVELOPER):
+        _refuse(plan, user, "record the benchmark", "role", "Recording evidence needs the developer role or above.")
+    step = plan.steps.filter(kind=StepKind.BENCHMARK).first()
+    if step is None:
+        _refuse(plan, user, "record the benchmark", "no_step", "This plan's checklist has no benchmark step.")
+    lines = []
+    for source, figures in health.benchmark_figures(plan).items():
+        for snapshot, arm in figures.items():
+            lines.append(f"{source}, {snapshot}: {health.figures_in_words(arm)}")
+    step.evidence = "\n".join(lines)
+    step.save(update_fields=["evidence"])
+    reset = _reset_sign_offs(plan, step.sign_offs.all())
+    if reset and plan.state == State.APPROVED:
+        plan.state = State.IN_REVIEW
+        plan.save(update_fields=["state"])
+    _audit(plan, "migration.evidence_updated", Actor.for_user(user), step=step.title, sign_offs_reset=reset)
+    return step
+
+
+@refusals_audited
+def judge_pair(*, plan: MigrationPlan, pair: ComparisonPair, user, verdict: str) -> ComparisonPair:
+    """A reviewer's verdict on one pair; the verdicts become the compatibility step's evidence."""
+    plan = _locked(plan)
+    _require_state(plan, user, "judge a comparison", MigrationPlan.EDITABLE)
+    if not has_role(user, plan.project, Role.APPROVER) or user.pk == plan.author_id:
+        _refuse(plan, user, "judge a comparison", "role", "Pairs are judged by approvers other than the plan's author.")
+    if pair.plan_id != plan.pk or verdict not in ComparisonPair.Verdict.values:
+        _refuse(plan, user, "judge a comparison", "bad_verdict", "Choose equivalent, better, worse or broken.")
+    pair.verdict, pair.verdict_by = verdict, user
+    pair.save(update_fields=["verdict", "verdict_by"])
+    _audit(plan, "migration.comparison_judged", Actor.for_user(user), prompt=pair.prompt[:100], verdict=verdict)
+    step = plan.steps.filter(kind=StepKind.COMPATIBILITY).first()
+    if step is not None:
+        step.evidence = _verdict_evidence(plan)
+        step.save(update_fields=["evidence"])
+        if _reset_sign_offs(plan, step.sign_offs.all()) and plan.state == State.APPROVED:
+            plan.state = State.IN_REVIEW
+            plan.save(update_fields=["state"])
+    return pair
+
+
+def _verdict_evidence(plan: MigrationPlan) -> str:
+    pairs = list(plan.comparisons.all())
+    counts = {v: sum(1 for p in pairs if p.verdict == v) for v in ComparisonPair.Verdict.values}
+    unjudged = sum(1 for p in pairs if not p.verdict)
+    judged = ", ".join(f"{n} {v}" for v, n in counts.items())
+    return f"Comparison run of {len(pairs)} prompt pairs: {judged}; {unjudged} not judged yet."
+
+
+# Shared steps
+
+
+def _locked(plan: MigrationPlan) -> MigrationPlan:
+    return MigrationPlan.objects.select_for_update().select_related("project", "environment", "author").get(pk=plan.pk)
+
+
+def _transition(plan: MigrationPlan, state: str, actor: Actor, **payload) -> None:
+    before = plan.state
+    plan.state = state
+    plan.updated_at = timezone.now()
+    plan.save()
+    _audit(plan, "migration.state_changed", actor, state_from=before, state_to=state, **payload)
+
+
+def _audit(plan: MigrationPlan, action: str, actor: Actor, **payload) -> None:
+    record_event(
+        action=action,
+        actor=actor,
+        target=plan,
+        project=plan.project,
+        environment=plan.environment,
+        payload={"plan": plan.pk, "from": plan.from_snapshot, "to": plan.to_snapshot, **payload},
+    )
+
+
+def _refuse(plan: MigrationPlan, user, attempt: str, code: str, message: str, **payload):
+    """Refuse; `refusals_audited` records the attempt once the service's transaction is rolled back."""
+    raise PlanRefused(code, message, plan=plan, user=user, attempt=attempt, **payload)
+
+
+def _require_state(plan: MigrationPlan, user, attempt: str, states) -> None:
+    if plan.state not in states:
+        message = f"Cannot {attempt}: the plan is {plan.get_state_display().lower()}."
+        _refuse(plan, user, attempt, "wrong_state", message)
+
+
+def _require_author_or_admin(plan: MigrationPlan, user, attempt: str) -> None:
+    if user.pk != plan.author_id and not has_role(user, plan.project, Role.ADMIN):
+        _refuse(plan, user, attempt, "role", f"Only the author or an admin may {attempt}.")
+
+
+def _require_admin(plan: MigrationPlan, user, attempt: str) -> None:
+    if not has_role(user, plan.project, Role.ADMIN):
+        _refuse(plan, user, attempt, "role", f"Only an admin may {attempt}.")
+
+
+def _plan_people(plan: MigrationPlan) -> set:
+    people = {plan.author}
+    for step in plan.steps.prefetch_related("approvers", "sign_offs__user"):
+        people |= set(step.approvers.all()) | {s.user for s in step.sign_offs.all()}
+    return people
+
+
+def _admins(project: Project) -> set:
+    return {m.user for m in Membership.objects.filter(project=project, role=Role.ADMIN).select_related("user")}
+
+
+def _tell(people: set, plan: MigrationPlan, title: str, body: str = "") -> None:
+    notify(
+        people,
+        kind="migration",
+        title=f"{title}: {plan.environment} {plan.from_snapshot} → {plan.to_snapshot}",
+        body=body,
+        url=plan_url(plan),
+        project=plan.project,
+    )
+
+
+def _hours(window: dt.timedelta) -> float:
+    return round(window.total_seconds() / 3600, 2)
+
+
+def _duration_words(delta: dt.timedelta) -> str:
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+# The project's checklist template and prompt set
+
+
+@transaction.atomic
+def save_template_step(*, project: Project, user, values: dict, approvers: list, step=None) -> ChecklistTemplateStep:
+    """Add or change one step of the project's checklist template; plans already made keep their own steps."""
+    template_steps(project)
+    if step is None:
+        last = project.checklist_template.order_by("-position").first()
+        step = ChecklistTemplateStep(project=project, position=(last.position + 1) if last else 1)
+    for field, value in values.items():
+        setattr(step, field, value)
+    step.save()
+    step.approvers.set(approvers)
+    record_event(
+        action="migration.template_step_saved",
+        actor=Actor.for_user(user),
+        target=step,
+        project=project,
+        payload={**{k: str(v) for k, v in values.items()}, "approvers": [u.get_username() for u in approvers]},
+    )
+    return step
+
+
+@transaction.atomic
+def remove_template_step(*, project: Project, user, step: ChecklistTemplateStep) -> None:
+    if project.checklist_template.count() <= 1:
+        raise ValidationError("A checklist needs at least one step.")
+    record_event(
+        action="migration.template_step_removed",
+        actor=Actor.for_user(user),
+        target=step,
+        project=project,
+        payload={"title": step.title},
+    )
+    step.delete()
+
+
+@transaction.atomic
+def set_prompt_set(*, project: Project, user, prompts: list[str]) -> None:
+    """Replace the project's comparison prompts (one prompt each; the default length and size)."""
+    prompts = [text.strip() for text in prompts if text.strip()]
+    ComparisonPrompt.objects.filter(project=project).delete()
+    ComparisonPrompt.objects.bulk_create(ComparisonPrompt(project=project, prompt=text) for text in prompts)
+    record_event(
+        action="migration.prompt_set_saved", actor=Actor.for_user(user), project=project, payload={"prompts": prompts}
+    )

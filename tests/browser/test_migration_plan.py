@@ -1,0 +1,102 @@
+"""A migration of production in a real browser: author, four-eyes sign-off, staged rollout, rollback."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from playwright.sync_api import expect
+
+from governance.policies.selectors import current_revision
+from governance.projects.models import Role
+from tests.browser.conftest import screenshot, sign_in
+from tests.factories import NEW, OLD, make_environment, make_member, make_project, make_user
+
+pytestmark = pytest.mark.browser
+
+START = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def demo():
+    """The demo's shape: production pinned and protected; lead and approver approve, admin administers."""
+    project = make_project("demo", name="Demo")
+    production = make_environment(
+        project, "production", protected=True, default_model=OLD, allowed_snapshots=[OLD], alias_requests="refuse"
+    )
+    for username, role in [("lead", Role.APPROVER), ("approver", Role.APPROVER), ("admin", Role.ADMIN)]:
+        make_member(project, role, user=make_user(username))
+    return production
+
+
+def switch_user(page, username: str) -> None:
+    page.get_by_role("button", name="Log out").click()
+    sign_in(page, username)
+
+
+def sign(page, step: str, comment: str) -> None:
+    form = page.get_by_role("form", name=f"Sign off {step}")
+    form.get_by_label("Approve").check()
+    form.get_by_label("Comment").fill(comment)
+    form.get_by_role("button", name="Sign off").click()
+    expect(page.get_by_role("form", name=f"Sign off {step}")).to_have_count(0)
+
+
+def test_a_plan_is_signed_off_by_others_rolled_out_in_stages_and_rolled_back(page, demo):
+    with time_machine.travel(START, tick=True) as clock:
+        sign_in(page, "lead")
+        page.goto("/projects/demo/")
+        page.get_by_role("link", name="Start a migration of Production").click()
+        page.get_by_label("Move to snapshot").select_option(NEW)
+        page.get_by_label("Why").fill("December snapshot: better motion, same price")
+        page.get_by_role("button", name="Create draft plan").click()
+        expect(page.get_by_test_id("plan-state")).to_have_text("Draft")
+        page.get_by_role("button", name="Run the prompt set on both snapshots").click()
+        expect(page.locator("#comparison-heading + form + p")).to_contain_text("3 unjudged")
+        page.get_by_role("button", name="Submit for review").click()
+        expect(page.get_by_test_id("plan-state")).to_have_text("In review")
+
+        page.get_by_role("form", name="Try to sign off Prompt compatibility tests yourself").get_by_role(
+            "button"
+        ).click()
+        expect(page.get_by_test_id("refusal")).to_contain_text("someone else must sign it off")
+        screenshot(page, "migration-self-approval-refused")
+        plan_url = page.url
+
+        switch_user(page, "approver")
+        expect(page.get_by_test_id("approvals-count")).to_have_text("1")
+        page.get_by_role("link", name="Approvals").click()
+        page.get_by_role("link", name=f"Demo / Production: {OLD} → {NEW}").click()
+        page.locator(".verdict-form").first.get_by_role("button", name="Equivalent").click()
+        expect(page.locator("#step-heading-1 ~ .evidence, .step").first).to_contain_text("1 equivalent")
+        screenshot(page, "migration-comparison")
+        sign(page, "Prompt compatibility tests", "Ran the prompt set; all pairs equivalent")
+        sign(page, "Performance benchmark", "Latency and cost within budget")
+        sign(page, "Business acceptance", "Product accepts")
+
+        switch_user(page, "admin")
+        page.goto(plan_url)
+        sign(page, "Business acceptance", "Second pair of eyes: accepted")
+        sign(page, "Gradual rollout plan", "10/50/100 with 24 h windows")
+        expect(page.get_by_test_id("plan-state")).to_have_text("Approved")
+        screenshot(page, "migration-approved")
+
+        page.get_by_role("button", name="Start rollout at 10%").click()
+        expect(page.get_by_test_id("rollout-percent")).to_contain_text("10% of requests go to")
+        assert current_revision(demo).canary_percent == 10
+
+        page.get_by_role("button", name="Advance to 50%").click()
+        expect(page.get_by_test_id("refusal")).to_contain_text("observation window has")
+
+        clock.shift(dt.timedelta(hours=24, minutes=1))
+        page.reload()
+        page.get_by_role("button", name="Advance to 50%").click()
+        expect(page.get_by_test_id("rollout-percent")).to_contain_text("50% of requests go to")
+        screenshot(page, "migration-rolling-out")
+
+        page.get_by_label("Rollback reason").fill("Support tickets about flicker")
+        page.get_by_role("button", name=f"Roll back to {OLD}").click()
+        expect(page.get_by_test_id("plan-state")).to_have_text("Rolled back")
+        expect(page.get_by_test_id("timeline")).to_contain_text("Support tickets about flicker")
+        screenshot(page, "migration-rolled-back")
+        revision = current_revision(demo)
+        assert (revision.default_model, revision.canary_percent) == (OLD, 0)

@@ -1,0 +1,166 @@
+"""Lifecycle pages: shutdown impact, webhooks with the secret shown once, snapshot review, sync status."""
+
+import datetime as dt
+import logging
+
+import pytest
+from django.urls import reverse
+
+from governance.audit.models import AuditEvent
+from governance.catalog.models import Provider, Snapshot
+from governance.lifecycle.models import Webhook, WebhookDelivery
+from governance.lifecycle.services import raise_shutdown_alerts
+from governance.projects.models import Role
+from tests.dashboard.builders import make_generation
+from tests.factories import NEW, OLD, make_environment, make_member, make_project, make_user, simulator_provider
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def shop():
+    project = make_project("shop", name="Shop")
+    production = make_environment(project, "production", default_model=OLD, allowed_snapshots=[OLD])
+    make_environment(project, "development", default_model=NEW, allowed_snapshots=[NEW])
+    Snapshot.objects.filter(provider=simulator_provider(), name=OLD).update(
+        deprecated_on=dt.date(2020, 1, 1),
+        shutdown_on=dt.date.today() + dt.timedelta(days=20),
+        replacement=Snapshot.objects.get(provider=simulator_provider(), name=NEW),
+    )
+    return project, production
+
+
+def signed_in(client, project, role):
+    client.force_login(make_member(project, role))
+    return client
+
+
+def test_the_impact_view_lists_dependent_environments_with_30_days_of_generations(client, shop):
+    project, production = shop
+    now = dt.datetime.now(dt.UTC)
+    for days_ago in (1, 5, 40):
+        make_generation(production, resolved_snapshot=OLD, created_at=now - dt.timedelta(days=days_ago))
+    page = signed_in(client, project, Role.VIEWER).get(reverse("dashboard:lifecycle_impact")).content.decode()
+
+    row = page[page.index('data-environment="shop/production"') :]
+    row = row[: row.index("</tr>")]
+    assert "pinned" in row and "<td>2</td>" in row
+    assert f'href="/projects/shop/migrations/new/?environment=production&amp;to={NEW}"' in row
+    assert 'data-environment="shop/development"' not in page
+
+
+def test_the_impact_view_shows_only_the_users_projects(client, shop):
+    other = make_project("other")
+    client.force_login(make_member(other, Role.ADMIN))
+    page = client.get(reverse("dashboard:lifecycle_impact")).content.decode()
+    assert "shop/production" not in page
+
+
+def test_the_impact_of_a_family(client, shop):
+    project, _ = shop
+    page = signed_in(client, project, Role.VIEWER).get(reverse("dashboard:lifecycle_impact"), {"family": "sora-2"})
+    assert page.status_code == 200
+    assert 'data-environment="shop/development"' in page.content.decode()  # NEW is in the family too
+
+
+def test_an_open_alert_shows_in_the_banner_the_overview_and_the_project_page(client, shop):
+    project, _ = shop
+    raise_shutdown_alerts()
+    client = signed_in(client, project, Role.VIEWER)
+    overview = client.get(reverse("dashboard:overview")).content.decode()
+    assert "1 environment of yours depends on snapshots that are shutting down" in overview
+    assert 'data-testid="shutdown-badge">≤ 30 days' in overview
+    project_page = client.get(reverse("dashboard:project_detail", args=["shop"])).content.decode()
+    assert f"Migrate to its replacement {NEW}" in project_page
+
+
+def test_an_alert_stops_showing_once_the_environment_moved_away(client, shop):
+    from tests.factories import revise
+
+    project, production = shop
+    raise_shutdown_alerts()
+    revise(production, default_model=NEW, allowed_snapshots=[NEW])
+    overview = signed_in(client, project, Role.VIEWER).get(reverse("dashboard:overview")).content.decode()
+    assert "shutdown-badge" not in overview
+
+
+def test_an_admin_adds_a_webhook_and_sees_its_secret_once(client, shop, caplog):
+    project, _ = shop
+    client = signed_in(client, project, Role.ADMIN)
+    with caplog.at_level(logging.DEBUG):
+        response = client.post(
+            reverse("dashboard:webhooks", args=["shop"]), {"url": "https://hooks.example.com/a", "description": "ops"}
+        )
+    page = response.content.decode()
+    secret = page[page.index("whsec_") :].split("<", 1)[0]
+    assert response.status_code == 200 and len(secret) > 30
+    webhook = Webhook.objects.get()
+    assert secret not in webhook.encrypted_secret and "whsec_" not in webhook.encrypted_secret
+    assert secret not in caplog.text
+    assert secret not in str(AuditEvent.objects.get(action="webhook.created").payload)
+    again = client.get(reverse("dashboard:webhooks", args=["shop"])).content.decode()
+    assert secret not in again and "https://hooks.example.com/a" in again
+
+
+def test_a_bad_webhook_url_is_refused_readably(client, shop):
+    project, _ = shop
+    response = signed_in(client, project, Role.ADMIN).post(reverse("dashboard:webhooks", args=["shop"]), {"url": "x"})
+    assert response.status_code == 400 and "Enter a valid URL" in response.content.decode()
+    assert not Webhook.objects.exists()
+
+
+def test_the_delivery_log_and_deleting_a_webhook(client, shop):
+    project, _ = shop
+    client = signed_in(client, project, Role.ADMIN)
+    client.post(reverse("dashboard:webhooks", args=["shop"]), {"url": "https://hooks.example.com/a"})
+    raise_shutdown_alerts()
+    page = client.get(reverse("dashboard:webhooks", args=["shop"])).content.decode()
+    assert "snapshot.shutdown_alert" in page and "Pending" in page
+
+    webhook = Webhook.objects.get()
+    response = client.post(reverse("dashboard:webhook_delete", args=["shop", webhook.pk]))
+    assert response.status_code == 302
+    assert not Webhook.objects.exists() and not WebhookDelivery.objects.exists()
+    assert AuditEvent.objects.filter(action="webhook.deleted").count() == 1
+
+
+def test_a_developer_may_not_manage_webhooks(client, shop):
+    project, _ = shop
+    response = signed_in(client, project, Role.DEVELOPER).post(
+        reverse("dashboard:webhooks", args=["shop"]), {"url": "https://hooks.example.com/a"}
+    )
+    assert response.status_code == 403 and not Webhook.objects.exists()
+
+
+def test_a_site_admin_reviews_a_discovered_snapshot_from_the_catalog(client):
+    provider = simulator_provider()
+    discovered = Snapshot.objects.create(provider=provider, name="sora-3-2027-01-05", family="sora-3", reviewed=False)
+    client.force_login(make_user(is_superuser=True, is_staff=True))
+    page = client.get(reverse("dashboard:catalog")).content.decode()
+    assert "Awaiting review" in page and "Mark reviewed" in page
+
+    client.post(reverse("dashboard:snapshot_review", args=[discovered.pk]))
+    discovered.refresh_from_db()
+    assert discovered.reviewed
+    assert AuditEvent.objects.filter(action="snapshot.reviewed").count() == 1
+
+
+def test_others_may_not_review_snapshots(client):
+    discovered = Snapshot.objects.create(provider=simulator_provider(), name="sora-3", family="sora-3", reviewed=False)
+    client.force_login(make_user())
+    assert "Mark reviewed" not in client.get(reverse("dashboard:catalog")).content.decode()
+    assert client.post(reverse("dashboard:snapshot_review", args=[discovered.pk])).status_code == 403
+    discovered.refresh_from_db()
+    assert not discovered.reviewed
+
+
+def test_a_failed_sync_is_visible_on_the_catalog(client):
+    provider = simulator_provider()
+    Provider.objects.filter(pk=provider.pk).update(
+        last_synced_at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+        last_sync_ok=False,
+        last_sync_message="Built-in simulator answered GET /models with HTTP 503.",
+    )
+    client.force_login(make_user())
+    page = client.get(reverse("dashboard:catalog")).content.decode()
+    assert "Last sync failed" in page and "HTTP 503" in page and "nothing was changed" in page

@@ -1,0 +1,124 @@
+"""The migration pages as people use them: create with prefill, sign off, refusals shown, approvals counted."""
+
+import pytest
+from django.test import Client
+
+from governance.audit.models import AuditEvent
+from governance.policies.selectors import current_revision
+from governance.snapshot_migrations.models import MigrationPlan
+from tests.factories import NEW, OLD
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def plan_url(plan, suffix=""):
+    return f"/projects/{plan.project.slug}/migrations/{plan.pk}/{suffix}"
+
+
+def test_the_create_form_is_prefilled_from_the_link(production, people):
+    page = signed_in(people["author"]).get("/projects/shop/migrations/new/?environment=production&to=" + NEW)
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert f'<option value="{NEW}" selected>' in body
+    assert '<option value="production" selected>' in body
+    assert f"production on <code>{OLD}</code>" in body
+
+
+def test_creating_a_plan_opens_its_page(production, people):
+    client = signed_in(people["author"])
+    response = client.post(
+        "/projects/shop/migrations/new/",
+        {
+            "environment": "production",
+            "to_snapshot": NEW,
+            "reason": "Better motion",
+            "stages": "10, 50, 100",
+            "window_hours": "24",
+            "auto_rollback": "on",
+        },
+    )
+    plan = MigrationPlan.objects.get()
+    assert response.status_code == 302 and response["Location"] == plan_url(plan)
+    page = client.get(plan_url(plan)).content.decode()
+    assert "Prompt compatibility tests" in page and "Gradual rollout plan" in page
+    assert "created the plan" in page
+
+
+def test_bad_stages_get_a_readable_message(production, people):
+    response = signed_in(people["author"]).post(
+        "/projects/shop/migrations/new/",
+        {"environment": "production", "to_snapshot": NEW, "reason": "x", "stages": "50, 10", "window_hours": "24"},
+    )
+    assert response.status_code == 400
+    assert "Rising percentages" in response.content.decode()
+
+
+def test_a_viewer_cannot_open_the_create_form(project, people):
+    from tests.factories import make_member
+
+    viewer = make_member(project, "viewer")
+    assert signed_in(viewer).get("/projects/shop/migrations/new/").status_code == 403
+
+
+def test_self_approval_is_refused_on_the_page_and_audited(plan, people):
+    client = signed_in(people["author"])
+    client.post(plan_url(plan, "actions/submit/"))
+    step = plan.steps.first()
+    response = client.post(
+        plan_url(plan, f"steps/{step.pk}/sign-off/"), {"decision": "approve", "comment": "mine"}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200  # htmx swaps the fragment with its refusal alert
+    assert "someone else must sign it off" in response.content.decode()
+    assert 'id="plan-body"' in response.content.decode()
+    assert "<html" not in response.content.decode()
+    assert AuditEvent.objects.filter(action="migration.refused", payload__code="own_plan").exists()
+
+
+def test_the_header_counts_what_awaits_my_sign_off(plan, people):
+    signed_in(people["author"]).post(plan_url(plan, "actions/submit/"))
+    approver = signed_in(people["approver"])
+    assert 'data-testid="approvals-count">1<' in approver.get("/").content.decode()
+    page = approver.get("/approvals/").content.decode()
+    assert "Prompt compatibility tests" in page
+    step = plan.steps.first()
+    approver.post(plan_url(plan, f"steps/{step.pk}/sign-off/"), {"decision": "approve", "comment": "ran them"})
+    assert 'data-testid="approvals-count">1<' in approver.get("/").content.decode()  # two more steps still need them
+
+
+def test_the_rollout_runs_from_the_page_and_rolls_back(plan, people, production):
+    from tests.snapshot_migrations.conftest import approved
+
+    approved(plan, people)
+    admin = signed_in(people["admin"])
+    admin.post(plan_url(plan, "actions/start/"))
+    assert current_revision(production).canary_percent == 10
+    refused = admin.post(plan_url(plan, "actions/advance/"), follow=True).content.decode()
+    assert "observation window has" in refused
+    admin.post(plan_url(plan, "actions/advance/"), {"reason": "Tested enough in staging"})
+    assert current_revision(production).canary_percent == 50
+    page = admin.get(plan_url(plan)).content.decode()
+    assert "50% of requests go to" in page
+    assert f"wrote policy revision 3: Migration plan #{plan.pk}: 50% of requests to {NEW}." in page
+    admin.post(plan_url(plan, "actions/rollback/"), {"reason": "Complaints"})
+    revision = current_revision(production)
+    assert (revision.default_model, revision.canary_percent) == (OLD, 0)
+
+
+def test_a_direct_policy_post_to_a_protected_environment_is_refused(production, people):
+    response = signed_in(people["admin"]).post(
+        "/projects/shop/environments/production/policy/",
+        {"default_model": NEW, "allowed_snapshots": [NEW], "alias_requests": "refuse", "reason": "just do it"},
+    )
+    assert response.status_code == 403
+    assert current_revision(production).default_model == OLD
+
+
+@pytest.mark.parametrize("action", ["start", "advance", "rollback"])
+def test_rollout_actions_check_the_role_on_the_server(plan, people, action):
+    response = signed_in(people["developer"]).post(plan_url(plan, f"actions/{action}/"), follow=True)
+    assert response.status_code == 200
+    assert "Cannot" in response.content.decode() or "Only" in response.content.decode()
