@@ -322,6 +322,8 @@ EMAIL_BACKEND, _email = email_settings(os.environ)
 globals().update(_email)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "snapshot-governance@localhost")
 SITE_URL = os.environ.get("SITE_URL", f"http://127.0.0.1:{PORT}")
+# Outgoing webhooks go to public addresses only unless this is set (receivers on a private network).
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
 
 # The built-in simulator (an unauthenticated fake provider) is served by this web
 # server for the embedded default, demos and tests; production leaves it off.

@@ -16,6 +16,7 @@ from governance.dashboard.permissions import requires_project_role
 from governance.dashboard.selectors import visible_projects
 from governance.dashboard.services import record_refused_visit
 from governance.lifecycle import selectors
+from governance.lifecycle.destinations import PrivateDestinationError
 from governance.lifecycle.models import Webhook, WebhookDelivery
 from governance.lifecycle.services import create_webhook, delete_webhook
 from governance.projects.models import Environment, Role
@@ -48,13 +49,16 @@ def webhooks(request: HttpRequest, project, role) -> HttpResponse:
     form = WebhookForm(request.POST or None)
     created_secret = None
     if request.method == "POST" and form.is_valid():
-        _, created_secret = create_webhook(
-            project=project,
-            url=form.cleaned_data["url"],
-            description=form.cleaned_data["description"],
-            actor=Actor.for_user(request.user),
-        )
-        form = WebhookForm()
+        try:
+            _, created_secret = create_webhook(
+                project=project,
+                url=form.cleaned_data["url"],
+                description=form.cleaned_data["description"],
+                actor=Actor.for_user(request.user),
+            )
+            form = WebhookForm()
+        except PrivateDestinationError as error:
+            form.add_error("url", str(error))
     context = {
         "project": project,
         "form": form,

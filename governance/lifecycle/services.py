@@ -17,6 +17,7 @@ from django.utils import timezone
 from governance.audit.services import Actor, record_event
 from governance.catalog.models import Snapshot
 from governance.lifecycle import signing
+from governance.lifecycle.destinations import PrivateDestinationError, refuse_private_destination
 from governance.lifecycle.models import ALERT_THRESHOLDS, ShutdownAlert, Webhook, WebhookDelivery
 from governance.lifecycle.selectors import Dependency, dependencies
 from governance.notifications.services import notify
@@ -248,7 +249,11 @@ def _send_email(message: tuple) -> None:
 
 @transaction.atomic
 def create_webhook(*, project: Project, url: str, description: str, actor: Actor) -> tuple[Webhook, str]:
-    """A new webhook and its secret, returned once for the admin to copy; only the encrypted secret is stored."""
+    """A new webhook and its secret, returned once for the admin to copy; only the encrypted secret is stored.
+
+    Raises PrivateDestinationError for a URL inside a private network (see `destinations`).
+    """
+    refuse_private_destination(url)
     secret = signing.new_secret()
     webhook = Webhook.objects.create(
         project=project,
@@ -313,7 +318,7 @@ def attempt_delivery(delivery_id: int, *, transport: httpx.BaseTransport | None 
     delivery.last_attempt_at = now
     try:
         status = _post(delivery, now, transport)
-    except (httpx.HTTPError, signing.SecretUnreadable) as error:
+    except (httpx.HTTPError, signing.SecretUnreadable, PrivateDestinationError) as error:
         status, delivery.last_error = None, (str(error) or type(error).__name__)[:300]
     delivery.response_status = status
     retry_in = None
@@ -332,6 +337,7 @@ def attempt_delivery(delivery_id: int, *, transport: httpx.BaseTransport | None 
 
 
 def _post(delivery: WebhookDelivery, now: dt.datetime, transport) -> int:
+    refuse_private_destination(delivery.webhook.url)
     secret = signing.decrypt_secret(delivery.webhook.encrypted_secret)
     body = json.dumps(delivery.payload, separators=(",", ":")).encode()
     timestamp = int(now.timestamp())

@@ -40,8 +40,9 @@ def simulator_over_http(live_server, settings):
 
 @time_machine.travel(dt.datetime(2027, 1, 10, 12, tzinfo=dt.UTC), tick=False)
 def test_a_newly_announced_shutdown_date_reaches_the_catalog_the_environments_and_the_webhook(
-    simulator_over_http, eager_tasks
+    simulator_over_http, eager_tasks, settings
 ):
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True  # the test's receiver listens on loopback
     project = make_project("shop")
     member = make_member(project, user=make_user(email="dev@example.com"))
     production = make_environment(project, "production", default_model=OLD, allowed_snapshots=[OLD])
