@@ -2,6 +2,7 @@ import datetime as dt
 
 from django import forms
 
+from governance.catalog.models import Provider
 from governance.projects.models import Role
 from governance.snapshot_migrations.models import DEFAULT_STAGES, SignOff, StepKind
 
@@ -24,10 +25,17 @@ class PlanForm(forms.Form):
         label="Roll back by itself when a health gate fails", required=False, initial=True
     )
 
-    def __init__(self, *args, environments: list[str], snapshots: list[str], **kwargs):
+    def __init__(self, *args, environments: list[str], snapshots: list[tuple[str, str]], **kwargs):
+        """`snapshots` are (value, label) pairs: a bare name at the environment's own provider, or
+        `<provider slug>:<name>` at another provider (see `target`)."""
         super().__init__(*args, **kwargs)
         self.fields["environment"].choices = [(name, name) for name in environments]
-        self.fields["to_snapshot"].choices = [(name, name) for name in snapshots]
+        self.fields["to_snapshot"].choices = snapshots
+
+    def target(self) -> tuple[Provider | None, str]:
+        """The chosen snapshot's provider (None: the environment's own) and name."""
+        slug, _, name = self.cleaned_data["to_snapshot"].rpartition(":")
+        return (Provider.objects.get(slug=slug) if slug else None), name
 
     def clean_stages(self) -> list[int]:
         try:

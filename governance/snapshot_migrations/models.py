@@ -66,6 +66,14 @@ class MigrationPlan(models.Model):
     environment = models.ForeignKey("projects.Environment", on_delete=models.CASCADE, related_name="migration_plans")
     from_snapshot = models.CharField(max_length=100)
     to_snapshot = models.CharField(max_length=100)
+    # The providers of both snapshots. A move to another provider's snapshot is a cut-over in one
+    # 100% stage: the policy engine canaries between snapshots of one provider only.
+    from_provider = models.ForeignKey(
+        "catalog.Provider", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    to_provider = models.ForeignKey(
+        "catalog.Provider", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     reason = models.TextField()
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     state = models.CharField(max_length=16, choices=State.choices, default=State.DRAFT)
@@ -112,6 +120,10 @@ class MigrationPlan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.environment}: {self.from_snapshot} → {self.to_snapshot}"
+
+    @property
+    def crosses_providers(self) -> bool:
+        return self.to_provider_id is not None and self.to_provider_id != self.from_provider_id
 
     @property
     def is_open(self) -> bool:

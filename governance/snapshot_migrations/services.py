@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from governance.audit.services import Actor, record_event
+from governance.catalog.models import Provider
 from governance.catalog.selectors import load_catalog_view
 from governance.dashboard.permissions import has_role
 from governance.dashboard.services import playground_holder
@@ -145,12 +146,20 @@ def _clean_rollout(stages: list[int] | None, window: dt.timedelta | None) -> tup
     return stages, window
 
 
-def _check_target(environment: Environment, from_snapshot: str, to_snapshot: str, revision) -> None:
-    catalog = load_catalog_view(revision.provider_id)
-    if to_snapshot not in catalog.snapshots:
-        raise ValidationError({"to_snapshot": f"'{to_snapshot}' is not a snapshot in this environment's catalog."})
-    if to_snapshot == from_snapshot:
+CUT_OVER_STAGES = [100]
+
+
+def _check_target(environment: Environment, from_snapshot: str, to_snapshot: str, revision, to_provider) -> None:
+    catalog = load_catalog_view(to_provider.pk)
+    target = catalog.snapshots.get(to_snapshot)
+    if target is None:
+        raise ValidationError({"to_snapshot": f"'{to_snapshot}' is not a snapshot of {to_provider.name}."})
+    if to_snapshot == from_snapshot and to_provider.pk == revision.provider_id:
         raise ValidationError({"to_snapshot": f"{environment} already runs {to_snapshot}."})
+    if target.is_shut_down(timezone.now()):
+        raise ValidationError(
+            {"to_snapshot": f"{to_snapshot} at {to_provider.name} shut down on {target.shutdown_on}; choose another."}
+        )
 
 
 @transaction.atomic
@@ -163,18 +172,28 @@ def create_plan(
     stages: list[int] | None = None,
     observation_window: dt.timedelta | None = None,
     auto_rollback: bool = True,
+    to_provider=None,
 ) -> MigrationPlan:
-    """A draft plan moving `environment` from what it runs now to `to_snapshot`, with the project's checklist."""
+    """A draft plan moving `environment` from what it runs now to `to_snapshot`, with the project's checklist.
+
+    `to_provider` None means the environment's own provider. A move to another provider's
+    snapshot is one cut-over stage of 100%, since a canary needs both snapshots at one provider.
+    """
     if not reason.strip():
         raise ValidationError({"reason": "Say why the environment should move."})
     from_snapshot, revision = _pinned_snapshot(environment)
-    _check_target(environment, from_snapshot, to_snapshot, revision)
+    to_provider = to_provider or revision.provider
+    _check_target(environment, from_snapshot, to_snapshot, revision, to_provider)
     stages, window = _clean_rollout(stages, observation_window)
+    if to_provider.pk != revision.provider_id:
+        stages = CUT_OVER_STAGES
     plan = MigrationPlan.objects.create(
         project=environment.project,
         environment=environment,
         from_snapshot=from_snapshot,
         to_snapshot=to_snapshot,
+        from_provider=revision.provider,
+        to_provider=to_provider,
         reason=reason.strip(),
         author=author,
         stages=stages,
@@ -206,6 +225,7 @@ def edit_plan(
     stages: list[int],
     observation_window: dt.timedelta,
     auto_rollback: bool,
+    to_provider=None,
 ) -> MigrationPlan:
     """Change what the plan proposes; every sign-off given so far is reset and review starts again."""
     plan = _locked(plan)
@@ -214,9 +234,13 @@ def edit_plan(
     if not reason.strip():
         raise ValidationError({"reason": "Say why the environment should move."})
     _, revision = _pinned_snapshot(plan.environment)
-    _check_target(plan.environment, plan.from_snapshot, to_snapshot, revision)
+    to_provider = to_provider or revision.provider
+    _check_target(plan.environment, plan.from_snapshot, to_snapshot, revision, to_provider)
     stages, window = _clean_rollout(stages, observation_window)
+    if to_provider.pk != revision.provider_id:
+        stages = CUT_OVER_STAGES
     plan.reason, plan.to_snapshot, plan.stages = reason.strip(), to_snapshot, stages
+    plan.to_provider = to_provider
     plan.observation_window, plan.auto_rollback = window, auto_rollback
     reset = _reset_sign_offs(plan, SignOff.objects.filter(step__plan=plan))
     previous_state = plan.state
@@ -358,12 +382,16 @@ def start_rollout(*, plan: MigrationPlan, user, now: dt.datetime | None = None) 
     _require_admin(plan, user, "start the rollout")
     revision = current_revision(plan.environment)
     running = load_catalog_view(revision.provider_id).resolve(revision.default_model)
-    if running != plan.from_snapshot:
+    if running != plan.from_snapshot or revision.provider_id != (plan.from_provider_id or revision.provider_id):
         message = f"{plan.environment} now runs {running}, not {plan.from_snapshot}; write a new plan from there."
         _refuse(plan, user, "start the rollout", "stale_plan", message)
     if MigrationPlan.objects.filter(environment=plan.environment, state=State.ROLLING_OUT).exists():
         _refuse(plan, user, "start the rollout", "another_rollout", "Another plan is rolling out in this environment.")
-    plan.baseline_policy = {"default_model": revision.default_model, "allowed_snapshots": revision.allowed_snapshots}
+    plan.baseline_policy = {
+        "provider_id": revision.provider_id,
+        "default_model": revision.default_model,
+        "allowed_snapshots": revision.allowed_snapshots,
+    }
     plan.rollout_started_at = now
     _enter_stage(plan, 0, user, now)
     _transition(plan, State.ROLLING_OUT, Actor.for_user(user), percent=plan.stage_percent)
@@ -407,6 +435,9 @@ def _enter_stage(plan: MigrationPlan, index: int, user, now: dt.datetime) -> Non
     plan.health, plan.health_figures = MigrationPlan.Health.UNKNOWN, {}
     plan.save()
     percent = plan.stage_percent
+    if plan.crosses_providers:
+        _cut_over(plan, user)
+        return
     revise_policy(
         environment=plan.environment,
         provider=current_revision(plan.environment).provider,
@@ -416,6 +447,22 @@ def _enter_stage(plan: MigrationPlan, index: int, user, now: dt.datetime) -> Non
         through_plan=plan,
         canary_snapshot=plan.to_snapshot,
         canary_percent=percent,
+    )
+
+
+def _cut_over(plan: MigrationPlan, user) -> None:
+    """Move every request to the other provider's snapshot at once: pinned and the only one allowed."""
+    revise_policy(
+        environment=plan.environment,
+        provider=plan.to_provider,
+        actor=Actor.for_user(user),
+        reason=f"Migration plan #{plan.pk}: cut over to {plan.to_snapshot} at {plan.to_provider.name}.",
+        created_by=user,
+        through_plan=plan,
+        default_model=plan.to_snapshot,
+        allowed_snapshots=[plan.to_snapshot],
+        canary_snapshot="",
+        canary_percent=0,
     )
 
 
@@ -458,9 +505,10 @@ def roll_back(
         if not has_role(user, plan.project, Role.APPROVER):
             _refuse(plan, user, "roll back", "role", "Rolling back needs the approver or admin role.")
     baseline = plan.baseline_policy or {"default_model": plan.from_snapshot, "allowed_snapshots": [plan.from_snapshot]}
+    provider_id = baseline.get("provider_id") or current_revision(plan.environment).provider_id
     revise_policy(
         environment=plan.environment,
-        provider=current_revision(plan.environment).provider,
+        provider=Provider.objects.get(pk=provider_id),
         actor=actor,
         reason=f"Migration plan #{plan.pk} rolled back to {plan.from_snapshot}: {reason}",
         created_by=user,
@@ -551,6 +599,9 @@ def run_comparison(*, plan: MigrationPlan, user) -> list[ComparisonPair]:
     _require_state(plan, user, "run a comparison", MigrationPlan.EDITABLE)
     if not has_role(user, plan.project, Role.DEVELOPER):
         _refuse(plan, user, "run a comparison", "role", "Running comparisons needs the developer role or above.")
+    if plan.crosses_providers:
+        message = "Comparison runs need both snapshots at one provider; record this step's evidence as text and links."
+        _refuse(plan, user, "run a comparison", "crosses_providers", message)
     prompts = list(ComparisonPrompt.objects.filter(project=plan.project)) or [
         ComparisonPrompt(prompt=text) for text in DEFAULT_PROMPTS
     ]

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
+from governance.catalog.models import Snapshot
 from governance.catalog.selectors import load_catalog_view
 from governance.dashboard.permissions import has_role, requires_project_role
 from governance.policies.selectors import current_revision
@@ -50,16 +51,21 @@ def plan_list(request: HttpRequest, project: Project, role: str) -> HttpResponse
 @requires_project_role(Role.DEVELOPER)
 def plan_create(request: HttpRequest, project: Project, role: str) -> HttpResponse:
     environments = list(project.environments.order_by("pk"))
-    snapshots = _snapshot_names(environments)
-    initial = {"environment": request.GET.get("environment", ""), "to_snapshot": request.GET.get("to", "")}
+    snapshots = _snapshot_choices(environments)
+    target = request.GET.get("to", "")
+    if target not in dict(snapshots) and target.partition(":")[2] in dict(snapshots):
+        target = target.partition(":")[2]  # a link naming the environment's own provider
+    initial = {"environment": request.GET.get("environment", ""), "to_snapshot": target}
     form_kwargs = {"environments": [e.name for e in environments], "snapshots": snapshots}
     form = PlanForm(request.POST or None, initial=initial, **form_kwargs)
     if request.method == "POST" and form.is_valid():
         environment = next(e for e in environments if e.name == form.cleaned_data["environment"])
+        to_provider, to_snapshot = form.target()
         try:
             plan = services.create_plan(
                 environment=environment,
-                to_snapshot=form.cleaned_data["to_snapshot"],
+                to_snapshot=to_snapshot,
+                to_provider=to_provider,
                 reason=form.cleaned_data["reason"],
                 author=request.user,
                 stages=form.cleaned_data["stages"],
@@ -83,7 +89,7 @@ def plan_edit(request: HttpRequest, project: Project, role: str, plan_id: int) -
     environments = [plan.environment]
     initial = {
         "environment": plan.environment.name,
-        "to_snapshot": plan.to_snapshot,
+        "to_snapshot": f"{plan.to_provider.slug}:{plan.to_snapshot}" if plan.crosses_providers else plan.to_snapshot,
         "reason": plan.reason,
         "stages": ", ".join(str(s) for s in plan.stages),
         "window_hours": round(plan.observation_window.total_seconds() / 3600, 2),
@@ -93,16 +99,18 @@ def plan_edit(request: HttpRequest, project: Project, role: str, plan_id: int) -
         request.POST or None,
         initial=initial,
         environments=[plan.environment.name],
-        snapshots=_snapshot_names(environments),
+        snapshots=_snapshot_choices(environments),
     )
     form.fields["environment"].disabled = True
     if request.method == "POST" and form.is_valid():
+        to_provider, to_snapshot = form.target()
         try:
             services.edit_plan(
                 plan=plan,
                 user=request.user,
                 reason=form.cleaned_data["reason"],
-                to_snapshot=form.cleaned_data["to_snapshot"],
+                to_snapshot=to_snapshot,
+                to_provider=to_provider,
                 stages=form.cleaned_data["stages"],
                 observation_window=form.observation_window(),
                 auto_rollback=form.cleaned_data["auto_rollback"],
@@ -273,13 +281,23 @@ def _plan_or_404(project: Project, plan_id: int) -> MigrationPlan:
     return plan
 
 
-def _snapshot_names(environments) -> list[str]:
-    names: set[str] = set()
-    for environment in environments:
-        revision = current_revision(environment)
-        if revision is not None:
-            names |= set(load_catalog_view(revision.provider_id).snapshots)
-    return sorted(names)
+def _snapshot_choices(environments) -> list[tuple[str, str]]:
+    """Targets a plan may choose: the snapshots of the environments' own providers by name, then the
+    reviewed, running snapshots of every other provider as `<provider slug>:<name>`, named with their provider."""
+    own_providers = {revision.provider_id for e in environments if (revision := current_revision(e)) is not None}
+    choices = [(name, name) for name in sorted({n for pk in own_providers for n in load_catalog_view(pk).snapshots})]
+    today = timezone.now().date()
+    others = (
+        Snapshot.objects.exclude(provider_id__in=own_providers)
+        .filter(reviewed=True)
+        .exclude(shutdown_on__lte=today)
+        .select_related("provider")
+        .order_by("provider__name", "name")
+    )
+    choices += [
+        (f"{s.provider.slug}:{s.name}", f"{s.name} ({s.provider.name}, another provider: a cut-over)") for s in others
+    ]
+    return choices
 
 
 def _pins(environments) -> dict:

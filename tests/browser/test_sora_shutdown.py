@@ -42,7 +42,12 @@ def test_every_environment_on_the_sora_2_pack_is_flagged_with_a_path_to_migrate(
     production.get_by_label("Migrate to").select_option(label="sora-2-2025-12-08 (Built-in simulator)")
     production.get_by_role("button", name="Plan migration").click()
     expect(page).to_have_url(
-        re.compile(r"/projects/launch-videos/migrations/new/\?environment=production&to=sora-2-2025-12-08$")
+        re.compile(r"/projects/launch-videos/migrations/new/\?environment=production&to=simulator%3Asora-2-2025-12-08$")
+    )
+    # The form keeps the choice: the simulator's snapshot, not OpenAI's shut-down one of the same name.
+    expect(page.get_by_label("Move to snapshot")).to_have_value("simulator:sora-2-2025-12-08")
+    expect(page.locator("#id_to_snapshot option:checked")).to_have_text(
+        "sora-2-2025-12-08 (Built-in simulator, another provider: a cut-over)"
     )
 
 

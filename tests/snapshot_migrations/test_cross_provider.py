@@ -1,0 +1,115 @@
+"""Moving an environment to another provider's snapshot: one cut-over stage; rollback restores the provider."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+
+from governance.catalog.models import Provider, Snapshot
+from governance.catalog.services import load_pack, read_pack
+from governance.policies.selectors import current_revision
+from governance.snapshot_migrations import services
+from governance.snapshot_migrations.models import MigrationPlan
+from tests.factories import OLD, SYSTEM, simulator_provider
+from tests.snapshot_migrations.conftest import sign_all
+
+LUMEN = "lumen-1-2026-06-01"
+
+
+@pytest.fixture
+def lumen(db):
+    load_pack(read_pack("simulator-lumen"), actor=SYSTEM)
+    return Provider.objects.get(slug="simulator-lumen")
+
+
+@pytest.fixture
+def cross_plan(production, people, lumen):
+    return services.create_plan(
+        environment=production,
+        to_snapshot=LUMEN,
+        to_provider=lumen,
+        reason="Sora is going away",
+        author=people["author"],
+        stages=[10, 50, 100],
+    )
+
+
+def test_a_plan_to_another_provider_is_one_cut_over_stage(cross_plan, lumen):
+    assert cross_plan.crosses_providers
+    assert cross_plan.stages == [100]
+    assert cross_plan.from_provider == simulator_provider()
+    assert cross_plan.to_provider == lumen
+
+
+def test_the_rollout_moves_the_environment_to_the_other_provider_and_rollback_restores_it(
+    cross_plan, production, people, lumen, clock
+):
+    services.submit_for_review(plan=cross_plan, user=people["author"])
+    sign_all(cross_plan, people)
+
+    services.start_rollout(plan=cross_plan, user=people["admin"])
+    revision = current_revision(production)
+    assert (revision.provider, revision.default_model, revision.allowed_snapshots) == (lumen, LUMEN, [LUMEN])
+    assert revision.canary_snapshot == ""
+
+    services.roll_back(plan=cross_plan, user=people["admin"], reason="Lumen looks wrong")
+    revision = current_revision(production)
+    assert (revision.provider, revision.default_model, revision.allowed_snapshots) == (
+        simulator_provider(),
+        OLD,
+        [OLD],
+    )
+    cross_plan.refresh_from_db()
+    assert cross_plan.state == MigrationPlan.State.ROLLED_BACK
+
+
+def test_completing_a_cut_over_keeps_the_other_provider(cross_plan, production, people, lumen, clock):
+    services.submit_for_review(plan=cross_plan, user=people["author"])
+    sign_all(cross_plan, people)
+    services.start_rollout(plan=cross_plan, user=people["admin"])
+
+    services.advance_rollout(plan=cross_plan, user=people["admin"], override_reason="cut over tonight")
+
+    cross_plan.refresh_from_db()
+    assert cross_plan.state == MigrationPlan.State.COMPLETED
+    assert current_revision(production).provider == lumen
+
+
+def test_a_shut_down_target_is_refused(production, people):
+    Snapshot.objects.filter(provider=simulator_provider(), name="sora-2-2025-12-08").update(
+        shutdown_on="2026-01-01", deprecated_on="2025-12-01"
+    )
+    with pytest.raises(ValidationError, match="shut down on 2026-01-01"):
+        services.create_plan(
+            environment=production, to_snapshot="sora-2-2025-12-08", reason="newer", author=people["author"]
+        )
+
+
+def test_comparison_runs_across_providers_are_refused_with_the_reason(cross_plan, people):
+    with pytest.raises(services.PlanRefused, match="both snapshots at one provider"):
+        services.run_comparison(plan=cross_plan, user=people["author"])
+
+
+def test_the_plan_form_offers_other_providers_and_keeps_the_link_s_choice(client, project, production, people, lumen):
+    client.force_login(people["author"])
+    url = reverse("snapshot_migrations:plan_create", args=[project.slug])
+
+    page = client.get(url, {"environment": "production", "to": f"simulator-lumen:{LUMEN}"}).content.decode()
+
+    assert f'<option value="simulator-lumen:{LUMEN}" selected>' in page
+    assert "Lumen (simulated second provider), another provider: a cut-over" in page
+
+    response = client.post(
+        url,
+        {
+            "environment": "production",
+            "to_snapshot": f"simulator-lumen:{LUMEN}",
+            "reason": "Sora is going away",
+            "stages": "10, 50, 100",
+            "window_hours": "24",
+            "auto_rollback": "on",
+        },
+    )
+    plan = MigrationPlan.objects.get()
+    assert response.status_code == 302
+    assert (plan.to_provider, plan.to_snapshot, plan.stages) == (lumen, LUMEN, [100])
+    assert "a cut-over in one stage" in client.get(response["Location"]).content.decode()
