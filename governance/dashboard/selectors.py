@@ -171,7 +171,7 @@ def window_stats(environment_ids: list[int], *, since: dt.datetime) -> dict[int,
         .annotate(
             accepted=Count("pk", filter=~Q(status=status.REFUSED)),
             completed=Count("pk", filter=Q(status=status.COMPLETED)),
-            failed=Count("pk", filter=Q(status=status.FAILED)),
+            failed=Count("pk", filter=Generation.COUNTS_AS_FAILURE),
             refused=Count("pk", filter=Q(status=status.REFUSED)),
         )
         .order_by()

@@ -152,6 +152,18 @@ def test_last_24_hours_counts_and_failure_rate(member_client, project):
     assert "2 refused" in page
 
 
+def test_videos_the_client_deleted_before_they_finished_are_not_failures(member_client, project):
+    environment = make_environment(project, "development")
+    for status in ["completed", "completed", "completed", "failed"]:
+        make_generation(environment, status=status)
+    for _ in range(3):
+        make_generation(environment, status="failed", error_code="deleted", deleted_at=timezone.now())
+
+    page = overview(member_client)
+
+    assert "25.0% failed (1 of 4)" in page
+
+
 def test_an_environment_without_finished_generations_has_no_failure_rate(member_client, project):
     make_environment(project, "development")
 
