@@ -18,7 +18,7 @@ from governance.audit.services import Actor, record_event
 from governance.catalog.models import Snapshot
 from governance.lifecycle import signing
 from governance.lifecycle.destinations import PrivateDestinationError, refuse_private_destination
-from governance.lifecycle.models import ALERT_THRESHOLDS, ShutdownAlert, Webhook, WebhookDelivery
+from governance.lifecycle.models import ALERT_THRESHOLDS, ShutdownAlert, Webhook, WebhookDelivery, dependency_sentence
 from governance.lifecycle.selectors import Dependency, dependencies
 from governance.notifications.services import notify
 from governance.projects.models import Environment, Membership, Project
@@ -113,7 +113,7 @@ def _deliver_alert(alert: ShutdownAlert, snapshot: Snapshot) -> None:
     project = environment.project
     replacement = snapshot.replacement.name if snapshot.replacement_id else ""
     title = f"{project.name} / {environment.get_name_display()}: {alert.headline}"
-    body = f"This environment's policy has it {alert.dependency}. " + recovery_advice(snapshot)
+    body = f"{alert.dependency_sentence} " + recovery_advice(snapshot)
     url = migration_plan_url(project.slug, environment.name, replacement)
     _tell_members(project, kind="lifecycle.shutdown_alert", title=title, body=body, url=url)
     enqueue_webhooks(
@@ -159,7 +159,7 @@ def announce_shutdown_dates(*, provider, snapshots: Iterable[Snapshot]) -> None:
                     f"{project.name} / {environment.get_name_display()}: {snapshot.name} "
                     f"shuts down on {snapshot.shutdown_on:%Y-%m-%d}"
                 ),
-                body=f"{provider.name} announced it. This environment's policy has it {dependency.how}. "
+                body=f"{provider.name} announced it. {dependency_sentence(dependency.how)} "
                 + recovery_advice(snapshot),
                 url=migration_plan_url(project.slug, environment.name, replacement),
             )
