@@ -171,7 +171,7 @@ def window_stats(environment_ids: list[int], *, since: dt.datetime) -> dict[int,
         .annotate(
             accepted=Count("pk", filter=~Q(status=status.REFUSED)),
             completed=Count("pk", filter=Q(status=status.COMPLETED)),
-            failed=Count("pk", filter=Q(status=status.FAILED)),
+            failed=Count("pk", filter=Generation.COUNTS_AS_FAILURE),
             refused=Count("pk", filter=Q(status=status.REFUSED)),
         )
         .order_by()
@@ -230,7 +230,7 @@ def _cell(
             environment=environment,
             revision=revision,
             stats=environment_stats,
-            problem=f"pinned to '{revision.default_model}', which is not in the catalog",
+            problem=f"is pinned to '{revision.default_model}', which is not in the catalog",
         )
     lifecycle = pinned.lifecycle(now)
     days_left = (pinned.shutdown_on - today).days if pinned.shutdown_on and pinned.shutdown_on > today else None
@@ -242,16 +242,20 @@ def _cell(
         lifecycle=lifecycle,
         days_left=days_left,
         stats=environment_stats,
-        problem=_pin_problem(pinned, lifecycle, days_left),
+        problem=_pin_problem(pinned, followed_alias, lifecycle, days_left),
     )
 
 
-def _pin_problem(pinned: Snapshot, lifecycle: Lifecycle, days_left: int | None) -> str | None:
+def _pin_problem(
+    pinned: Snapshot, followed_alias: str | None, lifecycle: Lifecycle, days_left: int | None
+) -> str | None:
+    """What is wrong with what the environment runs, as the rest of a sentence that starts with its name."""
+    runs = f"follows alias {followed_alias}, now {pinned.name}" if followed_alias else f"is pinned to {pinned.name}"
     if lifecycle == Lifecycle.SHUT_DOWN:
-        return f"pinned to {pinned.name}, which shut down on {pinned.shutdown_on:%Y-%m-%d}"
+        return f"{runs}, which shut down on {pinned.shutdown_on:%Y-%m-%d}"
     if days_left is not None and days_left <= SHUTDOWN_WARNING_DAYS:
         unit = "day" if days_left == 1 else "days"
-        return f"pinned to {pinned.name}, which shuts down on {pinned.shutdown_on:%Y-%m-%d} ({days_left} {unit} left)"
+        return f"{runs}, which shuts down on {pinned.shutdown_on:%Y-%m-%d} ({days_left} {unit} left)"
     return None
 
 

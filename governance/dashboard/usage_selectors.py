@@ -156,7 +156,7 @@ def _stats(generations: QuerySet[Generation], keys: list[str]) -> dict[tuple, Us
         .annotate(
             accepted=Count("pk", filter=~Q(status=status.REFUSED)),
             completed=Count("pk", filter=Q(status=status.COMPLETED)),
-            failed=Count("pk", filter=Q(status=status.FAILED)),
+            failed=Count("pk", filter=Generation.COUNTS_AS_FAILURE),
             refused=Count("pk", filter=Q(status=status.REFUSED)),
             cost=Sum("estimated_cost", filter=Q(status=status.COMPLETED)),
         )

@@ -35,6 +35,10 @@ class GenerationQuerySet(models.QuerySet):
     def unfinished(self) -> "GenerationQuerySet":
         return self.filter(status__in=Generation.UNFINISHED)
 
+    def health_outcomes(self) -> "GenerationQuerySet":
+        """Finished jobs that say how a snapshot performs: completed or failed, not stopped by the client's delete."""
+        return self.filter(models.Q(status=Generation.Status.COMPLETED) | Generation.COUNTS_AS_FAILURE)
+
 
 class Generation(models.Model):
     """One request through the gateway, accepted or refused, and everything that happened to it."""
@@ -50,6 +54,11 @@ class Generation(models.Model):
 
     UNFINISHED = [Status.QUEUED, Status.IN_PROGRESS]
     FINISHED = [Status.REFUSED, Status.COMPLETED, Status.FAILED]
+
+    # A video its client deleted before it finished ends as failed with this code. The client chose to stop
+    # it, so failure and success rates (overview, usage, health gates, benchmarks) leave it out.
+    DELETED_BY_CLIENT = "deleted"
+    COUNTS_AS_FAILURE = models.Q(status=Status.FAILED) & ~models.Q(error_code=DELETED_BY_CLIENT)
 
     class Operation(models.TextChoices):
         CREATE = "create", "Create"

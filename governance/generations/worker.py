@@ -79,7 +79,7 @@ def advance(generation_id: int) -> float | None:
     if generation is None or generation.is_finished:
         return None
     if generation.deleted_at is not None:
-        fail(generation, code="deleted", message="The client deleted this video before it finished.")
+        fail(generation, code=Generation.DELETED_BY_CLIENT, message="The client deleted this video before it finished.")
         if generation.upstream_id:
             from governance.generations.tasks import delete_upstream_video
 

@@ -7,6 +7,20 @@ from django.utils import timezone
 # Days before a shutdown at which each dependent environment is alerted; 0 is the day it happens.
 ALERT_THRESHOLDS = (90, 60, 30, 7, 0)
 
+ALIAS_DEPENDENCY_PREFIX = "follows alias "
+DEPENDENCY_SENTENCES = {
+    "pinned": "This environment's policy pins it.",
+    "allowed": "This environment's policy allows it.",
+    "canary": "This environment's policy runs it as the canary.",
+}
+
+
+def dependency_sentence(how: str) -> str:
+    """How an environment depends on a snapshot ("pinned", "follows alias sora-2", ...) as a sentence."""
+    if how.startswith(ALIAS_DEPENDENCY_PREFIX):
+        return f"This environment follows the alias {how.removeprefix(ALIAS_DEPENDENCY_PREFIX)}."
+    return DEPENDENCY_SENTENCES.get(how, f"This environment's policy depends on it ({how}).")
+
 
 class ShutdownAlert(models.Model):
     """One alert to one environment about one snapshot at one threshold; the constraint makes it once only."""
@@ -28,6 +42,10 @@ class ShutdownAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.environment}: {self.snapshot} ({self.threshold_days} days)"
+
+    @property
+    def dependency_sentence(self) -> str:
+        return dependency_sentence(self.dependency)
 
     @property
     def headline(self) -> str:

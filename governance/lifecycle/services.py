@@ -18,7 +18,7 @@ from governance.audit.services import Actor, record_event
 from governance.catalog.models import Snapshot
 from governance.lifecycle import signing
 from governance.lifecycle.destinations import PrivateDestinationError, refuse_private_destination
-from governance.lifecycle.models import ALERT_THRESHOLDS, ShutdownAlert, Webhook, WebhookDelivery
+from governance.lifecycle.models import ALERT_THRESHOLDS, ShutdownAlert, Webhook, WebhookDelivery, dependency_sentence
 from governance.lifecycle.selectors import Dependency, dependencies
 from governance.notifications.services import notify
 from governance.projects.models import Environment, Membership, Project
@@ -44,8 +44,11 @@ def alert_threshold(days_left: int) -> int | None:
     return min(crossed) if crossed else None
 
 
-def raise_shutdown_alerts(*, now: dt.datetime | None = None) -> list[ShutdownAlert]:
+def raise_shutdown_alerts(*, now: dt.datetime | None = None, email: bool = True) -> list[ShutdownAlert]:
     """Alert every environment depending on a snapshot that has crossed a threshold, once per threshold.
+
+    Each alert reaches the members' inbox, the dashboard and the project's webhooks; with `email=False`
+    (the demo's seed) no email is sent.
 
     Only the tightest crossed threshold fires: an environment that starts depending on a
     snapshot 20 days before its shutdown hears "within 30 days" once, not 90, 60 and 30 at once.
@@ -71,13 +74,15 @@ def raise_shutdown_alerts(*, now: dt.datetime | None = None) -> list[ShutdownAle
             continue
         threshold = alert_threshold((snapshot.shutdown_on - today).days)
         if threshold is not None and (dependency.environment.pk, snapshot.pk, threshold) not in already:
-            alert = _raise_once(dependency, snapshot, threshold, now)
+            alert = _raise_once(dependency, snapshot, threshold, now, email=email)
             if alert is not None:
                 raised.append(alert)
     return raised
 
 
-def _raise_once(dependency: Dependency, snapshot: Snapshot, threshold: int, now: dt.datetime) -> ShutdownAlert | None:
+def _raise_once(
+    dependency: Dependency, snapshot: Snapshot, threshold: int, now: dt.datetime, *, email: bool
+) -> ShutdownAlert | None:
     environment = dependency.environment
     try:
         with transaction.atomic():
@@ -102,20 +107,20 @@ def _raise_once(dependency: Dependency, snapshot: Snapshot, threshold: int, now:
                     "dependency": dependency.how,
                 },
             )
-            _deliver_alert(alert, snapshot)
+            _deliver_alert(alert, snapshot, email=email)
     except IntegrityError:  # raised before, perhaps by a concurrent run
         return None
     return alert
 
 
-def _deliver_alert(alert: ShutdownAlert, snapshot: Snapshot) -> None:
+def _deliver_alert(alert: ShutdownAlert, snapshot: Snapshot, *, email: bool) -> None:
     environment = alert.environment
     project = environment.project
     replacement = snapshot.replacement.name if snapshot.replacement_id else ""
     title = f"{project.name} / {environment.get_name_display()}: {alert.headline}"
-    body = f"This environment's policy has it {alert.dependency}. " + recovery_advice(snapshot)
+    body = f"{alert.dependency_sentence} " + recovery_advice(snapshot)
     url = migration_plan_url(project.slug, environment.name, replacement)
-    _tell_members(project, kind="lifecycle.shutdown_alert", title=title, body=body, url=url)
+    _tell_members(project, kind="lifecycle.shutdown_alert", title=title, body=body, url=url, email=email)
     enqueue_webhooks(
         project,
         "snapshot.shutdown_alert",
@@ -159,7 +164,7 @@ def announce_shutdown_dates(*, provider, snapshots: Iterable[Snapshot]) -> None:
                     f"{project.name} / {environment.get_name_display()}: {snapshot.name} "
                     f"shuts down on {snapshot.shutdown_on:%Y-%m-%d}"
                 ),
-                body=f"{provider.name} announced it. This environment's policy has it {dependency.how}. "
+                body=f"{provider.name} announced it. {dependency_sentence(dependency.how)} "
                 + recovery_advice(snapshot),
                 url=migration_plan_url(project.slug, environment.name, replacement),
             )
@@ -226,12 +231,12 @@ def ask_for_review(*, provider, snapshots: Iterable[Snapshot]) -> None:
     )
 
 
-def _tell_members(project: Project, *, kind: str, title: str, body: str, url: str) -> None:
-    """Inbox for every member; email for those with an address, sent once the change is committed."""
+def _tell_members(project: Project, *, kind: str, title: str, body: str, url: str, email: bool = True) -> None:
+    """Inbox for every member; unless `email` is off, email for those with an address, sent once committed."""
     members = [m.user for m in Membership.objects.filter(project=project).select_related("user")]
     notify(members, kind=kind, title=title, body=body, url=url, project=project)
     addresses = sorted({user.email for user in members if user.email and user.is_active})
-    if addresses:
+    if email and addresses:
         link = settings.SITE_URL.rstrip("/") + url if url.startswith("/") else url
         message = (title, f"{body}\n\n{link}\n", settings.DEFAULT_FROM_EMAIL, addresses)
         transaction.on_commit(lambda: _send_email(message))

@@ -53,12 +53,8 @@ def _series(plan, values: dict) -> list[Series]:
 
 def _hourly(plan, start: dt.datetime, end: dt.datetime, *, candidate: bool) -> dict[int, list[dict]]:
     rows = (
-        Generation.objects.filter(
-            environment_id=plan.environment_id,
-            created_at__gte=start,
-            created_at__lte=end,
-            status__in=[Generation.Status.COMPLETED, Generation.Status.FAILED],
-        )
+        Generation.objects.health_outcomes()
+        .filter(environment_id=plan.environment_id, created_at__gte=start, created_at__lte=end)
         .exclude(purpose=Generation.PURPOSE_COMPARISON)
         .filter(resolved_snapshot=plan.to_snapshot if candidate else plan.from_snapshot)
     )

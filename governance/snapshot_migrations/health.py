@@ -22,9 +22,12 @@ class Judgement:
 
 
 def arm_figures(generations: QuerySet) -> dict:
-    """Finished, failed, failure rate, p50/p95 latency (s) and cost per second of video for one arm."""
+    """Finished, failed, failure rate, p50/p95 latency (s) and cost per second of video for one arm.
+
+    Videos the client deleted before they finished are left out: stopping a job is not a failure.
+    """
     rows = list(
-        generations.filter(status__in=[Generation.Status.COMPLETED, Generation.Status.FAILED])
+        generations.health_outcomes()
         .order_by("-pk")
         .values("status", "created_at", "completed_at", "estimated_cost", "seconds")[:SAMPLE_LIMIT]
     )

@@ -72,6 +72,7 @@ def test_an_open_alert_shows_in_the_banner_the_overview_and_the_project_page(cli
     assert 'data-testid="shutdown-badge">≤ 30 days' in overview
     project_page = client.get(reverse("dashboard:project_detail", args=["shop"])).content.decode()
     assert f"Migrate to its replacement {NEW}" in project_page
+    assert "This environment&#x27;s policy pins it." in project_page
 
 
 def test_an_alert_stops_showing_once_the_environment_moved_away(client, shop):

@@ -1,7 +1,10 @@
 import datetime as dt
+import io
 
 import pytest
 import time_machine
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -14,6 +17,7 @@ from tests.dashboard.builders import make_generation
 from tests.factories import NEW, OLD, make_environment, make_member, make_project, make_user, simulator_provider
 
 pytestmark = pytest.mark.django_db
+User = get_user_model()
 
 SORA_SHUTDOWN = dt.date(2026, 9, 24)
 
@@ -120,7 +124,29 @@ def test_an_alias_whose_target_shuts_down_is_a_problem_too(member_client, projec
     with time_machine.travel(dt.datetime(2026, 9, 30, tzinfo=dt.UTC), tick=False):
         page = overview(member_client)
 
-    assert f"Video app / Development</strong></a> is pinned to {NEW}, which shut down on 2026-09-24" in page
+    assert (
+        f"Video app / Development</strong></a> follows alias sora-2, now {NEW}, which shut down on 2026-09-24" in page
+    )
+
+
+def test_the_demo_says_which_alias_an_environment_follows_and_names_each_environment_once(client):
+    with time_machine.travel(dt.datetime(2026, 10, 1, tzinfo=dt.UTC), tick=False):
+        call_command("seed_demo", stdout=io.StringIO())
+        client.force_login(User.objects.get(username="viewer"))
+        page = overview(client)
+
+    banner = page[page.index('id="lifecycle-banner-heading"') :]
+    banner = banner[: banner.index("</section>")]
+    problems = page[page.index('id="problems-heading"') :]
+    problems = problems[: problems.index("</section>")]
+    assert (
+        f"Launch videos / Development</strong></a> follows alias sora-2, now {NEW}, which shut down on 2026-09-24"
+        in problems
+    )
+    assert f"Launch videos / Production</strong></a> is pinned to {OLD}, which shut down on 2026-09-24" in problems
+    assert "3 environments of yours depend on snapshots" in banner
+    assert banner.count("Launch videos / Development") == 1
+    assert f"Launch videos / Development</strong>: {OLD} has shut down (2026-09-24); {NEW} has shut down" in banner
 
 
 def test_projects_with_problems_come_first(client):
@@ -150,6 +176,18 @@ def test_last_24_hours_counts_and_failure_rate(member_client, project):
     assert "5 generations," in page
     assert "25.0% failed (1 of 4)" in page
     assert "2 refused" in page
+
+
+def test_videos_the_client_deleted_before_they_finished_are_not_failures(member_client, project):
+    environment = make_environment(project, "development")
+    for status in ["completed", "completed", "completed", "failed"]:
+        make_generation(environment, status=status)
+    for _ in range(3):
+        make_generation(environment, status="failed", error_code="deleted", deleted_at=timezone.now())
+
+    page = overview(member_client)
+
+    assert "25.0% failed (1 of 4)" in page
 
 
 def test_an_environment_without_finished_generations_has_no_failure_rate(member_client, project):

@@ -1,13 +1,18 @@
 """seed_demo: the demo a new user meets, with the environment layering practice recommends."""
 
+import datetime as dt
 import io
 
 import pytest
+import time_machine
 from django.contrib.auth import authenticate, get_user_model
+from django.core import mail
 from django.core.management import call_command
 from django.test import Client
 
 from governance.dashboard.demo import DEMO_PASSWORD
+from governance.lifecycle.models import ShutdownAlert
+from governance.notifications.models import Notification
 from governance.projects.models import AUDITOR_GROUP, Membership
 
 pytestmark = pytest.mark.django_db
@@ -74,3 +79,18 @@ def test_seeding_again_changes_nothing(demo):
     call_command("seed_demo", stdout=io.StringIO())
     assert get_user_model().objects.count() == users
     assert [e.policy_revisions.count() for e in Membership.objects.first().project.environments.all()] == revisions
+
+
+def test_seeding_puts_the_demo_alerts_in_the_inbox_without_emailing_anyone(django_capture_on_commit_callbacks):
+    out = io.StringIO()
+    with (
+        time_machine.travel(dt.datetime(2026, 10, 1, tzinfo=dt.UTC), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        call_command("seed_demo", stdout=out)
+
+    assert mail.outbox == []
+    assert ShutdownAlert.objects.filter(environment__project__slug="launch-videos").count() == 4
+    lead_inbox = Notification.objects.filter(recipient__username="lead", kind="lifecycle.shutdown_alert")
+    assert lead_inbox.count() == 4
+    assert "in each member's inbox and on the dashboard; not emailed" in out.getvalue()

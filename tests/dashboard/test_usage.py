@@ -88,6 +88,19 @@ def test_groups_by_project_environment_and_snapshot(project, member):
     assert groups[("shop", "staging", NEW)].failure_percent == 100.0
 
 
+def test_a_video_the_client_deleted_before_it_finished_is_not_a_failure(project, member):
+    environment = make_environment(project, "production")
+    generation(environment, hours_ago=0.25)
+    generation(environment, hours_ago=0.25, status=FAILED)
+    stopped = generation(environment, hours_ago=0.25, status=FAILED)
+    Generation.objects.filter(pk=stopped.pk).update(error_code="deleted", deleted_at=NOW)
+
+    current = usage(member, UsageFilters(period="24h"), now=NOW).buckets[-1].stats
+
+    assert (current.accepted, current.completed, current.failed) == (3, 1, 1)
+    assert current.failure_percent == 50.0
+
+
 def test_the_period_bounds_what_is_counted(project, member):
     environment = make_environment(project, "production")
     generation(environment, hours_ago=30)

@@ -11,6 +11,7 @@ from governance.catalog.models import Snapshot
 from governance.lifecycle.models import ShutdownAlert, WebhookDelivery
 from governance.lifecycle.services import alert_threshold, create_webhook, raise_shutdown_alerts
 from governance.notifications.models import Notification
+from governance.policies.engine import ALIAS_FOLLOW
 from tests.factories import NEW, OLD, SYSTEM, make_environment, make_member, make_project, make_user
 
 SHUTDOWN = dt.date(2027, 6, 1)
@@ -77,8 +78,9 @@ def test_an_alert_reaches_the_inbox_the_email_and_the_webhook(shop):
     ]
     production_note = Notification.objects.get(recipient=lead, title__contains="Production")
     assert production_note.url == "/projects/shop/migrations/new/?environment=production"
-    assert "pinned" in production_note.body
-    assert "canary" in Notification.objects.get(recipient=lead, title__contains="Staging").body
+    assert production_note.body.startswith("This environment's policy pins it. ")
+    staging_note = Notification.objects.get(recipient=lead, title__contains="Staging")
+    assert staging_note.body.startswith("This environment's policy runs it as the canary. ")
     deliveries = WebhookDelivery.objects.filter(webhook=webhook)
     assert deliveries.count() == 2
     assert {d.payload["data"]["threshold_days"] for d in deliveries} == {30}
@@ -90,6 +92,24 @@ def test_emails_go_to_members_with_an_address(shop, django_capture_on_commit_cal
     assert len(mail.outbox) == 2
     assert mail.outbox[0].to == ["lead@example.com"]
     assert "within 7 days" in mail.outbox[0].subject
+
+
+def test_an_alert_says_in_a_sentence_how_the_environment_depends_on_the_snapshot(
+    db, django_capture_on_commit_callbacks
+):
+    project = make_project("studio")
+    make_member(project, user=make_user(email="lead@example.com"))
+    make_environment(project, "development", default_model="sora-2", alias_requests=ALIAS_FOLLOW)
+    make_environment(project, "testing", default_model=OLD, allowed_snapshots=[OLD, NEW])
+    Snapshot.objects.filter(provider__slug="simulator", name=NEW).update(shutdown_on=SHUTDOWN)
+
+    with django_capture_on_commit_callbacks(execute=True), at(SHUTDOWN - dt.timedelta(days=7)):
+        raise_shutdown_alerts()
+
+    bodies = {message.subject.split(":")[0]: message.body for message in mail.outbox}
+    assert bodies["Studio / Development"].startswith("This environment follows the alias sora-2. ")
+    assert bodies["Studio / Testing"].startswith("This environment's policy allows it. ")
+    assert not any("has it" in body for body in bodies.values())
 
 
 @pytest.mark.parametrize(

@@ -76,6 +76,23 @@ def test_self_approval_is_refused_on_the_page_and_audited(plan, people):
     assert 'id="plan-body"' in response.content.decode()
     assert "<html" not in response.content.decode()
     assert AuditEvent.objects.filter(action="migration.refused", payload__code="own_plan").exists()
+    timeline = client.get(plan_url(plan)).content.decode()
+    assert "tried to sign off and was refused: " in timeline
+    assert "was refused to" not in timeline
+
+
+def test_the_timeline_says_who_approved_and_who_rejected(plan, people):
+    from governance.snapshot_migrations import services
+
+    services.submit_for_review(plan=plan, user=people["author"])
+    step = plan.steps.first()
+    services.sign_off(plan=plan, step=step, user=people["approver"], decision="approve", comment="fine")
+    services.sign_off(plan=plan, step=step, user=people["lead"], decision="reject", comment="broken")
+
+    timeline = signed_in(people["author"]).get(plan_url(plan)).content.decode()
+
+    assert f"approved “{step.title}”: fine" in timeline
+    assert f"rejected “{step.title}”: broken" in timeline
 
 
 def test_the_header_counts_what_awaits_my_sign_off(plan, people):

@@ -33,8 +33,10 @@ def alerts_for(alerts: dict, environment_id: int) -> list:
 
 
 @register.filter
-def flattened(alerts: dict) -> list:
-    return sorted((a for found in alerts.values() for a in found), key=lambda a: (a.shutdown_on, a.environment_id))
+def by_environment(alerts: dict) -> list[list]:
+    """Each environment's alerts together, soonest shutdown first, so the banner names an environment once."""
+    grouped = [sorted(found, key=lambda alert: alert.shutdown_on) for found in alerts.values() if found]
+    return sorted(grouped, key=lambda found: (found[0].shutdown_on, found[0].environment_id))
 
 
 @register.simple_tag

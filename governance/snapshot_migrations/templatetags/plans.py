@@ -19,6 +19,7 @@ EVENT_WORDS = {
     "migration.comparison_run": "ran a comparison",
     "migration.comparison_judged": "judged a comparison pair",
 }
+DECISION_WORDS = {"approve": "approved", "reject": "rejected"}
 
 
 @register.simple_tag
@@ -50,9 +51,10 @@ def plan_event_words(event) -> str:
         if payload.get("reason"):
             words += f": {payload['reason']}"
     elif event.action == "migration.signed_off":
-        words = f"{payload.get('decision')}d “{payload.get('step')}”: {payload.get('comment')}"
+        decided = DECISION_WORDS.get(payload.get("decision"), payload.get("decision"))
+        words = f"{decided} “{payload.get('step')}”: {payload.get('comment')}"
     elif event.action == "migration.refused":
-        words = f"was refused to {payload.get('attempt')}: {payload.get('message')}"
+        words = f"tried to {payload.get('attempt')} and was refused: {payload.get('message')}"
     elif event.action == "migration.rollout_advanced":
         words = f"advanced the rollout to {payload.get('percent')}%"
     elif event.action == "migration.window_overridden":

@@ -84,10 +84,12 @@ class Command(BaseCommand):
                 )
         self._migration_demo(project)
         self._sora_project(users, actor)
-        alerts = raise_shutdown_alerts()
+        # The demo's alerts go to the inbox and the dashboard only: their emails would bury `make run`'s welcome.
+        alerts = raise_shutdown_alerts(email=False)
         self.stdout.write("Demo ready: project 'demo' with development, testing, staging and production.")
         self.stdout.write(
-            f"Project 'launch-videos' is still on OpenAI's shut-down Sora 2 snapshots ({len(alerts)} new alerts)."
+            f"Project 'launch-videos' is still on OpenAI's shut-down Sora 2 snapshots ({len(alerts)} new alerts,"
+            " in each member's inbox and on the dashboard; not emailed)."
         )
         self.stdout.write(f"Logins (password '{DEMO_PASSWORD}'): " + ", ".join(DEMO_USERS))
 
