@@ -311,6 +311,12 @@ def sign_off(*, plan: MigrationPlan, step: ChecklistStep, user, decision: str, c
         refusal = PlanRefused("bad_decision", "Choose approve or reject.")
     if refusal is None and not comment.strip():
         refusal = PlanRefused("comment_required", "A sign-off needs a comment saying what you checked.")
+    if refusal is None and decision == SignOff.Decision.APPROVE and not (step.evidence.strip() or step.links()):
+        message = (
+            "This step has no evidence yet: approve it once it has some (comparison verdicts, the recorded "
+            "benchmark, or text and links). Rejecting needs none."
+        )
+        refusal = PlanRefused("evidence_missing", message)
     if refusal is not None:
         _refuse(plan, user, "sign off", refusal.code, refusal.message, step=step.title)
     return _record_sign_off(plan, step, user, decision, comment.strip())

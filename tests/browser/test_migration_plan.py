@@ -41,6 +41,14 @@ def sign(page, step: str, comment: str) -> None:
     expect(page.get_by_role("form", name=f"Sign off {step}")).to_have_count(0)
 
 
+def add_evidence(page, step: str, text: str) -> None:
+    card = page.locator("article.step", has=page.get_by_role("heading", name=step))
+    card.locator("summary", has_text="Edit evidence").click()
+    card.get_by_label("Evidence").fill(text)
+    card.get_by_role("button", name="Save evidence").click()
+    expect(page.locator("article.step", has=page.get_by_role("heading", name=step))).to_contain_text(text)
+
+
 def test_a_plan_is_signed_off_by_others_rolled_out_in_stages_and_rolled_back(page, demo):
     with time_machine.travel(START, tick=True) as clock:
         sign_in(page, "lead")
@@ -52,6 +60,11 @@ def test_a_plan_is_signed_off_by_others_rolled_out_in_stages_and_rolled_back(pag
         expect(page.get_by_test_id("plan-state")).to_have_text("Draft")
         page.get_by_role("button", name="Run the prompt set on both snapshots").click()
         expect(page.locator("#comparison-heading + form + p")).to_contain_text("3 unjudged")
+        page.get_by_role("button", name="Record these figures as the benchmark step's evidence").click()
+        benchmark = page.locator("article.step", has=page.get_by_role("heading", name="Performance benchmark"))
+        expect(benchmark.locator(".evidence")).not_to_contain_text("none yet")
+        add_evidence(page, "Business acceptance", "Product reviewed the December samples")
+        add_evidence(page, "Gradual rollout plan", "10/50/100, 24 h each, rollback owner: lead")
         page.get_by_role("button", name="Submit for review").click()
         expect(page.get_by_test_id("plan-state")).to_have_text("In review")
 

@@ -10,7 +10,7 @@ from governance.policies.selectors import current_revision
 from governance.snapshot_migrations import services
 from governance.snapshot_migrations.models import MigrationPlan
 from tests.factories import OLD, SYSTEM, simulator_provider
-from tests.snapshot_migrations.conftest import sign_all
+from tests.snapshot_migrations.conftest import add_evidence, sign_all
 
 LUMEN = "lumen-1-2026-06-01"
 
@@ -23,7 +23,7 @@ def lumen(db):
 
 @pytest.fixture
 def cross_plan(production, people, lumen):
-    return services.create_plan(
+    plan = services.create_plan(
         environment=production,
         to_snapshot=LUMEN,
         to_provider=lumen,
@@ -31,6 +31,8 @@ def cross_plan(production, people, lumen):
         author=people["author"],
         stages=[10, 50, 100],
     )
+    add_evidence(plan, people)
+    return plan
 
 
 def test_a_plan_to_another_provider_is_one_cut_over_stage(cross_plan, lumen):

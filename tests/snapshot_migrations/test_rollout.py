@@ -11,7 +11,7 @@ from governance.snapshot_migrations import services
 from governance.snapshot_migrations.models import MigrationPlan
 from governance.snapshot_migrations.services import PlanRefused
 from tests.factories import NEW, OLD, revise
-from tests.snapshot_migrations.conftest import approved
+from tests.snapshot_migrations.conftest import add_evidence, approved
 
 State = MigrationPlan.State
 DAY = dt.timedelta(hours=24)
@@ -116,6 +116,7 @@ def test_one_plan_cannot_change_another_environments_policy(rolling, project):
 
 def test_a_plan_made_stale_by_another_migration_cannot_start(plan, people, production, clock):
     other = services.create_plan(environment=production, to_snapshot=NEW, reason="Parallel", author=people["lead"])
+    add_evidence(other, people)
     plan = approved(plan, people)
     services.submit_for_review(plan=other, user=people["lead"])
     steps = list(other.steps.all())

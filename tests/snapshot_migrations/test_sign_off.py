@@ -158,3 +158,18 @@ def test_only_the_author_or_an_admin_edits_or_cancels(plan, people):
     with pytest.raises(PlanRefused) as refusal:
         services.submit_for_review(plan=plan, user=people["author"])
     assert refusal.value.code == "wrong_state"
+
+
+def test_a_step_without_evidence_cannot_be_approved_but_can_be_rejected(production, people):
+    bare = services.create_plan(environment=production, to_snapshot=NEW, reason="No homework", author=people["author"])
+    services.submit_for_review(plan=bare, user=people["author"])
+    step = bare.steps.first()
+
+    with pytest.raises(PlanRefused) as refusal:
+        services.sign_off(plan=bare, step=step, user=people["approver"], decision="approve", comment="looks fine")
+    assert refusal.value.code == "evidence_missing"
+    assert refused_events(bare).get().payload["code"] == "evidence_missing"
+
+    services.sign_off(plan=bare, step=step, user=people["approver"], decision="reject", comment="no evidence")
+    bare.refresh_from_db()
+    assert bare.state == bare.State.REJECTED
