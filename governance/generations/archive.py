@@ -130,15 +130,10 @@ def _sign(generation: Generation, variant: str, content_type: str, original: Bin
     return _Outcome(signed=True, fingerprint=identity.fingerprint, upstream_manifest=upstream_manifest)
 
 
-def source_generation(generation: Generation) -> Generation | None:
-    """The generation this one was made from (a remix's source), if it is still in the log."""
-    return generation.remixed_from
-
-
 @contextlib.contextmanager
 def _source_ingredients(generation: Generation, variant: str) -> Iterator[list[signing.Ingredient]]:
     """The source generation's archived file of the same variant, open as an ingredient while signing."""
-    source = source_generation(generation)
+    source = generation.source
     archived = source and ArchivedFile.objects.filter(generation=source, variant=variant).first()
     if not archived or not archive_storage().exists(archived.name):
         yield []
@@ -151,7 +146,7 @@ def _source_ingredients(generation: Generation, variant: str) -> Iterator[list[s
 def governance_facts(generation: Generation) -> dict:
     """What our assertion says: who made the file, with which snapshot, under which policy."""
     revision = generation.policy_revision
-    source = source_generation(generation)
+    source = generation.source
     facts = {
         "generation_id": generation.video_id,
         "operation": generation.operation,

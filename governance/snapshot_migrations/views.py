@@ -169,9 +169,7 @@ def plan_action(request: HttpRequest, project: Project, role: str, plan_id: int,
 @requires_project_role(Role.VIEWER)
 def step_sign_off(request: HttpRequest, project: Project, role: str, plan_id: int, step_id: int) -> HttpResponse:
     plan = _plan_or_404(project, plan_id)
-    step = plan.steps.filter(pk=step_id).first()
-    if step is None:
-        raise Http404("No such step.")
+    step = _step_or_404(plan, step_id)
     form = SignOffForm(request.POST)
     decision = form.data.get("decision", "")
     try:
@@ -187,9 +185,7 @@ def step_sign_off(request: HttpRequest, project: Project, role: str, plan_id: in
 @requires_project_role(Role.DEVELOPER)
 def step_evidence(request: HttpRequest, project: Project, role: str, plan_id: int, step_id: int) -> HttpResponse:
     plan = _plan_or_404(project, plan_id)
-    step = plan.steps.filter(pk=step_id).first()
-    if step is None:
-        raise Http404("No such step.")
+    step = _step_or_404(plan, step_id)
     form = EvidenceForm(request.POST)
     form.is_valid()
     data = form.cleaned_data
@@ -279,6 +275,13 @@ def _plan_or_404(project: Project, plan_id: int) -> MigrationPlan:
     if plan is None:
         raise Http404("No such migration plan.")
     return plan
+
+
+def _step_or_404(plan: MigrationPlan, step_id: int):
+    step = plan.steps.filter(pk=step_id).first()
+    if step is None:
+        raise Http404("No such step.")
+    return step
 
 
 def _snapshot_choices(environments) -> list[tuple[str, str]]:
