@@ -4,6 +4,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import quote
 
 import pytest
@@ -12,24 +13,32 @@ from django.db import connection
 from django.test import TransactionTestCase
 
 from governance.caching import forget_everything
+from governance.celery import app as celery_app
 from governance.content_credentials.identity import CHAIN_FILE, create_development_identity, load_identity
 from governance.generations import ratelimit
+from governance.generations.models import Generation
 from tests.audit_tampering import as_database_superuser
 
 ROOT = Path(__file__).resolve().parent.parent
+LIVE_WORKER = SimpleNamespace(running=False)
 
 
-def _flush_past_the_audit_triggers(flush):
-    """Live-server tests wipe the database between tests; the audit table refuses that, so wipe it as a superuser."""
+def _settle_and_flush(flush):
+    """Between tests that commit: let the live worker settle, then wipe the database past the audit triggers.
 
-    def flush_as_superuser(self):
+    The audit table refuses deletes, so the wipe runs as a database superuser.
+    """
+
+    def settle_and_flush_as_superuser(self):
+        if LIVE_WORKER.running:
+            _let_the_worker_settle()
         with as_database_superuser():
             flush(self)
 
-    return flush_as_superuser
+    return settle_and_flush_as_superuser
 
 
-TransactionTestCase._fixture_teardown = _flush_past_the_audit_triggers(TransactionTestCase._fixture_teardown)
+TransactionTestCase._fixture_teardown = _settle_and_flush(TransactionTestCase._fixture_teardown)
 
 
 def pytest_sessionstart(session) -> None:
@@ -157,7 +166,9 @@ def celery_worker_process(django_db_setup, live_server, django_db_blocker, tmp_p
             stderr=subprocess.STDOUT,
         )
     _wait_for(lambda: b"ready." in log_path.read_bytes(), process, log_path)
+    LIVE_WORKER.running = True
     yield simulator_url
+    LIVE_WORKER.running = False
     process.terminate()
     try:
         process.wait(timeout=20)
@@ -180,3 +191,24 @@ def live_stack(celery_worker_process, live_server, settings, transactional_db):
     """The web server (gateway and simulator) and a real worker, sharing the test database."""
     settings.SIMULATOR_BASE_URL = celery_worker_process
     return live_server
+
+
+def _let_the_worker_settle(timeout: float = 30) -> None:
+    """Stop this test's unfinished generations and wait until the worker holds no task in hand.
+
+    The worker outlives each test and takes every task a committing test publishes, live or not
+    (a budget race test's ten accepted submissions, say). A step it took up just before the
+    database was wiped would otherwise reach the simulator during a later test and show there
+    as a stranger's video. Steps it has scheduled for later find their generation finished (or
+    gone) and call no one; with every generation finished, no step is calling the simulator now.
+    """
+    if not Generation.objects.unfinished().update(status=Generation.Status.FAILED, error_code="test_ended"):
+        return
+    inspect = celery_app.control.inspect(timeout=1, limit=1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        active = inspect.active() or {}
+        if active and not any(active.values()):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"The live worker was still busy {timeout:.0f} s after the test: {active}")
