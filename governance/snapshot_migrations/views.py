@@ -298,7 +298,7 @@ def _snapshot_choices(environments) -> list[tuple[str, str]]:
         .order_by("provider__name", "name")
     )
     choices += [
-        (f"{s.provider.slug}:{s.name}", f"{s.name} ({s.provider.name}, another provider: a cut-over)") for s in others
+        (s.key, f"{s.name} ({s.provider.name}, another provider: a cut-over)") for s in others
     ]
     return choices
 
