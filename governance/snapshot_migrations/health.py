@@ -102,11 +102,21 @@ def benchmark_figures(plan) -> dict:
     run_ids = [pk for pair in plan.comparisons.values_list("baseline", "candidate") for pk in pair]
     runs = Generation.objects.filter(pk__in=run_ids)
     log = Generation.objects.filter(project_id=plan.project_id).exclude(status=Generation.Status.REFUSED)
-    snapshots = (plan.from_snapshot, plan.to_snapshot)
+    arms = _benchmark_arms(plan)
     return {
-        "Comparison runs": {name: arm_figures(runs.filter(resolved_snapshot=name)) for name in snapshots},
-        "Generation log": {name: arm_figures(log.filter(resolved_snapshot=name)) for name in snapshots},
+        "Comparison runs": {label: arm_figures(runs.filter(**arm)) for label, arm in arms},
+        "Generation log": {label: arm_figures(log.filter(**arm)) for label, arm in arms},
     }
+
+
+def _benchmark_arms(plan) -> list[tuple[str, dict]]:
+    """Each snapshot's label and log filter; across providers, names may repeat, so each says its provider."""
+    if not plan.crosses_providers:
+        return [(name, {"resolved_snapshot": name}) for name in (plan.from_snapshot, plan.to_snapshot)]
+    return [
+        (f"{provider.slug}:{name}", {"resolved_snapshot": name, "provider_id": provider.pk})
+        for provider, name in ((plan.from_provider, plan.from_snapshot), (plan.to_provider, plan.to_snapshot))
+    ]
 
 
 def figures_in_words(arm: dict) -> str:
