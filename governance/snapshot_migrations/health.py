@@ -66,9 +66,13 @@ def rollout_arms(plan, now: dt.datetime) -> tuple[dict, dict]:
     )
     baseline_since = (plan.rollout_started_at or now) - plan.observation_window
     baseline = log.filter(resolved_snapshot=plan.from_snapshot, created_at__gte=baseline_since)
-    candidate = log.filter(
-        resolved_snapshot=plan.to_snapshot, canary_arm=ARM_CANARY, created_at__gte=plan.stage_started_at or now
-    )
+    candidate = log.filter(resolved_snapshot=plan.to_snapshot, created_at__gte=plan.stage_started_at or now)
+    if plan.crosses_providers:
+        # A cut-over has no canary arm: the baseline is the old provider before it, the candidate the new one since.
+        baseline = baseline.filter(provider_id=plan.from_provider_id)
+        candidate = candidate.filter(provider_id=plan.to_provider_id)
+    else:
+        candidate = candidate.filter(canary_arm=ARM_CANARY)
     return arm_figures(baseline), arm_figures(candidate)
 
 
