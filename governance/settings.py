@@ -218,23 +218,37 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
-# The archive: every completed generation's video and thumbnail, copied from the provider and signed.
-# A folder under the data dir by default; ARCHIVE_S3_BUCKET switches to any S3-compatible store
-# (django-storages, `pip install '.[s3]'`); credentials come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
-# or the instance's role, as boto3 finds them, never from here.
-if os.environ.get("ARCHIVE_S3_BUCKET"):
-    STORAGES["archive"] = {
+
+def _s3_storage(prefix: str) -> dict:
+    """django-storages' S3 backend (`pip install '.[s3]'`) from the `<prefix>_S3_*` variables.
+
+    Credentials come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the instance's role,
+    as boto3 finds them, never from here. An endpoint URL points it at MinIO, Ceph, R2, ...
+    """
+    return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
-            "bucket_name": os.environ["ARCHIVE_S3_BUCKET"],
-            "endpoint_url": os.environ.get("ARCHIVE_S3_ENDPOINT_URL") or None,
-            "region_name": os.environ.get("ARCHIVE_S3_REGION") or None,
-            "location": os.environ.get("ARCHIVE_S3_PREFIX", "archive"),
+            "bucket_name": os.environ[f"{prefix}_S3_BUCKET"],
+            "endpoint_url": os.environ.get(f"{prefix}_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get(f"{prefix}_S3_REGION") or None,
+            "location": os.environ.get(f"{prefix}_S3_PREFIX", prefix.lower()),
             "default_acl": None,
             "querystring_auth": True,
             "file_overwrite": True,
         },
     }
+
+
+# Uploads (reference images, source and character videos) are written by the web and read by the
+# worker: a folder under the data dir by default, which every node must then share; UPLOADS_S3_BUCKET
+# puts them in an S3-compatible bucket instead.
+if os.environ.get("UPLOADS_S3_BUCKET"):
+    STORAGES["default"] = _s3_storage("UPLOADS")
+
+# The archive: every completed generation's video and thumbnail, copied from the provider and signed.
+# A folder under the data dir by default; ARCHIVE_S3_BUCKET switches to an S3-compatible bucket.
+if os.environ.get("ARCHIVE_S3_BUCKET"):
+    STORAGES["archive"] = _s3_storage("ARCHIVE")
 else:
     STORAGES["archive"] = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
