@@ -164,7 +164,10 @@ def _apply(provider: Provider, listed: list[ListedModel], *, actor: Actor, now: 
         last_synced_at=now, last_sync_ok=True, last_sync_message=result.message
     )
     if moved:
-        shutdown_dates_changed.send(sender=Provider, provider=provider, snapshots=moved, actor=actor)
+        previous = {change["snapshot"]: _date(change["from"]) for change in result.shutdown_dates}
+        shutdown_dates_changed.send(
+            sender=Provider, provider=provider, snapshots=moved, previous_shutdown_dates=previous, actor=actor
+        )
     if result.discovered:
         discovered = [snapshots[name] for name in result.discovered]
         snapshots_discovered.send(sender=Provider, provider=provider, snapshots=discovered, actor=actor)
@@ -222,6 +225,10 @@ def _deprecated_on(now: dt.datetime, shutdown_on: dt.date) -> dt.date:
 
 def _iso(day: dt.date | None) -> str | None:
     return day.isoformat() if day else None
+
+
+def _date(iso: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(iso) if iso else None
 
 
 def _summary(result: SyncResult) -> str:

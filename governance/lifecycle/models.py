@@ -23,7 +23,10 @@ def dependency_sentence(how: str) -> str:
 
 
 class ShutdownAlert(models.Model):
-    """One alert to one environment about one snapshot at one threshold; the constraint makes it once only."""
+    """One alert to one environment about one snapshot at one threshold before one shutdown date, once only.
+
+    The date is part of the key: when a provider moves the shutdown, each threshold fires again for the new date.
+    """
 
     environment = models.ForeignKey("projects.Environment", on_delete=models.CASCADE, related_name="shutdown_alerts")
     snapshot = models.ForeignKey("catalog.Snapshot", on_delete=models.CASCADE, related_name="shutdown_alerts")
@@ -35,13 +38,14 @@ class ShutdownAlert(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["environment", "snapshot", "threshold_days"], name="one_shutdown_alert_per_threshold"
+                fields=["environment", "snapshot", "shutdown_on", "threshold_days"],
+                name="one_shutdown_alert_per_date_and_threshold",
             )
         ]
         ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:
-        return f"{self.environment}: {self.snapshot} ({self.threshold_days} days)"
+        return f"{self.environment}: {self.snapshot} ({self.threshold_days} days before {self.shutdown_on:%Y-%m-%d})"
 
     @property
     def dependency_sentence(self) -> str:
@@ -49,11 +53,10 @@ class ShutdownAlert(models.Model):
 
     @property
     def headline(self) -> str:
-        """The alert in words, with the snapshot's shutdown date as the catalog has it now (a provider may move it)."""
-        shutdown_on = self.snapshot.shutdown_on or self.shutdown_on
+        """The alert in words, with the shutdown date it was raised for."""
         if self.threshold_days == 0:
-            return f"{self.snapshot.name} has shut down ({shutdown_on:%Y-%m-%d})"
-        return f"{self.snapshot.name} shuts down within {self.threshold_days} days ({shutdown_on:%Y-%m-%d})"
+            return f"{self.snapshot.name} has shut down ({self.shutdown_on:%Y-%m-%d})"
+        return f"{self.snapshot.name} shuts down within {self.threshold_days} days ({self.shutdown_on:%Y-%m-%d})"
 
 
 def new_webhook_message_id() -> str:

@@ -52,6 +52,8 @@ def raise_shutdown_alerts(*, now: dt.datetime | None = None, email: bool = True)
 
     Only the tightest crossed threshold fires: an environment that starts depending on a
     snapshot 20 days before its shutdown hears "within 30 days" once, not 90, 60 and 30 at once.
+    Thresholds count towards the shutdown date in force: when a provider moves it, those already
+    fired for the old date do not silence the new one.
     """
     now = now or timezone.now()
     today = now.astimezone(dt.UTC).date()
@@ -64,7 +66,7 @@ def raise_shutdown_alerts(*, now: dt.datetime | None = None, email: bool = True)
     }
     already = set(
         ShutdownAlert.objects.filter(snapshot__in=due.values()).values_list(
-            "environment_id", "snapshot_id", "threshold_days"
+            "environment_id", "snapshot_id", "shutdown_on", "threshold_days"
         )
     )
     raised = []
@@ -73,7 +75,8 @@ def raise_shutdown_alerts(*, now: dt.datetime | None = None, email: bool = True)
         if snapshot is None:
             continue
         threshold = alert_threshold((snapshot.shutdown_on - today).days)
-        if threshold is not None and (dependency.environment.pk, snapshot.pk, threshold) not in already:
+        key = (dependency.environment.pk, snapshot.pk, snapshot.shutdown_on, threshold)
+        if threshold is not None and key not in already:
             alert = _raise_once(dependency, snapshot, threshold, now, email=email)
             if alert is not None:
                 raised.append(alert)
@@ -144,8 +147,15 @@ def recovery_advice(snapshot: Snapshot) -> str:
     return "It has no named replacement: choose another snapshot (any provider) and migrate with a migration plan."
 
 
-def announce_shutdown_dates(*, provider, snapshots: Iterable[Snapshot]) -> None:
-    """A sync found a new or moved shutdown date: tell every project whose environments depend on it, now."""
+def announce_shutdown_dates(
+    *, provider, snapshots: Iterable[Snapshot], previous_shutdown_dates: dict[str, dt.date | None] | None = None
+) -> None:
+    """A new or moved shutdown date: tell every project whose environments depend on the snapshot, now.
+
+    `previous_shutdown_dates` names each snapshot's date before the change (None when it had none), so a
+    moved date is told as a move.
+    """
+    previous_shutdown_dates = previous_shutdown_dates or {}
     by_name = {snapshot.name: snapshot for snapshot in snapshots}
     affected: dict[int, list[Dependency]] = defaultdict(list)
     for dependency in dependencies():
@@ -157,13 +167,11 @@ def announce_shutdown_dates(*, provider, snapshots: Iterable[Snapshot]) -> None:
             snapshot = by_name[dependency.snapshot]
             environment = dependency.environment
             replacement = snapshot.replacement.name if snapshot.replacement_id else ""
+            previous = previous_shutdown_dates.get(snapshot.name)
             _tell_members(
                 project,
                 kind="lifecycle.shutdown_announced",
-                title=(
-                    f"{project.name} / {environment.get_name_display()}: {snapshot.name} "
-                    f"shuts down on {snapshot.shutdown_on:%Y-%m-%d}"
-                ),
+                title=f"{project.name} / {environment.get_name_display()}: {shutdown_date_news(snapshot, previous)}",
                 body=f"{provider.name} announced it. {dependency_sentence(dependency.how)} "
                 + recovery_advice(snapshot),
                 url=migration_plan_url(project.slug, environment.name, replacement),
@@ -178,9 +186,17 @@ def announce_shutdown_dates(*, provider, snapshots: Iterable[Snapshot]) -> None:
                     "provider": provider.slug,
                     "dependency": dependency.how,
                     "shutdown_date": snapshot.shutdown_on.isoformat(),
+                    "previous_shutdown_date": previous.isoformat() if previous else None,
                     "replacement": replacement or None,
                 },
             )
+
+
+def shutdown_date_news(snapshot: Snapshot, previous: dt.date | None) -> str:
+    """A snapshot's shutdown date as news: first announced, or moved from an earlier announcement."""
+    if previous is None or previous == snapshot.shutdown_on:
+        return f"{snapshot.name} shuts down on {snapshot.shutdown_on:%Y-%m-%d}"
+    return f"{snapshot.name} now shuts down on {snapshot.shutdown_on:%Y-%m-%d} (was {previous:%Y-%m-%d})"
 
 
 def announce_alias_move(*, alias, from_snapshot: str, to_snapshot: str, reason: str, drift: bool) -> None:
