@@ -63,10 +63,17 @@ def new_webhook_message_id() -> str:
     return "msg_" + secrets.token_urlsafe(18)
 
 
+class WebhookQuerySet(models.QuerySet):
+    def active(self) -> "WebhookQuerySet":
+        """Webhooks that receive events: not deleted."""
+        return self.filter(deleted_at__isnull=True)
+
+
 class Webhook(models.Model):
     """An HTTPS endpoint a project wants lifecycle events posted to, signed with its own secret.
 
     The secret must be usable to sign, so it is stored encrypted (see `signing.py`), never in clear.
+    Deleting a webhook keeps its row, without the secret, so its delivery log still says what was sent where.
     """
 
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="webhooks")
@@ -77,12 +84,19 @@ class Webhook(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = WebhookQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "pk"]
 
     def __str__(self) -> str:
-        return self.url
+        return f"{self.url} (deleted)" if self.is_deleted else self.url
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
 
 
 class WebhookDelivery(models.Model):
@@ -92,6 +106,7 @@ class WebhookDelivery(models.Model):
         PENDING = "pending", "Pending"
         DELIVERED = "delivered", "Delivered"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"  # its webhook was deleted before it could be sent
 
     webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
     message_id = models.CharField(max_length=40, unique=True, default=new_webhook_message_id)

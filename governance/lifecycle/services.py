@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 WEBHOOK_MAX_ATTEMPTS = 6
 WEBHOOK_TIMEOUT_SECONDS = 10.0
+WEBHOOK_DELETED = "Not sent: the webhook was deleted."
 SYSTEM = Actor.system("lifecycle")
 
 
@@ -295,10 +296,28 @@ def create_webhook(*, project: Project, url: str, description: str, actor: Actor
 
 @transaction.atomic
 def delete_webhook(*, webhook: Webhook, actor: Actor) -> None:
+    """Stop a webhook: its secret is wiped and its waiting deliveries cancelled; its delivery log stays.
+
+    Deleting an already deleted webhook does nothing.
+    """
+    now = timezone.now()
+    if not Webhook.objects.active().filter(pk=webhook.pk).update(deleted_at=now, encrypted_secret=""):
+        return
+    webhook.deleted_at, webhook.encrypted_secret = now, ""
+    cancelled = _cancel_waiting_deliveries(WebhookDelivery.objects.filter(webhook=webhook))
     record_event(
-        action="webhook.deleted", actor=actor, target=webhook, project=webhook.project, payload={"url": webhook.url}
+        action="webhook.deleted",
+        actor=actor,
+        target=webhook,
+        project=webhook.project,
+        payload={"url": webhook.url, "description": webhook.description, "cancelled_deliveries": cancelled},
     )
-    webhook.delete()
+
+
+def _cancel_waiting_deliveries(deliveries) -> int:
+    return deliveries.filter(status=WebhookDelivery.Status.PENDING).update(
+        status=WebhookDelivery.Status.CANCELLED, next_attempt_at=None, last_error=WEBHOOK_DELETED
+    )
 
 
 def enqueue_webhooks(project: Project, event_type: str, data: dict) -> list[WebhookDelivery]:
@@ -308,7 +327,7 @@ def enqueue_webhooks(project: Project, event_type: str, data: dict) -> list[Webh
         WebhookDelivery.objects.create(
             webhook=webhook, event_type=event_type, payload=payload, next_attempt_at=timezone.now()
         )
-        for webhook in Webhook.objects.filter(project=project)
+        for webhook in Webhook.objects.active().filter(project=project)
     ]
     for delivery in deliveries:
         transaction.on_commit(lambda pk=delivery.pk: enqueue_delivery(pk))
@@ -333,6 +352,9 @@ def attempt_delivery(delivery_id: int, *, transport: httpx.BaseTransport | None 
     """POST one delivery, signed; record the outcome. Returns seconds until the retry, or None when done."""
     delivery = WebhookDelivery.objects.select_related("webhook").filter(pk=delivery_id).first()
     if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
+        return None
+    if delivery.webhook.is_deleted:  # deleted while this attempt was on its way
+        _cancel_waiting_deliveries(WebhookDelivery.objects.filter(pk=delivery.pk))
         return None
     now = timezone.now()
     delivery.attempts += 1

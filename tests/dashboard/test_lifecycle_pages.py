@@ -121,8 +121,13 @@ def test_the_delivery_log_and_deleting_a_webhook(client, shop):
     webhook = Webhook.objects.get()
     response = client.post(reverse("dashboard:webhook_delete", args=["shop", webhook.pk]))
     assert response.status_code == 302
-    assert not Webhook.objects.exists() and not WebhookDelivery.objects.exists()
     assert AuditEvent.objects.filter(action="webhook.deleted").count() == 1
+    page = client.get(reverse("dashboard:webhooks", args=["shop"])).content.decode()
+    assert "No webhooks yet." in page and "Delete webhook" not in page
+    assert "snapshot.shutdown_alert" in page and "https://hooks.example.com/a" in page
+    assert "deleted webhook" in page and "Cancelled" in page
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {WebhookDelivery.Status.CANCELLED}
+    assert client.post(reverse("dashboard:webhook_delete", args=["shop", webhook.pk])).status_code == 404
 
 
 def test_a_developer_may_not_manage_webhooks(client, shop):
