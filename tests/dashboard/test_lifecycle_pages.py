@@ -170,3 +170,18 @@ def test_a_failed_sync_is_visible_on_the_catalog(client):
     client.force_login(make_user())
     page = client.get(reverse("dashboard:catalog")).content.decode()
     assert "Last sync failed" in page and "HTTP 503" in page and "nothing was changed" in page
+
+
+def test_a_provider_without_its_key_shows_as_not_synced_not_failed(client, monkeypatch):
+    from governance.audit.services import Actor
+    from governance.catalog.services import load_pack, read_pack
+    from governance.catalog.sync import sync_provider
+
+    load_pack(read_pack("openai-sora-2"), actor=Actor.system("tests"))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    sync_provider(Provider.objects.get(slug="openai"), actor=Actor.system("tests"))
+
+    client.force_login(make_user())
+    page = client.get(reverse("dashboard:catalog")).content.decode()
+    assert "Not synced: set OPENAI_API_KEY to sync." in page
+    assert "Last sync failed" not in page and "alert-danger" not in page
