@@ -100,6 +100,11 @@ class Snapshot(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def key(self) -> str:
+        """`provider:snapshot`, the snapshot's readable name across the whole catalog (links, forms)."""
+        return f"{self.provider.slug}:{self.name}"
+
     def lifecycle(self, now: dt.datetime | None = None) -> Lifecycle:
         day = (now or timezone.now()).astimezone(dt.UTC).date()
         return lifecycle_on(day, self.deprecated_on, self.shutdown_on)

@@ -1,12 +1,31 @@
 from django import forms
+from django.core.exceptions import ValidationError
 
 from governance.catalog.models import Snapshot
 from governance.dashboard.catalog_selectors import comparable_snapshots
 
 
 class SnapshotChoiceField(forms.ModelChoiceField):
+    """A snapshot named by its key, `provider:snapshot`, so a comparison's URL says what it compares."""
+
     def label_from_instance(self, snapshot: Snapshot) -> str:
         return f"{snapshot.name} ({snapshot.provider.name})"
+
+    def prepare_value(self, value):
+        if isinstance(value, Snapshot):
+            return value.key
+        return super().prepare_value(value)
+
+    def to_python(self, value) -> Snapshot | None:
+        if value in self.empty_values:
+            return None
+        provider, separator, name = str(value).partition(":")
+        if not separator:
+            return super().to_python(value)  # a link from before keys, by database id
+        snapshot = self.queryset.filter(provider__slug=provider, name=name).first()
+        if snapshot is None:
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return snapshot
 
 
 class CompareForm(forms.Form):
@@ -17,7 +36,7 @@ class CompareForm(forms.Form):
 
     def __init__(self, query) -> None:
         snapshots = comparable_snapshots()
-        first_two = [str(pk) for pk in snapshots.values_list("pk", flat=True)[:2]]
+        first_two = [snapshot.key for snapshot in snapshots[:2]]
         data = None
         if first_two:
             data = {"a": first_two[0], "b": first_two[-1]}

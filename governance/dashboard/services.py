@@ -4,6 +4,7 @@ from django.db import models, transaction
 
 from governance.audit.services import Actor, record_event
 from governance.generations.models import Generation
+from governance.generations.ratelimit import seconds_until_allowed
 from governance.generations.services import create_submission, submit
 from governance.projects.models import Environment
 from governance.projects.selectors import KeyHolder
@@ -55,9 +56,24 @@ def playground_holder(*, environment: Environment, user) -> KeyHolder:
     )
 
 
+class PlaygroundRateLimited(Exception):
+    """The playground's key has used this minute's requests; like the gateway's 429, nothing is logged."""
+
+    def __init__(self, holder: KeyHolder, retry_after: int):
+        self.retry_after = retry_after
+        super().__init__(
+            f"The playground of {holder.project_slug}/{holder.environment_name} has made its "
+            f"{holder.rate_limit_per_minute} requests this minute: it counts as one API key of the environment, "
+            f"and each may make {holder.rate_limit_per_minute} a minute. Try again in {retry_after} s."
+        )
+
+
 def submit_from_playground(*, user, environment: Environment, fields: dict) -> Generation:
-    """Submit as the gateway would for a create request with these fields: same parsing, policy, log and worker."""
+    """Submit as the gateway would a create request with these fields: same limit, parsing, policy, log, worker."""
     holder = playground_holder(environment=environment, user=user)
+    retry_after = seconds_until_allowed(api_key_id=holder.api_key_id, per_minute=holder.rate_limit_per_minute)
+    if retry_after is not None:
+        raise PlaygroundRateLimited(holder, retry_after)
     note_api_key_use(api_key_id=holder.api_key_id)
     submission, _fingerprint = create_submission(fields, {})
     return submit(holder=holder, submission=submission, submitted_by=user)

@@ -9,7 +9,7 @@ from django_htmx.http import HttpResponseClientRefresh
 from governance.dashboard import selectors
 from governance.dashboard.forms import GenerationFilterForm, PlaygroundForm
 from governance.dashboard.permissions import has_role, project_role, projects_with_role
-from governance.dashboard.services import record_refused_visit, submit_from_playground
+from governance.dashboard.services import PlaygroundRateLimited, record_refused_visit, submit_from_playground
 from governance.generations.content import stream_content
 from governance.generations.models import Generation
 from governance.generations.upstream import UpstreamError
@@ -135,7 +135,13 @@ def playground(request: HttpRequest) -> HttpResponse:
     environment = form.cleaned_data["environment"]
     if not has_role(request.user, environment.project, Role.DEVELOPER):
         return _playground_refused(request, f"needs the developer role in {environment.project.slug}", environment)
-    generation = submit_from_playground(user=request.user, environment=environment, fields=form.request_fields())
+    try:
+        generation = submit_from_playground(user=request.user, environment=environment, fields=form.request_fields())
+    except PlaygroundRateLimited as limited:
+        form.add_error(None, str(limited))
+        response = render(request, "dashboard/playground.html", {"form": form}, status=429)
+        response["Retry-After"] = str(limited.retry_after)
+        return response
     if generation.status != Generation.Status.REFUSED:
         return redirect("dashboard:generation_detail", video_id=generation.video_id)
     form = PlaygroundForm(

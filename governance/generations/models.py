@@ -35,6 +35,13 @@ class GenerationQuerySet(models.QuerySet):
     def unfinished(self) -> "GenerationQuerySet":
         return self.filter(status__in=Generation.UNFINISHED)
 
+    def delivered_as(self, sha256: str) -> "GenerationQuerySet":
+        """Completed videos whose file, as we delivered it or as the provider sent it, has this SHA-256."""
+        return self.filter(
+            models.Q(status=Generation.Status.COMPLETED, archived_files__variant=ArchivedFile.Variant.VIDEO)
+            & (models.Q(archived_files__sha256=sha256) | models.Q(archived_files__upstream_sha256=sha256))
+        )
+
     def health_outcomes(self) -> "GenerationQuerySet":
         """Finished jobs that say how a snapshot performs: completed or failed, not stopped by the client's delete."""
         return self.filter(models.Q(status=Generation.Status.COMPLETED) | Generation.COUNTS_AS_FAILURE)

@@ -191,19 +191,19 @@ def submit(
     now: dt.datetime | None = None,
     submitted_by=None,
     subject: str = "",
-    comparison_snapshot: str = "",
+    comparison: "ComparisonRun | None" = None,
 ) -> Generation:
     """Decide and record one generation; accepted ones are handed to the worker once committed.
 
     `submitted_by` is the signed-in user when the dashboard's playground submits on their behalf.
     `subject` (the caller's `X-Governance-Subject`) keeps a caller in one canary arm; without it the
     new generation's id decides, so each request is assigned independently but reproducibly.
-    `comparison_snapshot` marks a migration plan's comparison run, which may also run that snapshot.
+    `comparison` marks a migration plan's comparison run, which may also run the plan's snapshot.
     """
     now = now or timezone.now()
     video_id = new_video_id()
     bucket = routing_bucket(subject or video_id)
-    decision, policy = _decide(holder, submission, now, bucket, comparison_snapshot)
+    decision, policy = _decide(holder, submission, now, bucket, comparison)
     if isinstance(decision, Accept) and policy.view.monthly_budget is not None:
         with transaction.atomic():
             if not reserve_budget(
@@ -213,23 +213,40 @@ def submit(
                 budget=policy.view.monthly_budget,
             ):
                 decision = budget_exceeded(decision.estimated_cost, policy.view.monthly_budget)
-            return _record(holder, submission, decision, policy, now, submitted_by, video_id, comparison_snapshot)
-    return _record(holder, submission, decision, policy, now, submitted_by, video_id, comparison_snapshot)
+            return _record(holder, submission, decision, policy, now, submitted_by, video_id, comparison)
+    return _record(holder, submission, decision, policy, now, submitted_by, video_id, comparison)
 
 
-def _decide(holder: KeyHolder, submission: Submission, now: dt.datetime, bucket: int, comparison_snapshot: str = ""):
+def _decide(
+    holder: KeyHolder, submission: Submission, now: dt.datetime, bucket: int, comparison: "ComparisonRun | None" = None
+):
     """The engine's decision. The month's spend is not read here: `reserve_budget` checks it atomically."""
     policy = policy_in_force(holder.environment_id)
     if submission.invalid is not None:
         return submission.invalid, policy
     if policy is None:
         return Refusal(code="no_policy", message="This environment has no policy yet; an admin must set one."), None
-    catalog = catalog_view(policy.provider_id)
-    view = comparison_policy(policy.view, comparison_snapshot) if comparison_snapshot else policy.view
+    catalog = catalog_view(_provider_id(policy, comparison))
+    view = comparison_policy(policy.view, comparison.snapshot) if comparison else policy.view
     decision = decide(submission.engine_request(bucket), view, catalog, now)
     if isinstance(decision, Accept):
         decision = missing_character(holder.environment_id, submission) or decision
     return decision, policy
+
+
+@dataclass(frozen=True)
+class ComparisonRun:
+    """A migration plan's comparison run of `snapshot`, at another provider's when `provider_id` is set."""
+
+    snapshot: str
+    provider_id: int | None = None
+
+
+def _provider_id(policy, comparison: ComparisonRun | None) -> int | None:
+    """The provider that runs the generation: the policy's, or the other provider a comparison run goes to."""
+    if comparison is not None and comparison.provider_id is not None:
+        return comparison.provider_id
+    return policy.provider_id if policy else None
 
 
 def comparison_policy(view: PolicyView, snapshot: str) -> PolicyView:
@@ -245,18 +262,18 @@ def _record(
     now: dt.datetime,
     submitted_by=None,
     video_id: str = "",
-    comparison_snapshot: str = "",
+    comparison: ComparisonRun | None = None,
 ) -> Generation:
     generation = Generation(
         video_id=video_id or new_video_id(),
-        purpose=Generation.PURPOSE_COMPARISON if comparison_snapshot else "",
+        purpose=Generation.PURPOSE_COMPARISON if comparison else "",
         project_id=holder.project_id,
         environment_id=holder.environment_id,
         api_key_id=holder.api_key_id,
         submitted_by=submitted_by,
         operation=submission.operation,
         requested_model=_requested_model(submission),
-        provider_id=policy.provider_id if policy else None,
+        provider_id=_provider_id(policy, comparison),
         policy_revision=_revision_reference(policy, holder),
         remixed_from=submission.source,
         prompt=stored_prompt(submission.prompt),

@@ -394,6 +394,8 @@ def _derive(request: HttpRequest, operation: str) -> HttpResponse:
                     f"{'extended' if operation == OPERATION_EXTEND else 'edited'}.",
                     "video",
                 )
+        elif derived.upload is not None:
+            source = _recognised_upload(request, derived.upload.sha256)
         submission = Submission(
             operation=operation, prompt=derived.prompt, source=source, derived=derived, remix_of=derived.source_id
         )
@@ -406,6 +408,21 @@ def _derive(request: HttpRequest, operation: str) -> HttpResponse:
         )
         fingerprint = fields_fingerprint(f"{operation}:invalid:{error.refusal.code}", fields)
     return _submit(request, submission, fingerprint)
+
+
+def _recognised_upload(request: HttpRequest, sha256: str) -> Generation | None:
+    """The video of this environment an uploaded source is, byte for byte, if it is one we made.
+
+    The SDK's `edit` and `extend` helpers upload the source file rather than name it; the log
+    still records which generation it came from, as when the source is named by id.
+    """
+    return (
+        _visible(request)
+        .delivered_as(sha256)
+        .select_related("remixed_from", "provider", "policy_revision")
+        .order_by("-created_at")
+        .first()
+    )
 
 
 @api_endpoint({"POST"})

@@ -138,15 +138,14 @@ def _recheck_policy(generation: Generation) -> Refusal | None:
     policy = policy_in_force(generation.environment_id)
     if policy is None:
         return Refusal(code="no_policy", message="The environment no longer has a policy.")
-    if policy.provider_id != generation.provider_id:
+    comparison = generation.purpose == Generation.PURPOSE_COMPARISON
+    if policy.provider_id != generation.provider_id and not comparison:  # a comparison may run at another provider
         return Refusal(
             code="snapshot_no_longer_allowed",
             message="The environment's policy now uses another provider; this request was stopped before it ran.",
         )
-    view = policy.view
-    if generation.purpose == Generation.PURPOSE_COMPARISON:
-        view = comparison_policy(view, generation.resolved_snapshot)
-    catalog = catalog_view(policy.provider_id)
+    view = comparison_policy(policy.view, generation.resolved_snapshot) if comparison else policy.view
+    catalog = catalog_view(generation.provider_id)
     return recheck(generation.resolved_snapshot, view, catalog, timezone.now(), generation.operation)
 
 

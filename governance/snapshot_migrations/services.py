@@ -19,7 +19,7 @@ from governance.catalog.models import Provider
 from governance.catalog.selectors import load_catalog_view
 from governance.dashboard.permissions import has_role
 from governance.dashboard.services import playground_holder
-from governance.generations.services import create_submission, submit
+from governance.generations.services import ComparisonRun, create_submission, submit
 from governance.notifications.services import notify
 from governance.policies.selectors import current_revision
 from governance.policies.services import revise_policy
@@ -600,27 +600,27 @@ def run_comparison(*, plan: MigrationPlan, user) -> list[ComparisonPair]:
 
     Both generations are in the log, marked as comparison runs, submitted with the
     environment's playground key on behalf of `user`; the worker runs them as usual.
+    A plan to another provider's snapshot runs its candidate at that provider.
     """
     plan = _locked(plan)
     _require_state(plan, user, "run a comparison", MigrationPlan.EDITABLE)
     if not has_role(user, plan.project, Role.DEVELOPER):
         _refuse(plan, user, "run a comparison", "role", "Running comparisons needs the developer role or above.")
-    if plan.crosses_providers:
-        message = "Comparison runs need both snapshots at one provider; record this step's evidence as text and links."
-        _refuse(plan, user, "run a comparison", "crosses_providers", message)
     prompts = list(ComparisonPrompt.objects.filter(project=plan.project)) or [
         ComparisonPrompt(prompt=text) for text in DEFAULT_PROMPTS
     ]
     holder = playground_holder(environment=plan.environment, user=user)
+    arms = [
+        ComparisonRun(plan.from_snapshot),
+        ComparisonRun(plan.to_snapshot, plan.to_provider_id if plan.crosses_providers else None),
+    ]
     pairs = []
     for prompt in prompts:
         runs = []
-        for snapshot in (plan.from_snapshot, plan.to_snapshot):
-            fields = {"prompt": prompt.prompt, "model": snapshot, "seconds": str(prompt.seconds), "size": prompt.size}
-            submission, _ = create_submission(fields, {})
-            runs.append(
-                submit(holder=holder, submission=submission, submitted_by=user, comparison_snapshot=plan.to_snapshot)
-            )
+        for comparison in arms:
+            fields = {"prompt": prompt.prompt, "model": comparison.snapshot, "seconds": str(prompt.seconds)}
+            submission, _ = create_submission({**fields, "size": prompt.size}, {})
+            runs.append(submit(holder=holder, submission=submission, submitted_by=user, comparison=comparison))
         pairs.append(
             ComparisonPair.objects.create(plan=plan, prompt=prompt.prompt, baseline=runs[0], candidate=runs[1])
         )

@@ -297,9 +297,7 @@ def _snapshot_choices(environments) -> list[tuple[str, str]]:
         .select_related("provider")
         .order_by("provider__name", "name")
     )
-    choices += [
-        (f"{s.provider.slug}:{s.name}", f"{s.name} ({s.provider.name}, another provider: a cut-over)") for s in others
-    ]
+    choices += [(s.key, f"{s.name} ({s.provider.name}, another provider: a cut-over)") for s in others]
     return choices
 
 

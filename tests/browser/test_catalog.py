@@ -43,7 +43,7 @@ def test_comparing_two_snapshots_swaps_in_their_differences(page):
 
     comparison = page.locator("#comparison")
     expect(comparison.get_by_role("table")).to_contain_text(f"{OLD} compared with {PRO}")
-    expect(page).to_have_url(re.compile(r"[?&]b=\d+"))  # swapped in by htmx, and the address bar follows
+    expect(page).to_have_url(re.compile(rf"[?&]b=simulator%3A{PRO}"))  # swapped in by htmx, the address bar follows
     sizes = comparison.get_by_role("row").filter(has_text="Sizes")
     expect(sizes).to_contain_text("differs")
     expect(sizes.locator("mark").first).to_have_text("1024x1792")

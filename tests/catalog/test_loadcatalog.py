@@ -18,6 +18,9 @@ def test_the_openai_pack_holds_the_real_entries_shut_down_on_2026_09_24():
     assert set(snapshots.values_list("shutdown_on", flat=True)) == {dt.date(2026, 9, 24)}
     pro = snapshots.get(name="sora-2-pro-2025-10-06")
     assert {"1024x1792", "1792x1024", "1920x1080", "1080x1920"} <= set(pro.sizes)
+    for snapshot in snapshots:  # the Videos API's operations, as OpenAI documented them from 2026-03-12
+        assert {"image_reference", "remix", "edits", "extensions", "characters"} <= set(snapshot.features)
+        assert snapshot.extension_seconds == [4, 8, 12, 16, 20]
     assert pro.lifecycle(dt.datetime(2026, 11, 25, tzinfo=dt.UTC)) == Lifecycle.SHUT_DOWN
     assert pro.lifecycle(dt.datetime(2026, 9, 23, tzinfo=dt.UTC)) == Lifecycle.DEPRECATED
     assert dict(Alias.objects.filter(provider__slug="openai").values_list("name", "snapshot__name")) == {

@@ -109,7 +109,7 @@ def test_a_snapshot_compared_with_itself_has_no_differences(catalog_client):
 
 def test_htmx_gets_only_the_comparison(catalog_client):
     response = catalog_client.get(
-        reverse("dashboard:catalog"), {"a": snapshot(OLD).pk, "b": snapshot(PRO).pk}, headers={"HX-Request": "true"}
+        reverse("dashboard:catalog"), {"a": snapshot(OLD).key, "b": snapshot(PRO).key}, headers={"HX-Request": "true"}
     )
 
     body = response.content.decode()
@@ -117,6 +117,25 @@ def test_htmx_gets_only_the_comparison(catalog_client):
     assert "<html" not in body and "Alias history" not in body
     assert f"{OLD} compared with {PRO}" in body
     assert "HX-Request" in response["Vary"]
+
+
+def test_a_comparison_link_names_its_snapshots_by_provider_and_name(catalog_client):
+    page = catalog_page(catalog_client, a=f"simulator:{OLD}", b=snapshot(PRO).key)
+
+    assert f"{OLD} compared with {PRO}" in page
+    assert f'<option value="simulator:{OLD}" selected>' in page
+
+
+def test_an_older_link_by_database_id_still_compares(catalog_client):
+    page = catalog_page(catalog_client, a=snapshot(OLD).pk, b=snapshot(PRO).pk)
+
+    assert f"{OLD} compared with {PRO}" in page
+
+
+def test_an_unknown_snapshot_key_asks_to_choose_again(catalog_client):
+    page = catalog_page(catalog_client, a="simulator:sora-9", b=snapshot(NEW).key)
+
+    assert "Choose two snapshots from the lists." in page
 
 
 def test_an_unknown_snapshot_id_asks_to_choose_again(catalog_client):

@@ -258,9 +258,8 @@ def test_the_banner_links_to_the_cell_and_names_the_replacement(member_client, p
 
     assert f'<a href="#cell-{environment.pk}">' in page
     assert f'id="cell-{environment.pk}"' in page
-    old, new = (Snapshot.objects.get(provider=simulator_provider(), name=name) for name in (OLD, NEW))
     assert f"Its replacement is <code>{NEW}</code>" in page
-    assert f"/catalog/?a={old.pk}&amp;b={new.pk}#compare-heading" in page
+    assert f"/catalog/?a=simulator%3A{OLD}&amp;b=simulator%3A{NEW}#compare-heading" in page
 
 
 def test_each_cell_links_to_its_usage(member_client, project):

@@ -153,3 +153,16 @@ def test_an_environment_the_user_cannot_see_is_not_offered(client, production):
 
     assert response.status_code == 400
     assert not Generation.objects.exists()
+
+
+def test_the_playground_keeps_to_the_environments_per_key_rate_limit(client, production, enqueued):
+    production.rate_limit_per_minute = 2
+    production.save()
+    client, _ = developer_client(client, production)
+
+    answers = [post(client, production) for _ in range(3)]
+
+    assert [answer.status_code for answer in answers] == [302, 302, 429]
+    assert "has made its 2 requests this minute" in answers[2].content.decode()
+    assert int(answers[2]["Retry-After"]) >= 1
+    assert Generation.objects.count() == 2

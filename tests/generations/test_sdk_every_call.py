@@ -162,6 +162,27 @@ def test_edit_and_extend_take_an_uploaded_source_video(stack):
     assert finished(development, extension.id).status == "completed"
 
 
+def test_an_uploaded_copy_of_our_own_video_is_recorded_as_its_source(stack):
+    """The SDK's edit helper uploads the file; the log still names its source, in this environment only."""
+    production, development = stack.client("production"), stack.client("development")
+    original = production.videos.create_and_poll(model=OLD, prompt="a dune", seconds="4", poll_interval_ms=200)
+    downloaded = production.videos.download_content(original.id).content
+
+    edit = production.videos.edit(video=("mine.mp4", downloaded, "video/mp4"), prompt="windy")
+    elsewhere = development.videos.edit(video=("theirs.mp4", downloaded, "video/mp4"), prompt="windy")
+
+    recorded = Generation.objects.get(video_id=edit.id)
+    assert recorded.remixed_from.video_id == original.id
+    assert recorded.parameters["source"] == {
+        "video_id": original.id,
+        "operation": "create",
+        "snapshot": OLD,
+        "policy_revision": 1,
+    }
+    assert Generation.objects.get(video_id=elsewhere.id).remixed_from is None
+    assert finished(production, edit.id).status == "completed"
+
+
 def test_the_api_also_takes_the_source_by_id_as_json(stack):
     production = stack.client("production")
     original = production.videos.create_and_poll(model=OLD, prompt="a dune", seconds="4", poll_interval_ms=200)

@@ -1,15 +1,25 @@
 """Moving an environment to another provider's snapshot: one cut-over stage; rollback restores the provider."""
 
+import httpx
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.wsgi import get_wsgi_application
 from django.urls import reverse
 
 from governance.catalog.models import Provider, Snapshot
 from governance.catalog.services import load_pack, read_pack
+from governance.generations import worker
+from governance.generations.models import Generation
+from governance.generations.upstream import use_transport
 from governance.policies.selectors import current_revision
-from governance.snapshot_migrations import services
+from governance.simulator import services as simulator
+from governance.simulator.models import SimulatorProfile
+from governance.snapshot_migrations import selectors, services
 from governance.snapshot_migrations.models import MigrationPlan
-from tests.factories import OLD, SYSTEM, simulator_provider
+from governance.snapshot_migrations.tasks import check_rollout_health
+from tests.factories import OLD, SYSTEM, make_api_key, simulator_provider
+from tests.generations.conftest import Api
+from tests.generations.test_worker import in_test_transaction
 from tests.snapshot_migrations.conftest import add_evidence, sign_all
 
 LUMEN = "lumen-1-2026-06-01"
@@ -86,9 +96,28 @@ def test_a_shut_down_target_is_refused(production, people):
         )
 
 
-def test_comparison_runs_across_providers_are_refused_with_the_reason(cross_plan, people):
-    with pytest.raises(services.PlanRefused, match="both snapshots at one provider"):
-        services.run_comparison(plan=cross_plan, user=people["author"])
+def test_a_comparison_runs_the_candidate_at_the_other_provider_and_the_benchmark_names_both(
+    cross_plan, people, lumen, clock
+):
+    simulator.rolls.seed(7)
+    for snapshot in (OLD, LUMEN):
+        SimulatorProfile.objects.create(snapshot=snapshot, latency_seconds=5, failure_rate=0)
+    with use_transport(httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))):
+        pairs = services.run_comparison(plan=cross_plan, user=people["developer"])
+        runs = [generation for pair in pairs for generation in (pair.baseline, pair.candidate)]
+        for generation in runs:
+            worker.advance(generation.pk)
+        clock.shift(6)
+        for generation in runs:
+            while worker.advance(generation.pk) is not None:
+                clock.shift(1)
+
+    candidates = Generation.objects.filter(pk__in=[pair.candidate_id for pair in pairs])
+    assert {(run.provider, run.resolved_snapshot, run.status) for run in candidates} == {(lumen, LUMEN, "completed")}
+    baselines = Generation.objects.filter(pk__in=[pair.baseline_id for pair in pairs])
+    assert {(run.provider, run.resolved_snapshot) for run in baselines} == {(simulator_provider(), OLD)}
+    figures = selectors.benchmark(cross_plan)["Comparison runs"]
+    assert figures[f"simulator:{OLD}"]["finished"] == figures[f"simulator-lumen:{LUMEN}"]["finished"] == len(pairs)
 
 
 def test_the_plan_form_offers_other_providers_and_keeps_the_link_s_choice(client, project, production, people, lumen):
@@ -115,3 +144,34 @@ def test_the_plan_form_offers_other_providers_and_keeps_the_link_s_choice(client
     assert response.status_code == 302
     assert (plan.to_provider, plan.to_snapshot, plan.stages) == (lumen, LUMEN, [100])
     assert "a cut-over in one stage" in client.get(response["Location"]).content.decode()
+
+
+def test_the_health_gate_judges_a_cut_over_against_the_old_provider_before_it(
+    cross_plan, production, people, lumen, clock
+):
+    MigrationPlan.objects.filter(pk=cross_plan.pk).update(minimum_samples=4)
+    cross_plan.refresh_from_db()
+    simulator.rolls.seed(7)
+    SimulatorProfile.objects.create(snapshot=OLD, latency_seconds=5, failure_rate=0)
+    SimulatorProfile.objects.create(snapshot=LUMEN, latency_seconds=5, failure_rate=1.0)
+    api = Api(make_api_key(production))
+    with use_transport(httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))):
+        run_all(api, 4, clock)  # before: the old provider, all completed
+        services.submit_for_review(plan=cross_plan, user=people["author"])
+        sign_all(cross_plan, people)
+        services.start_rollout(plan=cross_plan, user=people["admin"])
+        run_all(api, 4, clock)  # after the cut-over: Lumen, all failing
+        check_rollout_health()
+
+    cross_plan.refresh_from_db()
+    assert cross_plan.state == MigrationPlan.State.ROLLED_BACK
+    assert current_revision(production).provider == simulator_provider()
+
+
+def run_all(api, count: int, clock) -> None:
+    ids = [api.post("videos", {"prompt": "a lighthouse"}).json()["id"] for _ in range(count)]
+    clock.shift(6)
+    for video_id in ids:
+        generation = Generation.objects.get(video_id=video_id)
+        while worker.advance(generation.pk) is not None:
+            clock.shift(1)
