@@ -5,7 +5,8 @@ Receivers run inside the sender's transaction, so a rolled-back change announces
 
 from django.dispatch import Signal
 
-# sender=Provider; snapshots=[Snapshot] whose shutdown date was newly announced or moved.
+# sender=Provider; snapshots=[Snapshot] whose shutdown date was newly announced or moved;
+# previous_shutdown_dates={snapshot name: the date before, or None} for the same snapshots.
 shutdown_dates_changed = Signal()
 
 # sender=Alias; from_snapshot, to_snapshot (names), reason, and drift=True when the provider,

@@ -28,11 +28,21 @@ class Provider(models.Model):
     connect_timeout = models.FloatField(default=5.0)
     read_timeout = models.FloatField(default=30.0)
     last_synced_at = models.DateTimeField(null=True, blank=True)
-    last_sync_ok = models.BooleanField(null=True, help_text="Whether the last sync from /v1/models succeeded.")
+    last_sync_ok = models.BooleanField(
+        null=True,
+        help_text="Whether the last sync from /v1/models succeeded; empty when never tried or not configured here.",
+    )
     last_sync_message = models.CharField(max_length=500, blank=True)
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def sync_state(self) -> str:
+        """How the last sync went: synced, failed, never, or not_synced (not configured here, so not called)."""
+        if self.last_sync_ok is None:
+            return "not_synced" if self.last_sync_message else "never"
+        return "synced" if self.last_sync_ok else "failed"
 
     @property
     def resolved_base_url(self) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 from django.db import transaction
 
 from governance.audit.services import Actor, record_event
-from governance.catalog.events import alias_moved
+from governance.catalog.events import alias_moved, shutdown_dates_changed
 from governance.catalog.models import Alias, AliasDrift, AliasRepoint, Provider, Snapshot
 
 PACKS_DIR = Path(__file__).resolve().parent / "packs"
@@ -62,7 +62,8 @@ def load_pack(pack: dict, *, actor: Actor) -> dict:
     """Create or update a provider's snapshots and aliases from a pack; returns what changed.
 
     One `catalog.loaded` event records every change to the provider, its snapshots and
-    their replacements; alias moves write their own `alias.repointed` events.
+    their replacements; alias moves write their own `alias.repointed` events. A shutdown date
+    the pack announces or moves for a known snapshot is told to the environments depending on it.
     """
     provider_data = {**PROVIDER_DEFAULTS, **pack["provider"]}
     provider, created = Provider.objects.get_or_create(
@@ -81,13 +82,16 @@ def load_pack(pack: dict, *, actor: Actor) -> dict:
         changes["provider_changed"] = _update(provider, {field: provider_data[field] for field in PROVIDER_FIELDS})
 
     snapshots = {}
+    previous_shutdown_dates = {}
     for entry in pack["snapshots"]:
         values = _parse_snapshot(entry)
         snapshot, was_created = Snapshot.objects.get_or_create(provider=provider, name=entry["name"], defaults=values)
         if was_created:
             changes["created"].append(snapshot.name)
-        elif _update(snapshot, values):
+        elif updated := _update(snapshot, values):
             changes["updated"].append(snapshot.name)
+            if "shutdown_on" in updated and snapshot.shutdown_on is not None:
+                previous_shutdown_dates[snapshot.name] = updated["shutdown_on"]["from"]
         snapshots[snapshot.name] = snapshot
     for entry in pack["snapshots"]:
         snapshot, replacement = snapshots[entry["name"]], snapshots.get(entry.get("replacement") or "")
@@ -113,6 +117,14 @@ def load_pack(pack: dict, *, actor: Actor) -> dict:
 
     if created or any(changes[key] for key in ("provider_changed", "created", "updated", "replacements")):
         record_event(action="catalog.loaded", actor=actor, target=provider, payload=changes)
+    if previous_shutdown_dates:
+        shutdown_dates_changed.send(
+            sender=Provider,
+            provider=provider,
+            snapshots=[snapshots[name] for name in previous_shutdown_dates],
+            previous_shutdown_dates=previous_shutdown_dates,
+            actor=actor,
+        )
     return changes
 
 

@@ -10,7 +10,9 @@ the field has not un-announced a shutdown. Aliases are left alone, since
 
 The answer is validated as a whole before anything is written, so a provider that
 is down or answers garbage changes nothing; the failure is recorded on the
-provider (shown on the catalog page) and as an audit event.
+provider (shown on the catalog page) and as an audit event. A provider that is
+not configured here (its key variable unset) is not called at all: that is no
+failure, and the catalog page says what to set.
 """
 
 import datetime as dt
@@ -35,6 +37,10 @@ class SyncError(Exception):
     """The provider could not be read, or answered something that is not a model list."""
 
 
+class NotConfigured(SyncError):
+    """The provider cannot be called from here as configured; it was not tried, so nothing failed."""
+
+
 @dataclass(frozen=True)
 class ListedModel:
     name: str
@@ -47,6 +53,7 @@ class SyncResult:
     provider: str
     ok: bool
     message: str = ""
+    not_synced: bool = False  # not configured here, so not called: neither synced nor failed
     shutdown_dates: list[dict] = field(default_factory=list)
     discovered: list[str] = field(default_factory=list)
 
@@ -54,15 +61,22 @@ class SyncResult:
     def changed(self) -> bool:
         return bool(self.shutdown_dates or self.discovered)
 
+    @property
+    def state(self) -> str:
+        """How this sync went: synced, failed or not_synced, as `Provider.sync_state` names them."""
+        if self.not_synced:
+            return "not_synced"
+        return "synced" if self.ok else "failed"
+
 
 def fetch_models(provider: Provider, *, transport: httpx.BaseTransport | None = None) -> list[ListedModel]:
     """The provider's model list over HTTP, with the provider's own base URL, key and timeouts."""
     headers = {"User-Agent": "snapshot-governance"}
     api_key = os.environ.get(provider.api_key_env_var, "") if provider.api_key_env_var else ""
     if provider.api_key_env_var and not api_key:
-        raise SyncError(f"Not synced: the environment variable {provider.api_key_env_var} is not set.")
+        raise NotConfigured(f"Not synced: set {provider.api_key_env_var} to sync.")
     if provider.base_url == SIMULATOR_BASE_URL and not settings.SIMULATOR_ENABLED:
-        raise SyncError("Not synced: the built-in simulator is not served here (SIMULATOR_ENABLED is off).")
+        raise NotConfigured("Not synced: the built-in simulator is not served here; set SIMULATOR_ENABLED=1 to sync.")
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
     timeout = httpx.Timeout(provider.read_timeout, connect=provider.connect_timeout)
@@ -125,9 +139,18 @@ def sync_provider(
     now = now or timezone.now()
     try:
         listed = fetch_models(provider, transport=transport)
+    except NotConfigured as reason:
+        return _record_not_synced(provider, str(reason))
     except SyncError as error:
         return _record_failure(provider, str(error), actor=actor, now=now)
     return _apply(provider, listed, actor=actor, now=now)
+
+
+def _record_not_synced(provider: Provider, message: str) -> SyncResult:
+    """Nothing was tried and nothing changed, so no audit event: the catalog page says what to set."""
+    message = message[:MAX_MESSAGE]
+    Provider.objects.filter(pk=provider.pk).update(last_sync_ok=None, last_sync_message=message)
+    return SyncResult(provider=provider.slug, ok=False, message=message, not_synced=True)
 
 
 @transaction.atomic
@@ -164,7 +187,10 @@ def _apply(provider: Provider, listed: list[ListedModel], *, actor: Actor, now: 
         last_synced_at=now, last_sync_ok=True, last_sync_message=result.message
     )
     if moved:
-        shutdown_dates_changed.send(sender=Provider, provider=provider, snapshots=moved, actor=actor)
+        previous = {change["snapshot"]: _date(change["from"]) for change in result.shutdown_dates}
+        shutdown_dates_changed.send(
+            sender=Provider, provider=provider, snapshots=moved, previous_shutdown_dates=previous, actor=actor
+        )
     if result.discovered:
         discovered = [snapshots[name] for name in result.discovered]
         snapshots_discovered.send(sender=Provider, provider=provider, snapshots=discovered, actor=actor)
@@ -222,6 +248,10 @@ def _deprecated_on(now: dt.datetime, shutdown_on: dt.date) -> dt.date:
 
 def _iso(day: dt.date | None) -> str | None:
     return day.isoformat() if day else None
+
+
+def _date(iso: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(iso) if iso else None
 
 
 def _summary(result: SyncResult) -> str:

@@ -63,7 +63,7 @@ def webhooks(request: HttpRequest, project, role) -> HttpResponse:
         "project": project,
         "form": form,
         "created_secret": created_secret,
-        "webhooks": Webhook.objects.filter(project=project),
+        "webhooks": Webhook.objects.active().filter(project=project),
         "deliveries": WebhookDelivery.objects.filter(webhook__project=project).select_related("webhook")[
             :DELIVERY_LOG_SIZE
         ],
@@ -77,11 +77,11 @@ def webhooks(request: HttpRequest, project, role) -> HttpResponse:
 @require_POST
 @requires_project_role(Role.ADMIN)
 def webhook_delete(request: HttpRequest, project, role, webhook_id: int) -> HttpResponse:
-    webhook = Webhook.objects.filter(project=project, pk=webhook_id).first()
+    webhook = Webhook.objects.active().filter(project=project, pk=webhook_id).first()
     if webhook is None:
         raise Http404("No such webhook in this project.")
     delete_webhook(webhook=webhook, actor=Actor.for_user(request.user))
-    messages.success(request, f"Webhook {webhook.url} deleted; it receives nothing more.")
+    messages.success(request, f"Webhook {webhook.url} deleted; it receives nothing more. Its deliveries stay logged.")
     return redirect("dashboard:webhooks", project_slug=project.slug)
 
 

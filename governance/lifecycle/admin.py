@@ -11,7 +11,7 @@ class ShutdownAlertAdmin(ReadOnlyAdmin):
 
 @admin.register(Webhook)
 class WebhookAdmin(ReadOnlyAdmin):
-    list_display = ["project", "url", "description", "created_at"]
+    list_display = ["project", "url", "description", "created_at", "deleted_at"]
     exclude = ["encrypted_secret"]
 
 

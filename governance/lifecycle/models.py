@@ -23,7 +23,10 @@ def dependency_sentence(how: str) -> str:
 
 
 class ShutdownAlert(models.Model):
-    """One alert to one environment about one snapshot at one threshold; the constraint makes it once only."""
+    """One alert to one environment about one snapshot at one threshold before one shutdown date, once only.
+
+    The date is part of the key: when a provider moves the shutdown, each threshold fires again for the new date.
+    """
 
     environment = models.ForeignKey("projects.Environment", on_delete=models.CASCADE, related_name="shutdown_alerts")
     snapshot = models.ForeignKey("catalog.Snapshot", on_delete=models.CASCADE, related_name="shutdown_alerts")
@@ -35,13 +38,14 @@ class ShutdownAlert(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["environment", "snapshot", "threshold_days"], name="one_shutdown_alert_per_threshold"
+                fields=["environment", "snapshot", "shutdown_on", "threshold_days"],
+                name="one_shutdown_alert_per_date_and_threshold",
             )
         ]
         ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:
-        return f"{self.environment}: {self.snapshot} ({self.threshold_days} days)"
+        return f"{self.environment}: {self.snapshot} ({self.threshold_days} days before {self.shutdown_on:%Y-%m-%d})"
 
     @property
     def dependency_sentence(self) -> str:
@@ -49,21 +53,27 @@ class ShutdownAlert(models.Model):
 
     @property
     def headline(self) -> str:
-        """The alert in words, with the snapshot's shutdown date as the catalog has it now (a provider may move it)."""
-        shutdown_on = self.snapshot.shutdown_on or self.shutdown_on
+        """The alert in words, with the shutdown date it was raised for."""
         if self.threshold_days == 0:
-            return f"{self.snapshot.name} has shut down ({shutdown_on:%Y-%m-%d})"
-        return f"{self.snapshot.name} shuts down within {self.threshold_days} days ({shutdown_on:%Y-%m-%d})"
+            return f"{self.snapshot.name} has shut down ({self.shutdown_on:%Y-%m-%d})"
+        return f"{self.snapshot.name} shuts down within {self.threshold_days} days ({self.shutdown_on:%Y-%m-%d})"
 
 
 def new_webhook_message_id() -> str:
     return "msg_" + secrets.token_urlsafe(18)
 
 
+class WebhookQuerySet(models.QuerySet):
+    def active(self) -> "WebhookQuerySet":
+        """Webhooks that receive events: not deleted."""
+        return self.filter(deleted_at__isnull=True)
+
+
 class Webhook(models.Model):
     """An HTTPS endpoint a project wants lifecycle events posted to, signed with its own secret.
 
     The secret must be usable to sign, so it is stored encrypted (see `signing.py`), never in clear.
+    Deleting a webhook keeps its row, without the secret, so its delivery log still says what was sent where.
     """
 
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="webhooks")
@@ -74,12 +84,19 @@ class Webhook(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = WebhookQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "pk"]
 
     def __str__(self) -> str:
-        return self.url
+        return f"{self.url} (deleted)" if self.is_deleted else self.url
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
 
 
 class WebhookDelivery(models.Model):
@@ -89,6 +106,7 @@ class WebhookDelivery(models.Model):
         PENDING = "pending", "Pending"
         DELIVERED = "delivered", "Delivered"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"  # its webhook was deleted before it could be sent
 
     webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
     message_id = models.CharField(max_length=40, unique=True, default=new_webhook_message_id)

@@ -4,8 +4,10 @@ from governance.catalog.events import alias_moved, shutdown_dates_changed, snaps
 from governance.lifecycle import services
 
 
-def _on_shutdown_dates_changed(sender, *, provider, snapshots, **kwargs) -> None:
-    services.announce_shutdown_dates(provider=provider, snapshots=snapshots)
+def _on_shutdown_dates_changed(sender, *, provider, snapshots, previous_shutdown_dates=None, **kwargs) -> None:
+    services.announce_shutdown_dates(
+        provider=provider, snapshots=snapshots, previous_shutdown_dates=previous_shutdown_dates
+    )
 
 
 def _on_alias_moved(sender, *, alias, from_snapshot, to_snapshot, reason, drift, **kwargs) -> None:

@@ -132,9 +132,11 @@ def migration_targets() -> list[Snapshot]:
 
 
 def open_alerts(environments) -> dict[int, list]:
-    """The newest alert per (environment, snapshot) that still applies: the policy still depends on the snapshot.
+    """The tightest alert per (environment, snapshot) that still applies.
 
-    Keyed by environment id; an environment that migrated away no longer shows its old alerts.
+    An alert applies while the policy still depends on the snapshot and the alert counts towards the
+    shutdown date in force. Keyed by environment id: an environment that migrated away no longer shows
+    its old alerts, and alerts raised for a date the provider has since moved are no longer shown.
     """
     from governance.lifecycle.models import ShutdownAlert
 
@@ -151,7 +153,7 @@ def open_alerts(environments) -> dict[int, list]:
         key = (alert.environment_id, alert.snapshot_id)
         if key in seen or (alert.environment_id, alert.snapshot.name) not in holding:
             continue
-        if alert.snapshot.shutdown_on is None:  # the provider withdrew the date
+        if alert.shutdown_on != alert.snapshot.shutdown_on:  # the provider moved or withdrew the date
             continue
         seen.add(key)
         found.setdefault(alert.environment_id, []).append(alert)

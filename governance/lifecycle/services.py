@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 WEBHOOK_MAX_ATTEMPTS = 6
 WEBHOOK_TIMEOUT_SECONDS = 10.0
+WEBHOOK_DELETED = "Not sent: the webhook was deleted."
 SYSTEM = Actor.system("lifecycle")
 
 
@@ -52,6 +53,8 @@ def raise_shutdown_alerts(*, now: dt.datetime | None = None, email: bool = True)
 
     Only the tightest crossed threshold fires: an environment that starts depending on a
     snapshot 20 days before its shutdown hears "within 30 days" once, not 90, 60 and 30 at once.
+    Thresholds count towards the shutdown date in force: when a provider moves it, those already
+    fired for the old date do not silence the new one.
     """
     now = now or timezone.now()
     today = now.astimezone(dt.UTC).date()
@@ -64,7 +67,7 @@ def raise_shutdown_alerts(*, now: dt.datetime | None = None, email: bool = True)
     }
     already = set(
         ShutdownAlert.objects.filter(snapshot__in=due.values()).values_list(
-            "environment_id", "snapshot_id", "threshold_days"
+            "environment_id", "snapshot_id", "shutdown_on", "threshold_days"
         )
     )
     raised = []
@@ -73,7 +76,8 @@ def raise_shutdown_alerts(*, now: dt.datetime | None = None, email: bool = True)
         if snapshot is None:
             continue
         threshold = alert_threshold((snapshot.shutdown_on - today).days)
-        if threshold is not None and (dependency.environment.pk, snapshot.pk, threshold) not in already:
+        key = (dependency.environment.pk, snapshot.pk, snapshot.shutdown_on, threshold)
+        if threshold is not None and key not in already:
             alert = _raise_once(dependency, snapshot, threshold, now, email=email)
             if alert is not None:
                 raised.append(alert)
@@ -144,8 +148,15 @@ def recovery_advice(snapshot: Snapshot) -> str:
     return "It has no named replacement: choose another snapshot (any provider) and migrate with a migration plan."
 
 
-def announce_shutdown_dates(*, provider, snapshots: Iterable[Snapshot]) -> None:
-    """A sync found a new or moved shutdown date: tell every project whose environments depend on it, now."""
+def announce_shutdown_dates(
+    *, provider, snapshots: Iterable[Snapshot], previous_shutdown_dates: dict[str, dt.date | None] | None = None
+) -> None:
+    """A new or moved shutdown date: tell every project whose environments depend on the snapshot, now.
+
+    `previous_shutdown_dates` names each snapshot's date before the change (None when it had none), so a
+    moved date is told as a move.
+    """
+    previous_shutdown_dates = previous_shutdown_dates or {}
     by_name = {snapshot.name: snapshot for snapshot in snapshots}
     affected: dict[int, list[Dependency]] = defaultdict(list)
     for dependency in dependencies():
@@ -157,13 +168,11 @@ def announce_shutdown_dates(*, provider, snapshots: Iterable[Snapshot]) -> None:
             snapshot = by_name[dependency.snapshot]
             environment = dependency.environment
             replacement = snapshot.replacement.name if snapshot.replacement_id else ""
+            previous = previous_shutdown_dates.get(snapshot.name)
             _tell_members(
                 project,
                 kind="lifecycle.shutdown_announced",
-                title=(
-                    f"{project.name} / {environment.get_name_display()}: {snapshot.name} "
-                    f"shuts down on {snapshot.shutdown_on:%Y-%m-%d}"
-                ),
+                title=f"{project.name} / {environment.get_name_display()}: {shutdown_date_news(snapshot, previous)}",
                 body=f"{provider.name} announced it. {dependency_sentence(dependency.how)} "
                 + recovery_advice(snapshot),
                 url=migration_plan_url(project.slug, environment.name, replacement),
@@ -178,9 +187,17 @@ def announce_shutdown_dates(*, provider, snapshots: Iterable[Snapshot]) -> None:
                     "provider": provider.slug,
                     "dependency": dependency.how,
                     "shutdown_date": snapshot.shutdown_on.isoformat(),
+                    "previous_shutdown_date": previous.isoformat() if previous else None,
                     "replacement": replacement or None,
                 },
             )
+
+
+def shutdown_date_news(snapshot: Snapshot, previous: dt.date | None) -> str:
+    """A snapshot's shutdown date as news: first announced, or moved from an earlier announcement."""
+    if previous is None or previous == snapshot.shutdown_on:
+        return f"{snapshot.name} shuts down on {snapshot.shutdown_on:%Y-%m-%d}"
+    return f"{snapshot.name} now shuts down on {snapshot.shutdown_on:%Y-%m-%d} (was {previous:%Y-%m-%d})"
 
 
 def announce_alias_move(*, alias, from_snapshot: str, to_snapshot: str, reason: str, drift: bool) -> None:
@@ -279,10 +296,28 @@ def create_webhook(*, project: Project, url: str, description: str, actor: Actor
 
 @transaction.atomic
 def delete_webhook(*, webhook: Webhook, actor: Actor) -> None:
+    """Stop a webhook: its secret is wiped and its waiting deliveries cancelled; its delivery log stays.
+
+    Deleting an already deleted webhook does nothing.
+    """
+    now = timezone.now()
+    if not Webhook.objects.active().filter(pk=webhook.pk).update(deleted_at=now, encrypted_secret=""):
+        return
+    webhook.deleted_at, webhook.encrypted_secret = now, ""
+    cancelled = _cancel_waiting_deliveries(WebhookDelivery.objects.filter(webhook=webhook))
     record_event(
-        action="webhook.deleted", actor=actor, target=webhook, project=webhook.project, payload={"url": webhook.url}
+        action="webhook.deleted",
+        actor=actor,
+        target=webhook,
+        project=webhook.project,
+        payload={"url": webhook.url, "description": webhook.description, "cancelled_deliveries": cancelled},
     )
-    webhook.delete()
+
+
+def _cancel_waiting_deliveries(deliveries) -> int:
+    return deliveries.filter(status=WebhookDelivery.Status.PENDING).update(
+        status=WebhookDelivery.Status.CANCELLED, next_attempt_at=None, last_error=WEBHOOK_DELETED
+    )
 
 
 def enqueue_webhooks(project: Project, event_type: str, data: dict) -> list[WebhookDelivery]:
@@ -292,7 +327,7 @@ def enqueue_webhooks(project: Project, event_type: str, data: dict) -> list[Webh
         WebhookDelivery.objects.create(
             webhook=webhook, event_type=event_type, payload=payload, next_attempt_at=timezone.now()
         )
-        for webhook in Webhook.objects.filter(project=project)
+        for webhook in Webhook.objects.active().filter(project=project)
     ]
     for delivery in deliveries:
         transaction.on_commit(lambda pk=delivery.pk: enqueue_delivery(pk))
@@ -317,6 +352,9 @@ def attempt_delivery(delivery_id: int, *, transport: httpx.BaseTransport | None 
     """POST one delivery, signed; record the outcome. Returns seconds until the retry, or None when done."""
     delivery = WebhookDelivery.objects.select_related("webhook").filter(pk=delivery_id).first()
     if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
+        return None
+    if delivery.webhook.is_deleted:  # deleted while this attempt was on its way
+        _cancel_waiting_deliveries(WebhookDelivery.objects.filter(pk=delivery.pk))
         return None
     now = timezone.now()
     delivery.attempts += 1

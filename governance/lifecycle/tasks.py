@@ -10,7 +10,7 @@ def sync_catalog() -> list[dict]:
     """Beat: read every provider's /v1/models, then alert on what is due."""
     results = sync_all(actor=Actor.system("sync_catalog"))
     services.raise_shutdown_alerts()
-    return [{"provider": r.provider, "ok": r.ok, "message": r.message} for r in results]
+    return [{"provider": r.provider, "ok": r.ok, "state": r.state, "message": r.message} for r in results]
 
 
 @shared_task

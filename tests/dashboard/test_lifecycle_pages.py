@@ -121,8 +121,13 @@ def test_the_delivery_log_and_deleting_a_webhook(client, shop):
     webhook = Webhook.objects.get()
     response = client.post(reverse("dashboard:webhook_delete", args=["shop", webhook.pk]))
     assert response.status_code == 302
-    assert not Webhook.objects.exists() and not WebhookDelivery.objects.exists()
     assert AuditEvent.objects.filter(action="webhook.deleted").count() == 1
+    page = client.get(reverse("dashboard:webhooks", args=["shop"])).content.decode()
+    assert "No webhooks yet." in page and "Delete webhook" not in page
+    assert "snapshot.shutdown_alert" in page and "https://hooks.example.com/a" in page
+    assert "deleted webhook" in page and "Cancelled" in page
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {WebhookDelivery.Status.CANCELLED}
+    assert client.post(reverse("dashboard:webhook_delete", args=["shop", webhook.pk])).status_code == 404
 
 
 def test_a_developer_may_not_manage_webhooks(client, shop):
@@ -165,3 +170,18 @@ def test_a_failed_sync_is_visible_on_the_catalog(client):
     client.force_login(make_user())
     page = client.get(reverse("dashboard:catalog")).content.decode()
     assert "Last sync failed" in page and "HTTP 503" in page and "nothing was changed" in page
+
+
+def test_a_provider_without_its_key_shows_as_not_synced_not_failed(client, monkeypatch):
+    from governance.audit.services import Actor
+    from governance.catalog.services import load_pack, read_pack
+    from governance.catalog.sync import sync_provider
+
+    load_pack(read_pack("openai-sora-2"), actor=Actor.system("tests"))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    sync_provider(Provider.objects.get(slug="openai"), actor=Actor.system("tests"))
+
+    client.force_login(make_user())
+    page = client.get(reverse("dashboard:catalog")).content.decode()
+    assert "Not synced: set OPENAI_API_KEY to sync." in page
+    assert "Last sync failed" not in page and "alert-danger" not in page

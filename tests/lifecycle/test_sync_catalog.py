@@ -143,15 +143,62 @@ def test_a_provider_answering_garbage_changes_nothing_and_is_reported(db, answer
     assert AuditEvent.objects.filter(action="catalog.sync_failed").count() == 1
 
 
-def test_a_provider_whose_key_is_not_set_is_not_called(db, monkeypatch):
+@pytest.fixture
+def openai_without_key(db, monkeypatch) -> Provider:
     from governance.catalog.services import load_pack, read_pack
 
     load_pack(read_pack("openai-sora-2"), actor=SYSTEM)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    return Provider.objects.get(slug="openai")
 
-    result = sync_provider(Provider.objects.get(slug="openai"), actor=SYSTEM)
 
-    assert not result.ok and "OPENAI_API_KEY" in result.message
+def test_a_provider_whose_key_is_not_set_is_not_called(openai_without_key):
+    import httpx
+
+    called = []
+    result = sync_provider(openai_without_key, actor=SYSTEM, transport=httpx.MockTransport(called.append))
+
+    assert called == []
+    assert not result.ok and result.not_synced
+    assert result.message == "Not synced: set OPENAI_API_KEY to sync."
+
+
+def test_a_provider_whose_key_is_not_set_has_not_failed(openai_without_key):
+    sync_provider(openai_without_key, actor=SYSTEM)
+
+    openai_without_key.refresh_from_db()
+    assert openai_without_key.sync_state == "not_synced"
+    assert openai_without_key.last_sync_ok is None
+    assert openai_without_key.last_sync_message == "Not synced: set OPENAI_API_KEY to sync."
+    assert not AuditEvent.objects.filter(action="catalog.sync_failed").exists()
+
+
+def test_the_simulator_not_served_here_is_not_synced_rather_than_failed(db, settings):
+    settings.SIMULATOR_ENABLED = False
+
+    result = sync_provider(simulator_provider(), actor=SYSTEM)
+
+    assert result.state == "not_synced" and "set SIMULATOR_ENABLED=1 to sync" in result.message
+    assert Provider.objects.get(slug="simulator").sync_state == "not_synced"
+
+
+def test_the_command_says_a_provider_without_its_key_was_not_synced_and_succeeds(openai_without_key):
+    import io
+
+    out = io.StringIO()
+    call_command("sync_catalog", "openai", stdout=out)
+
+    assert "openai: not synced — set OPENAI_API_KEY to sync." in out.getvalue()
+    assert "FAILED" not in out.getvalue()
+
+
+def test_the_beat_task_reports_a_provider_without_its_key_as_not_synced(openai_without_key, simulator_over_http):
+    from governance.lifecycle.tasks import sync_catalog
+
+    results = {result["provider"]: result for result in sync_catalog()}
+
+    assert results["openai"]["state"] == "not_synced"
+    assert results["simulator"]["state"] == "synced"
 
 
 def test_the_command_reports_a_failed_provider_and_exits_with_an_error(db, settings):

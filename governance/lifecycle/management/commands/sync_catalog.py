@@ -5,6 +5,8 @@ from governance.catalog.models import Provider
 from governance.catalog.sync import sync_provider
 from governance.lifecycle.services import raise_shutdown_alerts
 
+OUTCOMES = {"synced": "ok", "failed": "FAILED", "not_synced": "not synced"}
+
 
 class Command(BaseCommand):
     help = "Read providers' GET /v1/models into the catalog (shutdown dates, new snapshots), then raise due alerts."
@@ -21,8 +23,10 @@ class Command(BaseCommand):
         failed = 0
         for each in providers:
             result = sync_provider(each, actor=Actor.system("sync_catalog"))
-            failed += not result.ok
-            self.stdout.write(f"{result.provider}: {'ok' if result.ok else 'FAILED'} — {result.message}")
+            failed += result.state == "failed"
+            self.stdout.write(
+                f"{result.provider}: {OUTCOMES[result.state]} — {result.message.removeprefix('Not synced: ')}"
+            )
         alerts = raise_shutdown_alerts()
         self.stdout.write(f"{len(alerts)} shutdown alert{'s' if len(alerts) != 1 else ''} raised.")
         if failed:
