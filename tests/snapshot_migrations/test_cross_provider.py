@@ -21,6 +21,7 @@ from tests.factories import OLD, SYSTEM, make_api_key, simulator_provider
 from tests.generations.conftest import Api
 from tests.generations.test_worker import in_test_transaction
 from tests.snapshot_migrations.conftest import add_evidence, sign_all
+from tests.snapshot_migrations.test_health_gates import run_all, send
 
 LUMEN = "lumen-1-2026-06-01"
 
@@ -156,22 +157,13 @@ def test_the_health_gate_judges_a_cut_over_against_the_old_provider_before_it(
     SimulatorProfile.objects.create(snapshot=LUMEN, latency_seconds=5, failure_rate=1.0)
     api = Api(make_api_key(production))
     with use_transport(httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))):
-        run_all(api, 4, clock)  # before: the old provider, all completed
+        run_all(send(api, 4), clock)  # before: the old provider, all completed
         services.submit_for_review(plan=cross_plan, user=people["author"])
         sign_all(cross_plan, people)
         services.start_rollout(plan=cross_plan, user=people["admin"])
-        run_all(api, 4, clock)  # after the cut-over: Lumen, all failing
+        run_all(send(api, 4, prefix="after"), clock)  # after the cut-over: Lumen, all failing
         check_rollout_health()
 
     cross_plan.refresh_from_db()
     assert cross_plan.state == MigrationPlan.State.ROLLED_BACK
     assert current_revision(production).provider == simulator_provider()
-
-
-def run_all(api, count: int, clock) -> None:
-    ids = [api.post("videos", {"prompt": "a lighthouse"}).json()["id"] for _ in range(count)]
-    clock.shift(6)
-    for video_id in ids:
-        generation = Generation.objects.get(video_id=video_id)
-        while worker.advance(generation.pk) is not None:
-            clock.shift(1)
