@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from governance.catalog.models import Alias, Lifecycle, Snapshot
-from governance.generations.models import Generation
+from governance.generations.models import Character, Generation
 from governance.policies import engine
 from governance.policies.models import PolicyRevision
 from governance.projects.models import AUDITOR_GROUP, Environment, EnvironmentName, Project
@@ -418,6 +418,13 @@ def lineage(user, generation: Generation) -> Lineage:
         sources.insert(0, current)
     derived = list(visible.filter(remixed_from=generation).order_by("pk")[:LINEAGE_DEPTH])
     return Lineage(sources=sources, derived=derived)
+
+
+def character_made_by(generation: Generation) -> Character | None:
+    """The character a `character` request made (none when it was refused)."""
+    if generation.operation != Generation.Operation.CHARACTER:
+        return None
+    return Character.objects.filter(generation=generation).first()
 
 
 def generation_by_video_id(video_id: str) -> Generation | None:

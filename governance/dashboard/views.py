@@ -75,6 +75,7 @@ def generation_detail(request: HttpRequest, video_id: str) -> HttpResponse:
         "generation": generation,
         "timeline": selectors.timeline_entries(generation),
         "lineage": selectors.lineage(request.user, generation),
+        "character": selectors.character_made_by(generation),
         "archived_files": list(generation.archived_files.all()),
     }
     response = render(request, "dashboard/generation_detail.html", context)
@@ -87,6 +88,8 @@ def generation_detail(request: HttpRequest, video_id: str) -> HttpResponse:
 def generation_content(request: HttpRequest, video_id: str, variant: str) -> HttpResponse:
     """The video or its thumbnail, streamed from our archive like the gateway's content endpoint."""
     generation = _visible_generation(request, video_id, selectors.generation_detail)
+    if generation.operation == Generation.Operation.CHARACTER:
+        raise Http404("A character has no video of its own; videos that feature it have.")
     if variant not in DASHBOARD_VARIANTS or generation.status != Generation.Status.COMPLETED:
         raise Http404("This generation has no such content (it exists once completed).")
     try:
