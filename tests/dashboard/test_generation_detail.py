@@ -225,3 +225,40 @@ def test_a_provider_failure_is_a_readable_502(member_client, environment, upstre
 
     assert response.status_code == 502
     assert "could not deliver this thumbnail: connection refused" in response.content.decode()
+
+
+def test_as_received_shows_nested_values_readably_never_as_python(member_client, environment):
+    sha256 = "ab" * 32
+    generation = make_generation(
+        environment,
+        operation="edit",
+        parameters={
+            "prompt": "make it snow",
+            "video": {
+                "filename": "clip.mp4",
+                "content_type": "video/mp4",
+                "bytes": 12463,
+                "sha256": sha256,
+                "dimensions": [720, 1280],
+                "duration_seconds": 4.0,
+            },
+            "characters": [{"id": "char_1"}, {"id": "char_2"}],
+            "style": ["noir", "grainy"],
+            "loop": True,
+        },
+    )
+
+    page = detail(member_client, generation)
+
+    received = page.split("<h3>As received</h3>")[1].split("</table>")[0]
+    assert "{'" not in received and "['" not in received and "True" not in received
+    video = received.split("<code>video</code>")[1].split("</tr>")[0]
+    assert "<dt>Name</dt><dd><code>clip.mp4</code></dd>" in video
+    assert "<dt>Type</dt><dd><code>video/mp4</code></dd>" in video
+    assert "<dt>Size</dt><dd>12.2\xa0KB</dd>" in video
+    assert "<dt>Dimensions</dt><dd>720 × 1280</dd>" in video
+    assert "<dt>Duration</dt><dd>4.0 s</dd>" in video
+    assert f'<dt>SHA-256</dt><dd><code class="hash">{sha256}</code></dd>' in video
+    assert "<dt>id</dt><dd><code>char_2</code></dd>" in received.split("<code>characters</code>")[1]
+    assert "<code>noir</code>, <code>grainy</code>" in received
+    assert "<code>true</code>" in received
