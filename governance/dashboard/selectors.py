@@ -368,6 +368,9 @@ def log_row(user, video_id: str) -> Generation | None:
 # Generation detail
 
 
+DELETED_STEP = "deleted"  # the timeline step `delete_video` adds
+
+
 @dataclass(frozen=True)
 class TimelineEntry:
     status: str
@@ -375,8 +378,21 @@ class TimelineEntry:
     note: str
 
     @property
+    def stopped_for_deletion(self) -> bool:
+        """The worker's "failed" step after the client deleted the video: the client's choice, not a failure."""
+        return self.status == Generation.Status.FAILED and self.note == Generation.DELETED_BY_CLIENT
+
+    @property
     def label(self) -> str:
+        if self.status == DELETED_STEP:
+            return "Deleted by the client"
+        if self.stopped_for_deletion:
+            return "Stopped"
         return Generation.Status(self.status).label if self.status in Generation.Status.values else self.status
+
+    @property
+    def badge(self) -> str:
+        return DELETED_STEP if self.stopped_for_deletion else self.status
 
 
 def generation_detail(user, video_id: str) -> Generation | None:

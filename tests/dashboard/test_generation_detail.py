@@ -262,3 +262,32 @@ def test_as_received_shows_nested_values_readably_never_as_python(member_client,
     assert "<dt>id</dt><dd><code>char_2</code></dd>" in received.split("<code>characters</code>")[1]
     assert "<code>noir</code>, <code>grainy</code>" in received
     assert "<code>true</code>" in received
+
+
+def test_a_video_the_client_deleted_before_it_finished_is_neither_failed_nor_decided_by_policy(
+    member_client, environment
+):
+    created = dt.datetime(2026, 5, 1, 10, 0, tzinfo=dt.UTC)
+    generation = make_generation(
+        environment,
+        status="failed",
+        policy_revision=environment.policy_revisions.get(),
+        error_code=Generation.DELETED_BY_CLIENT,
+        error_message="The client deleted this video before it finished.",
+        created_at=created,
+        deleted_at=created + dt.timedelta(seconds=5),
+        completed_at=created + dt.timedelta(seconds=6),
+        timeline=[
+            {"status": "queued", "at": created.isoformat()},
+            {"status": "deleted", "at": (created + dt.timedelta(seconds=5)).isoformat()},
+            {"status": "failed", "at": (created + dt.timedelta(seconds=6)).isoformat(), "note": "deleted"},
+        ],
+    )
+
+    page = detail(member_client, generation)
+
+    assert '<span class="status status-deleted">Deleted by the client before it finished</span>' in page
+    assert "alert-danger" not in page and "Decided by" not in page and "Failed" not in page
+    assert "The client deleted this video before it finished" in page
+    timeline = page[page.index('id="timeline-heading"') :]
+    assert timeline.index(">Deleted by the client<") < timeline.index('status-deleted">Stopped<')
