@@ -1,9 +1,11 @@
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET, require_http_methods, require_safe
 from django_htmx.http import HttpResponseClientRefresh
 
 from governance.dashboard import selectors
@@ -24,6 +26,13 @@ DASHBOARD_VARIANTS = ("video", "thumbnail")
 def overview(request: HttpRequest) -> HttpResponse:
     matrix = selectors.overview_matrix(request.user, now=timezone.now())
     return render(request, "dashboard/overview.html", {"matrix": matrix})
+
+
+@require_safe
+@cache_control(max_age=86400)
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico on every site: send them to our SVG icon (a temporary redirect, cached a day)."""
+    return redirect(static("favicon.svg"))
 
 
 @require_GET
