@@ -21,7 +21,7 @@ HTMX_STOP_POLLING = 286
 DASHBOARD_VARIANTS = ("video", "thumbnail")
 
 
-@require_GET
+@require_safe  # HEAD too, as uptime checks send it: answered like GET (sign-in redirect or page), without a body
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
     matrix = selectors.overview_matrix(request.user, now=timezone.now())
