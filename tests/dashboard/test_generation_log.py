@@ -60,7 +60,8 @@ def test_a_video_the_client_deleted_before_it_finished_is_not_shown_as_an_error(
     page = member_client.get(LOG).content.decode()
 
     rows = page.split('id="generation-rows"')[1]
-    assert '<span class="status status-deleted">Deleted by the client before it finished</span>' in rows
+    assert 'status-deleted" title="Deleted by the client before it finished">Deleted by the client</span>' in rows
+    assert '<span class="muted">before it finished</span>' in rows
     assert "Failed" not in rows and "error-code" not in rows
 
 
