@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django.utils import timezone
 
 from governance.dashboard import login_throttling
@@ -97,12 +98,23 @@ class PlaygroundForm(forms.Form):
     seconds = forms.ChoiceField(choices=[], required=False)
     size = forms.ChoiceField(choices=[], required=False)
 
-    def __init__(self, *args, environments, models: list[str], seconds: list[int], sizes: list[str], **kwargs):
+    def __init__(self, *args, environments, offered, accepted=None, **kwargs):
+        """`offered` is every choice; `accepted`, if given, what the chosen environment's policy takes.
+
+        With `accepted`, each list is split in two groups: what the policy accepts, and what it
+        refuses (still offered, so a developer can see the refusal their application would get).
+        """
         super().__init__(*args, **kwargs)
         self.fields["environment"].queryset = environments.select_related("project").order_by("project__name", "name")
-        self.fields["model"].choices = [("", "The environment's default"), *((name, name) for name in models)]
-        self.fields["seconds"].choices = [("", "The model's default"), *((str(value), value) for value in seconds)]
-        self.fields["size"].choices = [("", "The model's default"), *((size, size) for size in sizes)]
+        self.fields["environment"].widget.attrs.update(  # the groups follow the environment's policy
+            {"hx-get": reverse("dashboard:playground"), "hx-target": "#playground-choices", "hx-swap": "outerHTML"}
+        )
+        for field, attribute, default in (
+            ("model", "models", "The environment's default"),
+            ("seconds", "seconds", "The model's default"),
+            ("size", "sizes", "The model's default"),
+        ):
+            self.fields[field].choices = [("", default), *_grouped(offered, accepted, attribute)]
 
     def request_fields(self) -> dict:
         """The fields of the equivalent Videos API request body."""
@@ -110,3 +122,14 @@ class PlaygroundForm(forms.Form):
         fields = {"prompt": data["prompt"]}
         fields.update({name: data[name] for name in ("model", "seconds", "size") if data[name]})
         return fields
+
+
+def _grouped(offered, accepted, attribute: str) -> list:
+    values = [(str(value), value) for value in getattr(offered, attribute)]
+    if accepted is None:
+        return values
+    taken = {str(value) for value in getattr(accepted, attribute)}
+    return [
+        ("Accepted by this environment's policy", [choice for choice in values if choice[0] in taken]),
+        ("Refused by its policy: try one to see why", [choice for choice in values if choice[0] not in taken]),
+    ]

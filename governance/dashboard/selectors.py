@@ -8,11 +8,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from governance.catalog.models import Alias, Lifecycle, Snapshot
+from governance.catalog.selectors import catalog_view
 from governance.generations.models import Character, Generation
 from governance.policies import engine
 from governance.policies.models import PolicyRevision
+from governance.policies.selectors import policy_in_force
 from governance.projects.models import AUDITOR_GROUP, Environment, EnvironmentName, Project
 
 ENVIRONMENT_ORDER: list[str] = list(EnvironmentName.values)
@@ -472,6 +475,33 @@ class PlaygroundChoices:
     models: list[str]
     seconds: list[int]
     sizes: list[str]
+
+
+def playground_choices_for(environment: Environment, now: dt.datetime | None = None) -> PlaygroundChoices:
+    """What the environment's policy accepts today, as the policy engine itself decides it.
+
+    A model is offered if a request for it alone is accepted; a length or size if it is
+    accepted with at least one offered model. Without a policy, everything is offered
+    (and refused on submission with the reason).
+    """
+    policy = policy_in_force(environment.pk)
+    if policy is None:
+        return playground_choices()
+    catalog = catalog_view(policy.provider_id)
+    now = now or timezone.now()
+
+    def accepts(**request) -> bool:
+        return isinstance(engine.decide(engine.GenerationRequest(**request), policy.view, catalog, now), engine.Accept)
+
+    models = [name for name in [*sorted(catalog.aliases), *sorted(catalog.snapshots)] if accepts(model=name)]
+    snapshots = catalog.snapshots.values()
+    seconds = sorted({value for snapshot in snapshots for value in snapshot.seconds})
+    sizes = sorted({size for snapshot in snapshots for size in snapshot.sizes}, key=_size_order)
+    return PlaygroundChoices(
+        models=models,
+        seconds=[value for value in seconds if any(accepts(model=name, seconds=value) for name in models)],
+        sizes=[size for size in sizes if any(accepts(model=name, size=size) for name in models)],
+    )
 
 
 def playground_choices() -> PlaygroundChoices:

@@ -134,14 +134,12 @@ def playground(request: HttpRequest) -> HttpResponse:
     projects = projects_with_role(request.user, Role.DEVELOPER)
     if not projects:
         return _playground_refused(request, "needs the developer role in at least one project")
-    choices = selectors.playground_choices()
-    options = {"models": choices.models, "seconds": choices.seconds, "sizes": choices.sizes}
     if request.method == "GET":
-        form = PlaygroundForm(environments=Environment.objects.filter(project__in=projects), **options)
-        return render(request, "dashboard/playground.html", {"form": form})
+        return _playground_page(request, Environment.objects.filter(project__in=projects))
+    offered = selectors.playground_choices()  # the policy decides a submission, whatever the form offered
     # Any visible environment is accepted here, so a viewer's post is refused by the role check, not hidden.
     environments = Environment.objects.filter(project__in=selectors.visible_projects(request.user))
-    form = PlaygroundForm(request.POST, environments=environments, **options)
+    form = PlaygroundForm(request.POST, environments=environments, offered=offered)
     if not form.is_valid():
         return render(request, "dashboard/playground.html", {"form": form}, status=400)
     environment = form.cleaned_data["environment"]
@@ -157,9 +155,33 @@ def playground(request: HttpRequest) -> HttpResponse:
     if generation.status != Generation.Status.REFUSED:
         return redirect("dashboard:generation_detail", video_id=generation.video_id)
     form = PlaygroundForm(
-        initial=form.cleaned_data, environments=Environment.objects.filter(project__in=projects), **options
+        initial=form.cleaned_data,
+        environments=Environment.objects.filter(project__in=projects),
+        offered=offered,
+        accepted=selectors.playground_choices_for(environment),
     )
-    return render(request, "dashboard/playground.html", {"form": form, "refused": generation}, status=200)
+    context = {"form": form, "refused": generation, "environment": environment}
+    return render(request, "dashboard/playground.html", context, status=200)
+
+
+def _playground_page(request: HttpRequest, environments) -> HttpResponse:
+    """The form for the chosen environment (`?environment=`), its choices grouped by what its policy accepts.
+
+    Changing the environment asks htmx for the choices alone, from the same template.
+    """
+    environments = environments.select_related("project").order_by("project__name", "name")
+    environment_id = request.GET.get("environment", "")
+    chosen = environments.filter(pk=environment_id).first() if environment_id.isdigit() else None
+    chosen = chosen or environments.first()
+    form = PlaygroundForm(
+        environments=environments,
+        initial={"environment": chosen},
+        offered=selectors.playground_choices(),
+        accepted=selectors.playground_choices_for(chosen) if chosen else None,
+    )
+    context = {"form": form, "environment": chosen}
+    template = "dashboard/playground.html#choices" if request.htmx else "dashboard/playground.html"
+    return render(request, template, context)
 
 
 def _playground_refused(request: HttpRequest, reason: str, environment: Environment | None = None) -> HttpResponse:

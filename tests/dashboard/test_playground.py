@@ -1,5 +1,7 @@
 """The playground submits through the gateway's own service: same policy, same log, same worker hand-off."""
 
+import re
+
 import pytest
 from django.urls import reverse
 from django.utils.html import escape
@@ -166,3 +168,40 @@ def test_the_playground_keeps_to_the_environments_per_key_rate_limit(client, pro
     assert "has made its 2 requests this minute" in answers[2].content.decode()
     assert int(answers[2]["Retry-After"]) >= 1
     assert Generation.objects.count() == 2
+
+
+def accepted_and_refused(page: str, field: str) -> tuple[list[str], list[str]]:
+    select = page[page.index(f'name="{field}"') :]
+    select = select[: select.index("</select>")]
+    accepted, _, refused = select.partition("Refused by its policy")
+    return re.findall(r'<option value="([^"]+)"', accepted), re.findall(r'<option value="([^"]+)"', refused)
+
+
+def test_the_form_groups_each_list_by_what_the_chosen_environments_policy_accepts(client, production):
+    development = make_environment(
+        production.project, "development", default_model="sora-2", allowed_snapshots=[OLD, NEW], alias_requests="follow"
+    )
+    client, user = developer_client(client, production)
+    make_member(development.project, Role.DEVELOPER, user=user)
+
+    pinned = client.get(PLAYGROUND, {"environment": production.pk}).content.decode()
+    following = client.get(PLAYGROUND, {"environment": development.pk}).content.decode()
+
+    accepted, refused = accepted_and_refused(pinned, "model")
+    assert OLD in accepted and NEW not in accepted and "sora-2" not in accepted
+    assert {NEW, "sora-2"} <= set(refused)  # still offered, to see the refusal an application would get
+    assert "25" in accepted_and_refused(pinned, "seconds")[1]  # 2025-10-06 makes no 25 s video
+    accepted, _ = accepted_and_refused(following, "model")
+    assert {OLD, NEW, "sora-2"} <= set(accepted)
+    assert "25" in accepted_and_refused(following, "seconds")[0]
+
+
+def test_changing_the_environment_swaps_in_its_choices_alone(client, production):
+    client, _ = developer_client(client, production)
+
+    response = client.get(PLAYGROUND, {"environment": production.pk}, headers={"HX-Request": "true"})
+
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="playground-choices"')
+    assert "<html" not in body and 'name="prompt"' not in body
+    assert OLD in accepted_and_refused(body, "model")[0]
