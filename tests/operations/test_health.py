@@ -63,6 +63,7 @@ def test_readyz_is_unavailable_when_the_last_heartbeat_is_too_old(client, settin
 def test_readyz_is_unavailable_when_the_broker_cannot_be_reached(client, monkeypatch):
     record_worker_heartbeat("worker@test")
     monkeypatch.setattr(app.conf, "broker_write_url", "redis://127.0.0.1:1/0")
+    monkeypatch.setattr(app.conf, "broker_transport", None)  # the URL's own transport, not the configured one
 
     response = client.get("/readyz")
 
