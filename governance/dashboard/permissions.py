@@ -48,6 +48,12 @@ def has_role_anywhere(user, minimum: str) -> bool:
     return Membership.objects.filter(user=user, role__in=enough).exists()
 
 
+def project_admins(project: Project) -> list[str]:
+    """The usernames of a project's admins: whom to ask for a role."""
+    admins = Membership.objects.filter(project=project, role=Role.ADMIN, user__is_active=True)
+    return list(admins.order_by("user__username").values_list("user__username", flat=True))
+
+
 def projects_with_role(user, minimum: str) -> list[Project]:
     """The projects where the user has at least `minimum`, by the same rule as every other check."""
     return [project for project in visible_projects(user).order_by("name") if has_role(user, project, minimum)]

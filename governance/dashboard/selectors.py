@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from governance.catalog.models import Alias, Lifecycle, Snapshot
 from governance.catalog.selectors import catalog_view
-from governance.generations.models import Generation
+from governance.generations.models import Character, Generation
 from governance.policies import engine
 from governance.policies.models import PolicyRevision
 from governance.policies.selectors import policy_in_force
@@ -371,6 +371,9 @@ def log_row(user, video_id: str) -> Generation | None:
 # Generation detail
 
 
+DELETED_STEP = "deleted"  # the timeline step `delete_video` adds
+
+
 @dataclass(frozen=True)
 class TimelineEntry:
     status: str
@@ -378,8 +381,21 @@ class TimelineEntry:
     note: str
 
     @property
+    def stopped_for_deletion(self) -> bool:
+        """The worker's "failed" step after the client deleted the video: the client's choice, not a failure."""
+        return self.status == Generation.Status.FAILED and self.note == Generation.DELETED_BY_CLIENT
+
+    @property
     def label(self) -> str:
+        if self.status == DELETED_STEP:
+            return "Deleted by the client"
+        if self.stopped_for_deletion:
+            return "Stopped"
         return Generation.Status(self.status).label if self.status in Generation.Status.values else self.status
+
+    @property
+    def badge(self) -> str:
+        return DELETED_STEP if self.stopped_for_deletion else self.status
 
 
 def generation_detail(user, video_id: str) -> Generation | None:
@@ -421,6 +437,13 @@ def lineage(user, generation: Generation) -> Lineage:
         sources.insert(0, current)
     derived = list(visible.filter(remixed_from=generation).order_by("pk")[:LINEAGE_DEPTH])
     return Lineage(sources=sources, derived=derived)
+
+
+def character_made_by(generation: Generation) -> Character | None:
+    """The character a `character` request made (none when it was refused)."""
+    if generation.operation != Generation.Operation.CHARACTER:
+        return None
+    return Character.objects.filter(generation=generation).first()
 
 
 def generation_by_video_id(video_id: str) -> Generation | None:

@@ -14,6 +14,7 @@ app_name = "dashboard"
 
 urlpatterns = [
     path("", views.overview, name="overview"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("generations/", views.generation_list, name="generation_list"),
     path("generations/<id:video_id>/", views.generation_detail, name="generation_detail"),
     path("catalog/", catalog_views.catalog, name="catalog"),

@@ -1,9 +1,11 @@
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET, require_http_methods, require_safe
 from django_htmx.http import HttpResponseClientRefresh
 
 from governance.dashboard import selectors
@@ -19,11 +21,18 @@ HTMX_STOP_POLLING = 286
 DASHBOARD_VARIANTS = ("video", "thumbnail")
 
 
-@require_GET
+@require_safe  # HEAD too, as uptime checks send it: answered like GET (sign-in redirect or page), without a body
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
     matrix = selectors.overview_matrix(request.user, now=timezone.now())
     return render(request, "dashboard/overview.html", {"matrix": matrix})
+
+
+@require_safe
+@cache_control(max_age=86400)
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico on every site: send them to our SVG icon (a temporary redirect, cached a day)."""
+    return redirect(static("favicon.svg"))
 
 
 @require_GET
@@ -75,6 +84,7 @@ def generation_detail(request: HttpRequest, video_id: str) -> HttpResponse:
         "generation": generation,
         "timeline": selectors.timeline_entries(generation),
         "lineage": selectors.lineage(request.user, generation),
+        "character": selectors.character_made_by(generation),
         "archived_files": list(generation.archived_files.all()),
     }
     response = render(request, "dashboard/generation_detail.html", context)
@@ -87,6 +97,8 @@ def generation_detail(request: HttpRequest, video_id: str) -> HttpResponse:
 def generation_content(request: HttpRequest, video_id: str, variant: str) -> HttpResponse:
     """The video or its thumbnail, streamed from our archive like the gateway's content endpoint."""
     generation = _visible_generation(request, video_id, selectors.generation_detail)
+    if generation.operation == Generation.Operation.CHARACTER:
+        raise Http404("A character has no video of its own; videos that feature it have.")
     if variant not in DASHBOARD_VARIANTS or generation.status != Generation.Status.COMPLETED:
         raise Http404("This generation has no such content (it exists once completed).")
     try:

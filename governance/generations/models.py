@@ -156,6 +156,16 @@ class Generation(models.Model):
         return self.status in self.FINISHED
 
     @property
+    def deleted_by_client(self) -> bool:
+        """Stopped because its client deleted it before it finished: the client's choice, not a failure."""
+        return self.status == self.Status.FAILED and self.error_code == self.DELETED_BY_CLIENT
+
+    @property
+    def status_label(self) -> str:
+        """The status in words, telling a client's deletion apart from a failure."""
+        return "Deleted by the client before it finished" if self.deleted_by_client else self.get_status_display()
+
+    @property
     def latency_seconds(self) -> float | None:
         if self.completed_at is None:
             return None

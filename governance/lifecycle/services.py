@@ -21,7 +21,7 @@ from governance.lifecycle.destinations import PrivateDestinationError, refuse_pr
 from governance.lifecycle.models import ALERT_THRESHOLDS, ShutdownAlert, Webhook, WebhookDelivery, dependency_sentence
 from governance.lifecycle.selectors import Dependency, dependencies
 from governance.notifications.services import notify
-from governance.projects.models import Environment, Membership, Project
+from governance.projects.models import Environment, Membership, Project, Role
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,11 @@ def migration_plan_url(project_slug: str, environment_name: str, to_snapshot: st
     if to_snapshot:
         query["to"] = to_snapshot
     return reverse("snapshot_migrations:plan_create", args=[project_slug]) + "?" + urlencode(query)
+
+
+def impact_url(snapshot: Snapshot) -> str:
+    """The impact page of one snapshot: for members who may read about a shutdown but not plan the move."""
+    return reverse("dashboard:lifecycle_impact") + "?" + urlencode({"snapshot": snapshot.pk})
 
 
 def alert_threshold(days_left: int) -> int | None:
@@ -124,7 +129,15 @@ def _deliver_alert(alert: ShutdownAlert, snapshot: Snapshot, *, email: bool) -> 
     title = f"{project.name} / {environment.get_name_display()}: {alert.headline}"
     body = f"{alert.dependency_sentence} " + recovery_advice(snapshot)
     url = migration_plan_url(project.slug, environment.name, replacement)
-    _tell_members(project, kind="lifecycle.shutdown_alert", title=title, body=body, url=url, email=email)
+    _tell_members(
+        project,
+        kind="lifecycle.shutdown_alert",
+        title=title,
+        body=body,
+        url=url,
+        readers_url=impact_url(snapshot),
+        email=email,
+    )
     enqueue_webhooks(
         project,
         "snapshot.shutdown_alert",
@@ -176,6 +189,7 @@ def announce_shutdown_dates(
                 body=f"{provider.name} announced it. {dependency_sentence(dependency.how)} "
                 + recovery_advice(snapshot),
                 url=migration_plan_url(project.slug, environment.name, replacement),
+                readers_url=impact_url(snapshot),
             )
             enqueue_webhooks(
                 project,
@@ -248,15 +262,29 @@ def ask_for_review(*, provider, snapshots: Iterable[Snapshot]) -> None:
     )
 
 
-def _tell_members(project: Project, *, kind: str, title: str, body: str, url: str, email: bool = True) -> None:
-    """Inbox for every member; unless `email` is off, email for those with an address, sent once committed."""
-    members = [m.user for m in Membership.objects.filter(project=project).select_related("user")]
-    notify(members, kind=kind, title=title, body=body, url=url, project=project)
-    addresses = sorted({user.email for user in members if user.email and user.is_active})
-    if email and addresses:
-        link = settings.SITE_URL.rstrip("/") + url if url.startswith("/") else url
-        message = (title, f"{body}\n\n{link}\n", settings.DEFAULT_FROM_EMAIL, addresses)
-        transaction.on_commit(lambda: _send_email(message))
+def _tell_members(
+    project: Project, *, kind: str, title: str, body: str, url: str, readers_url: str = "", email: bool = True
+) -> None:
+    """Inbox for every member; unless `email` is off, email for those with an address, sent once committed.
+
+    With `readers_url`, members below the developer role get it instead of `url`: a migration plan's form,
+    which needs that role, would only refuse them.
+    """
+    members_by_url: dict[str, list] = defaultdict(list)
+    for membership in Membership.objects.filter(project=project).select_related("user"):
+        reader = readers_url and Role.rank(membership.role) < Role.rank(Role.DEVELOPER)
+        members_by_url[readers_url if reader else url].append(membership.user)
+    for link, members in members_by_url.items():
+        notify(members, kind=kind, title=title, body=body, url=link, project=project)
+        addresses = sorted({user.email for user in members if user.email and user.is_active})
+        if email and addresses:
+            _email_once_committed(title, body, link, addresses)
+
+
+def _email_once_committed(title: str, body: str, url: str, addresses: list[str]) -> None:
+    link = settings.SITE_URL.rstrip("/") + url if url.startswith("/") else url
+    message = (title, f"{body}\n\n{link}\n", settings.DEFAULT_FROM_EMAIL, addresses)
+    transaction.on_commit(lambda: _send_email(message))
 
 
 def _send_email(message: tuple) -> None:

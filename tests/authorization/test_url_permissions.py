@@ -105,6 +105,7 @@ RULES: dict[str, Rule] = {
     "login": everyone(200),
     "logout": everyone(302, method="POST"),
     "dashboard:overview": signed_in(),
+    "dashboard:favicon": everyone(302),  # to our static SVG icon, for anyone
     "notifications:inbox": signed_in(),
     "notifications:mark_read": signed_in(302, non_members=302, method="POST"),  # only ever their own
     "dashboard:generation_list": signed_in(),

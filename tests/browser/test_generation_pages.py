@@ -10,7 +10,7 @@ from governance.projects.models import Role
 from governance.simulator.models import SimulatorProfile
 from tests.browser.conftest import screenshot, sign_in
 from tests.dashboard.builders import make_generation
-from tests.factories import NEW, OLD, make_environment, make_member, make_project
+from tests.factories import NEW, OLD, make_environment, make_member, make_project, revise
 
 pytestmark = pytest.mark.browser
 
@@ -104,3 +104,31 @@ def test_a_developer_runs_a_generation_from_the_playground_and_watches_it_finish
     page.get_by_role("link", name="Generations", exact=True).click()
     expect(page.locator("#generation-rows tr")).to_have_count(2)
     screenshot(page, "generation-log-after-playground")
+
+
+def test_a_long_revision_reason_wraps_inside_its_column(page):
+    project = make_project("shop")
+    production = make_environment(project, "production", default_model=OLD, allowed_snapshots=[OLD])
+    revision = revise(
+        production,
+        reason=(
+            "Migration plan #3: 25% of requests to sora-2-2025-12-08 (canary) after the comparison run "
+            "reviewed_by_approver_and_admin_on_both_snapshots_side_by_side, while production is pinned."
+        ),
+    )
+    generation = make_generation(production, resolved_snapshot=OLD, policy_revision=revision)
+    user = make_member(project, Role.VIEWER)
+    page.set_viewport_size({"width": 1300, "height": 900})
+
+    sign_in(page, user.username)
+    page.goto(f"/generations/{generation.video_id}/")
+    reason = page.locator("dt:text-is('Revision reason') + dd")
+    expect(reason).to_contain_text("production is pinned")
+    screenshot(page, "generation-detail-long-reason")
+
+    model_column = page.locator("section[aria-labelledby='model-heading']").bounding_box()
+    run_column = page.locator("section[aria-labelledby='run-heading']").bounding_box()
+    reason_box = reason.bounding_box()
+    assert model_column["x"] + model_column["width"] <= run_column["x"]
+    assert reason_box["x"] + reason_box["width"] <= model_column["x"] + model_column["width"] + 0.5
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1300

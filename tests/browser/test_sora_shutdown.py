@@ -60,10 +60,16 @@ def test_the_project_page_says_what_happened_and_how_to_recover(page):
     alert = production.get_by_role("alert")
     expect(alert).to_contain_text("sora-2-2025-10-06 has shut down (2026-09-24)")
     expect(alert).to_contain_text("refused with snapshot_shut_down")
-    expect(alert.get_by_role("link", name="Plan the migration")).to_have_attribute(
-        "href", "/projects/launch-videos/migrations/new/?environment=production"
+    # A viewer cannot plan a migration: told so, and whom to ask, instead of a link to a 403.
+    expect(alert.get_by_role("link", name="Plan the migration")).to_have_count(0)
+    expect(alert).to_contain_text(
+        "Planning a migration needs the developer role in Launch videos: ask its admin (admin)."
     )
     screenshot(page, "sora-2-shutdown-project")
+
+    page.goto("/lifecycle/")
+    expect(page.get_by_role("button", name="Plan migration")).to_have_count(0)
+    expect(page.get_by_role("link", name="See the impact", exact=True)).to_be_visible()
 
 
 def test_an_admin_adds_a_webhook_and_copies_its_secret_once(page):

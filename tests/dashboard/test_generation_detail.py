@@ -225,3 +225,69 @@ def test_a_provider_failure_is_a_readable_502(member_client, environment, upstre
 
     assert response.status_code == 502
     assert "could not deliver this thumbnail: connection refused" in response.content.decode()
+
+
+def test_as_received_shows_nested_values_readably_never_as_python(member_client, environment):
+    sha256 = "ab" * 32
+    generation = make_generation(
+        environment,
+        operation="edit",
+        parameters={
+            "prompt": "make it snow",
+            "video": {
+                "filename": "clip.mp4",
+                "content_type": "video/mp4",
+                "bytes": 12463,
+                "sha256": sha256,
+                "dimensions": [720, 1280],
+                "duration_seconds": 4.0,
+            },
+            "characters": [{"id": "char_1"}, {"id": "char_2"}],
+            "style": ["noir", "grainy"],
+            "loop": True,
+        },
+    )
+
+    page = detail(member_client, generation)
+
+    received = page.split("<h3>As received</h3>")[1].split("</table>")[0]
+    assert "{'" not in received and "['" not in received and "True" not in received
+    video = received.split("<code>video</code>")[1].split("</tr>")[0]
+    assert "<dt>Name</dt><dd><code>clip.mp4</code></dd>" in video
+    assert "<dt>Type</dt><dd><code>video/mp4</code></dd>" in video
+    assert "<dt>Size</dt><dd>12.2\xa0KB</dd>" in video
+    assert "<dt>Dimensions</dt><dd>720 × 1280</dd>" in video
+    assert "<dt>Duration</dt><dd>4.0 s</dd>" in video
+    assert f'<dt>SHA-256</dt><dd><code class="hash">{sha256}</code></dd>' in video
+    assert "<dt>id</dt><dd><code>char_2</code></dd>" in received.split("<code>characters</code>")[1]
+    assert "<code>noir</code>, <code>grainy</code>" in received
+    assert "<code>true</code>" in received
+
+
+def test_a_video_the_client_deleted_before_it_finished_is_neither_failed_nor_decided_by_policy(
+    member_client, environment
+):
+    created = dt.datetime(2026, 5, 1, 10, 0, tzinfo=dt.UTC)
+    generation = make_generation(
+        environment,
+        status="failed",
+        policy_revision=environment.policy_revisions.get(),
+        error_code=Generation.DELETED_BY_CLIENT,
+        error_message="The client deleted this video before it finished.",
+        created_at=created,
+        deleted_at=created + dt.timedelta(seconds=5),
+        completed_at=created + dt.timedelta(seconds=6),
+        timeline=[
+            {"status": "queued", "at": created.isoformat()},
+            {"status": "deleted", "at": (created + dt.timedelta(seconds=5)).isoformat()},
+            {"status": "failed", "at": (created + dt.timedelta(seconds=6)).isoformat(), "note": "deleted"},
+        ],
+    )
+
+    page = detail(member_client, generation)
+
+    assert '<span class="status status-deleted">Deleted by the client before it finished</span>' in page
+    assert "alert-danger" not in page and "Decided by" not in page and "Failed" not in page
+    assert "The client deleted this video before it finished" in page
+    timeline = page[page.index('id="timeline-heading"') :]
+    assert timeline.index(">Deleted by the client<") < timeline.index('status-deleted">Stopped<')

@@ -49,6 +49,22 @@ def test_refused_generations_show_their_error_code(member_client, environment):
     assert "alias_not_allowed" in page
 
 
+def test_a_video_the_client_deleted_before_it_finished_is_not_shown_as_an_error(member_client, environment):
+    make_generation(
+        environment,
+        status="failed",
+        error_code=Generation.DELETED_BY_CLIENT,
+        error_message="The client deleted this video before it finished.",
+    )
+
+    page = member_client.get(LOG).content.decode()
+
+    rows = page.split('id="generation-rows"')[1]
+    assert 'status-deleted" title="Deleted by the client before it finished">Deleted by the client</span>' in rows
+    assert '<span class="muted">before it finished</span>' in rows
+    assert "Failed" not in rows and "error-code" not in rows
+
+
 def test_log_filters_by_status(member_client, environment):
     completed = make_generation(environment, status="completed")
     failed = make_generation(environment, status="failed", error_code="upstream_failed")

@@ -108,3 +108,27 @@ def test_the_playground_is_offered_only_to_those_who_may_use_it(client):
         client.force_login(user)
         page = client.get("/generations/").content.decode()
         assert ('href="/playground/"' in page) is offered
+
+
+def test_head_on_the_front_page_answers_like_get(client):
+    got, head = client.get("/"), client.head("/")
+
+    assert head.status_code == got.status_code == 302
+    assert head["Location"] == got["Location"] == "/login/?next=/"
+
+
+def test_head_on_the_overview_answers_like_get_when_signed_in(client):
+    client.force_login(make_member(make_project("demo")))
+
+    assert client.head("/").status_code == client.get("/").status_code == 200
+
+
+def test_every_page_links_our_own_favicon_and_favicon_ico_leads_to_it(client):
+    page = client.get(reverse("login")).content.decode()
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page
+
+    redirect = client.get("/favicon.ico")
+    assert redirect.status_code in (301, 302) and redirect["Location"] == "/static/favicon.svg"
+    icon = client.get(redirect["Location"])
+    assert icon.status_code == 200 and icon["Content-Type"] == "image/svg+xml"
+    assert b"<svg" in b"".join(icon.streaming_content)

@@ -4,13 +4,14 @@ import datetime as dt
 import logging
 
 import pytest
+from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from governance.audit.models import AuditEvent
 from governance.catalog.models import Provider, Snapshot
 from governance.lifecycle.models import Webhook, WebhookDelivery
 from governance.lifecycle.services import raise_shutdown_alerts
-from governance.projects.models import Role
+from governance.projects.models import AUDITOR_GROUP, Role
 from tests.dashboard.builders import make_generation
 from tests.factories import NEW, OLD, make_environment, make_member, make_project, make_user, simulator_provider
 
@@ -30,6 +31,19 @@ def shop():
     return project, production
 
 
+PAGES_WITH_A_PLAN_LINK = [
+    ("dashboard:lifecycle_impact", []),
+    ("dashboard:overview", []),
+    ("dashboard:project_detail", ["shop"]),
+]
+
+
+def make_auditor():
+    user = make_user()
+    user.groups.add(Group.objects.get_or_create(name=AUDITOR_GROUP)[0])
+    return user
+
+
 def signed_in(client, project, role):
     client.force_login(make_member(project, role))
     return client
@@ -40,13 +54,53 @@ def test_the_impact_view_lists_dependent_environments_with_30_days_of_generation
     now = dt.datetime.now(dt.UTC)
     for days_ago in (1, 5, 40):
         make_generation(production, resolved_snapshot=OLD, created_at=now - dt.timedelta(days=days_ago))
-    page = signed_in(client, project, Role.VIEWER).get(reverse("dashboard:lifecycle_impact")).content.decode()
+    page = signed_in(client, project, Role.DEVELOPER).get(reverse("dashboard:lifecycle_impact")).content.decode()
 
     row = page[page.index('data-environment="shop/production"') :]
     row = row[: row.index("</tr>")]
     assert "pinned" in row and "<td>2</td>" in row
     assert f'href="/projects/shop/migrations/new/?environment=production&amp;to={NEW}"' in row
     assert 'data-environment="shop/development"' not in page
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, "auditor"])
+def test_who_may_not_plan_a_migration_is_told_whom_to_ask_instead_of_a_button(client, shop, role):
+    project, _ = shop
+    make_member(project, Role.ADMIN, user=make_user("alice"))
+    raise_shutdown_alerts()
+    if role == "auditor":
+        client.force_login(make_auditor())
+    else:
+        signed_in(client, project, role)
+
+    pages = [client.get(reverse(name, args=args)).content.decode() for name, args in PAGES_WITH_A_PLAN_LINK]
+
+    for page in pages:
+        assert "/migrations/new/" not in page
+        assert "Planning a migration needs the developer role in Shop: ask its admin (alice)." in page
+        assert "plan the migrations" not in page
+        assert "See the impact</a>" in page
+
+
+@pytest.mark.parametrize("role", [Role.DEVELOPER, Role.APPROVER, Role.ADMIN])
+def test_developers_and_above_get_the_plan_links(client, shop, role):
+    project, _ = shop
+    raise_shutdown_alerts()
+    signed_in(client, project, role)
+
+    pages = [client.get(reverse(name, args=args)).content.decode() for name, args in PAGES_WITH_A_PLAN_LINK]
+
+    for page in pages:
+        assert "/projects/shop/migrations/new/?environment=production" in page
+        assert "needs the developer role" not in page
+        assert "See the impact and plan the migrations" in page
+
+
+def test_a_project_without_admins_sends_the_user_to_a_site_admin(client, shop):
+    project, _ = shop
+    raise_shutdown_alerts()
+    page = signed_in(client, project, Role.VIEWER).get(reverse("dashboard:lifecycle_impact")).content.decode()
+    assert "Planning a migration needs the developer role in Shop: ask a site admin." in page
 
 
 def test_the_impact_view_shows_only_the_users_projects(client, shop):

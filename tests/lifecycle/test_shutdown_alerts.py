@@ -12,6 +12,7 @@ from governance.lifecycle.models import ShutdownAlert, WebhookDelivery
 from governance.lifecycle.services import alert_threshold, create_webhook, raise_shutdown_alerts
 from governance.notifications.models import Notification
 from governance.policies.engine import ALIAS_FOLLOW
+from governance.projects.models import Role
 from tests.factories import NEW, OLD, SYSTEM, make_environment, make_member, make_project, make_user
 
 SHUTDOWN = dt.date(2027, 6, 1)
@@ -84,6 +85,23 @@ def test_an_alert_reaches_the_inbox_the_email_and_the_webhook(shop):
     deliveries = WebhookDelivery.objects.filter(webhook=webhook)
     assert deliveries.count() == 2
     assert {d.payload["data"]["threshold_days"] for d in deliveries} == {30}
+
+
+def test_members_who_may_not_plan_are_linked_to_the_impact_page_not_the_plan_form(
+    shop, django_capture_on_commit_callbacks
+):
+    project, *_ = shop
+    viewer = make_member(project, Role.VIEWER, user=make_user(email="viewer@example.com"))
+    with django_capture_on_commit_callbacks(execute=True), at(SHUTDOWN - dt.timedelta(days=7)):
+        raise_shutdown_alerts()
+
+    snapshot = Snapshot.objects.get(provider__slug="simulator", name=OLD)
+    note = Notification.objects.get(recipient=viewer, title__contains="Production")
+    assert note.url == f"/lifecycle/?snapshot={snapshot.pk}"
+    lead_note = Notification.objects.get(recipient__email="lead@example.com", title__contains="Production")
+    assert lead_note.url == "/projects/shop/migrations/new/?environment=production"
+    viewer_mail = next(message for message in mail.outbox if message.to == ["viewer@example.com"])
+    assert f"/lifecycle/?snapshot={snapshot.pk}" in viewer_mail.body and "/migrations/new/" not in viewer_mail.body
 
 
 def test_emails_go_to_members_with_an_address(shop, django_capture_on_commit_callbacks):

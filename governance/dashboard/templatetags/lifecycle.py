@@ -1,10 +1,11 @@
 from django import template
 
+from governance.dashboard.permissions import project_admins, project_role
 from governance.dashboard.selectors import visible_projects
 from governance.lifecycle.selectors import open_alerts
 from governance.lifecycle.services import migration_plan_url as plan_url
 from governance.lifecycle.services import recovery_advice as advice
-from governance.projects.models import Environment
+from governance.projects.models import Environment, Role
 
 register = template.Library()
 
@@ -12,6 +13,42 @@ register = template.Library()
 @register.simple_tag
 def migration_plan_url(project_slug: str, environment_name: str, to_snapshot: str = "") -> str:
     return plan_url(project_slug, environment_name, to_snapshot or "")
+
+
+# Who may start a migration plan: the rule `plan_create` checks on the server.
+PLANNING_ROLE = Role.DEVELOPER
+
+
+@register.simple_tag(takes_context=True)
+def may_plan_migration(context, project) -> bool:
+    """Whether to offer "Plan migration" in `project`; a page asks once per project per request."""
+    roles = _cached(context, "_project_roles")
+    if project.pk not in roles:
+        roles[project.pk] = project_role(context["request"].user, project)
+    role = roles[project.pk]
+    return role is not None and Role.rank(role) >= Role.rank(PLANNING_ROLE)
+
+
+@register.simple_tag(takes_context=True)
+def may_plan_any_migration(context, alerts_by_environment: list[list]) -> bool:
+    """Whether the user may plan a migration for one of these environments (the banner's alerts)."""
+    return any(may_plan_migration(context, alerts[0].environment.project) for alerts in alerts_by_environment)
+
+
+@register.inclusion_tag("dashboard/_planning_needs_role.html", takes_context=True)
+def planning_needs_role(context, project) -> dict:
+    """Instead of a plan button the user could not use: the role it needs, and whom to ask."""
+    admins = _cached(context, "_project_admins")
+    if project.pk not in admins:
+        admins[project.pk] = project_admins(project)
+    return {"project": project, "role": PLANNING_ROLE, "admins": admins[project.pk]}
+
+
+def _cached(context, name: str) -> dict:
+    request = context["request"]
+    if not hasattr(request, name):
+        setattr(request, name, {})
+    return getattr(request, name)
 
 
 @register.simple_tag(takes_context=True)
