@@ -3,13 +3,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from governance.dashboard import catalog_selectors
 from governance.dashboard.catalog_forms import CompareForm
 
 
-@require_GET
+@require_safe
 @login_required
 def catalog(request: HttpRequest) -> HttpResponse:
     """Readable by every signed-in user: the catalog belongs to no project."""

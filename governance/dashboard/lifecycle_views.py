@@ -6,7 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from governance.audit.services import Actor
 from governance.catalog.models import Snapshot
@@ -24,7 +24,7 @@ from governance.projects.models import Environment, Role
 DELIVERY_LOG_SIZE = 50
 
 
-@require_GET
+@require_safe
 @login_required
 def impact(request: HttpRequest) -> HttpResponse:
     """Which of the user's environments depend on each deprecated or shut-down snapshot, and how much they use it."""

@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from governance.audit.services import Actor
 from governance.catalog.models import Provider
@@ -39,20 +39,20 @@ PROJECT_PAGE = "dashboard/project/project.html"
 EDITOR_PAGE = "dashboard/project/policy_editor.html"
 
 
-@require_GET
+@require_safe
 @login_required
 def project_list(request: HttpRequest) -> HttpResponse:
     summaries = selectors.project_summaries(request.user, role_of=lambda project: project_role(request.user, project))
     return render(request, "dashboard/project/project_list.html", {"summaries": summaries})
 
 
-@require_GET
+@require_safe
 @requires_project_role(Role.VIEWER)
 def project_detail(request: HttpRequest, project: Project, role: str) -> HttpResponse:
     return render(request, PROJECT_PAGE, project_context(request, project, role))
 
 
-@require_GET
+@require_safe
 @requires_project_role(Role.VIEWER)
 def revision_diff(request: HttpRequest, project: Project, role: str, environment_name: str) -> HttpResponse:
     """Two revisions of one environment compared; the page's `diff` partial when htmx asks."""

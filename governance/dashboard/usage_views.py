@@ -3,13 +3,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from governance.dashboard import selectors, usage_selectors
 from governance.dashboard.usage_forms import UsageFilterForm
 
 
-@require_GET
+@require_safe
 @login_required
 def usage(request: HttpRequest) -> HttpResponse:
     """Usage and health of the user's own projects; no project is named that the user may not see."""

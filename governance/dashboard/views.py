@@ -5,7 +5,7 @@ from django.templatetags.static import static
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import cache_control
-from django.views.decorators.http import require_GET, require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 from django_htmx.http import HttpResponseClientRefresh
 
 from governance.dashboard import selectors
@@ -35,7 +35,7 @@ def favicon(request: HttpRequest) -> HttpResponse:
     return redirect(static("favicon.svg"))
 
 
-@require_GET
+@require_safe
 @login_required
 def generation_list(request: HttpRequest) -> HttpResponse:
     form = GenerationFilterForm(
@@ -61,7 +61,7 @@ def _is_filtered(request: HttpRequest) -> bool:
     return any(value for name, value in request.GET.items() if name != "before")
 
 
-@require_GET
+@require_safe
 @login_required
 def generation_row(request: HttpRequest, video_id: str) -> HttpResponse:
     """One log row, polled while its generation runs; 286 tells htmx to stop polling once it is finished."""
@@ -72,7 +72,7 @@ def generation_row(request: HttpRequest, video_id: str) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 @login_required
 def generation_detail(request: HttpRequest, video_id: str) -> HttpResponse:
     generation = _visible_generation(request, video_id, selectors.generation_detail)
@@ -92,7 +92,7 @@ def generation_detail(request: HttpRequest, video_id: str) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 @login_required
 def generation_content(request: HttpRequest, video_id: str, variant: str) -> HttpResponse:
     """The video or its thumbnail, streamed from our archive like the gateway's content endpoint."""

@@ -6,14 +6,14 @@ Every query is scoped to `request.user`, so nobody reads or marks another's.
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from governance.notifications import selectors, services
 
 INBOX_PAGE = "notifications/inbox.html"
 
 
-@require_GET
+@require_safe
 @login_required
 def inbox(request: HttpRequest) -> HttpResponse:
     unread_only = request.GET.get("show") == "unread"

@@ -5,20 +5,20 @@ import hmac
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from governance.operations import metrics, readiness
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request: HttpRequest) -> HttpResponse:
     """The process is up and answering; nothing else is touched."""
     return JsonResponse({"status": "ok"})
 
 
 @never_cache
-@require_GET
+@require_safe
 def readyz(request: HttpRequest) -> HttpResponse:
     """Ready to serve: every check passes (200), or the failing ones say why (503)."""
     checks = readiness.run_checks()
@@ -28,7 +28,7 @@ def readyz(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@require_GET
+@require_safe
 def prometheus_metrics(request: HttpRequest) -> HttpResponse:
     if settings.METRICS_TOKEN and not _has_metrics_token(request):
         return HttpResponse("A valid METRICS_TOKEN bearer token is required.\n", status=401, content_type="text/plain")

@@ -123,6 +123,15 @@ def test_head_on_the_overview_answers_like_get_when_signed_in(client):
     assert client.head("/").status_code == client.get("/").status_code == 200
 
 
+@pytest.mark.parametrize(
+    "name", ["dashboard:catalog", "dashboard:generation_list", "dashboard:usage", "notifications:inbox"]
+)
+def test_head_on_a_page_answers_like_get(client, name):
+    client.force_login(make_member(make_project("demo")))
+
+    assert client.head(reverse(name)).status_code == client.get(reverse(name)).status_code == 200
+
+
 def test_every_page_links_our_own_favicon_and_favicon_ico_leads_to_it(client):
     page = client.get(reverse("login")).content.decode()
     assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page

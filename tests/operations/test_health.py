@@ -26,6 +26,10 @@ def test_healthz_answers_without_touching_the_database(client, django_assert_num
     assert response.json() == {"status": "ok"}
 
 
+def test_a_monitor_may_ask_healthz_with_head(client):
+    assert client.head("/healthz").status_code == 200
+
+
 def test_readyz_is_ready_when_database_broker_and_a_worker_answer(client):
     record_worker_heartbeat("worker@test")
 
