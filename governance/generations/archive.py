@@ -132,11 +132,16 @@ def _sign(generation: Generation, variant: str, content_type: str, original: Bin
 
 @contextlib.contextmanager
 def _source_ingredients(generation: Generation, variant: str) -> Iterator[list[signing.Ingredient]]:
-    """The source generation's archived file of the same variant, open as an ingredient while signing."""
+    """What the file came from, open as an ingredient while signing.
+
+    The source generation's archived file of the same variant; failing that, for the video,
+    the source video the client uploaded (an edit or extension of a file we did not make).
+    """
     source = generation.source
     archived = source and ArchivedFile.objects.filter(generation=source, variant=variant).first()
     if not archived or not archive_storage().exists(archived.name):
-        yield []
+        with _uploaded_source(generation, variant) as ingredients:
+            yield ingredients
         return
     title = f"{source.video_id}-{variant}{mimetypes.guess_extension(archived.content_type) or ''}"
     with archive_storage().open(archived.name, "rb") as file:
@@ -185,3 +190,14 @@ def forget_archive(generation_ids: list[int]) -> None:
 
 def open_archived(archived: ArchivedFile):
     return archive_storage().open(archived.name, "rb")
+
+
+@contextlib.contextmanager
+def _uploaded_source(generation: Generation, variant: str) -> Iterator[list[signing.Ingredient]]:
+    upload = generation.source_video
+    if variant != ArchivedFile.Variant.VIDEO or not upload or not upload.storage.exists(upload.name):
+        yield []
+        return
+    title = (generation.parameters.get("video") or {}).get("filename") or "uploaded-source.mp4"
+    with upload.storage.open(upload.name, "rb") as file:
+        yield [signing.Ingredient(title=title, content_type="video/mp4", stream=file)]

@@ -11,6 +11,7 @@ import av
 import httpx
 import pytest
 import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.wsgi import get_wsgi_application
 from PIL import Image
@@ -27,7 +28,7 @@ from governance.generations.verification import Match, verify_content
 from governance.simulator import services as simulator
 from governance.simulator.models import SimulatorProfile
 from governance.simulator.rendering import render
-from tests.factories import OLD
+from tests.factories import OLD, SAMPLE_MP4
 from tests.generations.test_worker import in_test_transaction
 
 pytestmark = pytest.mark.django_db
@@ -197,6 +198,19 @@ def test_a_remix_names_its_source_as_an_ingredient(api, completed, clock):
             (completed.video_id, "inputTo")
         ]
         assert manifest.ingredients[0]["manifest"]  # the source's own manifest travels with it
+
+
+def test_an_edit_of_an_uploaded_file_names_the_upload_as_its_ingredient(api, clock):
+    SimulatorProfile.objects.create(snapshot=OLD, latency_seconds=4, failure_rate=0)
+    upload = SimpleUploadedFile("holiday.mp4", SAMPLE_MP4, content_type="video/mp4")
+    edit_id = api.post("videos/edits", {"prompt": "add snow", "video": upload}, json=False).json()["id"]
+    edit = run_worker(edit_id, clock)
+    assert edit.status == "completed" and edit.remixed_from is None  # not a file we made
+
+    manifest = read_manifest(io.BytesIO(download(api, edit_id)[0]), "video/mp4", trust_anchors=trust_anchors())
+
+    assert manifest.state == ManifestState.TRUSTED
+    assert [(item["title"], item["relationship"]) for item in manifest.ingredients] == [("holiday.mp4", "inputTo")]
 
 
 def test_an_environment_can_switch_signing_off_and_the_log_says_so(api, production, clock):
