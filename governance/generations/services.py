@@ -4,6 +4,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -360,6 +361,13 @@ def _requested_model(submission: Submission) -> str:
     return ""
 
 
+# Celery checks the task queue's declaration at every publish, copying kombu's queue and exchange to look
+# them up: 4% of a POST's instructions. A process's first successful publish declares the queue; later ones
+# skip the check. The queue is durable and every worker declares it too, and a publish lost to a queue
+# deleted under a running process is sent again by beat's sweep.
+PUBLISHING = SimpleNamespace(queue_declared=False)
+
+
 def enqueue(generation_id: int, step_token: str, request_id: str = "") -> None:
     """Hand a committed generation to the worker; if the broker is away the sweep retries later."""
     from governance.generations.tasks import advance_generation
@@ -367,7 +375,14 @@ def enqueue(generation_id: int, step_token: str, request_id: str = "") -> None:
     args, kwargs = [generation_id], {"step": step_token, "request_id": request_id}
     try:
         # Plain reprs for the message's log fields: Celery's own saferepr costs more than the rest of the message.
-        advance_generation.apply_async(args=args, kwargs=kwargs, argsrepr=repr(args), kwargsrepr=repr(kwargs))
+        advance_generation.apply_async(
+            args=args,
+            kwargs=kwargs,
+            argsrepr=repr(args),
+            kwargsrepr=repr(kwargs),
+            declare=[] if PUBLISHING.queue_declared else None,
+        )
+        PUBLISHING.queue_declared = True
     except Exception:
         logger.warning("could not enqueue generation %s; the sweep will retry", generation_id, exc_info=True)
 
