@@ -70,11 +70,7 @@ def api_endpoint(methods: set[str]):
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             response = _answer(view, methods, request, *args, **kwargs)
             discard_unread_body(request)
-            # The API answers JSON and media, never a page: a fixed policy that allows nothing
-            # replaces the dashboard's, which django-csp would otherwise build for every answer.
-            response[API_CONTENT_SECURITY_POLICY[0]] = API_CONTENT_SECURITY_POLICY[1]
-            response._csp_exempt = True
-            return response
+            return _with_api_policy(response)
 
         wrapper.allowed_methods = frozenset(methods)  # the OpenAPI test checks each one is documented
         return wrapper
@@ -481,7 +477,16 @@ def openapi_document(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _with_api_policy(response: HttpResponse) -> HttpResponse:
+    """The API answers JSON and media, never a page: a fixed Content-Security-Policy that allows nothing.
+
+    django-csp, which builds the dashboard's policy, passes the API over (governance/browser_middleware.py).
+    """
+    response[API_CONTENT_SECURITY_POLICY[0]] = API_CONTENT_SECURITY_POLICY[1]
+    return response
+
+
 @csrf_exempt
 def unknown_url(request: HttpRequest) -> HttpResponse:
     discard_unread_body(request)
-    return error_response(Refusal("unknown_url", f"Invalid URL ({request.method} {request.path})."))
+    return _with_api_policy(error_response(Refusal("unknown_url", f"Invalid URL ({request.method} {request.path}).")))
