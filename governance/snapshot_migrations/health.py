@@ -65,15 +65,26 @@ def rollout_arms(plan, now: dt.datetime) -> tuple[dict, dict]:
         .exclude(status=Generation.Status.REFUSED)
     )
     baseline_since = (plan.rollout_started_at or now) - plan.observation_window
-    baseline = log.filter(resolved_snapshot=plan.from_snapshot, created_at__gte=baseline_since)
-    candidate = log.filter(resolved_snapshot=plan.to_snapshot, created_at__gte=plan.stage_started_at or now)
-    if plan.crosses_providers:
-        # A cut-over has no canary arm: the baseline is the old provider before it, the candidate the new one since.
-        baseline = baseline.filter(provider_id=plan.from_provider_id)
-        candidate = candidate.filter(provider_id=plan.to_provider_id)
-    else:
+    (_, baseline_side), (_, candidate_side) = sides(plan)
+    baseline = log.filter(**baseline_side, created_at__gte=baseline_since)
+    candidate = log.filter(**candidate_side, created_at__gte=plan.stage_started_at or now)
+    if not plan.crosses_providers:
+        # Within one provider the candidate is the canary arm; a cut-over has none: all the new provider ran since.
         candidate = candidate.filter(canary_arm=ARM_CANARY)
     return arm_figures(baseline), arm_figures(candidate)
+
+
+def sides(plan) -> list[tuple[str, dict]]:
+    """The plan's two snapshots as (label, generation log filter), from-snapshot first.
+
+    Across providers, names may repeat: each side is filtered by its provider too and labelled `provider:snapshot`.
+    """
+    if not plan.crosses_providers:
+        return [(name, {"resolved_snapshot": name}) for name in (plan.from_snapshot, plan.to_snapshot)]
+    return [
+        (f"{provider.slug}:{name}", {"resolved_snapshot": name, "provider_id": provider.pk})
+        for provider, name in ((plan.from_provider, plan.from_snapshot), (plan.to_provider, plan.to_snapshot))
+    ]
 
 
 def judge(plan, now: dt.datetime) -> Judgement:
@@ -106,21 +117,11 @@ def benchmark_figures(plan) -> dict:
     run_ids = [pk for pair in plan.comparisons.values_list("baseline", "candidate") for pk in pair]
     runs = Generation.objects.filter(pk__in=run_ids)
     log = Generation.objects.filter(project_id=plan.project_id).exclude(status=Generation.Status.REFUSED)
-    arms = _benchmark_arms(plan)
+    arms = sides(plan)
     return {
         "Comparison runs": {label: arm_figures(runs.filter(**arm)) for label, arm in arms},
         "Generation log": {label: arm_figures(log.filter(**arm)) for label, arm in arms},
     }
-
-
-def _benchmark_arms(plan) -> list[tuple[str, dict]]:
-    """Each snapshot's label and log filter; across providers, names may repeat, so each says its provider."""
-    if not plan.crosses_providers:
-        return [(name, {"resolved_snapshot": name}) for name in (plan.from_snapshot, plan.to_snapshot)]
-    return [
-        (f"{provider.slug}:{name}", {"resolved_snapshot": name, "provider_id": provider.pk})
-        for provider, name in ((plan.from_provider, plan.from_snapshot), (plan.to_provider, plan.to_snapshot))
-    ]
 
 
 def figures_in_words(arm: dict) -> str:
