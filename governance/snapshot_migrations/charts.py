@@ -5,7 +5,7 @@ import datetime as dt
 from governance.dashboard.charts import Chart, Series, line_chart
 from governance.generations.models import Generation
 from governance.policies.engine import ARM_CANARY
-from governance.snapshot_migrations.health import SAMPLE_LIMIT, percentile
+from governance.snapshot_migrations.health import SAMPLE_LIMIT, percentile, sides
 
 MAX_HOURS = 72
 
@@ -56,9 +56,9 @@ def _hourly(plan, start: dt.datetime, end: dt.datetime, *, candidate: bool) -> d
         Generation.objects.health_outcomes()
         .filter(environment_id=plan.environment_id, created_at__gte=start, created_at__lte=end)
         .exclude(purpose=Generation.PURPOSE_COMPARISON)
-        .filter(resolved_snapshot=plan.to_snapshot if candidate else plan.from_snapshot)
+        .filter(**sides(plan)[1 if candidate else 0][1])
     )
-    if candidate:
+    if candidate and not plan.crosses_providers:  # a cut-over has no canary arm
         rows = rows.filter(canary_arm=ARM_CANARY)
     buckets: dict[int, list[dict]] = {}
     for row in rows.order_by("-pk").values("status", "created_at", "completed_at")[:SAMPLE_LIMIT]:

@@ -5,6 +5,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.wsgi import get_wsgi_application
 from django.urls import reverse
+from django.utils import timezone
 
 from governance.catalog.models import Provider, Snapshot
 from governance.catalog.services import load_pack, read_pack
@@ -15,6 +16,7 @@ from governance.policies.selectors import current_revision
 from governance.simulator import services as simulator
 from governance.simulator.models import SimulatorProfile
 from governance.snapshot_migrations import selectors, services
+from governance.snapshot_migrations.charts import health_charts
 from governance.snapshot_migrations.models import MigrationPlan
 from governance.snapshot_migrations.tasks import check_rollout_health
 from tests.factories import OLD, SYSTEM, make_api_key, simulator_provider
@@ -167,3 +169,6 @@ def test_the_health_gate_judges_a_cut_over_against_the_old_provider_before_it(
     cross_plan.refresh_from_db()
     assert cross_plan.state == MigrationPlan.State.ROLLED_BACK
     assert current_revision(production).provider == simulator_provider()
+    failures, _latency = health_charts(cross_plan, timezone.now())
+    candidate = next(series for series in failures.series if series.label == f"Candidate {LUMEN}")
+    assert 100.0 in candidate.values  # the cut-over's failing hour is charted, though it has no canary arm
