@@ -50,7 +50,10 @@ is pinned to) exercises the budget path. Its $1000 monthly budget at $0.40 per 4
 request admits at most 2,500 submissions per bench database; the bench does not raise
 it (a protected environment's policy changes only through an approved migration plan),
 so in that mode the defaults shrink to a 1 s warm-up and 5 s measured run, and a run
-that still hits the cap is flagged: its accepted/s is then capped by the budget.
+that still hits the cap is flagged: its accepted/s is then capped by the budget. To
+measure the budget path at length, give an unprotected environment a large budget:
+`--environment staging --budget 1000000` (a new policy revision in the bench database,
+written by the same service as the policy editor).
 
 Other options: `--workers`, `--worker-class`, `--threads`, `--connections`,
 `--duration`, `--warmup`, `--model`, `--sweep` (a preset list of configurations),
@@ -95,6 +98,18 @@ SWEEP_CONFIGS = [
 ]
 MODEL_BY_ENVIRONMENT = {"production": "sora-2-2025-10-06"}  # production is pinned to the old snapshot
 BUDGETED_ENVIRONMENTS = {"production"}  # as seeded by seed_demo
+# --budget: the environment's next policy revision, through the same service as the policy editor.
+BUDGET_SCRIPT = """
+from decimal import Decimal
+from governance.audit.services import Actor
+from governance.policies.selectors import current_revision
+from governance.policies.services import revise_policy
+from governance.projects.models import Environment
+environment = Environment.objects.get(project__slug="demo", name=%r)
+current = current_revision(environment)
+revise_policy(environment=environment, provider=current.provider, actor=Actor.system("bench"),
+              reason="bench: measure the budget path", monthly_budget=Decimal(%r))
+"""
 DEFAULT_MODEL = "sora-2-2025-12-08"
 PROMPT = "A calico cat surfing a slow wave at sunset, wide shot."
 
@@ -281,6 +296,8 @@ def prepare(stack: Stack, pg_version: str) -> None:
     step("migrate", [*manage, "migrate", "--noinput", "-v", "0"], stack.env)
     step("seed_demo", [*manage, "seed_demo"], stack.env)
     step("set_rate_limit", [*manage, "set_rate_limit", "demo", args.environment, "0"], stack.env)
+    if args.budget:
+        step("set budget", [*manage, "shell", "-c", BUDGET_SCRIPT % (args.environment, args.budget)], stack.env)
     output = step("create_api_key", [*manage, "create_api_key", "demo", args.environment, "--name", "bench"], stack.env)
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     if not lines:
@@ -757,6 +774,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="Warm-up seconds, not measured, rows still checked (3; 1 in production).",
     )
+    parser.add_argument(
+        "--budget",
+        default="",
+        metavar="DOLLARS",
+        help="Give the (unprotected) environment this monthly budget first, to measure the budget path at length.",
+    )
     parser.add_argument("--sweep", action="store_true", help="Try several gunicorn configurations in one go.")
     parser.add_argument("--db-name", default="governance_bench")
     parser.add_argument("--redis-db", type=int, default=13)
@@ -781,6 +804,8 @@ def main(argv: list[str] | None = None) -> int:
         help="With --py-spy: where to write the collapsed stacks (kept after the run).",
     )
     args = parser.parse_args(argv)
+    if args.budget and args.environment == "production":
+        parser.error("production is protected: its budget changes only through an approved migration plan")
     budgeted = args.environment in BUDGETED_ENVIRONMENTS
     if args.duration is None:
         args.duration = 5 if budgeted else 20

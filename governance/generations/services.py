@@ -4,6 +4,8 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from decimal import Decimal
+from functools import partial
 from types import SimpleNamespace
 
 from django.conf import settings
@@ -205,17 +207,47 @@ def submit(
     video_id = new_video_id()
     bucket = routing_bucket(subject or video_id)
     decision, policy = _decide(holder, submission, now, bucket, comparison)
+    record = partial(
+        _record,
+        holder,
+        submission,
+        policy=policy,
+        now=now,
+        submitted_by=submitted_by,
+        video_id=video_id,
+        comparison=comparison,
+    )
+    generation = None
     if isinstance(decision, Accept) and policy.view.monthly_budget is not None:
-        with transaction.atomic():
-            if not reserve_budget(
-                environment_id=holder.environment_id,
-                now=now,
-                amount=decision.estimated_cost,
-                budget=policy.view.monthly_budget,
-            ):
-                decision = budget_exceeded(decision.estimated_cost, policy.view.monthly_budget)
-            return _record(holder, submission, decision, policy, now, submitted_by, video_id, comparison)
-    return _record(holder, submission, decision, policy, now, submitted_by, video_id, comparison)
+        try:
+            generation = _record_within_budget(record, decision, holder.environment_id, policy.view.monthly_budget, now)
+        except _OverBudget:
+            decision = budget_exceeded(decision.estimated_cost, policy.view.monthly_budget)
+    if generation is None:
+        generation = record(decision)
+    GENERATIONS.labels(generation.status).inc()
+    return generation
+
+
+class _OverBudget(Exception):
+    pass
+
+
+def _record_within_budget(
+    record: Callable[..., Generation], decision: Accept, environment_id: int, budget: Decimal, now: dt.datetime
+) -> Generation:
+    """Record an accepted generation and reserve its cost in one transaction, the reservation last.
+
+    The reservation's UPDATE locks the month's spend row until commit, so every submission to the
+    environment queues behind it. Taken last, the lock is held for one round trip and the commit,
+    not for building and sending the INSERT too. Over budget, the transaction rolls back, its
+    on-commit publish with it, and the caller records the refusal.
+    """
+    with transaction.atomic():
+        generation = record(decision)
+        if not reserve_budget(environment_id=environment_id, now=now, amount=decision.estimated_cost, budget=budget):
+            raise _OverBudget
+    return generation
 
 
 def _decide(
@@ -259,14 +291,15 @@ def _record(
     holder: KeyHolder,
     submission: Submission,
     decision: Decision,
+    *,
     policy,
     now: dt.datetime,
     submitted_by=None,
-    video_id: str = "",
+    video_id: str,
     comparison: ComparisonRun | None = None,
 ) -> Generation:
     generation = Generation(
-        video_id=video_id or new_video_id(),
+        video_id=video_id,
         purpose=Generation.PURPOSE_COMPARISON if comparison else "",
         project_id=holder.project_id,
         environment_id=holder.environment_id,
@@ -324,7 +357,6 @@ def _record(
             created_by=submitted_by,
             created_at=now,
         )
-    GENERATIONS.labels(generation.status).inc()
     if generation.status == Generation.Status.QUEUED:
         transaction.on_commit(lambda: enqueue(generation.pk, generation.step_token, generation.request_id))
     return generation

@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from governance.audit.services import Actor
 from governance.catalog.models import Snapshot
 from governance.generations.models import Generation
+from governance.policies.models import BudgetUsage
 from governance.projects.models import ApiKey
 from governance.projects.services import revoke_api_key
 from tests.factories import NEW, OLD, make_character, revise
@@ -227,6 +228,20 @@ def test_budget_is_enforced_per_calendar_month(api, production):
         assert Generation.objects.filter(status="refused", error_code="budget_exceeded").count() == 1
     with time_machine.travel(dt.datetime(2026, 12, 1, 0, 30, tzinfo=dt.UTC)):
         assert api.post("videos", {"prompt": "a", "model": OLD, "seconds": "8"}).status_code == 200
+
+
+def test_a_request_over_budget_is_logged_once_and_never_reaches_the_worker(
+    api, production, django_capture_on_commit_callbacks
+):
+    revise(production, monthly_budget=Decimal("1.00"))
+    assert api.post("videos", {"prompt": "a", "model": OLD, "seconds": "8"}).status_code == 200
+    with django_capture_on_commit_callbacks() as handed_to_worker:
+        response = api.post("videos", {"prompt": "one too many", "model": OLD, "seconds": "4"})
+    assert response.json()["error"]["code"] == "budget_exceeded"
+    assert handed_to_worker == []
+    assert Generation.objects.get(prompt="one too many").status == "refused"
+    assert Generation.objects.count() == 2
+    assert BudgetUsage.objects.get(environment=production).spent == Decimal("0.80")
 
 
 def test_a_deprecated_snapshot_answers_with_deprecation_and_sunset(api):
