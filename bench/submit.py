@@ -828,7 +828,8 @@ def main(argv: list[str] | None = None) -> int:
             f"Bench stack: Python {platform.python_version()}, PostgreSQL {pg_version}, Redis {redis_version}, "
             f"{os.cpu_count()} CPUs, wrk {wrk_version} with {args.wrk_threads} threads"
         )
-        print(f"Host speed: {host_speed_ms():.0f} ms for a fixed pure-Python loop (lower is faster; compare hosts by it)")
+        speed = host_speed_ms()
+        print(f"Host speed: {speed:.0f} ms for a fixed pure-Python loop (lower is faster; compare hosts by it)")
         print(f"Preparing database '{args.db_name}', Redis db {args.redis_db}, data dir {stack.tmp}")
         prepare(stack, pg_version)
         lua = write_lua(stack)
