@@ -5,9 +5,11 @@ from governance.lifecycle import services
 
 
 def _on_shutdown_dates_changed(sender, *, provider, snapshots, previous_shutdown_dates=None, **kwargs) -> None:
+    """Announce the new dates, then raise the thresholds they bring due now, whichever path changed them."""
     services.announce_shutdown_dates(
         provider=provider, snapshots=snapshots, previous_shutdown_dates=previous_shutdown_dates
     )
+    services.raise_shutdown_alerts()
 
 
 def _on_alias_moved(sender, *, alias, from_snapshot, to_snapshot, reason, drift, **kwargs) -> None:

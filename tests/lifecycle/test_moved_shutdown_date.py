@@ -52,7 +52,8 @@ def test_thresholds_already_fired_for_the_old_date_fire_again_for_the_new_one(sh
     with at(today):
         sync_provider(simulator_provider(), actor=SYSTEM, transport=provider_lists(MOVED))
 
-    assert fired(today) == [(30, MOVED)]  # 9 days to the new date: within 30 days, for the new date
+    # 9 days to the new date: "within 30 days" again, for the new date, raised by the sync itself
+    assert list(production.shutdown_alerts.values_list("threshold_days", "shutdown_on")) == [(30, MOVED), (30, FIRST)]
     assert fired(today) == []
     assert fired(MOVED - dt.timedelta(days=7)) == [(7, MOVED)]
     assert fired(MOVED) == [(0, MOVED)]
@@ -103,7 +104,9 @@ def test_a_catalog_pack_that_moves_the_date_is_announced_and_alerts_again(shop):
     assert "now shuts down on 2027-05-10 (was 2027-06-01)" in announced.title
     loaded = AuditEvent.objects.filter(action="catalog.loaded").last()
     assert OLD in loaded.payload["updated"]
-    assert fired(today) == [(30, MOVED)]
+    alert = Notification.objects.filter(recipient=lead, kind="lifecycle.shutdown_alert").first()
+    assert alert.title == f"Shop / Production: {OLD} shuts down within 30 days (2027-05-10)"  # not left to the hour
+    assert fired(today) == []
 
 
 def test_the_banner_shows_the_alert_for_the_date_in_force(shop):
@@ -112,7 +115,8 @@ def test_the_banner_shows_the_alert_for_the_date_in_force(shop):
     with at(FIRST - dt.timedelta(days=7)):
         sync_provider(simulator_provider(), actor=SYSTEM, transport=provider_lists(dt.date(2027, 8, 1)))
 
-    assert open_alerts([production]) == {}  # postponed: 67 days left, no threshold of the new date is due yet
+    [alert] = open_alerts([production])[production.pk]  # postponed: 68 days left, the 7-day alert is gone
+    assert alert.headline == f"{OLD} shuts down within 90 days (2027-08-01)"
     assert fired(dt.date(2027, 8, 1) - dt.timedelta(days=60)) == [(60, dt.date(2027, 8, 1))]
     [alert] = open_alerts([production])[production.pk]
     assert alert.headline == f"{OLD} shuts down within 60 days (2027-08-01)"
