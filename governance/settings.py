@@ -190,7 +190,7 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "BACKEND": "governance.cache_backends.FileBasedCache",
             "LOCATION": str(DATA_DIR / "cache"),
         }
     }

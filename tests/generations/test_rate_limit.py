@@ -1,4 +1,5 @@
 import datetime as dt
+import multiprocessing
 
 import pytest
 import time_machine
@@ -114,3 +115,28 @@ def test_the_command_sets_an_environments_limit(production, capsys):
     production.refresh_from_db()
     assert production.rate_limit_per_minute == 120
     assert "120 requests per minute per key" in capsys.readouterr().out
+
+
+PROCESSES, REQUESTS_EACH, LIMIT = 4, 60, 100
+
+
+def test_processes_sharing_the_embedded_file_cache_let_through_exactly_the_limit(settings, tmp_path):
+    settings.CACHES = {"default": {"BACKEND": "governance.cache_backends.FileBasedCache", "LOCATION": str(tmp_path)}}
+    now = START_OF_A_MINUTE.timestamp() + 5
+    fork = multiprocessing.get_context("fork")  # each process counts through the cache, as gunicorn's workers do
+    start, allowed = fork.Barrier(PROCESSES), fork.Queue()
+
+    def web_process() -> None:
+        start.wait()
+        passed = sum(
+            ratelimit.seconds_until_allowed(api_key_id=7, per_minute=LIMIT, now=now) is None
+            for _ in range(REQUESTS_EACH)
+        )
+        allowed.put(passed)
+
+    processes = [fork.Process(target=web_process) for _ in range(PROCESSES)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=60)
+    assert sum(allowed.get(timeout=5) for _ in processes) == LIMIT  # of 240 requests
