@@ -4,6 +4,8 @@ Viewer reads; developer also reads keys' metadata; admin edits policies, keys an
 members. Every view checks the role on the server through `requires_project_role`.
 """
 
+import secrets
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -127,19 +129,28 @@ def policy_editor(request: HttpRequest, project: Project, role: str, environment
     return render(request, EDITOR_PAGE, context, status=400)
 
 
+SENT_KEY_FORMS = "api_key_forms_sent"  # in the session: the form tokens already used, each with the key it made
+
+
 @require_http_methods(["GET", "POST"])
 @requires_project_role(Role.ADMIN)
 def api_key_create(request: HttpRequest, project: Project, role: str, environment_name: str) -> HttpResponse:
     environment = _environment_or_404(project, environment_name)
-    form = ApiKeyForm(request.POST or None)
+    form = ApiKeyForm(request.POST or None, initial={"form_token": secrets.token_urlsafe(16)})
     context = {"project": project, "role": role, "environment": environment, "form": form}
     if request.method == "POST" and form.is_valid():
+        token = form.cleaned_data["form_token"]
+        sent = request.session.get(SENT_KEY_FORMS, {})
+        if token and token in sent:
+            return _key_form_sent_again(request, environment, sent[token])
         api_key, raw_key = create_api_key(
             environment=environment,
             name=form.cleaned_data["name"],
             actor=Actor.for_user(request.user),
             created_by=request.user,
         )
+        if token:
+            request.session[SENT_KEY_FORMS] = {**dict(list(sent.items())[-19:]), token: api_key.pk}
         # The raw key exists only in this response: never stored, never cached, never shown again.
         response = render(
             request, "dashboard/project/api_key_created.html", {**context, "api_key": api_key, "raw_key": raw_key}
@@ -148,6 +159,19 @@ def api_key_create(request: HttpRequest, project: Project, role: str, environmen
         return response
     status = 400 if request.method == "POST" else 200
     return render(request, "dashboard/project/api_key_form.html", context, status=status)
+
+
+def _key_form_sent_again(request: HttpRequest, environment: Environment, key_id: int) -> HttpResponse:
+    """The browser resent a form that already made a key (a reload of the page that showed it): make no other."""
+    api_key = ApiKey.objects.filter(pk=key_id, environment=environment).first()
+    if api_key is not None:
+        messages.warning(
+            request,
+            f"No new key: the key “{api_key.name}” ({api_key.prefix}…) was created when this form was first sent, "
+            "and its value was shown then, once. If nobody copied it, revoke it and create another.",
+        )
+    url = reverse("dashboard:project_detail", args=[environment.project.slug])
+    return redirect(f"{url}#keys-{environment.name}")
 
 
 @require_http_methods(["GET", "POST"])
