@@ -4,8 +4,6 @@ Viewer reads; developer also reads keys' metadata; admin edits policies, keys an
 members. Every view checks the role on the server through `requires_project_role`.
 """
 
-import secrets
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -19,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from governance.audit.services import Actor
 from governance.catalog.models import Provider
 from governance.dashboard import project_selectors as selectors
+from governance.dashboard import sent_forms
 from governance.dashboard.permissions import has_role, project_role, requires_project_role
 from governance.dashboard.project_forms import AddMemberForm, ApiKeyForm, MemberRoleForm, PolicyForm
 from governance.dashboard.selectors import can_see_all_projects
@@ -129,28 +128,23 @@ def policy_editor(request: HttpRequest, project: Project, role: str, environment
     return render(request, EDITOR_PAGE, context, status=400)
 
 
-SENT_KEY_FORMS = "api_key_forms_sent"  # in the session: the form tokens already used, each with the key it made
-
-
 @require_http_methods(["GET", "POST"])
 @requires_project_role(Role.ADMIN)
 def api_key_create(request: HttpRequest, project: Project, role: str, environment_name: str) -> HttpResponse:
     environment = _environment_or_404(project, environment_name)
-    form = ApiKeyForm(request.POST or None, initial={"form_token": secrets.token_urlsafe(16)})
+    form = ApiKeyForm(request.POST or None, initial={"form_token": sent_forms.new_token()})
     context = {"project": project, "role": role, "environment": environment, "form": form}
     if request.method == "POST" and form.is_valid():
         token = form.cleaned_data["form_token"]
-        sent = request.session.get(SENT_KEY_FORMS, {})
-        if token and token in sent:
-            return _key_form_sent_again(request, environment, sent[token])
+        if (made := sent_forms.made_by(request, "api_key", token)) is not None:
+            return _key_form_sent_again(request, environment, made)
         api_key, raw_key = create_api_key(
             environment=environment,
             name=form.cleaned_data["name"],
             actor=Actor.for_user(request.user),
             created_by=request.user,
         )
-        if token:
-            request.session[SENT_KEY_FORMS] = {**dict(list(sent.items())[-19:]), token: api_key.pk}
+        sent_forms.remember(request, "api_key", token, api_key.pk)
         # The raw key exists only in this response: never stored, never cached, never shown again.
         response = render(
             request, "dashboard/project/api_key_created.html", {**context, "api_key": api_key, "raw_key": raw_key}
