@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from governance.audit.services import Actor
 from governance.catalog.models import Snapshot
 from governance.catalog.sync import review_snapshot
+from governance.dashboard import sent_forms
 from governance.dashboard.lifecycle_forms import WebhookForm
 from governance.dashboard.permissions import requires_project_role
 from governance.dashboard.selectors import visible_projects
@@ -46,17 +47,21 @@ def impact(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @requires_project_role(Role.ADMIN)
 def webhooks(request: HttpRequest, project, role) -> HttpResponse:
-    form = WebhookForm(request.POST or None)
+    form = WebhookForm(request.POST or None, initial={"form_token": sent_forms.new_token()})
     created_secret = None
     if request.method == "POST" and form.is_valid():
+        token = form.cleaned_data["form_token"]
+        if (made := sent_forms.made_by(request, "webhook", token)) is not None:
+            return _webhook_form_sent_again(request, project, made)
         try:
-            _, created_secret = create_webhook(
+            webhook, created_secret = create_webhook(
                 project=project,
                 url=form.cleaned_data["url"],
                 description=form.cleaned_data["description"],
                 actor=Actor.for_user(request.user),
             )
-            form = WebhookForm()
+            sent_forms.remember(request, "webhook", token, webhook.pk)
+            form = WebhookForm(initial={"form_token": sent_forms.new_token()})
         except PrivateDestinationError as error:
             form.add_error("url", str(error))
     context = {
@@ -72,6 +77,18 @@ def webhooks(request: HttpRequest, project, role) -> HttpResponse:
     if created_secret:  # the secret exists only in this response: never cached, never shown again
         add_never_cache_headers(response)
     return response
+
+
+def _webhook_form_sent_again(request: HttpRequest, project, webhook_id: int) -> HttpResponse:
+    """The browser resent a form that already added a webhook (a reload of the page with its secret): add none."""
+    webhook = Webhook.objects.active().filter(pk=webhook_id, project=project).first()
+    if webhook is not None:
+        messages.warning(
+            request,
+            f"No new webhook: {webhook.url} was already added when this form was first sent, and its signing "
+            "secret was shown then, once. If nobody copied it, delete the webhook and add it again.",
+        )
+    return redirect("dashboard:webhooks", project.slug)
 
 
 @require_POST

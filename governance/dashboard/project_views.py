@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from governance.audit.services import Actor
 from governance.catalog.models import Provider
 from governance.dashboard import project_selectors as selectors
+from governance.dashboard import sent_forms
 from governance.dashboard.permissions import has_role, project_role, requires_project_role
 from governance.dashboard.project_forms import AddMemberForm, ApiKeyForm, MemberRoleForm, PolicyForm
 from governance.dashboard.selectors import can_see_all_projects
@@ -131,15 +132,19 @@ def policy_editor(request: HttpRequest, project: Project, role: str, environment
 @requires_project_role(Role.ADMIN)
 def api_key_create(request: HttpRequest, project: Project, role: str, environment_name: str) -> HttpResponse:
     environment = _environment_or_404(project, environment_name)
-    form = ApiKeyForm(request.POST or None)
+    form = ApiKeyForm(request.POST or None, initial={"form_token": sent_forms.new_token()})
     context = {"project": project, "role": role, "environment": environment, "form": form}
     if request.method == "POST" and form.is_valid():
+        token = form.cleaned_data["form_token"]
+        if (made := sent_forms.made_by(request, "api_key", token)) is not None:
+            return _key_form_sent_again(request, environment, made)
         api_key, raw_key = create_api_key(
             environment=environment,
             name=form.cleaned_data["name"],
             actor=Actor.for_user(request.user),
             created_by=request.user,
         )
+        sent_forms.remember(request, "api_key", token, api_key.pk)
         # The raw key exists only in this response: never stored, never cached, never shown again.
         response = render(
             request, "dashboard/project/api_key_created.html", {**context, "api_key": api_key, "raw_key": raw_key}
@@ -148,6 +153,19 @@ def api_key_create(request: HttpRequest, project: Project, role: str, environmen
         return response
     status = 400 if request.method == "POST" else 200
     return render(request, "dashboard/project/api_key_form.html", context, status=status)
+
+
+def _key_form_sent_again(request: HttpRequest, environment: Environment, key_id: int) -> HttpResponse:
+    """The browser resent a form that already made a key (a reload of the page that showed it): make no other."""
+    api_key = ApiKey.objects.filter(pk=key_id, environment=environment).first()
+    if api_key is not None:
+        messages.warning(
+            request,
+            f"No new key: the key “{api_key.name}” ({api_key.prefix}…) was created when this form was first sent, "
+            "and its value was shown then, once. If nobody copied it, revoke it and create another.",
+        )
+    url = reverse("dashboard:project_detail", args=[environment.project.slug])
+    return redirect(f"{url}#keys-{environment.name}")
 
 
 @require_http_methods(["GET", "POST"])

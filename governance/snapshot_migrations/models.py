@@ -237,3 +237,8 @@ class ComparisonPair(models.Model):
 
     class Meta:
         ordering = ["plan", "pk"]
+
+    @property
+    def is_finished(self) -> bool:
+        """Both runs have reached a final state (completed, failed, refused or deleted)."""
+        return self.baseline.is_finished and self.candidate.is_finished

@@ -405,7 +405,7 @@ def start_rollout(*, plan: MigrationPlan, user, now: dt.datetime | None = None) 
         _plan_people(plan),
         plan,
         f"Rollout started at {plan.stage_percent}%",
-        f"Observed for {plan.observation_window}.",
+        f"Observed for {duration_words(plan.observation_window)}.",
     )
     return plan
 
@@ -423,11 +423,11 @@ def advance_rollout(
         _refuse(plan, user, "advance the rollout", "health_gate_failing", "A health gate is failing; advancing waits.")
     ends = plan.window_ends_at()
     if ends is not None and now < ends:
+        left = duration_words(ends - now)
         if not override_reason.strip():
-            left = _duration_words(ends - now)
             message = f"The observation window has {left} left; an admin may override it with a reason."
             _refuse(plan, user, "advance the rollout", "window_open", message)
-        _audit(plan, "migration.window_overridden", Actor.for_user(user), reason=override_reason, left=str(ends - now))
+        _audit(plan, "migration.window_overridden", Actor.for_user(user), reason=override_reason, left=left)
     if plan.is_last_stage:
         return _complete(plan, user, now)
     _enter_stage(plan, plan.current_stage + 1, user, now)
@@ -578,9 +578,8 @@ def _tell_when_window_ends(plan: MigrationPlan, now: dt.datetime) -> None:
         )
         if told.update(window_told_stage=plan.current_stage):
             health_words = plan.get_health_display().lower()
-            body = (
-                f"The {plan.stage_percent}% stage was observed for {plan.observation_window}; health: {health_words}."
-            )
+            window = duration_words(plan.observation_window)
+            body = f"The {plan.stage_percent}% stage was observed for {window}; health: {health_words}."
             _tell(_admins(plan.project), plan, "Observation window over: ready to advance", body)
 
 
@@ -755,7 +754,8 @@ def _hours(window: dt.timedelta) -> float:
     return round(window.total_seconds() / 3600, 2)
 
 
-def _duration_words(delta: dt.timedelta) -> str:
+def duration_words(delta: dt.timedelta) -> str:
+    """A window or what is left of it as people read it: '24 h 0 min', '21 h 59 min', '5 min'."""
     minutes = max(int(delta.total_seconds() // 60), 0)
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min" if hours else f"{minutes} min"

@@ -236,6 +236,7 @@ def _render_plan(request: HttpRequest, plan: MigrationPlan, role: str, *, refusa
         "checklist": selectors.checklist(plan, request.user),
         "timeline": selectors.timeline(plan),
         "pairs": pairs,
+        "comparisons_running": any(not pair.is_finished for pair in pairs),
         "verdicts": selectors.verdict_summary(pairs),
         "benchmark": selectors.benchmark(plan),
         "health_charts": health_charts(plan, now),

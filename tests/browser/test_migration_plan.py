@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from governance.policies.selectors import current_revision
 from governance.projects.models import Role
+from governance.simulator.models import SimulatorProfile
 from tests.browser.conftest import screenshot, sign_in
 from tests.factories import NEW, OLD, make_environment, make_member, make_project, make_user
 
@@ -113,3 +114,24 @@ def test_a_plan_is_signed_off_by_others_rolled_out_in_stages_and_rolled_back(pag
         screenshot(page, "migration-rolled-back")
         revision = current_revision(demo)
         assert (revision.default_model, revision.canary_percent) == (OLD, 0)
+
+
+@pytest.mark.live
+def test_comparison_runs_show_their_results_without_a_reload(live_stack, page, demo):
+    """The author starts the prompt set and watches each run finish on the plan page, as on a generation's page."""
+    for snapshot in (OLD, NEW):
+        SimulatorProfile.objects.create(snapshot=snapshot, latency_seconds=2.0, failure_rate=0)
+    sign_in(page, "lead")
+    page.goto(f"/projects/demo/migrations/new/?environment=production&to={NEW}")
+    page.get_by_label("Why").fill("December snapshot: better motion, same price")
+    page.get_by_role("button", name="Create draft plan").click()
+    page.get_by_role("button", name="Run the prompt set on both snapshots").click()
+    comparison = page.locator("section", has=page.get_by_role("heading", name="Prompt compatibility: comparison runs"))
+    expect(comparison.locator("tbody .status")).to_have_count(6)
+    screenshot(page, "migration-comparison-running")
+
+    expect(comparison.locator("tbody .status-completed")).to_have_count(6, timeout=45_000)
+    expect(comparison.get_by_role("link", name="Watch")).to_have_count(6)
+    benchmark = page.locator("section", has=page.get_by_role("heading", name="Performance benchmark"))
+    expect(benchmark.get_by_role("table", name="Comparison runs")).to_contain_text("100%")
+    screenshot(page, "migration-comparison-finished")

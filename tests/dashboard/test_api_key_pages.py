@@ -122,3 +122,24 @@ def test_key_metadata_is_read_by_developers_and_site_wide_auditors_but_not_viewe
     client.force_login(user)
     page = client.get(reverse("dashboard:project_detail", args=["shop"])).content.decode()
     assert ("test key" in page) is sees_keys
+
+
+def test_sending_the_create_form_again_makes_no_second_key(client, shop):
+    """Reloading the page that showed the new key resends the form: the browser asks, people say yes."""
+    client.force_login(shop.users[Role.ADMIN])
+    form = client.get(create_url()).content.decode()
+    token = form.split('name="form_token" value="')[1].split('"')[0]
+    first = client.post(create_url(), {"name": "checkout service", "form_token": token})
+    raw_key = first.content.decode().split('id="raw-key" class="raw-key" value="')[1].split('"')[0]
+
+    again = client.post(create_url(), {"name": "checkout service", "form_token": token}, follow=True)
+
+    assert ApiKey.objects.filter(environment=shop.staging).count() == 1
+    page = again.content.decode()
+    assert again.redirect_chain[-1][0].endswith("/projects/shop/#keys-staging")
+    assert "was created when this form was first sent" in page
+    assert key_from(raw_key).prefix in page and raw_key not in page
+    another = client.get(create_url()).content.decode().split('name="form_token" value="')[1].split('"')[0]
+    assert another != token
+    client.post(create_url(), {"name": "billing", "form_token": another})
+    assert ApiKey.objects.filter(environment=shop.staging).count() == 2

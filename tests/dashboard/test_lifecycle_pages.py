@@ -239,3 +239,22 @@ def test_a_provider_without_its_key_shows_as_not_synced_not_failed(client, monke
     page = client.get(reverse("dashboard:catalog")).content.decode()
     assert "Not synced: set OPENAI_API_KEY to sync." in page
     assert "Last sync failed" not in page and "alert-danger" not in page
+
+
+def test_sending_the_add_webhook_form_again_adds_no_second_endpoint(client, shop):
+    """Reloading the page that showed the secret resends the form; a second endpoint would get every event twice."""
+    project, _ = shop
+    client = signed_in(client, project, Role.ADMIN)
+    url = reverse("dashboard:webhooks", args=["shop"])
+    token = client.get(url).content.decode().split('name="form_token" value="')[1].split('"')[0]
+    sent = {"url": "https://hooks.example.com/a", "description": "ops", "form_token": token}
+    first = client.post(url, sent).content.decode()
+    secret = first[first.index("whsec_") :].split("<", 1)[0]
+
+    again = client.post(url, sent, follow=True)
+
+    page = again.content.decode()
+    assert Webhook.objects.active().count() == 1
+    assert again.status_code == 200 and secret not in page and "whsec_" not in page
+    assert "already added when this form was first sent" in page
+    assert page.count('name="form_token"') == 1 and token not in page

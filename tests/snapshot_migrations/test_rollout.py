@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from django.test import Client
 
 from governance.audit.models import AuditEvent
 from governance.policies.selectors import current_revision
@@ -147,3 +148,23 @@ def test_admins_are_told_once_when_a_stage_window_is_over(rolling, people, clock
     services.check_rollouts()
     told = Notification.objects.filter(title__contains="ready to advance")
     assert list(told.values_list("recipient", flat=True)) == [people["admin"].pk]
+
+
+def test_people_read_observation_windows_in_hours_and_minutes(rolling, people, clock):
+    from governance.notifications.models import Notification
+
+    started = Notification.objects.get(recipient=people["author"], title__startswith="Rollout started")
+    assert started.body == "Observed for 24 h 0 min."
+    clock.shift(dt.timedelta(hours=2, seconds=30.5))
+    services.advance_rollout(plan=rolling, user=people["admin"], override_reason="Incident fix needs it now")
+    override = AuditEvent.objects.get(action="migration.window_overridden")
+    assert override.payload["left"] == "21 h 59 min"
+    client = Client()
+    client.force_login(people["author"])
+    timeline = client.get(f"/projects/shop/migrations/{rolling.pk}/").content.decode()
+    assert "overrode the observation window (21 h 59 min left): Incident fix needs it now" in timeline
+
+    clock.shift(DAY)
+    services.check_rollouts()
+    told = Notification.objects.get(title__contains="ready to advance")
+    assert told.body.startswith("The 50% stage was observed for 24 h 0 min; health:")

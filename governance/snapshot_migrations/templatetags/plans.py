@@ -3,6 +3,7 @@ import datetime as dt
 from django import template
 
 from governance.snapshot_migrations.selectors import awaiting_count
+from governance.snapshot_migrations.services import duration_words
 
 register = template.Library()
 
@@ -35,9 +36,7 @@ def get_item(mapping: dict, key: str):
 
 @register.filter
 def timeuntil_words(delta: dt.timedelta) -> str:
-    minutes = max(int(delta.total_seconds() // 60), 0)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+    return duration_words(delta)
 
 
 @register.filter
