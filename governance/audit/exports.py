@@ -473,7 +473,7 @@ class Export:
     def _rows(self, keys: tuple[str, int, int], *, for_copy: bool) -> tuple[QuerySet, dict]:
         """The export's rows, oldest first, as tuples of its columns; and the bounds that fix the row set."""
         key, _, highest = keys
-        filtered = _filtered_generations(self.filters) if self.kind == GENERATIONS else _filtered_events(self.filters)
+        filtered = _filtered_generations(self.filters) if self.kind == GENERATIONS else filtered_events(self.filters)
         rows = filtered.filter(**{f"{key}__lte": highest}).order_by(key)
         bounds = {"up_to_generation_id": highest} if self.kind == GENERATIONS else {}
         reads = {column.alias: column.read(for_copy=for_copy) for column in self.columns}
@@ -574,7 +574,8 @@ def _filtered_generations(filters: ExportFilters) -> QuerySet[Generation]:
     return rows
 
 
-def _filtered_events(filters: ExportFilters) -> QuerySet[AuditEvent]:
+def filtered_events(filters: ExportFilters) -> QuerySet[AuditEvent]:
+    """The events that `filters` select: one rule for the audit export and the dashboard's event browser."""
     rows = AuditEvent.objects.all()
     if filters.within_projects is not None:
         rows = rows.filter(project__in=filters.within_projects)

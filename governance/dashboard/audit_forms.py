@@ -69,4 +69,13 @@ class AuditExportForm(ExportForm):
     )
 
 
+class EventFilterForm(AuditExportForm):
+    """The event browser's filters: the audit export's, read from the query string, with no file format."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.prefix = None
+        del self.fields["format"]
+
+
 EXPORT_FORMS: dict[str, type[ExportForm]] = {exports.GENERATIONS: GenerationExportForm, exports.AUDIT: AuditExportForm}

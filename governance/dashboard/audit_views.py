@@ -1,4 +1,4 @@
-"""The Audit page: the chain's state, verification on request, and exports with their manifests.
+"""The Audit pages: the chain's state, verification on request, the events, and exports with their manifests.
 
 Open to auditors (the `auditors` group) and superusers, and to project admins, whose
 exports hold only their own projects' records. Every view checks this on the server.
@@ -11,17 +11,26 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from governance.audit import exports
+from governance.audit.selectors import EventPage, event_page
 from governance.audit.services import Actor
 from governance.audit.verification import chain_state, verify_and_record
-from governance.dashboard.audit_forms import EXPORT_FORMS, AuditExportForm, ExportForm, GenerationExportForm
+from governance.dashboard.audit_forms import (
+    EXPORT_FORMS,
+    AuditExportForm,
+    EventFilterForm,
+    ExportForm,
+    GenerationExportForm,
+)
 from governance.dashboard.selectors import can_see_all_projects
 from governance.dashboard.services import record_refused_visit
 from governance.projects.models import Project, Role
 
 PAGE = "dashboard/audit/audit.html"
+EVENTS_PAGE = "dashboard/audit/events.html"
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,27 @@ def auditors_only(view):
 @auditors_only
 def audit(request: HttpRequest, access: AuditAccess) -> HttpResponse:
     return render(request, PAGE, page_context(request, access))
+
+
+@require_safe
+@auditors_only
+def events(request: HttpRequest, access: AuditAccess) -> HttpResponse:
+    """The chain's events, newest first, filtered as the audit export is; a project admin sees their projects'."""
+    form = EventFilterForm(request.GET, projects=access.projects)
+    before = _sequence(request.GET.get("before", ""))
+    page = event_page(form.filters, before=before) if form.is_valid() else EventPage([], None)
+    template = EVENTS_PAGE
+    if request.htmx and not request.htmx.history_restore_request:
+        template += "#rows"
+    filtered = any(value for name, value in request.GET.items() if name != "before")
+    response = render(request, template, {"access": access, "form": form, "page": page, "filtered": filtered})
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _sequence(text: str) -> int | None:
+    """The `before` cursor: a sequence number; anything else starts from the newest event."""
+    return int(text) if text.isdigit() and len(text) < 19 else None
 
 
 @require_POST

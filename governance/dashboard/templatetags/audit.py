@@ -1,3 +1,5 @@
+import json
+
 from django import template
 
 from governance.dashboard.audit_views import audit_access
@@ -9,3 +11,9 @@ register = template.Library()
 def may_audit(user) -> bool:
     """Whether to offer the Audit page in the navigation; the views check again on every request."""
     return audit_access(user) is not None
+
+
+@register.filter
+def pretty_json(value) -> str:
+    """An event's payload as people read it: indented, keys sorted, non-ASCII kept (the template escapes it)."""
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
