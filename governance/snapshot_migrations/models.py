@@ -76,6 +76,8 @@ class MigrationPlan(models.Model):
     )
     reason = models.TextField()
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # Everyone else who changed what the plan proposes: co-authors, so none of them signs it off either.
+    editors = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
     state = models.CharField(max_length=16, choices=State.choices, default=State.DRAFT)
     # Bumped by every edit; sign-offs given on an earlier version no longer count.
     version = models.PositiveIntegerField(default=1)
@@ -138,6 +140,10 @@ class MigrationPlan(models.Model):
     @property
     def is_last_stage(self) -> bool:
         return self.current_stage == len(self.stages) - 1
+
+    def proposed_by(self, user) -> bool:
+        """Whether `user` wrote what the plan proposes (its author, or someone who edited it since)."""
+        return user.pk == self.author_id or self.editors.filter(pk=user.pk).exists()
 
     def window_ends_at(self) -> dt.datetime | None:
         if self.stage_started_at is None:

@@ -248,6 +248,7 @@ def _render_plan(request: HttpRequest, plan: MigrationPlan, role: str, *, refusa
         "is_approver": has_role(request.user, plan.project, Role.APPROVER),
         "is_developer": has_role(request.user, plan.project, Role.DEVELOPER),
         "is_author": request.user.pk == plan.author_id,
+        "proposed_it": plan.proposed_by(request.user),
         "sign_off_form": SignOffForm(),
         "verdict_choices": plan.comparisons.model.Verdict.choices,
     }
