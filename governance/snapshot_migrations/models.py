@@ -10,6 +10,7 @@ from governance.projects.models import Role
 
 DEFAULT_STAGES = [10, 50, 100]
 DEFAULT_WINDOW = dt.timedelta(hours=24)
+WEB_LINK_SCHEMES = ("https://", "http://")
 
 
 class StepKind(models.TextChoices):
@@ -181,6 +182,11 @@ class ChecklistStep(models.Model):
 
     def links(self) -> list[str]:
         return [line.strip() for line in self.evidence_links.splitlines() if line.strip()]
+
+    def shown_links(self) -> list[tuple[str, bool]]:
+        """Each link with whether the page makes it clickable: web addresses only, so a `javascript:` or
+        `data:` line typed by an author reaches the approvers who would click it as text."""
+        return [(link, link.lower().startswith(WEB_LINK_SCHEMES)) for link in self.links()]
 
 
 class SignOff(models.Model):
