@@ -44,9 +44,10 @@ class FilePart:
 class UpstreamClient:
     def __init__(self, provider: Provider, transport: httpx.BaseTransport | None = None):
         headers = {"User-Agent": "snapshot-governance"}
-        api_key = os.environ.get(provider.api_key_env_var, "") if provider.api_key_env_var else ""
+        api_key = provider_api_key(provider)
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
+        self.secrets = (api_key,) if api_key else ()
         self.http = httpx.Client(
             base_url=provider.resolved_base_url + "/",
             headers=headers,
@@ -78,14 +79,18 @@ class UpstreamClient:
         try:
             response = self.http.send(request, stream=True)
         except httpx.HTTPError as error:
-            raise UpstreamError(f"The provider could not be reached: {error}") from error
+            raise UpstreamError(f"The provider could not be reached: {self.redact(str(error))}") from error
         try:
             if response.status_code >= 400:
                 response.read()
-                raise _error_from(response)
+                raise _error_from(response, self.secrets)
             yield response
         finally:
             response.close()
+
+    def redact(self, text: str) -> str:
+        """Text from the provider, fit to keep and show: see `without_secrets`."""
+        return without_secrets(text, *self.secrets)
 
     def _call(self, method: str, path: str, **kwargs) -> dict:
         try:
@@ -93,21 +98,21 @@ class UpstreamClient:
         except httpx.TimeoutException as error:
             raise UpstreamError(f"The provider did not answer in time ({type(error).__name__}).") from error
         except httpx.HTTPError as error:
-            raise UpstreamError(f"The provider could not be reached: {error}") from error
+            raise UpstreamError(f"The provider could not be reached: {self.redact(str(error))}") from error
         if response.status_code >= 400:
-            raise _error_from(response)
+            raise _error_from(response, self.secrets)
         try:
             return response.json()
         except ValueError as error:
             raise UpstreamError("The provider answered with something that is not JSON.", status=502) from error
 
 
-def _error_from(response: httpx.Response) -> UpstreamError:
+def _error_from(response: httpx.Response, secrets: tuple[str, ...]) -> UpstreamError:
     code, message = "upstream_error", f"The provider answered HTTP {response.status_code}."
     try:
         error = response.json().get("error") or {}
         code = str(error.get("code") or code)[:64]
-        message = without_secrets(str(error.get("message") or message)[:1000])
+        message = without_secrets(str(error.get("message") or message)[:1000], *secrets)
     except (ValueError, AttributeError):
         pass
     return UpstreamError(
@@ -118,9 +123,18 @@ def _error_from(response: httpx.Response) -> UpstreamError:
 SECRET_SHAPES = re.compile(r"\b(sk|sgk|rk)[-_][A-Za-z0-9_*.-]{6,}")
 
 
-def without_secrets(text: str) -> str:
-    """A provider's error text, minus anything shaped like an API key (OpenAI echoes a masked key on a 401)."""
+def without_secrets(text: str, *secrets: str) -> str:
+    """A provider's error text, minus the given secrets (the provider's own key, whatever its shape, which
+    some providers echo back) and anything shaped like an API key (OpenAI echoes a masked key on a 401)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[key redacted]")
     return SECRET_SHAPES.sub("[key redacted]", text)
+
+
+def provider_api_key(provider: Provider) -> str:
+    """The provider's key, read from the environment variable it names; never stored."""
+    return os.environ.get(provider.api_key_env_var, "") if provider.api_key_env_var else ""
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -24,7 +24,7 @@ from governance.generations.adapters import adapter_for
 from governance.generations.archive import archive_generation
 from governance.generations.models import Character, Generation, new_step_token
 from governance.generations.services import comparison_policy
-from governance.generations.upstream import UpstreamError
+from governance.generations.upstream import UpstreamError, provider_api_key, without_secrets
 from governance.metrics import GENERATIONS, UPSTREAM_ERRORS, UPSTREAM_SECONDS
 from governance.policies.engine import DERIVED_OPERATIONS, OPERATION_CHARACTER, Refusal, recheck
 from governance.policies.selectors import policy_in_force
@@ -205,10 +205,11 @@ def _apply_upstream_state(generation: Generation, answer: dict) -> None:
         complete(generation, expires_at=answer.get("expires_at"))
     elif status == Generation.Status.FAILED:
         error = answer.get("error") or {}
+        message = str(error.get("message") or "The provider reports the generation failed.")[:1000]
         fail(
             generation,
             code=error.get("code") or "generation_failed",
-            message=error.get("message") or "The provider reports the generation failed.",
+            message=without_secrets(message, provider_api_key(generation.provider)),
         )
     else:
         started = status == Generation.Status.IN_PROGRESS and generation.status != status

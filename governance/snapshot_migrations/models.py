@@ -10,6 +10,7 @@ from governance.projects.models import Role
 
 DEFAULT_STAGES = [10, 50, 100]
 DEFAULT_WINDOW = dt.timedelta(hours=24)
+WEB_LINK_SCHEMES = ("https://", "http://")
 
 
 class StepKind(models.TextChoices):
@@ -76,6 +77,8 @@ class MigrationPlan(models.Model):
     )
     reason = models.TextField()
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # Everyone else who changed what the plan proposes: co-authors, so none of them signs it off either.
+    editors = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
     state = models.CharField(max_length=16, choices=State.choices, default=State.DRAFT)
     # Bumped by every edit; sign-offs given on an earlier version no longer count.
     version = models.PositiveIntegerField(default=1)
@@ -139,6 +142,10 @@ class MigrationPlan(models.Model):
     def is_last_stage(self) -> bool:
         return self.current_stage == len(self.stages) - 1
 
+    def proposed_by(self, user) -> bool:
+        """Whether `user` wrote what the plan proposes (its author, or someone who edited it since)."""
+        return user.pk == self.author_id or self.editors.filter(pk=user.pk).exists()
+
     def window_ends_at(self) -> dt.datetime | None:
         if self.stage_started_at is None:
             return None
@@ -175,6 +182,11 @@ class ChecklistStep(models.Model):
 
     def links(self) -> list[str]:
         return [line.strip() for line in self.evidence_links.splitlines() if line.strip()]
+
+    def shown_links(self) -> list[tuple[str, bool]]:
+        """Each link with whether the page makes it clickable: web addresses only, so a `javascript:` or
+        `data:` line typed by an author reaches the approvers who would click it as text."""
+        return [(link, link.lower().startswith(WEB_LINK_SCHEMES)) for link in self.links()]
 
 
 class SignOff(models.Model):

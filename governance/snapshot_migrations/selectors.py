@@ -32,7 +32,7 @@ def awaiting_sign_off(user) -> list[tuple[MigrationPlan, list[ChecklistStep]]]:
     """Plans in review with a step this user may sign now."""
     if not user.is_authenticated:
         return []
-    plans = MigrationPlan.objects.filter(state=MigrationPlan.State.IN_REVIEW).exclude(author=user)
+    plans = MigrationPlan.objects.filter(state=MigrationPlan.State.IN_REVIEW).exclude(author=user).exclude(editors=user)
     if not user.is_superuser:
         projects = Membership.objects.filter(user=user, role__in=[Role.APPROVER, Role.ADMIN]).values("project")
         plans = plans.filter(project__in=projects)

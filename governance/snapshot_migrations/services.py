@@ -249,6 +249,8 @@ def edit_plan(
     plan.version += 1
     plan.updated_at = timezone.now()
     plan.save()
+    if user.pk != plan.author_id:
+        plan.editors.add(user)
     _audit(plan, "migration.plan_edited", Actor.for_user(user), sign_offs_reset=reset, state_before=previous_state)
     if reset:
         _tell(_plan_people(plan), plan, "Plan edited: sign-offs reset", f"{user} edited the plan; sign again.")
@@ -330,6 +332,8 @@ def sign_off_refusal(plan: MigrationPlan, step: ChecklistStep, user) -> PlanRefu
         return PlanRefused("wrong_plan", "That step belongs to another plan.")
     if user.pk == plan.author_id:
         return PlanRefused("own_plan", "You authored this plan; someone else must sign it off (four-eyes).")
+    if plan.proposed_by(user):
+        return PlanRefused("own_plan", "You edited this plan; someone else must sign it off (four-eyes).")
     if not has_role(user, plan.project, step.required_role):
         return PlanRefused("role", f"This step needs the {step.required_role} role in {plan.project.slug}.")
     named = list(step.approvers.all())
@@ -365,6 +369,7 @@ def step_done(step: ChecklistStep) -> bool:
 def signers_needed(plan: MigrationPlan) -> set:
     """Everyone who could give a sign-off the plan still needs."""
     people = set()
+    proposers = {plan.author_id, *plan.editors.values_list("pk", flat=True)}
     members = Membership.objects.filter(project=plan.project).select_related("user")
     for step in plan.steps.prefetch_related("approvers", "sign_offs"):
         if step_done(step):
@@ -372,7 +377,7 @@ def signers_needed(plan: MigrationPlan) -> set:
         signed = {s.user_id for s in step.sign_offs.all() if s.reset_at is None}
         named = list(step.approvers.all())
         candidates = named or [m.user for m in members if Role.rank(m.role) >= Role.rank(step.required_role)]
-        people |= {u for u in candidates if u.pk != plan.author_id and u.pk not in signed}
+        people |= {u for u in candidates if u.pk not in proposers and u.pk not in signed}
     return people
 
 
@@ -656,8 +661,9 @@ def judge_pair(*, plan: MigrationPlan, pair: ComparisonPair, user, verdict: str)
     """A reviewer's verdict on one pair; the verdicts become the compatibility step's evidence."""
     plan = _locked(plan)
     _require_state(plan, user, "judge a comparison", MigrationPlan.EDITABLE)
-    if not has_role(user, plan.project, Role.APPROVER) or user.pk == plan.author_id:
-        _refuse(plan, user, "judge a comparison", "role", "Pairs are judged by approvers other than the plan's author.")
+    if not has_role(user, plan.project, Role.APPROVER) or plan.proposed_by(user):
+        message = "Pairs are judged by approvers other than the plan's author and editors."
+        _refuse(plan, user, "judge a comparison", "role", message)
     if pair.plan_id != plan.pk or verdict not in ComparisonPair.Verdict.values:
         _refuse(plan, user, "judge a comparison", "bad_verdict", "Choose equivalent, better, worse or broken.")
     pair.verdict, pair.verdict_by = verdict, user

@@ -7,7 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from governance.catalog.models import Snapshot
 from governance.catalog.selectors import load_catalog_view
@@ -30,11 +30,13 @@ from governance.snapshot_migrations.services import PlanRefused
 PLAN_PAGE = "snapshot_migrations/plan.html"
 
 
+@require_safe
 @login_required
 def approvals(request: HttpRequest) -> HttpResponse:
     return render(request, "snapshot_migrations/approvals.html", {"waiting": selectors.awaiting_sign_off(request.user)})
 
 
+@require_safe
 @requires_project_role(Role.VIEWER)
 def plan_list(request: HttpRequest, project: Project, role: str) -> HttpResponse:
     context = {
@@ -128,6 +130,7 @@ def plan_edit(request: HttpRequest, project: Project, role: str, plan_id: int) -
     return render(request, "snapshot_migrations/plan_form.html", context, status=status)
 
 
+@require_safe
 @requires_project_role(Role.VIEWER)
 def plan_detail(request: HttpRequest, project: Project, role: str, plan_id: int) -> HttpResponse:
     plan = selectors.plan_with_checklist(project, plan_id)
@@ -246,6 +249,7 @@ def _render_plan(request: HttpRequest, plan: MigrationPlan, role: str, *, refusa
         "is_approver": has_role(request.user, plan.project, Role.APPROVER),
         "is_developer": has_role(request.user, plan.project, Role.DEVELOPER),
         "is_author": request.user.pk == plan.author_id,
+        "proposed_it": plan.proposed_by(request.user),
         "sign_off_form": SignOffForm(),
         "verdict_choices": plan.comparisons.model.Verdict.choices,
     }

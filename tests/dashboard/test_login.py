@@ -60,3 +60,36 @@ def test_pages_load_htmx_from_our_own_static_files(client):
     assert "/static/django_htmx/htmx-2.min.js" in page
     assert 'hx-headers=\'{"X-CSRFToken": ' in page
     assert "cdn" not in page.lower()
+
+
+OFF_SITE = ["https://evil.example/", "//evil.example/", "/\\evil.example/", "https:/evil.example", "\\\\evil.example"]
+
+
+@pytest.mark.parametrize("next_url", OFF_SITE)
+def test_signing_in_never_sends_the_user_off_site(client, next_url):
+    make_user("alice")
+
+    form = client.get(reverse("login"), {"next": next_url}).content.decode()
+    response = client.post(reverse("login"), {"username": "alice", "password": "pw-for-tests", "next": next_url})
+
+    assert "evil.example" not in form.replace(next_url, "")  # echoed only as the form's own hidden value
+    assert response.status_code == 302
+    assert response["Location"] == reverse("dashboard:overview")
+
+
+@pytest.mark.parametrize("next_url", OFF_SITE)
+def test_signing_out_never_sends_the_user_off_site(client, next_url):
+    client.force_login(make_user())
+
+    response = client.post(reverse("logout") + "?next=" + next_url, {"next": next_url})
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("login")
+
+
+def test_signing_in_goes_on_to_a_page_of_ours(client):
+    make_user("alice")
+
+    response = client.post(reverse("login"), {"username": "alice", "password": "pw-for-tests", "next": "/usage/"})
+
+    assert response["Location"] == "/usage/"

@@ -360,3 +360,40 @@ def test_a_providers_error_text_is_kept_without_anything_shaped_like_a_key(accep
     assert failed.error_code == "invalid_api_key"
     assert "Incorrect API key provided: [key redacted]" in failed.error_message
     assert "sk-proj" not in failed.error_message
+
+
+PROVIDER_KEY = "vendor-live-7f3a9c2e5b1d4f6a8c0e2b4d"  # a reseller's key, not shaped like OpenAI's
+
+
+@pytest.fixture
+def provider_with_a_key(accepted, monkeypatch):
+    accepted.provider.api_key_env_var = "RESELLER_KEY"
+    accepted.provider.save(update_fields=["api_key_env_var"])
+    monkeypatch.setenv("RESELLER_KEY", PROVIDER_KEY)
+    return accepted
+
+
+def echoing(status: int, job_status: str = ""):
+    """A provider that puts the credentials it was sent into its error text."""
+
+    def provider(request: httpx.Request) -> httpx.Response:
+        sent = request.headers["Authorization"]
+        if job_status:
+            job = {"id": "video_up", "object": "video", "status": "failed", "error": {"message": f"denied: {sent}"}}
+            return httpx.Response(200, json=job)
+        return httpx.Response(status, json={"error": {"message": f"key {sent} is not allowed", "code": "denied"}})
+
+    return httpx.MockTransport(provider)
+
+
+@pytest.mark.parametrize(("status", "job_status"), [(403, ""), (200, "failed")])
+def test_the_providers_own_key_is_never_kept_whatever_its_shape(provider_with_a_key, status, job_status, caplog):
+    with use_transport(echoing(status, job_status)):
+        while worker.advance(provider_with_a_key.pk) is not None:
+            pass
+
+    failed = reload(provider_with_a_key)
+    assert failed.status == "failed"
+    assert "[key redacted]" in failed.error_message
+    kept = f"{failed.error_message} {failed.timeline} {caplog.text}"
+    assert PROVIDER_KEY not in kept

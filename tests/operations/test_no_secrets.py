@@ -7,17 +7,21 @@ Audit page; the raw key and SECRET_KEY must appear nowhere.
 
 import io
 import logging
+import re
 
 import httpx
 import pytest
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.test import Client
 
 from governance.generations import worker
 from governance.generations.models import Generation
 from governance.generations.upstream import use_transport
+from governance.lifecycle.services import attempt_delivery, enqueue_webhooks
 from governance.projects.models import AUDITOR_GROUP, Project, Role
 from tests.factories import OLD, make_api_key, make_environment, make_member, make_project, make_user
 from tests.generations.conftest import Api
@@ -102,3 +106,35 @@ def test_no_key_or_secret_key_in_logs_pages_responses_or_exports(raw_key, caplog
     assert raw_key not in everything
     assert raw_key[12:] not in everything  # not even the part after the visible prefix
     assert settings.SECRET_KEY not in everything
+
+
+def every_row_as_text() -> str:
+    return "\n".join(
+        repr(row) for model in apps.get_models() for row in model._base_manager.values_list() if model is not Session
+    )
+
+
+def test_a_webhook_secret_is_shown_once_and_kept_nowhere_in_plain_text(settings, caplog, tmp_path):
+    """Not in the database, a log line, a later page, the delivery log, an audit event or an export."""
+    caplog.set_level(logging.DEBUG)
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    project = make_project("shop")
+    admin = make_member(project, Role.ADMIN)
+    client = Client()
+    client.force_login(admin)
+
+    created = client.post("/projects/shop/webhooks/", {"url": "https://hooks.example.com/in", "description": "ci"})
+    secret = re.search(r"whsec_[A-Za-z0-9+/=]+", created.content.decode()).group(0)
+    key = secret.removeprefix("whsec_")
+    delivery = enqueue_webhooks(project, "snapshot.shutdown_alert", {"snapshot": OLD})[0]
+    attempt_delivery(delivery.pk, transport=httpx.MockTransport(lambda request: httpx.Response(500)))
+
+    superuser = make_user("root", is_staff=True, is_superuser=True)
+    seen = [every_row_as_text(), caplog.text, text_of(client.get("/projects/shop/webhooks/"))]
+    seen += every_page(superuser) + command_exports(tmp_path)
+    seen += [text_of(client.get(f"/admin/lifecycle/webhook/{delivery.webhook_id}/change/"))]
+
+    everything = "\n".join(seen)
+    assert "hooks.example.com" in everything  # the pages and rows really were about the webhook
+    assert secret not in everything
+    assert key not in everything

@@ -139,3 +139,16 @@ def test_rollout_actions_check_the_role_on_the_server(plan, people, action):
     response = signed_in(people["developer"]).post(plan_url(plan, f"actions/{action}/"), follow=True)
     assert response.status_code == 200
     assert "Cannot" in response.content.decode() or "Only" in response.content.decode()
+
+
+def test_evidence_links_are_clickable_only_when_they_are_web_addresses(plan, people):
+    """A `javascript:` or `data:` line an author typed reaches the approvers as text, never as a link to click."""
+    step = plan.steps.first()
+    lines = "https://ci.example/run/7\njavascript:alert(document.cookie)\ndata:text/html,<script>x()</script>\nJIRA-12"
+    signed_in(people["developer"]).post(plan_url(plan, f"steps/{step.pk}/evidence/"), {"evidence": "x", "links": lines})
+
+    page = signed_in(people["approver"]).get(plan_url(plan)).content.decode()
+
+    assert '<a href="https://ci.example/run/7"' in page
+    assert "javascript:alert(document.cookie)" in page and "JIRA-12" in page  # still shown, as text
+    assert 'href="javascript:' not in page and 'href="data:' not in page and 'href="JIRA-12"' not in page

@@ -7,7 +7,7 @@ import pytest
 from governance.audit.models import AuditEvent
 from governance.notifications.models import Notification
 from governance.snapshot_migrations import services
-from governance.snapshot_migrations.models import MigrationPlan
+from governance.snapshot_migrations.models import MigrationPlan, SignOff
 from governance.snapshot_migrations.services import PlanRefused
 from tests.factories import NEW, OLD
 from tests.snapshot_migrations.conftest import approved, sign_all
@@ -173,3 +173,28 @@ def test_a_step_without_evidence_cannot_be_approved_but_can_be_rejected(producti
     services.sign_off(plan=bare, step=step, user=people["approver"], decision="reject", comment="no evidence")
     bare.refresh_from_db()
     assert bare.state == bare.State.REJECTED
+
+
+def test_whoever_edited_the_plan_does_not_sign_it_off_or_judge_its_pairs(plan, people):
+    """An admin who rewrote the proposal is one of its authors: four-eyes needs someone else."""
+    services.submit_for_review(plan=plan, user=people["author"])
+    services.edit_plan(
+        plan=plan,
+        user=people["admin"],
+        reason="Straight to everyone",
+        to_snapshot=NEW,
+        stages=[100],
+        observation_window=dt.timedelta(0),
+        auto_rollback=False,
+    )
+    pair = services.run_comparison(plan=plan, user=people["author"])[0]
+
+    for step in plan.steps.all():
+        with pytest.raises(PlanRefused) as refusal:
+            services.sign_off(plan=plan, step=step, user=people["admin"], decision="approve", comment="mine now")
+        assert refusal.value.code == "own_plan"
+    with pytest.raises(PlanRefused):
+        services.judge_pair(plan=plan, pair=pair, user=people["admin"], verdict="better")
+    assert people["admin"] not in services.signers_needed(plan)
+    assert not SignOff.objects.filter(step__plan=plan, reset_at__isnull=True).exists()
+    assert {event.payload["code"] for event in refused_events(plan)} == {"own_plan", "role"}
