@@ -138,6 +138,7 @@ RULES: dict[str, Rule] = {
     "snapshot_migrations:comparison_run": project_role_at_least(Role.DEVELOPER, 404, method="POST"),
     "snapshot_migrations:comparison_verdict": project_role_at_least(Role.APPROVER, 404, method="POST"),
     "dashboard:audit_verify": auditors_and_project_admins(302, method="POST"),
+    "dashboard:audit_events": auditors_and_project_admins(200),
     "dashboard:audit_export": auditors_and_project_admins(200, method="POST", data={"generations-format": "csv"}),
     "dashboard:audit_manifest": auditors_and_project_admins(404),  # no such export: allowed, but nothing to show
     "dashboard:content_verify": auditors_and_project_admins(200),
