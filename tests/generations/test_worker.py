@@ -397,3 +397,18 @@ def test_the_providers_own_key_is_never_kept_whatever_its_shape(provider_with_a_
     assert "[key redacted]" in failed.error_message
     kept = f"{failed.error_message} {failed.timeline} {caplog.text}"
     assert PROVIDER_KEY not in kept
+
+
+def failing_with_code(code):
+    job = {"id": "video_up", "object": "video", "status": "failed", "error": {"code": code, "message": "no"}}
+    return httpx.MockTransport(lambda request: httpx.Response(200, json=job))
+
+
+@pytest.mark.parametrize(("code", "kept"), [("quota_" + "x" * 100, ("quota_" + "x" * 100)[:64]), (503, "503")])
+def test_a_providers_odd_error_code_is_kept_as_text_that_fits(accepted, code, kept):
+    with use_transport(failing_with_code(code)):
+        while worker.advance(accepted.pk) is not None:
+            pass
+
+    failed = reload(accepted)
+    assert failed.status == "failed" and failed.error_code == kept
