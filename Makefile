@@ -17,7 +17,8 @@ run: $(INSTALLED)
 test: $(INSTALLED)
 	$(BIN)/ruff check governance tests
 	$(BIN)/ruff format --check governance tests
-	SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} SIMULATOR_ENABLED=1 $(BIN)/pytest $(PYTEST_ARGS)
+	SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} SIMULATOR_ENABLED=1 \
+	GOVERNANCE_DATA_DIR=$${GOVERNANCE_DATA_DIR:-$(CURDIR)/var/test} $(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(INSTALLED)
 	$(BIN)/python bench/submit.py
