@@ -94,7 +94,7 @@ def test_the_overview_shows_a_shut_down_pin_first(page):
     sign_in(page, user.username)
 
     alert = page.get_by_role("alert")
-    expect(alert).to_contain_text("1 pinned snapshot needs attention")
+    expect(alert).to_contain_text("1 environment needs attention")
     expect(alert).to_contain_text(f"Troubled app / Production is pinned to {OLD}, which shut down")
     expect(page.locator("table.matrix tbody tr").first).to_contain_text("Troubled app")
     expect(page.get_by_role("list", name="Your roles")).to_contain_text("zzz-troubled: viewer")
