@@ -206,7 +206,8 @@ def comparison_run(request: HttpRequest, project: Project, role: str, plan_id: i
         pairs = services.run_comparison(plan=plan, user=request.user)
     except PlanRefused as refusal:
         return _refused(request, plan, role, refusal)
-    messages.success(request, f"Started {len(pairs)} comparison pairs; they finish in the background.")
+    started = f"{len(pairs)} comparison pair{'s' if len(pairs) != 1 else ''}"
+    messages.success(request, f"Started {started}; they finish in the background.")
     return _back_to_plan(request, plan, role)
 
 

@@ -403,3 +403,15 @@ def test_sources_and_character_names_do_not_cost_a_query_per_row(member_client, 
         make_character(environment, name="Max")
 
     assert log_queries() == few
+
+
+def test_a_polled_row_does_not_carry_the_header_counts(member_client, environment):
+    running = make_generation(environment, status=Generation.Status.IN_PROGRESS, progress=65)
+
+    with CaptureQueriesContext(connection) as captured:
+        response = member_client.get(
+            reverse("dashboard:generation_row", args=[running.video_id]), headers={"HX-Request": "true"}
+        )
+
+    assert "hx-swap-oob" not in response.content.decode()
+    assert not any("notifications_notification" in query["sql"] for query in captured)

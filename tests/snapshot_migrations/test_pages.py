@@ -139,3 +139,41 @@ def test_rollout_actions_check_the_role_on_the_server(plan, people, action):
     response = signed_in(people["developer"]).post(plan_url(plan, f"actions/{action}/"), follow=True)
     assert response.status_code == 200
     assert "Cannot" in response.content.decode() or "Only" in response.content.decode()
+
+
+def test_signing_off_in_the_page_updates_the_header_count_in_the_same_answer(plan, people):
+    from governance.snapshot_migrations import services
+
+    services.submit_for_review(plan=plan, user=people["author"])
+    steps = list(plan.steps.all())
+    for step in steps[:3]:
+        services.sign_off(plan=plan, step=step, user=people["approver"], decision="approve", comment="checked")
+    services.sign_off(plan=plan, step=steps[2], user=people["lead"], decision="approve", comment="accepted")
+    admin = signed_in(people["admin"])
+    assert 'data-testid="approvals-count">1<' in admin.get(plan_url(plan)).content.decode()
+
+    response = admin.post(
+        plan_url(plan, f"steps/{steps[3].pk}/sign-off/"),
+        {"decision": "approve", "comment": "stages agreed"},
+        HTTP_HX_REQUEST="true",
+    )
+
+    body = response.content.decode()
+    assert response.status_code == 200 and "<html" not in body
+    # Out of band: htmx swaps the header's link in place of the page's, with no count left to show.
+    assert '<a class="inbox-link" id="approvals-link" href="/approvals/" hx-swap-oob="true">Approvals</a>' in body
+    assert "approvals-count" not in body
+
+
+def test_a_message_from_an_in_page_action_shows_in_its_answer_not_on_the_next_page(plan, people):
+    from governance.snapshot_migrations.models import ComparisonPrompt
+
+    ComparisonPrompt.objects.create(project=plan.project, prompt="A fox in the snow")
+    client = signed_in(people["developer"])
+
+    response = client.post(plan_url(plan, "comparisons/run/"), HTTP_HX_REQUEST="true")
+
+    body = response.content.decode()
+    assert '<div id="messages" aria-live="polite" hx-swap-oob="true">' in body
+    assert "Started 1 comparison pair; they finish in the background." in body
+    assert "Started 1 comparison pair" not in client.get(plan_url(plan)).content.decode()
