@@ -7,6 +7,7 @@ from governance.audit.models import AuditEvent
 from governance.policies.selectors import current_revision
 from governance.snapshot_migrations.models import MigrationPlan
 from tests.factories import NEW, OLD
+from tests.snapshot_migrations.conftest import brought_to
 
 
 def signed_in(user) -> Client:
@@ -177,3 +178,38 @@ def test_a_message_from_an_in_page_action_shows_in_its_answer_not_on_the_next_pa
     assert '<div id="messages" aria-live="polite" hx-swap-oob="true">' in body
     assert "Started 1 comparison pair; they finish in the background." in body
     assert "Started 1 comparison pair" not in client.get(plan_url(plan)).content.decode()
+
+
+@pytest.mark.parametrize("state", ["completed", "rolled_back", "cancelled"])
+def test_the_edit_page_of_an_ended_plan_says_why_instead_of_showing_the_form(plan, people, state):
+    plan = brought_to(plan, people, state)
+    author = signed_in(people["author"])
+
+    page = author.get(plan_url(plan, "edit/"))
+
+    body = page.content.decode()
+    assert page.status_code == 409
+    assert 'aria-label="Migration plan"' not in body and "Save plan" not in body
+    assert f"This plan cannot be edited.</strong> Cannot edit: the plan is {plan.get_state_display().lower()}." in body
+    assert 'href="/projects/shop/migrations/new/?environment=production">start a new migration</a>' in body
+
+
+def test_saving_the_edit_form_of_a_rolled_back_plan_is_refused_and_changes_nothing(plan, people):
+    plan = brought_to(plan, people, "rolled_back")
+    form = {"to_snapshot": NEW, "reason": "Again", "stages": "10, 100", "window_hours": "1", "auto_rollback": "on"}
+
+    response = signed_in(people["author"]).post(plan_url(plan, "edit/"), form)
+
+    assert response.status_code == 409
+    assert "Cannot edit: the plan is rolled back." in response.content.decode()
+    plan.refresh_from_db()
+    assert (plan.state, plan.reason, plan.stages) == ("rolled_back", "Better motion", [10, 50, 100])
+    assert AuditEvent.objects.filter(action="migration.refused", payload__attempt="edit").exists()
+
+
+def test_only_the_author_or_an_admin_opens_the_edit_form(plan, people):
+    page = signed_in(people["developer"]).get(plan_url(plan, "edit/"))
+
+    assert page.status_code == 403
+    assert "Only the author or an admin may edit." in page.content.decode()
+    assert signed_in(people["author"]).get(plan_url(plan, "edit/")).status_code == 200
