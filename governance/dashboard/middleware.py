@@ -40,6 +40,7 @@ def _swapped_in_place(request: HttpRequest, response: HttpResponse) -> bool:
         return False
     return (
         200 <= response.status_code < 300
+        and response.status_code != 204  # no content: nothing to swap, and no body allowed
         and not response.streaming
         and response.get("Content-Type", "").startswith("text/html")
         and not any(header in response for header in NAVIGATING_HEADERS)
