@@ -250,6 +250,7 @@ def cases(world: dict) -> list[tuple[str, object, dict]]:
         ("member: snapshot", member, {"snapshot": world["snapshots"][0]}),
         ("member: status refused", member, {"status": "refused"}),
         ("member: status in progress (rare)", member, {"status": "in_progress"}),
+        ("member: operation character (none seeded)", member, {"operation": "character"}),
         ("member: one day, 30 days ago", member, {"created_from": month_ago, "created_to": month_ago}),
         ("member: prompt, common word", member, {"q": "lighthouse"}),
         ("member: prompt, rare word", member, {"q": "zeppelin"}),

@@ -136,6 +136,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "governance.browser_middleware.CSPMiddleware",
     "governance.browser_middleware.HtmxMiddleware",
+    # Last, so it sees request.htmx and shows messages before MessageMiddleware keeps them for the next page.
+    "governance.dashboard.middleware.PageFrameUpdatesMiddleware",
 ]
 
 ROOT_URLCONF = "governance.urls"

@@ -7,7 +7,8 @@ lives in one place and a page cannot show a row its user may not see.
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from governance.catalog.models import Alias, Lifecycle, Snapshot
@@ -271,6 +272,7 @@ class LogFilters:
     environment: str = ""
     snapshot: str = ""
     status: str = ""
+    operation: str = ""
     created_from: dt.date | None = None
     created_to: dt.date | None = None
     text: str = ""
@@ -331,6 +333,8 @@ def _log_rows(user, filters: LogFilters) -> QuerySet[Generation]:
         rows = rows.filter(resolved_snapshot=filters.snapshot)
     if filters.status:
         rows = rows.filter(status=filters.status)
+    if filters.operation:
+        rows = rows.filter(operation=filters.operation)
     if filters.created_from is not None:
         rows = rows.filter(created_at__gte=_start_of_day(filters.created_from))
     if filters.created_to is not None:
@@ -339,7 +343,13 @@ def _log_rows(user, filters: LogFilters) -> QuerySet[Generation]:
 
 
 def _for_display(rows: QuerySet[Generation]) -> QuerySet[Generation]:
-    return rows.select_related("project", "environment").defer("parameters", "timeline", "error_message")
+    """What a log row shows, in the page's one query: a derived video's source id and a character's name
+    (from the request as received, so a refused one has it too) come as columns, not as whole rows."""
+    return (
+        rows.select_related("project", "environment")
+        .defer("parameters", "timeline", "error_message")
+        .annotate(source_video_id=F("remixed_from__video_id"), character_name=KT("parameters__name"))
+    )
 
 
 def _older_than(rows: QuerySet[Generation], cursor: int | None) -> QuerySet[Generation]:

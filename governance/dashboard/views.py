@@ -25,7 +25,9 @@ DASHBOARD_VARIANTS = ("video", "thumbnail")
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
     matrix = selectors.overview_matrix(request.user, now=timezone.now())
-    return render(request, "dashboard/overview.html", {"matrix": matrix})
+    # The page's own box names these environments; the site-wide banner leaves them out here.
+    covered = {cell.environment.pk for cell in matrix.problems}
+    return render(request, "dashboard/overview.html", {"matrix": matrix, "lifecycle_banner_covered": covered})
 
 
 @require_safe

@@ -146,6 +146,7 @@ class Generation(models.Model):
             models.Index(fields=["environment", "-created_at", "-id"], name="generation_log_environment"),
             models.Index(fields=["status", "-created_at", "-id"], name="generation_log_status"),
             models.Index(fields=["resolved_snapshot", "-created_at", "-id"], name="generation_log_snapshot"),
+            models.Index(fields=["operation", "-created_at", "-id"], name="generation_log_operation"),
         ]
 
     def __str__(self) -> str:

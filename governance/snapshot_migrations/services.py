@@ -229,8 +229,8 @@ def edit_plan(
 ) -> MigrationPlan:
     """Change what the plan proposes; every sign-off given so far is reset and review starts again."""
     plan = _locked(plan)
-    _require_state(plan, user, "edit", MigrationPlan.EDITABLE)
-    _require_author_or_admin(plan, user, "edit")
+    if refusal := edit_refusal(plan=plan, user=user):
+        raise refusal
     if not reason.strip():
         raise ValidationError({"reason": "Say why the environment should move."})
     _, revision = _pinned_snapshot(plan.environment)
@@ -255,6 +255,22 @@ def edit_plan(
     if reset:
         _tell(_plan_people(plan), plan, "Plan edited: sign-offs reset", f"{user} edited the plan; sign again.")
     return plan
+
+
+def edit_refusal(*, plan: MigrationPlan, user) -> PlanRefused | None:
+    """Why `user` may not edit the plan now (None if they may): edit_plan's own rule, asked before its form.
+
+    A plan that is rolling out, completed, rolled back or cancelled is a record of what was
+    decided and done; moving the environment again is a new plan.
+    """
+    return _state_refusal(plan, user, "edit", MigrationPlan.EDITABLE) or _author_or_admin_refusal(plan, user, "edit")
+
+
+@refusals_audited
+def require_editable(*, plan: MigrationPlan, user) -> None:
+    """Refuse, audited like any refused plan action, unless `user` may edit the plan now."""
+    if refusal := edit_refusal(plan=plan, user=user):
+        raise refusal
 
 
 @refusals_audited
@@ -719,14 +735,26 @@ def _refuse(plan: MigrationPlan, user, attempt: str, code: str, message: str, **
 
 
 def _require_state(plan: MigrationPlan, user, attempt: str, states) -> None:
-    if plan.state not in states:
-        message = f"Cannot {attempt}: the plan is {plan.get_state_display().lower()}."
-        _refuse(plan, user, attempt, "wrong_state", message)
+    if refusal := _state_refusal(plan, user, attempt, states):
+        raise refusal
+
+
+def _state_refusal(plan: MigrationPlan, user, attempt: str, states) -> PlanRefused | None:
+    if plan.state in states:
+        return None
+    message = f"Cannot {attempt}: the plan is {plan.get_state_display().lower()}."
+    return PlanRefused("wrong_state", message, plan=plan, user=user, attempt=attempt)
 
 
 def _require_author_or_admin(plan: MigrationPlan, user, attempt: str) -> None:
-    if user.pk != plan.author_id and not has_role(user, plan.project, Role.ADMIN):
-        _refuse(plan, user, attempt, "role", f"Only the author or an admin may {attempt}.")
+    if refusal := _author_or_admin_refusal(plan, user, attempt):
+        raise refusal
+
+
+def _author_or_admin_refusal(plan: MigrationPlan, user, attempt: str) -> PlanRefused | None:
+    if user.pk == plan.author_id or has_role(user, plan.project, Role.ADMIN):
+        return None
+    return PlanRefused("role", f"Only the author or an admin may {attempt}.", plan=plan, user=user, attempt=attempt)
 
 
 def _require_admin(plan: MigrationPlan, user, attempt: str) -> None:

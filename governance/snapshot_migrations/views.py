@@ -88,6 +88,15 @@ def plan_create(request: HttpRequest, project: Project, role: str) -> HttpRespon
 @requires_project_role(Role.DEVELOPER)
 def plan_edit(request: HttpRequest, project: Project, role: str, plan_id: int) -> HttpResponse:
     plan = _plan_or_404(project, plan_id)
+    try:
+        if request.method == "POST":
+            services.require_editable(plan=plan, user=request.user)  # before the form: its errors would hide why
+        elif refusal := services.edit_refusal(plan=plan, user=request.user):
+            raise refusal
+    except PlanRefused as refusal:
+        context = {"project": project, "role": role, "plan": plan, "refusal": refusal}
+        status = 403 if refusal.code == "role" else 409
+        return render(request, "snapshot_migrations/plan_form.html", context, status=status)
     environments = [plan.environment]
     initial = {
         "environment": plan.environment.name,
@@ -209,7 +218,8 @@ def comparison_run(request: HttpRequest, project: Project, role: str, plan_id: i
         pairs = services.run_comparison(plan=plan, user=request.user)
     except PlanRefused as refusal:
         return _refused(request, plan, role, refusal)
-    messages.success(request, f"Started {len(pairs)} comparison pairs; they finish in the background.")
+    started = f"{len(pairs)} comparison pair{'s' if len(pairs) != 1 else ''}"
+    messages.success(request, f"Started {started}; they finish in the background.")
     return _back_to_plan(request, plan, role)
 
 

@@ -94,8 +94,36 @@ def test_the_overview_shows_a_shut_down_pin_first(page):
     sign_in(page, user.username)
 
     alert = page.get_by_role("alert")
-    expect(alert).to_contain_text("1 pinned snapshot needs attention")
+    expect(alert).to_contain_text("1 environment needs attention")
     expect(alert).to_contain_text(f"Troubled app / Production is pinned to {OLD}, which shut down")
     expect(page.locator("table.matrix tbody tr").first).to_contain_text("Troubled app")
     expect(page.get_by_role("list", name="Your roles")).to_contain_text("zzz-troubled: viewer")
     screenshot(page, "overview-problems")
+
+
+def test_the_snapshot_tables_fit_a_1280_pixel_window_with_dates_on_one_line(page):
+    simulator_provider()
+    load_pack(read_pack("openai-sora-2"), actor=SYSTEM)  # the widest table: long size and feature lists
+    user = make_member(make_project("shop"), Role.VIEWER)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    sign_in(page, user.username)
+
+    page.goto("/catalog/")
+
+    openai = page.locator("table.snapshots", has=page.locator("caption", has_text="OpenAI"))
+    expect(openai).to_have_count(1)
+    for table in page.locator("table.snapshots").all():
+        scroll, visible = table.evaluate("t => [t.parentElement.scrollWidth, t.parentElement.clientWidth]")
+        assert scroll <= visible, "the table hides columns behind a horizontal scroll"
+    released = openai.locator("td.date").first
+    expect(released).to_have_text(re.compile(r"^\d{4}-\d{2}-\d{2}$"))
+    assert released.evaluate(LINES_OF_TEXT) == 1
+    openai.scroll_into_view_if_needed()
+    screenshot(page, "catalog-1280")
+
+
+LINES_OF_TEXT = """cell => {
+    const text = document.createRange();
+    text.selectNodeContents(cell);
+    return text.getClientRects().length;
+}"""

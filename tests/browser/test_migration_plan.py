@@ -61,6 +61,7 @@ def test_a_plan_is_signed_off_by_others_rolled_out_in_stages_and_rolled_back(pag
         expect(page.get_by_test_id("plan-state")).to_have_text("Draft")
         page.get_by_role("button", name="Run the prompt set on both snapshots").click()
         expect(page.locator("#comparison-heading + form + p")).to_contain_text("3 unjudged")
+        expect(page.locator("#messages")).to_have_text("Started 3 comparison pairs; they finish in the background.")
         page.get_by_role("button", name="Record these figures as the benchmark step's evidence").click()
         benchmark = page.locator("article.step", has=page.get_by_role("heading", name="Performance benchmark"))
         expect(benchmark.locator(".evidence")).not_to_contain_text("none yet")
@@ -89,9 +90,11 @@ def test_a_plan_is_signed_off_by_others_rolled_out_in_stages_and_rolled_back(pag
 
         switch_user(page, "admin")
         page.goto(plan_url)
+        expect(page.get_by_test_id("approvals-count")).to_have_text("1")
         sign(page, "Business acceptance", "Second pair of eyes: accepted")
         sign(page, "Gradual rollout plan", "10/50/100 with 24 h windows")
         expect(page.get_by_test_id("plan-state")).to_have_text("Approved")
+        expect(page.get_by_test_id("approvals-count")).to_have_count(0)  # nothing awaits the admin any more
         screenshot(page, "migration-approved")
 
         page.get_by_role("button", name="Start rollout at 10%").click()

@@ -19,16 +19,24 @@ def test_every_environment_on_the_sora_2_pack_is_flagged_with_a_path_to_migrate(
     call_command("seed_demo", stdout=io.StringIO())
     sign_in(page, "lead", DEMO_PASSWORD)
 
-    banner = page.get_by_role("status").filter(has_text="shutting down or shut down")
-    expect(banner).to_contain_text("3 environments of yours depend on snapshots")
+    problems = page.get_by_role("alert").filter(has_text="need attention")
+    expect(problems).to_contain_text("3 environments need attention")
     for environment in SORA_ENVIRONMENTS:
-        expect(banner).to_contain_text(f"Launch videos / {environment}")
+        expect(problems).to_contain_text(f"Launch videos / {environment}")
+    # The overview's own box says it; the site-wide banner says it on the other pages.
+    expect(page.get_by_role("status").filter(has_text="shutting down or shut down")).to_have_count(0)
     launch_row = page.locator("table.matrix tbody tr", has_text="Launch videos")
     expect(launch_row.get_by_test_id("shutdown-badge")).to_have_count(4)  # development allows both snapshots
     calm_row = page.locator("table.matrix tbody tr").filter(has=page.get_by_role("link", name="Demo", exact=True))
     expect(calm_row).to_have_count(1)
     expect(calm_row.get_by_test_id("shutdown-badge")).to_have_count(0)  # the simulator's snapshots run on
     screenshot(page, "sora-2-shutdown-overview")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Generations").click()
+    banner = page.get_by_role("status").filter(has_text="shutting down or shut down")
+    expect(banner).to_contain_text("3 environments of yours depend on snapshots")
+    for environment in SORA_ENVIRONMENTS:
+        expect(banner).to_contain_text(f"Launch videos / {environment}")
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Shutdowns").click()
     impact = page.locator("section.impact", has_text="sora-2-2025-10-06").filter(has_text="OpenAI").first

@@ -291,3 +291,14 @@ def test_a_video_the_client_deleted_before_it_finished_is_neither_failed_nor_dec
     assert "The client deleted this video before it finished" in page
     timeline = page[page.index('id="timeline-heading"') :]
     assert timeline.index(">Deleted by the client<") < timeline.index('status-deleted">Stopped<')
+
+
+def test_the_pages_first_line_says_the_operation_and_its_source(member_client, environment):
+    original = make_generation(environment)
+    extension = make_generation(environment, operation="extend", remixed_from=original)
+
+    summary = detail(member_client, extension).split('<p class="generation-summary">')[1].split("</p>")[0]
+
+    assert '<span class="tag tag-operation">Extension</span>' in summary
+    source_link = reverse("dashboard:generation_detail", args=[original.video_id])
+    assert f'from <a href="{source_link}"><code>{original.video_id}</code></a>' in summary

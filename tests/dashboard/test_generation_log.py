@@ -2,6 +2,7 @@ import datetime as dt
 import re
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -10,7 +11,17 @@ from governance.audit.models import AuditEvent
 from governance.dashboard import selectors
 from governance.generations.models import Generation
 from tests.dashboard.builders import make_generation
-from tests.factories import NEW, OLD, make_environment, make_member, make_project
+from tests.factories import (
+    NEW,
+    OLD,
+    SAMPLE_MP4,
+    make_api_key,
+    make_character,
+    make_environment,
+    make_member,
+    make_project,
+)
+from tests.generations.conftest import Api
 
 pytestmark = pytest.mark.django_db
 
@@ -315,3 +326,92 @@ def test_the_row_partial_of_another_projects_generation_is_404_and_audited(membe
 
     assert response.status_code == 404
     assert AuditEvent.objects.filter(action="auth.refused", object_id=str(stranger.pk)).exists()
+
+
+def log_row_html(page: str, generation: Generation) -> str:
+    return page.split(f'<tr id="row-{generation.video_id}"')[1].split("</tr>")[0]
+
+
+def test_each_row_names_its_operation_and_a_derived_videos_source(member_client, environment):
+    original = make_generation(environment, prompt="a lighthouse")
+    derived = [
+        make_generation(environment, operation=operation, remixed_from=original, prompt=f"{operation} it")
+        for operation in ("remix", "edit", "extend")
+    ]
+
+    page = member_client.get(LOG).content.decode()
+
+    assert '<span class="tag tag-operation">Create</span>' in log_row_html(page, original)
+    source_link = reverse("dashboard:generation_detail", args=[original.video_id])
+    for generation, label in zip(derived, ("Remix", "Edit", "Extension"), strict=True):
+        row = log_row_html(page, generation)
+        assert f'<span class="tag tag-operation">{label}</span>' in row
+        assert f"{generation.operation} it" in row
+        assert f'from <a href="{source_link}" title="{original.video_id}">' in row
+    assert "from <a" not in log_row_html(page, original)
+
+
+def test_a_character_row_shows_its_name_and_no_price(member_client, environment):
+    character = make_character(environment, name="Mona")
+
+    page = member_client.get(LOG).content.decode()
+
+    row = log_row_html(page, character.generation)
+    assert '<span class="tag tag-operation">Character</span>' in row
+    assert '<strong class="character-name">Mona</strong>' in row
+    assert "$0.00" not in row
+
+
+def test_a_refused_character_row_shows_the_name_it_asked_for(member_client, environment):
+    clip = SimpleUploadedFile("max.mp4", SAMPLE_MP4, content_type="video/mp4")
+    # The environment's default snapshot makes no characters: the gateway refuses and logs the request.
+    response = Api(make_api_key(environment)).post("videos/characters", {"name": "Max", "video": clip}, json=False)
+    assert response.status_code == 400
+    refused = Generation.objects.get(video_id=response["X-Governance-Generation"])
+
+    row = log_row_html(member_client.get(LOG).content.decode(), refused)
+
+    assert '<strong class="character-name">Max</strong>' in row
+    assert "operation_not_supported" in row
+
+
+def test_log_filters_by_operation(member_client, environment):
+    created = make_generation(environment)
+    remix = make_generation(environment, operation="remix", remixed_from=created)
+    character = make_character(environment)
+
+    page = member_client.get(LOG, {"operation": "remix"}).content.decode()
+
+    assert f'id="row-{remix.video_id}"' in page
+    assert f'id="row-{created.video_id}"' not in page
+    assert f'id="row-{character.generation.video_id}"' not in page
+    assert '<label for="id_operation">Operation</label>' in page
+
+
+def test_sources_and_character_names_do_not_cost_a_query_per_row(member_client, environment):
+    def log_queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            member_client.get(LOG)
+        return len(captured)
+
+    original = make_generation(environment)
+    make_generation(environment, operation="remix", remixed_from=original)
+    make_character(environment, name="Mona")
+    few = log_queries()
+    for _ in range(5):
+        make_generation(environment, operation="extend", remixed_from=original)
+        make_character(environment, name="Max")
+
+    assert log_queries() == few
+
+
+def test_a_polled_row_does_not_carry_the_header_counts(member_client, environment):
+    running = make_generation(environment, status=Generation.Status.IN_PROGRESS, progress=65)
+
+    with CaptureQueriesContext(connection) as captured:
+        response = member_client.get(
+            reverse("dashboard:generation_row", args=[running.video_id]), headers={"HX-Request": "true"}
+        )
+
+    assert "hx-swap-oob" not in response.content.decode()
+    assert not any("notifications_notification" in query["sql"] for query in captured)

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from governance.catalog.models import Snapshot
 from governance.generations.models import Generation
+from governance.lifecycle.services import raise_shutdown_alerts
 from governance.policies.engine import ALIAS_FOLLOW, ALIAS_REFUSE
 from tests.dashboard.builders import make_generation
 from tests.factories import NEW, OLD, make_environment, make_member, make_project, make_user, simulator_provider
@@ -88,7 +89,7 @@ def test_a_shut_down_pin_is_a_red_cell_and_listed_in_the_banner(member_client, p
         page = overview(member_client)
 
     assert 'role="alert"' in page
-    assert "1 pinned snapshot needs attention" in page
+    assert "1 environment needs attention" in page
     assert f"Video app / Production</strong></a> is pinned to {OLD}, which shut down on 2026-09-24" in page
     assert "cell-problem" in page
     assert "Shut down since 2026-09-24" in page
@@ -134,19 +135,45 @@ def test_the_demo_says_which_alias_an_environment_follows_and_names_each_environ
         call_command("seed_demo", stdout=io.StringIO())
         client.force_login(User.objects.get(username="viewer"))
         page = overview(client)
+        elsewhere = client.get(reverse("dashboard:generation_list")).content.decode()
 
-    banner = page[page.index('id="lifecycle-banner-heading"') :]
-    banner = banner[: banner.index("</section>")]
     problems = page[page.index('id="problems-heading"') :]
     problems = problems[: problems.index("</section>")]
+    assert "3 environments need attention</h2>" in problems
+    assert "pinned snapshots" not in problems  # one of the three follows an alias
     assert (
         f"Launch videos / Development</strong></a> follows alias sora-2, now {NEW}, which shut down on 2026-09-24"
         in problems
     )
     assert f"Launch videos / Production</strong></a> is pinned to {OLD}, which shut down on 2026-09-24" in problems
+    # The overview's own box names all three: the site-wide banner does not say it again above it.
+    assert "lifecycle-banner" not in page
+    banner = elsewhere[elsewhere.index('id="lifecycle-banner-heading"') :]
+    banner = banner[: banner.index("</section>")]
     assert "3 environments of yours depend on snapshots" in banner
     assert banner.count("Launch videos / Development") == 1
     assert f"Launch videos / Development</strong>: {OLD} has shut down (2026-09-24); {NEW} has shut down" in banner
+
+
+def test_the_overviews_banner_keeps_only_what_its_own_box_does_not_say(member_client, project):
+    schedule_shutdown(OLD, deprecated_on=dt.date(2026, 3, 24), shutdown_on=SORA_SHUTDOWN)
+    schedule_shutdown(NEW, deprecated_on=dt.date(2026, 9, 1), shutdown_on=dt.date(2026, 11, 15))
+    make_environment(project, "production", default_model=OLD, allowed_snapshots=[OLD])
+    make_environment(project, "staging", default_model=NEW, allowed_snapshots=[NEW])
+
+    with time_machine.travel(dt.datetime(2026, 10, 1, tzinfo=dt.UTC), tick=False):
+        raise_shutdown_alerts()
+        page = overview(member_client)
+
+    problems = page[page.index('id="problems-heading"') :]
+    problems = problems[: problems.index("</section>")]
+    assert "1 environment needs attention</h2>" in problems and "Video app / Production" in problems
+    banner = page[page.index('id="lifecycle-banner-heading"') :]
+    banner = banner[: banner.index("</section>")]
+    # Staging's snapshot shuts down in 45 days: not yet a problem of the box, still worth the banner.
+    assert "1 other environment of yours depends on snapshots" in banner
+    assert "Video app / Staging</strong>" in banner
+    assert "Video app / Production" not in banner
 
 
 def test_projects_with_problems_come_first(client):
@@ -241,7 +268,7 @@ def test_the_most_urgent_problem_comes_first_in_the_banner_and_the_table(client)
 
     banner = page[: page.index("<table")]
     assert banner.index("Ccc-Gone / Production") < banner.index("Bbb-Soon / Production")
-    assert "2 pinned snapshots need attention" in banner
+    assert "2 environments need attention" in banner
     table = page[page.index("<table") :]
     assert table.index("ccc-gone") < table.index("bbb-soon") < table.index("aaa-calm")
 

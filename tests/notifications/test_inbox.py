@@ -50,6 +50,21 @@ def test_marking_one_read_leaves_the_others_unread(client):
     assert "<html" not in response.content.decode()
 
 
+def test_marking_read_in_the_page_updates_the_headers_unread_count(client):
+    user = make_user()
+    first, _ = (notify([user], kind="k", title=title)[0] for title in ["first", "second"])
+    client.force_login(user)
+    assert 'aria-label="2 unread"' in client.get(reverse("notifications:inbox")).content.decode()
+
+    response = client.post(
+        reverse("notifications:mark_read"), {"notification": first.pk}, headers={"HX-Request": "true"}
+    )
+
+    body = response.content.decode()
+    assert 'id="inbox-link" href="/inbox/" hx-swap-oob="true">Inbox <span class="count-badge"' in body
+    assert 'aria-label="1 unread"' in body
+
+
 def test_nobody_marks_or_reads_another_users_notifications(client):
     owner, intruder = make_user(), make_user()
     notification = notify([owner], kind="k", title="private to the owner")[0]

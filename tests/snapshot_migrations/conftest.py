@@ -5,6 +5,7 @@ import time_machine
 
 from governance.projects.models import Role
 from governance.snapshot_migrations import services
+from governance.snapshot_migrations.models import MigrationPlan
 from tests.factories import OLD, make_environment, make_member, make_project
 
 START = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
@@ -70,4 +71,19 @@ def approved(plan, people):
     services.submit_for_review(plan=plan, user=people["author"])
     sign_all(plan, people)
     plan.refresh_from_db()
+    return plan
+
+
+def brought_to(plan, people, state: str) -> MigrationPlan:
+    """The plan brought to `state` the way people do it."""
+    if state == MigrationPlan.State.CANCELLED:
+        return services.cancel_plan(plan=plan, user=people["author"], reason="not now")
+    plan = approved(plan, people)
+    services.start_rollout(plan=plan, user=people["admin"])
+    if state == MigrationPlan.State.ROLLED_BACK:
+        services.roll_back(plan=plan, user=people["admin"], reason="complaints")
+    while state == MigrationPlan.State.COMPLETED and plan.state != MigrationPlan.State.COMPLETED:
+        plan = services.advance_rollout(plan=plan, user=people["admin"], override_reason="staging proved it")
+    plan.refresh_from_db()
+    assert plan.state == state
     return plan

@@ -7,6 +7,7 @@ from governance.audit.models import AuditEvent
 from governance.policies.selectors import current_revision
 from governance.snapshot_migrations.models import MigrationPlan
 from tests.factories import NEW, OLD
+from tests.snapshot_migrations.conftest import brought_to
 
 
 def signed_in(user) -> Client:
@@ -152,3 +153,76 @@ def test_evidence_links_are_clickable_only_when_they_are_web_addresses(plan, peo
     assert '<a href="https://ci.example/run/7"' in page
     assert "javascript:alert(document.cookie)" in page and "JIRA-12" in page  # still shown, as text
     assert 'href="javascript:' not in page and 'href="data:' not in page and 'href="JIRA-12"' not in page
+
+
+def test_signing_off_in_the_page_updates_the_header_count_in_the_same_answer(plan, people):
+    from governance.snapshot_migrations import services
+
+    services.submit_for_review(plan=plan, user=people["author"])
+    steps = list(plan.steps.all())
+    for step in steps[:3]:
+        services.sign_off(plan=plan, step=step, user=people["approver"], decision="approve", comment="checked")
+    services.sign_off(plan=plan, step=steps[2], user=people["lead"], decision="approve", comment="accepted")
+    admin = signed_in(people["admin"])
+    assert 'data-testid="approvals-count">1<' in admin.get(plan_url(plan)).content.decode()
+
+    response = admin.post(
+        plan_url(plan, f"steps/{steps[3].pk}/sign-off/"),
+        {"decision": "approve", "comment": "stages agreed"},
+        HTTP_HX_REQUEST="true",
+    )
+
+    body = response.content.decode()
+    assert response.status_code == 200 and "<html" not in body
+    # Out of band: htmx swaps the header's link in place of the page's, with no count left to show.
+    assert '<a class="inbox-link" id="approvals-link" href="/approvals/" hx-swap-oob="true">Approvals</a>' in body
+    assert "approvals-count" not in body
+
+
+def test_a_message_from_an_in_page_action_shows_in_its_answer_not_on_the_next_page(plan, people):
+    from governance.snapshot_migrations.models import ComparisonPrompt
+
+    ComparisonPrompt.objects.create(project=plan.project, prompt="A fox in the snow")
+    client = signed_in(people["developer"])
+
+    response = client.post(plan_url(plan, "comparisons/run/"), HTTP_HX_REQUEST="true")
+
+    body = response.content.decode()
+    assert '<div id="messages" aria-live="polite" hx-swap-oob="true">' in body
+    assert "Started 1 comparison pair; they finish in the background." in body
+    assert "Started 1 comparison pair" not in client.get(plan_url(plan)).content.decode()
+
+
+@pytest.mark.parametrize("state", ["completed", "rolled_back", "cancelled"])
+def test_the_edit_page_of_an_ended_plan_says_why_instead_of_showing_the_form(plan, people, state):
+    plan = brought_to(plan, people, state)
+    author = signed_in(people["author"])
+
+    page = author.get(plan_url(plan, "edit/"))
+
+    body = page.content.decode()
+    assert page.status_code == 409
+    assert 'aria-label="Migration plan"' not in body and "Save plan" not in body
+    assert f"<strong>Cannot edit: the plan is {plan.get_state_display().lower()}.</strong>" in body
+    assert 'href="/projects/shop/migrations/new/?environment=production">start a new migration</a>' in body
+
+
+def test_saving_the_edit_form_of_a_rolled_back_plan_is_refused_and_changes_nothing(plan, people):
+    plan = brought_to(plan, people, "rolled_back")
+    form = {"to_snapshot": NEW, "reason": "Again", "stages": "10, 100", "window_hours": "1", "auto_rollback": "on"}
+
+    response = signed_in(people["author"]).post(plan_url(plan, "edit/"), form)
+
+    assert response.status_code == 409
+    assert "Cannot edit: the plan is rolled back." in response.content.decode()
+    plan.refresh_from_db()
+    assert (plan.state, plan.reason, plan.stages) == ("rolled_back", "Better motion", [10, 50, 100])
+    assert AuditEvent.objects.filter(action="migration.refused", payload__attempt="edit").exists()
+
+
+def test_only_the_author_or_an_admin_opens_the_edit_form(plan, people):
+    page = signed_in(people["developer"]).get(plan_url(plan, "edit/"))
+
+    assert page.status_code == 403
+    assert "Only the author or an admin may edit." in page.content.decode()
+    assert signed_in(people["author"]).get(plan_url(plan, "edit/")).status_code == 200

@@ -10,7 +10,7 @@ from governance.snapshot_migrations import services
 from governance.snapshot_migrations.models import MigrationPlan, SignOff
 from governance.snapshot_migrations.services import PlanRefused
 from tests.factories import NEW, OLD
-from tests.snapshot_migrations.conftest import approved, sign_all
+from tests.snapshot_migrations.conftest import approved, brought_to, sign_all
 
 State = MigrationPlan.State
 
@@ -137,6 +137,28 @@ def test_editing_the_plan_after_sign_offs_resets_them_and_reopens_review(plan, p
     sign_all(plan, people)
     plan.refresh_from_db()
     assert plan.state == State.APPROVED
+
+
+@pytest.mark.parametrize("state", [State.ROLLING_OUT, State.COMPLETED, State.ROLLED_BACK, State.CANCELLED])
+def test_a_plan_that_started_or_ended_is_not_edited(plan, people, state):
+    plan = brought_to(plan, people, state)
+
+    with pytest.raises(PlanRefused) as refusal:
+        services.edit_plan(
+            plan=plan,
+            user=people["admin"],
+            reason="Try once more",
+            to_snapshot=NEW,
+            stages=[5, 100],
+            observation_window=dt.timedelta(hours=1),
+            auto_rollback=True,
+        )
+
+    assert refusal.value.code == "wrong_state"
+    assert refusal.value.message == f"Cannot edit: the plan is {plan.get_state_display().lower()}."
+    unchanged = MigrationPlan.objects.get(pk=plan.pk)
+    assert (unchanged.state, unchanged.reason, unchanged.version) == (state, plan.reason, plan.version)
+    assert refused_events(plan).filter(payload__attempt="edit", payload__code="wrong_state").exists()
 
 
 def test_changing_a_steps_evidence_resets_that_steps_sign_offs(plan, people):

@@ -76,6 +76,17 @@ def by_environment(alerts: dict) -> list[list]:
     return sorted(grouped, key=lambda found: (found[0].shutdown_on, found[0].environment_id))
 
 
+@register.simple_tag(takes_context=True)
+def lifecycle_banner_alerts(context) -> list[list]:
+    """The site-wide banner's alerts by environment, without those the page names in its own main box.
+
+    A page sets `lifecycle_banner_covered` (environment ids) so the banner does not say again what the
+    page says just below it.
+    """
+    covered = context.get("lifecycle_banner_covered") or set()
+    return [alerts for alerts in by_environment(lifecycle_alerts(context)) if alerts[0].environment_id not in covered]
+
+
 @register.simple_tag
 def migration_plan_form_action(project_slug: str, environment_name: str) -> str:
     """The plan form's path alone, for a GET form whose fields add `environment` and `to`."""
@@ -85,8 +96,3 @@ def migration_plan_form_action(project_slug: str, environment_name: str) -> str:
 @register.simple_tag
 def recovery_advice(snapshot) -> str:
     return advice(snapshot)
-
-
-@register.filter
-def environment_count(alerts: dict) -> int:
-    return len(alerts)
