@@ -4,14 +4,20 @@ A project admin types a webhook's URL; without this rule they could make our
 servers POST to anything our servers can reach (the database, Redis, a cloud
 metadata service). The host is resolved when the webhook is saved and again
 before every delivery, so a name later re-pointed at an inside address is still
-refused. Set WEBHOOK_ALLOW_PRIVATE_NETWORKS=1 where receivers live on a private
-network (and in tests that run a receiver on loopback).
+refused. A delivery connects only to an address checked at the moment of
+connecting (`public_transport`): a name that answers a public address to the
+check and an inside one to the connection (DNS rebinding) reaches nothing. Set
+WEBHOOK_ALLOW_PRIVATE_NETWORKS=1 where receivers live on a private network (and
+in tests that run a receiver on loopback).
 """
 
 import ipaddress
 import socket
 from urllib.parse import urlsplit
+from urllib.request import getproxies
 
+import httpcore
+import httpx
 from django.conf import settings
 
 
@@ -27,7 +33,11 @@ def refuse_private_destination(url: str) -> None:
     if settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS:
         return
     host = urlsplit(url).hostname or ""
-    for address in _addresses(host):
+    _refuse_any_private(host, _addresses(host))
+
+
+def _refuse_any_private(host: str, addresses: list) -> None:
+    for address in addresses:
         if not address.is_global:
             raise PrivateDestinationError(
                 f"{host} is {address}, an address inside a private network. Webhooks go to public endpoints "
@@ -45,3 +55,45 @@ def _addresses(host: str) -> list:
     except (socket.gaierror, UnicodeError):
         return []
     return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+
+
+class _PublicAddressesOnly(httpcore.NetworkBackend):
+    """httpcore's own sockets, opened only to the addresses this backend resolved and checked itself.
+
+    TLS still names and verifies the URL's host: httpcore passes the host, not the address, to the handshake.
+    """
+
+    def __init__(self) -> None:
+        self._sockets = httpcore.SyncBackend()
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        addresses = _addresses(host)
+        if not addresses:
+            raise httpcore.ConnectError(f"{host} does not resolve.")
+        _refuse_any_private(host, addresses)
+        for address in addresses[:-1]:
+            try:
+                return self._sockets.connect_tcp(str(address), port, timeout, local_address, socket_options)
+            except httpcore.ConnectError:
+                continue
+        return self._sockets.connect_tcp(str(addresses[-1]), port, timeout, local_address, socket_options)
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        raise httpcore.ConnectError("Webhooks are not delivered over Unix sockets.")
+
+    def sleep(self, seconds: float) -> None:
+        self._sockets.sleep(seconds)
+
+
+def public_transport() -> httpx.HTTPTransport | None:
+    """The transport for a delivery: to checked public addresses only.
+
+    None (httpx's own) where private networks are allowed, or where deliveries leave through the proxy the
+    environment names (HTTPS_PROXY and the like): the proxy connects, and the check before sending still applies.
+    """
+    if settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS or getproxies():
+        return None
+    transport = httpx.HTTPTransport(retries=0)
+    # httpx builds its connection pool without a way to name the network backend; the pool takes one.
+    transport._pool._network_backend = _PublicAddressesOnly()
+    return transport

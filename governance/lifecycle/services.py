@@ -17,7 +17,11 @@ from django.utils import timezone
 from governance.audit.services import Actor, record_event
 from governance.catalog.models import Snapshot
 from governance.lifecycle import signing
-from governance.lifecycle.destinations import PrivateDestinationError, refuse_private_destination
+from governance.lifecycle.destinations import (
+    PrivateDestinationError,
+    public_transport,
+    refuse_private_destination,
+)
 from governance.lifecycle.models import ALERT_THRESHOLDS, ShutdownAlert, Webhook, WebhookDelivery, dependency_sentence
 from governance.lifecycle.selectors import Dependency, dependencies
 from governance.notifications.services import notify
@@ -419,6 +423,7 @@ def _post(delivery: WebhookDelivery, now: dt.datetime, transport) -> int:
         "webhook-timestamp": str(timestamp),
         "webhook-signature": signing.signature(secret, delivery.message_id, timestamp, body),
     }
+    transport = transport or public_transport()
     with httpx.Client(timeout=WEBHOOK_TIMEOUT_SECONDS, transport=transport, follow_redirects=False) as client:
         return client.post(delivery.webhook.url, content=body, headers=headers).status_code
 

@@ -1,5 +1,8 @@
 """Webhooks go to public endpoints: nobody can make our servers POST inside our own network."""
 
+import ipaddress
+import socket
+
 import httpx
 import pytest
 from django.urls import reverse
@@ -9,6 +12,7 @@ from governance.lifecycle.models import Webhook, WebhookDelivery
 from governance.lifecycle.services import attempt_delivery, create_webhook
 from governance.projects.models import Role
 from tests.factories import SYSTEM, make_member, make_project
+from tests.lifecycle.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.django_db
 
@@ -63,3 +67,51 @@ def test_a_delivery_to_a_url_now_inside_the_network_is_not_sent(settings):
     delivery.refresh_from_db()
     assert sent == []
     assert "private network" in delivery.last_error
+
+
+def resolving(name: str, *answers: str):
+    """A DNS that answers `name` with each of `answers` in turn (the last one from then on); others as usual."""
+    real, asked = socket.getaddrinfo, []
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host != name:
+            return real(host, port, *args, **kwargs)
+        asked.append(host)
+        return real(answers[min(len(asked), len(answers)) - 1], port, *args, **kwargs)
+
+    return getaddrinfo
+
+
+def delivery_to(url: str) -> WebhookDelivery:
+    webhook, _ = create_webhook(project=make_project(), url=url, description="", actor=SYSTEM)
+    return WebhookDelivery.objects.create(webhook=webhook, event_type="test", payload={"x": 1})
+
+
+def test_a_name_that_turns_private_between_the_check_and_the_connection_reaches_nothing(monkeypatch):
+    with WebhookReceiver() as inside:
+        port = inside.server.server_address[1]
+        # Public when the webhook is saved and when the delivery is checked; loopback when it connects.
+        monkeypatch.setattr(
+            socket, "getaddrinfo", resolving("rebind.example", "93.184.215.14", "93.184.215.14", "127.0.0.1")
+        )
+        delivery = delivery_to(f"http://rebind.example:{port}/hooks/lifecycle")
+
+        attempt_delivery(delivery.pk)
+
+    delivery.refresh_from_db()
+    assert inside.received == []
+    assert "rebind.example is 127.0.0.1, an address inside a private network" in delivery.last_error
+
+
+def test_a_delivery_connects_to_the_checked_address_and_still_names_the_host(monkeypatch):
+    monkeypatch.setattr(ipaddress.IPv4Address, "is_global", property(lambda address: True))  # as if on the internet
+    with WebhookReceiver() as receiver:
+        port = receiver.server.server_address[1]
+        monkeypatch.setattr(socket, "getaddrinfo", resolving("hooks.example", "127.0.0.1"))
+        delivery = delivery_to(f"http://hooks.example:{port}/hooks/lifecycle")
+
+        attempt_delivery(delivery.pk)
+
+    delivery.refresh_from_db()
+    assert delivery.status == "delivered"
+    assert receiver.received[0]["headers"]["host"] == f"hooks.example:{port}"
