@@ -97,8 +97,9 @@ def events(request: HttpRequest, access: AuditAccess) -> HttpResponse:
 
 
 def _sequence(text: str) -> int | None:
-    """The `before` cursor: a sequence number; anything else starts from the newest event."""
-    return int(text) if text.isdigit() and len(text) < 19 else None
+    """The `before` cursor: a sequence number in ASCII digits (`"²".isdigit()` holds, `int("²")` fails); anything
+    else starts from the newest event."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
 
 
 @require_POST

@@ -307,10 +307,12 @@ ERROR_CODE_LENGTH = Generation._meta.get_field("error_code").max_length
 def fail(generation: Generation, *, code: str, message: str) -> None:
     """Record a terminal failure; give back the reserved budget if the provider never got the job.
 
-    A provider's code is whatever its JSON held: kept as text, cut to the column, so saving never fails on it.
+    A provider's code is whatever its JSON held: kept as text, cut to the column, so saving never fails on it,
+    and the timeline notes the same text.
     """
+    code = str(code)[:ERROR_CODE_LENGTH]
     generation.status = Generation.Status.FAILED
-    generation.error_code, generation.error_message = str(code)[:ERROR_CODE_LENGTH], message
+    generation.error_code, generation.error_message = code, message
     generation.completed_at = timezone.now()
     generation.next_check_at = None
     generation.add_to_timeline(Generation.Status.FAILED, code)

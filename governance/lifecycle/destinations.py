@@ -14,7 +14,7 @@ in tests that run a receiver on loopback).
 import ipaddress
 import socket
 from urllib.parse import urlsplit
-from urllib.request import getproxies
+from urllib.request import getproxies, proxy_bypass
 
 import httpcore
 import httpx
@@ -85,15 +85,30 @@ class _PublicAddressesOnly(httpcore.NetworkBackend):
         self._sockets.sleep(seconds)
 
 
-def public_transport() -> httpx.HTTPTransport | None:
-    """The transport for a delivery: to checked public addresses only.
+def public_transport(url: str) -> httpx.HTTPTransport | None:
+    """The transport for a delivery to `url`: to checked public addresses only.
 
-    None (httpx's own) where private networks are allowed, or where deliveries leave through the proxy the
-    environment names (HTTPS_PROXY and the like): the proxy connects, and the check before sending still applies.
+    None (httpx's own) where private networks are allowed. Where the environment names a proxy for the
+    URL's scheme (HTTPS_PROXY and the like) and NO_PROXY does not exempt its host, the proxy connects
+    and the check before sending still applies. Either way the choice is made here, for this URL: a
+    client given a transport ignores the environment, so no setting (NO_PROXY alone, a proxy for http
+    only) can send a delivery straight out unchecked.
     """
-    if settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS or getproxies():
+    if settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS:
         return None
+    if proxy := _environment_proxy(url):
+        return httpx.HTTPTransport(proxy=proxy, retries=0)
     transport = httpx.HTTPTransport(retries=0)
     # httpx builds its connection pool without a way to name the network backend; the pool takes one.
     transport._pool._network_backend = _PublicAddressesOnly()
     return transport
+
+
+def _environment_proxy(url: str) -> str | None:
+    """The proxy the environment names for `url`, if any (urllib's reading of the *_PROXY variables)."""
+    proxies = getproxies()
+    parts = urlsplit(url)
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy or proxy_bypass(parts.netloc.rpartition("@")[2]):
+        return None
+    return proxy

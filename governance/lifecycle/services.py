@@ -423,7 +423,7 @@ def _post(delivery: WebhookDelivery, now: dt.datetime, transport) -> int:
         "webhook-timestamp": str(timestamp),
         "webhook-signature": signing.signature(secret, delivery.message_id, timestamp, body),
     }
-    transport = transport or public_transport()
+    transport = transport or public_transport(delivery.webhook.url)
     with httpx.Client(timeout=WEBHOOK_TIMEOUT_SECONDS, transport=transport, follow_redirects=False) as client:
         return client.post(delivery.webhook.url, content=body, headers=headers).status_code
 

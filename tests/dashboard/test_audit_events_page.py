@@ -93,6 +93,18 @@ def test_older_events_are_a_click_away(client, projects):
     assert f"before={newest_first[PAGE_SIZE - 1]}" in first and "Older" not in older.split("← Newest")[1]
 
 
+@pytest.mark.parametrize("cursor", ["²", "abc", "-1", "9" * 30])
+def test_a_cursor_that_is_not_a_sequence_number_starts_from_the_newest_event(client, projects, cursor):
+    client.force_login(auditor())
+    record_event(action="catalog.loaded", actor=Actor.system("loadcatalog"), payload={})
+    newest = AuditEvent.objects.order_by("-sequence").values_list("sequence", flat=True).first()
+
+    response = client.get(EVENTS, {"before": cursor})
+
+    assert response.status_code == 200
+    assert shown(response.content.decode())[0] == newest
+
+
 def test_a_filter_change_through_htmx_answers_with_the_rows_alone(client, projects):
     client.force_login(auditor())
 

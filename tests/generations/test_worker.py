@@ -412,3 +412,4 @@ def test_a_providers_odd_error_code_is_kept_as_text_that_fits(accepted, code, ke
 
     failed = reload(accepted)
     assert failed.status == "failed" and failed.error_code == kept
+    assert failed.timeline[-1]["note"] == kept  # the detail page's timeline shows the same code as the log

@@ -103,6 +103,45 @@ def test_a_name_that_turns_private_between_the_check_and_the_connection_reaches_
     assert "rebind.example is 127.0.0.1, an address inside a private network" in delivery.last_error
 
 
+@pytest.mark.parametrize(
+    "proxy_settings",
+    [{"NO_PROXY": "localhost"}, {"HTTP_PROXY": "http://proxy.invalid:3128"}],
+    ids=["only NO_PROXY", "a proxy for http only"],
+)
+def test_proxy_settings_that_carry_no_delivery_leave_the_rebinding_check_in_place(monkeypatch, proxy_settings):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in proxy_settings.items():
+        monkeypatch.setenv(name, value)
+    with WebhookReceiver() as inside:
+        port = inside.server.server_address[1]
+        monkeypatch.setattr(
+            socket, "getaddrinfo", resolving("rebind.example", "93.184.215.14", "93.184.215.14", "127.0.0.1")
+        )
+        scheme = "https" if "HTTP_PROXY" in proxy_settings else "http"
+        delivery = delivery_to(f"{scheme}://rebind.example:{port}/hooks/lifecycle")
+
+        attempt_delivery(delivery.pk)
+
+    delivery.refresh_from_db()
+    assert inside.received == []
+    assert "rebind.example is 127.0.0.1, an address inside a private network" in delivery.last_error
+
+
+def test_a_delivery_goes_through_the_proxy_the_environment_names_for_its_scheme(monkeypatch):
+    with WebhookReceiver() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server.server_address[1]}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        delivery = delivery_to("http://93.184.215.14/hooks/lifecycle")
+
+        attempt_delivery(delivery.pk)
+
+    delivery.refresh_from_db()
+    assert delivery.status == "delivered"
+    assert proxy.received[0]["headers"]["host"] == "93.184.215.14"
+
+
 def test_a_delivery_connects_to_the_checked_address_and_still_names_the_host(monkeypatch):
     monkeypatch.setattr(ipaddress.IPv4Address, "is_global", property(lambda address: True))  # as if on the internet
     with WebhookReceiver() as receiver:
