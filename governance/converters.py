@@ -1,4 +1,4 @@
-"""URL converters shared by the apps' URL patterns."""
+"""URL converters shared by the apps' URL patterns, and the reading of a number from a query or form."""
 
 
 class ObjectId:
@@ -15,3 +15,13 @@ class ObjectId:
 
     def to_url(self, value: str) -> str:
         return value
+
+
+def number_or_none(text: str, *, max_digits: int = 18) -> int | None:
+    """A row id or cursor from a query or form: ASCII digits only, else None.
+
+    `str.isdigit()` alone admits '²' and other Unicode digits, on which `int()` raises.
+    """
+    if text.isascii() and text.isdigit() and len(text) <= max_digits:
+        return int(text)
+    return None

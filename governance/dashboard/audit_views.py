@@ -18,6 +18,7 @@ from governance.audit import exports
 from governance.audit.selectors import EventPage, event_page
 from governance.audit.services import Actor
 from governance.audit.verification import chain_state, verify_and_record
+from governance.converters import number_or_none
 from governance.dashboard.audit_forms import (
     EXPORT_FORMS,
     AuditExportForm,
@@ -85,7 +86,7 @@ def audit(request: HttpRequest, access: AuditAccess) -> HttpResponse:
 def events(request: HttpRequest, access: AuditAccess) -> HttpResponse:
     """The chain's events, newest first, filtered as the audit export is; a project admin sees their projects'."""
     form = EventFilterForm(request.GET, projects=access.projects)
-    before = _sequence(request.GET.get("before", ""))
+    before = number_or_none(request.GET.get("before", ""))
     page = event_page(form.filters, before=before) if form.is_valid() else EventPage([], None)
     template = EVENTS_PAGE
     if request.htmx and not request.htmx.history_restore_request:
@@ -94,12 +95,6 @@ def events(request: HttpRequest, access: AuditAccess) -> HttpResponse:
     response = render(request, template, {"access": access, "form": form, "page": page, "filtered": filtered})
     patch_vary_headers(response, ["HX-Request"])
     return response
-
-
-def _sequence(text: str) -> int | None:
-    """The `before` cursor: a sequence number in ASCII digits (`"²".isdigit()` holds, `int("²")` fails); anything
-    else starts from the newest event."""
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
 
 
 @require_POST

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from governance.audit.services import Actor
 from governance.catalog.models import Snapshot
 from governance.catalog.sync import review_snapshot
+from governance.converters import number_or_none
 from governance.dashboard import sent_forms
 from governance.dashboard.lifecycle_forms import WebhookForm
 from governance.dashboard.permissions import requires_project_role
@@ -30,8 +31,7 @@ DELIVERY_LOG_SIZE = 50
 def impact(request: HttpRequest) -> HttpResponse:
     """Which of the user's environments depend on each deprecated or shut-down snapshot, and how much they use it."""
     family = request.GET.get("family", "")[:100]
-    snapshot_id = request.GET.get("snapshot", "")
-    snapshot_id = int(snapshot_id) if snapshot_id.isdigit() else None
+    snapshot_id = number_or_none(request.GET.get("snapshot", ""))
     environments = Environment.objects.filter(project__in=visible_projects(request.user))
     context = {
         "impacts": selectors.impact(

@@ -8,6 +8,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_http_methods, require_safe
 from django_htmx.http import HttpResponseClientRefresh
 
+from governance.converters import number_or_none
 from governance.dashboard import selectors
 from governance.dashboard.forms import GenerationFilterForm, PlaygroundForm
 from governance.dashboard.permissions import has_role, project_role, projects_with_role
@@ -107,7 +108,8 @@ def generation_content(request: HttpRequest, video_id: str, variant: str) -> Htt
         response = stream_content(generation, variant)
     except UpstreamError as error:
         status = 404 if error.status == 404 else 502
-        return HttpResponse(f"The provider could not deliver this {variant}: {error.message}", status=status)
+        message = f"The provider could not deliver this {variant}: {error.message}"
+        return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
     response["Cache-Control"] = "private, max-age=300"
     return response
 
@@ -172,8 +174,8 @@ def _playground_page(request: HttpRequest, environments) -> HttpResponse:
     Changing the environment asks htmx for the choices alone, from the same template.
     """
     environments = environments.select_related("project").order_by("project__name", "name")
-    environment_id = request.GET.get("environment", "")
-    chosen = environments.filter(pk=environment_id).first() if environment_id.isdigit() else None
+    environment_id = number_or_none(request.GET.get("environment", ""))
+    chosen = environments.filter(pk=environment_id).first() if environment_id is not None else None
     chosen = chosen or environments.first()
     form = PlaygroundForm(
         environments=environments,

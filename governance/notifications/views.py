@@ -4,10 +4,11 @@ Every query is scoped to `request.user`, so nobody reads or marks another's.
 """
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
+from governance.converters import number_or_none
 from governance.notifications import selectors, services
 
 INBOX_PAGE = "notifications/inbox.html"
@@ -29,7 +30,9 @@ def inbox(request: HttpRequest) -> HttpResponse:
 def mark_read(request: HttpRequest) -> HttpResponse:
     """Mark one notification read (`notification` in the form) or all of them."""
     notification_id = request.POST.get("notification", "")
-    ids = [int(notification_id)] if notification_id.isdigit() else None
+    if notification_id and (number := number_or_none(notification_id)) is None:
+        return HttpResponseBadRequest("No such notification.")
+    ids = [number] if notification_id else None
     services.mark_read(request.user, ids)
     if request.htmx:
         return render(

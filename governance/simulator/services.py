@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.http import QueryDict
 from django.utils import timezone
 
+from governance.converters import number_or_none
 from governance.media import IMAGE_TYPES, VIDEO_TYPES, sniff
 from governance.simulator.errors import SimulatorError, invalid_type, invalid_value, video_not_found
 from governance.simulator.models import (
@@ -118,7 +119,7 @@ def _read_seconds(value: Any, snapshot: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise invalid_type("seconds", "a string such as '4'")
     text = str(value).strip()
-    if not text.isdigit() or int(text) not in allowed:
+    if number_or_none(text) not in allowed:
         choices = ", ".join(f"'{seconds}'" for seconds in allowed)
         raise invalid_value("seconds", f"Invalid value: '{value}'. Supported values for {snapshot} are: {choices}.")
     return int(text)
@@ -357,7 +358,7 @@ def _read_limit(value: str | int | None) -> int:
     if value in (None, ""):
         return DEFAULT_PAGE_SIZE
     text = str(value).strip()
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE_SIZE:
+    if not 1 <= (number_or_none(text) or 0) <= MAX_PAGE_SIZE:
         raise invalid_value("limit", f"Invalid value: '{value}'. limit must be an integer from 1 to {MAX_PAGE_SIZE}.")
     return int(text)
 
@@ -528,7 +529,7 @@ def derive_video(
         seconds_field = "duration" if api == API_LUMEN else "seconds"
         allowed = ALL_SNAPSHOTS[snapshot].extension_seconds
         segment = str(fields.get(seconds_field, "")).strip()
-        if not segment.isdigit() or int(segment) not in allowed:
+        if number_or_none(segment) not in allowed:
             choices = ", ".join(f"'{value}'" for value in allowed)
             raise invalid_value(
                 seconds_field, f"Invalid value: '{segment}'. Supported extensions for {snapshot}: {choices}."

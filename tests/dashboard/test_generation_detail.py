@@ -227,6 +227,15 @@ def test_a_provider_failure_is_a_readable_502(member_client, environment, upstre
     assert "could not deliver this thumbnail: connection refused" in response.content.decode()
 
 
+def test_a_providers_error_text_is_never_rendered_as_html(member_client, environment, upstream):
+    upstream.error = UpstreamError("<img src=x onerror=alert(1)>")
+    generation = make_generation(environment, status=Generation.Status.COMPLETED, upstream_id="sim_4")
+
+    response = member_client.get(reverse("dashboard:generation_content", args=[generation.video_id, "video"]))
+
+    assert response.status_code == 502 and response["Content-Type"] == "text/plain; charset=utf-8"
+
+
 def test_as_received_shows_nested_values_readably_never_as_python(member_client, environment):
     sha256 = "ab" * 32
     generation = make_generation(

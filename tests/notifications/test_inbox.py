@@ -91,3 +91,15 @@ def test_the_inbox_needs_a_sign_in(client):
     response = client.get(reverse("notifications:inbox"))
     assert response.status_code == 302
     assert "/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("garbled", ["²", "abc", "-1"])
+def test_a_garbled_notification_id_marks_nothing_read(client, garbled):
+    user = make_user()
+    notify([user], kind="k", title="still unread")
+    client.force_login(user)
+
+    response = client.post(reverse("notifications:mark_read"), {"notification": garbled})
+
+    assert response.status_code == 400
+    assert Notification.objects.get(recipient=user).read_at is None
