@@ -6,7 +6,8 @@ response to an action carries them as out-of-band swaps, rendered from the parti
 itself shows, so a view does nothing for it and the fragment and the page cannot drift apart.
 """
 
-from django.contrib.messages import get_messages
+from collections.abc import Callable
+
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 
@@ -17,18 +18,19 @@ NAVIGATING_HEADERS = ("HX-Redirect", "HX-Refresh", "HX-Location")
 
 
 class PageFrameUpdatesMiddleware:
-    """Append the header counts and the messages to htmx responses: always after an action, after a read
-    only when it left a message (a poll changes neither, so it does not pay for the counts)."""
+    """Append the header counts and the messages to htmx answers to actions.
 
-    def __init__(self, get_response) -> None:
+    Reads are left alone: every message comes from an action, and a read (a row's poll every 2 s, say)
+    that showed one would take it from the page it was left for, when a poll fires between an action's
+    redirect and the next page's load, or in another tab.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if not _swapped_in_place(request, response):
-            return response
-        is_action = request.method not in SAFE_METHODS
-        if is_action or len(get_messages(request)):
+        if request.method not in SAFE_METHODS and _swapped_in_place(request, response):
             response.content += render_to_string(PAGE_FRAME_UPDATES, request=request).encode(response.charset)
         return response
 

@@ -71,3 +71,14 @@ def test_an_answer_that_reloads_the_page_has_no_body_and_the_message_shows_on_th
     assert poll["HX-Refresh"] == "true"
     assert poll.content == b""
     assert DELETED in admin_client.get(url).content.decode()
+
+
+def test_a_rows_poll_between_an_action_and_the_next_page_leaves_the_message_for_that_page(admin_client):
+    running = make_generation(admin_client.environment, status=Generation.Status.IN_PROGRESS, prompt="a harbour")
+    leave_a_message_for_the_next_page(admin_client)
+
+    poll = admin_client.get(reverse("dashboard:generation_row", args=[running.video_id]), headers=HTMX)
+
+    assert poll.status_code == 200 and "a harbour" in poll.content.decode()
+    assert DELETED not in poll.content.decode()
+    assert DELETED in admin_client.get(reverse("dashboard:webhooks", args=["shop"])).content.decode()
