@@ -172,6 +172,10 @@ class ChecklistStep(models.Model):
     minimum_sign_offs = models.PositiveSmallIntegerField(default=1)
     approvers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
     evidence = models.TextField(blank=True)
+    # Who last wrote the evidence by hand: they do not sign the step off on it (four-eyes).
+    evidence_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     evidence_links = models.TextField(blank=True, help_text="One link per line.")
 
     class Meta:

@@ -53,6 +53,8 @@ def _may_sign_now(step: ChecklistStep, user, role: str | None) -> bool:
     """`sign_off_refusal`'s rules for a plan already known to be in review and not the user's, from prefetched rows."""
     if step_done(step) or role is None or Role.rank(role) < Role.rank(step.required_role):
         return False
+    if step.evidence_by_id == user.pk:
+        return False
     named = list(step.approvers.all())
     if named and user not in named:
         return False

@@ -280,8 +280,8 @@ def update_evidence(*, plan: MigrationPlan, step: ChecklistStep, user, evidence:
     _require_state(plan, user, "edit evidence", MigrationPlan.EDITABLE)
     if not has_role(user, plan.project, Role.DEVELOPER):
         _refuse(plan, user, "edit evidence", "role", "Only developers and above may add evidence.")
-    step.evidence, step.evidence_links = evidence.strip(), links.strip()
-    step.save(update_fields=["evidence", "evidence_links"])
+    step.evidence, step.evidence_links, step.evidence_by = evidence.strip(), links.strip(), user
+    step.save(update_fields=["evidence", "evidence_links", "evidence_by"])
     reset = _reset_sign_offs(plan, step.sign_offs.all())
     if reset and plan.state == State.APPROVED:
         plan.state = State.IN_REVIEW
@@ -350,6 +350,8 @@ def sign_off_refusal(plan: MigrationPlan, step: ChecklistStep, user) -> PlanRefu
         return PlanRefused("own_plan", "You authored this plan; someone else must sign it off (four-eyes).")
     if plan.proposed_by(user):
         return PlanRefused("own_plan", "You edited this plan; someone else must sign it off (four-eyes).")
+    if step.evidence_by_id == user.pk:
+        return PlanRefused("own_evidence", "You wrote this step's evidence; someone else must sign it off (four-eyes).")
     if not has_role(user, plan.project, step.required_role):
         return PlanRefused("role", f"This step needs the {step.required_role} role in {plan.project.slug}.")
     named = list(step.approvers.all())
@@ -393,7 +395,7 @@ def signers_needed(plan: MigrationPlan) -> set:
         signed = {s.user_id for s in step.sign_offs.all() if s.reset_at is None}
         named = list(step.approvers.all())
         candidates = named or [m.user for m in members if Role.rank(m.role) >= Role.rank(step.required_role)]
-        people |= {u for u in candidates if u.pk not in proposers and u.pk not in signed}
+        people |= {u for u in candidates if u.pk not in proposers | {step.evidence_by_id} and u.pk not in signed}
     return people
 
 

@@ -53,9 +53,9 @@ def plan(production, people):
 
 
 def add_evidence(plan, people) -> None:
-    """Evidence on every step, from the author: nobody approves a step without any."""
+    """Evidence on every step, from the plan's author: nobody approves a step without any."""
     for step in plan.steps.all():
-        services.update_evidence(plan=plan, step=step, user=people["author"], evidence=f"{step.title}: done", links="")
+        services.update_evidence(plan=plan, step=step, user=plan.author, evidence=f"{step.title}: done", links="")
 
 
 def sign_all(plan, people) -> None:

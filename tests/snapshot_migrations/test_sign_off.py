@@ -220,3 +220,17 @@ def test_whoever_edited_the_plan_does_not_sign_it_off_or_judge_its_pairs(plan, p
     assert people["admin"] not in services.signers_needed(plan)
     assert not SignOff.objects.filter(step__plan=plan, reset_at__isnull=True).exists()
     assert {event.payload["code"] for event in refused_events(plan)} == {"own_plan", "role"}
+
+
+def test_whoever_wrote_a_steps_evidence_does_not_sign_that_step_off(plan, people):
+    services.submit_for_review(plan=plan, user=people["author"])
+    step, other = list(plan.steps.all())[:2]
+    services.update_evidence(plan=plan, step=step, user=people["approver"], evidence="Ran it myself", links="")
+
+    with pytest.raises(PlanRefused) as refusal:
+        services.sign_off(plan=plan, step=step, user=people["approver"], decision="approve", comment="looks fine")
+
+    assert refusal.value.code == "own_evidence"
+    assert not SignOff.objects.filter(step=step).exists()
+    plan.refresh_from_db()
+    assert services.sign_off_refusal(plan, other, people["approver"]) is None  # another step's evidence is not theirs
