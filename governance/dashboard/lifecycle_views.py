@@ -51,7 +51,7 @@ def webhooks(request: HttpRequest, project, role) -> HttpResponse:
     created_secret = None
     if request.method == "POST" and form.is_valid():
         token = form.cleaned_data["form_token"]
-        if (made := sent_forms.made_by(request, "webhook", token)) is not None:
+        if (made := sent_forms.claim(request, "webhook", token)) is not None:
             return _webhook_form_sent_again(request, project, made)
         try:
             webhook, created_secret = create_webhook(
@@ -63,7 +63,11 @@ def webhooks(request: HttpRequest, project, role) -> HttpResponse:
             sent_forms.remember(request, "webhook", token, webhook.pk)
             form = WebhookForm(initial={"form_token": sent_forms.new_token()})
         except PrivateDestinationError as error:
+            sent_forms.release(request, "webhook", token)
             form.add_error("url", str(error))
+        except BaseException:
+            sent_forms.release(request, "webhook", token)
+            raise
     context = {
         "project": project,
         "form": form,
@@ -80,7 +84,7 @@ def webhooks(request: HttpRequest, project, role) -> HttpResponse:
 
 
 def _webhook_form_sent_again(request: HttpRequest, project, webhook_id: int) -> HttpResponse:
-    """The browser resent a form that already added a webhook (a reload of the page with its secret): add none."""
+    """The browser resent a form that already added a webhook (a reload of the page with its secret, a double click)."""
     webhook = Webhook.objects.active().filter(pk=webhook_id, project=project).first()
     if webhook is not None:
         messages.warning(
@@ -88,6 +92,8 @@ def _webhook_form_sent_again(request: HttpRequest, project, webhook_id: int) -> 
             f"No new webhook: {webhook.url} was already added when this form was first sent, and its signing "
             "secret was shown then, once. If nobody copied it, delete the webhook and add it again.",
         )
+    else:  # sent twice at once (a double click): the first sending is still adding it
+        messages.warning(request, "This form was sent twice; only one webhook is added, by the first sending.")
     return redirect("dashboard:webhooks", project.slug)
 
 

@@ -136,14 +136,18 @@ def api_key_create(request: HttpRequest, project: Project, role: str, environmen
     context = {"project": project, "role": role, "environment": environment, "form": form}
     if request.method == "POST" and form.is_valid():
         token = form.cleaned_data["form_token"]
-        if (made := sent_forms.made_by(request, "api_key", token)) is not None:
+        if (made := sent_forms.claim(request, "api_key", token)) is not None:
             return _key_form_sent_again(request, environment, made)
-        api_key, raw_key = create_api_key(
-            environment=environment,
-            name=form.cleaned_data["name"],
-            actor=Actor.for_user(request.user),
-            created_by=request.user,
-        )
+        try:
+            api_key, raw_key = create_api_key(
+                environment=environment,
+                name=form.cleaned_data["name"],
+                actor=Actor.for_user(request.user),
+                created_by=request.user,
+            )
+        except BaseException:
+            sent_forms.release(request, "api_key", token)
+            raise
         sent_forms.remember(request, "api_key", token, api_key.pk)
         # The raw key exists only in this response: never stored, never cached, never shown again.
         response = render(
@@ -156,7 +160,7 @@ def api_key_create(request: HttpRequest, project: Project, role: str, environmen
 
 
 def _key_form_sent_again(request: HttpRequest, environment: Environment, key_id: int) -> HttpResponse:
-    """The browser resent a form that already made a key (a reload of the page that showed it): make no other."""
+    """The browser resent a form that already made a key (a reload of the page that showed it, a double click)."""
     api_key = ApiKey.objects.filter(pk=key_id, environment=environment).first()
     if api_key is not None:
         messages.warning(
@@ -164,6 +168,8 @@ def _key_form_sent_again(request: HttpRequest, environment: Environment, key_id:
             f"No new key: the key “{api_key.name}” ({api_key.prefix}…) was created when this form was first sent, "
             "and its value was shown then, once. If nobody copied it, revoke it and create another.",
         )
+    else:  # sent twice at once (a double click): the first sending is still making it
+        messages.warning(request, "This form was sent twice; only one key is made, by the first sending.")
     url = reverse("dashboard:project_detail", args=[environment.project.slug])
     return redirect(f"{url}#keys-{environment.name}")
 

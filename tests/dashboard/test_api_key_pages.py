@@ -1,8 +1,9 @@
 import pytest
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from governance.audit.models import AuditEvent
+from governance.dashboard import sent_forms
 from governance.projects.models import ApiKey, Role, hash_api_key
 from tests.dashboard.project_fixtures import Shop, make_shop
 from tests.factories import make_api_key, make_environment, make_project, make_user
@@ -143,3 +144,18 @@ def test_sending_the_create_form_again_makes_no_second_key(client, shop):
     assert another != token
     client.post(create_url(), {"name": "billing", "form_token": another})
     assert ApiKey.objects.filter(environment=shop.staging).count() == 2
+
+
+def test_a_double_click_on_create_makes_one_key(client, shop):
+    """Two sendings at once: the second arrives while the first is still making its key."""
+    admin = shop.users[Role.ADMIN]
+    client.force_login(admin)
+    token = client.get(create_url()).content.decode().split('name="form_token" value="')[1].split('"')[0]
+    first_sending = RequestFactory().post(create_url())
+    first_sending.user = admin
+    assert sent_forms.claim(first_sending, "api_key", token) is None  # the first click, still at work
+
+    second = client.post(create_url(), {"name": "checkout service", "form_token": token}, follow=True)
+
+    assert not ApiKey.objects.filter(environment=shop.staging, name="checkout service").exists()
+    assert "This form was sent twice; only one key is made, by the first sending." in second.content.decode()

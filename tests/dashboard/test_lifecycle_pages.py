@@ -270,3 +270,17 @@ def test_sending_the_add_webhook_form_again_adds_no_second_endpoint(client, shop
     assert again.status_code == 200 and secret not in page and "whsec_" not in page
     assert "already added when this form was first sent" in page
     assert page.count('name="form_token"') == 1 and token not in page
+
+
+def test_a_refused_webhook_form_can_be_corrected_and_sent_again(client, shop):
+    project, _ = shop
+    client = signed_in(client, project, Role.ADMIN)
+    url = reverse("dashboard:webhooks", args=["shop"])
+    token = client.get(url).content.decode().split('name="form_token" value="')[1].split('"')[0]
+
+    refused = client.post(url, {"url": "http://169.254.169.254/", "description": "", "form_token": token})
+    corrected = client.post(url, {"url": "https://hooks.example.com/a", "description": "", "form_token": token})
+
+    assert refused.status_code == 400
+    assert corrected.status_code == 200 and "whsec_" in corrected.content.decode()
+    assert Webhook.objects.active().count() == 1
