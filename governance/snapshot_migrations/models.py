@@ -5,6 +5,7 @@ import datetime as dt
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from governance.projects.models import Role
 
@@ -142,9 +143,14 @@ class MigrationPlan(models.Model):
     def is_last_stage(self) -> bool:
         return self.current_stage == len(self.stages) - 1
 
+    @cached_property
+    def editor_ids(self) -> set[int]:
+        """Who edited the plan besides its author; read once per instance (services lock a fresh one)."""
+        return set(self.editors.values_list("pk", flat=True))
+
     def proposed_by(self, user) -> bool:
         """Whether `user` wrote what the plan proposes (its author, or someone who edited it since)."""
-        return user.pk == self.author_id or self.editors.filter(pk=user.pk).exists()
+        return user.pk == self.author_id or user.pk in self.editor_ids
 
     def window_ends_at(self) -> dt.datetime | None:
         if self.stage_started_at is None:

@@ -251,6 +251,7 @@ def edit_plan(
     plan.save()
     if user.pk != plan.author_id:
         plan.editors.add(user)
+        plan.__dict__.pop("editor_ids", None)  # read again on next use
     _audit(plan, "migration.plan_edited", Actor.for_user(user), sign_offs_reset=reset, state_before=previous_state)
     if reset:
         _tell(_plan_people(plan), plan, "Plan edited: sign-offs reset", f"{user} edited the plan; sign again.")
@@ -387,7 +388,7 @@ def step_done(step: ChecklistStep) -> bool:
 def signers_needed(plan: MigrationPlan) -> set:
     """Everyone who could give a sign-off the plan still needs."""
     people = set()
-    proposers = {plan.author_id, *plan.editors.values_list("pk", flat=True)}
+    proposers = {plan.author_id, *plan.editor_ids}
     members = Membership.objects.filter(project=plan.project).select_related("user")
     for step in plan.steps.prefetch_related("approvers", "sign_offs"):
         if step_done(step):
