@@ -28,7 +28,7 @@ from governance.generations.verification import Match, verify_content
 from governance.simulator import services as simulator
 from governance.simulator.models import SimulatorProfile
 from governance.simulator.rendering import render
-from tests.factories import OLD, SAMPLE_MP4
+from tests.factories import OLD, SAMPLE_MP4, make_character
 from tests.generations.test_worker import in_test_transaction
 
 pytestmark = pytest.mark.django_db
@@ -294,3 +294,15 @@ def test_generations_completed_before_the_archive_existed_are_archived_by_the_co
     assert sorted(completed.archived_files.values_list("variant", flat=True)) == ["thumbnail", "video"]
     call_command("archive_generations")
     assert "Archived 0 generations" in capsys.readouterr().out
+
+
+def test_the_archive_command_skips_characters_which_have_no_video_to_fetch(completed, capsys):
+    character = make_character(completed.environment, upstream_id="char_upstream")
+    Generation.objects.filter(pk=character.generation_id).update(upstream_id="char_upstream")  # as the worker does
+    ArchivedFile.objects.all().delete()
+
+    call_command("archive_generations")
+
+    captured = capsys.readouterr()
+    assert "Archived 1 generations; 0 could not be fetched" in captured.out
+    assert character.generation.video_id not in captured.err
