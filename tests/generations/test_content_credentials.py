@@ -184,6 +184,14 @@ def test_a_video_we_never_made_is_said_to_match_nothing(completed):
     assert "no generation in our log matches it" in result.verdict
 
 
+def test_a_file_of_a_type_that_cannot_carry_credentials_is_said_to_have_none_not_broken_ones(completed):
+    result = check(b"\x9a\x13 not a picture nor a video " * 100, "random.bin")
+
+    assert (result.manifest.state, result.match, result.generation) == (ManifestState.ABSENT, Match.NONE, None)
+    assert result.verdict.startswith("No Content Credentials, and no generation in our log matches it")
+    assert result.manifest.error == "A application/octet-stream file cannot carry a C2PA manifest."
+
+
 def test_a_remix_names_its_source_as_an_ingredient(api, completed, clock):
     remix_id = api.post(f"videos/{completed.video_id}/remix", {"prompt": "the same, at night"}).json()["id"]
     remix = run_worker(remix_id, clock)
