@@ -48,6 +48,9 @@ def read_manifest(stream: BinaryIO, content_type: str, *, trust_anchors: str = "
     stream.seek(0)
     try:
         reader = c2pa.Reader.try_create(content_type, stream, context=_context(trust_anchors))
+    except c2pa.C2paError.NotSupported:
+        # A type that cannot carry a manifest (random bytes, a text file) has none, not a broken one.
+        return ManifestReport(state=ManifestState.ABSENT, error=f"A {content_type} file cannot carry a C2PA manifest.")
     except c2pa.C2paError as error:
         return ManifestReport(state=ManifestState.INVALID, error=str(error)[:500])
     if reader is None:

@@ -1,3 +1,5 @@
+import mimetypes
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -111,6 +113,9 @@ def generation_content(request: HttpRequest, video_id: str, variant: str) -> Htt
         message = f"The provider could not deliver this {variant}: {error.message}"
         return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
     response["Cache-Control"] = "private, max-age=300"
+    # A saved file is named after its generation, not the browser's "download.mp4".
+    extension = mimetypes.guess_extension(response["Content-Type"].split(";")[0]) or ""
+    response["Content-Disposition"] = f'inline; filename="{generation.video_id}{extension}"'
     return response
 
 

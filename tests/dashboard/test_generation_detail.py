@@ -196,6 +196,17 @@ def test_the_video_streams_from_the_provider_for_a_member(member_client, environ
     assert upstream.opened == [("sim_42", "video")]
 
 
+def test_a_downloaded_video_is_named_after_its_generation(member_client, environment, upstream):
+    generation = make_generation(environment, status=Generation.Status.COMPLETED, upstream_id="sim_43")
+
+    video = member_client.get(reverse("dashboard:generation_content", args=[generation.video_id, "video"]))
+    upstream.content_type = "image/webp"
+    thumbnail = member_client.get(reverse("dashboard:generation_content", args=[generation.video_id, "thumbnail"]))
+
+    assert video["Content-Disposition"] == f'inline; filename="{generation.video_id}.mp4"'
+    assert thumbnail["Content-Disposition"] == f'inline; filename="{generation.video_id}.webp"'
+
+
 def test_content_of_another_projects_generation_is_404_and_audited(member_client, upstream):
     stranger = make_generation(make_environment(make_project("other")), upstream_id="sim_9")
 

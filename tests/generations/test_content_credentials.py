@@ -28,7 +28,7 @@ from governance.generations.verification import Match, verify_content
 from governance.simulator import services as simulator
 from governance.simulator.models import SimulatorProfile
 from governance.simulator.rendering import render
-from tests.factories import OLD, SAMPLE_MP4
+from tests.factories import OLD, SAMPLE_MP4, make_character
 from tests.generations.test_worker import in_test_transaction
 
 pytestmark = pytest.mark.django_db
@@ -184,6 +184,14 @@ def test_a_video_we_never_made_is_said_to_match_nothing(completed):
     assert "no generation in our log matches it" in result.verdict
 
 
+def test_a_file_of_a_type_that_cannot_carry_credentials_is_said_to_have_none_not_broken_ones(completed):
+    result = check(b"\x9a\x13 not a picture nor a video " * 100, "random.bin")
+
+    assert (result.manifest.state, result.match, result.generation) == (ManifestState.ABSENT, Match.NONE, None)
+    assert result.verdict.startswith("No Content Credentials, and no generation in our log matches it")
+    assert result.manifest.error == "A application/octet-stream file cannot carry a C2PA manifest."
+
+
 def test_a_remix_names_its_source_as_an_ingredient(api, completed, clock):
     remix_id = api.post(f"videos/{completed.video_id}/remix", {"prompt": "the same, at night"}).json()["id"]
     remix = run_worker(remix_id, clock)
@@ -294,3 +302,15 @@ def test_generations_completed_before_the_archive_existed_are_archived_by_the_co
     assert sorted(completed.archived_files.values_list("variant", flat=True)) == ["thumbnail", "video"]
     call_command("archive_generations")
     assert "Archived 0 generations" in capsys.readouterr().out
+
+
+def test_the_archive_command_skips_characters_which_have_no_video_to_fetch(completed, capsys):
+    character = make_character(completed.environment, upstream_id="char_upstream")
+    Generation.objects.filter(pk=character.generation_id).update(upstream_id="char_upstream")  # as the worker does
+    ArchivedFile.objects.all().delete()
+
+    call_command("archive_generations")
+
+    captured = capsys.readouterr()
+    assert "Archived 1 generations; 0 could not be fetched" in captured.out
+    assert character.generation.video_id not in captured.err

@@ -8,7 +8,8 @@ from governance.generations.upstream import UpstreamError
 class Command(BaseCommand):
     help = (
         "Archive (and sign) completed generations that have no archived files yet: those completed before the "
-        "archive existed. Each is copied from its provider while the provider still has it."
+        "archive existed. Each is copied from its provider while the provider still has it. Characters have no "
+        "video of their own and are skipped."
     )
 
     def add_arguments(self, parser):
@@ -18,6 +19,7 @@ class Command(BaseCommand):
         pending = (
             Generation.objects.filter(status=Generation.Status.COMPLETED, deleted_at__isnull=True)
             .exclude(upstream_id="")
+            .exclude(operation=Generation.Operation.CHARACTER)
             .filter(archived_files__isnull=True)
             .select_related("provider", "project", "environment", "policy_revision", "remixed_from")
             .order_by("pk")
