@@ -322,3 +322,19 @@ def test_the_pages_first_line_says_the_operation_and_its_source(member_client, e
     assert '<span class="tag tag-operation">Extension</span>' in summary
     source_link = reverse("dashboard:generation_detail", args=[original.video_id])
     assert f'from <a href="{source_link}"><code>{original.video_id}</code></a>' in summary
+
+
+def test_a_request_refused_while_it_was_read_is_not_said_to_have_sent_only_a_prompt(member_client, environment):
+    refused = make_generation(
+        environment,
+        status=Generation.Status.REFUSED,
+        resolved_snapshot="",
+        parameters={},
+        error_code="invalid_value",
+        error_message="Invalid value: 'huge'. Supported sizes are 720x1280, 1280x720.",
+    )
+
+    page = member_client.get(reverse("dashboard:generation_detail", args=[refused.video_id])).content.decode()
+
+    assert "Only the prompt was sent" not in page
+    assert "refused while it was being read" in " ".join(page.split())
