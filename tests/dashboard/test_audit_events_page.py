@@ -9,8 +9,8 @@ from django.urls import reverse
 from governance.audit.models import AuditEvent
 from governance.audit.selectors import PAGE_SIZE
 from governance.audit.services import Actor, record_event
-from governance.projects.models import AUDITOR_GROUP, Role
-from tests.factories import make_environment, make_member, make_project, make_user
+from governance.projects.models import AUDITOR_GROUP, ApiKey, Role
+from tests.factories import make_api_key, make_environment, make_member, make_project, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -129,3 +129,13 @@ def test_members_who_may_not_audit_are_refused_and_the_refusal_is_recorded(clien
 def test_anonymous_visitors_are_sent_to_login(client):
     response = client.get(EVENTS)
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_an_events_target_is_named_as_people_name_it(client, projects):
+    client.force_login(auditor())
+    make_api_key(make_environment(projects[0], "staging"))
+    key = ApiKey.objects.get()
+
+    page = client.get(EVENTS, {"action": "api_key.created"}).content.decode()
+
+    assert f'<span title="projects.apikey">API key {key.pk}</span>' in page
