@@ -472,7 +472,9 @@ def openapi_document(request: HttpRequest) -> HttpResponse:
         discard_unread_body(request)
         refusal = Refusal("method_not_allowed", f"{request.method} is not allowed here; use GET.")
         return error_response(refusal, headers={"Allow": "GET, HEAD"})
-    response = HttpResponse(_openapi_document(), content_type="application/json")
+    document = _openapi_document()
+    response = HttpResponse(b"" if request.method == "HEAD" else document, content_type="application/json")
+    response["Content-Length"] = len(document)  # a HEAD says how long the GET would be, and sends no body
     response["Cache-Control"] = "public, max-age=3600"
     return response
 

@@ -1,7 +1,7 @@
 import json
 import re
 
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.urls import URLPattern, get_resolver, resolve
 
 from governance.generations import views
@@ -63,3 +63,12 @@ def test_the_document_refuses_other_methods_in_openai_shape():
     response = Client().post("/v1/openapi.json", {}, content_type="application/json")
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_a_head_request_gets_the_documents_length_and_no_body():
+    # The view itself, not the test client: the client drops HEAD bodies on its own, servers do not.
+    head = views.openapi_document(RequestFactory().head("/v1/openapi.json"))
+    get = Client().get("/v1/openapi.json")
+
+    assert head.status_code == 200 and head.content == b""
+    assert int(head["Content-Length"]) == len(get.content) and head["ETag"] == get["ETag"]
