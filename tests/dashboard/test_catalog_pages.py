@@ -199,3 +199,11 @@ def test_an_empty_catalog_says_how_to_load_one(client):
 
     assert "The catalog is empty" in page
     assert "There are no snapshots to compare yet." in page
+
+
+def test_each_compared_column_names_its_provider(catalog_client):
+    page = catalog_page(catalog_client, a=f"simulator:{OLD}", b=snapshot(PRO).key)
+
+    provider = simulator_provider().name
+    assert f'<code>{OLD}</code><br><span class="muted">{provider}</span></th>' in page
+    assert f'<code>{PRO}</code><br><span class="muted">{provider}</span></th>' in page
