@@ -131,15 +131,15 @@ def _deliver_alert(alert: ShutdownAlert, snapshot: Snapshot, *, email: bool) -> 
     project = environment.project
     replacement = snapshot.replacement.name if snapshot.replacement_id else ""
     title = f"{project.name} / {environment.get_name_display()}: {alert.headline}"
-    body = f"{alert.dependency_sentence} " + recovery_advice(snapshot)
     url = migration_plan_url(project.slug, environment.name, replacement)
     _tell_members(
         project,
         kind="lifecycle.shutdown_alert",
         title=title,
-        body=body,
+        body=f"{alert.dependency_sentence} " + recovery_advice(snapshot),
         url=url,
         readers_url=impact_url(snapshot),
+        readers_body=f"{alert.dependency_sentence} " + readers_advice(project),
         email=email,
     )
     enqueue_webhooks(
@@ -163,6 +163,11 @@ def recovery_advice(snapshot: Snapshot) -> str:
     if snapshot.replacement_id:
         return f"Migrate to its replacement {snapshot.replacement.name} with a migration plan."
     return "It has no named replacement: choose another snapshot (any provider) and migrate with a migration plan."
+
+
+def readers_advice(project: Project) -> str:
+    """What a member who may not plan a migration can do about a shutdown."""
+    return f"Moving it to another snapshot takes a migration plan: ask a developer or an admin of {project.name}."
 
 
 def announce_shutdown_dates(
@@ -194,6 +199,8 @@ def announce_shutdown_dates(
                 + recovery_advice(snapshot),
                 url=migration_plan_url(project.slug, environment.name, replacement),
                 readers_url=impact_url(snapshot),
+                readers_body=f"{provider.name} announced it. {dependency_sentence(dependency.how)} "
+                + readers_advice(project),
             )
             enqueue_webhooks(
                 project,
@@ -267,22 +274,31 @@ def ask_for_review(*, provider, snapshots: Iterable[Snapshot]) -> None:
 
 
 def _tell_members(
-    project: Project, *, kind: str, title: str, body: str, url: str, readers_url: str = "", email: bool = True
+    project: Project,
+    *,
+    kind: str,
+    title: str,
+    body: str,
+    url: str,
+    readers_url: str = "",
+    readers_body: str = "",
+    email: bool = True,
 ) -> None:
     """Inbox for every member; unless `email` is off, email for those with an address, sent once committed.
 
-    With `readers_url`, members below the developer role get it instead of `url`: a migration plan's form,
-    which needs that role, would only refuse them.
+    With `readers_url` (and `readers_body`), members below the developer role get them instead of `url`
+    and `body`: a migration plan's form, which needs that role, would only refuse them.
     """
-    members_by_url: dict[str, list] = defaultdict(list)
+    members_by_message: dict[tuple[str, str], list] = defaultdict(list)
     for membership in Membership.objects.filter(project=project).select_related("user"):
         reader = readers_url and Role.rank(membership.role) < Role.rank(Role.DEVELOPER)
-        members_by_url[readers_url if reader else url].append(membership.user)
-    for link, members in members_by_url.items():
-        notify(members, kind=kind, title=title, body=body, url=link, project=project)
+        message = (readers_url, readers_body or body) if reader else (url, body)
+        members_by_message[message].append(membership.user)
+    for (link, text), members in members_by_message.items():
+        notify(members, kind=kind, title=title, body=text, url=link, project=project)
         addresses = sorted({user.email for user in members if user.email and user.is_active})
         if email and addresses:
-            _email_once_committed(title, body, link, addresses)
+            _email_once_committed(title, text, link, addresses)
 
 
 def _email_once_committed(title: str, body: str, url: str, addresses: list[str]) -> None:

@@ -102,6 +102,9 @@ def test_members_who_may_not_plan_are_linked_to_the_impact_page_not_the_plan_for
     assert lead_note.url == "/projects/shop/migrations/new/?environment=production"
     viewer_mail = next(message for message in mail.outbox if message.to == ["viewer@example.com"])
     assert f"/lifecycle/?snapshot={snapshot.pk}" in viewer_mail.body and "/migrations/new/" not in viewer_mail.body
+    # and told what they can do, not to migrate, which they may not
+    assert "ask a developer or an admin of Shop" in note.body and "migrate with" not in note.body
+    assert "migrate with a migration plan" in lead_note.body
 
 
 def test_emails_go_to_members_with_an_address(shop, django_capture_on_commit_callbacks):
