@@ -54,20 +54,17 @@ def webhooks(request: HttpRequest, project, role) -> HttpResponse:
         if (made := sent_forms.claim(request, "webhook", token)) is not None:
             return _webhook_form_sent_again(request, project, made)
         try:
-            webhook, created_secret = create_webhook(
-                project=project,
-                url=form.cleaned_data["url"],
-                description=form.cleaned_data["description"],
-                actor=Actor.for_user(request.user),
-            )
-            sent_forms.remember(request, "webhook", token, webhook.pk)
+            with sent_forms.making(request, "webhook", token) as made:
+                webhook, created_secret = create_webhook(
+                    project=project,
+                    url=form.cleaned_data["url"],
+                    description=form.cleaned_data["description"],
+                    actor=Actor.for_user(request.user),
+                )
+                made(webhook.pk)
             form = WebhookForm(initial={"form_token": sent_forms.new_token()})
         except PrivateDestinationError as error:
-            sent_forms.release(request, "webhook", token)
             form.add_error("url", str(error))
-        except BaseException:
-            sent_forms.release(request, "webhook", token)
-            raise
     context = {
         "project": project,
         "form": form,

@@ -138,17 +138,14 @@ def api_key_create(request: HttpRequest, project: Project, role: str, environmen
         token = form.cleaned_data["form_token"]
         if (made := sent_forms.claim(request, "api_key", token)) is not None:
             return _key_form_sent_again(request, environment, made)
-        try:
+        with sent_forms.making(request, "api_key", token) as made:
             api_key, raw_key = create_api_key(
                 environment=environment,
                 name=form.cleaned_data["name"],
                 actor=Actor.for_user(request.user),
                 created_by=request.user,
             )
-        except BaseException:
-            sent_forms.release(request, "api_key", token)
-            raise
-        sent_forms.remember(request, "api_key", token, api_key.pk)
+            made(api_key.pk)
         # The raw key exists only in this response: never stored, never cached, never shown again.
         response = render(
             request, "dashboard/project/api_key_created.html", {**context, "api_key": api_key, "raw_key": raw_key}

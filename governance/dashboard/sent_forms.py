@@ -11,6 +11,8 @@ still being made) and makes nothing.
 
 import logging
 import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from django.core.cache import cache
 from django.http import HttpRequest
@@ -41,15 +43,26 @@ def claim(request: HttpRequest, kind: str, token: str) -> int | None:
         return None
 
 
-def remember(request: HttpRequest, kind: str, token: str, made_pk: int) -> None:
-    if token:
-        cache.set(_key(request, kind, token), made_pk, timeout=REMEMBERED_SECONDS)
+@contextmanager
+def making(request: HttpRequest, kind: str, token: str) -> Iterator[Callable[[int], None]]:
+    """Around making what a claimed form asks for: `made(pk)` keeps the claim for a reload to find; leaving
+    without it (refused input, an error) releases the token, so the corrected form may be sent again."""
+    kept: list[int] = []
+    try:
+        yield kept.append
+    finally:
+        if token:
+            _settle(_key(request, kind, token), kept)
 
 
-def release(request: HttpRequest, kind: str, token: str) -> None:
-    """The first sending made nothing (refused input, an error): the same form may be sent again."""
-    if token:
-        cache.delete(_key(request, kind, token))
+def _settle(key: str, kept: list[int]) -> None:
+    try:
+        if kept:
+            cache.set(key, kept[0], timeout=REMEMBERED_SECONDS)
+        else:
+            cache.delete(key)
+    except Exception:  # as in `claim`: what was made stands; only the guard against a resend is lost
+        logger.warning("sent-form cache unavailable; a resent form may make a second one", exc_info=True)
 
 
 def _key(request: HttpRequest, kind: str, token: str) -> str:

@@ -217,14 +217,14 @@ def submit(
         video_id=video_id,
         comparison=comparison,
     )
-    generation = None
-    if isinstance(decision, Accept) and policy.view.monthly_budget is not None:
-        try:
-            generation = _record_within_budget(record, decision, holder.environment_id, policy.view.monthly_budget, now)
-        except _OverBudget:
-            decision = budget_exceeded(decision.estimated_cost, policy.view.monthly_budget)
-    if generation is None:
+    budget = policy.view.monthly_budget if isinstance(decision, Accept) else None
+    if budget is None:
         generation = record(decision)
+    else:
+        try:
+            generation = _record_within_budget(record, decision, holder.environment_id, budget, now)
+        except _OverBudget:
+            generation = record(budget_exceeded(decision.estimated_cost, budget))
     GENERATIONS.labels(generation.status).inc()
     return generation
 

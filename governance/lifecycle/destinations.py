@@ -71,12 +71,12 @@ class _PublicAddressesOnly(httpcore.NetworkBackend):
         if not addresses:
             raise httpcore.ConnectError(f"{host} does not resolve.")
         _refuse_any_private(host, addresses)
-        for address in addresses[:-1]:
+        for address in addresses:  # each checked address in turn, as the socket module would try them
             try:
                 return self._sockets.connect_tcp(str(address), port, timeout, local_address, socket_options)
-            except httpcore.ConnectError:
-                continue
-        return self._sockets.connect_tcp(str(addresses[-1]), port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as error:
+                failed = error
+        raise failed
 
     def connect_unix_socket(self, path, timeout=None, socket_options=None):
         raise httpcore.ConnectError("Webhooks are not delivered over Unix sockets.")

@@ -30,9 +30,12 @@ def inbox(request: HttpRequest) -> HttpResponse:
 def mark_read(request: HttpRequest) -> HttpResponse:
     """Mark one notification read (`notification` in the form) or all of them."""
     notification_id = request.POST.get("notification", "")
-    if notification_id and (number := number_or_none(notification_id)) is None:
-        return HttpResponseBadRequest("No such notification.")
-    ids = [number] if notification_id else None
+    ids = None
+    if notification_id:
+        number = number_or_none(notification_id)
+        if number is None:
+            return HttpResponseBadRequest("No such notification.")
+        ids = [number]
     services.mark_read(request.user, ids)
     if request.htmx:
         return render(
