@@ -12,7 +12,7 @@ $(INSTALLED): pyproject.toml
 	@touch $(INSTALLED)
 
 run: $(INSTALLED)
-	DEBUG=$${DEBUG:-1} exec $(BIN)/python -m governance.runner
+	DEBUG=$${DEBUG:-1} exec $(BIN)/python -m governance.infra.runner
 
 test: $(INSTALLED)
 	$(BIN)/ruff check governance tests

@@ -75,10 +75,10 @@ def measure(stack: bench.Stack, iterations: int, profile: bool = False) -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from governance.caching import one_state_read
     from governance.generations.models import Generation
     from governance.generations.parsing import VideoRequest
     from governance.generations.services import Submission, enqueue, submit
+    from governance.infra.caching import one_state_read
     from governance.policies.engine import OPERATION_CREATE
     from governance.projects.selectors import key_holder
 

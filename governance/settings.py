@@ -122,20 +122,20 @@ INSTALLED_APPS = [
     "governance.lifecycle",
 ]
 
-# governance.browser_middleware.*: the library's own, passed over by the Videos API (/v1/), which needs none of it.
+# governance.infra.browser_middleware.*: the library's own, passed over by the Videos API (/v1/).
 MIDDLEWARE = [
-    "governance.request_ids.RequestIdMiddleware",
+    "governance.infra.request_ids.RequestIdMiddleware",
     "governance.operations.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "governance.browser_middleware.WhiteNoiseMiddleware",
+    "governance.infra.browser_middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",  # as is: deploy checks look for it by name
-    "governance.browser_middleware.CommonMiddleware",
+    "governance.infra.browser_middleware.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "governance.browser_middleware.AuthenticationMiddleware",
-    "governance.browser_middleware.MessageMiddleware",
+    "governance.infra.browser_middleware.AuthenticationMiddleware",
+    "governance.infra.browser_middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "governance.browser_middleware.CSPMiddleware",
-    "governance.browser_middleware.HtmxMiddleware",
+    "governance.infra.browser_middleware.CSPMiddleware",
+    "governance.infra.browser_middleware.HtmxMiddleware",
     # Last, so it sees request.htmx and shows messages before MessageMiddleware keeps them for the next page.
     "governance.dashboard.middleware.PageFrameUpdatesMiddleware",
 ]
@@ -169,7 +169,7 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend with a health check that asks the socket before it asks the server.
-    DATABASES["default"]["ENGINE"] = "governance.postgresql"
+    DATABASES["default"]["ENGINE"] = "governance.infra.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
@@ -188,11 +188,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 _broker_url = os.environ.get("CELERY_BROKER_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL") or (_broker_url if _broker_url.startswith(("redis://", "rediss://")) else "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "governance.cache_backends.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "governance.infra.cache_backends.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {
         "default": {
-            "BACKEND": "governance.cache_backends.FileBasedCache",
+            "BACKEND": "governance.infra.cache_backends.FileBasedCache",
             "LOCATION": str(DATA_DIR / "cache"),
         }
     }
@@ -281,9 +281,9 @@ UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(200 * 1024 * 1024)
 BROKER_DIR = DATA_DIR / "broker"
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost/")
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    CELERY_BROKER_TRANSPORT = "governance.broker:Transport"  # one redis-py client per channel, not per message
+    CELERY_BROKER_TRANSPORT = "governance.infra.broker:Transport"  # one redis-py client per channel, not per message
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    CELERY_BROKER_TRANSPORT = "governance.broker:FilesystemTransport"  # never hands a worker half a message
+    CELERY_BROKER_TRANSPORT = "governance.infra.broker:FilesystemTransport"  # never hands a worker half a message
     for folder in ("queue", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -377,7 +377,7 @@ if LOG_FORMAT not in {"plain", "json"}:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "governance.request_ids.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "governance.infra.request_ids.RequestIdFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {

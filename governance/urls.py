@@ -3,8 +3,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 
-from governance.converters import ObjectId
 from governance.dashboard.forms import AdminLoginForm, LoginForm
+from governance.lib.converters import ObjectId
 
 register_converter(ObjectId, "id")  # before the apps' URL patterns that use it
 admin.site.login_form = AdminLoginForm  # the admin's sign-in is throttled like the dashboard's

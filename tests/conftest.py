@@ -12,11 +12,11 @@ from django.conf import settings as django_settings
 from django.db import connection
 from django.test import TransactionTestCase
 
-from governance.caching import forget_everything
 from governance.celery import app as celery_app
 from governance.content_credentials.identity import CHAIN_FILE, create_development_identity, load_identity
 from governance.generations import ratelimit
 from governance.generations.models import Generation
+from governance.infra.caching import forget_everything
 from tests.audit_tampering import as_database_superuser
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,8 +1,8 @@
 from decimal import Decimal
 
-from governance.caching import remembered
 from governance.catalog.models import Alias, Snapshot
 from governance.catalog.values import CatalogView, SnapshotInfo
+from governance.infra.caching import remembered
 
 
 def snapshot_info(snapshot: Snapshot) -> SnapshotInfo:

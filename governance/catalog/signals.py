@@ -2,8 +2,8 @@
 
 from django.db.models.signals import post_delete, post_migrate, post_save
 
-from governance.caching import governance_state_changed
 from governance.catalog.models import Alias, Provider, Snapshot
+from governance.infra.caching import governance_state_changed
 
 for model in (
     Alias,

@@ -18,7 +18,6 @@ from governance.audit import exports
 from governance.audit.selectors import EventPage, event_page
 from governance.audit.services import Actor
 from governance.audit.verification import chain_state, verify_and_record
-from governance.converters import number_or_none
 from governance.dashboard.audit_forms import (
     EXPORT_FORMS,
     AuditExportForm,
@@ -28,6 +27,7 @@ from governance.dashboard.audit_forms import (
 )
 from governance.dashboard.selectors import can_see_all_projects
 from governance.dashboard.services import record_refused_visit
+from governance.lib.converters import number_or_none
 from governance.projects.models import Project, Role
 
 PAGE = "dashboard/audit/audit.html"

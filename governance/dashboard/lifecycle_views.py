@@ -11,12 +11,12 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from governance.audit.services import Actor
 from governance.catalog.models import Snapshot
 from governance.catalog.sync import review_snapshot
-from governance.converters import number_or_none
-from governance.dashboard import sent_forms
 from governance.dashboard.lifecycle_forms import WebhookForm
 from governance.dashboard.permissions import requires_project_role
 from governance.dashboard.selectors import visible_projects
 from governance.dashboard.services import record_refused_visit
+from governance.infra import sent_forms
+from governance.lib.converters import number_or_none
 from governance.lifecycle import selectors
 from governance.lifecycle.destinations import PrivateDestinationError
 from governance.lifecycle.models import Webhook, WebhookDelivery

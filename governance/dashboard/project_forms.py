@@ -184,7 +184,7 @@ class ApiKeyForm(forms.Form):
     name = forms.CharField(
         label="Key name", max_length=100, help_text="Say who or what uses it, e.g. “checkout service”."
     )
-    # One per form shown: the same form sent again makes no second key (governance.dashboard.sent_forms).
+    # One per form shown: the same form sent again makes no second key (governance.infra.sent_forms).
     form_token = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
 

@@ -17,11 +17,11 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from governance.audit.services import Actor
 from governance.catalog.models import Provider
 from governance.dashboard import project_selectors as selectors
-from governance.dashboard import sent_forms
 from governance.dashboard.permissions import has_role, project_role, requires_project_role
 from governance.dashboard.project_forms import AddMemberForm, ApiKeyForm, MemberRoleForm, PolicyForm
 from governance.dashboard.selectors import can_see_all_projects
 from governance.dashboard.services import record_refused_visit
+from governance.infra import sent_forms
 from governance.policies.engine import ALIAS_REFUSE
 from governance.policies.models import PolicyRevision
 from governance.policies.services import ProtectedEnvironmentError, revise_policy

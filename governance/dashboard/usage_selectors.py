@@ -14,9 +14,9 @@ from django.db import connection
 from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncHour
 
-from governance.dashboard import charts
 from governance.dashboard.selectors import visible_generations
 from governance.generations.models import Generation
+from governance.lib import charts
 from governance.projects.models import Project
 
 LATENCY_SAMPLE_LIMIT = 20_000

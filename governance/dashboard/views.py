@@ -10,7 +10,6 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_http_methods, require_safe
 from django_htmx.http import HttpResponseClientRefresh
 
-from governance.converters import number_or_none
 from governance.dashboard import selectors
 from governance.dashboard.forms import GenerationFilterForm, PlaygroundForm
 from governance.dashboard.permissions import has_role, project_role, projects_with_role
@@ -18,6 +17,7 @@ from governance.dashboard.services import PlaygroundRateLimited, record_refused_
 from governance.generations.content import stream_content
 from governance.generations.models import Generation
 from governance.generations.upstream import UpstreamError
+from governance.lib.converters import number_or_none
 from governance.projects.models import Environment, Role
 
 HTMX_STOP_POLLING = 286

@@ -2,7 +2,7 @@
 
 from django.http import JsonResponse
 
-from governance.metrics import API_REFUSALS
+from governance.infra.metrics import API_REFUSALS
 from governance.policies.engine import Refusal
 
 ERROR_STATUS = {

@@ -14,7 +14,7 @@ from django.http.multipartparser import MultiPartParserError
 from governance.generations.errors import ApiError
 from governance.generations.text import clean_text, shorten
 from governance.generations.uploads import CheckedUpload, LimitedUploadHandler, check_upload, upload_limit
-from governance.media import IMAGE_TYPES, VIDEO_TYPES
+from governance.lib.media import IMAGE_TYPES, VIDEO_TYPES
 from governance.policies.engine import DEFAULT_SIZE
 
 MAX_PROMPT_CHARS = 32_000

@@ -4,7 +4,7 @@ Every web node counts in the same cache (Redis in production), so the limit hold
 across nodes. On Redis the count is one atomic round trip (SET NX with expiry, then
 INCR, in one MULTI/EXEC); Django's `RedisCache.incr` alone would take two. Other
 caches count with `cache.add` then `cache.incr`, which is atomic on memcached and on
-the embedded file cache (`governance.cache_backends.FileBasedCache` locks around both).
+the embedded file cache (`governance.infra.cache_backends.FileBasedCache` locks around both).
 """
 
 import logging

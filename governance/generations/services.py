@@ -37,7 +37,8 @@ from governance.generations.parsing import (
     stored_prompt,
 )
 from governance.generations.uploads import CheckedUpload
-from governance.metrics import GENERATIONS
+from governance.infra.metrics import GENERATIONS
+from governance.infra.request_ids import current_request_id
 from governance.policies.engine import (
     DEFAULT_SECONDS,
     OPERATION_CHARACTER,
@@ -58,7 +59,6 @@ from governance.policies.models import PolicyRevision
 from governance.policies.selectors import month_start, policy_in_force
 from governance.policies.services import reserve_budget
 from governance.projects.selectors import KeyHolder
-from governance.request_ids import current_request_id
 
 logger = logging.getLogger(__name__)
 

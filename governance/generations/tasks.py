@@ -6,12 +6,12 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from governance.caching import one_state_read
 from governance.generations import services, worker
 from governance.generations.models import Generation, is_running_step, new_step_token
 from governance.generations.services import apply_retention
 from governance.generations.upstream import UpstreamError, client_for
-from governance.request_ids import bound_request_id
+from governance.infra.caching import one_state_read
+from governance.infra.request_ids import bound_request_id
 
 logger = logging.getLogger(__name__)
 

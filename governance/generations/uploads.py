@@ -15,7 +15,7 @@ from django.core.files.uploadhandler import FileUploadHandler
 
 from governance.generations.errors import ApiError
 from governance.generations.text import clean_text, shorten
-from governance.media import EXTENSIONS, IMAGE_TYPES, VIDEO_TYPES, Sniffed, sniff
+from governance.lib.media import EXTENSIONS, IMAGE_TYPES, VIDEO_TYPES, Sniffed, sniff
 
 KIND_WORDS = {IMAGE_TYPES: "a PNG, JPEG or WebP image", VIDEO_TYPES: "an MP4 video"}
 

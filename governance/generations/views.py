@@ -10,7 +10,6 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import etag
 
-from governance.caching import one_state_read
 from governance.catalog.selectors import catalog_view
 from governance.generations import serializers
 from governance.generations.content import CONTENT_VARIANTS, stream_content
@@ -33,6 +32,7 @@ from governance.generations.services import (
     submit_idempotently,
 )
 from governance.generations.upstream import UpstreamError
+from governance.infra.caching import one_state_read
 from governance.policies.engine import (
     OPERATION_CHARACTER,
     OPERATION_CREATE,
@@ -482,7 +482,7 @@ def openapi_document(request: HttpRequest) -> HttpResponse:
 def _with_api_policy(response: HttpResponse) -> HttpResponse:
     """The API answers JSON and media, never a page: a fixed Content-Security-Policy that allows nothing.
 
-    django-csp, which builds the dashboard's policy, passes the API over (governance/browser_middleware.py).
+    django-csp, which builds the dashboard's policy, passes the API over (governance/infra/browser_middleware.py).
     """
     response[API_CONTENT_SECURITY_POLICY[0]] = API_CONTENT_SECURITY_POLICY[1]
     return response

@@ -25,7 +25,7 @@ from governance.generations.archive import archive_generation
 from governance.generations.models import Character, Generation, new_step_token
 from governance.generations.services import comparison_policy
 from governance.generations.upstream import UpstreamError, provider_api_key, without_secrets
-from governance.metrics import GENERATIONS, UPSTREAM_ERRORS, UPSTREAM_SECONDS
+from governance.infra.metrics import GENERATIONS, UPSTREAM_ERRORS, UPSTREAM_SECONDS
 from governance.policies.engine import DERIVED_OPERATIONS, OPERATION_CHARACTER, Refusal, recheck
 from governance.policies.selectors import policy_in_force
 from governance.policies.services import release_budget

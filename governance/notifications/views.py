@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from governance.converters import number_or_none
+from governance.lib.converters import number_or_none
 from governance.notifications import selectors, services
 
 INBOX_PAGE = "notifications/inbox.html"

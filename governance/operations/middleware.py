@@ -1,4 +1,4 @@
-from governance.metrics import HTTP_REQUESTS
+from governance.infra.metrics import HTTP_REQUESTS
 
 
 class RequestMetricsMiddleware:

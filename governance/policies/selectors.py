@@ -1,7 +1,7 @@
 import datetime as dt
 from dataclasses import dataclass
 
-from governance.caching import remembered
+from governance.infra.caching import remembered
 from governance.policies.engine import PolicyView
 from governance.policies.models import PolicyRevision
 

@@ -2,7 +2,7 @@
 
 from django.db.models.signals import post_delete, post_save
 
-from governance.caching import governance_state_changed
+from governance.infra.caching import governance_state_changed
 from governance.policies.models import PolicyRevision
 
 for model in (PolicyRevision,):

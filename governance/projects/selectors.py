@@ -1,6 +1,6 @@
 from dataclasses import dataclass
 
-from governance.caching import remembered
+from governance.infra.caching import remembered
 from governance.projects.models import ApiKey, hash_api_key
 
 

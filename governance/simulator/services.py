@@ -16,8 +16,8 @@ from django.db import IntegrityError, transaction
 from django.http import QueryDict
 from django.utils import timezone
 
-from governance.converters import number_or_none
-from governance.media import IMAGE_TYPES, VIDEO_TYPES, sniff
+from governance.lib.converters import number_or_none
+from governance.lib.media import IMAGE_TYPES, VIDEO_TYPES, sniff
 from governance.simulator.errors import SimulatorError, invalid_type, invalid_value, video_not_found
 from governance.simulator.models import (
     SimulatedCharacter,

@@ -2,8 +2,8 @@
 
 import datetime as dt
 
-from governance.dashboard.charts import Chart, Series, line_chart
 from governance.generations.models import Generation
+from governance.lib.charts import Chart, Series, line_chart
 from governance.policies.engine import ARM_CANARY
 from governance.snapshot_migrations.health import SAMPLE_LIMIT, percentile, sides
 

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.test import Client
 from django.urls import get_resolver, reverse
 
-from governance.caching import forget_everything
+from governance.infra.caching import forget_everything
 from tests.authorization import two_projects
 from tests.authorization.test_url_permissions import sample_path, walk
 from tests.authorization.two_projects import (

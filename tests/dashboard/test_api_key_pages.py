@@ -3,7 +3,7 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from governance.audit.models import AuditEvent
-from governance.dashboard import sent_forms
+from governance.infra import sent_forms
 from governance.projects.models import ApiKey, Role, hash_api_key
 from tests.dashboard.project_fixtures import Shop, make_shop
 from tests.factories import make_api_key, make_environment, make_project, make_user

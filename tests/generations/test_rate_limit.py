@@ -121,7 +121,9 @@ PROCESSES, REQUESTS_EACH, LIMIT = 4, 60, 100
 
 
 def test_processes_sharing_the_embedded_file_cache_let_through_exactly_the_limit(settings, tmp_path):
-    settings.CACHES = {"default": {"BACKEND": "governance.cache_backends.FileBasedCache", "LOCATION": str(tmp_path)}}
+    settings.CACHES = {
+        "default": {"BACKEND": "governance.infra.cache_backends.FileBasedCache", "LOCATION": str(tmp_path)}
+    }
     now = START_OF_A_MINUTE.timestamp() + 5
     fork = multiprocessing.get_context("fork")  # each process counts through the cache, as gunicorn's workers do
     start, allowed = fork.Barrier(PROCESSES), fork.Queue()

@@ -5,7 +5,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from governance.audit.services import Actor
-from governance.caching import STATE_TOKEN_KEY
+from governance.infra.caching import STATE_TOKEN_KEY
 from governance.projects.models import ApiKey
 from governance.projects.services import revoke_api_key
 from tests.factories import OLD, revise
@@ -35,7 +35,7 @@ def test_a_new_policy_revision_announces_the_change(production):
 
 
 def test_unknown_keys_are_not_remembered(client, production):
-    from governance import caching
+    from governance.infra import caching
 
     for number in range(50):
         client.get("/v1/videos", HTTP_AUTHORIZATION=f"Bearer sgk_random_{number}")

@@ -3,7 +3,7 @@ import logging
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from governance.request_ids import RequestIdFilter
+from governance.infra.request_ids import RequestIdFilter
 from tests.factories import OLD, make_api_key, make_environment
 from tests.generations.conftest import Api
 

@@ -6,7 +6,7 @@ from queue import Empty
 import pytest
 from kombu import Connection
 
-from governance.broker import FilesystemTransport
+from governance.infra.broker import FilesystemTransport
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def test_an_empty_message_file_is_skipped_with_an_error_and_the_next_message_sti
     (tmp_path / "queue" / "0000000_empty.celery.msg").touch()  # what kombu's own writer leaves for an instant
     channel._put("celery", {"body": "next"})
 
-    with caplog.at_level(logging.ERROR, logger="governance.broker"):
+    with caplog.at_level(logging.ERROR, logger="governance.infra.broker"):
         assert channel._get("celery") == {"body": "next"}
 
     assert "skipped an unreadable message file in broker queue 'celery'" in caplog.text

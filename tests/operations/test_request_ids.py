@@ -78,7 +78,7 @@ def test_the_sweep_re_enqueues_a_generation_with_its_request_id(api, monkeypatch
 def test_log_format_json_writes_one_json_object_per_line_with_the_request_id():
     script = (
         "import django, logging; django.setup()\n"
-        "from governance.request_ids import bound_request_id\n"
+        "from governance.infra.request_ids import bound_request_id\n"
         "with bound_request_id('req-json'):\n"
         "    logging.getLogger('governance.example').warning('hello %s', 'there')\n"
     )
