@@ -249,10 +249,28 @@ def drain(statement: str, params: tuple = ()) -> tuple[int, float]:
 
 
 def make_export(kind: str, format: str = "csv"):
-    from governance.audit import exports
     from governance.audit.services import Actor
+    from governance.exports import exports
 
     return exports.Export(kind=kind, format=format, filters=exports.ExportFilters(), actor=Actor.system("bench"))
+
+
+def copy_rows(export):
+    """The export's rows as its COPY path selects them (through its own private steps: a bench may look inside)."""
+    from governance.exports.exports import chain_head
+
+    rows, _ = export._rows(export._key_range(chain_head()), for_copy=True)
+    return rows
+
+
+def postgres_select(export) -> tuple[str, tuple]:
+    """The SELECT under the export's COPY path, with its parameters: the bench times PostgreSQL's plain COPY of it."""
+    return copy_rows(export).query.sql_with_params()
+
+
+def postgres_copy(export) -> tuple[str, tuple]:
+    """The COPY statement the export runs on PostgreSQL, with its parameters."""
+    return export._copy_statement(copy_rows(export))
 
 
 def reference_copy(kind: str) -> dict:
@@ -260,7 +278,7 @@ def reference_copy(kind: str) -> dict:
     import psycopg
     from django.conf import settings
 
-    select, params = make_export(kind).postgres_select()
+    select, params = postgres_select(make_export(kind))
     rows, psycopg_seconds = drain(f"COPY ({select}) TO STDOUT", params)
     database = settings.DATABASES["default"]["NAME"]
     with psycopg.connect(**PG, dbname=database) as conn:
@@ -283,8 +301,8 @@ def child(argv: list[str]) -> None:
         call_command("verify_audit", stdout=open(os.devnull, "w"))
         print(json.dumps({"seconds": time.perf_counter() - started, "peak_mb": peak_rss_mb()}))
         return
-    from governance.audit import exports
     from governance.audit.services import Actor
+    from governance.exports import exports
 
     kind, format, path = argv
     export = exports.Export(
@@ -346,7 +364,7 @@ def measure(args: argparse.Namespace) -> bool:
     print(f"  {'export':<19}{'path':<10}" + "".join(f"{heading:>10}" for heading in headings))
     ok = True
     for kind, format in EXPORTS:
-        server_rows, server_seconds = drain(*make_export(kind, format).postgres_copy())
+        server_rows, server_seconds = drain(*postgres_copy(make_export(kind, format)))
         for path in paths:
             result = run_child(kind, format, path)
             rate = result["rows"] / result["seconds"]

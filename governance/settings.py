@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "governance.notifications",
     "governance.content_credentials",
     "governance.lifecycle",
+    "governance.exports",
 ]
 
 # governance.infra.browser_middleware.*: the library's own, passed over by the Videos API (/v1/).

@@ -17,6 +17,7 @@ urlpatterns = [
     path("inbox/", include("governance.notifications.urls")),
     path("", include("governance.operations.urls")),
     path("", include("governance.snapshot_migrations.urls")),
+    path("", include("governance.exports.urls")),
     path("", include("governance.dashboard.urls")),
 ]
 

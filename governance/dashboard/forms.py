@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from governance.dashboard import login_throttling
-from governance.dashboard.selectors import LogFilters
+from governance.dashboard.selectors import LogPageFilters
 from governance.generations.models import Generation
 from governance.generations.parsing import MAX_PROMPT_CHARS
 from governance.projects.models import Environment, EnvironmentName
@@ -45,12 +45,12 @@ class GenerationFilterForm(forms.Form):
             self.add_error("created_to", "The end date is before the start date.")
         return cleaned
 
-    def filters(self) -> LogFilters | None:
+    def filters(self) -> LogPageFilters | None:
         """The filters to apply, or None when the query string asks for something invalid or not visible."""
         if not self.is_valid():
             return None
         data = dict(self.cleaned_data)
-        return LogFilters(text=data.pop("q"), **data)
+        return LogPageFilters(text=data.pop("q"), **data)
 
 
 class ThrottledLogin:

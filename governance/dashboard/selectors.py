@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from governance.catalog.models import Alias, Lifecycle, Snapshot
 from governance.catalog.selectors import catalog_view
-from governance.generations.models import Character, Generation
+from governance.generations.models import Character, Generation, LogFilters
 from governance.policies import engine
 from governance.policies.models import PolicyRevision
 from governance.policies.selectors import policy_in_force
@@ -267,7 +267,7 @@ def _pin_problem(
 
 
 @dataclass(frozen=True)
-class LogFilters:
+class LogPageFilters:
     project: Project | None = None
     environment: str = ""
     snapshot: str = ""
@@ -290,7 +290,7 @@ class GenerationPage:
         return any(not generation.is_finished for generation in self.generations)
 
 
-def generation_page(user, filters: LogFilters, *, size: int = LOG_PAGE_SIZE) -> GenerationPage:
+def generation_page(user, filters: LogPageFilters, *, size: int = LOG_PAGE_SIZE) -> GenerationPage:
     """One page of the log, newest first, keyset-paginated on (created_at, id): no COUNT, no OFFSET.
 
     Every filter but the text is served by an index (see Generation.Meta). Searching prompts
@@ -317,29 +317,21 @@ def generation_page(user, filters: LogFilters, *, size: int = LOG_PAGE_SIZE) -> 
 TEXT_SEARCH_WINDOW = 5_000
 
 
-def _log_rows(user, filters: LogFilters) -> QuerySet[Generation]:
-    rows = _for_display(Generation.objects.all()).order_by("-created_at", "-pk")
+def _log_rows(user, filters: LogPageFilters) -> QuerySet[Generation]:
+    within = None
     if not can_see_all_projects(user):
-        # A list of ids, not a subquery, so the planner can weigh the project index against the recent one.
-        rows = rows.filter(project_id__in=list(visible_projects(user).values_list("pk", flat=True)))
-    if filters.project is not None:
-        rows = rows.filter(project=filters.project)
-    if filters.environment:
-        environments = Environment.objects.filter(name=filters.environment)
-        if filters.project is not None:
-            environments = environments.filter(project=filters.project)
-        rows = rows.filter(environment_id__in=list(environments.values_list("pk", flat=True)))
-    if filters.snapshot:
-        rows = rows.filter(resolved_snapshot=filters.snapshot)
-    if filters.status:
-        rows = rows.filter(status=filters.status)
-    if filters.operation:
-        rows = rows.filter(operation=filters.operation)
-    if filters.created_from is not None:
-        rows = rows.filter(created_at__gte=_start_of_day(filters.created_from))
-    if filters.created_to is not None:
-        rows = rows.filter(created_at__lt=_start_of_day(filters.created_to + dt.timedelta(days=1)))
-    return rows
+        within = visible_projects(user).values_list("pk", flat=True)
+    log_filters = LogFilters(
+        within_projects=within,
+        project=filters.project,
+        environment=filters.environment,
+        snapshot=filters.snapshot,
+        status=filters.status,
+        operation=filters.operation,
+        since=_start_of_day(filters.created_from) if filters.created_from is not None else None,
+        until=_start_of_day(filters.created_to + dt.timedelta(days=1)) if filters.created_to is not None else None,
+    )
+    return _for_display(Generation.objects.in_log(log_filters)).order_by("-created_at", "-pk")
 
 
 def _for_display(rows: QuerySet[Generation]) -> QuerySet[Generation]:

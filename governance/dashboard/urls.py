@@ -1,9 +1,7 @@
 from django.urls import path
 
 from governance.dashboard import (
-    audit_views,
     catalog_views,
-    content_views,
     lifecycle_views,
     project_views,
     usage_views,
@@ -62,10 +60,4 @@ urlpatterns = [
         project_views.content_credentials,
         name="content_credentials",
     ),
-    path("audit/", audit_views.audit, name="audit"),
-    path("audit/content/", content_views.verify_content_page, name="content_verify"),
-    path("audit/verify/", audit_views.verify, name="audit_verify"),
-    path("audit/events/", audit_views.events, name="audit_events"),
-    path("audit/export/<slug:kind>/", audit_views.export, name="audit_export"),
-    path("audit/exports/<slug:export_id>/manifest.json", audit_views.manifest, name="audit_manifest"),
 ]

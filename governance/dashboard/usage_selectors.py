@@ -15,7 +15,7 @@ from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper,
 from django.db.models.functions import TruncDay, TruncHour
 
 from governance.dashboard.selectors import visible_generations
-from governance.generations.models import Generation
+from governance.generations.models import Generation, LogFilters
 from governance.lib import charts
 from governance.projects.models import Project
 
@@ -115,7 +115,10 @@ def usage(user, filters: UsageFilters, *, now: dt.datetime) -> Usage:
     """The user's visible generations in the period, by time bucket and by project/environment/snapshot."""
     period = PERIODS[filters.period]
     since = _bucket_start(now, period) - period.step * (period.buckets - 1)
-    generations = _filtered(visible_generations(user), filters).filter(created_at__gte=since)
+    log_filters = LogFilters(
+        project=filters.project, environment=filters.environment, snapshot=filters.snapshot, since=since
+    )
+    generations = visible_generations(user).in_log(log_filters)
 
     by_bucket = generations.annotate(bucket=period.trunc("created_at", tzinfo=dt.UTC))
     bucket_stats = _stats(by_bucket, ["bucket"])
@@ -131,16 +134,6 @@ def usage(user, filters: UsageFilters, *, now: dt.datetime) -> Usage:
         for key, stats in sorted(_stats(generations, group_keys).items())
     ]
     return Usage(period=period, since=since, buckets=buckets, groups=groups)
-
-
-def _filtered(generations: QuerySet[Generation], filters: UsageFilters) -> QuerySet[Generation]:
-    if filters.project is not None:
-        generations = generations.filter(project=filters.project)
-    if filters.environment:
-        generations = generations.filter(environment__name=filters.environment)
-    if filters.snapshot:
-        generations = generations.filter(resolved_snapshot=filters.snapshot)
-    return generations
 
 
 def _bucket_start(now: dt.datetime, period: Period) -> dt.datetime:

@@ -80,9 +80,9 @@ WRITES = [
     Write("dashboard:webhooks", PLAN, ADMINS, {"url": "https://93.184.215.14/new", "description": "x"}),
     Write("dashboard:webhook_delete", {**PLAN, "webhook_id": "{webhook}"}, ADMINS),
     Write("dashboard:snapshot_review", {"snapshot_id": "{unreviewed_snapshot}"}, SITE_ADMINS),
-    Write("dashboard:audit_verify", {}, AUDITORS_AND_PROJECT_ADMINS),
-    Write("dashboard:audit_export", {"kind": "audit"}, AUDITORS_AND_PROJECT_ADMINS, {"audit-format": "csv"}),
-    Write("dashboard:content_verify", {}, AUDITORS_AND_PROJECT_ADMINS, changes=False),
+    Write("exports:audit_verify", {}, AUDITORS_AND_PROJECT_ADMINS),
+    Write("exports:audit_export", {"kind": "audit"}, AUDITORS_AND_PROJECT_ADMINS, {"audit-format": "csv"}),
+    Write("exports:content_verify", {}, AUDITORS_AND_PROJECT_ADMINS, changes=False),
     Write("snapshot_migrations:plan_create", PLAN, DEVELOPERS, PLAN_FORM),
     Write("snapshot_migrations:checklist_settings", PLAN, ADMINS, {"action": "prompts", "prompts": "a dog"}),
     Write(
@@ -154,7 +154,7 @@ def url_of(write: Write, world, project_slug: str | None = None) -> str:
 def data_of(write: Write, world) -> dict:
     values = {**world.ids, "stranger": world.users["stranger"].username}
     data = {name: _filled(value, values) for name, value in write.data.items()}
-    if write.name == "dashboard:content_verify":
+    if write.name == "exports:content_verify":
         data["file"] = SimpleUploadedFile("x.mp4", b"not a video", "video/mp4")
     return data
 

@@ -124,7 +124,7 @@ RULES: dict[str, Rule] = {
     "dashboard:member_add": project_admins(400, method="POST"),  # no username given: the form says so
     "dashboard:member_change": project_admins(404, method="POST"),  # no such member
     "dashboard:member_remove": project_admins(404, method="POST"),
-    "dashboard:audit": auditors_and_project_admins(200),
+    "exports:audit": auditors_and_project_admins(200),
     # Migration plans: members read them; no plan 1 exists, so allowed roles get a 404.
     "snapshot_migrations:approvals": signed_in(),
     "snapshot_migrations:plan_list": project_members(200),
@@ -137,11 +137,11 @@ RULES: dict[str, Rule] = {
     "snapshot_migrations:step_evidence": project_role_at_least(Role.DEVELOPER, 404, method="POST"),
     "snapshot_migrations:comparison_run": project_role_at_least(Role.DEVELOPER, 404, method="POST"),
     "snapshot_migrations:comparison_verdict": project_role_at_least(Role.APPROVER, 404, method="POST"),
-    "dashboard:audit_verify": auditors_and_project_admins(302, method="POST"),
-    "dashboard:audit_events": auditors_and_project_admins(200),
-    "dashboard:audit_export": auditors_and_project_admins(200, method="POST", data={"generations-format": "csv"}),
-    "dashboard:audit_manifest": auditors_and_project_admins(404),  # no such export: allowed, but nothing to show
-    "dashboard:content_verify": auditors_and_project_admins(200),
+    "exports:audit_verify": auditors_and_project_admins(302, method="POST"),
+    "exports:audit_events": auditors_and_project_admins(200),
+    "exports:audit_export": auditors_and_project_admins(200, method="POST", data={"generations-format": "csv"}),
+    "exports:audit_manifest": auditors_and_project_admins(404),  # no such export: allowed, but nothing to show
+    "exports:content_verify": auditors_and_project_admins(200),
     "dashboard:content_credentials": project_admins(302, method="POST"),
     # Lifecycle: the impact view shows only the user's environments; webhooks are project administration.
     "dashboard:lifecycle_impact": signed_in(),

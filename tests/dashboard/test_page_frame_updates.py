@@ -41,7 +41,7 @@ def leave_a_message_for_the_next_page(client) -> None:
 
 
 def test_a_download_asked_for_by_htmx_streams_unchanged(admin_client):
-    export = reverse("dashboard:audit_export", args=["generations"])
+    export = reverse("exports:audit_export", args=["generations"])
 
     response = admin_client.post(export, {"generations-format": "csv"}, headers=HTMX)
 
@@ -51,11 +51,11 @@ def test_a_download_asked_for_by_htmx_streams_unchanged(admin_client):
 
 
 def test_a_json_manifest_read_through_htmx_stays_json_and_the_message_waits(admin_client):
-    export = admin_client.post(reverse("dashboard:audit_export", args=["generations"]), {"generations-format": "csv"})
+    export = admin_client.post(reverse("exports:audit_export", args=["generations"]), {"generations-format": "csv"})
     b"".join(export.streaming_content)
     leave_a_message_for_the_next_page(admin_client)
 
-    manifest = admin_client.get(reverse("dashboard:audit_manifest", args=[export["X-Export-Id"]]), headers=HTMX)
+    manifest = admin_client.get(reverse("exports:audit_manifest", args=[export["X-Export-Id"]]), headers=HTMX)
 
     assert json.loads(manifest.content)["rows"] == 1
     assert DELETED in admin_client.get(reverse("dashboard:webhooks", args=["shop"])).content.decode()

@@ -14,24 +14,24 @@ from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
-from governance.audit import exports
 from governance.audit.selectors import EventPage, event_page
 from governance.audit.services import Actor
 from governance.audit.verification import chain_state, verify_and_record
-from governance.dashboard.audit_forms import (
+from governance.dashboard.selectors import can_see_all_projects
+from governance.dashboard.services import record_refused_visit
+from governance.exports import exports
+from governance.exports.forms import (
     EXPORT_FORMS,
     AuditExportForm,
     EventFilterForm,
     ExportForm,
     GenerationExportForm,
 )
-from governance.dashboard.selectors import can_see_all_projects
-from governance.dashboard.services import record_refused_visit
 from governance.lib.converters import number_or_none
 from governance.projects.models import Project, Role
 
-PAGE = "dashboard/audit/audit.html"
-EVENTS_PAGE = "dashboard/audit/events.html"
+PAGE = "exports/audit.html"
+EVENTS_PAGE = "exports/events.html"
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def auditors_only(view):
             record_refused_visit(
                 user=request.user, path=request.path, method=request.method, reason="not an auditor or project admin"
             )
-            return render(request, "dashboard/audit/forbidden.html", status=403)
+            return render(request, "exports/forbidden.html", status=403)
         return view(request, access, *args, **kwargs)
 
     return checked
@@ -103,7 +103,7 @@ def verify(request: HttpRequest, access: AuditAccess) -> HttpResponse:
     verify_and_record(actor=Actor.for_user(request.user))
     if request.htmx:
         return render(request, PAGE + "#chain", {"chain": chain_state()})
-    return redirect("dashboard:audit")
+    return redirect("exports:audit")
 
 
 @require_POST

@@ -1,10 +1,10 @@
-"""The Audit page's export forms; every filter is read and checked by governance.audit.exports."""
+"""The Audit page's export forms; every filter is read and checked by governance.exports.exports."""
 
 from django import forms
 from django.db.models import QuerySet
 
-from governance.audit import exports
 from governance.catalog.models import Snapshot
+from governance.exports import exports
 from governance.generations.models import Generation
 from governance.projects.models import EnvironmentName, Project
 

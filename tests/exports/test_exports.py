@@ -10,9 +10,9 @@ from decimal import Decimal
 import pytest
 from django.core.management import CommandError, call_command
 
-from governance.audit import exports
 from governance.audit.models import AuditEvent
 from governance.audit.services import Actor, verify_chain
+from governance.exports import exports
 from governance.generations.models import Generation
 from tests.dashboard.builders import make_generation
 from tests.factories import NEW, OLD, make_environment, make_project

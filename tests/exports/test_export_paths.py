@@ -11,8 +11,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from governance.audit import exports
 from governance.audit.services import Actor, record_event
+from governance.exports import exports
 from governance.generations.models import Generation
 from tests.dashboard.builders import make_generation
 from tests.factories import make_environment, make_project

@@ -7,8 +7,8 @@ import psycopg
 import pytest
 from django.db import connection
 
-from governance.audit import segmented_copy
-from governance.audit.segmented_copy import CHUNK_BYTES, FLUSH_SECONDS, SegmentedCopy, gathered
+from governance.exports import segmented_copy
+from governance.exports.segmented_copy import CHUNK_BYTES, FLUSH_SECONDS, SegmentedCopy, gathered
 
 ON_POSTGRESQL = pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY exists on PostgreSQL only")
 APPLICATION = "segmented-copy-test"

@@ -1,7 +1,7 @@
 from django.core.management.base import CommandParser
 
-from governance.audit import exports
-from governance.audit.management.commands._export import ExportCommand
+from governance.exports import exports
+from governance.exports.management.commands._export import ExportCommand
 
 
 class Command(ExportCommand):

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from governance.audit import exports
 from governance.audit.services import Actor
+from governance.exports import exports
 
 
 class ExportCommand(BaseCommand):

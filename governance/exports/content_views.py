@@ -11,10 +11,10 @@ from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_http_methods
 
-from governance.dashboard.audit_views import AuditAccess, auditors_only
+from governance.exports.views import AuditAccess, auditors_only
 from governance.generations.verification import ContentVerification, verify_content
 
-PAGE = "dashboard/audit/content_verify.html"
+PAGE = "exports/content_verify.html"
 
 
 class VerifyContentForm(forms.Form):

@@ -14,7 +14,7 @@ from tests.factories import make_api_key, make_environment, make_member, make_pr
 
 pytestmark = pytest.mark.django_db
 
-EVENTS = reverse("dashboard:audit_events")
+EVENTS = reverse("exports:audit_events")
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from governance.audit.models import AuditEvent
 from governance.audit.services import verify_chain
-from governance.dashboard import audit_views
+from governance.exports import views as audit_views
 from governance.projects.models import AUDITOR_GROUP, Role
 from tests.audit_tampering import as_database_superuser
 from tests.dashboard.builders import make_generation
@@ -22,10 +22,10 @@ from tests.factories import make_environment, make_member, make_project, make_us
 
 pytestmark = pytest.mark.django_db
 
-AUDIT = reverse("dashboard:audit")
-VERIFY = reverse("dashboard:audit_verify")
-EXPORT_GENERATIONS = reverse("dashboard:audit_export", args=["generations"])
-EXPORT_AUDIT = reverse("dashboard:audit_export", args=["audit"])
+AUDIT = reverse("exports:audit")
+VERIFY = reverse("exports:audit_verify")
+EXPORT_GENERATIONS = reverse("exports:audit_export", args=["generations"])
+EXPORT_AUDIT = reverse("exports:audit_export", args=["audit"])
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def download(client, url: str, data: dict) -> tuple[StreamingHttpResponse, bytes
 
 
 def manifest_url(response) -> str:
-    return reverse("dashboard:audit_manifest", args=[response["X-Export-Id"]])
+    return reverse("exports:audit_manifest", args=[response["X-Export-Id"]])
 
 
 # Who may use the pages
@@ -63,7 +63,7 @@ def every_request(export_id: str = "0" * 32):
         ("post", VERIFY, {}),
         ("post", EXPORT_GENERATIONS, {"generations-format": "csv"}),
         ("post", EXPORT_AUDIT, {"audit-format": "csv"}),
-        ("get", reverse("dashboard:audit_manifest", args=[export_id]), {}),
+        ("get", reverse("exports:audit_manifest", args=[export_id]), {}),
     ]
 
 

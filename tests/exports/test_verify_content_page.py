@@ -20,7 +20,7 @@ from tests.factories import NEW, make_environment, make_member, make_project, ma
 
 pytestmark = pytest.mark.django_db
 
-PAGE = reverse("dashboard:content_verify")
+PAGE = reverse("exports:content_verify")
 
 
 def provider_serving(clip):

@@ -52,10 +52,11 @@ from django.db.models import (
 )
 
 from governance.audit.models import AuditChainHead, AuditEvent
-from governance.audit.segmented_copy import SegmentedCopy, gathered
+from governance.audit.selectors import filtered_events
 from governance.audit.services import GENESIS_HASH, Actor, record_event
 from governance.catalog.models import Snapshot
-from governance.generations.models import Generation
+from governance.exports.segmented_copy import SegmentedCopy, gathered
+from governance.generations.models import Generation, LogFilters
 from governance.projects.models import Environment, EnvironmentName, Project
 
 GENERATIONS, AUDIT = "generations", "audit"
@@ -92,6 +93,18 @@ class ExportFilters:
     since: dt.datetime | None = None
     until: dt.datetime | None = None
     within_projects: tuple[Project, ...] | None = None
+
+    def log_filters(self) -> LogFilters:
+        """The generation log's filters for a generations export."""
+        return LogFilters(
+            within_projects=self.within_projects,
+            project=self.project,
+            environment=self.environment,
+            snapshot=self.snapshot,
+            status=self.status,
+            since=self.since,
+            until=self.until,
+        )
 
     def describe(self, kind: str) -> dict:
         """The filters as the manifest and the `export.made` event state them."""
@@ -449,16 +462,6 @@ class Export:
                 yield chunk
         self.manifest = self._record(head=head, bounds=bounds, sha256=digest.hexdigest(), size=size)
 
-    def postgres_select(self) -> tuple[str, tuple]:
-        """The SELECT under the COPY path, with its parameters; the bench times PostgreSQL's plain COPY of it."""
-        rows, _ = self._rows(self._key_range(chain_head()), for_copy=True)
-        return rows.query.sql_with_params()
-
-    def postgres_copy(self) -> tuple[str, tuple]:
-        """The COPY statement this export runs on PostgreSQL, with its parameters."""
-        rows, _ = self._rows(self._key_range(chain_head()), for_copy=True)
-        return self._copy_statement(rows)
-
     def _key_range(self, head: AuditChainHead) -> tuple[str, int, int]:
         """The key rows are ordered by, and its lowest and highest values when the export starts.
 
@@ -473,7 +476,11 @@ class Export:
     def _rows(self, keys: tuple[str, int, int], *, for_copy: bool) -> tuple[QuerySet, dict]:
         """The export's rows, oldest first, as tuples of its columns; and the bounds that fix the row set."""
         key, _, highest = keys
-        filtered = _filtered_generations(self.filters) if self.kind == GENERATIONS else filtered_events(self.filters)
+        filtered = (
+            Generation.objects.in_log(self.filters.log_filters())
+            if self.kind == GENERATIONS
+            else filtered_events(self.filters)
+        )
         rows = filtered.filter(**{f"{key}__lte": highest}).order_by(key)
         bounds = {"up_to_generation_id": highest} if self.kind == GENERATIONS else {}
         reads = {column.alias: column.read(for_copy=for_copy) for column in self.columns}
@@ -553,43 +560,6 @@ class Export:
             action=EXPORT_MADE, actor=self.actor, project=project, environment=environment, payload=payload
         )
         return manifest_of(event)
-
-
-def _filtered_generations(filters: ExportFilters) -> QuerySet[Generation]:
-    rows = Generation.objects.all()
-    if filters.within_projects is not None:
-        rows = rows.filter(project__in=filters.within_projects)
-    if filters.project is not None:
-        rows = rows.filter(project=filters.project)
-    if filters.environment:
-        rows = rows.filter(environment__name=filters.environment)
-    if filters.snapshot:
-        rows = rows.filter(resolved_snapshot=filters.snapshot)
-    if filters.status:
-        rows = rows.filter(status=filters.status)
-    if filters.since:
-        rows = rows.filter(created_at__gte=filters.since)
-    if filters.until:
-        rows = rows.filter(created_at__lt=filters.until)
-    return rows
-
-
-def filtered_events(filters: ExportFilters) -> QuerySet[AuditEvent]:
-    """The events that `filters` select: one rule for the audit export and the dashboard's event browser."""
-    rows = AuditEvent.objects.all()
-    if filters.within_projects is not None:
-        rows = rows.filter(project__in=filters.within_projects)
-    if filters.project is not None:
-        rows = rows.filter(project=filters.project)
-    if filters.environment:
-        rows = rows.filter(environment__name=filters.environment)
-    if filters.action:
-        rows = rows.filter(action=filters.action)
-    if filters.since:
-        rows = rows.filter(occurred_at__gte=filters.since)
-    if filters.until:
-        rows = rows.filter(occurred_at__lt=filters.until)
-    return rows
 
 
 # Manifests
