@@ -18,6 +18,8 @@ urlpatterns = [
     path("", include("governance.operations.urls")),
     path("", include("governance.snapshot_migrations.urls")),
     path("", include("governance.exports.urls")),
+    path("", include("governance.catalog.urls")),
+    path("", include("governance.lifecycle.urls")),
     path("", include("governance.dashboard.urls")),
 ]
 

@@ -7,12 +7,13 @@ from decimal import Decimal
 from django.db.models import QuerySet
 
 from governance.catalog.models import Alias, Snapshot
-from governance.dashboard.selectors import ENVIRONMENT_ORDER, visible_projects
+from governance.dashboard.selectors import ENVIRONMENT_ORDER
 from governance.generations.models import Character
 from governance.policies import engine
 from governance.policies.models import BudgetUsage, PolicyRevision
 from governance.policies.selectors import month_start
 from governance.projects.models import ApiKey, Environment, Membership, Project, Role
+from governance.projects.permissions import visible_projects
 
 FIELD_LABELS = {
     "provider": "Provider",

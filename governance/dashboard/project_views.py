@@ -1,7 +1,7 @@
 """The Project page, the Policy editor, API keys and members.
 
 Viewer reads; developer also reads keys' metadata; admin edits policies, keys and
-members. Every view checks the role on the server through `requires_project_role`.
+members. Every view checks the role on the server through `permissions.requires`.
 """
 
 from django.contrib import messages
@@ -17,15 +17,14 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from governance.audit.services import Actor
 from governance.catalog.models import Provider
 from governance.dashboard import project_selectors as selectors
-from governance.dashboard.permissions import has_role, project_role, requires_project_role
 from governance.dashboard.project_forms import AddMemberForm, ApiKeyForm, MemberRoleForm, PolicyForm
-from governance.dashboard.selectors import can_see_all_projects
-from governance.dashboard.services import record_refused_visit
 from governance.infra import sent_forms
 from governance.policies.engine import ALIAS_REFUSE
 from governance.policies.models import PolicyRevision
 from governance.policies.services import ProtectedEnvironmentError, revise_policy
+from governance.projects import permissions
 from governance.projects.models import ApiKey, Environment, Membership, Project, Role
+from governance.projects.permissions import can_see_all_projects, record_refused_visit, requires
 from governance.projects.services import (
     LastAdminError,
     change_member_role,
@@ -43,18 +42,20 @@ EDITOR_PAGE = "dashboard/project/policy_editor.html"
 @require_safe
 @login_required
 def project_list(request: HttpRequest) -> HttpResponse:
-    summaries = selectors.project_summaries(request.user, role_of=lambda project: project_role(request.user, project))
+    summaries = selectors.project_summaries(
+        request.user, role_of=lambda project: permissions.project_role(request.user, project)
+    )
     return render(request, "dashboard/project/project_list.html", {"summaries": summaries})
 
 
 @require_safe
-@requires_project_role(Role.VIEWER)
+@requires(permissions.VIEW_PROJECT)
 def project_detail(request: HttpRequest, project: Project, role: str) -> HttpResponse:
     return render(request, PROJECT_PAGE, project_context(request, project, role))
 
 
 @require_safe
-@requires_project_role(Role.VIEWER)
+@requires(permissions.VIEW_PROJECT)
 def revision_diff(request: HttpRequest, project: Project, role: str, environment_name: str) -> HttpResponse:
     """Two revisions of one environment compared; the page's `diff` partial when htmx asks."""
     environment = _environment_or_404(project, environment_name)
@@ -73,7 +74,7 @@ def revision_diff(request: HttpRequest, project: Project, role: str, environment
 
 
 @require_http_methods(["GET", "POST"])
-@requires_project_role(Role.ADMIN)
+@requires(permissions.EDIT_POLICY)
 def policy_editor(request: HttpRequest, project: Project, role: str, environment_name: str) -> HttpResponse:
     environment = _environment_or_404(project, environment_name)
     current = selectors.revisions_of(environment).first()
@@ -129,7 +130,7 @@ def policy_editor(request: HttpRequest, project: Project, role: str, environment
 
 
 @require_http_methods(["GET", "POST"])
-@requires_project_role(Role.ADMIN)
+@requires(permissions.MANAGE_API_KEYS)
 def api_key_create(request: HttpRequest, project: Project, role: str, environment_name: str) -> HttpResponse:
     environment = _environment_or_404(project, environment_name)
     form = ApiKeyForm(request.POST or None, initial={"form_token": sent_forms.new_token()})
@@ -172,7 +173,7 @@ def _key_form_sent_again(request: HttpRequest, environment: Environment, key_id:
 
 
 @require_http_methods(["GET", "POST"])
-@requires_project_role(Role.ADMIN)
+@requires(permissions.MANAGE_API_KEYS)
 def api_key_revoke(request: HttpRequest, project: Project, role: str, key_id: int) -> HttpResponse:
     api_key = ApiKey.objects.select_related("environment").filter(pk=key_id, environment__project=project).first()
     if api_key is None:
@@ -186,7 +187,7 @@ def api_key_revoke(request: HttpRequest, project: Project, role: str, key_id: in
 
 
 @require_POST
-@requires_project_role(Role.ADMIN)
+@requires(permissions.EDIT_CONTENT_CREDENTIALS)
 def content_credentials(request: HttpRequest, project: Project, role: str, environment_name: str) -> HttpResponse:
     """Switch signing of an environment's videos on or off, and whether manifests carry the prompt itself."""
     environment = _environment_or_404(project, environment_name)
@@ -209,7 +210,7 @@ def content_credentials(request: HttpRequest, project: Project, role: str, envir
 
 
 @require_POST
-@requires_project_role(Role.ADMIN)
+@requires(permissions.MANAGE_MEMBERS)
 def member_add(request: HttpRequest, project: Project, role: str) -> HttpResponse:
     form = AddMemberForm(request.POST, project=project)
     if not form.is_valid():
@@ -221,7 +222,7 @@ def member_add(request: HttpRequest, project: Project, role: str) -> HttpRespons
 
 
 @require_POST
-@requires_project_role(Role.ADMIN)
+@requires(permissions.MANAGE_MEMBERS)
 def member_change(request: HttpRequest, project: Project, role: str, membership_id: int) -> HttpResponse:
     membership = _membership_or_404(project, membership_id)
     form = MemberRoleForm(request.POST)
@@ -238,7 +239,7 @@ def member_change(request: HttpRequest, project: Project, role: str, membership_
 
 
 @require_POST
-@requires_project_role(Role.ADMIN)
+@requires(permissions.MANAGE_MEMBERS)
 def member_remove(request: HttpRequest, project: Project, role: str, membership_id: int) -> HttpResponse:
     membership = _membership_or_404(project, membership_id)
     try:
@@ -255,15 +256,14 @@ def member_remove(request: HttpRequest, project: Project, role: str, membership_
 
 def project_context(request: HttpRequest, project: Project, role: str, **extra) -> dict:
     # Key metadata (never a secret): developers and up, and site-wide auditors, who read everything.
-    can_read_keys = has_role(request.user, project, Role.DEVELOPER) or can_see_all_projects(request.user)
+    can_read_keys = permissions.role_allows(role, permissions.READ_API_KEYS) or can_see_all_projects(request.user)
     api_keys = selectors.api_keys_of(project) if can_read_keys else {}
     policies = selectors.environment_policies(project, now=timezone.now())
     characters = selectors.characters_of(project)
     return {
         "project": project,
         "role": role,
-        "is_admin": Role.rank(role) >= Role.rank(Role.ADMIN),
-        "may_migrate": Role.rank(role) >= Role.rank(Role.DEVELOPER),
+        "may": permissions.allowed_actions(role),
         "can_read_keys": can_read_keys,
         "environments": [
             (policy, api_keys.get(policy.environment.pk, []), characters.get(policy.environment.pk, []))

@@ -17,7 +17,8 @@ from governance.generations.models import Character, Generation, LogFilters
 from governance.policies import engine
 from governance.policies.models import PolicyRevision
 from governance.policies.selectors import policy_in_force
-from governance.projects.models import AUDITOR_GROUP, Environment, EnvironmentName, Project
+from governance.projects.models import Environment, EnvironmentName, Project
+from governance.projects.permissions import can_see_all_projects, visible_projects
 
 ENVIRONMENT_ORDER: list[str] = list(EnvironmentName.values)
 SHUTDOWN_WARNING_DAYS = 30
@@ -33,21 +34,6 @@ CALM = (2, 0)  # the urgency of a cell without a problem; lower sorts first
 
 
 # Visibility
-
-
-def can_see_all_projects(user) -> bool:
-    """Superusers and site-wide auditors see every project; everyone else only their own."""
-    if not user.is_authenticated:
-        return False
-    return user.is_superuser or user.groups.filter(name=AUDITOR_GROUP).exists()
-
-
-def visible_projects(user) -> QuerySet[Project]:
-    if not user.is_authenticated:
-        return Project.objects.none()
-    if can_see_all_projects(user):
-        return Project.objects.all()
-    return Project.objects.filter(memberships__user=user)
 
 
 def visible_generations(user) -> QuerySet[Generation]:

@@ -1,31 +1,14 @@
-"""Dashboard actions with an audit event of their own."""
+"""The playground's submissions, made with its environment's own API key."""
 
-from django.db import models, transaction
+from django.db import transaction
 
-from governance.audit.services import Actor, record_event
+from governance.audit.services import Actor
 from governance.generations.models import Generation
 from governance.generations.ratelimit import seconds_until_allowed
 from governance.generations.services import create_submission, submit
 from governance.projects.models import Environment
 from governance.projects.selectors import KeyHolder
 from governance.projects.services import create_api_key, note_api_key_use
-
-REFUSED_ACCESS = "auth.refused"
-
-
-def record_refused_visit(
-    *, user, path: str, method: str, reason: str, target: models.Model | None = None, project=None, environment=None
-) -> None:
-    """Audit a signed-in user refused a dashboard page, whatever answer (403 or 404) they were given."""
-    record_event(
-        action=REFUSED_ACCESS,
-        actor=Actor.for_user(user),
-        target=target,
-        project=project,
-        environment=environment,
-        payload={"path": path, "method": method, "reason": reason},
-    )
-
 
 PLAYGROUND_KEY_NAME = "Dashboard playground"
 

@@ -1,8 +1,6 @@
 from django.urls import path
 
 from governance.dashboard import (
-    catalog_views,
-    lifecycle_views,
     project_views,
     usage_views,
     views,
@@ -15,16 +13,7 @@ urlpatterns = [
     path("favicon.ico", views.favicon, name="favicon"),
     path("generations/", views.generation_list, name="generation_list"),
     path("generations/<id:video_id>/", views.generation_detail, name="generation_detail"),
-    path("catalog/", catalog_views.catalog, name="catalog"),
     path("usage/", usage_views.usage, name="usage"),
-    path("lifecycle/", lifecycle_views.impact, name="lifecycle_impact"),
-    path("catalog/snapshots/<int:snapshot_id>/review/", lifecycle_views.snapshot_review, name="snapshot_review"),
-    path("projects/<slug:project_slug>/webhooks/", lifecycle_views.webhooks, name="webhooks"),
-    path(
-        "projects/<slug:project_slug>/webhooks/<int:webhook_id>/delete/",
-        lifecycle_views.webhook_delete,
-        name="webhook_delete",
-    ),
     path("generations/<id:video_id>/row/", views.generation_row, name="generation_row"),
     path("generations/<id:video_id>/content/<slug:variant>/", views.generation_content, name="generation_content"),
     path("playground/", views.playground, name="playground"),

@@ -12,13 +12,14 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from governance.dashboard import selectors
 from governance.dashboard.forms import GenerationFilterForm, PlaygroundForm
-from governance.dashboard.permissions import has_role, project_role, projects_with_role
-from governance.dashboard.services import PlaygroundRateLimited, record_refused_visit, submit_from_playground
+from governance.dashboard.services import PlaygroundRateLimited, submit_from_playground
 from governance.generations.content import stream_content
 from governance.generations.models import Generation
 from governance.generations.upstream import UpstreamError
 from governance.lib.converters import number_or_none
-from governance.projects.models import Environment, Role
+from governance.projects import permissions
+from governance.projects.models import Environment
+from governance.projects.permissions import record_refused_visit
 
 HTMX_STOP_POLLING = 286
 DASHBOARD_VARIANTS = ("video", "thumbnail")
@@ -44,7 +45,7 @@ def favicon(request: HttpRequest) -> HttpResponse:
 @login_required
 def generation_list(request: HttpRequest) -> HttpResponse:
     form = GenerationFilterForm(
-        request.GET, projects=selectors.visible_projects(request.user), snapshots=selectors.snapshot_names()
+        request.GET, projects=permissions.visible_projects(request.user), snapshots=selectors.snapshot_names()
     )
     filters = form.filters()
     page = selectors.generation_page(request.user, filters) if filters else selectors.GenerationPage([], None)
@@ -140,19 +141,19 @@ def _visible_generation(request: HttpRequest, video_id: str, find) -> Generation
 @require_http_methods(["GET", "POST"])
 @login_required
 def playground(request: HttpRequest) -> HttpResponse:
-    projects = projects_with_role(request.user, Role.DEVELOPER)
+    projects = permissions.projects_where(request.user, permissions.GENERATE)
     if not projects:
         return _playground_refused(request, "needs the developer role in at least one project")
     if request.method == "GET":
         return _playground_page(request, Environment.objects.filter(project__in=projects))
     offered = selectors.playground_choices()  # the policy decides a submission, whatever the form offered
     # Any visible environment is accepted here, so a viewer's post is refused by the role check, not hidden.
-    environments = Environment.objects.filter(project__in=selectors.visible_projects(request.user))
+    environments = Environment.objects.filter(project__in=permissions.visible_projects(request.user))
     form = PlaygroundForm(request.POST, environments=environments, offered=offered)
     if not form.is_valid():
         return render(request, "dashboard/playground.html", {"form": form}, status=400)
     environment = form.cleaned_data["environment"]
-    if not has_role(request.user, environment.project, Role.DEVELOPER):
+    if not permissions.may(request.user, environment.project, permissions.GENERATE):
         return _playground_refused(request, f"needs the developer role in {environment.project.slug}", environment)
     try:
         generation = submit_from_playground(user=request.user, environment=environment, fields=form.request_fields())
@@ -203,5 +204,5 @@ def _playground_refused(request: HttpRequest, reason: str, environment: Environm
         project=project,
         environment=environment,
     )
-    role = project_role(request.user, project) if project is not None else None
+    role = permissions.project_role(request.user, project) if project is not None else None
     return render(request, "dashboard/playground_forbidden.html", {"project": project, "role": role}, status=403)

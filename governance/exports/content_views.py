@@ -11,8 +11,9 @@ from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_http_methods
 
-from governance.exports.views import AuditAccess, auditors_only
+from governance.exports.views import auditors_only
 from governance.generations.verification import ContentVerification, verify_content
+from governance.projects.permissions import AuditAccess
 
 PAGE = "exports/content_verify.html"
 

@@ -4,11 +4,9 @@ Open to auditors (the `auditors` group) and superusers, and to project admins, w
 exports hold only their own projects' records. Every view checks this on the server.
 """
 
-from dataclasses import dataclass
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
@@ -17,8 +15,6 @@ from django.views.decorators.http import require_GET, require_POST, require_safe
 from governance.audit.selectors import EventPage, event_page
 from governance.audit.services import Actor
 from governance.audit.verification import chain_state, verify_and_record
-from governance.dashboard.selectors import can_see_all_projects
-from governance.dashboard.services import record_refused_visit
 from governance.exports import exports
 from governance.exports.forms import (
     EXPORT_FORMS,
@@ -28,34 +24,10 @@ from governance.exports.forms import (
     GenerationExportForm,
 )
 from governance.lib.converters import number_or_none
-from governance.projects.models import Project, Role
+from governance.projects.permissions import AuditAccess, audit_access, record_refused_visit
 
 PAGE = "exports/audit.html"
 EVENTS_PAGE = "exports/events.html"
-
-
-@dataclass(frozen=True)
-class AuditAccess:
-    """What one user may audit: every project (`projects` is None) or the projects they administer."""
-
-    projects: QuerySet[Project] | None
-
-    @property
-    def sees_everything(self) -> bool:
-        return self.projects is None
-
-    def exports_made_by(self, user):
-        """Whose exports the user may list: everyone's, or only their own."""
-        return None if self.sees_everything else user
-
-
-def audit_access(user) -> AuditAccess | None:
-    if not user.is_authenticated:
-        return None
-    if can_see_all_projects(user):
-        return AuditAccess(projects=None)
-    administered = Project.objects.filter(memberships__user=user, memberships__role=Role.ADMIN)
-    return AuditAccess(projects=administered) if administered.exists() else None
 
 
 def auditors_only(view):

@@ -45,7 +45,7 @@ def migration_plan_url(project_slug: str, environment_name: str, to_snapshot: st
 
 def impact_url(snapshot: Snapshot) -> str:
     """The impact page of one snapshot: for members who may read about a shutdown but not plan the move."""
-    return reverse("dashboard:lifecycle_impact") + "?" + urlencode({"snapshot": snapshot.pk})
+    return reverse("lifecycle:impact") + "?" + urlencode({"snapshot": snapshot.pk})
 
 
 def alert_threshold(days_left: int) -> int | None:

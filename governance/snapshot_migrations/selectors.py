@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from django.db.models import Prefetch, Q, QuerySet
 
 from governance.audit.models import AuditEvent
-from governance.dashboard.permissions import has_role, project_role
+from governance.projects import permissions
 from governance.projects.models import Membership, Role
 from governance.snapshot_migrations import health
-from governance.snapshot_migrations.models import ChecklistStep, ComparisonPair, MigrationPlan, SignOff, StepKind
+from governance.snapshot_migrations.models import ChecklistStep, ComparisonPair, MigrationPlan, SignOff
 from governance.snapshot_migrations.services import approvals, sign_off_refusal, step_done
 
 
@@ -34,7 +34,8 @@ def awaiting_sign_off(user) -> list[tuple[MigrationPlan, list[ChecklistStep]]]:
         return []
     plans = MigrationPlan.objects.filter(state=MigrationPlan.State.IN_REVIEW).exclude(author=user).exclude(editors=user)
     if not user.is_superuser:
-        projects = Membership.objects.filter(user=user, role__in=[Role.APPROVER, Role.ADMIN]).values("project")
+        projects = Membership.objects.filter(user=user, role__in=permissions.roles_allowed(permissions.SIGN_OFF))
+        projects = projects.values("project")
         plans = plans.filter(project__in=projects)
     waiting = []
     roles: dict[int, str | None] = {}
@@ -42,7 +43,7 @@ def awaiting_sign_off(user) -> list[tuple[MigrationPlan, list[ChecklistStep]]]:
         "steps__approvers", "steps__sign_offs"
     ):
         if plan.project_id not in roles:
-            roles[plan.project_id] = project_role(user, plan.project)
+            roles[plan.project_id] = permissions.project_role(user, plan.project)
         steps = [s for s in plan.steps.all() if _may_sign_now(s, user, roles[plan.project_id])]
         if steps:
             waiting.append((plan, steps))
@@ -114,10 +115,3 @@ def verdict_summary(pairs: list[ComparisonPair]) -> dict:
 
 def benchmark(plan: MigrationPlan) -> dict:
     return health.benchmark_figures(plan)
-
-
-def may(user, plan: MigrationPlan, role: str) -> bool:
-    return has_role(user, plan.project, role)
-
-
-EVIDENCE_KINDS = {StepKind.COMPATIBILITY, StepKind.BENCHMARK}

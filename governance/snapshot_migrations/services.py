@@ -17,12 +17,12 @@ from django.utils import timezone
 from governance.audit.services import Actor, record_event
 from governance.catalog.models import Provider
 from governance.catalog.selectors import load_catalog_view
-from governance.dashboard.permissions import has_role
 from governance.dashboard.services import playground_holder
 from governance.generations.services import ComparisonRun, create_submission, submit
 from governance.notifications.services import notify
 from governance.policies.selectors import current_revision
 from governance.policies.services import revise_policy
+from governance.projects import permissions
 from governance.projects.models import Environment, Membership, Project, Role
 from governance.snapshot_migrations import health
 from governance.snapshot_migrations.models import (
@@ -279,7 +279,7 @@ def update_evidence(*, plan: MigrationPlan, step: ChecklistStep, user, evidence:
     """Change a step's evidence; the step's sign-offs were given on the old evidence, so they are reset."""
     plan = _locked(plan)
     _require_state(plan, user, "edit evidence", MigrationPlan.EDITABLE)
-    if not has_role(user, plan.project, Role.DEVELOPER):
+    if not permissions.may(user, plan.project, permissions.ADD_EVIDENCE):
         _refuse(plan, user, "edit evidence", "role", "Only developers and above may add evidence.")
     step.evidence, step.evidence_links, step.evidence_by = evidence.strip(), links.strip(), user
     step.save(update_fields=["evidence", "evidence_links", "evidence_by"])
@@ -353,7 +353,7 @@ def sign_off_refusal(plan: MigrationPlan, step: ChecklistStep, user) -> PlanRefu
         return PlanRefused("own_plan", "You edited this plan; someone else must sign it off (four-eyes).")
     if step.evidence_by_id == user.pk:
         return PlanRefused("own_evidence", "You wrote this step's evidence; someone else must sign it off (four-eyes).")
-    if not has_role(user, plan.project, step.required_role):
+    if not permissions.has_role(user, plan.project, step.required_role):
         return PlanRefused("role", f"This step needs the {step.required_role} role in {plan.project.slug}.")
     named = list(step.approvers.all())
     if named and user not in named:
@@ -409,7 +409,7 @@ def start_rollout(*, plan: MigrationPlan, user, now: dt.datetime | None = None) 
     now = now or timezone.now()
     plan = _locked(plan)
     _require_state(plan, user, "start the rollout", [State.APPROVED])
-    _require_admin(plan, user, "start the rollout")
+    _require_rollout_role(plan, user, "start the rollout")
     revision = current_revision(plan.environment)
     running = load_catalog_view(revision.provider_id).resolve(revision.default_model)
     if running != plan.from_snapshot or revision.provider_id != (plan.from_provider_id or revision.provider_id):
@@ -442,7 +442,7 @@ def advance_rollout(
     now = now or timezone.now()
     plan = _locked(plan)
     _require_state(plan, user, "advance the rollout", [State.ROLLING_OUT])
-    _require_admin(plan, user, "advance the rollout")
+    _require_rollout_role(plan, user, "advance the rollout")
     if plan.health == MigrationPlan.Health.FAILING:
         _refuse(plan, user, "advance the rollout", "health_gate_failing", "A health gate is failing; advancing waits.")
     ends = plan.window_ends_at()
@@ -532,7 +532,7 @@ def roll_back(
         return plan  # rolled back or completed by hand since the gate looked
     if user is not None:
         _require_state(plan, user, "roll back", [State.ROLLING_OUT, State.COMPLETED])
-        if not has_role(user, plan.project, Role.APPROVER):
+        if not permissions.may(user, plan.project, permissions.ROLL_BACK):
             _refuse(plan, user, "roll back", "role", "Rolling back needs the approver or admin role.")
     baseline = plan.baseline_policy or {"default_model": plan.from_snapshot, "allowed_snapshots": [plan.from_snapshot]}
     provider_id = baseline.get("provider_id") or current_revision(plan.environment).provider_id
@@ -627,7 +627,7 @@ def run_comparison(*, plan: MigrationPlan, user) -> list[ComparisonPair]:
     """
     plan = _locked(plan)
     _require_state(plan, user, "run a comparison", MigrationPlan.EDITABLE)
-    if not has_role(user, plan.project, Role.DEVELOPER):
+    if not permissions.may(user, plan.project, permissions.RUN_COMPARISON):
         _refuse(plan, user, "run a comparison", "role", "Running comparisons needs the developer role or above.")
     prompts = list(ComparisonPrompt.objects.filter(project=plan.project)) or [
         ComparisonPrompt(prompt=text) for text in DEFAULT_PROMPTS
@@ -656,7 +656,7 @@ def record_benchmark(*, plan: MigrationPlan, user) -> ChecklistStep:
     """Fix today's benchmark figures as the benchmark step's evidence (its sign-offs are reset)."""
     plan = _locked(plan)
     _require_state(plan, user, "record the benchmark", MigrationPlan.EDITABLE)
-    if not has_role(user, plan.project, Role.DEVELOPER):
+    if not permissions.may(user, plan.project, permissions.ADD_EVIDENCE):
         _refuse(plan, user, "record the benchmark", "role", "Recording evidence needs the developer role or above.")
     step = plan.steps.filter(kind=StepKind.BENCHMARK).first()
     if step is None:
@@ -680,7 +680,7 @@ def judge_pair(*, plan: MigrationPlan, pair: ComparisonPair, user, verdict: str)
     """A reviewer's verdict on one pair; the verdicts become the compatibility step's evidence."""
     plan = _locked(plan)
     _require_state(plan, user, "judge a comparison", MigrationPlan.EDITABLE)
-    if not has_role(user, plan.project, Role.APPROVER) or plan.proposed_by(user):
+    if not permissions.may(user, plan.project, permissions.JUDGE_COMPARISON) or plan.proposed_by(user):
         message = "Pairs are judged by approvers other than the plan's author and editors."
         _refuse(plan, user, "judge a comparison", "role", message)
     if pair.plan_id != plan.pk or verdict not in ComparisonPair.Verdict.values:
@@ -755,13 +755,13 @@ def _require_author_or_admin(plan: MigrationPlan, user, attempt: str) -> None:
 
 
 def _author_or_admin_refusal(plan: MigrationPlan, user, attempt: str) -> PlanRefused | None:
-    if user.pk == plan.author_id or has_role(user, plan.project, Role.ADMIN):
+    if user.pk == plan.author_id or permissions.may(user, plan.project, permissions.MANAGE_PLANS):
         return None
     return PlanRefused("role", f"Only the author or an admin may {attempt}.", plan=plan, user=user, attempt=attempt)
 
 
-def _require_admin(plan: MigrationPlan, user, attempt: str) -> None:
-    if not has_role(user, plan.project, Role.ADMIN):
+def _require_rollout_role(plan: MigrationPlan, user, attempt: str) -> None:
+    if not permissions.may(user, plan.project, permissions.RUN_ROLLOUT):
         _refuse(plan, user, attempt, "role", f"Only an admin may {attempt}.")
 
 

@@ -11,9 +11,10 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from governance.catalog.models import Snapshot
 from governance.catalog.selectors import load_catalog_view
-from governance.dashboard.permissions import has_role, requires_project_role
 from governance.policies.selectors import current_revision
-from governance.projects.models import Project, Role
+from governance.projects import permissions
+from governance.projects.models import Project
+from governance.projects.permissions import requires
 from governance.snapshot_migrations import selectors, services
 from governance.snapshot_migrations.charts import health_charts
 from governance.snapshot_migrations.forms import (
@@ -37,20 +38,19 @@ def approvals(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-@requires_project_role(Role.VIEWER)
+@requires(permissions.VIEW_PROJECT)
 def plan_list(request: HttpRequest, project: Project, role: str) -> HttpResponse:
     context = {
         "project": project,
         "role": role,
         "plans": selectors.plans_of(project),
-        "may_author": has_role(request.user, project, Role.DEVELOPER),
-        "is_admin": has_role(request.user, project, Role.ADMIN),
+        "may": permissions.allowed_actions(role),
     }
     return render(request, "snapshot_migrations/plan_list.html", context)
 
 
 @require_http_methods(["GET", "POST"])
-@requires_project_role(Role.DEVELOPER)
+@requires(permissions.PLAN_MIGRATION)
 def plan_create(request: HttpRequest, project: Project, role: str) -> HttpResponse:
     environments = list(project.environments.order_by("pk"))
     snapshots = _snapshot_choices(environments)
@@ -85,7 +85,7 @@ def plan_create(request: HttpRequest, project: Project, role: str) -> HttpRespon
 
 
 @require_http_methods(["GET", "POST"])
-@requires_project_role(Role.DEVELOPER)
+@requires(permissions.PLAN_MIGRATION)
 def plan_edit(request: HttpRequest, project: Project, role: str, plan_id: int) -> HttpResponse:
     plan = _plan_or_404(project, plan_id)
     try:
@@ -140,7 +140,7 @@ def plan_edit(request: HttpRequest, project: Project, role: str, plan_id: int) -
 
 
 @require_safe
-@requires_project_role(Role.VIEWER)
+@requires(permissions.VIEW_PROJECT)
 def plan_detail(request: HttpRequest, project: Project, role: str, plan_id: int) -> HttpResponse:
     plan = selectors.plan_with_checklist(project, plan_id)
     if plan is None:
@@ -163,7 +163,7 @@ ACTIONS = {
 
 
 @require_POST
-@requires_project_role(Role.VIEWER)
+@requires(permissions.VIEW_PROJECT)
 def plan_action(request: HttpRequest, project: Project, role: str, plan_id: int, action: str) -> HttpResponse:
     plan = _plan_or_404(project, plan_id)
     if action not in ACTIONS:
@@ -178,7 +178,7 @@ def plan_action(request: HttpRequest, project: Project, role: str, plan_id: int,
 
 
 @require_POST
-@requires_project_role(Role.VIEWER)
+@requires(permissions.VIEW_PROJECT)
 def step_sign_off(request: HttpRequest, project: Project, role: str, plan_id: int, step_id: int) -> HttpResponse:
     plan = _plan_or_404(project, plan_id)
     step = _step_or_404(plan, step_id)
@@ -194,7 +194,7 @@ def step_sign_off(request: HttpRequest, project: Project, role: str, plan_id: in
 
 
 @require_POST
-@requires_project_role(Role.DEVELOPER)
+@requires(permissions.ADD_EVIDENCE)
 def step_evidence(request: HttpRequest, project: Project, role: str, plan_id: int, step_id: int) -> HttpResponse:
     plan = _plan_or_404(project, plan_id)
     step = _step_or_404(plan, step_id)
@@ -211,7 +211,7 @@ def step_evidence(request: HttpRequest, project: Project, role: str, plan_id: in
 
 
 @require_POST
-@requires_project_role(Role.DEVELOPER)
+@requires(permissions.RUN_COMPARISON)
 def comparison_run(request: HttpRequest, project: Project, role: str, plan_id: int) -> HttpResponse:
     plan = _plan_or_404(project, plan_id)
     try:
@@ -224,7 +224,7 @@ def comparison_run(request: HttpRequest, project: Project, role: str, plan_id: i
 
 
 @require_POST
-@requires_project_role(Role.APPROVER)
+@requires(permissions.JUDGE_COMPARISON)
 def comparison_verdict(request: HttpRequest, project: Project, role: str, plan_id: int, pair_id: int) -> HttpResponse:
     plan = _plan_or_404(project, plan_id)
     pair = plan.comparisons.filter(pk=pair_id).first()
@@ -255,9 +255,7 @@ def _render_plan(request: HttpRequest, plan: MigrationPlan, role: str, *, refusa
         "health_charts": health_charts(plan, now),
         "window_left": (ends - now) if ends and ends > now else None,
         "refusal": refusal,
-        "is_admin": has_role(request.user, plan.project, Role.ADMIN),
-        "is_approver": has_role(request.user, plan.project, Role.APPROVER),
-        "is_developer": has_role(request.user, plan.project, Role.DEVELOPER),
+        "may": permissions.allowed_actions(role),
         "is_author": request.user.pk == plan.author_id,
         "proposed_it": plan.proposed_by(request.user),
         "sign_off_form": SignOffForm(),
@@ -334,10 +332,15 @@ def _add_errors(form: PlanForm, error: ValidationError) -> None:
 
 
 @require_http_methods(["GET", "POST"])
-@requires_project_role(Role.ADMIN)
+@requires(permissions.EDIT_CHECKLIST)
 def checklist_settings(request: HttpRequest, project: Project, role: str) -> HttpResponse:
     """The project's checklist template and comparison prompt set; new plans copy them."""
-    members = [m.user for m in project.memberships.select_related("user").filter(role__in=[Role.APPROVER, Role.ADMIN])]
+    members = [
+        m.user
+        for m in project.memberships.select_related("user").filter(
+            role__in=permissions.roles_allowed(permissions.SIGN_OFF)
+        )
+    ]
     steps = services.template_steps(project)
     forms_by_step = {
         step.pk: TemplateStepForm(

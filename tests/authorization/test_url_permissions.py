@@ -110,7 +110,7 @@ RULES: dict[str, Rule] = {
     "notifications:mark_read": signed_in(302, non_members=302, method="POST"),  # only ever their own
     "dashboard:generation_list": signed_in(),
     "dashboard:generation_detail": signed_in(non_members=404),
-    "dashboard:catalog": signed_in(),  # the catalog belongs to no project
+    "catalog:catalog": signed_in(),  # the catalog belongs to no project
     "dashboard:usage": signed_in(),  # shows only the user's projects; an empty state for non-members
     "dashboard:generation_row": signed_in(non_members=404),
     "dashboard:generation_content": signed_in(404, non_members=404),  # queued: no content yet, for anyone
@@ -144,12 +144,12 @@ RULES: dict[str, Rule] = {
     "exports:content_verify": auditors_and_project_admins(200),
     "dashboard:content_credentials": project_admins(302, method="POST"),
     # Lifecycle: the impact view shows only the user's environments; webhooks are project administration.
-    "dashboard:lifecycle_impact": signed_in(),
-    "dashboard:webhooks": project_admins(200),
-    "dashboard:snapshot_review": Rule(
+    "lifecycle:impact": signed_in(),
+    "lifecycle:webhooks": project_admins(200),
+    "lifecycle:snapshot_review": Rule(
         {**{role: 403 for role in SIGNED_IN}, ANONYMOUS: LOGIN, STAFF: 404}, method="POST"
     ),  # site admins only; no such snapshot
-    "dashboard:webhook_delete": project_admins(404, method="POST"),  # no such webhook
+    "lifecycle:webhook_delete": project_admins(404, method="POST"),  # no such webhook
     # Operations: probes are open; metrics need the bearer token (sessions do not count).
     "operations:healthz": everyone(200),
     "operations:readyz": everyone(200),

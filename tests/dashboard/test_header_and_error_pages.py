@@ -52,7 +52,7 @@ def test_the_header_links_to_catalog_and_usage(client):
 
     nav = header(client)
 
-    assert f'href="{reverse("dashboard:catalog")}"' in nav
+    assert f'href="{reverse("catalog:catalog")}"' in nav
     assert f'href="{reverse("dashboard:usage")}"' in nav
     assert "no projects yet" in nav
 
@@ -67,7 +67,7 @@ def test_a_missing_page_is_a_helpful_404_inside_the_layout(client):
     assert "Nothing here" in page
     assert "<code>/no-such-page/</code>" in page
     assert 'class="site-header"' in page
-    assert f'href="{reverse("dashboard:catalog")}"' in page
+    assert f'href="{reverse("catalog:catalog")}"' in page
 
 
 def test_a_404_for_a_visitor_offers_the_sign_in(client):
@@ -124,7 +124,7 @@ def test_head_on_the_overview_answers_like_get_when_signed_in(client):
 
 
 @pytest.mark.parametrize(
-    "name", ["dashboard:catalog", "dashboard:generation_list", "dashboard:usage", "notifications:inbox"]
+    "name", ["catalog:catalog", "dashboard:generation_list", "dashboard:usage", "notifications:inbox"]
 )
 def test_head_on_a_page_answers_like_get(client, name):
     client.force_login(make_member(make_project("demo")))

@@ -36,7 +36,7 @@ def leave_a_message_for_the_next_page(client) -> None:
     """A plain form that answers with a redirect: its message waits for the page the browser goes to next."""
     project = client.environment.project
     webhook, _ = create_webhook(project=project, url="https://hooks.example/x", description="", actor=SYSTEM)
-    response = client.post(reverse("dashboard:webhook_delete", args=[project.slug, webhook.pk]))
+    response = client.post(reverse("lifecycle:webhook_delete", args=[project.slug, webhook.pk]))
     assert response.status_code == 302
 
 
@@ -58,7 +58,7 @@ def test_a_json_manifest_read_through_htmx_stays_json_and_the_message_waits(admi
     manifest = admin_client.get(reverse("exports:audit_manifest", args=[export["X-Export-Id"]]), headers=HTMX)
 
     assert json.loads(manifest.content)["rows"] == 1
-    assert DELETED in admin_client.get(reverse("dashboard:webhooks", args=["shop"])).content.decode()
+    assert DELETED in admin_client.get(reverse("lifecycle:webhooks", args=["shop"])).content.decode()
 
 
 def test_an_answer_that_reloads_the_page_has_no_body_and_the_message_shows_on_the_reloaded_page(admin_client):
@@ -81,4 +81,4 @@ def test_a_rows_poll_between_an_action_and_the_next_page_leaves_the_message_for_
 
     assert poll.status_code == 200 and "a harbour" in poll.content.decode()
     assert DELETED not in poll.content.decode()
-    assert DELETED in admin_client.get(reverse("dashboard:webhooks", args=["shop"])).content.decode()
+    assert DELETED in admin_client.get(reverse("lifecycle:webhooks", args=["shop"])).content.decode()

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.mark.parametrize(
-    ("page", "parameter"), [("dashboard:playground", "environment"), ("dashboard:lifecycle_impact", "snapshot")]
+    ("page", "parameter"), [("dashboard:playground", "environment"), ("lifecycle:impact", "snapshot")]
 )
 def test_a_unicode_digit_in_the_query_is_ignored(client, page, parameter):
     project = make_project()

@@ -47,7 +47,7 @@ def test_the_webhook_page_says_why_an_inside_address_is_refused_and_saves_nothin
     client.force_login(make_member(project, Role.ADMIN))
 
     response = client.post(
-        reverse("dashboard:webhooks", args=[project.slug]), {"url": "http://169.254.169.254/", "description": ""}
+        reverse("lifecycle:webhooks", args=[project.slug]), {"url": "http://169.254.169.254/", "description": ""}
     )
 
     assert response.status_code == 400

@@ -1,8 +1,8 @@
 from django import template
 
-from governance.dashboard.permissions import has_role_anywhere
-from governance.dashboard.selectors import can_see_all_projects
-from governance.projects.models import Membership, Role
+from governance.projects import permissions
+from governance.projects.models import Membership
+from governance.projects.permissions import can_see_all_projects
 
 register = template.Library()
 
@@ -26,4 +26,4 @@ def header_roles(user) -> dict:
 @register.simple_tag
 def may_generate(user) -> bool:
     """Whether the playground is open to the user: the developer role or higher in some project."""
-    return has_role_anywhere(user, Role.DEVELOPER)
+    return permissions.may_anywhere(user, permissions.GENERATE)

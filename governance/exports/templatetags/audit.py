@@ -3,7 +3,7 @@ import json
 from django import template
 from django.apps import apps
 
-from governance.exports.views import audit_access
+from governance.projects.permissions import audit_access
 
 register = template.Library()
 

@@ -4,9 +4,9 @@ import pytest
 import time_machine
 from django.urls import reverse
 
+from governance.catalog.catalog_page import lifecycle_timeline
 from governance.catalog.models import Alias, Snapshot
 from governance.catalog.services import repoint_alias
-from governance.dashboard.catalog_selectors import lifecycle_timeline
 from governance.projects.models import Role
 from tests.factories import NEW, OLD, SYSTEM, make_member, make_project, make_user, simulator_provider
 
@@ -27,7 +27,7 @@ def snapshot(name: str) -> Snapshot:
 
 
 def catalog_page(client, **params) -> str:
-    response = client.get(reverse("dashboard:catalog"), params)
+    response = client.get(reverse("catalog:catalog"), params)
     assert response.status_code == 200
     return response.content.decode()
 
@@ -109,7 +109,7 @@ def test_a_snapshot_compared_with_itself_has_no_differences(catalog_client):
 
 def test_htmx_gets_only_the_comparison(catalog_client):
     response = catalog_client.get(
-        reverse("dashboard:catalog"), {"a": snapshot(OLD).key, "b": snapshot(PRO).key}, headers={"HX-Request": "true"}
+        reverse("catalog:catalog"), {"a": snapshot(OLD).key, "b": snapshot(PRO).key}, headers={"HX-Request": "true"}
     )
 
     body = response.content.decode()
@@ -187,9 +187,9 @@ def test_timeline_bars_follow_the_dates():
 
 
 def test_the_catalog_needs_no_project_membership_but_a_sign_in(client):
-    assert client.get(reverse("dashboard:catalog")).status_code == 302
+    assert client.get(reverse("catalog:catalog")).status_code == 302
     client.force_login(make_member(make_project(), Role.VIEWER))
-    assert client.get(reverse("dashboard:catalog")).status_code == 200
+    assert client.get(reverse("catalog:catalog")).status_code == 200
 
 
 def test_an_empty_catalog_says_how_to_load_one(client):

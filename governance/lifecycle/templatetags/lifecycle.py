@@ -1,11 +1,11 @@
 from django import template
 
-from governance.dashboard.permissions import project_admins, project_role
-from governance.dashboard.selectors import visible_projects
 from governance.lifecycle.selectors import open_alerts
 from governance.lifecycle.services import migration_plan_url as plan_url
 from governance.lifecycle.services import recovery_advice as advice
-from governance.projects.models import Environment, Role
+from governance.projects import permissions
+from governance.projects.models import Environment
+from governance.projects.permissions import project_admins, project_role, visible_projects
 
 register = template.Library()
 
@@ -15,10 +15,6 @@ def migration_plan_url(project_slug: str, environment_name: str, to_snapshot: st
     return plan_url(project_slug, environment_name, to_snapshot or "")
 
 
-# Who may start a migration plan: the rule `plan_create` checks on the server.
-PLANNING_ROLE = Role.DEVELOPER
-
-
 @register.simple_tag(takes_context=True)
 def may_plan_migration(context, project) -> bool:
     """Whether to offer "Plan migration" in `project`; a page asks once per project per request."""
@@ -26,7 +22,7 @@ def may_plan_migration(context, project) -> bool:
     if project.pk not in roles:
         roles[project.pk] = project_role(context["request"].user, project)
     role = roles[project.pk]
-    return role is not None and Role.rank(role) >= Role.rank(PLANNING_ROLE)
+    return permissions.role_allows(role, permissions.PLAN_MIGRATION)
 
 
 @register.simple_tag(takes_context=True)
@@ -35,13 +31,17 @@ def may_plan_any_migration(context, alerts_by_environment: list[list]) -> bool:
     return any(may_plan_migration(context, alerts[0].environment.project) for alerts in alerts_by_environment)
 
 
-@register.inclusion_tag("dashboard/_planning_needs_role.html", takes_context=True)
+@register.inclusion_tag("lifecycle/_planning_needs_role.html", takes_context=True)
 def planning_needs_role(context, project) -> dict:
     """Instead of a plan button the user could not use: the role it needs, and whom to ask."""
     admins = _cached(context, "_project_admins")
     if project.pk not in admins:
         admins[project.pk] = project_admins(project)
-    return {"project": project, "role": PLANNING_ROLE, "admins": admins[project.pk]}
+    return {
+        "project": project,
+        "role": permissions.MINIMUM_ROLE[permissions.PLAN_MIGRATION],
+        "admins": admins[project.pk],
+    }
 
 
 def _cached(context, name: str) -> dict:

@@ -1,8 +1,8 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
+from governance.catalog.catalog_page import comparable_snapshots
 from governance.catalog.models import Snapshot
-from governance.dashboard.catalog_selectors import comparable_snapshots
 
 
 class SnapshotChoiceField(forms.ModelChoiceField):

@@ -32,7 +32,7 @@ def shop():
 
 
 PAGES_WITH_A_PLAN_LINK = [
-    ("dashboard:lifecycle_impact", []),
+    ("lifecycle:impact", []),
     ("dashboard:overview", []),
     ("dashboard:project_detail", ["shop"]),
 ]
@@ -54,7 +54,7 @@ def test_the_impact_view_lists_dependent_environments_with_30_days_of_generation
     now = dt.datetime.now(dt.UTC)
     for days_ago in (1, 5, 40):
         make_generation(production, resolved_snapshot=OLD, created_at=now - dt.timedelta(days=days_ago))
-    page = signed_in(client, project, Role.DEVELOPER).get(reverse("dashboard:lifecycle_impact")).content.decode()
+    page = signed_in(client, project, Role.DEVELOPER).get(reverse("lifecycle:impact")).content.decode()
 
     row = page[page.index('data-environment="shop/production"') :]
     row = row[: row.index("</tr>")]
@@ -109,20 +109,20 @@ def with_the_banner(pages: list[str]) -> list[str]:
 def test_a_project_without_admins_sends_the_user_to_a_site_admin(client, shop):
     project, _ = shop
     raise_shutdown_alerts()
-    page = signed_in(client, project, Role.VIEWER).get(reverse("dashboard:lifecycle_impact")).content.decode()
+    page = signed_in(client, project, Role.VIEWER).get(reverse("lifecycle:impact")).content.decode()
     assert "Planning a migration needs the developer role in Shop: ask a site admin." in page
 
 
 def test_the_impact_view_shows_only_the_users_projects(client, shop):
     other = make_project("other")
     client.force_login(make_member(other, Role.ADMIN))
-    page = client.get(reverse("dashboard:lifecycle_impact")).content.decode()
+    page = client.get(reverse("lifecycle:impact")).content.decode()
     assert "shop/production" not in page
 
 
 def test_the_impact_of_a_family(client, shop):
     project, _ = shop
-    page = signed_in(client, project, Role.VIEWER).get(reverse("dashboard:lifecycle_impact"), {"family": "sora-2"})
+    page = signed_in(client, project, Role.VIEWER).get(reverse("lifecycle:impact"), {"family": "sora-2"})
     assert page.status_code == 200
     assert 'data-environment="shop/development"' in page.content.decode()  # NEW is in the family too
 
@@ -156,7 +156,7 @@ def test_an_admin_adds_a_webhook_and_sees_its_secret_once(client, shop, caplog):
     client = signed_in(client, project, Role.ADMIN)
     with caplog.at_level(logging.DEBUG):
         response = client.post(
-            reverse("dashboard:webhooks", args=["shop"]), {"url": "https://hooks.example.com/a", "description": "ops"}
+            reverse("lifecycle:webhooks", args=["shop"]), {"url": "https://hooks.example.com/a", "description": "ops"}
         )
     page = response.content.decode()
     secret = page[page.index("whsec_") :].split("<", 1)[0]
@@ -165,13 +165,13 @@ def test_an_admin_adds_a_webhook_and_sees_its_secret_once(client, shop, caplog):
     assert secret not in webhook.encrypted_secret and "whsec_" not in webhook.encrypted_secret
     assert secret not in caplog.text
     assert secret not in str(AuditEvent.objects.get(action="webhook.created").payload)
-    again = client.get(reverse("dashboard:webhooks", args=["shop"])).content.decode()
+    again = client.get(reverse("lifecycle:webhooks", args=["shop"])).content.decode()
     assert secret not in again and "https://hooks.example.com/a" in again
 
 
 def test_a_bad_webhook_url_is_refused_readably(client, shop):
     project, _ = shop
-    response = signed_in(client, project, Role.ADMIN).post(reverse("dashboard:webhooks", args=["shop"]), {"url": "x"})
+    response = signed_in(client, project, Role.ADMIN).post(reverse("lifecycle:webhooks", args=["shop"]), {"url": "x"})
     assert response.status_code == 400 and "Enter a valid URL" in response.content.decode()
     assert not Webhook.objects.exists()
 
@@ -179,27 +179,27 @@ def test_a_bad_webhook_url_is_refused_readably(client, shop):
 def test_the_delivery_log_and_deleting_a_webhook(client, shop):
     project, _ = shop
     client = signed_in(client, project, Role.ADMIN)
-    client.post(reverse("dashboard:webhooks", args=["shop"]), {"url": "https://hooks.example.com/a"})
+    client.post(reverse("lifecycle:webhooks", args=["shop"]), {"url": "https://hooks.example.com/a"})
     raise_shutdown_alerts()
-    page = client.get(reverse("dashboard:webhooks", args=["shop"])).content.decode()
+    page = client.get(reverse("lifecycle:webhooks", args=["shop"])).content.decode()
     assert "snapshot.shutdown_alert" in page and "Pending" in page
 
     webhook = Webhook.objects.get()
-    response = client.post(reverse("dashboard:webhook_delete", args=["shop", webhook.pk]))
+    response = client.post(reverse("lifecycle:webhook_delete", args=["shop", webhook.pk]))
     assert response.status_code == 302
     assert AuditEvent.objects.filter(action="webhook.deleted").count() == 1
-    page = client.get(reverse("dashboard:webhooks", args=["shop"])).content.decode()
+    page = client.get(reverse("lifecycle:webhooks", args=["shop"])).content.decode()
     assert "No webhooks yet." in page and "Delete webhook" not in page
     assert "snapshot.shutdown_alert" in page and "https://hooks.example.com/a" in page
     assert "deleted webhook" in page and "Cancelled" in page
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {WebhookDelivery.Status.CANCELLED}
-    assert client.post(reverse("dashboard:webhook_delete", args=["shop", webhook.pk])).status_code == 404
+    assert client.post(reverse("lifecycle:webhook_delete", args=["shop", webhook.pk])).status_code == 404
 
 
 def test_a_developer_may_not_manage_webhooks(client, shop):
     project, _ = shop
     response = signed_in(client, project, Role.DEVELOPER).post(
-        reverse("dashboard:webhooks", args=["shop"]), {"url": "https://hooks.example.com/a"}
+        reverse("lifecycle:webhooks", args=["shop"]), {"url": "https://hooks.example.com/a"}
     )
     assert response.status_code == 403 and not Webhook.objects.exists()
 
@@ -208,10 +208,10 @@ def test_a_site_admin_reviews_a_discovered_snapshot_from_the_catalog(client):
     provider = simulator_provider()
     discovered = Snapshot.objects.create(provider=provider, name="sora-3-2027-01-05", family="sora-3", reviewed=False)
     client.force_login(make_user(is_superuser=True, is_staff=True))
-    page = client.get(reverse("dashboard:catalog")).content.decode()
+    page = client.get(reverse("catalog:catalog")).content.decode()
     assert "Awaiting review" in page and "Mark reviewed" in page
 
-    client.post(reverse("dashboard:snapshot_review", args=[discovered.pk]))
+    client.post(reverse("lifecycle:snapshot_review", args=[discovered.pk]))
     discovered.refresh_from_db()
     assert discovered.reviewed
     assert AuditEvent.objects.filter(action="snapshot.reviewed").count() == 1
@@ -220,8 +220,8 @@ def test_a_site_admin_reviews_a_discovered_snapshot_from_the_catalog(client):
 def test_others_may_not_review_snapshots(client):
     discovered = Snapshot.objects.create(provider=simulator_provider(), name="sora-3", family="sora-3", reviewed=False)
     client.force_login(make_user())
-    assert "Mark reviewed" not in client.get(reverse("dashboard:catalog")).content.decode()
-    assert client.post(reverse("dashboard:snapshot_review", args=[discovered.pk])).status_code == 403
+    assert "Mark reviewed" not in client.get(reverse("catalog:catalog")).content.decode()
+    assert client.post(reverse("lifecycle:snapshot_review", args=[discovered.pk])).status_code == 403
     discovered.refresh_from_db()
     assert not discovered.reviewed
 
@@ -234,7 +234,7 @@ def test_a_failed_sync_is_visible_on_the_catalog(client):
         last_sync_message="Built-in simulator answered GET /models with HTTP 503.",
     )
     client.force_login(make_user())
-    page = client.get(reverse("dashboard:catalog")).content.decode()
+    page = client.get(reverse("catalog:catalog")).content.decode()
     assert "Last sync failed" in page and "HTTP 503" in page and "nothing was changed" in page
 
 
@@ -248,7 +248,7 @@ def test_a_provider_without_its_key_shows_as_not_synced_not_failed(client, monke
     sync_provider(Provider.objects.get(slug="openai"), actor=Actor.system("tests"))
 
     client.force_login(make_user())
-    page = client.get(reverse("dashboard:catalog")).content.decode()
+    page = client.get(reverse("catalog:catalog")).content.decode()
     assert "Not synced: set OPENAI_API_KEY to sync." in page
     assert "Last sync failed" not in page and "alert-danger" not in page
 
@@ -257,7 +257,7 @@ def test_sending_the_add_webhook_form_again_adds_no_second_endpoint(client, shop
     """Reloading the page that showed the secret resends the form; a second endpoint would get every event twice."""
     project, _ = shop
     client = signed_in(client, project, Role.ADMIN)
-    url = reverse("dashboard:webhooks", args=["shop"])
+    url = reverse("lifecycle:webhooks", args=["shop"])
     token = client.get(url).content.decode().split('name="form_token" value="')[1].split('"')[0]
     sent = {"url": "https://hooks.example.com/a", "description": "ops", "form_token": token}
     first = client.post(url, sent).content.decode()
@@ -275,7 +275,7 @@ def test_sending_the_add_webhook_form_again_adds_no_second_endpoint(client, shop
 def test_a_refused_webhook_form_can_be_corrected_and_sent_again(client, shop):
     project, _ = shop
     client = signed_in(client, project, Role.ADMIN)
-    url = reverse("dashboard:webhooks", args=["shop"])
+    url = reverse("lifecycle:webhooks", args=["shop"])
     token = client.get(url).content.decode().split('name="form_token" value="')[1].split('"')[0]
 
     refused = client.post(url, {"url": "http://169.254.169.254/", "description": "", "form_token": token})

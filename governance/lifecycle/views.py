@@ -11,17 +11,16 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from governance.audit.services import Actor
 from governance.catalog.models import Snapshot
 from governance.catalog.sync import review_snapshot
-from governance.dashboard.lifecycle_forms import WebhookForm
-from governance.dashboard.permissions import requires_project_role
-from governance.dashboard.selectors import visible_projects
-from governance.dashboard.services import record_refused_visit
 from governance.infra import sent_forms
 from governance.lib.converters import number_or_none
 from governance.lifecycle import selectors
 from governance.lifecycle.destinations import PrivateDestinationError
+from governance.lifecycle.forms import WebhookForm
 from governance.lifecycle.models import Webhook, WebhookDelivery
 from governance.lifecycle.services import create_webhook, delete_webhook
-from governance.projects.models import Environment, Role
+from governance.projects import permissions
+from governance.projects.models import Environment
+from governance.projects.permissions import record_refused_visit, requires, visible_projects
 
 DELIVERY_LOG_SIZE = 50
 
@@ -41,11 +40,11 @@ def impact(request: HttpRequest) -> HttpResponse:
         "targets": selectors.migration_targets(),
         "today": timezone.now().date(),
     }
-    return render(request, "dashboard/lifecycle/impact.html", context)
+    return render(request, "lifecycle/impact.html", context)
 
 
 @require_http_methods(["GET", "POST"])
-@requires_project_role(Role.ADMIN)
+@requires(permissions.MANAGE_WEBHOOKS)
 def webhooks(request: HttpRequest, project, role) -> HttpResponse:
     form = WebhookForm(request.POST or None, initial={"form_token": sent_forms.new_token()})
     created_secret = None
@@ -74,7 +73,7 @@ def webhooks(request: HttpRequest, project, role) -> HttpResponse:
             :DELIVERY_LOG_SIZE
         ],
     }
-    response = render(request, "dashboard/lifecycle/webhooks.html", context, status=400 if form.errors else 200)
+    response = render(request, "lifecycle/webhooks.html", context, status=400 if form.errors else 200)
     if created_secret:  # the secret exists only in this response: never cached, never shown again
         add_never_cache_headers(response)
     return response
@@ -91,18 +90,18 @@ def _webhook_form_sent_again(request: HttpRequest, project, webhook_id: int) -> 
         )
     else:  # sent twice at once (a double click): the first sending is still adding it
         messages.warning(request, "This form was sent twice; only one webhook is added, by the first sending.")
-    return redirect("dashboard:webhooks", project.slug)
+    return redirect("lifecycle:webhooks", project.slug)
 
 
 @require_POST
-@requires_project_role(Role.ADMIN)
+@requires(permissions.MANAGE_WEBHOOKS)
 def webhook_delete(request: HttpRequest, project, role, webhook_id: int) -> HttpResponse:
     webhook = Webhook.objects.active().filter(project=project, pk=webhook_id).first()
     if webhook is None:
         raise Http404("No such webhook in this project.")
     delete_webhook(webhook=webhook, actor=Actor.for_user(request.user))
     messages.success(request, f"Webhook {webhook.url} deleted; it receives nothing more. Its deliveries stay logged.")
-    return redirect("dashboard:webhooks", project_slug=project.slug)
+    return redirect("lifecycle:webhooks", project_slug=project.slug)
 
 
 @require_POST

@@ -5,8 +5,8 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_safe
 
-from governance.dashboard import catalog_selectors
-from governance.dashboard.catalog_forms import CompareForm
+from governance.catalog import catalog_page
+from governance.catalog.forms import CompareForm
 
 
 @require_safe
@@ -16,8 +16,8 @@ def catalog(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     form = CompareForm(request.GET)
     chosen = form.snapshots()
-    comparison = catalog_selectors.compare(*chosen, now=now) if chosen else None
-    template = "dashboard/catalog/catalog.html"
+    comparison = catalog_page.compare(*chosen, now=now) if chosen else None
+    template = "catalog/catalog.html"
     if request.htmx and not request.htmx.history_restore_request:
         template += "#comparison"
         context = {"form": form, "comparison": comparison}
@@ -25,9 +25,9 @@ def catalog(request: HttpRequest) -> HttpResponse:
         context = {
             "form": form,
             "comparison": comparison,
-            "providers": catalog_selectors.catalog(now=now),
-            "alias_history": catalog_selectors.alias_history(),
-            "alias_drifts": catalog_selectors.alias_drifts(),
+            "providers": catalog_page.catalog(now=now),
+            "alias_history": catalog_page.alias_history(),
+            "alias_drifts": catalog_page.alias_drifts(),
         }
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
