@@ -121,6 +121,7 @@ INSTALLED_APPS = [
     "governance.content_credentials",
     "governance.lifecycle",
     "governance.exports",
+    "governance.demo",
 ]
 
 # governance.infra.browser_middleware.*: the library's own, passed over by the Videos API (/v1/).

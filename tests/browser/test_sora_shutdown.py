@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from governance.dashboard.demo import DEMO_PASSWORD
+from governance.demo.users import DEMO_PASSWORD
 from tests.browser.conftest import screenshot, sign_in
 
 pytestmark = pytest.mark.browser

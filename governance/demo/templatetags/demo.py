@@ -1,7 +1,7 @@
 from django import template
 from django.conf import settings
 
-from governance.dashboard.demo import DEMO_PASSWORD, DEMO_USERS
+from governance.demo.users import DEMO_PASSWORD, DEMO_USERS
 
 register = template.Library()
 

@@ -10,7 +10,7 @@ from django.core import mail
 from django.core.management import call_command
 from django.test import Client
 
-from governance.dashboard.demo import DEMO_PASSWORD
+from governance.demo.users import DEMO_PASSWORD
 from governance.lifecycle.models import ShutdownAlert
 from governance.notifications.models import Notification
 from governance.projects.models import AUDITOR_GROUP, Membership

@@ -8,7 +8,7 @@ from django.db import transaction
 from governance.audit.services import Actor
 from governance.catalog.models import Provider
 from governance.catalog.services import load_pack, read_pack
-from governance.dashboard.demo import DEMO_PASSWORD, DEMO_USERS
+from governance.demo.users import DEMO_PASSWORD, DEMO_USERS
 from governance.lifecycle.services import raise_shutdown_alerts
 from governance.policies.engine import (
     ALIAS_FOLLOW,
