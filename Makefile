@@ -17,6 +17,7 @@ run: $(INSTALLED)
 test: $(INSTALLED)
 	$(BIN)/ruff check governance tests
 	$(BIN)/ruff format --check governance tests
+	$(BIN)/lint-imports
 	SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} SIMULATOR_ENABLED=1 \
 	GOVERNANCE_DATA_DIR=$${GOVERNANCE_DATA_DIR:-$(CURDIR)/var/test} $(BIN)/pytest $(PYTEST_ARGS)
 

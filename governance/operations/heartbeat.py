@@ -3,6 +3,9 @@
 import logging
 
 from celery import bootsteps
+from django.conf import settings
+
+from governance.operations.readiness import record_worker_heartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -17,8 +20,6 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
         self.timer_entry = None
 
     def start(self, worker) -> None:
-        from django.conf import settings
-
         self.worker_name = worker.hostname
         self.beat()
         self.timer_entry = worker.timer.call_repeatedly(settings.WORKER_HEARTBEAT_SECONDS, self.beat)
@@ -28,8 +29,6 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
             self.timer_entry.cancel()
 
     def beat(self) -> None:
-        from governance.operations.readiness import record_worker_heartbeat
-
         try:
             record_worker_heartbeat(self.worker_name)
         except Exception:  # the cache is away: /readyz says so, and the worker carries on

@@ -3,6 +3,7 @@
 import time
 from dataclasses import dataclass
 
+from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
@@ -40,9 +41,7 @@ def database_answers() -> tuple[bool, str]:
 
 
 def broker_connects() -> tuple[bool, str]:
-    from governance.celery import app
-
-    with app.connection_for_write() as broker:
+    with current_app.connection_for_write() as broker:
         broker.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
         return True, broker.transport_cls
 
