@@ -276,7 +276,7 @@ CONTENT_VERIFY_MAX_BYTES = int(os.environ.get("CONTENT_VERIFY_MAX_BYTES", str(20
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 INPUT_REFERENCE_MAX_BYTES = int(os.environ.get("INPUT_REFERENCE_MAX_BYTES", str(20 * 1024 * 1024)))
-# The largest uploaded video (edit and extension sources, character videos); see README "Uploads".
+# The largest uploaded video (edit and extension sources, character videos); see docs/api.md, "Uploads".
 UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(200 * 1024 * 1024)))
 
 # Celery: a broker that needs no server by default (kombu's filesystem transport).

@@ -1,9 +1,16 @@
 """The catalog as plain values: what the policy engine reads instead of the ORM."""
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+
+
+def resolve_name(name: str, snapshots: Container[str], aliases: Mapping[str, str]) -> str | None:
+    """The snapshot a name means right now: itself, or an alias's target. The one rule, for the engine and the pages."""
+    if name in snapshots:
+        return name
+    return aliases.get(name)
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,4 @@ class CatalogView:
 
     def resolve(self, name: str) -> str | None:
         """The snapshot a name means right now: itself, or an alias's target."""
-        if name in self.snapshots:
-            return name
-        return self.aliases.get(name)
+        return resolve_name(name, self.snapshots, self.aliases)

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
 from governance.catalog.models import Lifecycle
-from governance.dashboard.project_selectors import CatalogNames
+from governance.catalog.selectors import CatalogRows
 from governance.policies import engine
 from governance.policies.models import PolicyRevision
 from governance.projects.models import Role
@@ -92,7 +92,7 @@ class PolicyForm(forms.Form):
         error_messages={"required": "Say why the policy changes; the reason is kept with the revision."},
     )
 
-    def __init__(self, *args, catalog: CatalogNames, now: dt.datetime, **kwargs) -> None:
+    def __init__(self, *args, catalog: CatalogRows, now: dt.datetime, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.catalog, self.now = catalog, now
         snapshots = list(catalog.snapshots.values())

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.db.models import QuerySet
 
-from governance.catalog.models import Alias, Snapshot
+from governance.catalog.selectors import CatalogRows
 from governance.dashboard.selectors import ENVIRONMENT_ORDER
 from governance.generations.models import Character
 from governance.policies import engine
@@ -62,26 +62,6 @@ def environment_of(project: Project, name: str) -> Environment | None:
 
 
 @dataclass(frozen=True)
-class CatalogNames:
-    """The provider's snapshots and aliases by name, for describing and editing policies."""
-
-    snapshots: dict[str, Snapshot]
-    aliases: dict[str, str]
-
-    @classmethod
-    def load(cls, provider_id: int) -> "CatalogNames":
-        snapshots = Snapshot.objects.filter(provider_id=provider_id).select_related("replacement")
-        aliases = Alias.objects.filter(provider_id=provider_id).select_related("snapshot")
-        return cls(
-            snapshots={snapshot.name: snapshot for snapshot in snapshots},
-            aliases={alias.name: alias.snapshot.name for alias in aliases},
-        )
-
-    def resolve(self, name: str) -> str | None:
-        return name if name in self.snapshots else self.aliases.get(name)
-
-
-@dataclass(frozen=True)
 class HistoryEntry:
     revision: PolicyRevision
     changed: list[str]  # labels of the fields that differ from the revision before
@@ -133,14 +113,14 @@ def environment_policies(project: Project, *, now: dt.datetime) -> list[Environm
             "environment_id", "spent"
         )
     )
-    catalogs: dict[int, CatalogNames] = {}
+    catalogs: dict[int, CatalogRows] = {}
     policies = []
     for environment in environments:
         history = revisions_by_environment[environment.pk]
         current = history[0] if history else None
         sentences = []
         if current is not None:
-            catalog = catalogs.setdefault(current.provider_id, CatalogNames.load(current.provider_id))
+            catalog = catalogs.setdefault(current.provider_id, CatalogRows.load(current.provider_id))
             sentences = describe_policy(environment, current, catalog)
         policies.append(
             EnvironmentPolicy(
@@ -154,7 +134,7 @@ def environment_policies(project: Project, *, now: dt.datetime) -> list[Environm
     return policies
 
 
-def describe_policy(environment: Environment, revision: PolicyRevision, catalog: CatalogNames) -> list[str]:
+def describe_policy(environment: Environment, revision: PolicyRevision, catalog: CatalogRows) -> list[str]:
     """The policy as a reader would explain it: what runs, what aliases do, canary, limits."""
     name = environment.get_name_display().lower()
     pinned = catalog.resolve(revision.default_model)

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from governance.audit.services import Actor
 from governance.catalog.models import Provider
+from governance.catalog.selectors import CatalogRows
 from governance.dashboard import project_selectors as selectors
 from governance.dashboard.project_forms import AddMemberForm, ApiKeyForm, MemberRoleForm, PolicyForm
 from governance.infra import sent_forms
@@ -85,11 +86,9 @@ def policy_editor(request: HttpRequest, project: Project, role: str, environment
     if provider is None:
         context["sentences"] = []
         return render(request, EDITOR_PAGE, context)
-    catalog = selectors.CatalogNames.load(provider.pk)
+    catalog = CatalogRows.load(provider.pk)
     if current is not None:
-        current_catalog = (
-            catalog if current.provider_id == provider.pk else selectors.CatalogNames.load(current.provider_id)
-        )
+        current_catalog = catalog if current.provider_id == provider.pk else CatalogRows.load(current.provider_id)
         context["sentences"] = selectors.describe_policy(environment, current, current_catalog)
     else:
         context["sentences"] = []

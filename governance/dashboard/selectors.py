@@ -12,7 +12,7 @@ from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from governance.catalog.models import Alias, Lifecycle, Snapshot
-from governance.catalog.selectors import catalog_view
+from governance.catalog.selectors import CatalogRows, catalog_view
 from governance.generations.models import Character, Generation, LogFilters
 from governance.policies import engine
 from governance.policies.models import PolicyRevision
@@ -136,7 +136,7 @@ def overview_matrix(user, *, now: dt.datetime) -> OverviewMatrix:
     environments = list(Environment.objects.filter(project__in=projects).select_related("project"))
     environment_ids = [environment.pk for environment in environments]
     revisions = _current_revisions(environment_ids)
-    catalog = _Catalog.load({revision.provider_id for revision in revisions.values()})
+    catalog = CatalogRows.load_many({revision.provider_id for revision in revisions.values()})
     stats = window_stats(environment_ids, since=now - STATS_WINDOW)
     today = now.astimezone(dt.UTC).date()
 
@@ -180,33 +180,10 @@ def _current_revisions(environment_ids: list[int]) -> dict[int, PolicyRevision]:
     return {revision.environment_id: revision for revision in revisions}
 
 
-@dataclass(frozen=True)
-class _Catalog:
-    snapshots: dict[tuple[int, str], Snapshot]
-    aliases: dict[tuple[int, str], Snapshot]
-
-    @classmethod
-    def load(cls, provider_ids: set[int]) -> "_Catalog":
-        snapshots = Snapshot.objects.filter(provider_id__in=provider_ids).select_related("replacement")
-        aliases = Alias.objects.filter(provider_id__in=provider_ids).select_related("snapshot__replacement")
-        return cls(
-            snapshots={(snapshot.provider_id, snapshot.name): snapshot for snapshot in snapshots},
-            aliases={(alias.provider_id, alias.name): alias.snapshot for alias in aliases},
-        )
-
-    def resolve(self, provider_id: int, name: str) -> tuple[Snapshot | None, str | None]:
-        """The snapshot a policy's default model means, and the alias it follows if it is one."""
-        snapshot = self.snapshots.get((provider_id, name))
-        if snapshot is not None:
-            return snapshot, None
-        alias_target = self.aliases.get((provider_id, name))
-        return alias_target, (name if alias_target is not None else None)
-
-
 def _cell(
     environment: Environment,
     revision: PolicyRevision | None,
-    catalog: _Catalog,
+    catalog: dict[int, CatalogRows],
     stats: dict[int, WindowStats],
     now: dt.datetime,
     today: dt.date,
@@ -214,7 +191,9 @@ def _cell(
     environment_stats = stats.get(environment.pk, WindowStats())
     if revision is None:
         return EnvironmentCell(environment=environment, revision=None, stats=environment_stats)
-    pinned, followed_alias = catalog.resolve(revision.provider_id, revision.default_model)
+    rows = catalog.get(revision.provider_id) or CatalogRows()
+    pinned = rows.snapshot_for(revision.default_model)
+    followed_alias = revision.default_model if pinned is not None and pinned.name != revision.default_model else None
     if pinned is None:
         return EnvironmentCell(
             environment=environment,
