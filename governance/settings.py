@@ -109,6 +109,7 @@ INSTALLED_APPS = [
     "template_partials",
     "csp",
     "governance.audit",
+    "governance.accounts",
     "governance.catalog",
     "governance.projects",
     "governance.policies",

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 
-from governance.dashboard.forms import AdminLoginForm, LoginForm
+from governance.accounts.forms import AdminLoginForm, LoginForm
 from governance.lib.converters import ObjectId
 
 register_converter(ObjectId, "id")  # before the apps' URL patterns that use it

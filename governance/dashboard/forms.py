@@ -1,13 +1,6 @@
-import math
-
 from django import forms
-from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth.forms import AuthenticationForm
-from django.core.exceptions import ValidationError
 from django.urls import reverse
-from django.utils import timezone
 
-from governance.dashboard import login_throttling
 from governance.dashboard.selectors import LogPageFilters
 from governance.generations.models import Generation
 from governance.generations.parsing import MAX_PROMPT_CHARS
@@ -51,38 +44,6 @@ class GenerationFilterForm(forms.Form):
             return None
         data = dict(self.cleaned_data)
         return LogPageFilters(text=data.pop("q"), **data)
-
-
-class ThrottledLogin:
-    """Refuse a locked-out username or address before checking the password, and count failures."""
-
-    locked_message = "Too many failed sign-ins. Sign-in is locked; try again in %(minutes)d minutes."
-
-    def clean(self):
-        username = str(self.cleaned_data.get("username") or "")
-        ip = self.request.META.get("REMOTE_ADDR", "") if self.request is not None else ""
-        if until := login_throttling.locked_until(username=username, ip=ip):
-            raise self._locked(until)
-        try:
-            cleaned = super().clean()
-        except ValidationError:
-            if until := login_throttling.note_failed_login(username=username, ip=ip):
-                raise self._locked(until) from None
-            raise
-        login_throttling.note_successful_login(username=username, ip=ip)
-        return cleaned
-
-    def _locked(self, until) -> ValidationError:
-        minutes = max(1, math.ceil((until - timezone.now()).total_seconds() / 60))
-        return ValidationError(self.locked_message, code="locked", params={"minutes": minutes})
-
-
-class LoginForm(ThrottledLogin, AuthenticationForm):
-    pass
-
-
-class AdminLoginForm(ThrottledLogin, AdminAuthenticationForm):
-    pass
 
 
 class EnvironmentChoiceField(forms.ModelChoiceField):

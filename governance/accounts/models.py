@@ -9,5 +9,8 @@ class LoginThrottle(models.Model):
     window_started_at = models.DateTimeField()
     locked_until = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        db_table = "accounts_loginthrottle"
+
     def __str__(self) -> str:
         return self.subject

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from governance.accounts.models import LoginThrottle
 from governance.audit.services import Actor, record_event
-from governance.dashboard.models import LoginThrottle
 
 LOGIN_LOCKED = "login.locked"
 

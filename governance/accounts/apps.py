@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    """Signing in: the login forms and their throttling. Who may do what in a project is `projects.permissions`."""
+
+    name = "governance.accounts"
+    verbose_name = "Accounts and sign-in"
