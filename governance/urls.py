@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("governance.exports.urls")),
     path("", include("governance.catalog.urls")),
     path("", include("governance.lifecycle.urls")),
+    path("", include("governance.policies.urls")),
     path("", include("governance.dashboard.urls")),
 ]
 

@@ -30,16 +30,6 @@ urlpatterns = [
     ),
     path("projects/<slug:project_slug>/keys/<int:key_id>/revoke/", project_views.api_key_revoke, name="api_key_revoke"),
     path(
-        "projects/<slug:project_slug>/environments/<str:environment_name>/policy/",
-        project_views.policy_editor,
-        name="policy_editor",
-    ),
-    path(
-        "projects/<slug:project_slug>/environments/<str:environment_name>/policy/diff/",
-        project_views.revision_diff,
-        name="revision_diff",
-    ),
-    path(
         "projects/<slug:project_slug>/environments/<str:environment_name>/keys/new/",
         project_views.api_key_create,
         name="api_key_create",

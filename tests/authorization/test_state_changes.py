@@ -70,7 +70,7 @@ PLAN_FORM = {"environment": "development", "to_snapshot": NEW, "reason": "why", 
 
 WRITES = [
     Write("dashboard:playground", {}, DEVELOPERS, {"environment": "{development}", "prompt": "a cat", "model": OLD}),
-    Write("dashboard:policy_editor", {**PLAN, "environment_name": "development"}, ADMINS, POLICY),
+    Write("policies:policy_editor", {**PLAN, "environment_name": "development"}, ADMINS, POLICY),
     Write("dashboard:api_key_create", {**PLAN, "environment_name": "development"}, ADMINS, {"name": "ci"}),
     Write("dashboard:api_key_revoke", {**PLAN, "key_id": "{key}"}, ADMINS),
     Write("dashboard:content_credentials", {**PLAN, "environment_name": "development"}, ADMINS),  # signing off

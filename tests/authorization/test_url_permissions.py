@@ -117,8 +117,8 @@ RULES: dict[str, Rule] = {
     "dashboard:playground": developers_and_up(200),
     "dashboard:project_list": signed_in(),
     "dashboard:project_detail": project_members(200),
-    "dashboard:revision_diff": project_members(200),
-    "dashboard:policy_editor": project_admins(200),
+    "policies:revision_diff": project_members(200),
+    "policies:policy_editor": project_admins(200),
     "dashboard:api_key_create": project_admins(200),
     "dashboard:api_key_revoke": project_admins(404),  # no such key: allowed, but nothing to revoke
     "dashboard:member_add": project_admins(400, method="POST"),  # no username given: the form says so

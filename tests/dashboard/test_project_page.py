@@ -111,7 +111,7 @@ def test_admins_get_the_edit_and_key_controls(client, shop):
 
     page = project_page(client, shop.users[Role.ADMIN]).content.decode()
 
-    assert reverse("dashboard:policy_editor", args=["shop", "staging"]) in page
+    assert reverse("policies:policy_editor", args=["shop", "staging"]) in page
     assert "Create an API key" in page
     assert "Revoke" in page
     assert "Add a member" in page

@@ -14,7 +14,7 @@ def shop(db) -> Shop:
 
 
 def diff_url(environment="staging"):
-    return reverse("dashboard:revision_diff", args=["shop", environment])
+    return reverse("policies:revision_diff", args=["shop", environment])
 
 
 def test_it_shows_field_by_field_before_and_after(client, shop):

@@ -20,7 +20,7 @@ def shop(db) -> Shop:
 
 
 def editor_url(environment="staging"):
-    return reverse("dashboard:policy_editor", args=["shop", environment])
+    return reverse("policies:policy_editor", args=["shop", environment])
 
 
 def policy_post(**changes):
