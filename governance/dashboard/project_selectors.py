@@ -91,15 +91,15 @@ def environment_policies(project: Project, *, now: dt.datetime) -> list[Environm
             "environment_id", "spent"
         )
     )
-    catalogs: dict[int, CatalogRows] = {}
+    current_revisions = [history[0] for history in revisions_by_environment.values() if history]
+    catalogs = CatalogRows.load_many({revision.provider_id for revision in current_revisions})
     policies = []
     for environment in environments:
         history = revisions_by_environment[environment.pk]
         current = history[0] if history else None
         sentences = []
         if current is not None:
-            catalog = catalogs.setdefault(current.provider_id, CatalogRows.load(current.provider_id))
-            sentences = describe_policy(environment, current, catalog)
+            sentences = describe_policy(environment, current, catalogs[current.provider_id])
         policies.append(
             EnvironmentPolicy(
                 environment=environment,

@@ -1,4 +1,6 @@
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -8,7 +10,7 @@ from governance.policies.selectors import month_start
 from governance.projects.models import Role
 from governance.projects.services import revoke_api_key
 from tests.dashboard.project_fixtures import Shop, make_shop
-from tests.factories import NEW, OLD, make_api_key, make_user, revise
+from tests.factories import NEW, OLD, make_api_key, make_environment, make_user, revise
 
 pytestmark = pytest.mark.django_db
 
@@ -125,6 +127,21 @@ def test_the_page_answers_in_a_fixed_number_of_queries(client, shop, django_asse
 
     with django_assert_max_num_queries(25):
         client.get(reverse("dashboard:project_detail", args=["shop"]))
+
+
+def test_the_catalog_is_read_once_for_the_page_not_once_per_environment(client, shop):
+    client.force_login(shop.users[Role.VIEWER])
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            client.get(reverse("dashboard:project_detail", args=["shop"]))
+        return len(captured)
+
+    two_environments = queries()
+    for name in ("development", "testing"):
+        make_environment(shop.project, name)
+
+    assert queries() == two_environments
 
 
 def test_it_shows_this_months_spend_against_the_budget(client, shop):
