@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from governance.policies import engine
+
 
 def new_video_id() -> str:
     return "video_" + secrets.token_hex(16)
@@ -67,12 +69,15 @@ class Generation(models.Model):
     DELETED_BY_CLIENT = "deleted"
     COUNTS_AS_FAILURE = models.Q(status=Status.FAILED) & ~models.Q(error_code=DELETED_BY_CLIENT)
 
-    class Operation(models.TextChoices):
-        CREATE = "create", "Create"
-        REMIX = "remix", "Remix"
-        EDIT = "edit", "Edit"
-        EXTEND = "extend", "Extension"
-        CHARACTER = "character", "Character"
+    # The policy engine names the operations; the log shows them with these labels.
+    Operation = engine.Operation
+    OPERATION_CHOICES = [
+        (Operation.CREATE, "Create"),
+        (Operation.REMIX, "Remix"),
+        (Operation.EDIT, "Edit"),
+        (Operation.EXTEND, "Extension"),
+        (Operation.CHARACTER, "Character"),
+    ]
 
     video_id = models.CharField(max_length=40, unique=True, default=new_video_id)
     project = models.ForeignKey("projects.Project", on_delete=models.PROTECT, related_name="generations")
@@ -82,7 +87,7 @@ class Generation(models.Model):
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    operation = models.CharField(max_length=16, choices=Operation.choices, default=Operation.CREATE)
+    operation = models.CharField(max_length=16, choices=OPERATION_CHOICES, default=Operation.CREATE)
     requested_model = models.CharField(max_length=100, blank=True)
     resolved_snapshot = models.CharField(max_length=100, blank=True)
     provider = models.ForeignKey("catalog.Provider", null=True, blank=True, on_delete=models.PROTECT, related_name="+")

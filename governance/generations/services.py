@@ -41,14 +41,10 @@ from governance.infra.metrics import GENERATIONS
 from governance.infra.request_ids import current_request_id
 from governance.policies.engine import (
     DEFAULT_SECONDS,
-    OPERATION_CHARACTER,
-    OPERATION_CREATE,
-    OPERATION_EDIT,
-    OPERATION_EXTEND,
-    OPERATION_REMIX,
     Accept,
     Decision,
     GenerationRequest,
+    Operation,
     PolicyView,
     Refusal,
     budget_exceeded,
@@ -87,18 +83,18 @@ class Submission:
     character: CharacterRequest | None = None
 
     def engine_request(self, bucket: int = 0) -> GenerationRequest:
-        if self.operation == OPERATION_REMIX:
+        if self.operation == Operation.REMIX:
             return GenerationRequest(
-                operation=OPERATION_REMIX,
+                operation=Operation.REMIX,
                 model=self.source.resolved_snapshot,
                 seconds=self.source.seconds,
                 size=self.source.size,
                 routing_bucket=bucket,
             )
-        if self.operation in (OPERATION_EDIT, OPERATION_EXTEND):
+        if self.operation in (Operation.EDIT, Operation.EXTEND):
             # No model is named: today's policy decides, whichever snapshot made the source.
             source_seconds = self._source_seconds()
-            extension = self.operation == OPERATION_EXTEND
+            extension = self.operation == Operation.EXTEND
             return GenerationRequest(
                 operation=self.operation,
                 seconds=self.derived.seconds if extension else source_seconds,
@@ -106,10 +102,10 @@ class Submission:
                 size=(self.source.size if self.source else "") or None,
                 routing_bucket=bucket,
             )
-        if self.operation == OPERATION_CHARACTER:
-            return GenerationRequest(operation=OPERATION_CHARACTER, routing_bucket=bucket)
+        if self.operation == Operation.CHARACTER:
+            return GenerationRequest(operation=Operation.CHARACTER, routing_bucket=bucket)
         return GenerationRequest(
-            operation=OPERATION_CREATE,
+            operation=Operation.CREATE,
             model=self.request.model,
             seconds=self.request.seconds,
             size=self.request.size,
@@ -132,7 +128,7 @@ class Submission:
         if self.character is not None:
             values = self.character.parameters()
         if self.remix_of:
-            values["remix_of" if self.operation == OPERATION_REMIX else "source_video_id"] = clean_text(
+            values["remix_of" if self.operation == Operation.REMIX else "source_video_id"] = clean_text(
                 self.remix_of[:100]
             )
         if self.source is not None:
@@ -166,9 +162,9 @@ def create_submission(fields: dict, files: dict) -> tuple[Submission, str]:
         video = parse_video_request(fields, files)
     except ApiError as error:
         prompt = fields.get("prompt") if isinstance(fields.get("prompt"), str) else ""
-        submission = Submission(operation=OPERATION_CREATE, prompt=prompt, invalid=error.refusal)
+        submission = Submission(operation=Operation.CREATE, prompt=prompt, invalid=error.refusal)
         return submission, fields_fingerprint(f"invalid:{error.refusal.code}", fields)
-    return Submission(operation=OPERATION_CREATE, prompt=video.prompt, request=video), video.fingerprint()
+    return Submission(operation=Operation.CREATE, prompt=video.prompt, request=video), video.fingerprint()
 
 
 def missing_character(environment_id: int, submission: Submission) -> Refusal | None:
@@ -335,7 +331,7 @@ def _record(
             generation.input_reference.name = _store_upload("input_references", request.input_reference_upload)
         if submission.derived is not None and submission.derived.upload is not None:
             generation.source_video.name = _store_upload("source_videos", submission.derived.upload)
-        if submission.operation == OPERATION_CHARACTER:
+        if submission.operation == Operation.CHARACTER:
             generation.seconds, generation.size = None, ""
             generation.source_video.name = _store_upload("source_videos", submission.character.upload)
     else:
@@ -345,7 +341,7 @@ def _record(
         generation.completed_at = now
     generation.add_to_timeline(generation.status, _timeline_note(submission, decision))
     generation.save()
-    if submission.operation == OPERATION_CHARACTER and generation.status == Generation.Status.QUEUED:
+    if submission.operation == Operation.CHARACTER and generation.status == Generation.Status.QUEUED:
         Character.objects.create(
             project_id=holder.project_id,
             environment_id=holder.environment_id,
@@ -373,7 +369,7 @@ def _store_upload(folder: str, upload: CheckedUpload) -> str:
 def _timeline_note(submission: Submission, decision: Decision) -> str:
     note = decision.code if isinstance(decision, Refusal) else decision.snapshot
     source = submission.source
-    if source is not None and submission.operation != OPERATION_REMIX:
+    if source is not None and submission.operation != Operation.REMIX:
         note += f"; source {source.video_id} was made on {source.resolved_snapshot}"
     return note
 
@@ -388,7 +384,7 @@ def _revision_reference(policy, holder: KeyHolder) -> PolicyRevision | None:
 def _requested_model(submission: Submission) -> str:
     if submission.request is not None:
         return submission.request.model or ""
-    if submission.source is not None and submission.operation == OPERATION_REMIX:
+    if submission.source is not None and submission.operation == Operation.REMIX:
         return submission.source.resolved_snapshot
     return ""
 

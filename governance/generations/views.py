@@ -34,14 +34,10 @@ from governance.generations.services import (
 from governance.generations.upstream import UpstreamError
 from governance.infra.caching import one_state_read
 from governance.policies.engine import (
-    OPERATION_CHARACTER,
-    OPERATION_CREATE,
-    OPERATION_EDIT,
-    OPERATION_EXTEND,
-    OPERATION_REMIX,
     ROUTING_BUCKETS,
     Accept,
     GenerationRequest,
+    Operation,
     Refusal,
     decide,
 )
@@ -162,7 +158,7 @@ def _create_video(request: HttpRequest) -> HttpResponse:
     try:
         fields, files = read_body(request)
     except ApiError as error:
-        submission = Submission(operation=OPERATION_CREATE, prompt="", invalid=error.refusal)
+        submission = Submission(operation=Operation.CREATE, prompt="", invalid=error.refusal)
         return _submit(request, submission, fields_fingerprint(f"invalid:{error.refusal.code}", {}))
     submission, fingerprint = create_submission(fields, files)
     return _submit(request, submission, fingerprint)
@@ -320,11 +316,11 @@ def video_remix(request: HttpRequest, video_id: str) -> HttpResponse:
             raise ApiError(
                 "video_not_ready", f"Video '{video_id}' is {source.status}; only a completed video can be remixed."
             )
-        submission = Submission(operation=OPERATION_REMIX, prompt=prompt, source=source, remix_of=video_id)
+        submission = Submission(operation=Operation.REMIX, prompt=prompt, source=source, remix_of=video_id)
     except ApiError as error:
         prompt = fields.get("prompt") if isinstance(fields.get("prompt"), str) else ""
         submission = Submission(
-            operation=OPERATION_REMIX, prompt=prompt, source=source, invalid=error.refusal, remix_of=video_id
+            operation=Operation.REMIX, prompt=prompt, source=source, invalid=error.refusal, remix_of=video_id
         )
     return _submit(request, submission, fields_fingerprint(f"remix:{video_id}", fields))
 
@@ -366,12 +362,12 @@ def _models_for(request: HttpRequest) -> list[dict]:
 
 @api_endpoint({"POST"})
 def video_edit(request: HttpRequest) -> HttpResponse:
-    return _derive(request, OPERATION_EDIT)
+    return _derive(request, Operation.EDIT)
 
 
 @api_endpoint({"POST"})
 def video_extension(request: HttpRequest) -> HttpResponse:
-    return _derive(request, OPERATION_EXTEND)
+    return _derive(request, Operation.EXTEND)
 
 
 def _derive(request: HttpRequest, operation: str) -> HttpResponse:
@@ -380,14 +376,14 @@ def _derive(request: HttpRequest, operation: str) -> HttpResponse:
     source, derived = None, None
     try:
         fields, files = read_body(request)
-        derived = parse_source_request(fields, files, extension=operation == OPERATION_EXTEND)
+        derived = parse_source_request(fields, files, extension=operation == Operation.EXTEND)
         if derived.source_id:
             source = _get_visible(request, derived.source_id)
             if source.status != Generation.Status.COMPLETED:
                 raise ApiError(
                     "video_not_ready",
                     f"Video '{source.video_id}' is {source.status}; only a completed video can be "
-                    f"{'extended' if operation == OPERATION_EXTEND else 'edited'}.",
+                    f"{'extended' if operation == Operation.EXTEND else 'edited'}.",
                     "video",
                 )
         elif derived.upload is not None:
@@ -427,10 +423,10 @@ def characters(request: HttpRequest) -> HttpResponse:
     try:
         fields, files = read_body(request)
         character = parse_character_request(fields, files)
-        submission = Submission(operation=OPERATION_CHARACTER, prompt="", character=character)
+        submission = Submission(operation=Operation.CHARACTER, prompt="", character=character)
         fingerprint = character.fingerprint()
     except ApiError as error:
-        submission = Submission(operation=OPERATION_CHARACTER, prompt="", invalid=error.refusal)
+        submission = Submission(operation=Operation.CHARACTER, prompt="", invalid=error.refusal)
         fingerprint = fields_fingerprint(f"character:invalid:{error.refusal.code}", fields)
     generation = submit_idempotently(
         holder=request.holder,

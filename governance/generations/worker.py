@@ -26,7 +26,7 @@ from governance.generations.models import Character, Generation, new_step_token
 from governance.generations.services import comparison_policy
 from governance.generations.upstream import UpstreamError, provider_api_key, without_secrets
 from governance.infra.metrics import GENERATIONS, UPSTREAM_ERRORS, UPSTREAM_SECONDS
-from governance.policies.engine import DERIVED_OPERATIONS, OPERATION_CHARACTER, Refusal, recheck
+from governance.policies.engine import DERIVED_OPERATIONS, Operation, Refusal, recheck
 from governance.policies.selectors import policy_in_force
 from governance.policies.services import release_budget
 
@@ -104,7 +104,7 @@ def _start_upstream(generation: Generation) -> float | None:
     if generation.operation in DERIVED_OPERATIONS and _source_gone(generation):
         fail(generation, code="source_unavailable", message="The source video is no longer in the log.")
         return None
-    if generation.operation == OPERATION_CHARACTER:
+    if generation.operation == Operation.CHARACTER:
         return _make_character(generation)
     with upstream_call(generation, generation.operation):
         answer = adapter_for(generation.provider).start(generation)

@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 
 from governance.catalog.values import CatalogView, SnapshotInfo
 
@@ -24,31 +25,37 @@ ALIAS_REFUSE = "refuse"
 ARM_CONTROL = "control"
 ARM_CANARY = "canary"
 
-OPERATION_CREATE = "create"
-OPERATION_REMIX = "remix"
-OPERATION_EDIT = "edit"
-OPERATION_EXTEND = "extend"
-OPERATION_CHARACTER = "character"
-OPERATIONS = (OPERATION_CREATE, OPERATION_REMIX, OPERATION_EDIT, OPERATION_EXTEND, OPERATION_CHARACTER)
+
+class Operation(StrEnum):
+    """What a request asks the gateway to do; the generation log stores these values."""
+
+    CREATE = "create"
+    REMIX = "remix"
+    EDIT = "edit"
+    EXTEND = "extend"
+    CHARACTER = "character"
+
+
+OPERATIONS = tuple(Operation)
 # Operations that make a new video from an existing one (the source generation).
-DERIVED_OPERATIONS = (OPERATION_REMIX, OPERATION_EDIT, OPERATION_EXTEND)
+DERIVED_OPERATIONS = (Operation.REMIX, Operation.EDIT, Operation.EXTEND)
 
 # Canary routing works in basis points: a request's bucket (0..9999) is compared with percent * 100.
 ROUTING_BUCKETS = 10_000
 
 # The feature a snapshot needs for each operation other than a plain create.
 OPERATION_FEATURES = {
-    OPERATION_REMIX: "remix",
-    OPERATION_EDIT: "edits",
-    OPERATION_EXTEND: "extensions",
-    OPERATION_CHARACTER: "characters",
+    Operation.REMIX: "remix",
+    Operation.EDIT: "edits",
+    Operation.EXTEND: "extensions",
+    Operation.CHARACTER: "characters",
 }
 OPERATION_WORDS = {
-    OPERATION_CREATE: "creating videos",
-    OPERATION_REMIX: "remixes",
-    OPERATION_EDIT: "edits",
-    OPERATION_EXTEND: "extensions",
-    OPERATION_CHARACTER: "characters",
+    Operation.CREATE: "creating videos",
+    Operation.REMIX: "remixes",
+    Operation.EDIT: "edits",
+    Operation.EXTEND: "extensions",
+    Operation.CHARACTER: "characters",
 }
 
 
@@ -78,7 +85,7 @@ class GenerationRequest:
     the result is their stitched total. For an edit, `seconds` is the source's length.
     """
 
-    operation: str = OPERATION_CREATE
+    operation: str = Operation.CREATE
     model: str | None = None
     seconds: int | None = None
     size: str | None = None
@@ -121,13 +128,13 @@ def decide(
     target = _requested_snapshot(request, policy, catalog, pinned)
     if isinstance(target, Refusal):
         return target
-    refusal = _check_allowed(target, policy, catalog, now, remix=request.operation == OPERATION_REMIX)
+    refusal = _check_allowed(target, policy, catalog, now, remix=request.operation == Operation.REMIX)
     if refusal:
         return refusal
     refusal = _check_operation(catalog.snapshots[target], request.operation, policy)
     if refusal:
         return refusal
-    if request.operation == OPERATION_CHARACTER:
+    if request.operation == Operation.CHARACTER:
         return Accept(
             snapshot=target,
             arm="",
@@ -136,13 +143,13 @@ def decide(
             estimated_cost=Decimal("0"),
             deprecated=catalog.snapshots[target].is_deprecated(now),
         )
-    if request.operation == OPERATION_EXTEND:
+    if request.operation == Operation.EXTEND:
         return _decide_extension(request, policy, catalog.snapshots[target], now, spent_this_month)
 
     seconds = request.seconds if request.seconds is not None else DEFAULT_SECONDS
     size = request.size or DEFAULT_SIZE
     arm = ""
-    if request.operation == OPERATION_CREATE and policy.canary_snapshot and target == pinned:
+    if request.operation == Operation.CREATE and policy.canary_snapshot and target == pinned:
         arm = ARM_CONTROL
         canary = catalog.snapshots.get(policy.canary_snapshot)
         if (
@@ -247,7 +254,7 @@ def recheck(
     policy: PolicyView,
     catalog: CatalogView,
     now: dt.datetime,
-    operation: str = OPERATION_CREATE,
+    operation: str = Operation.CREATE,
 ) -> Refusal | None:
     """Whether an accepted generation may still run now, just before it reaches the upstream.
 
@@ -368,7 +375,7 @@ def _check_capabilities(
     snapshot: SnapshotInfo, request: GenerationRequest, policy: PolicyView, seconds: int, size: str
 ) -> Refusal | None:
     # An edit keeps its source's length, whatever made the source; the snapshot's lengths bind new videos.
-    if request.operation != OPERATION_EDIT and seconds not in snapshot.seconds:
+    if request.operation != Operation.EDIT and seconds not in snapshot.seconds:
         return Refusal(
             code="unsupported_parameter",
             message=f"{snapshot.name} supports seconds {_listed(snapshot.seconds)}; got {seconds}.",

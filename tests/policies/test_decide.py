@@ -12,12 +12,11 @@ from governance.policies.engine import (
     ALIAS_REFUSE,
     ARM_CANARY,
     ARM_CONTROL,
-    OPERATION_CREATE,
-    OPERATION_REMIX,
     ROUTING_BUCKETS,
     Accept,
     CatalogView,
     GenerationRequest,
+    Operation,
     PolicyView,
     Refusal,
     SnapshotInfo,
@@ -204,7 +203,7 @@ def test_policy_can_forbid_a_feature_the_snapshot_has():
 def test_a_remix_needs_the_remix_feature():
     catalog = CatalogView(snapshots={OLD: SnapshotInfo(name=OLD, seconds=(4,), sizes=("720x1280",))}, aliases={})
     decision = decide(
-        request(operation=OPERATION_REMIX, model=OLD), policy(allowed_snapshots=frozenset({OLD})), catalog, NOW
+        request(operation=Operation.REMIX, model=OLD), policy(allowed_snapshots=frozenset({OLD})), catalog, NOW
     )
     assert decision.code == "operation_not_supported" and "does not support remixes" in decision.message
 
@@ -254,7 +253,7 @@ def test_canary_does_not_take_requests_it_cannot_serve():
 
 def test_remixes_stay_on_the_source_snapshot_during_a_canary():
     decision = decide(
-        request(operation=OPERATION_REMIX, model=OLD, routing_bucket=0),
+        request(operation=Operation.REMIX, model=OLD, routing_bucket=0),
         policy(canary_snapshot=NEW, canary_percent=100),
         CATALOG,
         NOW,
@@ -269,7 +268,7 @@ def test_a_pinned_environment_refuses_an_alias_of_another_family():
 
 def test_a_remix_of_a_canary_video_stays_on_the_canary_snapshot():
     decision = decide(
-        request(operation=OPERATION_REMIX, model=NEW),
+        request(operation=Operation.REMIX, model=NEW),
         policy(allowed_snapshots=frozenset({OLD}), canary_snapshot=NEW, canary_percent=10),
         CATALOG,
         NOW,
@@ -323,7 +322,7 @@ policies = st.builds(
 )
 requests = st.builds(
     GenerationRequest,
-    operation=st.sampled_from([OPERATION_CREATE, OPERATION_REMIX]),
+    operation=st.sampled_from([Operation.CREATE, Operation.REMIX]),
     model=names,
     seconds=st.one_of(st.none(), st.integers(1, 30)),
     size=st.one_of(st.none(), st.sampled_from(["720x1280", "1280x720", "1920x1080"])),
@@ -345,13 +344,13 @@ def test_no_acceptance_breaks_a_rule(req, pol, now, spent):
         assert decision.code and decision.message
         return
     snapshot = CATALOG.snapshots[decision.snapshot]
-    on_canary = decision.arm == ARM_CANARY or req.operation == OPERATION_REMIX
+    on_canary = decision.arm == ARM_CANARY or req.operation == Operation.REMIX
     allowed = pol.allowed_snapshots | ({pol.canary_snapshot} if on_canary else set())
     assert decision.snapshot in allowed
     assert not snapshot.is_shut_down(now)
     assert decision.seconds in snapshot.seconds and decision.size in snapshot.sizes
     assert set(req.features.values()) <= snapshot.features
-    if req.operation == OPERATION_REMIX:
+    if req.operation == Operation.REMIX:
         assert "remix" in snapshot.features and decision.arm == ""
     if pol.max_seconds is not None:
         assert decision.seconds <= pol.max_seconds
