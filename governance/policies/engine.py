@@ -2,8 +2,10 @@
 
 `decide()` answers one question: may this request run in this environment now,
 and on which snapshot? It reads no database and no clock; callers hand it the
-request, the environment's policy revision, a view of the catalog, the time and
-the month's spend. Every rule of who-may-run-what lives here, once.
+request, the environment's policy revision, a view of the catalog and the time.
+Every rule of who-may-run-what lives here, once. What is left of the month's
+budget is not a rule but a count: `policies.services.reserve_budget` checks it
+atomically as it reserves the cost.
 """
 
 import datetime as dt
@@ -122,7 +124,6 @@ def decide(
     policy: PolicyView,
     catalog: CatalogView,
     now: dt.datetime,
-    spent_this_month: Decimal = Decimal("0"),
 ) -> Decision:
     pinned = catalog.resolve(policy.default_model)
     target = _requested_snapshot(request, policy, catalog, pinned)
@@ -144,7 +145,7 @@ def decide(
             deprecated=catalog.snapshots[target].is_deprecated(now),
         )
     if request.operation == Operation.EXTEND:
-        return _decide_extension(request, policy, catalog.snapshots[target], now, spent_this_month)
+        return _decide_extension(request, policy, catalog.snapshots[target], now)
 
     seconds = request.seconds if request.seconds is not None else DEFAULT_SECONDS
     size = request.size or DEFAULT_SIZE
@@ -166,7 +167,7 @@ def decide(
         return refusal
 
     cost = estimate_cost(snapshot, seconds, size)
-    if policy.monthly_budget is not None and spent_this_month + cost > policy.monthly_budget:
+    if policy.monthly_budget is not None and cost > policy.monthly_budget:
         return budget_exceeded(cost, policy.monthly_budget)
     return Accept(
         snapshot=target,
@@ -189,7 +190,7 @@ def routing_bucket(subject: str) -> int:
 
 
 def _decide_extension(
-    request: GenerationRequest, policy: PolicyView, snapshot: SnapshotInfo, now: dt.datetime, spent: Decimal
+    request: GenerationRequest, policy: PolicyView, snapshot: SnapshotInfo, now: dt.datetime
 ) -> Decision:
     """An extension adds a segment of the snapshot's extension lengths; limits apply to the stitched total."""
     segment = request.seconds if request.seconds is not None else DEFAULT_SECONDS
@@ -214,7 +215,7 @@ def _decide_extension(
     if refusal:
         return refusal
     cost = estimate_cost(snapshot, segment, size)
-    if policy.monthly_budget is not None and spent + cost > policy.monthly_budget:
+    if policy.monthly_budget is not None and cost > policy.monthly_budget:
         return budget_exceeded(cost, policy.monthly_budget)
     return Accept(
         snapshot=snapshot.name,

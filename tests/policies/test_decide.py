@@ -212,13 +212,13 @@ def test_cost_is_price_per_second_times_seconds():
     assert decide(request(seconds=8), policy(), CATALOG, NOW).estimated_cost == Decimal("0.8000")
 
 
-def test_a_request_beyond_the_remaining_budget_is_refused():
-    decision = decide(request(seconds=8), policy(monthly_budget=Decimal("10")), CATALOG, NOW, Decimal("9.50"))
+def test_a_request_beyond_the_monthly_budget_is_refused():
+    decision = decide(request(seconds=8), policy(monthly_budget=Decimal("0.50")), CATALOG, NOW)
     assert decision.code == "budget_exceeded"
 
 
 def test_a_request_that_exactly_uses_up_the_budget_is_accepted():
-    decision = decide(request(seconds=8), policy(monthly_budget=Decimal("10")), CATALOG, NOW, Decimal("9.20"))
+    decision = decide(request(seconds=8), policy(monthly_budget=Decimal("0.80")), CATALOG, NOW)
     assert isinstance(decision, Accept)
 
 
@@ -337,9 +337,9 @@ moments = st.datetimes(min_value=dt.datetime(2025, 1, 1), max_value=dt.datetime(
 
 
 @settings(max_examples=3000, deadline=None)
-@given(requests, policies, moments, st.decimals(0, 100, places=2))
-def test_no_acceptance_breaks_a_rule(req, pol, now, spent):
-    decision = decide(req, pol, CATALOG, now, spent)
+@given(requests, policies, moments)
+def test_no_acceptance_breaks_a_rule(req, pol, now):
+    decision = decide(req, pol, CATALOG, now)
     if isinstance(decision, Refusal):
         assert decision.code and decision.message
         return
@@ -359,7 +359,7 @@ def test_no_acceptance_breaks_a_rule(req, pol, now, spent):
     if pol.allowed_features:
         assert set(req.features.values()) <= pol.allowed_features
     if pol.monthly_budget is not None:
-        assert spent + decision.estimated_cost <= pol.monthly_budget
+        assert decision.estimated_cost <= pol.monthly_budget
     if req.model in CATALOG.aliases:
         assert pol.alias_requests != ALIAS_REFUSE
 
