@@ -162,6 +162,11 @@ class Generation(models.Model):
         return self.status in self.FINISHED
 
     @property
+    def is_comparison(self) -> bool:
+        """A migration plan's comparison run, which the policy engine rechecks by its own rules."""
+        return self.purpose == self.PURPOSE_COMPARISON
+
+    @property
     def deleted_by_client(self) -> bool:
         """Stopped because its client deleted it before it finished: the client's choice, not a failure."""
         return self.status == self.Status.FAILED and self.error_code == self.DELETED_BY_CLIENT

@@ -3,7 +3,7 @@
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 from types import SimpleNamespace
@@ -42,14 +42,16 @@ from governance.infra.request_ids import current_request_id
 from governance.policies.engine import (
     DEFAULT_SECONDS,
     Accept,
+    ComparisonRun,
     Decision,
     GenerationRequest,
     Operation,
-    PolicyView,
     Refusal,
     budget_exceeded,
+    comparison_policy,
     decide,
     routing_bucket,
+    running_provider,
 )
 from governance.policies.models import PolicyRevision
 from governance.policies.selectors import month_start, policy_in_force
@@ -190,7 +192,7 @@ def submit(
     now: dt.datetime | None = None,
     submitted_by=None,
     subject: str = "",
-    comparison: "ComparisonRun | None" = None,
+    comparison: ComparisonRun | None = None,
 ) -> Generation:
     """Decide and record one generation; accepted ones are handed to the worker once committed.
 
@@ -247,7 +249,7 @@ def _record_within_budget(
 
 
 def _decide(
-    holder: KeyHolder, submission: Submission, now: dt.datetime, bucket: int, comparison: "ComparisonRun | None" = None
+    holder: KeyHolder, submission: Submission, now: dt.datetime, bucket: int, comparison: ComparisonRun | None = None
 ):
     """The engine's decision. The month's spend is not read here: `reserve_budget` checks it atomically."""
     policy = policy_in_force(holder.environment_id)
@@ -255,32 +257,12 @@ def _decide(
         return submission.invalid, policy
     if policy is None:
         return Refusal(code="no_policy", message="This environment has no policy yet; an admin must set one."), None
-    catalog = catalog_view(_provider_id(policy, comparison))
+    catalog = catalog_view(running_provider(policy.provider_id, comparison))
     view = comparison_policy(policy.view, comparison.snapshot) if comparison else policy.view
     decision = decide(submission.engine_request(bucket), view, catalog, now)
     if isinstance(decision, Accept):
         decision = missing_character(holder.environment_id, submission) or decision
     return decision, policy
-
-
-@dataclass(frozen=True)
-class ComparisonRun:
-    """A migration plan's comparison run of `snapshot`, at another provider's when `provider_id` is set."""
-
-    snapshot: str
-    provider_id: int | None = None
-
-
-def _provider_id(policy, comparison: ComparisonRun | None) -> int | None:
-    """The provider that runs the generation: the policy's, or the other provider a comparison run goes to."""
-    if comparison is not None and comparison.provider_id is not None:
-        return comparison.provider_id
-    return policy.provider_id if policy else None
-
-
-def comparison_policy(view: PolicyView, snapshot: str) -> PolicyView:
-    """The policy a comparison run is decided under: the environment's, also allowing the plan's snapshot, no canary."""
-    return replace(view, allowed_snapshots=view.allowed_snapshots | {snapshot}, canary_snapshot=None, canary_percent=0)
 
 
 def _record(
@@ -303,7 +285,7 @@ def _record(
         submitted_by=submitted_by,
         operation=submission.operation,
         requested_model=_requested_model(submission),
-        provider_id=_provider_id(policy, comparison),
+        provider_id=running_provider(policy.provider_id if policy else None, comparison),
         policy_revision=_revision_reference(policy, holder),
         remixed_from=submission.source,
         prompt=stored_prompt(submission.prompt),

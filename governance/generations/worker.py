@@ -23,10 +23,9 @@ from governance.catalog.services import record_alias_drift
 from governance.generations.adapters import adapter_for
 from governance.generations.archive import archive_generation
 from governance.generations.models import Character, Generation, new_step_token
-from governance.generations.services import comparison_policy
 from governance.generations.upstream import UpstreamError, provider_api_key, without_secrets
 from governance.infra.metrics import GENERATIONS, UPSTREAM_ERRORS, UPSTREAM_SECONDS
-from governance.policies.engine import DERIVED_OPERATIONS, Operation, Refusal, recheck
+from governance.policies.engine import DERIVED_OPERATIONS, Operation, Refusal, recheck, recheck_provider
 from governance.policies.selectors import policy_in_force
 from governance.policies.services import release_budget
 
@@ -138,15 +137,16 @@ def _recheck_policy(generation: Generation) -> Refusal | None:
     policy = policy_in_force(generation.environment_id)
     if policy is None:
         return Refusal(code="no_policy", message="The environment no longer has a policy.")
-    comparison = generation.purpose == Generation.PURPOSE_COMPARISON
-    if policy.provider_id != generation.provider_id and not comparison:  # a comparison may run at another provider
-        return Refusal(
-            code="snapshot_no_longer_allowed",
-            message="The environment's policy now uses another provider; this request was stopped before it ran.",
-        )
-    view = comparison_policy(policy.view, generation.resolved_snapshot) if comparison else policy.view
+    comparison = generation.is_comparison
+    switched = recheck_provider(
+        accepted_at=generation.provider_id, policy_provider_id=policy.provider_id, comparison=comparison
+    )
+    if switched is not None:
+        return switched
     catalog = catalog_view(generation.provider_id)
-    return recheck(generation.resolved_snapshot, view, catalog, timezone.now(), generation.operation)
+    return recheck(
+        generation.resolved_snapshot, policy.view, catalog, timezone.now(), generation.operation, comparison=comparison
+    )
 
 
 def _make_character(generation: Generation) -> None:

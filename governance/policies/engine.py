@@ -11,7 +11,7 @@ atomically as it reserves the cost.
 import datetime as dt
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 
@@ -256,12 +256,17 @@ def recheck(
     catalog: CatalogView,
     now: dt.datetime,
     operation: str = Operation.CREATE,
+    *,
+    comparison: bool = False,
 ) -> Refusal | None:
     """Whether an accepted generation may still run now, just before it reaches the upstream.
 
     Between acceptance and execution the policy may have been revised (a rollback,
     a snapshot disallowed, an operation forbidden) or the snapshot may have shut down.
+    A comparison run is checked under the policy it was decided under (`comparison_policy()`).
     """
+    if comparison:
+        policy = comparison_policy(policy, snapshot_name)
     snapshot = catalog.snapshots.get(snapshot_name)
     if snapshot is None:
         return Refusal(
@@ -279,6 +284,39 @@ def recheck(
             param="model",
         )
     return _check_operation(snapshot, operation, policy)
+
+
+def recheck_provider(*, accepted_at: int | None, policy_provider_id: int, comparison: bool) -> Refusal | None:
+    """A generation runs at the provider it was accepted for. If the policy has moved to another provider
+    since, it is stopped before it runs, unless it is a comparison run, which may run at another provider."""
+    if accepted_at == policy_provider_id or comparison:
+        return None
+    return Refusal(
+        code="snapshot_no_longer_allowed",
+        message="The environment's policy now uses another provider; this request was stopped before it ran.",
+    )
+
+
+@dataclass(frozen=True)
+class ComparisonRun:
+    """A migration plan's comparison run of `snapshot`, at another provider's when `provider_id` is set."""
+
+    snapshot: str
+    provider_id: int | None = None
+
+
+def comparison_policy(policy: PolicyView, snapshot: str) -> PolicyView:
+    """The policy a comparison run is decided under: the environment's, also allowing the plan's snapshot, no canary."""
+    return replace(
+        policy, allowed_snapshots=policy.allowed_snapshots | {snapshot}, canary_snapshot=None, canary_percent=0
+    )
+
+
+def running_provider(policy_provider_id: int | None, comparison: ComparisonRun | None = None) -> int | None:
+    """The provider that runs a generation: the policy's, or the other provider a comparison run goes to."""
+    if comparison is not None and comparison.provider_id is not None:
+        return comparison.provider_id
+    return policy_provider_id
 
 
 def budget_exceeded(cost: Decimal, budget: Decimal) -> Refusal:

@@ -19,8 +19,9 @@ from governance.catalog.models import Provider
 from governance.catalog.selectors import load_catalog_view
 from governance.dashboard.permissions import has_role
 from governance.dashboard.services import playground_holder
-from governance.generations.services import ComparisonRun, create_submission, submit
+from governance.generations.services import create_submission, submit
 from governance.notifications.services import notify
+from governance.policies.engine import ComparisonRun
 from governance.policies.selectors import current_revision
 from governance.policies.services import revise_policy
 from governance.projects.models import Environment, Membership, Project, Role
