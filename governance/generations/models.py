@@ -1,3 +1,4 @@
+import datetime as dt
 import secrets
 
 from django.conf import settings
@@ -138,6 +139,16 @@ class Generation(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
+    # What each step of the worker writes, always conditionally on the row being unfinished (see
+    # `_save_while_unfinished`). The provider's job (its id, the attempts and when it started) is
+    # kept by whichever state the step that submitted or polled it ends in.
+    UPSTREAM_FIELDS = ("upstream_id", "upstream_attempts", "started_at")
+    PROGRESS_FIELDS = (*UPSTREAM_FIELDS, "status", "progress", "timeline", "next_check_at")
+    RETRY_FIELDS = ("upstream_attempts", "timeline", "next_check_at")
+    FINAL_FIELDS = (*UPSTREAM_FIELDS, "status", "completed_at", "timeline", "next_check_at")
+    COMPLETE_FIELDS = (*FINAL_FIELDS, "progress", "expires_at")
+    FAIL_FIELDS = (*FINAL_FIELDS, "error_code", "error_message")
+
     objects = GenerationQuerySet.as_manager()
 
     class Meta:
@@ -197,6 +208,86 @@ class Generation(models.Model):
         if note:
             entry["note"] = note
         self.timeline = [*self.timeline, entry]
+
+    def refuse(self, refusal: engine.Refusal, now: dt.datetime, *, note: str = "") -> None:
+        """A new generation the gateway refused (the request, the policy or the budget), before it is first saved."""
+        self.status = self.Status.REFUSED
+        self.error_code, self.error_message = refusal.code, refusal.message
+        self.error_param = refusal.param or ""
+        self.completed_at = now
+        self.add_to_timeline(self.status, note)
+
+    def accept(
+        self, decision: engine.Accept, now: dt.datetime, *, budget_month: dt.date | None, note: str = ""
+    ) -> None:
+        """A new generation the policy accepted, queued for the worker, before it is first saved.
+
+        Its first step's token is set here; the sweep sends the step again if nobody took it in time.
+        """
+        self.status = self.Status.QUEUED
+        self.resolved_snapshot = decision.snapshot
+        self.canary_arm = decision.arm
+        self.seconds, self.size = decision.seconds, decision.size
+        if self.operation == self.Operation.CHARACTER:  # a character is not a video: it has no length
+            self.seconds = None
+        self.estimated_cost = decision.estimated_cost
+        self.budget_month = budget_month
+        self.next_check_at = now + dt.timedelta(seconds=settings.GENERATION_STALL_SECONDS)
+        self.step_token = new_step_token()
+        self.add_to_timeline(self.status, note)
+
+    def start_upstream(self, upstream_id: str, note: str) -> None:
+        """The provider took the job; saved with the state the step ends in (`UPSTREAM_FIELDS`)."""
+        self.upstream_id = upstream_id
+        self.upstream_attempts = 0
+        self.started_at = timezone.now()
+        self.add_to_timeline("submitted", note)
+
+    def note_progress(self, status: str, progress: int, *, next_check_at: dt.datetime) -> bool:
+        """The provider's report on an unfinished job. False if a final state was saved first."""
+        if status == self.Status.IN_PROGRESS and self.status != status:
+            self.add_to_timeline(status)
+        self.status = status
+        self.progress = progress
+        self.next_check_at = next_check_at
+        return self._save_while_unfinished(self.PROGRESS_FIELDS)
+
+    def note_retry(self, attempts: int, note: str, *, next_check_at: dt.datetime) -> bool:
+        """A provider call failed and is tried again. False if a final state was saved first."""
+        self.upstream_attempts = attempts
+        self.add_to_timeline("retrying", note)
+        self.next_check_at = next_check_at
+        return self._save_while_unfinished(self.RETRY_FIELDS)
+
+    def complete(self, *, expires_at: dt.datetime | None = None) -> bool:
+        """The video is ready (and archived). False if a final state was saved first."""
+        self.status = self.Status.COMPLETED
+        self.progress = 100
+        self.completed_at = timezone.now()
+        self.next_check_at = None
+        if expires_at is not None:
+            self.expires_at = expires_at
+        self.add_to_timeline(self.Status.COMPLETED)
+        return self._save_while_unfinished(self.COMPLETE_FIELDS)
+
+    def fail(self, code: str, message: str) -> bool:
+        """A final failure. False if a final state was saved first.
+
+        A provider's code is whatever its JSON held: kept as text, cut to the column, so saving never fails on it,
+        and the timeline notes the same text.
+        """
+        code = str(code)[: self._meta.get_field("error_code").max_length]
+        self.status = self.Status.FAILED
+        self.error_code, self.error_message = code, message
+        self.completed_at = timezone.now()
+        self.next_check_at = None
+        self.add_to_timeline(self.Status.FAILED, code)
+        return self._save_while_unfinished(self.FAIL_FIELDS)
+
+    def _save_while_unfinished(self, fields: tuple[str, ...]) -> bool:
+        """Write fields only while the row is unfinished, so a late duplicate step cannot undo a final state."""
+        values = {field: getattr(self, field) for field in fields}
+        return bool(Generation.objects.filter(pk=self.pk, status__in=self.UNFINISHED).update(**values))
 
 
 class IdempotencyRecord(models.Model):

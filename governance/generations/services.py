@@ -22,7 +22,6 @@ from governance.generations.models import (
     Character,
     Generation,
     IdempotencyRecord,
-    new_step_token,
     new_video_id,
 )
 from governance.generations.parsing import (
@@ -300,28 +299,13 @@ def _record(
         generation.input_reference_sha256 = request.input_reference_sha256
     if submission.upload is not None:
         generation.source_video_sha256 = submission.upload.sha256
+    note = _timeline_note(submission, decision)
     if isinstance(decision, Accept):
-        generation.status = Generation.Status.QUEUED
-        generation.resolved_snapshot = decision.snapshot
-        generation.canary_arm = decision.arm
-        generation.seconds, generation.size = decision.seconds, decision.size
-        generation.estimated_cost = decision.estimated_cost
-        generation.budget_month = month_start(now) if policy.view.monthly_budget is not None else None
-        generation.next_check_at = now + dt.timedelta(seconds=settings.GENERATION_STALL_SECONDS)
-        generation.step_token = new_step_token()
-        if request is not None and request.input_reference_upload is not None:
-            generation.input_reference.name = _store_upload("input_references", request.input_reference_upload)
-        if submission.derived is not None and submission.derived.upload is not None:
-            generation.source_video.name = _store_upload("source_videos", submission.derived.upload)
-        if submission.operation == Operation.CHARACTER:
-            generation.seconds, generation.size = None, ""
-            generation.source_video.name = _store_upload("source_videos", submission.character.upload)
+        budget_month = month_start(now) if policy.view.monthly_budget is not None else None
+        generation.accept(decision, now, budget_month=budget_month, note=note)
+        _store_uploads(generation, submission)
     else:
-        generation.status = Generation.Status.REFUSED
-        generation.error_code, generation.error_message = decision.code, decision.message
-        generation.error_param = decision.param or ""
-        generation.completed_at = now
-    generation.add_to_timeline(generation.status, _timeline_note(submission, decision))
+        generation.refuse(decision, now, note=note)
     generation.save()
     if submission.operation == Operation.CHARACTER and generation.status == Generation.Status.QUEUED:
         Character.objects.create(
@@ -338,6 +322,17 @@ def _record(
     if generation.status == Generation.Status.QUEUED:
         transaction.on_commit(lambda: enqueue(generation.pk, generation.step_token, generation.request_id))
     return generation
+
+
+def _store_uploads(generation: Generation, submission: Submission) -> None:
+    """An accepted generation keeps its uploads: a reference image, a source or a character video."""
+    request = submission.request
+    if request is not None and request.input_reference_upload is not None:
+        generation.input_reference.name = _store_upload("input_references", request.input_reference_upload)
+    if submission.derived is not None and submission.derived.upload is not None:
+        generation.source_video.name = _store_upload("source_videos", submission.derived.upload)
+    if submission.character is not None:
+        generation.source_video.name = _store_upload("source_videos", submission.character.upload)
 
 
 def _store_upload(folder: str, upload: CheckedUpload) -> str:
