@@ -6,14 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
-from types import SimpleNamespace
 
-from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from governance.audit.services import Actor, record_event
 from governance.catalog.selectors import catalog_view
 from governance.generations.archive import forget_archive
 from governance.generations.errors import ApiError
@@ -21,7 +18,6 @@ from governance.generations.models import (
     ArchivedFile,
     Character,
     Generation,
-    IdempotencyRecord,
     new_video_id,
 )
 from governance.generations.parsing import (
@@ -35,6 +31,7 @@ from governance.generations.parsing import (
     sha256_text,
     stored_prompt,
 )
+from governance.generations.tasks import enqueue, enqueue_upstream_deletion
 from governance.generations.uploads import CheckedUpload
 from governance.infra.metrics import GENERATIONS
 from governance.infra.request_ids import current_request_id
@@ -61,9 +58,6 @@ logger = logging.getLogger(__name__)
 
 # A caller's stable identity for canary routing (a user or tenant id); without it the generation id decides.
 SUBJECT_HEADER = "X-Governance-Subject"
-
-# An Idempotency-Key whose first request never finished (the process died) is taken over after this.
-ABANDONED_IDEMPOTENCY_AFTER = dt.timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -366,112 +360,6 @@ def _requested_model(submission: Submission) -> str:
     return ""
 
 
-# Celery checks the task queue's declaration at every publish, copying kombu's queue and exchange to look
-# them up: 4% of a POST's instructions. A process's first successful publish declares the queue; later ones
-# skip the check. The queue is durable and every worker declares it too, and a publish lost to a queue
-# deleted under a running process is sent again by beat's sweep.
-PUBLISHING = SimpleNamespace(queue_declared=False)
-
-
-def enqueue(generation_id: int, step_token: str, request_id: str = "") -> None:
-    """Hand a committed generation to the worker; if the broker is away the sweep retries later."""
-    from governance.generations.tasks import advance_generation
-
-    args, kwargs = [generation_id], {"step": step_token, "request_id": request_id}
-    try:
-        # Plain reprs for the message's log fields: Celery's own saferepr costs more than the rest of the message.
-        advance_generation.apply_async(
-            args=args,
-            kwargs=kwargs,
-            argsrepr=repr(args),
-            kwargsrepr=repr(kwargs),
-            declare=[] if PUBLISHING.queue_declared else None,
-        )
-        PUBLISHING.queue_declared = True
-    except Exception:
-        logger.warning("could not enqueue generation %s; the sweep will retry", generation_id, exc_info=True)
-
-
-def submit_idempotently(
-    *, holder: KeyHolder, key: str | None, fingerprint: str, submit_once: Callable[[], Generation]
-) -> Generation:
-    """Run `submit_once` at most once per (API key, Idempotency-Key).
-
-    A retry with the same body gets the same generation; a different body is a
-    422; a retry while the first request is still being handled is a 409.
-    """
-    if not key:
-        return submit_once()
-    if len(key) > 255:
-        raise ApiError("invalid_value", "The Idempotency-Key header is longer than 255 characters.", "Idempotency-Key")
-    record = _claim(holder, key, fingerprint)
-    if record.generation_id is not None:
-        return record.generation
-    try:
-        with transaction.atomic():
-            generation = submit_once()
-            # Conditional on our claim, so a request that took over an abandoned key wins alone.
-            kept = IdempotencyRecord.objects.filter(
-                pk=record.pk, created_at=record.created_at, generation__isnull=True
-            ).update(generation=generation)
-            if not kept:
-                raise _in_flight()
-    except BaseException:
-        IdempotencyRecord.objects.filter(pk=record.pk, created_at=record.created_at, generation__isnull=True).delete()
-        raise
-    return generation
-
-
-def _claim(holder: KeyHolder, key: str, fingerprint: str) -> IdempotencyRecord:
-    for _ in range(3):  # the record may vanish between our insert and read, when its first request failed
-        try:
-            with transaction.atomic():
-                return IdempotencyRecord.objects.create(
-                    api_key_id=holder.api_key_id, key=key, request_fingerprint=fingerprint
-                )
-        except IntegrityError:
-            pass
-        existing = (
-            IdempotencyRecord.objects.select_related("generation").filter(api_key_id=holder.api_key_id, key=key).first()
-        )
-        if existing is not None:
-            return _existing_claim(existing, fingerprint)
-    raise _in_flight()
-
-
-def _existing_claim(existing: IdempotencyRecord, fingerprint: str) -> IdempotencyRecord:
-    if existing.request_fingerprint != fingerprint:
-        raise ApiError(
-            "idempotency_key_reused",
-            "This Idempotency-Key was already used with a different request body.",
-            "Idempotency-Key",
-        )
-    if existing.generation_id is None:
-        taken_over = timezone.now()
-        abandoned = IdempotencyRecord.objects.filter(
-            pk=existing.pk, generation__isnull=True, created_at=existing.created_at
-        ).filter(created_at__lt=taken_over - ABANDONED_IDEMPOTENCY_AFTER)
-        if not abandoned.update(created_at=taken_over):
-            raise _in_flight()
-        existing.created_at = taken_over
-    return existing
-
-
-def _in_flight() -> ApiError:
-    return ApiError(
-        "idempotency_request_in_flight",
-        "A request with this Idempotency-Key is still being processed; retry shortly.",
-        "Idempotency-Key",
-    )
-
-
-def expire_idempotency_keys(*, now: dt.datetime | None = None) -> int:
-    """Forget Idempotency-Keys after IDEMPOTENCY_KEY_HOURS; the generations they made stay."""
-    cutoff = (now or timezone.now()) - dt.timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS)
-    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
-    return deleted
-
-
 def delete_video(generation: Generation) -> None:
     """Hide a video from the API, delete our archived copies and remove it upstream; the log row stays for the record.
 
@@ -485,63 +373,4 @@ def delete_video(generation: Generation) -> None:
         forget_archive([generation.pk])
         ArchivedFile.objects.filter(generation=generation).delete()
         if generation.upstream_id and generation.is_finished:
-            from governance.generations.tasks import delete_upstream_video
-
-            transaction.on_commit(lambda: _safely(delete_upstream_video.delay, generation.pk))
-
-
-def _safely(call: Callable, *args) -> None:
-    try:
-        call(*args)
-    except Exception:
-        logger.warning("could not enqueue %s%s", getattr(call, "__name__", call), args, exc_info=True)
-
-
-RETENTION_BATCH = 5000
-
-
-def apply_retention(*, days: int, now: dt.datetime | None = None) -> int:
-    """Delete finished generation log rows older than `days`; each batch is one transaction with its audit event.
-
-    A run that finds nothing to delete still writes one event, so the trail shows
-    retention ran. Reference images are stored once per content hash, so a file goes
-    only when no remaining generation uses it; archived videos and thumbnails go with
-    their rows. Audit events are never deleted.
-    """
-    cutoff = (now or timezone.now()) - dt.timedelta(days=days)
-    expired = Generation.objects.filter(created_at__lt=cutoff).exclude(status__in=Generation.UNFINISHED)
-    deleted = 0
-    while batch := list(expired.order_by("pk").values_list("pk", flat=True)[:RETENTION_BATCH]):
-        rows = Generation.objects.filter(pk__in=batch)
-        with transaction.atomic():
-            files = set(rows.exclude(input_reference="").values_list("input_reference", flat=True))
-            files |= set(rows.exclude(source_video="").values_list("source_video", flat=True))
-            forget_archive(batch)
-            rows.delete()
-            deleted += len(batch)
-            _record_retention(days=days, cutoff=cutoff, deleted=batch)
-            transaction.on_commit(lambda files=files: _delete_unused_files(files))
-    if not deleted:
-        _record_retention(days=days, cutoff=cutoff, deleted=[])
-    return deleted
-
-
-def _record_retention(*, days: int, cutoff: dt.datetime, deleted: list[int]) -> None:
-    record_event(
-        action="retention.applied",
-        actor=Actor.system("retention"),
-        payload={
-            "days": days,
-            "cutoff": cutoff.isoformat(),
-            "generations_deleted": len(deleted),
-            "first_id": deleted[0] if deleted else None,
-            "last_id": deleted[-1] if deleted else None,
-        },
-    )
-
-
-def _delete_unused_files(names: set[str]) -> None:
-    still_used = set(Generation.objects.filter(input_reference__in=names).values_list("input_reference", flat=True))
-    still_used |= set(Generation.objects.filter(source_video__in=names).values_list("source_video", flat=True))
-    for name in names - still_used:
-        default_storage.delete(name)
+            transaction.on_commit(lambda: enqueue_upstream_deletion(generation.pk))

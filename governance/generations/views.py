@@ -14,6 +14,7 @@ from governance.catalog.selectors import catalog_view
 from governance.generations import serializers
 from governance.generations.content import CONTENT_VARIANTS, stream_content
 from governance.generations.errors import ApiError, error_response
+from governance.generations.idempotency import submit_idempotently
 from governance.generations.models import Character, Generation
 from governance.generations.parsing import (
     fields_fingerprint,
@@ -29,7 +30,6 @@ from governance.generations.services import (
     create_submission,
     delete_video,
     submit,
-    submit_idempotently,
 )
 from governance.generations.upstream import UpstreamError
 from governance.infra.caching import one_state_read

@@ -1,7 +1,8 @@
 """What the worker does for one generation, one step at a time.
 
 Each call of `advance()` does the next due step (re-check the policy and submit
-upstream, or poll) and returns when to look again. Steps are idempotent: the
+upstream, or poll) and returns what should follow: when to look again, and whether
+the provider's copy is to be deleted. The task in tasks.py sends what follows. Steps are idempotent: the
 upstream create carries an Idempotency-Key derived from the generation, so a
 step repeated after a crash or a duplicate message never pays for a second job.
 """
@@ -12,6 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
@@ -68,22 +70,32 @@ def hand_over_step(generation_id: int, running: str) -> str | None:
     return step if handed else None
 
 
-def advance(generation_id: int) -> float | None:
-    """Do the next step for a generation; return seconds until the next check, or None when it is finished."""
+@dataclass(frozen=True)
+class NextStep:
+    """What follows a step: the next step in `countdown` seconds (None: the generation is finished), and
+    whether to delete the provider's copy (a video its client deleted before it finished)."""
+
+    countdown: float | None = None
+    delete_upstream: bool = False
+
+
+def advance(generation_id: int) -> NextStep:
+    """Do the next step for a generation and say what follows it."""
     generation = (
         Generation.objects.select_related("provider", "remixed_from", "project", "environment", "policy_revision")
         .filter(pk=generation_id)
         .first()
     )
     if generation is None or generation.is_finished:
-        return None
+        return NextStep()
     if generation.deleted_at is not None:
         _fail(generation, Generation.DELETED_BY_CLIENT, "The client deleted this video before it finished.")
-        if generation.upstream_id:
-            from governance.generations.tasks import delete_upstream_video
+        return NextStep(delete_upstream=bool(generation.upstream_id))
+    return NextStep(countdown=_take_step(generation))
 
-            transaction.on_commit(lambda: delete_upstream_video.delay(generation.pk))
-        return None
+
+def _take_step(generation: Generation) -> float | None:
+    """Submit or poll; the seconds until the next check, or None when the generation is finished."""
     try:
         if not generation.upstream_id:
             return _start_upstream(generation)

@@ -68,7 +68,7 @@ def test_a_reference_image_and_the_signed_archive_live_in_the_bucket(bucket, api
     simulator.rolls.seed(7)
     with use_transport(httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))):
         for _ in range(20):  # the worker reads the reference image from the bucket and sends it upstream
-            if worker.advance(generation.pk) is None:
+            if worker.advance(generation.pk).countdown is None:
                 break
             clock.shift(5)
     generation.refresh_from_db()

@@ -14,7 +14,7 @@ from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 
-from governance.generations import worker
+from governance.generations import tasks, worker
 from governance.generations.models import Generation
 from governance.generations.tasks import sweep_stalled_generations
 from governance.generations.upstream import use_transport
@@ -72,7 +72,7 @@ def reload(generation: Generation) -> Generation:
 
 
 def test_it_submits_upstream_then_polls_to_completion(accepted, clock):
-    countdown = worker.advance(accepted.pk)
+    countdown = worker.advance(accepted.pk).countdown
     submitted = reload(accepted)
     assert submitted.upstream_id.startswith("video_") and countdown >= 1
     assert submitted.status in ("queued", "in_progress")
@@ -82,7 +82,7 @@ def test_it_submits_upstream_then_polls_to_completion(accepted, clock):
     assert reload(accepted).status == "in_progress" and 0 < reload(accepted).progress < 100
 
     clock.shift(6)
-    assert worker.advance(accepted.pk) is None
+    assert worker.advance(accepted.pk).countdown is None
     done = reload(accepted)
     assert (done.status, done.progress) == ("completed", 100)
     assert [entry["status"] for entry in done.timeline] == [
@@ -106,7 +106,7 @@ def test_a_repeated_submit_after_a_crash_reuses_the_upstream_job(accepted):
 
 def test_a_rate_limited_submit_waits_as_the_provider_asks(accepted):
     SimulatorProfile.objects.filter(snapshot=OLD).update(rate_limit_rate=1.0)
-    countdown = worker.advance(accepted.pk)
+    countdown = worker.advance(accepted.pk).countdown
     assert countdown == 1.0
     retrying = reload(accepted)
     assert retrying.upstream_attempts == 1 and retrying.status == "queued"
@@ -120,7 +120,7 @@ def test_a_provider_that_keeps_failing_ends_in_a_clear_failure_and_refunds_the_b
     generation = Generation.objects.get(video_id=response.json()["id"])
     assert BudgetUsage.objects.get().spent == Decimal("0.8")
 
-    while worker.advance(generation.pk) is not None:
+    while worker.advance(generation.pk).countdown is not None:
         pass
     failed = reload(generation)
     assert failed.status == "failed"
@@ -138,12 +138,12 @@ def test_an_outage_after_the_provider_accepted_keeps_polling_and_never_refunds(a
     SimulatorProfile.objects.filter(snapshot=OLD).update(error_rate=1.0)
 
     for _ in range(worker.MAX_SUBMIT_ATTEMPTS + 2):
-        assert worker.advance(generation.pk) is not None
+        assert worker.advance(generation.pk).countdown is not None
     assert reload(generation).status != "failed"
 
     SimulatorProfile.objects.filter(snapshot=OLD).update(error_rate=0.0)
     clock.shift(2)
-    assert worker.advance(generation.pk) is None
+    assert worker.advance(generation.pk).countdown is None
     assert reload(generation).status == "completed"
     assert BudgetUsage.objects.get().spent == Decimal("0.4")
 
@@ -170,11 +170,18 @@ def test_a_video_deleted_while_running_is_stopped_and_deleted_upstream(
     app.conf.task_always_eager = True
     try:
         with django_capture_on_commit_callbacks(execute=True):
-            assert worker.advance(accepted.pk) is None
+            tasks.advance_generation(accepted.pk, step=accepted.step_token)
     finally:
         app.conf.task_always_eager = False
     assert reload(accepted).error_code == "deleted"
     assert SimulatedVideo.objects.get(video_id=reload(accepted).upstream_id).deleted_at is not None
+
+
+def test_the_step_that_stops_a_deleted_video_asks_for_its_upstream_copy_to_be_deleted(api, accepted):
+    worker.advance(accepted.pk)
+    api.delete(f"videos/{accepted.video_id}")
+
+    assert worker.advance(accepted.pk) == worker.NextStep(countdown=None, delete_upstream=True)
 
 
 def test_a_generation_whose_provider_changed_meanwhile_is_stopped(accepted):
@@ -204,7 +211,7 @@ def test_a_generation_whose_snapshot_was_disallowed_meanwhile_is_stopped_before_
     revise(development, default_model=OLD, allowed_snapshots=[OLD], reason="roll back to the old snapshot")
 
     generation = Generation.objects.get(video_id=generation_id)
-    assert worker.advance(generation.pk) is None
+    assert worker.advance(generation.pk).countdown is None
     stopped = reload(generation)
     assert (stopped.status, stopped.error_code) == ("failed", "snapshot_no_longer_allowed")
     assert simulator.created_job_count() == 0
@@ -230,7 +237,7 @@ def test_a_failed_upstream_job_is_recorded_with_the_providers_reason(accepted, c
 
 def test_a_video_deleted_before_it_finished_stops(api, accepted):
     api.delete(f"videos/{accepted.video_id}")
-    assert worker.advance(accepted.pk) is None
+    assert worker.advance(accepted.pk).countdown is None
     assert reload(accepted).error_code == "deleted"
 
 
@@ -324,16 +331,16 @@ def test_the_sweep_leaves_a_running_step_alone_until_its_lease_ends(accepted, cl
 
 
 def test_a_remix_whose_source_left_the_log_fails_clearly(api, accepted, clock):
-    from governance.generations.services import apply_retention
+    from governance.generations.retention import apply_retention
 
-    while worker.advance(accepted.pk) is not None:
+    while worker.advance(accepted.pk).countdown is not None:
         clock.shift(11)
     remix_id = api.post(f"videos/{accepted.video_id}/remix", {"prompt": "at night"}).json()["id"]
     clock.shift(3600)
     assert apply_retention(days=0) == 1  # the source, finished, goes; the queued remix stays
 
     remix = Generation.objects.get(video_id=remix_id)
-    assert worker.advance(remix.pk) is None
+    assert worker.advance(remix.pk).countdown is None
     assert (reload(remix).status, reload(remix).error_code) == ("failed", "source_unavailable")
 
 
@@ -342,7 +349,7 @@ def test_a_status_the_worker_does_not_know_is_retried_then_failed(accepted):
         return httpx.Response(200, json={"id": "video_up", "object": "video", "status": "paused"})
 
     with use_transport(httpx.MockTransport(provider)):
-        while worker.advance(accepted.pk) is not None:
+        while worker.advance(accepted.pk).countdown is not None:
             pass
     failed = reload(accepted)
     assert failed.status == "failed"
@@ -355,7 +362,7 @@ def test_a_providers_error_text_is_kept_without_anything_shaped_like_a_key(accep
         return httpx.Response(401, json={"error": {"message": message, "code": "invalid_api_key"}})
 
     with use_transport(httpx.MockTransport(provider)):
-        assert worker.advance(accepted.pk) is None
+        assert worker.advance(accepted.pk).countdown is None
     failed = reload(accepted)
     assert failed.error_code == "invalid_api_key"
     assert "Incorrect API key provided: [key redacted]" in failed.error_message
@@ -389,7 +396,7 @@ def echoing(status: int, job_status: str = ""):
 @pytest.mark.parametrize(("status", "job_status"), [(403, ""), (200, "failed")])
 def test_the_providers_own_key_is_never_kept_whatever_its_shape(provider_with_a_key, status, job_status, caplog):
     with use_transport(echoing(status, job_status)):
-        while worker.advance(provider_with_a_key.pk) is not None:
+        while worker.advance(provider_with_a_key.pk).countdown is not None:
             pass
 
     failed = reload(provider_with_a_key)
@@ -407,7 +414,7 @@ def failing_with_code(code):
 @pytest.mark.parametrize(("code", "kept"), [("quota_" + "x" * 100, ("quota_" + "x" * 100)[:64]), (503, "503")])
 def test_a_providers_odd_error_code_is_kept_as_text_that_fits(accepted, code, kept):
     with use_transport(failing_with_code(code)):
-        while worker.advance(accepted.pk) is not None:
+        while worker.advance(accepted.pk).countdown is not None:
             pass
 
     failed = reload(accepted)

@@ -36,7 +36,7 @@ def pairs(plan, people, project, clock):
     clock.shift(6)
     for pair in pairs:
         for generation in (pair.baseline, pair.candidate):
-            while worker.advance(generation.pk) is not None:
+            while worker.advance(generation.pk).countdown is not None:
                 clock.shift(1)
     return pairs
 

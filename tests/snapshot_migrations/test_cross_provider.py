@@ -112,7 +112,7 @@ def test_a_comparison_runs_the_candidate_at_the_other_provider_and_the_benchmark
             worker.advance(generation.pk)
         clock.shift(6)
         for generation in runs:
-            while worker.advance(generation.pk) is not None:
+            while worker.advance(generation.pk).countdown is not None:
                 clock.shift(1)
 
     candidates = Generation.objects.filter(pk__in=[pair.candidate_id for pair in pairs])

@@ -67,7 +67,7 @@ def run_all(generations: list[Generation], clock) -> None:
         worker.advance(generation.pk)
     clock.shift(11)
     for generation in generations:
-        while worker.advance(generation.pk) is not None:
+        while worker.advance(generation.pk).countdown is not None:
             clock.shift(1)
 
 
