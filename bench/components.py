@@ -77,7 +77,8 @@ def measure(stack: bench.Stack, iterations: int, profile: bool = False) -> None:
 
     from governance.generations.models import Generation
     from governance.generations.parsing import VideoRequest
-    from governance.generations.services import Submission, submit
+    from governance.generations.services import submit
+    from governance.generations.submissions import Submission
     from governance.generations.tasks import enqueue
     from governance.infra.caching import one_state_read
     from governance.policies.engine import Operation

@@ -5,7 +5,9 @@ from django.db import models, transaction
 from governance.audit.services import Actor, record_event
 from governance.generations.models import Generation
 from governance.generations.ratelimit import seconds_until_allowed
-from governance.generations.services import create_submission, submit
+from governance.generations.services import submit
+from governance.generations.submissions import parse_submission
+from governance.policies.engine import Operation
 from governance.projects.models import Environment
 from governance.projects.selectors import KeyHolder
 from governance.projects.services import create_api_key, note_api_key_use
@@ -75,5 +77,5 @@ def submit_from_playground(*, user, environment: Environment, fields: dict) -> G
     if retry_after is not None:
         raise PlaygroundRateLimited(holder, retry_after)
     note_api_key_use(api_key_id=holder.api_key_id)
-    submission, _fingerprint = create_submission(fields, {})
+    submission, _fingerprint = parse_submission(Operation.CREATE, body=fields)
     return submit(holder=holder, submission=submission, submitted_by=user)

@@ -1,9 +1,7 @@
 """Submitting generations: policy decision, the log row, budget and the hand-off to the worker."""
 
 import datetime as dt
-import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 
@@ -13,34 +11,17 @@ from django.utils import timezone
 
 from governance.catalog.selectors import catalog_view
 from governance.generations.archive import forget_archive
-from governance.generations.errors import ApiError
-from governance.generations.models import (
-    ArchivedFile,
-    Character,
-    Generation,
-    new_video_id,
-)
-from governance.generations.parsing import (
-    CharacterRequest,
-    SourceRequest,
-    VideoRequest,
-    character_ids,
-    clean_text,
-    fields_fingerprint,
-    parse_video_request,
-    sha256_text,
-    stored_prompt,
-)
+from governance.generations.models import ArchivedFile, Character, Generation, new_video_id
+from governance.generations.parsing import character_ids, sha256_text, stored_prompt
+from governance.generations.submissions import Submission
 from governance.generations.tasks import enqueue, enqueue_upstream_deletion
 from governance.generations.uploads import CheckedUpload
 from governance.infra.metrics import GENERATIONS
 from governance.infra.request_ids import current_request_id
 from governance.policies.engine import (
-    DEFAULT_SECONDS,
     Accept,
     ComparisonRun,
     Decision,
-    GenerationRequest,
     Operation,
     Refusal,
     budget_exceeded,
@@ -54,112 +35,8 @@ from governance.policies.selectors import month_start, policy_in_force
 from governance.policies.services import reserve_budget
 from governance.projects.selectors import KeyHolder
 
-logger = logging.getLogger(__name__)
-
 # A caller's stable identity for canary routing (a user or tenant id); without it the generation id decides.
 SUBJECT_HEADER = "X-Governance-Subject"
-
-
-@dataclass(frozen=True)
-class Submission:
-    """What a client asked for, in the terms the policy engine and the log need.
-
-    `source` is the generation a remix, edit or extension starts from (its lineage);
-    an edit or extension may instead carry an uploaded source video in `derived`.
-    """
-
-    operation: str
-    prompt: str
-    request: VideoRequest | None = None
-    source: Generation | None = None
-    invalid: Refusal | None = None
-    remix_of: str = ""
-    derived: SourceRequest | None = None
-    character: CharacterRequest | None = None
-
-    def engine_request(self, bucket: int = 0) -> GenerationRequest:
-        if self.operation == Operation.REMIX:
-            return GenerationRequest(
-                operation=Operation.REMIX,
-                model=self.source.resolved_snapshot,
-                seconds=self.source.seconds,
-                size=self.source.size,
-                routing_bucket=bucket,
-            )
-        if self.operation in (Operation.EDIT, Operation.EXTEND):
-            # No model is named: today's policy decides, whichever snapshot made the source.
-            source_seconds = self._source_seconds()
-            extension = self.operation == Operation.EXTEND
-            return GenerationRequest(
-                operation=self.operation,
-                seconds=self.derived.seconds if extension else source_seconds,
-                source_seconds=source_seconds if extension else 0,
-                size=(self.source.size if self.source else "") or None,
-                routing_bucket=bucket,
-            )
-        if self.operation == Operation.CHARACTER:
-            return GenerationRequest(operation=Operation.CHARACTER, routing_bucket=bucket)
-        return GenerationRequest(
-            operation=Operation.CREATE,
-            model=self.request.model,
-            seconds=self.request.seconds,
-            size=self.request.size,
-            features=self.request.features,
-            routing_bucket=bucket,
-        )
-
-    def _source_seconds(self) -> int:
-        if self.source is not None and self.source.seconds:
-            return self.source.seconds
-        sniffed = self.derived.upload.sniffed.seconds if self.derived and self.derived.upload else None
-        return max(1, round(sniffed)) if sniffed else DEFAULT_SECONDS
-
-    def parameters(self) -> dict:
-        if self.request is not None:
-            return self.request.parameters()
-        values: dict = {}
-        if self.derived is not None:
-            values = self.derived.parameters()
-        if self.character is not None:
-            values = self.character.parameters()
-        if self.remix_of:
-            values["remix_of" if self.operation == Operation.REMIX else "source_video_id"] = clean_text(
-                self.remix_of[:100]
-            )
-        if self.source is not None:
-            values["source"] = source_lineage(self.source)
-        return values
-
-    @property
-    def upload(self) -> CheckedUpload | None:
-        """The uploaded source or character video, if any."""
-        if self.derived is not None:
-            return self.derived.upload
-        return self.character.upload if self.character is not None else None
-
-
-def source_lineage(source: Generation) -> dict:
-    """What the log keeps of a derived video's source: which video, made on which snapshot, under which policy."""
-    return {
-        "video_id": source.video_id,
-        "operation": source.operation,
-        "snapshot": source.resolved_snapshot,
-        "policy_revision": source.policy_revision.number if source.policy_revision_id else None,
-    }
-
-
-def create_submission(fields: dict, files: dict) -> tuple[Submission, str]:
-    """A create request's fields as the gateway reads them, and the body's fingerprint for Idempotency-Key checks.
-
-    A malformed request becomes a submission carrying its refusal, so it is logged like any other.
-    """
-    try:
-        video = parse_video_request(fields, files)
-    except ApiError as error:
-        prompt = fields.get("prompt") if isinstance(fields.get("prompt"), str) else ""
-        submission = Submission(operation=Operation.CREATE, prompt=prompt, invalid=error.refusal)
-        return submission, fields_fingerprint(f"invalid:{error.refusal.code}", fields)
-    return Submission(operation=Operation.CREATE, prompt=video.prompt, request=video), video.fingerprint()
 
 
 def missing_character(environment_id: int, submission: Submission) -> Refusal | None:

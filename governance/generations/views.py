@@ -16,21 +16,9 @@ from governance.generations.content import CONTENT_VARIANTS, stream_content
 from governance.generations.errors import ApiError, error_response
 from governance.generations.idempotency import submit_idempotently
 from governance.generations.models import Character, Generation
-from governance.generations.parsing import (
-    fields_fingerprint,
-    parse_character_request,
-    parse_prompt,
-    parse_source_request,
-    read_body,
-)
 from governance.generations.ratelimit import seconds_until_allowed
-from governance.generations.services import (
-    SUBJECT_HEADER,
-    Submission,
-    create_submission,
-    delete_video,
-    submit,
-)
+from governance.generations.services import SUBJECT_HEADER, delete_video, submit
+from governance.generations.submissions import find_video, parse_submission
 from governance.generations.upstream import UpstreamError
 from governance.infra.caching import one_state_read
 from governance.policies.engine import (
@@ -155,17 +143,13 @@ def videos(request: HttpRequest) -> HttpResponse:
 
 
 def _create_video(request: HttpRequest) -> HttpResponse:
-    try:
-        fields, files = read_body(request)
-    except ApiError as error:
-        submission = Submission(operation=Operation.CREATE, prompt="", invalid=error.refusal)
-        return _submit(request, submission, fields_fingerprint(f"invalid:{error.refusal.code}", {}))
-    submission, fingerprint = create_submission(fields, files)
-    return _submit(request, submission, fingerprint)
+    return _generation_response(_submit(request, Operation.CREATE))
 
 
-def _submit(request: HttpRequest, submission: Submission, fingerprint: str) -> HttpResponse:
-    generation = submit_idempotently(
+def _submit(request: HttpRequest, operation: Operation, video_id: str = "") -> Generation:
+    """Read the request as `operation` and submit it once per Idempotency-Key."""
+    submission, fingerprint = parse_submission(operation, body=request, videos=_visible(request), video_id=video_id)
+    return submit_idempotently(
         holder=request.holder,
         key=request.headers.get("Idempotency-Key"),
         fingerprint=fingerprint,
@@ -173,7 +157,6 @@ def _submit(request: HttpRequest, submission: Submission, fingerprint: str) -> H
             holder=request.holder, submission=submission, subject=request.headers.get(SUBJECT_HEADER, "")
         ),
     )
-    return _generation_response(generation)
 
 
 def _generation_response(generation: Generation) -> HttpResponse:
@@ -266,15 +249,7 @@ def _visible(request: HttpRequest):
 
 
 def _get_visible(request: HttpRequest, video_id: str) -> Generation:
-    generation = (
-        _visible(request)
-        .select_related("remixed_from", "provider", "policy_revision")
-        .filter(video_id=video_id)
-        .first()
-    )
-    if generation is None:
-        raise ApiError("video_not_found", f"No video '{video_id}' in this environment.", "video_id")
-    return generation
+    return find_video(_visible(request), video_id)
 
 
 @api_endpoint({"GET", "DELETE"})
@@ -303,26 +278,7 @@ def video_content(request: HttpRequest, video_id: str) -> HttpResponse:
 
 @api_endpoint({"POST"})
 def video_remix(request: HttpRequest, video_id: str) -> HttpResponse:
-    source = None
-    fields: dict = {}
-    try:
-        source = _get_visible(request, video_id)
-        fields, _ = read_body(request)
-        unknown = sorted(set(fields) - {"prompt"})
-        if unknown:
-            raise ApiError("unknown_parameter", f"Unrecognized request argument supplied: {unknown[0]}.", unknown[0])
-        prompt = parse_prompt(fields.get("prompt"))
-        if source.status != Generation.Status.COMPLETED:
-            raise ApiError(
-                "video_not_ready", f"Video '{video_id}' is {source.status}; only a completed video can be remixed."
-            )
-        submission = Submission(operation=Operation.REMIX, prompt=prompt, source=source, remix_of=video_id)
-    except ApiError as error:
-        prompt = fields.get("prompt") if isinstance(fields.get("prompt"), str) else ""
-        submission = Submission(
-            operation=Operation.REMIX, prompt=prompt, source=source, invalid=error.refusal, remix_of=video_id
-        )
-    return _submit(request, submission, fields_fingerprint(f"remix:{video_id}", fields))
+    return _generation_response(_submit(request, Operation.REMIX, video_id))
 
 
 @api_endpoint({"GET"})
@@ -370,70 +326,13 @@ def video_extension(request: HttpRequest) -> HttpResponse:
     return _derive(request, Operation.EXTEND)
 
 
-def _derive(request: HttpRequest, operation: str) -> HttpResponse:
-    """An edit or extension: a new governed generation from a source video of this environment, or an upload."""
-    fields: dict = {}
-    source, derived = None, None
-    try:
-        fields, files = read_body(request)
-        derived = parse_source_request(fields, files, extension=operation == Operation.EXTEND)
-        if derived.source_id:
-            source = _get_visible(request, derived.source_id)
-            if source.status != Generation.Status.COMPLETED:
-                raise ApiError(
-                    "video_not_ready",
-                    f"Video '{source.video_id}' is {source.status}; only a completed video can be "
-                    f"{'extended' if operation == Operation.EXTEND else 'edited'}.",
-                    "video",
-                )
-        elif derived.upload is not None:
-            source = _recognised_upload(request, derived.upload.sha256)
-        submission = Submission(
-            operation=operation, prompt=derived.prompt, source=source, derived=derived, remix_of=derived.source_id
-        )
-        fingerprint = derived.fingerprint(operation)
-    except ApiError as error:
-        prompt = fields.get("prompt") if isinstance(fields.get("prompt"), str) else ""
-        source_id = derived.source_id if derived is not None else ""
-        submission = Submission(
-            operation=operation, prompt=prompt, source=source, invalid=error.refusal, remix_of=source_id
-        )
-        fingerprint = fields_fingerprint(f"{operation}:invalid:{error.refusal.code}", fields)
-    return _submit(request, submission, fingerprint)
-
-
-def _recognised_upload(request: HttpRequest, sha256: str) -> Generation | None:
-    """The video of this environment an uploaded source is, byte for byte, if it is one we made.
-
-    The SDK's `edit` and `extend` helpers upload the source file rather than name it; the log
-    still records which generation it came from, as when the source is named by id.
-    """
-    return (
-        _visible(request)
-        .delivered_as(sha256)
-        .select_related("remixed_from", "provider", "policy_revision")
-        .order_by("-created_at")
-        .first()
-    )
+def _derive(request: HttpRequest, operation: Operation) -> HttpResponse:
+    return _generation_response(_submit(request, operation))
 
 
 @api_endpoint({"POST"})
 def characters(request: HttpRequest) -> HttpResponse:
-    fields: dict = {}
-    try:
-        fields, files = read_body(request)
-        character = parse_character_request(fields, files)
-        submission = Submission(operation=Operation.CHARACTER, prompt="", character=character)
-        fingerprint = character.fingerprint()
-    except ApiError as error:
-        submission = Submission(operation=Operation.CHARACTER, prompt="", invalid=error.refusal)
-        fingerprint = fields_fingerprint(f"character:invalid:{error.refusal.code}", fields)
-    generation = submit_idempotently(
-        holder=request.holder,
-        key=request.headers.get("Idempotency-Key"),
-        fingerprint=fingerprint,
-        submit_once=lambda: submit(holder=request.holder, submission=submission),
-    )
+    generation = _submit(request, Operation.CHARACTER)
     if generation.status == Generation.Status.REFUSED:
         return _generation_response(generation)
     return _character_response(Character.objects.select_related("generation").get(generation=generation))
