@@ -17,18 +17,12 @@ from governance.generations.errors import ApiError, error_response
 from governance.generations.idempotency import submit_idempotently
 from governance.generations.models import Character, Generation
 from governance.generations.ratelimit import seconds_until_allowed
+from governance.generations.selectors import offered_models
 from governance.generations.services import SUBJECT_HEADER, delete_video, submit
 from governance.generations.submissions import find_video, parse_submission
 from governance.generations.upstream import UpstreamError
 from governance.infra.caching import one_state_read
-from governance.policies.engine import (
-    ROUTING_BUCKETS,
-    Accept,
-    GenerationRequest,
-    Operation,
-    Refusal,
-    decide,
-)
+from governance.policies.engine import Operation, Refusal
 from governance.policies.selectors import policy_in_force
 from governance.projects.selectors import KeyHolder, key_holder
 from governance.projects.services import note_api_key_use, note_refused_api_key
@@ -295,25 +289,9 @@ def model(request: HttpRequest, model_id: str) -> HttpResponse:
 
 
 def _models_for(request: HttpRequest) -> list[dict]:
-    """What this key may ask for now: allowed snapshots that still run, and the aliases that resolve here."""
-    policy = policy_in_force(request.holder.environment_id)
-    if policy is None:
-        return []
-    catalog = catalog_view(policy.provider_id)
-    now = timezone.now()
-    owner = request.holder.project_slug
-    names = sorted(policy.view.allowed_snapshots) + sorted(catalog.aliases)
-    entries = []
-    for name in names:
-        decision = decide(GenerationRequest(model=name, routing_bucket=ROUTING_BUCKETS), policy.view, catalog, now)
-        if isinstance(decision, Accept) or decision.code in (
-            "unsupported_parameter",
-            "parameter_not_allowed",
-            "budget_exceeded",
-        ):
-            resolved = decision.snapshot if isinstance(decision, Accept) else catalog.resolve(name)
-            entries.append(serializers.model_object(name, catalog.snapshots[resolved], owner))
-    return entries
+    """What this key may ask for now, as OpenAI lists models."""
+    offered = offered_models(request.holder.environment_id, now=timezone.now())
+    return [serializers.model_object(model.name, model.snapshot, request.holder.project_slug) for model in offered]
 
 
 @api_endpoint({"POST"})
