@@ -13,9 +13,10 @@ from django_htmx.http import HttpResponseClientRefresh
 from governance.dashboard import selectors
 from governance.dashboard.forms import GenerationFilterForm, PlaygroundForm
 from governance.dashboard.permissions import has_role, project_role, projects_with_role
-from governance.dashboard.services import PlaygroundRateLimited, record_refused_visit, submit_from_playground
+from governance.dashboard.services import record_refused_visit
 from governance.generations.content import stream_content
 from governance.generations.models import Generation
+from governance.generations.services import PlaygroundRateLimited, submit_from_playground
 from governance.generations.upstream import UpstreamError
 from governance.lib.converters import number_or_none
 from governance.projects.models import Environment, Role

@@ -9,11 +9,13 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from governance.audit.services import Actor
 from governance.catalog.selectors import catalog_view
+from governance.generations.admission import admit
 from governance.generations.archive import forget_archive
 from governance.generations.models import ArchivedFile, Character, Generation, new_video_id
 from governance.generations.parsing import character_ids, sha256_text, stored_prompt
-from governance.generations.submissions import Submission
+from governance.generations.submissions import Submission, parse_submission
 from governance.generations.tasks import enqueue, enqueue_upstream_deletion
 from governance.generations.uploads import CheckedUpload
 from governance.infra.metrics import GENERATIONS
@@ -33,7 +35,9 @@ from governance.policies.engine import (
 from governance.policies.models import PolicyRevision
 from governance.policies.selectors import month_start, policy_in_force
 from governance.policies.services import reserve_budget
+from governance.projects.models import Environment
 from governance.projects.selectors import KeyHolder
+from governance.projects.services import create_api_key
 
 # A caller's stable identity for canary routing (a user or tenant id); without it the generation id decides.
 SUBJECT_HEADER = "X-Governance-Subject"
@@ -251,3 +255,54 @@ def delete_video(generation: Generation) -> None:
         ArchivedFile.objects.filter(generation=generation).delete()
         if generation.upstream_id and generation.is_finished:
             transaction.on_commit(lambda: enqueue_upstream_deletion(generation.pk))
+
+
+PLAYGROUND_KEY_NAME = "Dashboard playground"
+
+
+def playground_holder(*, environment: Environment, user) -> KeyHolder:
+    """The identity the playground submits with: its environment's own API key, created on first use.
+
+    Generations need a key, and every gateway rule (policy, budget, the log, the API's
+    per-environment listing) already hangs on one; the key's secret is never kept, so
+    only the dashboard can use it. Who pressed the button is recorded on the generation.
+    """
+    with transaction.atomic():
+        # One playground key per environment, even when two people start the playground at once.
+        environment = Environment.objects.select_for_update().select_related("project").get(pk=environment.pk)
+        api_key = environment.api_keys.active().filter(name=PLAYGROUND_KEY_NAME).first()
+        if api_key is None:
+            api_key, _secret = create_api_key(
+                environment=environment, name=PLAYGROUND_KEY_NAME, actor=Actor.for_user(user), created_by=user
+            )
+    return KeyHolder(
+        api_key_id=api_key.pk,
+        prefix=api_key.prefix,
+        environment_id=environment.pk,
+        environment_name=environment.name,
+        project_id=environment.project_id,
+        project_slug=environment.project.slug,
+        rate_limit_per_minute=environment.rate_limit_per_minute,
+    )
+
+
+class PlaygroundRateLimited(Exception):
+    """The playground's key has used this minute's requests; like the gateway's 429, nothing is logged."""
+
+    def __init__(self, holder: KeyHolder, retry_after: int):
+        self.retry_after = retry_after
+        super().__init__(
+            f"The playground of {holder.project_slug}/{holder.environment_name} has made its "
+            f"{holder.rate_limit_per_minute} requests this minute: it counts as one API key of the environment, "
+            f"and each may make {holder.rate_limit_per_minute} a minute. Try again in {retry_after} s."
+        )
+
+
+def submit_from_playground(*, user, environment: Environment, fields: dict) -> Generation:
+    """Submit as the gateway would a create request with these fields: same limit, parsing, policy, log, worker."""
+    holder = playground_holder(environment=environment, user=user)
+    retry_after = admit(holder)
+    if retry_after is not None:
+        raise PlaygroundRateLimited(holder, retry_after)
+    submission, _fingerprint = parse_submission(Operation.CREATE, body=fields)
+    return submit(holder=holder, submission=submission, submitted_by=user)

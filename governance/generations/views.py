@@ -2,7 +2,6 @@
 
 import functools
 import hashlib
-import time
 from pathlib import Path
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -12,11 +11,11 @@ from django.views.decorators.http import etag
 
 from governance.catalog.selectors import catalog_view
 from governance.generations import serializers
+from governance.generations.admission import admit
 from governance.generations.content import CONTENT_VARIANTS, stream_content
 from governance.generations.errors import ApiError, error_response
 from governance.generations.idempotency import submit_idempotently
 from governance.generations.models import Character, Generation
-from governance.generations.ratelimit import seconds_until_allowed
 from governance.generations.selectors import offered_models
 from governance.generations.services import SUBJECT_HEADER, delete_video, submit
 from governance.generations.submissions import find_video, parse_submission
@@ -25,12 +24,9 @@ from governance.infra.caching import one_state_read
 from governance.policies.engine import Operation, Refusal
 from governance.policies.selectors import policy_in_force
 from governance.projects.selectors import KeyHolder, key_holder
-from governance.projects.services import note_api_key_use, note_refused_api_key
+from governance.projects.services import note_refused_api_key
 
-LAST_USED_EVERY_SECONDS = 60
-LAST_USED_KEYS_REMEMBERED = 10_000
 UNREAD_BODY_DRAIN_LIMIT = 2 * 1024 * 1024
-_last_used_written: dict[int, float] = {}
 OPENAPI_DOCUMENT = Path(__file__).with_name("openapi.json")
 API_CONTENT_SECURITY_POLICY = ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 INVALID_API_KEY = Refusal(
@@ -66,11 +62,10 @@ def _answer(view, methods: set[str], request: HttpRequest, *args, **kwargs) -> H
         if holder is None:
             note_refused_api_key(client_ip=request.META.get("REMOTE_ADDR", ""), presented=_bearer_token(request))
             return error_response(INVALID_API_KEY)
-        retry_after = seconds_until_allowed(api_key_id=holder.api_key_id, per_minute=holder.rate_limit_per_minute)
+        retry_after = admit(holder)
         if retry_after is not None:
             return _rate_limited(holder, retry_after)
         request.holder = holder
-        _note_key_use(holder.api_key_id)
         try:
             return view(request, *args, **kwargs)
         except ApiError as error:
@@ -78,7 +73,6 @@ def _answer(view, methods: set[str], request: HttpRequest, *args, **kwargs) -> H
 
 
 def _rate_limited(holder: KeyHolder, retry_after: int) -> HttpResponse:
-    """Refused before anything is parsed or logged: a flood must not fill the generation log."""
     refusal = Refusal(
         "rate_limit_exceeded",
         f"Rate limit reached for requests: each key of {holder.project_slug}/{holder.environment_name} may make "
@@ -114,19 +108,6 @@ def _bearer_token(request: HttpRequest) -> str:
 def _authenticate(request: HttpRequest):
     token = _bearer_token(request)
     return key_holder(token) if token else None
-
-
-def _note_key_use(api_key_id: int) -> None:
-    """Keep `last_used_at` roughly current without a write on every request.
-
-    Forgetting is harmless (the next request writes once more), so a full memory is simply cleared.
-    """
-    now = time.monotonic()
-    if now - _last_used_written.get(api_key_id, -LAST_USED_EVERY_SECONDS) >= LAST_USED_EVERY_SECONDS:
-        if len(_last_used_written) >= LAST_USED_KEYS_REMEMBERED:
-            _last_used_written.clear()
-        _last_used_written[api_key_id] = now
-        note_api_key_use(api_key_id=api_key_id)
 
 
 @api_endpoint({"GET", "POST"})

@@ -18,8 +18,7 @@ from governance.audit.services import Actor, record_event
 from governance.catalog.models import Provider
 from governance.catalog.selectors import load_catalog_view
 from governance.dashboard.permissions import has_role
-from governance.dashboard.services import playground_holder
-from governance.generations.services import submit
+from governance.generations.services import playground_holder, submit
 from governance.generations.submissions import parse_submission
 from governance.notifications.services import notify
 from governance.policies.engine import ComparisonRun, Operation
