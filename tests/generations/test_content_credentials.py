@@ -23,13 +23,13 @@ from governance.generations import worker
 from governance.generations.archive import archive_storage
 from governance.generations.models import ArchivedFile, Generation
 from governance.generations.retention import apply_retention
-from governance.generations.upstream import use_transport
 from governance.generations.verification import Match, verify_content
 from governance.simulator import services as simulator
 from governance.simulator.models import SimulatorProfile
 from governance.simulator.rendering import render
 from tests.factories import OLD, SAMPLE_MP4, make_character
 from tests.generations.test_worker import in_test_transaction
+from tests.upstream_transport import use_transport
 
 pytestmark = pytest.mark.django_db
 

@@ -15,13 +15,13 @@ from moto import mock_aws
 from governance.content_credentials.reading import ManifestState
 from governance.generations import worker
 from governance.generations.models import ArchivedFile, Generation
-from governance.generations.upstream import use_transport
 from governance.settings import _s3_storage
 from governance.simulator import services as simulator
 from governance.simulator.models import SimulatorProfile
 from tests.factories import OLD, png_image
 from tests.generations.test_content_credentials import START, check, download
 from tests.generations.test_worker import in_test_transaction
+from tests.upstream_transport import use_transport
 
 pytestmark = pytest.mark.django_db
 

@@ -17,11 +17,12 @@ from django.db import close_old_connections
 from governance.generations import tasks, worker
 from governance.generations.models import Generation
 from governance.generations.tasks import sweep_stalled_generations
-from governance.generations.upstream import use_transport
 from governance.policies.models import BudgetUsage
 from governance.simulator import services as simulator
 from governance.simulator.models import SimulatorProfile
 from tests.factories import NEW, OLD, revise
+from tests.simulator.helpers import created_job_count
+from tests.upstream_transport import use_transport
 
 pytestmark = pytest.mark.django_db
 
@@ -101,7 +102,7 @@ def test_a_repeated_submit_after_a_crash_reuses_the_upstream_job(accepted):
 
     worker.advance(accepted.pk)
     assert reload(accepted).upstream_id == first_upstream
-    assert simulator.created_job_count() == 1
+    assert created_job_count() == 1
 
 
 def test_a_rate_limited_submit_waits_as_the_provider_asks(accepted):
@@ -127,7 +128,7 @@ def test_a_provider_that_keeps_failing_ends_in_a_clear_failure_and_refunds_the_b
     assert failed.upstream_attempts == worker.MAX_SUBMIT_ATTEMPTS - 1
     assert "after 8 attempts" in failed.error_message
     assert BudgetUsage.objects.get().spent == Decimal("0")
-    assert simulator.created_job_count() == 0
+    assert created_job_count() == 0
 
 
 def test_an_outage_after_the_provider_accepted_keeps_polling_and_never_refunds(api, production, clock):
@@ -201,7 +202,7 @@ def test_a_generation_whose_provider_changed_meanwhile_is_stopped(accepted):
     )
     worker.advance(accepted.pk)
     assert reload(accepted).error_code == "snapshot_no_longer_allowed"
-    assert simulator.created_job_count() == 0
+    assert created_job_count() == 0
 
 
 def test_a_generation_whose_snapshot_was_disallowed_meanwhile_is_stopped_before_the_provider(
@@ -214,7 +215,7 @@ def test_a_generation_whose_snapshot_was_disallowed_meanwhile_is_stopped_before_
     assert worker.advance(generation.pk).countdown is None
     stopped = reload(generation)
     assert (stopped.status, stopped.error_code) == ("failed", "snapshot_no_longer_allowed")
-    assert simulator.created_job_count() == 0
+    assert created_job_count() == 0
 
 
 def test_a_snapshot_that_shut_down_meanwhile_is_stopped(accepted, clock):
@@ -327,7 +328,7 @@ def test_the_sweep_leaves_a_running_step_alone_until_its_lease_ends(accepted, cl
         app.conf.task_always_eager = False
     assert reload(accepted).status == "completed"
     assert worker.hand_over_step(accepted.pk, running) is None  # the step that outlived its lease ends its chain
-    assert simulator.created_job_count() == 1
+    assert created_job_count() == 1
 
 
 def test_a_remix_whose_source_left_the_log_fails_clearly(api, accepted, clock):
