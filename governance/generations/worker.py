@@ -164,9 +164,7 @@ def _make_character(generation: Generation) -> None:
     upstream_id = str(answer["id"])
     with transaction.atomic():
         Character.objects.filter(generation=generation).update(upstream_id=upstream_id)
-        generation.upstream_id = upstream_id
-        generation.started_at = timezone.now()
-        generation.add_to_timeline("submitted", f"upstream character {upstream_id}")
+        generation.start_upstream(upstream_id, f"upstream character {upstream_id}")
         _complete(generation)
     return None
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 import httpx
 import pytest
 import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
@@ -20,7 +21,7 @@ from governance.generations.tasks import sweep_stalled_generations
 from governance.policies.models import BudgetUsage
 from governance.simulator import services as simulator
 from governance.simulator.models import SimulatorProfile
-from tests.factories import NEW, OLD, revise
+from tests.factories import NEW, OLD, SAMPLE_MP4, revise
 from tests.simulator.helpers import created_job_count
 from tests.upstream_transport import use_transport
 
@@ -421,3 +422,19 @@ def test_a_providers_odd_error_code_is_kept_as_text_that_fits(accepted, code, ke
     failed = reload(accepted)
     assert failed.status == "failed" and failed.error_code == kept
     assert failed.timeline[-1]["note"] == kept  # the detail page's timeline shows the same code as the log
+
+
+def test_a_character_made_after_a_failed_attempt_counts_no_upstream_errors_in_a_row(dev_api):
+    clip = SimpleUploadedFile("mona.mp4", SAMPLE_MP4, content_type="video/mp4")
+    dev_api.post("videos/characters", {"name": "Mona", "video": clip}, json=False)
+    character = Generation.objects.get(operation="character")
+    answers = iter(
+        [httpx.Response(503, json={"error": {"message": "busy"}}), httpx.Response(200, json={"id": "char_up"})]
+    )
+
+    with use_transport(httpx.MockTransport(lambda request: next(answers))):
+        assert worker.advance(character.pk).countdown is not None
+        assert worker.advance(character.pk).countdown is None
+
+    made = reload(character)
+    assert (made.status, made.upstream_id, made.upstream_attempts) == ("completed", "char_up", 0)
