@@ -1,4 +1,7 @@
-"""Submitting generations: policy decision, the log row, budget and the hand-off to the worker."""
+"""Submitting generations: policy decision, the log row, budget and the hand-off to the worker.
+
+The dashboard's playground submits here too, with its environment's own key and the API's admission step.
+"""
 
 import datetime as dt
 from collections.abc import Callable

@@ -2,9 +2,10 @@
 
 Each call of `advance()` does the next due step (re-check the policy and submit
 upstream, or poll) and returns what should follow: when to look again, and whether
-the provider's copy is to be deleted. The task in tasks.py sends what follows. Steps are idempotent: the
-upstream create carries an Idempotency-Key derived from the generation, so a
-step repeated after a crash or a duplicate message never pays for a second job.
+the provider's copy is to be deleted; the task in tasks.py sends it. Steps are
+idempotent: the upstream create carries an Idempotency-Key derived from the
+generation, so a step repeated after a crash or a duplicate message never pays
+for a second job.
 """
 
 import contextlib
