@@ -77,9 +77,11 @@ def measure(stack: bench.Stack, iterations: int, profile: bool = False) -> None:
 
     from governance.generations.models import Generation
     from governance.generations.parsing import VideoRequest
-    from governance.generations.services import Submission, enqueue, submit
+    from governance.generations.services import submit
+    from governance.generations.submissions import Submission
+    from governance.generations.tasks import enqueue
     from governance.infra.caching import one_state_read
-    from governance.policies.engine import OPERATION_CREATE
+    from governance.policies.engine import Operation
     from governance.projects.selectors import key_holder
 
     model = bench.MODEL_BY_ENVIRONMENT.get(stack.args.environment, bench.DEFAULT_MODEL)
@@ -122,7 +124,7 @@ def measure(stack: bench.Stack, iterations: int, profile: bool = False) -> None:
 
     def submit_only() -> None:
         with one_state_read():
-            submit(holder=holder, submission=Submission(operation=OPERATION_CREATE, prompt=video.prompt, request=video))
+            submit(holder=holder, submission=Submission(operation=Operation.CREATE, prompt=video.prompt, request=video))
 
     last = Generation.objects.order_by("-pk").values_list("pk", flat=True).first()
 

@@ -14,7 +14,7 @@ class GenerationFilterForm(forms.Form):
     environment = forms.ChoiceField(choices=[("", "All environments"), *EnvironmentName.choices], required=False)
     snapshot = forms.ChoiceField(choices=[], required=False)
     status = forms.ChoiceField(choices=[("", "Any status"), *Generation.Status.choices], required=False)
-    operation = forms.ChoiceField(choices=[("", "Any operation"), *Generation.Operation.choices], required=False)
+    operation = forms.ChoiceField(choices=[("", "Any operation"), *Generation.OPERATION_CHOICES], required=False)
     created_from = forms.DateField(required=False, label="From (UTC)", widget=forms.DateInput(attrs={"type": "date"}))
     created_to = forms.DateField(required=False, label="To (UTC)", widget=forms.DateInput(attrs={"type": "date"}))
     q = forms.CharField(

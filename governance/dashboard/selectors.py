@@ -14,6 +14,7 @@ from django.utils import timezone
 from governance.catalog.models import Alias, Lifecycle, Snapshot
 from governance.catalog.selectors import CatalogRows, catalog_view
 from governance.generations.models import Character, Generation, LogFilters
+from governance.generations.selectors import offered_models
 from governance.policies import engine
 from governance.policies.models import PolicyRevision
 from governance.policies.selectors import policy_in_force
@@ -447,8 +448,8 @@ class PlaygroundChoices:
 def playground_choices_for(environment: Environment, now: dt.datetime | None = None) -> PlaygroundChoices:
     """What the environment's policy accepts today, as the policy engine itself decides it.
 
-    A model is offered if a request for it alone is accepted; a length or size if it is
-    accepted with at least one offered model. Without a policy, everything is offered
+    A model is offered if a request for it alone is accepted (`offered_models(as_submitted=True)`); a length
+    or size if it is accepted with at least one offered model. Without a policy, everything is offered
     (and refused on submission with the reason).
     """
     policy = policy_in_force(environment.pk)
@@ -460,7 +461,7 @@ def playground_choices_for(environment: Environment, now: dt.datetime | None = N
     def accepts(**request) -> bool:
         return isinstance(engine.decide(engine.GenerationRequest(**request), policy.view, catalog, now), engine.Accept)
 
-    models = [name for name in [*sorted(catalog.aliases), *sorted(catalog.snapshots)] if accepts(model=name)]
+    models = [model.name for model in offered_models(environment.pk, now=now, as_submitted=True)]
     snapshots = catalog.snapshots.values()
     seconds = sorted({value for snapshot in snapshots for value in snapshot.seconds})
     sizes = sorted({size for snapshot in snapshots for size in snapshot.sizes}, key=_size_order)

@@ -12,9 +12,9 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from governance.dashboard import selectors
 from governance.dashboard.forms import GenerationFilterForm, PlaygroundForm
-from governance.dashboard.services import PlaygroundRateLimited, submit_from_playground
 from governance.generations.content import stream_content
 from governance.generations.models import Generation
+from governance.generations.services import PlaygroundRateLimited, submit_from_playground
 from governance.generations.upstream import UpstreamError
 from governance.lib.converters import number_or_none
 from governance.projects import permissions

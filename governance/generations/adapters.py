@@ -13,11 +13,7 @@ from governance.generations.models import Character, Generation
 from governance.generations.parsing import character_ids, with_character_ids
 from governance.generations.upstream import FilePart, UpstreamClient, UpstreamError, client_for
 from governance.policies.engine import (
-    OPERATION_CHARACTER,
-    OPERATION_CREATE,
-    OPERATION_EDIT,
-    OPERATION_EXTEND,
-    OPERATION_REMIX,
+    Operation,
 )
 
 EXTENSION_FIELDS = ("characters", "storyboard", "style")
@@ -26,7 +22,7 @@ EXTENSION_FIELDS = ("characters", "storyboard", "style")
 class OpenAIVideosAdapter:
     """OpenAI's Videos API, as OpenAI, resellers and the built-in Sora simulator serve it."""
 
-    operations = frozenset({OPERATION_CREATE, OPERATION_REMIX, OPERATION_EDIT, OPERATION_EXTEND, OPERATION_CHARACTER})
+    operations = frozenset({Operation.CREATE, Operation.REMIX, Operation.EDIT, Operation.EXTEND, Operation.CHARACTER})
     seconds_field = "seconds"
 
     def __init__(self, provider: Provider):
@@ -38,10 +34,10 @@ class OpenAIVideosAdapter:
         self._check_offered(generation.operation)
         key = f"generation-{generation.video_id}"
         with self._files(generation) as files:
-            if generation.operation == OPERATION_REMIX:
+            if generation.operation == Operation.REMIX:
                 path = f"videos/{self._source_upstream_id(generation)}/remix"
                 return self.client.post(path, fields={"prompt": generation.prompt}, idempotency_key=key)
-            if generation.operation in (OPERATION_EDIT, OPERATION_EXTEND):
+            if generation.operation in (Operation.EDIT, Operation.EXTEND):
                 return self._derive(generation, files, key)
             return self.client.post("videos", fields=self.create_fields(generation), idempotency_key=key, files=files)
 
@@ -64,9 +60,9 @@ class OpenAIVideosAdapter:
         return str(seconds)
 
     def _derive(self, generation: Generation, files: list[FilePart], key: str) -> dict:
-        path = "videos/edits" if generation.operation == OPERATION_EDIT else "videos/extensions"
+        path = "videos/edits" if generation.operation == Operation.EDIT else "videos/extensions"
         fields: dict = {"prompt": generation.prompt, **self.derived_model(generation)}
-        if generation.operation == OPERATION_EXTEND:
+        if generation.operation == Operation.EXTEND:
             fields[self.seconds_field] = self.spell_seconds(generation.parameters["seconds"])
         if not files:
             fields["video"] = {"id": self._source_upstream_id(generation)}
@@ -80,7 +76,7 @@ class OpenAIVideosAdapter:
 
     def create_character(self, generation: Generation) -> dict:
         """Characters answer at once with `{id, name, created_at}`; there is nothing to poll."""
-        self._check_offered(OPERATION_CHARACTER)
+        self._check_offered(Operation.CHARACTER)
         fields = {"name": generation.parameters["name"], **self.derived_model(generation)}
         with self._files(generation) as files:
             return self.client.post(
@@ -122,7 +118,7 @@ class OpenAIVideosAdapter:
 class LumenAdapter(OpenAIVideosAdapter):
     """The simulated Lumen API: OpenAI's paths, but the length is `duration`, an integer; no edits, no characters."""
 
-    operations = frozenset({OPERATION_CREATE, OPERATION_REMIX, OPERATION_EXTEND})
+    operations = frozenset({Operation.CREATE, Operation.REMIX, Operation.EXTEND})
     seconds_field = "duration"
 
     def spell_seconds(self, seconds: int | None):

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from governance.policies import engine
 from governance.projects.models import Environment
 
 
@@ -116,12 +117,15 @@ class Generation(models.Model):
     DELETED_BY_CLIENT = "deleted"
     COUNTS_AS_FAILURE = models.Q(status=Status.FAILED) & ~models.Q(error_code=DELETED_BY_CLIENT)
 
-    class Operation(models.TextChoices):
-        CREATE = "create", "Create"
-        REMIX = "remix", "Remix"
-        EDIT = "edit", "Edit"
-        EXTEND = "extend", "Extension"
-        CHARACTER = "character", "Character"
+    # The policy engine names the operations; the log shows them with these labels.
+    Operation = engine.Operation
+    OPERATION_CHOICES = [
+        (Operation.CREATE, "Create"),
+        (Operation.REMIX, "Remix"),
+        (Operation.EDIT, "Edit"),
+        (Operation.EXTEND, "Extension"),
+        (Operation.CHARACTER, "Character"),
+    ]
 
     video_id = models.CharField(max_length=40, unique=True, default=new_video_id)
     project = models.ForeignKey("projects.Project", on_delete=models.PROTECT, related_name="generations")
@@ -131,7 +135,7 @@ class Generation(models.Model):
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    operation = models.CharField(max_length=16, choices=Operation.choices, default=Operation.CREATE)
+    operation = models.CharField(max_length=16, choices=OPERATION_CHOICES, default=Operation.CREATE)
     requested_model = models.CharField(max_length=100, blank=True)
     resolved_snapshot = models.CharField(max_length=100, blank=True)
     provider = models.ForeignKey("catalog.Provider", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -182,6 +186,16 @@ class Generation(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
+    # What each step of the worker writes, always conditionally on the row being unfinished (see
+    # `_save_while_unfinished`). The provider's job (its id, the attempts and when it started) is
+    # kept by whichever state the step that submitted or polled it ends in.
+    UPSTREAM_FIELDS = ("upstream_id", "upstream_attempts", "started_at")
+    PROGRESS_FIELDS = (*UPSTREAM_FIELDS, "status", "progress", "timeline", "next_check_at")
+    RETRY_FIELDS = ("upstream_attempts", "timeline", "next_check_at")
+    FINAL_FIELDS = (*UPSTREAM_FIELDS, "status", "completed_at", "timeline", "next_check_at")
+    COMPLETE_FIELDS = (*FINAL_FIELDS, "progress", "expires_at")
+    FAIL_FIELDS = (*FINAL_FIELDS, "error_code", "error_message")
+
     objects = GenerationQuerySet.as_manager()
 
     class Meta:
@@ -204,6 +218,11 @@ class Generation(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    @property
+    def is_comparison(self) -> bool:
+        """A migration plan's comparison run, which the policy engine rechecks by its own rules."""
+        return self.purpose == self.PURPOSE_COMPARISON
 
     @property
     def deleted_by_client(self) -> bool:
@@ -236,6 +255,86 @@ class Generation(models.Model):
         if note:
             entry["note"] = note
         self.timeline = [*self.timeline, entry]
+
+    def refuse(self, refusal: engine.Refusal, now: dt.datetime, *, note: str = "") -> None:
+        """A new generation the gateway refused (the request, the policy or the budget), before it is first saved."""
+        self.status = self.Status.REFUSED
+        self.error_code, self.error_message = refusal.code, refusal.message
+        self.error_param = refusal.param or ""
+        self.completed_at = now
+        self.add_to_timeline(self.status, note)
+
+    def accept(
+        self, decision: engine.Accept, now: dt.datetime, *, budget_month: dt.date | None, note: str = ""
+    ) -> None:
+        """A new generation the policy accepted, queued for the worker, before it is first saved.
+
+        Its first step's token is set here; the sweep sends the step again if nobody took it in time.
+        """
+        self.status = self.Status.QUEUED
+        self.resolved_snapshot = decision.snapshot
+        self.canary_arm = decision.arm
+        self.seconds, self.size = decision.seconds, decision.size
+        if self.operation == self.Operation.CHARACTER:  # a character is not a video: it has no length
+            self.seconds = None
+        self.estimated_cost = decision.estimated_cost
+        self.budget_month = budget_month
+        self.next_check_at = now + dt.timedelta(seconds=settings.GENERATION_STALL_SECONDS)
+        self.step_token = new_step_token()
+        self.add_to_timeline(self.status, note)
+
+    def start_upstream(self, upstream_id: str, note: str) -> None:
+        """The provider took the job; saved with the state the step ends in (`UPSTREAM_FIELDS`)."""
+        self.upstream_id = upstream_id
+        self.upstream_attempts = 0
+        self.started_at = timezone.now()
+        self.add_to_timeline("submitted", note)
+
+    def note_progress(self, status: str, progress: int, *, next_check_at: dt.datetime) -> bool:
+        """The provider's report on an unfinished job. False if a final state was saved first."""
+        if status == self.Status.IN_PROGRESS and self.status != status:
+            self.add_to_timeline(status)
+        self.status = status
+        self.progress = progress
+        self.next_check_at = next_check_at
+        return self._save_while_unfinished(self.PROGRESS_FIELDS)
+
+    def note_retry(self, attempts: int, note: str, *, next_check_at: dt.datetime) -> bool:
+        """A provider call failed and is tried again. False if a final state was saved first."""
+        self.upstream_attempts = attempts
+        self.add_to_timeline("retrying", note)
+        self.next_check_at = next_check_at
+        return self._save_while_unfinished(self.RETRY_FIELDS)
+
+    def complete(self, *, expires_at: dt.datetime | None = None) -> bool:
+        """The video is ready (and archived). False if a final state was saved first."""
+        self.status = self.Status.COMPLETED
+        self.progress = 100
+        self.completed_at = timezone.now()
+        self.next_check_at = None
+        if expires_at is not None:
+            self.expires_at = expires_at
+        self.add_to_timeline(self.Status.COMPLETED)
+        return self._save_while_unfinished(self.COMPLETE_FIELDS)
+
+    def fail(self, code: str, message: str) -> bool:
+        """A final failure. False if a final state was saved first.
+
+        A provider's code is whatever its JSON held: kept as text, cut to the column, so saving never fails on it,
+        and the timeline notes the same text.
+        """
+        code = str(code)[: self._meta.get_field("error_code").max_length]
+        self.status = self.Status.FAILED
+        self.error_code, self.error_message = code, message
+        self.completed_at = timezone.now()
+        self.next_check_at = None
+        self.add_to_timeline(self.Status.FAILED, code)
+        return self._save_while_unfinished(self.FAIL_FIELDS)
+
+    def _save_while_unfinished(self, fields: tuple[str, ...]) -> bool:
+        """Write fields only while the row is unfinished, so a late duplicate step cannot undo a final state."""
+        values = {field: getattr(self, field) for field in fields}
+        return bool(Generation.objects.filter(pk=self.pk, status__in=self.UNFINISHED).update(**values))
 
 
 class IdempotencyRecord(models.Model):

@@ -216,6 +216,14 @@ def _strings_in(value) -> Iterator[str]:
             yield from _strings_in(item)
 
 
+def parse_remix_request(fields: dict) -> str:
+    """`POST /videos/{id}/remix`: a prompt and nothing else; returns the prompt."""
+    unknown = sorted(set(fields) - {"prompt"})
+    if unknown:
+        raise ApiError("unknown_parameter", f"Unrecognized request argument supplied: {unknown[0]}.", unknown[0])
+    return parse_prompt(fields.get("prompt"))
+
+
 def parse_prompt(value) -> str:
     if value is None or value == "":
         raise ApiError("missing_required_parameter", "Missing required parameter: 'prompt'.", "prompt")

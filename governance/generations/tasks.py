@@ -1,14 +1,22 @@
+"""The generations' Celery tasks, and the one place that publishes them.
+
+Services call `enqueue()` once they have committed; a worker step returns what should
+follow it and `advance_generation` sends it. The worker, retention and idempotency
+modules the tasks call import nothing from here.
+"""
+
 import datetime as dt
 import logging
+from types import SimpleNamespace
 
 from celery import shared_task
 from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from governance.generations import services, worker
+from governance.generations import idempotency, worker
 from governance.generations.models import Generation, is_running_step, new_step_token
-from governance.generations.services import apply_retention
+from governance.generations.retention import apply_retention
 from governance.generations.upstream import UpstreamError, client_for
 from governance.infra.caching import one_state_read
 from governance.infra.request_ids import bound_request_id
@@ -34,11 +42,37 @@ def advance_generation(generation_id: int, step: str = "", request_id: str = "")
             running = worker.claim_step(generation_id, step)
             if running is None:
                 return
-            countdown = worker.advance(generation_id)
-        if countdown is not None and (next_step := worker.hand_over_step(generation_id, running)):
+            next_step = worker.advance(generation_id)
+        if next_step.delete_upstream:
+            enqueue_upstream_deletion(generation_id)
+        if next_step.countdown is not None and (token := worker.hand_over_step(generation_id, running)):
             advance_generation.apply_async(
-                args=[generation_id], kwargs={"step": next_step, "request_id": request_id}, countdown=countdown
+                args=[generation_id], kwargs={"step": token, "request_id": request_id}, countdown=next_step.countdown
             )
+
+
+# Celery checks the task queue's declaration at every publish, copying kombu's queue and exchange to look
+# them up: 4% of a POST's instructions. A process's first successful publish declares the queue; later ones
+# skip the check. The queue is durable and every worker declares it too, and a publish lost to a queue
+# deleted under a running process is sent again by beat's sweep.
+PUBLISHING = SimpleNamespace(queue_declared=False)
+
+
+def enqueue(generation_id: int, step_token: str, request_id: str = "") -> None:
+    """Hand a committed generation to the worker; if the broker is away the sweep retries later."""
+    args, kwargs = [generation_id], {"step": step_token, "request_id": request_id}
+    try:
+        # Plain reprs for the message's log fields: Celery's own saferepr costs more than the rest of the message.
+        advance_generation.apply_async(
+            args=args,
+            kwargs=kwargs,
+            argsrepr=repr(args),
+            kwargsrepr=repr(kwargs),
+            declare=[] if PUBLISHING.queue_declared else None,
+        )
+        PUBLISHING.queue_declared = True
+    except Exception:
+        logger.warning("could not enqueue generation %s; the sweep will retry", generation_id, exc_info=True)
 
 
 def sweep_wait(sweeps: int) -> dt.timedelta:
@@ -91,6 +125,14 @@ def delete_upstream_video(generation_id: int) -> None:
         raise
 
 
+def enqueue_upstream_deletion(generation_id: int) -> None:
+    """Have the provider delete its copy of a video our client deleted; a broker that is away loses only that."""
+    try:
+        delete_upstream_video.delay(generation_id)
+    except Exception:
+        logger.warning("could not enqueue the upstream deletion of generation %s", generation_id, exc_info=True)
+
+
 @shared_task(ignore_result=True)
 def apply_generation_retention() -> int:
     """Apply GENERATION_RETENTION_DAYS to the generation log (by default everything is kept)."""
@@ -101,4 +143,4 @@ def apply_generation_retention() -> int:
 
 @shared_task(ignore_result=True)
 def expire_idempotency_keys() -> int:
-    return services.expire_idempotency_keys()
+    return idempotency.expire_idempotency_keys()

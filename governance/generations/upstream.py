@@ -146,24 +146,16 @@ def _retry_after(value: str | None) -> float | None:
 
 _clients: dict[tuple, UpstreamClient] = {}
 _clients_lock = threading.Lock()
-_transport: httpx.BaseTransport | None = None
+
+# The httpx transport every provider client is made with; None is httpx's own, over the network. Tests and
+# benchmarks set it to reach the simulator in-process (or a stand-in provider); clients are pooled per transport.
+transport: httpx.BaseTransport | None = None
 
 
 def client_for(provider: Provider) -> UpstreamClient:
-    """One pooled client per provider configuration and process."""
-    key = (provider.pk, provider.resolved_base_url, provider.api_key_env_var, provider.read_timeout, id(_transport))
+    """One pooled client per provider configuration, transport and process."""
+    key = (provider.pk, provider.resolved_base_url, provider.api_key_env_var, provider.read_timeout, id(transport))
     with _clients_lock:
         if key not in _clients:
-            _clients[key] = UpstreamClient(provider, transport=_transport)
+            _clients[key] = UpstreamClient(provider, transport=transport)
         return _clients[key]
-
-
-@contextlib.contextmanager
-def use_transport(transport: httpx.BaseTransport) -> Iterator[None]:
-    """Route every upstream call through `transport` (tests use our simulator in-process)."""
-    global _transport
-    previous, _transport = _transport, transport
-    try:
-        yield
-    finally:
-        _transport = previous

@@ -2,7 +2,6 @@
 
 import functools
 import hashlib
-import time
 from pathlib import Path
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -12,47 +11,22 @@ from django.views.decorators.http import etag
 
 from governance.catalog.selectors import catalog_view
 from governance.generations import serializers
+from governance.generations.admission import admit
 from governance.generations.content import CONTENT_VARIANTS, stream_content
 from governance.generations.errors import ApiError, error_response
+from governance.generations.idempotency import submit_idempotently
 from governance.generations.models import Character, Generation
-from governance.generations.parsing import (
-    fields_fingerprint,
-    parse_character_request,
-    parse_prompt,
-    parse_source_request,
-    read_body,
-)
-from governance.generations.ratelimit import seconds_until_allowed
-from governance.generations.services import (
-    SUBJECT_HEADER,
-    Submission,
-    create_submission,
-    delete_video,
-    submit,
-    submit_idempotently,
-)
+from governance.generations.selectors import offered_models
+from governance.generations.services import SUBJECT_HEADER, delete_video, submit
+from governance.generations.submissions import find_video, parse_submission
 from governance.generations.upstream import UpstreamError
 from governance.infra.caching import one_state_read
-from governance.policies.engine import (
-    OPERATION_CHARACTER,
-    OPERATION_CREATE,
-    OPERATION_EDIT,
-    OPERATION_EXTEND,
-    OPERATION_REMIX,
-    ROUTING_BUCKETS,
-    Accept,
-    GenerationRequest,
-    Refusal,
-    decide,
-)
+from governance.policies.engine import Operation, Refusal
 from governance.policies.selectors import policy_in_force
 from governance.projects.selectors import KeyHolder, key_holder
-from governance.projects.services import note_api_key_use, note_refused_api_key
+from governance.projects.services import note_refused_api_key
 
-LAST_USED_EVERY_SECONDS = 60
-LAST_USED_KEYS_REMEMBERED = 10_000
 UNREAD_BODY_DRAIN_LIMIT = 2 * 1024 * 1024
-_last_used_written: dict[int, float] = {}
 OPENAPI_DOCUMENT = Path(__file__).with_name("openapi.json")
 API_CONTENT_SECURITY_POLICY = ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 INVALID_API_KEY = Refusal(
@@ -88,11 +62,10 @@ def _answer(view, methods: set[str], request: HttpRequest, *args, **kwargs) -> H
         if holder is None:
             note_refused_api_key(client_ip=request.META.get("REMOTE_ADDR", ""), presented=_bearer_token(request))
             return error_response(INVALID_API_KEY)
-        retry_after = seconds_until_allowed(api_key_id=holder.api_key_id, per_minute=holder.rate_limit_per_minute)
+        retry_after = admit(holder)
         if retry_after is not None:
             return _rate_limited(holder, retry_after)
         request.holder = holder
-        _note_key_use(holder.api_key_id)
         try:
             return view(request, *args, **kwargs)
         except ApiError as error:
@@ -100,7 +73,6 @@ def _answer(view, methods: set[str], request: HttpRequest, *args, **kwargs) -> H
 
 
 def _rate_limited(holder: KeyHolder, retry_after: int) -> HttpResponse:
-    """Refused before anything is parsed or logged: a flood must not fill the generation log."""
     refusal = Refusal(
         "rate_limit_exceeded",
         f"Rate limit reached for requests: each key of {holder.project_slug}/{holder.environment_name} may make "
@@ -138,19 +110,6 @@ def _authenticate(request: HttpRequest):
     return key_holder(token) if token else None
 
 
-def _note_key_use(api_key_id: int) -> None:
-    """Keep `last_used_at` roughly current without a write on every request.
-
-    Forgetting is harmless (the next request writes once more), so a full memory is simply cleared.
-    """
-    now = time.monotonic()
-    if now - _last_used_written.get(api_key_id, -LAST_USED_EVERY_SECONDS) >= LAST_USED_EVERY_SECONDS:
-        if len(_last_used_written) >= LAST_USED_KEYS_REMEMBERED:
-            _last_used_written.clear()
-        _last_used_written[api_key_id] = now
-        note_api_key_use(api_key_id=api_key_id)
-
-
 @api_endpoint({"GET", "POST"})
 def videos(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
@@ -159,17 +118,13 @@ def videos(request: HttpRequest) -> HttpResponse:
 
 
 def _create_video(request: HttpRequest) -> HttpResponse:
-    try:
-        fields, files = read_body(request)
-    except ApiError as error:
-        submission = Submission(operation=OPERATION_CREATE, prompt="", invalid=error.refusal)
-        return _submit(request, submission, fields_fingerprint(f"invalid:{error.refusal.code}", {}))
-    submission, fingerprint = create_submission(fields, files)
-    return _submit(request, submission, fingerprint)
+    return _generation_response(_submit(request, Operation.CREATE))
 
 
-def _submit(request: HttpRequest, submission: Submission, fingerprint: str) -> HttpResponse:
-    generation = submit_idempotently(
+def _submit(request: HttpRequest, operation: Operation, video_id: str = "") -> Generation:
+    """Read the request as `operation` and submit it once per Idempotency-Key."""
+    submission, fingerprint = parse_submission(operation, body=request, videos=_visible(request), video_id=video_id)
+    return submit_idempotently(
         holder=request.holder,
         key=request.headers.get("Idempotency-Key"),
         fingerprint=fingerprint,
@@ -177,7 +132,6 @@ def _submit(request: HttpRequest, submission: Submission, fingerprint: str) -> H
             holder=request.holder, submission=submission, subject=request.headers.get(SUBJECT_HEADER, "")
         ),
     )
-    return _generation_response(generation)
 
 
 def _generation_response(generation: Generation) -> HttpResponse:
@@ -270,15 +224,7 @@ def _visible(request: HttpRequest):
 
 
 def _get_visible(request: HttpRequest, video_id: str) -> Generation:
-    generation = (
-        _visible(request)
-        .select_related("remixed_from", "provider", "policy_revision")
-        .filter(video_id=video_id)
-        .first()
-    )
-    if generation is None:
-        raise ApiError("video_not_found", f"No video '{video_id}' in this environment.", "video_id")
-    return generation
+    return find_video(_visible(request), video_id)
 
 
 @api_endpoint({"GET", "DELETE"})
@@ -307,26 +253,7 @@ def video_content(request: HttpRequest, video_id: str) -> HttpResponse:
 
 @api_endpoint({"POST"})
 def video_remix(request: HttpRequest, video_id: str) -> HttpResponse:
-    source = None
-    fields: dict = {}
-    try:
-        source = _get_visible(request, video_id)
-        fields, _ = read_body(request)
-        unknown = sorted(set(fields) - {"prompt"})
-        if unknown:
-            raise ApiError("unknown_parameter", f"Unrecognized request argument supplied: {unknown[0]}.", unknown[0])
-        prompt = parse_prompt(fields.get("prompt"))
-        if source.status != Generation.Status.COMPLETED:
-            raise ApiError(
-                "video_not_ready", f"Video '{video_id}' is {source.status}; only a completed video can be remixed."
-            )
-        submission = Submission(operation=OPERATION_REMIX, prompt=prompt, source=source, remix_of=video_id)
-    except ApiError as error:
-        prompt = fields.get("prompt") if isinstance(fields.get("prompt"), str) else ""
-        submission = Submission(
-            operation=OPERATION_REMIX, prompt=prompt, source=source, invalid=error.refusal, remix_of=video_id
-        )
-    return _submit(request, submission, fields_fingerprint(f"remix:{video_id}", fields))
+    return _generation_response(_submit(request, Operation.REMIX, video_id))
 
 
 @api_endpoint({"GET"})
@@ -343,101 +270,28 @@ def model(request: HttpRequest, model_id: str) -> HttpResponse:
 
 
 def _models_for(request: HttpRequest) -> list[dict]:
-    """What this key may ask for now: allowed snapshots that still run, and the aliases that resolve here."""
-    policy = policy_in_force(request.holder.environment_id)
-    if policy is None:
-        return []
-    catalog = catalog_view(policy.provider_id)
-    now = timezone.now()
-    owner = request.holder.project_slug
-    names = sorted(policy.view.allowed_snapshots) + sorted(catalog.aliases)
-    entries = []
-    for name in names:
-        decision = decide(GenerationRequest(model=name, routing_bucket=ROUTING_BUCKETS), policy.view, catalog, now)
-        if isinstance(decision, Accept) or decision.code in (
-            "unsupported_parameter",
-            "parameter_not_allowed",
-            "budget_exceeded",
-        ):
-            resolved = decision.snapshot if isinstance(decision, Accept) else catalog.resolve(name)
-            entries.append(serializers.model_object(name, catalog.snapshots[resolved], owner))
-    return entries
+    """What this key may ask for now, as OpenAI lists models."""
+    offered = offered_models(request.holder.environment_id, now=timezone.now())
+    return [serializers.model_object(model.name, model.snapshot, request.holder.project_slug) for model in offered]
 
 
 @api_endpoint({"POST"})
 def video_edit(request: HttpRequest) -> HttpResponse:
-    return _derive(request, OPERATION_EDIT)
+    return _derive(request, Operation.EDIT)
 
 
 @api_endpoint({"POST"})
 def video_extension(request: HttpRequest) -> HttpResponse:
-    return _derive(request, OPERATION_EXTEND)
+    return _derive(request, Operation.EXTEND)
 
 
-def _derive(request: HttpRequest, operation: str) -> HttpResponse:
-    """An edit or extension: a new governed generation from a source video of this environment, or an upload."""
-    fields: dict = {}
-    source, derived = None, None
-    try:
-        fields, files = read_body(request)
-        derived = parse_source_request(fields, files, extension=operation == OPERATION_EXTEND)
-        if derived.source_id:
-            source = _get_visible(request, derived.source_id)
-            if source.status != Generation.Status.COMPLETED:
-                raise ApiError(
-                    "video_not_ready",
-                    f"Video '{source.video_id}' is {source.status}; only a completed video can be "
-                    f"{'extended' if operation == OPERATION_EXTEND else 'edited'}.",
-                    "video",
-                )
-        elif derived.upload is not None:
-            source = _recognised_upload(request, derived.upload.sha256)
-        submission = Submission(
-            operation=operation, prompt=derived.prompt, source=source, derived=derived, remix_of=derived.source_id
-        )
-        fingerprint = derived.fingerprint(operation)
-    except ApiError as error:
-        prompt = fields.get("prompt") if isinstance(fields.get("prompt"), str) else ""
-        source_id = derived.source_id if derived is not None else ""
-        submission = Submission(
-            operation=operation, prompt=prompt, source=source, invalid=error.refusal, remix_of=source_id
-        )
-        fingerprint = fields_fingerprint(f"{operation}:invalid:{error.refusal.code}", fields)
-    return _submit(request, submission, fingerprint)
-
-
-def _recognised_upload(request: HttpRequest, sha256: str) -> Generation | None:
-    """The video of this environment an uploaded source is, byte for byte, if it is one we made.
-
-    The SDK's `edit` and `extend` helpers upload the source file rather than name it; the log
-    still records which generation it came from, as when the source is named by id.
-    """
-    return (
-        _visible(request)
-        .delivered_as(sha256)
-        .select_related("remixed_from", "provider", "policy_revision")
-        .order_by("-created_at")
-        .first()
-    )
+def _derive(request: HttpRequest, operation: Operation) -> HttpResponse:
+    return _generation_response(_submit(request, operation))
 
 
 @api_endpoint({"POST"})
 def characters(request: HttpRequest) -> HttpResponse:
-    fields: dict = {}
-    try:
-        fields, files = read_body(request)
-        character = parse_character_request(fields, files)
-        submission = Submission(operation=OPERATION_CHARACTER, prompt="", character=character)
-        fingerprint = character.fingerprint()
-    except ApiError as error:
-        submission = Submission(operation=OPERATION_CHARACTER, prompt="", invalid=error.refusal)
-        fingerprint = fields_fingerprint(f"character:invalid:{error.refusal.code}", fields)
-    generation = submit_idempotently(
-        holder=request.holder,
-        key=request.headers.get("Idempotency-Key"),
-        fingerprint=fingerprint,
-        submit_once=lambda: submit(holder=request.holder, submission=submission),
-    )
+    generation = _submit(request, Operation.CHARACTER)
     if generation.status == Generation.Status.REFUSED:
         return _generation_response(generation)
     return _character_response(Character.objects.select_related("generation").get(generation=generation))

@@ -1,9 +1,11 @@
 """What the worker does for one generation, one step at a time.
 
 Each call of `advance()` does the next due step (re-check the policy and submit
-upstream, or poll) and returns when to look again. Steps are idempotent: the
-upstream create carries an Idempotency-Key derived from the generation, so a
-step repeated after a crash or a duplicate message never pays for a second job.
+upstream, or poll) and returns what should follow: when to look again, and whether
+the provider's copy is to be deleted; the task in tasks.py sends it. Steps are
+idempotent: the upstream create carries an Idempotency-Key derived from the
+generation, so a step repeated after a crash or a duplicate message never pays
+for a second job.
 """
 
 import contextlib
@@ -12,6 +14,7 @@ import logging
 import random
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
@@ -23,10 +26,9 @@ from governance.catalog.services import record_alias_drift
 from governance.generations.adapters import adapter_for
 from governance.generations.archive import archive_generation
 from governance.generations.models import Character, Generation, new_step_token
-from governance.generations.services import comparison_policy
 from governance.generations.upstream import UpstreamError, provider_api_key, without_secrets
 from governance.infra.metrics import GENERATIONS, UPSTREAM_ERRORS, UPSTREAM_SECONDS
-from governance.policies.engine import DERIVED_OPERATIONS, OPERATION_CHARACTER, Refusal, recheck
+from governance.policies.engine import DERIVED_OPERATIONS, Operation, Refusal, recheck, recheck_provider
 from governance.policies.selectors import policy_in_force
 from governance.policies.services import release_budget
 
@@ -69,22 +71,32 @@ def hand_over_step(generation_id: int, running: str) -> str | None:
     return step if handed else None
 
 
-def advance(generation_id: int) -> float | None:
-    """Do the next step for a generation; return seconds until the next check, or None when it is finished."""
+@dataclass(frozen=True)
+class NextStep:
+    """What follows a step: the next step in `countdown` seconds (None: the generation is finished), and
+    whether to delete the provider's copy (a video its client deleted before it finished)."""
+
+    countdown: float | None = None
+    delete_upstream: bool = False
+
+
+def advance(generation_id: int) -> NextStep:
+    """Do the next step for a generation and say what follows it."""
     generation = (
         Generation.objects.select_related("provider", "remixed_from", "project", "environment", "policy_revision")
         .filter(pk=generation_id)
         .first()
     )
     if generation is None or generation.is_finished:
-        return None
+        return NextStep()
     if generation.deleted_at is not None:
-        fail(generation, code=Generation.DELETED_BY_CLIENT, message="The client deleted this video before it finished.")
-        if generation.upstream_id:
-            from governance.generations.tasks import delete_upstream_video
+        _fail(generation, Generation.DELETED_BY_CLIENT, "The client deleted this video before it finished.")
+        return NextStep(delete_upstream=bool(generation.upstream_id))
+    return NextStep(countdown=_take_step(generation))
 
-            transaction.on_commit(lambda: delete_upstream_video.delay(generation.pk))
-        return None
+
+def _take_step(generation: Generation) -> float | None:
+    """Submit or poll; the seconds until the next check, or None when the generation is finished."""
     try:
         if not generation.upstream_id:
             return _start_upstream(generation)
@@ -99,24 +111,21 @@ def advance(generation_id: int) -> float | None:
 def _start_upstream(generation: Generation) -> float | None:
     refusal = _recheck_policy(generation)
     if refusal is not None:
-        fail(generation, code=refusal.code, message=refusal.message)
+        _fail(generation, refusal.code, refusal.message)
         return None
     if generation.operation in DERIVED_OPERATIONS and _source_gone(generation):
-        fail(generation, code="source_unavailable", message="The source video is no longer in the log.")
+        _fail(generation, "source_unavailable", "The source video is no longer in the log.")
         return None
-    if generation.operation == OPERATION_CHARACTER:
+    if generation.operation == Operation.CHARACTER:
         return _make_character(generation)
     with upstream_call(generation, generation.operation):
         answer = adapter_for(generation.provider).start(generation)
     _check_status(answer)
-    generation.upstream_id = answer["id"]
-    generation.upstream_attempts = 0
-    generation.started_at = timezone.now()
     note = f"upstream {answer['id']}"
     if answer.get("model") and answer["model"] != generation.resolved_snapshot:
         note += f"; provider reports model {answer['model']}"
         _note_alias_drift(generation, str(answer["model"])[:100])
-    generation.add_to_timeline("submitted", note)
+    generation.start_upstream(answer["id"], note)
     _apply_upstream_state(generation, answer)
     if generation.is_finished:
         return None
@@ -138,15 +147,16 @@ def _recheck_policy(generation: Generation) -> Refusal | None:
     policy = policy_in_force(generation.environment_id)
     if policy is None:
         return Refusal(code="no_policy", message="The environment no longer has a policy.")
-    comparison = generation.purpose == Generation.PURPOSE_COMPARISON
-    if policy.provider_id != generation.provider_id and not comparison:  # a comparison may run at another provider
-        return Refusal(
-            code="snapshot_no_longer_allowed",
-            message="The environment's policy now uses another provider; this request was stopped before it ran.",
-        )
-    view = comparison_policy(policy.view, generation.resolved_snapshot) if comparison else policy.view
+    comparison = generation.is_comparison
+    switched = recheck_provider(
+        accepted_at=generation.provider_id, policy_provider_id=policy.provider_id, comparison=comparison
+    )
+    if switched is not None:
+        return switched
     catalog = catalog_view(generation.provider_id)
-    return recheck(generation.resolved_snapshot, view, catalog, timezone.now(), generation.operation)
+    return recheck(
+        generation.resolved_snapshot, policy.view, catalog, timezone.now(), generation.operation, comparison=comparison
+    )
 
 
 def _make_character(generation: Generation) -> None:
@@ -155,10 +165,8 @@ def _make_character(generation: Generation) -> None:
     upstream_id = str(answer["id"])
     with transaction.atomic():
         Character.objects.filter(generation=generation).update(upstream_id=upstream_id)
-        generation.upstream_id = upstream_id
-        generation.started_at = timezone.now()
-        generation.add_to_timeline("submitted", f"upstream character {upstream_id}")
-        complete(generation)
+        generation.start_upstream(upstream_id, f"upstream character {upstream_id}")
+        _complete(generation)
     return None
 
 
@@ -202,27 +210,21 @@ def _apply_upstream_state(generation: Generation, answer: dict) -> None:
     status = answer.get("status")
     if status == Generation.Status.COMPLETED:
         _archive(generation)
-        complete(generation, expires_at=answer.get("expires_at"))
+        expires_at = answer.get("expires_at")
+        _complete(generation, expires_at=dt.datetime.fromtimestamp(int(expires_at), tz=dt.UTC) if expires_at else None)
     elif status == Generation.Status.FAILED:
         error = answer.get("error") or {}
         message = str(error.get("message") or "The provider reports the generation failed.")[:1000]
-        fail(
+        _fail(
             generation,
-            code=error.get("code") or "generation_failed",
-            message=without_secrets(message, provider_api_key(generation.provider)),
+            error.get("code") or "generation_failed",
+            without_secrets(message, provider_api_key(generation.provider)),
         )
     else:
         started = status == Generation.Status.IN_PROGRESS and generation.status != status
-        if started:
-            generation.add_to_timeline(status)
-        generation.status = status
-        generation.progress = max(0, min(99, int(answer.get("progress") or 0)))
-        generation.next_check_at = timezone.now() + _grace(_poll_interval(generation))
-        saved = _save_unfinished(
-            generation,
-            ["upstream_id", "upstream_attempts", "started_at", "status", "progress", "timeline", "next_check_at"],
-        )
-        if started and saved:
+        progress = max(0, min(99, int(answer.get("progress") or 0)))
+        next_check_at = timezone.now() + _grace(_poll_interval(generation))
+        if generation.note_progress(status, progress, next_check_at=next_check_at) and started:
             GENERATIONS.labels(status).inc()
 
 
@@ -242,13 +244,11 @@ def _after_upstream_error(generation: Generation, error: UpstreamError) -> float
     limit = MAX_POLL_ATTEMPTS if generation.upstream_id else MAX_SUBMIT_ATTEMPTS
     if not error.retryable or attempts >= limit:
         reason = "" if not error.retryable else f" after {attempts} attempts"
-        fail(generation, code=error.code, message=f"The provider refused or failed{reason}: {error.message}")
+        _fail(generation, error.code, f"The provider refused or failed{reason}: {error.message}")
         return None
     countdown = error.retry_after if error.retry_after is not None else backoff(attempts)
-    generation.upstream_attempts = attempts
-    generation.add_to_timeline("retrying", f"{error.message} (attempt {attempts}, next in {countdown:.1f}s)")
-    generation.next_check_at = timezone.now() + _grace(countdown)
-    _save_unfinished(generation, ["upstream_attempts", "timeline", "next_check_at"])
+    note = f"{error.message} (attempt {attempts}, next in {countdown:.1f}s)"
+    generation.note_retry(attempts, note, next_check_at=timezone.now() + _grace(countdown))
     return countdown
 
 
@@ -269,68 +269,15 @@ def _grace(countdown: float) -> dt.timedelta:
     return dt.timedelta(seconds=countdown + settings.GENERATION_STALL_SECONDS)
 
 
-def _save_unfinished(generation: Generation, fields: list[str]) -> bool:
-    """Write fields only while the row is unfinished, so a late duplicate step cannot undo a final state."""
-    values = {field: getattr(generation, field) for field in fields}
-    return bool(Generation.objects.filter(pk=generation.pk, status__in=Generation.UNFINISHED).update(**values))
-
-
-def complete(generation: Generation, *, expires_at: int | None = None) -> None:
-    now = timezone.now()
-    generation.status = Generation.Status.COMPLETED
-    generation.progress = 100
-    generation.completed_at = now
-    generation.next_check_at = None
-    if expires_at:
-        generation.expires_at = dt.datetime.fromtimestamp(int(expires_at), tz=dt.UTC)
-    generation.add_to_timeline(Generation.Status.COMPLETED)
-    if _save_unfinished(
-        generation,
-        [
-            "upstream_id",
-            "upstream_attempts",
-            "started_at",
-            "status",
-            "progress",
-            "completed_at",
-            "expires_at",
-            "timeline",
-            "next_check_at",
-        ],
-    ):
+def _complete(generation: Generation, *, expires_at: dt.datetime | None = None) -> None:
+    if generation.complete(expires_at=expires_at):
         GENERATIONS.labels(Generation.Status.COMPLETED).inc()
 
 
-ERROR_CODE_LENGTH = Generation._meta.get_field("error_code").max_length
-
-
-def fail(generation: Generation, *, code: str, message: str) -> None:
-    """Record a terminal failure; give back the reserved budget if the provider never got the job.
-
-    A provider's code is whatever its JSON held: kept as text, cut to the column, so saving never fails on it,
-    and the timeline notes the same text.
-    """
-    code = str(code)[:ERROR_CODE_LENGTH]
-    generation.status = Generation.Status.FAILED
-    generation.error_code, generation.error_message = code, message
-    generation.completed_at = timezone.now()
-    generation.next_check_at = None
-    generation.add_to_timeline(Generation.Status.FAILED, code)
+def _fail(generation: Generation, code: str, message: str) -> None:
+    """Record a final failure; give back the reserved budget if the provider never got the job."""
     with transaction.atomic():
-        changed = _save_unfinished(
-            generation,
-            [
-                "upstream_id",
-                "upstream_attempts",
-                "started_at",
-                "status",
-                "error_code",
-                "error_message",
-                "completed_at",
-                "timeline",
-                "next_check_at",
-            ],
-        )
+        changed = generation.fail(code, message)
         if changed:
             GENERATIONS.labels(Generation.Status.FAILED).inc()
         if changed and generation.budget_month is not None and not generation.upstream_id:
@@ -339,4 +286,4 @@ def fail(generation: Generation, *, code: str, message: str) -> None:
                 month=generation.budget_month,
                 amount=generation.estimated_cost,
             )
-    logger.info("generation %s failed: %s", generation.video_id, code)
+    logger.info("generation %s failed: %s", generation.video_id, generation.error_code)

@@ -2,15 +2,18 @@
 
 `decide()` answers one question: may this request run in this environment now,
 and on which snapshot? It reads no database and no clock; callers hand it the
-request, the environment's policy revision, a view of the catalog, the time and
-the month's spend. Every rule of who-may-run-what lives here, once.
+request, the environment's policy revision, a view of the catalog and the time.
+Every rule of who-may-run-what lives here, once. What is left of the month's
+budget is not a rule but a count: `policies.services.reserve_budget` checks it
+atomically as it reserves the cost.
 """
 
 import datetime as dt
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from enum import StrEnum
 
 from governance.catalog.values import CatalogView, SnapshotInfo
 
@@ -24,31 +27,37 @@ ALIAS_REFUSE = "refuse"
 ARM_CONTROL = "control"
 ARM_CANARY = "canary"
 
-OPERATION_CREATE = "create"
-OPERATION_REMIX = "remix"
-OPERATION_EDIT = "edit"
-OPERATION_EXTEND = "extend"
-OPERATION_CHARACTER = "character"
-OPERATIONS = (OPERATION_CREATE, OPERATION_REMIX, OPERATION_EDIT, OPERATION_EXTEND, OPERATION_CHARACTER)
+
+class Operation(StrEnum):
+    """What a request asks the gateway to do; the generation log stores these values."""
+
+    CREATE = "create"
+    REMIX = "remix"
+    EDIT = "edit"
+    EXTEND = "extend"
+    CHARACTER = "character"
+
+
+OPERATIONS = tuple(Operation)
 # Operations that make a new video from an existing one (the source generation).
-DERIVED_OPERATIONS = (OPERATION_REMIX, OPERATION_EDIT, OPERATION_EXTEND)
+DERIVED_OPERATIONS = (Operation.REMIX, Operation.EDIT, Operation.EXTEND)
 
 # Canary routing works in basis points: a request's bucket (0..9999) is compared with percent * 100.
 ROUTING_BUCKETS = 10_000
 
 # The feature a snapshot needs for each operation other than a plain create.
 OPERATION_FEATURES = {
-    OPERATION_REMIX: "remix",
-    OPERATION_EDIT: "edits",
-    OPERATION_EXTEND: "extensions",
-    OPERATION_CHARACTER: "characters",
+    Operation.REMIX: "remix",
+    Operation.EDIT: "edits",
+    Operation.EXTEND: "extensions",
+    Operation.CHARACTER: "characters",
 }
 OPERATION_WORDS = {
-    OPERATION_CREATE: "creating videos",
-    OPERATION_REMIX: "remixes",
-    OPERATION_EDIT: "edits",
-    OPERATION_EXTEND: "extensions",
-    OPERATION_CHARACTER: "characters",
+    Operation.CREATE: "creating videos",
+    Operation.REMIX: "remixes",
+    Operation.EDIT: "edits",
+    Operation.EXTEND: "extensions",
+    Operation.CHARACTER: "characters",
 }
 
 
@@ -78,7 +87,7 @@ class GenerationRequest:
     the result is their stitched total. For an edit, `seconds` is the source's length.
     """
 
-    operation: str = OPERATION_CREATE
+    operation: str = Operation.CREATE
     model: str | None = None
     seconds: int | None = None
     size: str | None = None
@@ -115,19 +124,18 @@ def decide(
     policy: PolicyView,
     catalog: CatalogView,
     now: dt.datetime,
-    spent_this_month: Decimal = Decimal("0"),
 ) -> Decision:
     pinned = catalog.resolve(policy.default_model)
     target = _requested_snapshot(request, policy, catalog, pinned)
     if isinstance(target, Refusal):
         return target
-    refusal = _check_allowed(target, policy, catalog, now, remix=request.operation == OPERATION_REMIX)
+    refusal = _check_allowed(target, policy, catalog, now, remix=request.operation == Operation.REMIX)
     if refusal:
         return refusal
     refusal = _check_operation(catalog.snapshots[target], request.operation, policy)
     if refusal:
         return refusal
-    if request.operation == OPERATION_CHARACTER:
+    if request.operation == Operation.CHARACTER:
         return Accept(
             snapshot=target,
             arm="",
@@ -136,13 +144,13 @@ def decide(
             estimated_cost=Decimal("0"),
             deprecated=catalog.snapshots[target].is_deprecated(now),
         )
-    if request.operation == OPERATION_EXTEND:
-        return _decide_extension(request, policy, catalog.snapshots[target], now, spent_this_month)
+    if request.operation == Operation.EXTEND:
+        return _decide_extension(request, policy, catalog.snapshots[target], now)
 
     seconds = request.seconds if request.seconds is not None else DEFAULT_SECONDS
     size = request.size or DEFAULT_SIZE
     arm = ""
-    if request.operation == OPERATION_CREATE and policy.canary_snapshot and target == pinned:
+    if request.operation == Operation.CREATE and policy.canary_snapshot and target == pinned:
         arm = ARM_CONTROL
         canary = catalog.snapshots.get(policy.canary_snapshot)
         if (
@@ -159,7 +167,7 @@ def decide(
         return refusal
 
     cost = estimate_cost(snapshot, seconds, size)
-    if policy.monthly_budget is not None and spent_this_month + cost > policy.monthly_budget:
+    if policy.monthly_budget is not None and cost > policy.monthly_budget:
         return budget_exceeded(cost, policy.monthly_budget)
     return Accept(
         snapshot=target,
@@ -182,7 +190,7 @@ def routing_bucket(subject: str) -> int:
 
 
 def _decide_extension(
-    request: GenerationRequest, policy: PolicyView, snapshot: SnapshotInfo, now: dt.datetime, spent: Decimal
+    request: GenerationRequest, policy: PolicyView, snapshot: SnapshotInfo, now: dt.datetime
 ) -> Decision:
     """An extension adds a segment of the snapshot's extension lengths; limits apply to the stitched total."""
     segment = request.seconds if request.seconds is not None else DEFAULT_SECONDS
@@ -207,7 +215,7 @@ def _decide_extension(
     if refusal:
         return refusal
     cost = estimate_cost(snapshot, segment, size)
-    if policy.monthly_budget is not None and spent + cost > policy.monthly_budget:
+    if policy.monthly_budget is not None and cost > policy.monthly_budget:
         return budget_exceeded(cost, policy.monthly_budget)
     return Accept(
         snapshot=snapshot.name,
@@ -247,13 +255,18 @@ def recheck(
     policy: PolicyView,
     catalog: CatalogView,
     now: dt.datetime,
-    operation: str = OPERATION_CREATE,
+    operation: str = Operation.CREATE,
+    *,
+    comparison: bool = False,
 ) -> Refusal | None:
     """Whether an accepted generation may still run now, just before it reaches the upstream.
 
     Between acceptance and execution the policy may have been revised (a rollback,
     a snapshot disallowed, an operation forbidden) or the snapshot may have shut down.
+    A comparison run is checked under the policy it was decided under (`comparison_policy()`).
     """
+    if comparison:
+        policy = comparison_policy(policy, snapshot_name)
     snapshot = catalog.snapshots.get(snapshot_name)
     if snapshot is None:
         return Refusal(
@@ -271,6 +284,39 @@ def recheck(
             param="model",
         )
     return _check_operation(snapshot, operation, policy)
+
+
+def recheck_provider(*, accepted_at: int | None, policy_provider_id: int, comparison: bool) -> Refusal | None:
+    """A generation runs at the provider it was accepted for. If the policy has moved to another provider
+    since, it is stopped before it runs, unless it is a comparison run, which may run at another provider."""
+    if accepted_at == policy_provider_id or comparison:
+        return None
+    return Refusal(
+        code="snapshot_no_longer_allowed",
+        message="The environment's policy now uses another provider; this request was stopped before it ran.",
+    )
+
+
+@dataclass(frozen=True)
+class ComparisonRun:
+    """A migration plan's comparison run of `snapshot`, at another provider's when `provider_id` is set."""
+
+    snapshot: str
+    provider_id: int | None = None
+
+
+def comparison_policy(policy: PolicyView, snapshot: str) -> PolicyView:
+    """The policy a comparison run is decided under: the environment's, also allowing the plan's snapshot, no canary."""
+    return replace(
+        policy, allowed_snapshots=policy.allowed_snapshots | {snapshot}, canary_snapshot=None, canary_percent=0
+    )
+
+
+def running_provider(policy_provider_id: int | None, comparison: ComparisonRun | None = None) -> int | None:
+    """The provider that runs a generation: the policy's, or the other provider a comparison run goes to."""
+    if comparison is not None and comparison.provider_id is not None:
+        return comparison.provider_id
+    return policy_provider_id
 
 
 def budget_exceeded(cost: Decimal, budget: Decimal) -> Refusal:
@@ -368,7 +414,7 @@ def _check_capabilities(
     snapshot: SnapshotInfo, request: GenerationRequest, policy: PolicyView, seconds: int, size: str
 ) -> Refusal | None:
     # An edit keeps its source's length, whatever made the source; the snapshot's lengths bind new videos.
-    if request.operation != OPERATION_EDIT and seconds not in snapshot.seconds:
+    if request.operation != Operation.EDIT and seconds not in snapshot.seconds:
         return Refusal(
             code="unsupported_parameter",
             message=f"{snapshot.name} supports seconds {_listed(snapshot.seconds)}; got {seconds}.",

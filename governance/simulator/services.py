@@ -469,14 +469,6 @@ def retrieve_model(name: str, api: str = API_OPENAI) -> dict:
     return _model_object(name, api)
 
 
-def created_job_count(*, snapshot: str | None = None) -> int:
-    """How many jobs the simulator really accepted (deleted ones included): each is one paid upstream job."""
-    jobs = SimulatedVideo.objects.all()
-    if snapshot is not None:
-        jobs = jobs.filter(model=snapshot)
-    return jobs.count()
-
-
 def _snapshot_offering(model: Any, api: str, feature: str, default: str, words: str) -> str:
     snapshot = resolve_model(default if model in (None, "") else model, api)
     if feature not in ALL_SNAPSHOTS[snapshot].features:

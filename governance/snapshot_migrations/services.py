@@ -17,9 +17,10 @@ from django.utils import timezone
 from governance.audit.services import Actor, record_event
 from governance.catalog.models import Provider
 from governance.catalog.selectors import load_catalog_view
-from governance.dashboard.services import playground_holder
-from governance.generations.services import ComparisonRun, create_submission, submit
+from governance.generations.services import playground_holder, submit
+from governance.generations.submissions import parse_submission
 from governance.notifications.services import notify
+from governance.policies.engine import ComparisonRun, Operation
 from governance.policies.selectors import current_revision
 from governance.policies.services import revise_policy
 from governance.projects import permissions
@@ -642,7 +643,7 @@ def run_comparison(*, plan: MigrationPlan, user) -> list[ComparisonPair]:
         runs = []
         for comparison in arms:
             fields = {"prompt": prompt.prompt, "model": comparison.snapshot, "seconds": str(prompt.seconds)}
-            submission, _ = create_submission({**fields, "size": prompt.size}, {})
+            submission, _ = parse_submission(Operation.CREATE, body={**fields, "size": prompt.size})
             runs.append(submit(holder=holder, submission=submission, submitted_by=user, comparison=comparison))
         pairs.append(
             ComparisonPair.objects.create(plan=plan, prompt=prompt.prompt, baseline=runs[0], candidate=runs[1])

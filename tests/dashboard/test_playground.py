@@ -7,9 +7,10 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from governance.audit.models import AuditEvent
-from governance.dashboard.services import PLAYGROUND_KEY_NAME
+from governance.generations import admission
 from governance.generations import services as generation_services
 from governance.generations.models import Generation
+from governance.generations.services import PLAYGROUND_KEY_NAME
 from governance.projects.models import ApiKey, Role
 from tests.factories import NEW, OLD, make_environment, make_member, make_project
 
@@ -155,6 +156,15 @@ def test_an_environment_the_user_cannot_see_is_not_offered(client, production):
 
     assert response.status_code == 400
     assert not Generation.objects.exists()
+
+
+def test_a_playground_submission_notes_its_keys_last_use_like_an_api_request(client, production, enqueued):
+    admission._last_used_written.clear()  # key ids of rolled-back tests come back
+    client, _ = developer_client(client, production)
+
+    post(client, production)
+
+    assert ApiKey.objects.get(environment=production, name=PLAYGROUND_KEY_NAME).last_used_at is not None
 
 
 def test_the_playground_keeps_to_the_environments_per_key_rate_limit(client, production, enqueued):

@@ -11,12 +11,12 @@ from PIL import Image
 
 from governance.audit.models import AuditEvent
 from governance.generations.archive import archive_generation, open_archived
-from governance.generations.upstream import use_transport
 from governance.policies.models import PolicyRevision
 from governance.projects.models import AUDITOR_GROUP, Role
 from governance.simulator.rendering import render
 from tests.dashboard.builders import make_generation
 from tests.factories import NEW, make_environment, make_member, make_project, make_user, simulator_provider
+from tests.upstream_transport import use_transport
 
 pytestmark = pytest.mark.django_db
 

@@ -22,14 +22,14 @@ from governance.content_credentials.signing import TRAINED_ALGORITHMIC_MEDIA
 from governance.generations import worker
 from governance.generations.archive import archive_storage
 from governance.generations.models import ArchivedFile, Generation
-from governance.generations.services import apply_retention
-from governance.generations.upstream import use_transport
+from governance.generations.retention import apply_retention
 from governance.generations.verification import Match, verify_content
 from governance.simulator import services as simulator
 from governance.simulator.models import SimulatorProfile
 from governance.simulator.rendering import render
 from tests.factories import OLD, SAMPLE_MP4, make_character
 from tests.generations.test_worker import in_test_transaction
+from tests.upstream_transport import use_transport
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +53,7 @@ def clock():
 def run_worker(video_id: str, clock) -> Generation:
     generation = Generation.objects.get(video_id=video_id)
     for _ in range(20):
-        if worker.advance(generation.pk) is None:
+        if worker.advance(generation.pk).countdown is None:
             break
         clock.shift(5)
     return Generation.objects.get(pk=generation.pk)

@@ -5,8 +5,8 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from governance.generations.idempotency import expire_idempotency_keys
 from governance.generations.models import Generation, IdempotencyRecord
-from governance.generations.services import expire_idempotency_keys
 from governance.projects.models import ApiKey
 from tests.factories import OLD, make_api_key
 from tests.generations.conftest import Api

@@ -2,15 +2,15 @@
 
 import pytest
 
-from governance.generations import views
+from governance.generations import admission
 from governance.projects.models import ApiKey
 
 
 @pytest.fixture(autouse=True)
 def no_remembered_writes():
-    views._last_used_written.clear()
+    admission._last_used_written.clear()
     yield
-    views._last_used_written.clear()
+    admission._last_used_written.clear()
 
 
 def test_a_keys_first_request_records_its_last_use(api):
@@ -22,10 +22,10 @@ def test_a_keys_first_request_records_its_last_use(api):
 
 
 def test_the_memory_of_recently_used_keys_stays_bounded(api, monkeypatch):
-    monkeypatch.setattr(views, "LAST_USED_KEYS_REMEMBERED", 3)
+    monkeypatch.setattr(admission, "LAST_USED_KEYS_REMEMBERED", 3)
     for api_key_id in range(1000, 1010):
-        views._note_key_use(api_key_id)
-        assert len(views._last_used_written) <= 3
+        admission._note_key_use(api_key_id)
+        assert len(admission._last_used_written) <= 3
 
     api.get("videos")
 

@@ -13,9 +13,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from governance.audit.models import AuditEvent
 from governance.audit.services import verify_chain
-from governance.generations import services
+from governance.generations import retention
 from governance.generations.models import Generation
-from governance.generations.services import apply_retention
+from governance.generations.retention import apply_retention
 from governance.generations.tasks import apply_generation_retention
 from governance.settings import env_retention_days
 from tests.factories import OLD
@@ -78,7 +78,7 @@ def test_a_scheduled_run_that_deletes_nothing_still_writes_one_event(api, settin
 
 
 def test_a_run_over_several_batches_writes_one_event_per_batch(api, monkeypatch):
-    monkeypatch.setattr(services, "RETENTION_BATCH", 2)
+    monkeypatch.setattr(retention, "RETENTION_BATCH", 2)
     with time_machine.travel(dt.datetime(2026, 1, 10, tzinfo=dt.UTC)):
         for number in range(3):
             api.post("videos", {"prompt": f"old {number}", "model": "sora-2"})

@@ -15,13 +15,13 @@ from moto import mock_aws
 from governance.content_credentials.reading import ManifestState
 from governance.generations import worker
 from governance.generations.models import ArchivedFile, Generation
-from governance.generations.upstream import use_transport
 from governance.settings import _s3_storage
 from governance.simulator import services as simulator
 from governance.simulator.models import SimulatorProfile
 from tests.factories import OLD, png_image
 from tests.generations.test_content_credentials import START, check, download
 from tests.generations.test_worker import in_test_transaction
+from tests.upstream_transport import use_transport
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +68,7 @@ def test_a_reference_image_and_the_signed_archive_live_in_the_bucket(bucket, api
     simulator.rolls.seed(7)
     with use_transport(httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))):
         for _ in range(20):  # the worker reads the reference image from the bucket and sends it upstream
-            if worker.advance(generation.pk) is None:
+            if worker.advance(generation.pk).countdown is None:
                 break
             clock.shift(5)
     generation.refresh_from_db()

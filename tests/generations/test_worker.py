@@ -10,18 +10,20 @@ from decimal import Decimal
 import httpx
 import pytest
 import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 
-from governance.generations import worker
+from governance.generations import tasks, worker
 from governance.generations.models import Generation
 from governance.generations.tasks import sweep_stalled_generations
-from governance.generations.upstream import use_transport
 from governance.policies.models import BudgetUsage
 from governance.simulator import services as simulator
 from governance.simulator.models import SimulatorProfile
-from tests.factories import NEW, OLD, revise
+from tests.factories import NEW, OLD, SAMPLE_MP4, revise
+from tests.simulator.helpers import created_job_count
+from tests.upstream_transport import use_transport
 
 pytestmark = pytest.mark.django_db
 
@@ -72,7 +74,7 @@ def reload(generation: Generation) -> Generation:
 
 
 def test_it_submits_upstream_then_polls_to_completion(accepted, clock):
-    countdown = worker.advance(accepted.pk)
+    countdown = worker.advance(accepted.pk).countdown
     submitted = reload(accepted)
     assert submitted.upstream_id.startswith("video_") and countdown >= 1
     assert submitted.status in ("queued", "in_progress")
@@ -82,7 +84,7 @@ def test_it_submits_upstream_then_polls_to_completion(accepted, clock):
     assert reload(accepted).status == "in_progress" and 0 < reload(accepted).progress < 100
 
     clock.shift(6)
-    assert worker.advance(accepted.pk) is None
+    assert worker.advance(accepted.pk).countdown is None
     done = reload(accepted)
     assert (done.status, done.progress) == ("completed", 100)
     assert [entry["status"] for entry in done.timeline] == [
@@ -101,12 +103,12 @@ def test_a_repeated_submit_after_a_crash_reuses_the_upstream_job(accepted):
 
     worker.advance(accepted.pk)
     assert reload(accepted).upstream_id == first_upstream
-    assert simulator.created_job_count() == 1
+    assert created_job_count() == 1
 
 
 def test_a_rate_limited_submit_waits_as_the_provider_asks(accepted):
     SimulatorProfile.objects.filter(snapshot=OLD).update(rate_limit_rate=1.0)
-    countdown = worker.advance(accepted.pk)
+    countdown = worker.advance(accepted.pk).countdown
     assert countdown == 1.0
     retrying = reload(accepted)
     assert retrying.upstream_attempts == 1 and retrying.status == "queued"
@@ -120,14 +122,14 @@ def test_a_provider_that_keeps_failing_ends_in_a_clear_failure_and_refunds_the_b
     generation = Generation.objects.get(video_id=response.json()["id"])
     assert BudgetUsage.objects.get().spent == Decimal("0.8")
 
-    while worker.advance(generation.pk) is not None:
+    while worker.advance(generation.pk).countdown is not None:
         pass
     failed = reload(generation)
     assert failed.status == "failed"
     assert failed.upstream_attempts == worker.MAX_SUBMIT_ATTEMPTS - 1
     assert "after 8 attempts" in failed.error_message
     assert BudgetUsage.objects.get().spent == Decimal("0")
-    assert simulator.created_job_count() == 0
+    assert created_job_count() == 0
 
 
 def test_an_outage_after_the_provider_accepted_keeps_polling_and_never_refunds(api, production, clock):
@@ -138,12 +140,12 @@ def test_an_outage_after_the_provider_accepted_keeps_polling_and_never_refunds(a
     SimulatorProfile.objects.filter(snapshot=OLD).update(error_rate=1.0)
 
     for _ in range(worker.MAX_SUBMIT_ATTEMPTS + 2):
-        assert worker.advance(generation.pk) is not None
+        assert worker.advance(generation.pk).countdown is not None
     assert reload(generation).status != "failed"
 
     SimulatorProfile.objects.filter(snapshot=OLD).update(error_rate=0.0)
     clock.shift(2)
-    assert worker.advance(generation.pk) is None
+    assert worker.advance(generation.pk).countdown is None
     assert reload(generation).status == "completed"
     assert BudgetUsage.objects.get().spent == Decimal("0.4")
 
@@ -170,11 +172,18 @@ def test_a_video_deleted_while_running_is_stopped_and_deleted_upstream(
     app.conf.task_always_eager = True
     try:
         with django_capture_on_commit_callbacks(execute=True):
-            assert worker.advance(accepted.pk) is None
+            tasks.advance_generation(accepted.pk, step=accepted.step_token)
     finally:
         app.conf.task_always_eager = False
     assert reload(accepted).error_code == "deleted"
     assert SimulatedVideo.objects.get(video_id=reload(accepted).upstream_id).deleted_at is not None
+
+
+def test_the_step_that_stops_a_deleted_video_asks_for_its_upstream_copy_to_be_deleted(api, accepted):
+    worker.advance(accepted.pk)
+    api.delete(f"videos/{accepted.video_id}")
+
+    assert worker.advance(accepted.pk) == worker.NextStep(countdown=None, delete_upstream=True)
 
 
 def test_a_generation_whose_provider_changed_meanwhile_is_stopped(accepted):
@@ -194,7 +203,7 @@ def test_a_generation_whose_provider_changed_meanwhile_is_stopped(accepted):
     )
     worker.advance(accepted.pk)
     assert reload(accepted).error_code == "snapshot_no_longer_allowed"
-    assert simulator.created_job_count() == 0
+    assert created_job_count() == 0
 
 
 def test_a_generation_whose_snapshot_was_disallowed_meanwhile_is_stopped_before_the_provider(
@@ -204,10 +213,10 @@ def test_a_generation_whose_snapshot_was_disallowed_meanwhile_is_stopped_before_
     revise(development, default_model=OLD, allowed_snapshots=[OLD], reason="roll back to the old snapshot")
 
     generation = Generation.objects.get(video_id=generation_id)
-    assert worker.advance(generation.pk) is None
+    assert worker.advance(generation.pk).countdown is None
     stopped = reload(generation)
     assert (stopped.status, stopped.error_code) == ("failed", "snapshot_no_longer_allowed")
-    assert simulator.created_job_count() == 0
+    assert created_job_count() == 0
 
 
 def test_a_snapshot_that_shut_down_meanwhile_is_stopped(accepted, clock):
@@ -230,7 +239,7 @@ def test_a_failed_upstream_job_is_recorded_with_the_providers_reason(accepted, c
 
 def test_a_video_deleted_before_it_finished_stops(api, accepted):
     api.delete(f"videos/{accepted.video_id}")
-    assert worker.advance(accepted.pk) is None
+    assert worker.advance(accepted.pk).countdown is None
     assert reload(accepted).error_code == "deleted"
 
 
@@ -320,20 +329,20 @@ def test_the_sweep_leaves_a_running_step_alone_until_its_lease_ends(accepted, cl
         app.conf.task_always_eager = False
     assert reload(accepted).status == "completed"
     assert worker.hand_over_step(accepted.pk, running) is None  # the step that outlived its lease ends its chain
-    assert simulator.created_job_count() == 1
+    assert created_job_count() == 1
 
 
 def test_a_remix_whose_source_left_the_log_fails_clearly(api, accepted, clock):
-    from governance.generations.services import apply_retention
+    from governance.generations.retention import apply_retention
 
-    while worker.advance(accepted.pk) is not None:
+    while worker.advance(accepted.pk).countdown is not None:
         clock.shift(11)
     remix_id = api.post(f"videos/{accepted.video_id}/remix", {"prompt": "at night"}).json()["id"]
     clock.shift(3600)
     assert apply_retention(days=0) == 1  # the source, finished, goes; the queued remix stays
 
     remix = Generation.objects.get(video_id=remix_id)
-    assert worker.advance(remix.pk) is None
+    assert worker.advance(remix.pk).countdown is None
     assert (reload(remix).status, reload(remix).error_code) == ("failed", "source_unavailable")
 
 
@@ -342,7 +351,7 @@ def test_a_status_the_worker_does_not_know_is_retried_then_failed(accepted):
         return httpx.Response(200, json={"id": "video_up", "object": "video", "status": "paused"})
 
     with use_transport(httpx.MockTransport(provider)):
-        while worker.advance(accepted.pk) is not None:
+        while worker.advance(accepted.pk).countdown is not None:
             pass
     failed = reload(accepted)
     assert failed.status == "failed"
@@ -355,7 +364,7 @@ def test_a_providers_error_text_is_kept_without_anything_shaped_like_a_key(accep
         return httpx.Response(401, json={"error": {"message": message, "code": "invalid_api_key"}})
 
     with use_transport(httpx.MockTransport(provider)):
-        assert worker.advance(accepted.pk) is None
+        assert worker.advance(accepted.pk).countdown is None
     failed = reload(accepted)
     assert failed.error_code == "invalid_api_key"
     assert "Incorrect API key provided: [key redacted]" in failed.error_message
@@ -389,7 +398,7 @@ def echoing(status: int, job_status: str = ""):
 @pytest.mark.parametrize(("status", "job_status"), [(403, ""), (200, "failed")])
 def test_the_providers_own_key_is_never_kept_whatever_its_shape(provider_with_a_key, status, job_status, caplog):
     with use_transport(echoing(status, job_status)):
-        while worker.advance(provider_with_a_key.pk) is not None:
+        while worker.advance(provider_with_a_key.pk).countdown is not None:
             pass
 
     failed = reload(provider_with_a_key)
@@ -407,9 +416,25 @@ def failing_with_code(code):
 @pytest.mark.parametrize(("code", "kept"), [("quota_" + "x" * 100, ("quota_" + "x" * 100)[:64]), (503, "503")])
 def test_a_providers_odd_error_code_is_kept_as_text_that_fits(accepted, code, kept):
     with use_transport(failing_with_code(code)):
-        while worker.advance(accepted.pk) is not None:
+        while worker.advance(accepted.pk).countdown is not None:
             pass
 
     failed = reload(accepted)
     assert failed.status == "failed" and failed.error_code == kept
     assert failed.timeline[-1]["note"] == kept  # the detail page's timeline shows the same code as the log
+
+
+def test_a_character_made_after_a_failed_attempt_counts_no_upstream_errors_in_a_row(dev_api):
+    clip = SimpleUploadedFile("mona.mp4", SAMPLE_MP4, content_type="video/mp4")
+    dev_api.post("videos/characters", {"name": "Mona", "video": clip}, json=False)
+    character = Generation.objects.get(operation="character")
+    answers = iter(
+        [httpx.Response(503, json={"error": {"message": "busy"}}), httpx.Response(200, json={"id": "char_up"})]
+    )
+
+    with use_transport(httpx.MockTransport(lambda request: next(answers))):
+        assert worker.advance(character.pk).countdown is not None
+        assert worker.advance(character.pk).countdown is None
+
+    made = reload(character)
+    assert (made.status, made.upstream_id, made.upstream_attempts) == ("completed", "char_up", 0)

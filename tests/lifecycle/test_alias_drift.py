@@ -8,10 +8,10 @@ from governance.catalog.models import Alias, AliasDrift, Snapshot
 from governance.catalog.services import repoint_alias
 from governance.generations import worker
 from governance.generations.models import Generation
-from governance.generations.upstream import use_transport
 from governance.notifications.models import Notification
 from tests.factories import NEW, OLD, SYSTEM, make_api_key, make_environment, make_member, make_project
 from tests.generations.conftest import Api
+from tests.upstream_transport import use_transport
 
 pytestmark = pytest.mark.django_db
 

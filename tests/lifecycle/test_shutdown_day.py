@@ -77,7 +77,7 @@ def test_the_worker_refuses_a_generation_accepted_before_the_shutdown(api):
     generation = Generation.objects.get(video_id=video_id)
 
     with at(dt.datetime(2027, 6, 1, 0, 1, tzinfo=dt.UTC)):
-        assert worker.advance(generation.pk) is None
+        assert worker.advance(generation.pk).countdown is None
         polled = api.get(f"videos/{video_id}")
 
     generation.refresh_from_db()

@@ -5,9 +5,9 @@ import pytest
 
 from governance.generations import worker
 from governance.generations.models import Generation
-from governance.generations.upstream import use_transport
 from tests.factories import OLD
 from tests.operations.conftest import metric_value
+from tests.upstream_transport import use_transport
 
 pytestmark = pytest.mark.django_db
 

@@ -20,11 +20,11 @@ from django.test import Client
 
 from governance.generations import worker
 from governance.generations.models import Generation
-from governance.generations.upstream import use_transport
 from governance.lifecycle.services import attempt_delivery, enqueue_webhooks
 from governance.projects.models import AUDITOR_GROUP, Project, Role
 from tests.factories import OLD, make_api_key, make_environment, make_member, make_project, make_user
 from tests.generations.conftest import Api
+from tests.upstream_transport import use_transport
 
 pytestmark = pytest.mark.django_db
 

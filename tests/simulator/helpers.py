@@ -2,6 +2,8 @@
 
 import datetime as dt
 
+from governance.simulator.models import SimulatedVideo
+
 OLD = "sora-2-2025-10-06"
 NEW = "sora-2-2025-12-08"
 START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -26,3 +28,11 @@ def assert_openai_error(response, status, code, param=None) -> dict:
     assert error["param"] == param
     assert error["message"]
     return error
+
+
+def created_job_count(*, snapshot: str | None = None) -> int:
+    """How many jobs the simulator really accepted (deleted ones included): each is one paid upstream job."""
+    jobs = SimulatedVideo.objects.all()
+    if snapshot is not None:
+        jobs = jobs.filter(model=snapshot)
+    return jobs.count()

@@ -2,8 +2,7 @@ import pytest
 
 from governance.simulator import services
 from governance.simulator.models import SimulatorProfile
-from governance.simulator.services import created_job_count
-from tests.simulator.helpers import NEW, OLD, assert_openai_error, create, retrieve
+from tests.simulator.helpers import NEW, OLD, assert_openai_error, create, created_job_count, retrieve
 
 pytestmark = pytest.mark.django_db
 

@@ -1,7 +1,6 @@
 import pytest
 
-from governance.simulator.services import created_job_count
-from tests.simulator.helpers import NEW, OLD, assert_openai_error, create
+from tests.simulator.helpers import NEW, OLD, assert_openai_error, create, created_job_count
 
 pytestmark = pytest.mark.django_db
 

@@ -1,7 +1,6 @@
 import pytest
 
-from governance.simulator.services import created_job_count
-from tests.simulator.helpers import API, assert_openai_error, create, retrieve
+from tests.simulator.helpers import API, assert_openai_error, create, created_job_count, retrieve
 
 pytestmark = pytest.mark.django_db
 

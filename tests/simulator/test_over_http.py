@@ -5,8 +5,7 @@ import openai
 import pytest
 
 from governance.simulator.models import SimulatorProfile
-from governance.simulator.services import created_job_count
-from tests.simulator.helpers import NEW, OLD
+from tests.simulator.helpers import NEW, OLD, created_job_count
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,7 +6,6 @@ from django.core.wsgi import get_wsgi_application
 
 from governance.generations import worker
 from governance.generations.models import Generation
-from governance.generations.upstream import use_transport
 from governance.simulator import services as simulator
 from governance.simulator.models import SimulatorProfile
 from governance.snapshot_migrations import selectors, services
@@ -14,6 +13,7 @@ from governance.snapshot_migrations.models import ComparisonPrompt
 from governance.snapshot_migrations.services import PlanRefused
 from tests.factories import NEW, OLD
 from tests.generations.test_worker import in_test_transaction
+from tests.upstream_transport import use_transport
 
 
 @pytest.fixture(autouse=True)
@@ -36,7 +36,7 @@ def pairs(plan, people, project, clock):
     clock.shift(6)
     for pair in pairs:
         for generation in (pair.baseline, pair.candidate):
-            while worker.advance(generation.pk) is not None:
+            while worker.advance(generation.pk).countdown is not None:
                 clock.shift(1)
     return pairs
 

@@ -11,7 +11,6 @@ from governance.catalog.models import Provider, Snapshot
 from governance.catalog.services import load_pack, read_pack
 from governance.generations import worker
 from governance.generations.models import Generation
-from governance.generations.upstream import use_transport
 from governance.policies.selectors import current_revision
 from governance.simulator import services as simulator
 from governance.simulator.models import SimulatorProfile
@@ -24,6 +23,7 @@ from tests.generations.conftest import Api
 from tests.generations.test_worker import in_test_transaction
 from tests.snapshot_migrations.conftest import add_evidence, sign_all
 from tests.snapshot_migrations.test_health_gates import run_all, send
+from tests.upstream_transport import use_transport
 
 LUMEN = "lumen-1-2026-06-01"
 
@@ -112,7 +112,7 @@ def test_a_comparison_runs_the_candidate_at_the_other_provider_and_the_benchmark
             worker.advance(generation.pk)
         clock.shift(6)
         for generation in runs:
-            while worker.advance(generation.pk) is not None:
+            while worker.advance(generation.pk).countdown is not None:
                 clock.shift(1)
 
     candidates = Generation.objects.filter(pk__in=[pair.candidate_id for pair in pairs])

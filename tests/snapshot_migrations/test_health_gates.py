@@ -12,7 +12,6 @@ from django.core.wsgi import get_wsgi_application
 
 from governance.generations import worker
 from governance.generations.models import Generation
-from governance.generations.upstream import use_transport
 from governance.notifications.models import Notification
 from governance.policies.selectors import current_revision
 from governance.simulator import services as simulator
@@ -25,6 +24,7 @@ from tests.factories import NEW, OLD, make_api_key
 from tests.generations.conftest import Api
 from tests.generations.test_worker import in_test_transaction
 from tests.snapshot_migrations.conftest import approved
+from tests.upstream_transport import use_transport
 
 State = MigrationPlan.State
 
@@ -67,7 +67,7 @@ def run_all(generations: list[Generation], clock) -> None:
         worker.advance(generation.pk)
     clock.shift(11)
     for generation in generations:
-        while worker.advance(generation.pk) is not None:
+        while worker.advance(generation.pk).countdown is not None:
             clock.shift(1)
 
 

@@ -14,10 +14,7 @@ from governance.policies.engine import (
     ALIAS_FOLLOW,
     ALIAS_PIN,
     ALIAS_REFUSE,
-    OPERATION_CREATE,
-    OPERATION_EDIT,
-    OPERATION_EXTEND,
-    OPERATION_REMIX,
+    Operation,
 )
 from governance.policies.selectors import current_revision
 from governance.policies.services import revise_policy
@@ -39,7 +36,7 @@ DEMO_POLICIES = {
         alias_requests=ALIAS_REFUSE,
         monthly_budget=Decimal("1000.00"),
         # Production may remix, edit and extend, but makes no characters (cameos of real people).
-        allowed_operations=[OPERATION_CREATE, OPERATION_REMIX, OPERATION_EDIT, OPERATION_EXTEND],
+        allowed_operations=[Operation.CREATE, Operation.REMIX, Operation.EDIT, Operation.EXTEND],
     ),
 }
 # A second project still on OpenAI's real Sora 2 snapshots (the `openai-sora-2` pack), which
