@@ -16,7 +16,7 @@ One place for each rule, used by the browser and the command line alike:
 
 On PostgreSQL the same SELECT runs inside `COPY ... TO STDOUT`, which formats rows in
 the server several times faster than Python; the bytes are identical to the portable
-path's (tests/audit/test_export_paths.py compares them). JSON Lines keeps one backend
+path's (tests/exports/test_export_paths.py compares them). JSON Lines keeps one backend
 busy turning rows into JSON, so a large one is cut into ranges of its ordering key that
 run two at a time on two connections sharing one snapshot (`segmented_copy`).
 """
@@ -34,6 +34,7 @@ from json.encoder import encode_basestring  # the C string encoder json.dumps us
 from typing import Any
 
 import psycopg
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import (
     Case,
@@ -395,6 +396,15 @@ def jsonl_encoder(columns: Iterable[Column]) -> Callable[[tuple], str]:
 # The export
 
 
+def _selects_nothing(rows: QuerySet) -> bool:
+    """Whether a filter no row can match (an environment no project has) left no SQL to run: COPY needs some."""
+    try:
+        rows.query.sql_with_params()
+    except EmptyResultSet:
+        return True
+    return False
+
+
 def chain_head() -> AuditChainHead:
     return AuditChainHead.objects.filter(pk=1).first() or AuditChainHead(sequence=0, hash=GENESIS_HASH)
 
@@ -495,7 +505,7 @@ class Export:
     def _chunks(self, segments: list[QuerySet]) -> Iterator[bytes]:
         if self.format == CSV:
             yield csv_header(self.columns)
-        if not self.through_copy:
+        if not self.through_copy or _selects_nothing(segments[0]):
             yield from self._encoded(segments[0])
         elif len(segments) == 1:
             yield from self._copied(segments[0])

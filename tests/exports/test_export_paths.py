@@ -107,6 +107,18 @@ def test_a_json_lines_export_in_segments_writes_the_same_bytes_as_one_statement(
     assert segmented.manifest["sha256"] == single.manifest["sha256"]
 
 
+@pytest.mark.parametrize("format", exports.FORMATS)
+def test_an_environment_no_project_has_exports_no_rows_with_a_manifest(awkward_rows, format):
+    filters = exports.parse_filters(exports.GENERATIONS, environment="staging")
+    made = exports.Export(kind=exports.GENERATIONS, format=format, filters=filters, actor=Actor.system("tests"))
+
+    data = b"".join(made.stream())
+
+    assert data == (exports.csv_header(made.columns) if format == exports.CSV else b"")
+    assert made.manifest["rows"] == 0
+    assert made.manifest["filters"]["environment"] == "staging"
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_json_lines_export_in_segments_reads_the_rows_as_they_were_when_it_started(awkward_rows, segments_made):
     newest = Generation.objects.order_by("pk").last()
