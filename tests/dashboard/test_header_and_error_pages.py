@@ -57,6 +57,27 @@ def test_the_header_links_to_catalog_and_usage(client):
     assert "no projects yet" in nav
 
 
+@pytest.mark.parametrize(
+    ("name", "link"),
+    [
+        ("dashboard:overview", "Overview"),
+        ("dashboard:generation_list", "Generations"),
+        ("catalog:catalog", "Catalog"),
+        ("lifecycle:impact", "Shutdowns"),
+        ("dashboard:usage", "Usage"),
+        ("exports:audit", "Audit"),
+    ],
+)
+def test_the_header_marks_the_page_you_are_on(client, name, link):
+    client.force_login(make_user(is_superuser=True))
+
+    page = client.get(reverse(name)).content.decode()
+    nav = page[page.index("<header") : page.index("</header>")]
+
+    assert f'href="{reverse(name)}" aria-current="page">{link}</a>' in nav
+    assert nav.count('aria-current="page"') == 1
+
+
 def test_a_missing_page_is_a_helpful_404_inside_the_layout(client):
     client.force_login(make_user())
 
