@@ -1,7 +1,8 @@
-"""The Project page, the Policy editor, API keys and members.
+"""The Project page and what it manages in place: API keys, members, content credentials.
 
-Viewer reads; developer also reads keys' metadata; admin edits policies, keys and
-members. Every view checks the role on the server through `permissions.requires`.
+Viewer reads; developer also reads keys' metadata; admin edits keys, members and
+signing. Every view checks the permission table on the server through `permissions.requires`.
+The Policy editor is the policies app's page.
 """
 
 from django.contrib import messages
@@ -19,7 +20,7 @@ from governance.dashboard.project_forms import AddMemberForm, ApiKeyForm, Member
 from governance.infra import sent_forms
 from governance.projects import permissions
 from governance.projects.models import ApiKey, Environment, Membership, Project, Role
-from governance.projects.permissions import can_see_all_projects, requires
+from governance.projects.permissions import requires
 from governance.projects.services import (
     LastAdminError,
     change_member_role,
@@ -31,7 +32,6 @@ from governance.projects.services import (
 )
 
 PROJECT_PAGE = "dashboard/project/project.html"
-EDITOR_PAGE = "policies/policy_editor.html"
 
 
 @require_safe
@@ -180,7 +180,7 @@ def member_remove(request: HttpRequest, project: Project, role: str, membership_
 
 def project_context(request: HttpRequest, project: Project, role: str, **extra) -> dict:
     # Key metadata (never a secret): developers and up, and site-wide auditors, who read everything.
-    can_read_keys = permissions.role_allows(role, permissions.READ_API_KEYS) or can_see_all_projects(request.user)
+    can_read_keys = permissions.may_read_api_keys(request.user, role)
     api_keys = selectors.api_keys_of(project) if can_read_keys else {}
     policies = selectors.environment_policies(project, now=timezone.now())
     characters = selectors.characters_of(project)

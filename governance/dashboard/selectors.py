@@ -1,7 +1,7 @@
-"""Reads behind the dashboard: who may see which project, the overview matrix, the generation log.
+"""Reads behind the dashboard: the overview matrix, the generation log, the playground's choices.
 
-Every view asks these functions, never the models directly, so the visibility rule
-lives in one place and a page cannot show a row its user may not see.
+Every view asks these functions, never the models directly, and they take who may see
+which project from `projects.permissions`, so a page cannot show a row its user may not see.
 """
 
 import datetime as dt

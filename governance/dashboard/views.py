@@ -143,7 +143,8 @@ def _visible_generation(request: HttpRequest, video_id: str, find) -> Generation
 def playground(request: HttpRequest) -> HttpResponse:
     projects = permissions.projects_where(request.user, permissions.GENERATE)
     if not projects:
-        return _playground_refused(request, "needs the developer role in at least one project")
+        needed = permissions.MINIMUM_ROLE[permissions.GENERATE]
+        return _playground_refused(request, f"needs the {needed} role in at least one project")
     if request.method == "GET":
         return _playground_page(request, Environment.objects.filter(project__in=projects))
     offered = selectors.playground_choices()  # the policy decides a submission, whatever the form offered
@@ -154,7 +155,8 @@ def playground(request: HttpRequest) -> HttpResponse:
         return render(request, "dashboard/playground.html", {"form": form}, status=400)
     environment = form.cleaned_data["environment"]
     if not permissions.may(request.user, environment.project, permissions.GENERATE):
-        return _playground_refused(request, f"needs the developer role in {environment.project.slug}", environment)
+        needed = permissions.MINIMUM_ROLE[permissions.GENERATE]
+        return _playground_refused(request, f"needs the {needed} role in {environment.project.slug}", environment)
     try:
         generation = submit_from_playground(user=request.user, environment=environment, fields=form.request_fields())
     except PlaygroundRateLimited as limited:

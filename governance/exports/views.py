@@ -99,7 +99,7 @@ def export(request: HttpRequest, access: AuditAccess, kind: str) -> HttpResponse
 @require_GET
 @auditors_only
 def manifest(request: HttpRequest, access: AuditAccess, export_id: str) -> HttpResponse:
-    found = exports.find_manifest(export_id, made_by=access.exports_made_by(request.user))
+    found = exports.find_manifest(export_id, made_by=_whose_exports(access, request.user))
     if found is None:
         raise Http404("No export with that id among the ones you may see.")
     response = HttpResponse(exports.manifest_json(found), content_type="application/json")
@@ -118,5 +118,10 @@ def page_context(request: HttpRequest, access: AuditAccess, *, invalid: ExportFo
         "chain": chain_state(),
         "generation_form": forms[exports.GENERATIONS],
         "audit_form": forms[exports.AUDIT],
-        "recent_exports": exports.recent_exports(made_by=access.exports_made_by(request.user)),
+        "recent_exports": exports.recent_exports(made_by=_whose_exports(access, request.user)),
     }
+
+
+def _whose_exports(access: AuditAccess, user):
+    """Whose exports the user may list and download: everyone's (None), or only their own."""
+    return None if access.sees_everything else user

@@ -1,15 +1,14 @@
 import datetime as dt
 import secrets
-from collections.abc import Collection
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 from governance.policies import engine
-from governance.projects.models import Environment
+from governance.projects.models import Environment, Project
 
 
 def new_video_id() -> str:
@@ -34,12 +33,12 @@ def is_running_step(token: str) -> bool:
 class LogFilters:
     """Which rows of the generation log a reader asked for: the log page, the usage page and the exports alike.
 
-    `project` is a project or its id. `within_projects` holds the projects the reader may see (None: every
-    project). Times are UTC; `since` is inclusive, `until` exclusive.
+    `within_projects` holds the projects (or their ids) the reader may see; None: every project.
+    Times are UTC; `since` is inclusive, `until` exclusive.
     """
 
-    within_projects: Collection[Any] | None = None
-    project: Any = None
+    within_projects: Iterable[Project | int] | None = None
+    project: Project | None = None
     environment: str = ""
     snapshot: str = ""
     status: str = ""

@@ -25,7 +25,8 @@ from governance.lifecycle.destinations import (
 from governance.lifecycle.models import ALERT_THRESHOLDS, ShutdownAlert, Webhook, WebhookDelivery, dependency_sentence
 from governance.lifecycle.selectors import Dependency, dependencies
 from governance.notifications.services import notify
-from governance.projects.models import Environment, Membership, Project, Role
+from governance.projects import permissions
+from governance.projects.models import Environment, Membership, Project
 
 logger = logging.getLogger(__name__)
 
@@ -286,12 +287,12 @@ def _tell_members(
 ) -> None:
     """Inbox for every member; unless `email` is off, email for those with an address, sent once committed.
 
-    With `readers_url` (and `readers_body`), members below the developer role get them instead of `url`
-    and `body`: a migration plan's form, which needs that role, would only refuse them.
+    With `readers_url` (and `readers_body`), members who may not plan a migration get them instead of
+    `url` and `body`: a migration plan's form would only refuse them.
     """
     members_by_message: dict[tuple[str, str], list] = defaultdict(list)
     for membership in Membership.objects.filter(project=project).select_related("user"):
-        reader = readers_url and Role.rank(membership.role) < Role.rank(Role.DEVELOPER)
+        reader = readers_url and not permissions.role_allows(membership.role, permissions.PLAN_MIGRATION)
         message = (readers_url, readers_body or body) if reader else (url, body)
         members_by_message[message].append(membership.user)
     for (link, text), members in members_by_message.items():

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -116,4 +117,4 @@ def snapshot_review(request: HttpRequest, snapshot_id: int) -> HttpResponse:
     snapshot = get_object_or_404(Snapshot.objects.select_related("provider"), pk=snapshot_id)
     if review_snapshot(snapshot, actor=Actor.for_user(request.user)):
         messages.success(request, f"{snapshot.name} reviewed: policies may now use it.")
-    return redirect("/catalog/#providers-heading")
+    return redirect(reverse("catalog:catalog") + "#providers-heading")

@@ -4,9 +4,11 @@ Viewer reads; developer also generates in the playground, reads API keys' metada
 plans migrations; approver signs off checklist steps, judges comparisons and rolls back;
 admin edits policies, keys, members, webhooks and the checklist, and runs rollouts.
 Site-wide auditors read every project (as viewers) and superusers administer every
-project. View decorators, services and template tags all ask `may()`; none of them
-names a role for an action. A refused page is audited and answered with a readable 403;
-a project the user may not see at all is a 404, so its existence stays hidden.
+project. View decorators, services and template tags all read `MINIMUM_ROLE` (through
+`requires`, `may`, `role_allows` and `allowed_actions`); none of them compares roles
+itself, and refusals name the role with `role_needed`. A refused page is audited and
+answered with a readable 403; a project the user may not see at all is a 404, so its
+existence stays hidden.
 """
 
 from dataclasses import dataclass
@@ -38,6 +40,7 @@ MANAGE_API_KEYS = "manage_api_keys"
 MANAGE_MEMBERS = "manage_members"
 MANAGE_WEBHOOKS = "manage_webhooks"
 EDIT_CONTENT_CREDENTIALS = "edit_content_credentials"
+AUDIT_PROJECT = "audit_project"
 
 MINIMUM_ROLE: dict[str, str] = {
     VIEW_PROJECT: Role.VIEWER,
@@ -57,6 +60,7 @@ MINIMUM_ROLE: dict[str, str] = {
     MANAGE_MEMBERS: Role.ADMIN,
     MANAGE_WEBHOOKS: Role.ADMIN,
     EDIT_CONTENT_CREDENTIALS: Role.ADMIN,
+    AUDIT_PROJECT: Role.ADMIN,  # its audit events and exports; site-wide auditors audit every project
 }
 
 REFUSED_ACCESS = "auth.refused"
@@ -97,6 +101,17 @@ def role_allows(role: str | None, action: str) -> bool:
 def roles_allowed(action: str) -> list[str]:
     """The roles that may do `action`, lowest first (for a query over memberships)."""
     return [role for role in Role.values if role_allows(role, action)]
+
+
+def role_needed(action: str) -> str:
+    """The table's answer in words, for refusals and hints: "the developer role or above"."""
+    minimum = MINIMUM_ROLE[action]
+    return f"the {minimum} role" if minimum == Role.ADMIN else f"the {minimum} role or above"
+
+
+def may_read_api_keys(user, role: str | None) -> bool:
+    """Key metadata (never a secret): whoever the table allows, and site-wide auditors, who read everything."""
+    return role_allows(role, READ_API_KEYS) or can_see_all_projects(user)
 
 
 def allowed_actions(role: str | None) -> dict[str, bool]:
@@ -147,10 +162,6 @@ class AuditAccess:
     def sees_everything(self) -> bool:
         return self.projects is None
 
-    def exports_made_by(self, user):
-        """Whose exports the user may list: everyone's, or only their own."""
-        return None if self.sees_everything else user
-
 
 def audit_access(user) -> AuditAccess | None:
     """Auditors and superusers audit everything; a project admin audits their own projects; others nothing."""
@@ -158,7 +169,7 @@ def audit_access(user) -> AuditAccess | None:
         return None
     if can_see_all_projects(user):
         return AuditAccess(projects=None)
-    administered = Project.objects.filter(memberships__user=user, memberships__role=Role.ADMIN)
+    administered = Project.objects.filter(memberships__user=user, memberships__role__in=roles_allowed(AUDIT_PROJECT))
     return AuditAccess(projects=administered) if administered.exists() else None
 
 

@@ -281,7 +281,13 @@ def update_evidence(*, plan: MigrationPlan, step: ChecklistStep, user, evidence:
     plan = _locked(plan)
     _require_state(plan, user, "edit evidence", MigrationPlan.EDITABLE)
     if not permissions.may(user, plan.project, permissions.ADD_EVIDENCE):
-        _refuse(plan, user, "edit evidence", "role", "Only developers and above may add evidence.")
+        _refuse(
+            plan,
+            user,
+            "edit evidence",
+            "role",
+            f"Adding evidence needs {permissions.role_needed(permissions.ADD_EVIDENCE)}.",
+        )
     step.evidence, step.evidence_links, step.evidence_by = evidence.strip(), links.strip(), user
     step.save(update_fields=["evidence", "evidence_links", "evidence_by"])
     reset = _reset_sign_offs(plan, step.sign_offs.all())
@@ -534,7 +540,9 @@ def roll_back(
     if user is not None:
         _require_state(plan, user, "roll back", [State.ROLLING_OUT, State.COMPLETED])
         if not permissions.may(user, plan.project, permissions.ROLL_BACK):
-            _refuse(plan, user, "roll back", "role", "Rolling back needs the approver or admin role.")
+            _refuse(
+                plan, user, "roll back", "role", f"Rolling back needs {permissions.role_needed(permissions.ROLL_BACK)}."
+            )
     baseline = plan.baseline_policy or {"default_model": plan.from_snapshot, "allowed_snapshots": [plan.from_snapshot]}
     provider_id = baseline.get("provider_id") or current_revision(plan.environment).provider_id
     revise_policy(
@@ -629,7 +637,8 @@ def run_comparison(*, plan: MigrationPlan, user) -> list[ComparisonPair]:
     plan = _locked(plan)
     _require_state(plan, user, "run a comparison", MigrationPlan.EDITABLE)
     if not permissions.may(user, plan.project, permissions.RUN_COMPARISON):
-        _refuse(plan, user, "run a comparison", "role", "Running comparisons needs the developer role or above.")
+        needed = permissions.role_needed(permissions.RUN_COMPARISON)
+        _refuse(plan, user, "run a comparison", "role", f"Running comparisons needs {needed}.")
     prompts = list(ComparisonPrompt.objects.filter(project=plan.project)) or [
         ComparisonPrompt(prompt=text) for text in DEFAULT_PROMPTS
     ]
@@ -658,7 +667,8 @@ def record_benchmark(*, plan: MigrationPlan, user) -> ChecklistStep:
     plan = _locked(plan)
     _require_state(plan, user, "record the benchmark", MigrationPlan.EDITABLE)
     if not permissions.may(user, plan.project, permissions.ADD_EVIDENCE):
-        _refuse(plan, user, "record the benchmark", "role", "Recording evidence needs the developer role or above.")
+        needed = permissions.role_needed(permissions.ADD_EVIDENCE)
+        _refuse(plan, user, "record the benchmark", "role", f"Recording evidence needs {needed}.")
     step = plan.steps.filter(kind=StepKind.BENCHMARK).first()
     if step is None:
         _refuse(plan, user, "record the benchmark", "no_step", "This plan's checklist has no benchmark step.")
@@ -763,7 +773,7 @@ def _author_or_admin_refusal(plan: MigrationPlan, user, attempt: str) -> PlanRef
 
 def _require_rollout_role(plan: MigrationPlan, user, attempt: str) -> None:
     if not permissions.may(user, plan.project, permissions.RUN_ROLLOUT):
-        _refuse(plan, user, attempt, "role", f"Only an admin may {attempt}.")
+        _refuse(plan, user, attempt, "role", f"To {attempt} needs {permissions.role_needed(permissions.RUN_ROLLOUT)}.")
 
 
 def _plan_people(plan: MigrationPlan) -> set:
