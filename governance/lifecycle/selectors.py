@@ -8,6 +8,7 @@ from django.db.models import Count, F, OuterRef, Q, Subquery
 from governance.catalog.models import Snapshot
 from governance.catalog.selectors import load_catalog_view
 from governance.generations.models import Generation
+from governance.lifecycle.models import ShutdownAlert
 from governance.policies.models import PolicyRevision
 from governance.projects.models import Environment
 
@@ -138,8 +139,6 @@ def open_alerts(environments) -> dict[int, list]:
     shutdown date in force. Keyed by environment id: an environment that migrated away no longer shows
     its old alerts, and alerts raised for a date the provider has since moved are no longer shown.
     """
-    from governance.lifecycle.models import ShutdownAlert
-
     alerts = ShutdownAlert.objects.filter(environment__in=environments).select_related(
         "snapshot__replacement", "environment__project"
     )

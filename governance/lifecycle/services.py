@@ -23,7 +23,7 @@ from governance.lifecycle.destinations import (
     refuse_private_destination,
 )
 from governance.lifecycle.models import ALERT_THRESHOLDS, ShutdownAlert, Webhook, WebhookDelivery, dependency_sentence
-from governance.lifecycle.selectors import Dependency, dependencies
+from governance.lifecycle.selectors import Dependency, dependencies, followers_of_alias
 from governance.notifications.services import notify
 from governance.projects import permissions
 from governance.projects.models import Environment, Membership, Project
@@ -228,8 +228,6 @@ def shutdown_date_news(snapshot: Snapshot, previous: dt.date | None) -> str:
 
 def announce_alias_move(*, alias, from_snapshot: str, to_snapshot: str, reason: str, drift: bool) -> None:
     """An alias moved (re-pointed in the catalog, or drifting at the provider): tell the projects following it."""
-    from governance.lifecycle.selectors import followers_of_alias
-
     by_project: dict[int, list[Environment]] = defaultdict(list)
     for environment in followers_of_alias(alias.provider_id, alias.name):
         by_project[environment.project_id].append(environment)

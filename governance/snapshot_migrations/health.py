@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 
 from governance.generations.models import Generation
 from governance.policies.engine import ARM_CANARY
+from governance.snapshot_migrations.models import MigrationPlan
 
 # Enough rows for a stable p95 without reading a busy environment's whole window.
 SAMPLE_LIMIT = 5000
@@ -89,8 +90,6 @@ def sides(plan) -> list[tuple[str, dict]]:
 
 def judge(plan, now: dt.datetime) -> Judgement:
     """Healthy, failing or unknown (too few finished candidate generations yet), with the figures behind it."""
-    from governance.snapshot_migrations.models import MigrationPlan
-
     baseline, candidate = rollout_arms(plan, now)
     figures = {"baseline": baseline, "candidate": candidate, "at": now.isoformat()}
     if candidate["finished"] < max(plan.minimum_samples, 1):
