@@ -472,7 +472,6 @@ class Outcome:
 
 
 def submit_all(run: Run, prefix: str) -> list[Outcome]:
-    import httpx
     import openai
 
     warnings.filterwarnings("ignore", category=DeprecationWarning)  # the snapshot's Sunset header, as designed
@@ -488,7 +487,8 @@ def submit_all(run: Run, prefix: str) -> list[Outcome]:
                 base_url=f"http://127.0.0.1:{port}/v1",
                 api_key=run.stack.api_key,
                 max_retries=0,  # we retry ourselves, always with the same Idempotency-Key
-                timeout=httpx.Timeout(20.0, connect=3.0),
+                # openai's own Timeout: the SDK's HTTP client is httpx in 2.x and httpx2 in 3.x.
+                timeout=openai.Timeout(20.0, connect=3.0),
             )
         return local.clients[port]
 
