@@ -66,6 +66,8 @@ def test_the_header_links_to_catalog_and_usage(client):
         ("lifecycle:impact", "Shutdowns"),
         ("dashboard:usage", "Usage"),
         ("exports:audit", "Audit"),
+        ("exports:audit_events", "Audit"),
+        ("exports:content_verify", "Audit"),
     ],
 )
 def test_the_header_marks_the_page_you_are_on(client, name, link):
@@ -74,7 +76,7 @@ def test_the_header_marks_the_page_you_are_on(client, name, link):
     page = client.get(reverse(name)).content.decode()
     nav = page[page.index("<header") : page.index("</header>")]
 
-    assert f'href="{reverse(name)}" aria-current="page">{link}</a>' in nav
+    assert f'" aria-current="page">{link}</a>' in nav
     assert nav.count('aria-current="page"') == 1
 
 

@@ -61,7 +61,10 @@ def test_marking_read_in_the_page_updates_the_headers_unread_count(client):
     )
 
     body = response.content.decode()
-    assert 'id="inbox-link" href="/inbox/" hx-swap-oob="true">Inbox <span class="count-badge"' in body
+    # The page stays the inbox, so its link stays marked as the current page.
+    assert (
+        'id="inbox-link" href="/inbox/" aria-current="page" hx-swap-oob="true">Inbox <span class="count-badge"' in body
+    )
     assert 'aria-label="1 unread"' in body
 
 
