@@ -50,6 +50,7 @@ def main() -> int:
         redis_db=cli.redis_db,
         keep=False,
         model=None,
+        budget="",  # bench.prepare gives the environment a budget only when submit.py is asked to
     )
     stack = bench.Stack(args=args, tmp=Path(tempfile.mkdtemp(prefix="governance-bench-components-")))
     try:
