@@ -178,11 +178,7 @@ def _read_remix(reading: _Reading, body, videos) -> tuple[Submission, str]:
     reading.source = find_video(videos, reading.remix_of)
     reading.read(body)
     prompt = parse_remix_request(reading.fields)
-    if reading.source.status != Generation.Status.COMPLETED:
-        raise ApiError(
-            "video_not_ready",
-            f"Video '{reading.remix_of}' is {reading.source.status}; only a completed video can be remixed.",
-        )
+    _require_completed(reading.source, "remixed")
     submission = Submission(operation=Operation.REMIX, prompt=prompt, source=reading.source, remix_of=reading.remix_of)
     return submission, fields_fingerprint(f"remix:{reading.remix_of}", reading.fields)
 
@@ -195,13 +191,7 @@ def _read_derived(reading: _Reading, body, videos) -> tuple[Submission, str]:
     reading.remix_of = derived.source_id
     if derived.source_id:
         reading.source = find_video(videos, derived.source_id)
-        if reading.source.status != Generation.Status.COMPLETED:
-            raise ApiError(
-                "video_not_ready",
-                f"Video '{reading.source.video_id}' is {reading.source.status}; only a completed video can be "
-                f"{'extended' if extension else 'edited'}.",
-                "video",
-            )
+        _require_completed(reading.source, "extended" if extension else "edited", param="video")
     elif derived.upload is not None:
         reading.source = _recognised_upload(videos, derived.upload.sha256)
     submission = Submission(
@@ -212,6 +202,16 @@ def _read_derived(reading: _Reading, body, videos) -> tuple[Submission, str]:
         remix_of=derived.source_id,
     )
     return submission, derived.fingerprint(reading.operation)
+
+
+def _require_completed(source: Generation, done_to: str, *, param: str | None = None) -> None:
+    """A remix, edit or extension starts only from a finished video."""
+    if source.status != Generation.Status.COMPLETED:
+        raise ApiError(
+            "video_not_ready",
+            f"Video '{source.video_id}' is {source.status}; only a completed video can be {done_to}.",
+            param,
+        )
 
 
 def _recognised_upload(videos: QuerySet[Generation], sha256: str) -> Generation | None:
