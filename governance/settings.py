@@ -355,6 +355,9 @@ WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", Fals
 # server for the embedded default, demos and tests; production leaves it off.
 SIMULATOR_ENABLED = env_bool("SIMULATOR_ENABLED", DEBUG)
 SIMULATOR_BASE_URL = os.environ.get("SIMULATOR_BASE_URL", f"http://127.0.0.1:{PORT}/simulator/v1")
+# How long the simulated providers' result links work, as real ones expire (BytePlus' after 24 h).
+# Short by default, so that the archive's copy is what a download reads soon after a video is made.
+SIMULATOR_LINK_SECONDS = int(os.environ.get("SIMULATOR_LINK_SECONDS", "600"))
 
 # How long an unfinished generation may go unattended before the sweep re-enqueues it.
 GENERATION_STALL_SECONDS = int(os.environ.get("GENERATION_STALL_SECONDS", "30"))

@@ -5,6 +5,7 @@ from django.urls import include, path, register_converter
 
 from governance.accounts.forms import AdminLoginForm, LoginForm
 from governance.lib.converters import ObjectId
+from governance.simulator.dialects import DIALECTS
 
 register_converter(ObjectId, "id")  # before the apps' URL patterns that use it
 admin.site.login_form = AdminLoginForm  # the admin's sign-in is throttled like the dashboard's
@@ -35,3 +36,7 @@ if settings.SIMULATOR_ENABLED:
             {"api": "lumen"},
         ),
     )
+    # Result links (they expire, as providers' do) and each real provider's dialect at its own origin.
+    urlpatterns.insert(0, path("simulator/files/", include("governance.simulator.file_urls")))
+    for kind, module in DIALECTS.items():
+        urlpatterns.insert(0, path(f"simulator/{kind}/", include(f"governance.simulator.dialects.{module}")))

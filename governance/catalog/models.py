@@ -1,7 +1,6 @@
 import datetime as dt
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -9,10 +8,17 @@ SIMULATOR_BASE_URL = "builtin:simulator"
 
 
 class ProviderKind(models.TextChoices):
-    """How a provider's API differs from OpenAI's; each kind has one adapter in `generations/adapters.py`."""
+    """Which protocol a provider speaks; each kind has one adapter in `generations/providers/`
+    and one dialect of the built-in simulator in `simulator/dialects/`."""
 
-    OPENAI = "openai", "OpenAI Videos API (OpenAI, resellers, the built-in Sora simulator)"
+    OPENAI = "openai", "OpenAI Videos API (OpenAI-compatible upstreams: LiteLLM, Bifrost, resellers)"
     LUMEN = "lumen", "Lumen video API (simulated second provider)"
+    GEMINI = "gemini", "Google Gemini API"
+    VERTEX = "vertex", "Google Vertex AI"
+    RUNWAY = "runway", "Runway API"
+    AZURE_OPENAI = "azure-openai", "Azure OpenAI (v1 API)"
+    BYTEPLUS = "byteplus", "BytePlus ModelArk"
+    XAI = "xai", "xAI API"
 
 
 class Provider(models.Model):
@@ -22,9 +28,30 @@ class Provider(models.Model):
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=100)
     base_url = models.CharField(
-        max_length=300, help_text=f"OpenAI-compatible base URL, or {SIMULATOR_BASE_URL} for the built-in simulator."
+        max_length=300,
+        help_text=(
+            "The provider's origin (https://generativelanguage.googleapis.com), an OpenAI-compatible base URL "
+            f"for the openai kind, or {SIMULATOR_BASE_URL} for the built-in simulator only."
+        ),
     )
-    api_key_env_var = models.CharField(max_length=100, blank=True, help_text="Name of the environment variable.")
+    base_url_env_var = models.CharField(
+        max_length=100, blank=True, help_text="Environment variable that overrides the base URL (regional, proxy)."
+    )
+    api_key_env_var = models.CharField(
+        max_length=100, blank=True, help_text="Environment variable holding the key (or the credentials file)."
+    )
+    api_version = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text="The API version pinned for every call (Runway's X-Runway-Version); moved only by a catalog pack.",
+    )
+    lists_models = models.BooleanField(
+        default=True,
+        help_text="Whether it lists its models with lifecycle dates over its API; if not, its pack is the source.",
+    )
+    sources = models.JSONField(
+        default=list, blank=True, help_text="Where the pack's facts come from: [{fact, url, checked_on}]."
+    )
     connect_timeout = models.FloatField(default=5.0)
     read_timeout = models.FloatField(default=30.0)
     last_synced_at = models.DateTimeField(null=True, blank=True)
@@ -43,17 +70,6 @@ class Provider(models.Model):
         if self.last_sync_ok is None:
             return "not_synced" if self.last_sync_message else "never"
         return "synced" if self.last_sync_ok else "failed"
-
-    @property
-    def resolved_base_url(self) -> str:
-        """`builtin:simulator` is the simulator's Sora API; `builtin:simulator/<path>` another family it serves."""
-        if self.base_url == SIMULATOR_BASE_URL:
-            return settings.SIMULATOR_BASE_URL
-        if self.base_url.startswith(SIMULATOR_BASE_URL + "/"):
-            family_path = self.base_url.removeprefix(SIMULATOR_BASE_URL + "/").strip("/")
-            root = settings.SIMULATOR_BASE_URL.rstrip("/").removesuffix("/v1")
-            return f"{root}/{family_path}/v1"
-        return self.base_url.rstrip("/")
 
 
 class Lifecycle(models.TextChoices):
@@ -88,6 +104,11 @@ class Snapshot(models.Model):
     )
     extension_seconds = models.JSONField(default=list, blank=True, help_text="Lengths an extension may add.")
     price_per_second = models.JSONField(default=dict, help_text='USD per second by size, e.g. {"720x1280": "0.10"}.')
+    sources = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Where each lifecycle date comes from: {"shutdown_on": {"url": ..., "checked_on": "2026-12-06"}}.',
+    )
     reviewed = models.BooleanField(
         default=True, help_text="Snapshots discovered by a provider sync wait for an admin's review before use."
     )

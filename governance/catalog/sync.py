@@ -16,16 +16,15 @@ failure, and the catalog page says what to set.
 """
 
 import datetime as dt
-import os
 import re
 from dataclasses import dataclass, field
 
 import httpx
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from governance.audit.services import Actor, record_event
+from governance.catalog.connections import ConnectionState, connection_for
 from governance.catalog.events import shutdown_dates_changed, snapshots_discovered
 from governance.catalog.models import SIMULATOR_BASE_URL, Alias, Provider, Snapshot
 
@@ -72,17 +71,23 @@ class SyncResult:
 def fetch_models(provider: Provider, *, transport: httpx.BaseTransport | None = None) -> list[ListedModel]:
     """The provider's model list over HTTP, with the provider's own base URL, key and timeouts."""
     headers = {"User-Agent": "snapshot-governance"}
-    api_key = os.environ.get(provider.api_key_env_var, "") if provider.api_key_env_var else ""
-    if provider.api_key_env_var and not api_key:
+    if not provider.lists_models:
+        raise NotConfigured(
+            f"Not synced: {provider.name} does not list its models' lifecycle over its API; "
+            "the catalog pack is the source."
+        )
+    simulator_only = provider.base_url.startswith(SIMULATOR_BASE_URL)
+    connection = connection_for(provider)
+    if provider.api_key_env_var and not simulator_only and connection.state != ConnectionState.LIVE:
         raise NotConfigured(f"Not synced: set {provider.api_key_env_var} to sync.")
-    if provider.base_url == SIMULATOR_BASE_URL and not settings.SIMULATOR_ENABLED:
+    if not connection.usable:
         raise NotConfigured("Not synced: the built-in simulator is not served here; set SIMULATOR_ENABLED=1 to sync.")
-    if api_key:
-        headers["Authorization"] = f"Bearer {api_key}"
+    if connection.credential:
+        headers["Authorization"] = f"Bearer {connection.credential}"
     timeout = httpx.Timeout(provider.read_timeout, connect=provider.connect_timeout)
     try:
         with httpx.Client(headers=headers, timeout=timeout, transport=transport) as client:
-            response = client.get(provider.resolved_base_url + "/models")
+            response = client.get(connection.base_url + "/models")
     except httpx.HTTPError as error:
         raise SyncError(f"{provider.name} could not be reached ({type(error).__name__}).") from error
     if response.status_code != 200:

@@ -10,6 +10,7 @@ records its size, SHA-256, the signing certificate and perceptual hashes for lat
 import contextlib
 import logging
 import mimetypes
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +24,9 @@ from governance.content_credentials import signing
 from governance.content_credentials.fingerprints import perceptual_hashes, sha256_of
 from governance.content_credentials.identity import load_identity
 from governance.generations.models import ArchivedFile, Generation
-from governance.generations.upstream import UpstreamError, client_for
+from governance.generations.providers.base import ProviderAdapter, UpstreamJob
+from governance.generations.upstream import UpstreamError
+from governance.lib.thumbnails import THUMBNAIL_TYPE, thumbnail_of
 
 logger = logging.getLogger(__name__)
 
@@ -36,14 +39,35 @@ def archive_storage():
     return storages["archive"]
 
 
-def archive_generation(generation: Generation) -> list[ArchivedFile]:
-    """Copy, sign and keep each of the generation's files; raises UpstreamError when the provider cannot deliver."""
-    return [_archive_variant(generation, variant) for variant in ARCHIVED_VARIANTS]
+def archive_generation(
+    generation: Generation, adapter: ProviderAdapter, job: UpstreamJob | None = None
+) -> list[ArchivedFile]:
+    """Copy, sign and keep each of the generation's files; raises UpstreamError when the provider cannot deliver.
+
+    `job` is the finished job as the worker just read it (its links are fresh); without it, it is read again.
+    Where the provider gives no thumbnail, one is made from the video.
+    """
+    job = job or adapter.retrieve(generation)
+    with tempfile.TemporaryFile() as video:
+        archived = [_archive_variant(generation, ArchivedFile.Variant.VIDEO, adapter, job, keep_original=video)]
+        archived.append(_archive_variant(generation, ArchivedFile.Variant.THUMBNAIL, adapter, job, video=video))
+    return archived
 
 
-def _archive_variant(generation: Generation, variant: str) -> ArchivedFile:
+def _archive_variant(
+    generation: Generation,
+    variant: str,
+    adapter: ProviderAdapter,
+    job: UpstreamJob,
+    *,
+    keep_original: BinaryIO | None = None,
+    video: BinaryIO | None = None,
+) -> ArchivedFile:
     with tempfile.TemporaryFile() as original, tempfile.TemporaryFile() as signed_copy:
-        content_type = _download(generation, variant, original)
+        content_type = _download(generation, variant, adapter, job, original, video=video)
+        if keep_original is not None:
+            shutil.copyfileobj(original, keep_original)
+            original.seek(0)
         upstream_sha256, upstream_size = sha256_of(original)
         outcome = _sign(generation, variant, content_type, original, signed_copy)
         delivered = signed_copy if outcome.signed else original
@@ -77,13 +101,29 @@ def _archive_variant(generation: Generation, variant: str) -> ArchivedFile:
     return archived
 
 
-def _download(generation: Generation, variant: str, into: BinaryIO) -> str:
-    with client_for(generation.provider).stream_content(generation.upstream_id, variant) as response:
-        for chunk in response.iter_bytes(CHUNK_SIZE):
-            into.write(chunk)
-        content_type = response.headers.get("Content-Type", DEFAULT_TYPES[variant])
+def _download(
+    generation: Generation,
+    variant: str,
+    adapter: ProviderAdapter,
+    job: UpstreamJob,
+    into: BinaryIO,
+    *,
+    video: BinaryIO | None = None,
+) -> str:
+    """Write the provider's file into `into`; a thumbnail the provider does not give is made from `video`."""
+    with adapter.open_media(generation, variant, job) as media:
+        if media is not None:
+            chunks, content_type = media
+            for chunk in chunks:
+                into.write(chunk)
+    if media is None:
+        thumbnail = thumbnail_of(video) if variant == ArchivedFile.Variant.THUMBNAIL and video is not None else None
+        if thumbnail is None:
+            raise UpstreamError(f"The provider gave no {variant} for this video.", status=502, code="no_content")
+        into.write(thumbnail)
+        content_type = THUMBNAIL_TYPE
     into.seek(0)
-    return content_type.split(";")[0].strip() or DEFAULT_TYPES[variant]
+    return (content_type or "").split(";")[0].strip() or DEFAULT_TYPES[variant]
 
 
 def _store(generation: Generation, variant: str, content_type: str, content: BinaryIO) -> str:

@@ -11,7 +11,8 @@ from django.http import StreamingHttpResponse
 
 from governance.generations.archive import open_archived
 from governance.generations.models import ArchivedFile, Generation
-from governance.generations.upstream import UpstreamError, client_for
+from governance.generations.providers import adapter_for
+from governance.generations.upstream import UpstreamError
 
 logger = logging.getLogger(__name__)
 
@@ -58,19 +59,19 @@ def _file_chunks(file):
 def _from_provider(generation: Generation, variant: str, headers: dict) -> StreamingHttpResponse:
     stack = contextlib.ExitStack()
     try:
-        upstream = stack.enter_context(client_for(generation.provider).stream_content(generation.upstream_id, variant))
+        media = stack.enter_context(adapter_for(generation.provider).open_media(generation, variant))
     except BaseException:
         stack.close()
         raise
-    if "Content-Length" in upstream.headers and "Content-Encoding" not in upstream.headers:
-        headers["Content-Length"] = upstream.headers["Content-Length"]  # httpx decodes an encoded body
+    if media is None:
+        stack.close()
+        raise UpstreamError(f"The provider offers no {variant} for this video.", status=404, code="not_found")
+    chunks, content_type = media
     return StreamingHttpResponse(
-        _chunks(upstream, stack),
-        content_type=upstream.headers.get("Content-Type", CONTENT_VARIANTS[variant]),
-        headers=headers,
+        _chunks(chunks, stack), content_type=content_type or CONTENT_VARIANTS[variant], headers=headers
     )
 
 
-def _chunks(upstream, stack: contextlib.ExitStack):
+def _chunks(chunks, stack: contextlib.ExitStack):
     with stack:
-        yield from upstream.iter_bytes(CHUNK_SIZE)
+        yield from chunks

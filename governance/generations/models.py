@@ -138,6 +138,12 @@ class Generation(models.Model):
     requested_model = models.CharField(max_length=100, blank=True)
     resolved_snapshot = models.CharField(max_length=100, blank=True)
     provider = models.ForeignKey("catalog.Provider", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    api_version = models.CharField(
+        max_length=40, blank=True, help_text="The provider API version the request ran under, where it has one."
+    )
+    simulated = models.BooleanField(
+        default=False, help_text="Run by the built-in simulator's dialect of the provider, not the provider itself."
+    )
     policy_revision = models.ForeignKey(
         "policies.PolicyRevision", null=True, blank=True, on_delete=models.PROTECT, related_name="generations"
     )

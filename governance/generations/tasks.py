@@ -16,8 +16,9 @@ from django.utils import timezone
 
 from governance.generations import idempotency, worker
 from governance.generations.models import Generation, is_running_step, new_step_token
+from governance.generations.providers import adapter_for
 from governance.generations.retention import apply_retention
-from governance.generations.upstream import UpstreamError, client_for
+from governance.generations.upstream import UpstreamError
 from governance.infra.caching import one_state_read
 from governance.infra.request_ids import bound_request_id
 
@@ -118,9 +119,9 @@ def sweep_stalled_generations() -> int:
 def delete_upstream_video(generation_id: int) -> None:
     generation = Generation.objects.select_related("provider").get(pk=generation_id)
     try:
-        client_for(generation.provider).delete_video(generation.upstream_id)
+        adapter_for(generation.provider).delete(generation)
     except UpstreamError as error:
-        if error.status == 404:
+        if error.status == 404 or not error.retryable:
             return
         raise
 

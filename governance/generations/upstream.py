@@ -1,33 +1,51 @@
-"""The httpx client for an OpenAI-compatible Videos API (OpenAI, a reseller, or our simulator)."""
+"""The HTTP side of calling a provider: one pooled httpx client per provider connection.
+
+Adapters (`generations/providers/`) decide paths, bodies and how each provider spells its
+errors; this module sends, times out, redacts secrets and turns transport failures into
+`UpstreamError`. Every provider call goes through `transport`, the test seam.
+"""
 
 import contextlib
 import json
-import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 
 import httpx
 
-from governance.catalog.models import Provider
-
+# Retried: rate limits, conflicts, timeouts and server errors. Anything else is final.
 RETRYABLE_STATUSES = {408, 409, 429, 500, 502, 503, 504}
+
+# Codes the gateway gives provider failures of its own kinds, whatever the provider calls them.
+CONTENT_FILTERED = "content_filtered"  # a provider's safety refusal: counted apart in usage and health gates
+QUOTA_EXCEEDED = "quota_exceeded"  # the account's quota or credits ran out: shown in usage
 
 
 class UpstreamError(Exception):
     """The provider refused or could not be reached; `retryable` says whether trying again may help."""
 
-    def __init__(self, message: str, *, status: int | None = None, code: str = "upstream_error", retry_after=None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str = "upstream_error",
+        retry_after: float | None = None,
+        retryable: bool | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.status = status
         self.code = code
         self.retry_after = retry_after
+        self._retryable = retryable
 
     @property
     def retryable(self) -> bool:
+        if self._retryable is not None:
+            return self._retryable
         return self.status is None or self.status in RETRYABLE_STATUSES
 
 
@@ -41,49 +59,78 @@ class FilePart:
     content_type: str
 
 
+# Reads a provider's error response into an UpstreamError (status, code, message, retry delay).
+ErrorReader = Callable[[httpx.Response, tuple[str, ...]], "UpstreamError"]
+
+
 class UpstreamClient:
-    def __init__(self, provider: Provider, transport: httpx.BaseTransport | None = None):
-        headers = {"User-Agent": "snapshot-governance"}
-        api_key = provider_api_key(provider)
-        if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
-        self.secrets = (api_key,) if api_key else ()
+    """JSON calls to one provider at one base URL, with the provider's auth headers on every request."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        headers: Mapping[str, str],
+        secrets: tuple[str, ...] = (),
+        timeout: httpx.Timeout,
+        read_error: ErrorReader | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ):
+        self.secrets = tuple(secret for secret in secrets if secret)
+        self.read_error = read_error or openai_error
         self.http = httpx.Client(
-            base_url=provider.resolved_base_url + "/",
-            headers=headers,
-            timeout=httpx.Timeout(provider.read_timeout, connect=provider.connect_timeout),
+            base_url=base_url.rstrip("/") + "/",
+            headers={"User-Agent": "snapshot-governance", **headers},
+            timeout=timeout,
             transport=transport,
         )
 
-    def post(self, path: str, *, fields: dict, idempotency_key: str, files: list[FilePart] = ()) -> dict:
+    def post(
+        self, path: str, *, fields: dict, idempotency_key: str = "", files: list[FilePart] = (), params=None
+    ) -> dict:
         """POST as JSON, or as multipart when files go along (nested values then travel as JSON text)."""
-        headers = {"Idempotency-Key": idempotency_key}
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         if not files:
-            return self._call("POST", path, json=fields, headers=headers)
+            return self.call("POST", path, json=fields, headers=headers, params=params)
         form = {name: value if isinstance(value, str) else json.dumps(value) for name, value in fields.items()}
         parts = {part.field: (part.filename, part.file, part.content_type) for part in files}
-        return self._call("POST", path, data=form, files=parts, headers=headers)
+        return self.call("POST", path, data=form, files=parts, headers=headers, params=params)
 
-    def get(self, path: str) -> dict:
-        return self._call("GET", path)
+    def get(self, path: str, *, params=None) -> dict:
+        return self.call("GET", path, params=params)
 
-    def retrieve_video(self, upstream_id: str) -> dict:
-        return self._call("GET", f"videos/{upstream_id}")
+    def delete(self, path: str) -> dict:
+        return self.call("DELETE", path)
 
-    def delete_video(self, upstream_id: str) -> dict:
-        return self._call("DELETE", f"videos/{upstream_id}")
+    def call(self, method: str, path: str, **kwargs) -> dict:
+        """One request; the JSON answer, or UpstreamError for a failure of any kind."""
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.TimeoutException as error:
+            raise UpstreamError(f"The provider did not answer in time ({type(error).__name__}).") from error
+        except httpx.HTTPError as error:
+            raise UpstreamError(f"The provider could not be reached: {self.redact(str(error))}") from error
+        if response.status_code >= 400:
+            raise self.read_error(response, self.secrets)
+        try:
+            return response.json() if response.content else {}
+        except ValueError as error:
+            raise UpstreamError("The provider answered with something that is not JSON.", status=502) from error
 
     @contextlib.contextmanager
-    def stream_content(self, upstream_id: str, variant: str) -> Iterator[httpx.Response]:
-        request = self.http.build_request("GET", f"videos/{upstream_id}/content", params={"variant": variant})
+    def stream(self, method: str, url: str, *, headers=None, params=None) -> Iterator[httpx.Response]:
+        """A streamed response (a video); `url` is a path under the base URL or an absolute link."""
+        request = self.http.build_request(method, url, headers=headers, params=params)
         try:
             response = self.http.send(request, stream=True)
+        except httpx.TimeoutException as error:
+            raise UpstreamError(f"The provider did not answer in time ({type(error).__name__}).") from error
         except httpx.HTTPError as error:
             raise UpstreamError(f"The provider could not be reached: {self.redact(str(error))}") from error
         try:
             if response.status_code >= 400:
                 response.read()
-                raise _error_from(response, self.secrets)
+                raise self.read_error(response, self.secrets)
             yield response
         finally:
             response.close()
@@ -92,54 +139,51 @@ class UpstreamClient:
         """Text from the provider, fit to keep and show: see `without_secrets`."""
         return without_secrets(text, *self.secrets)
 
-    def _call(self, method: str, path: str, **kwargs) -> dict:
-        try:
-            response = self.http.request(method, path, **kwargs)
-        except httpx.TimeoutException as error:
-            raise UpstreamError(f"The provider did not answer in time ({type(error).__name__}).") from error
-        except httpx.HTTPError as error:
-            raise UpstreamError(f"The provider could not be reached: {self.redact(str(error))}") from error
-        if response.status_code >= 400:
-            raise _error_from(response, self.secrets)
-        try:
-            return response.json()
-        except ValueError as error:
-            raise UpstreamError("The provider answered with something that is not JSON.", status=502) from error
 
-
-def _error_from(response: httpx.Response, secrets: tuple[str, ...]) -> UpstreamError:
+def openai_error(response: httpx.Response, secrets: tuple[str, ...]) -> UpstreamError:
+    """OpenAI's error shape, `{"error": {"message", "type", "code", "param"}}`, which many providers share."""
     code, message = "upstream_error", f"The provider answered HTTP {response.status_code}."
     try:
         error = response.json().get("error") or {}
+        if isinstance(error, str):
+            error = {"message": error}
         code = str(error.get("code") or code)[:64]
-        message = without_secrets(str(error.get("message") or message)[:1000], *secrets)
+        message = str(error.get("message") or message)[:1000]
     except (ValueError, AttributeError):
         pass
+    return upstream_error(response, message, code, secrets)
+
+
+def upstream_error(response: httpx.Response, message: str, code: str, secrets: tuple[str, ...]) -> UpstreamError:
+    """An UpstreamError for a provider's error answer: the message redacted, quota and retry delay read."""
+    if response.status_code == 429 and "quota" in message.lower():
+        code = QUOTA_EXCEEDED if code in ("upstream_error", "rate_limit_exceeded", "RESOURCE_EXHAUSTED") else code
     return UpstreamError(
-        message, status=response.status_code, code=code, retry_after=_retry_after(response.headers.get("Retry-After"))
+        without_secrets(message, *secrets),
+        status=response.status_code,
+        code=code,
+        retry_after=retry_after_seconds(response.headers.get("Retry-After")),
     )
 
 
-SECRET_SHAPES = re.compile(r"\b(sk|sgk|rk)[-_][A-Za-z0-9_*.-]{6,}")
+SECRET_SHAPES = re.compile(r"\b(sk|sgk|rk|key|xai)[-_][A-Za-z0-9_*.-]{6,}|\bAIza[0-9A-Za-z_-]{20,}|\bya29\.[\w.-]+")
 
 
 def without_secrets(text: str, *secrets: str) -> str:
     """A provider's error text, minus the given secrets (the provider's own key, whatever its shape, which
-    some providers echo back) and anything shaped like an API key (OpenAI echoes a masked key on a 401)."""
+    some providers echo back) and anything shaped like an API key or an OAuth token."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, "[key redacted]")
     return SECRET_SHAPES.sub("[key redacted]", text)
 
 
-def provider_api_key(provider: Provider) -> str:
-    """The provider's key, read from the environment variable it names; never stored."""
-    return os.environ.get(provider.api_key_env_var, "") if provider.api_key_env_var else ""
-
-
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | float | None) -> float | None:
+    """A retry delay in seconds from a Retry-After header or a provider's `retryDelay` ("3s", "1.5s")."""
+    if value is None or value == "":
+        return None
     try:
-        return max(0.0, float(value)) if value else None
+        return max(0.0, float(str(value).strip().removesuffix("s")))
     except ValueError:
         return None
 
@@ -152,10 +196,29 @@ _clients_lock = threading.Lock()
 transport: httpx.BaseTransport | None = None
 
 
-def client_for(provider: Provider) -> UpstreamClient:
-    """One pooled client per provider configuration, transport and process."""
-    key = (provider.pk, provider.resolved_base_url, provider.api_key_env_var, provider.read_timeout, id(transport))
+def pooled_client(
+    *,
+    base_url: str,
+    headers: Mapping[str, str],
+    secrets: tuple[str, ...] = (),
+    timeout: httpx.Timeout,
+    read_error: ErrorReader | None = None,
+) -> UpstreamClient:
+    """One client per base URL, headers, timeout, error reader and transport, per process."""
+    key = (base_url, tuple(sorted(headers.items())), secrets, repr(timeout), read_error, id(transport))
     with _clients_lock:
         if key not in _clients:
-            _clients[key] = UpstreamClient(provider, transport=transport)
+            _clients[key] = UpstreamClient(
+                base_url=base_url,
+                headers=headers,
+                secrets=secrets,
+                timeout=timeout,
+                read_error=read_error,
+                transport=transport,
+            )
         return _clients[key]
+
+
+def http_client(**kwargs) -> httpx.Client:
+    """A plain httpx client over the same transport, for an SDK that takes one (`http_client=`)."""
+    return httpx.Client(transport=transport, **kwargs)

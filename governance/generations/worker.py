@@ -23,10 +23,11 @@ from django.utils import timezone
 from governance.catalog.models import Alias
 from governance.catalog.selectors import catalog_view
 from governance.catalog.services import record_alias_drift
-from governance.generations.adapters import adapter_for
 from governance.generations.archive import archive_generation
 from governance.generations.models import Character, Generation, new_step_token
-from governance.generations.upstream import UpstreamError, provider_api_key, without_secrets
+from governance.generations.providers import adapter_for
+from governance.generations.providers.base import ProviderAdapter, UpstreamJob
+from governance.generations.upstream import UpstreamError
 from governance.infra.metrics import GENERATIONS, UPSTREAM_ERRORS, UPSTREAM_SECONDS
 from governance.policies.engine import DERIVED_OPERATIONS, Operation, Refusal, recheck, recheck_provider
 from governance.policies.selectors import policy_in_force
@@ -39,12 +40,6 @@ MAX_SUBMIT_ATTEMPTS = 8
 # Polling a job the provider accepted: keep trying through an outage this long (about an hour).
 MAX_POLL_ATTEMPTS = 70
 MAX_BACKOFF_SECONDS = 60.0
-KNOWN_STATUSES = {
-    Generation.Status.QUEUED,
-    Generation.Status.IN_PROGRESS,
-    Generation.Status.COMPLETED,
-    Generation.Status.FAILED,
-}
 
 
 def claim_step(generation_id: int, step: str) -> str | None:
@@ -118,15 +113,15 @@ def _start_upstream(generation: Generation) -> float | None:
         return None
     if generation.operation == Operation.CHARACTER:
         return _make_character(generation)
+    adapter = adapter_for(generation.provider)
     with upstream_call(generation, generation.operation):
-        answer = adapter_for(generation.provider).start(generation)
-    _check_status(answer)
-    note = f"upstream {answer['id']}"
-    if answer.get("model") and answer["model"] != generation.resolved_snapshot:
-        note += f"; provider reports model {answer['model']}"
-        _note_alias_drift(generation, str(answer["model"])[:100])
-    generation.start_upstream(answer["id"], note)
-    _apply_upstream_state(generation, answer)
+        job = adapter.start(generation)
+    note = f"upstream {job.id}"
+    if job.model and job.model != generation.resolved_snapshot:
+        note += f"; provider reports model {job.model}"
+        _note_alias_drift(generation, job.model[:100])
+    generation.start_upstream(job.id[:100], note)
+    _apply_upstream_state(generation, job, adapter)
     if generation.is_finished:
         return None
     return _poll_interval(generation)
@@ -160,9 +155,9 @@ def _recheck_policy(generation: Generation) -> Refusal | None:
 
 
 def _make_character(generation: Generation) -> None:
+    adapter = adapter_for(generation.provider)
     with upstream_call(generation, generation.operation):
-        answer = adapter_for(generation.provider).create_character(generation)
-    upstream_id = str(answer["id"])
+        upstream_id = adapter.create_character(generation)
     with transaction.atomic():
         Character.objects.filter(generation=generation).update(upstream_id=upstream_id)
         generation.start_upstream(upstream_id, f"upstream character {upstream_id}")
@@ -178,11 +173,11 @@ def _source_gone(generation: Generation) -> bool:
 
 
 def _poll_upstream(generation: Generation) -> float | None:
+    adapter = adapter_for(generation.provider)
     with upstream_call(generation, "retrieve"):
-        answer = adapter_for(generation.provider).retrieve(generation.upstream_id)
-    _check_status(answer)
+        job = adapter.retrieve(generation)
     generation.upstream_attempts = 0
-    _apply_upstream_state(generation, answer)
+    _apply_upstream_state(generation, job, adapter)
     return None if generation.is_finished else _poll_interval(generation)
 
 
@@ -200,37 +195,26 @@ def upstream_call(generation: Generation, operation: str) -> Iterator[None]:
         UPSTREAM_SECONDS.labels(*labels).observe(time.perf_counter() - started)
 
 
-def _check_status(answer: dict) -> None:
-    """An answer whose status we do not know is treated as malformed: retried, then failed."""
-    if answer.get("status") not in KNOWN_STATUSES:
-        raise ValueError(f"unknown status {answer.get('status')!r}")
-
-
-def _apply_upstream_state(generation: Generation, answer: dict) -> None:
-    status = answer.get("status")
+def _apply_upstream_state(generation: Generation, job: UpstreamJob, adapter: ProviderAdapter) -> None:
+    """The job as the provider reports it, in our terms (an unknown status never gets here: see UpstreamJob)."""
+    status = job.status
     if status == Generation.Status.COMPLETED:
-        _archive(generation)
-        expires_at = answer.get("expires_at")
-        _complete(generation, expires_at=dt.datetime.fromtimestamp(int(expires_at), tz=dt.UTC) if expires_at else None)
+        _archive(generation, adapter, job)
+        _complete(generation, expires_at=job.expires_at)
     elif status == Generation.Status.FAILED:
-        error = answer.get("error") or {}
-        message = str(error.get("message") or "The provider reports the generation failed.")[:1000]
-        _fail(
-            generation,
-            error.get("code") or "generation_failed",
-            without_secrets(message, provider_api_key(generation.provider)),
-        )
+        message = (job.error_message or "The provider reports the generation failed.")[:1000]
+        _fail(generation, job.error_code or "generation_failed", adapter.redact(message))
     else:
         started = status == Generation.Status.IN_PROGRESS and generation.status != status
-        progress = max(0, min(99, int(answer.get("progress") or 0)))
+        progress = max(0, min(99, job.progress))
         next_check_at = timezone.now() + _grace(_poll_interval(generation))
         if generation.note_progress(status, progress, next_check_at=next_check_at) and started:
             GENERATIONS.labels(status).inc()
 
 
-def _archive(generation: Generation) -> None:
+def _archive(generation: Generation, adapter: ProviderAdapter, job: UpstreamJob) -> None:
     """Keep our own signed copy before the client hears the video is ready; a failed copy is retried like a poll."""
-    files = archive_generation(generation)
+    files = archive_generation(generation, adapter, job)
     signed = sorted({file.certificate_fingerprint for file in files if file.signed})
     if signed:
         note = f"{len(files)} files signed with certificate {', '.join(fp[:16] for fp in signed)}"

@@ -23,6 +23,14 @@ class PolicyRevision(models.Model):
     allowed_snapshots = models.JSONField(default=list)
     alias_requests = models.CharField(max_length=8, choices=AliasRequests.choices, default=AliasRequests.REFUSE)
     canary_snapshot = models.CharField(max_length=100, blank=True)
+    canary_provider = models.ForeignKey(
+        "catalog.Provider",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The canary's provider when it is not the policy's own (a canary across providers).",
+    )
     canary_percent = models.PositiveSmallIntegerField(default=0)
     max_seconds = models.PositiveSmallIntegerField(null=True, blank=True)
     allowed_sizes = models.JSONField(null=True, blank=True, help_text="Empty means any size the snapshot supports.")

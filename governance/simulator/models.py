@@ -9,6 +9,12 @@ from governance.simulator.snapshots import ALL_SNAPSHOTS, FALLBACK_PACE, Pace
 
 SHARE = [MinValueValidator(0.0), MaxValueValidator(1.0)]
 
+# A prompt holding this marker is refused by every dialect's safety filter, as a provider's
+# responsible-AI filter refuses a prompt: the job is accepted, then ends failed.
+SAFETY_MARKER = "[unsafe]"
+SAFETY_ERROR_CODE = "content_filtered"
+SAFETY_MESSAGE = "The prompt was blocked by the provider's safety filter (simulated: the prompt holds [unsafe])."
+
 
 class SimulatorProfile(models.Model):
     """How one snapshot behaves: speed, job failures and request faults (for demos and fault tests)."""
@@ -102,6 +108,15 @@ class SimulatedVideo(models.Model):
     style = models.JSONField(null=True, blank=True)
     remixed_from_video_id = models.CharField(max_length=40, null=True, blank=True)
     operation = models.CharField(max_length=16, default="create", help_text="create, remix, edit or extend.")
+    dialect = models.CharField(
+        max_length=16, default="openai", help_text="Which provider's protocol accepted the job (simulator/dialects)."
+    )
+    native = models.JSONField(
+        default=dict, blank=True, help_text="The provider-specific fields as the dialect received them."
+    )
+    blocked_by_safety = models.BooleanField(
+        default=False, help_text=f"The prompt holds {SAFETY_MARKER!r}: the job ends refused by the safety filter."
+    )
     source_video_id = models.CharField(
         max_length=40, blank=True, help_text="The video edited or extended; empty for an uploaded source."
     )
@@ -144,7 +159,10 @@ class SimulatedVideo(models.Model):
             self.status, self.progress = VideoStatus.IN_PROGRESS, min(99, int(100 * share))
 
     def _finish(self) -> None:
-        if self.destined_to_fail:
+        if self.blocked_by_safety:
+            self.status, self.progress, self.completed_at = VideoStatus.FAILED, 0, None
+            self.error = {"code": SAFETY_ERROR_CODE, "message": SAFETY_MESSAGE}
+        elif self.destined_to_fail:
             self.status, self.progress, self.completed_at = VideoStatus.FAILED, 0, None
             self.error = {
                 "code": "generation_failed",

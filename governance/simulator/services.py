@@ -11,15 +11,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+from django.core import signing
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.http import QueryDict
+from django.http import HttpRequest, QueryDict
+from django.urls import reverse
 from django.utils import timezone
 
 from governance.lib.converters import number_or_none
 from governance.lib.media import IMAGE_TYPES, VIDEO_TYPES, sniff
 from governance.simulator.errors import SimulatorError, invalid_type, invalid_value, video_not_found
 from governance.simulator.models import (
+    SAFETY_MARKER,
     SimulatedCharacter,
     SimulatedModelListing,
     SimulatedVideo,
@@ -70,6 +74,8 @@ class VideoSpec:
     operation: str = "create"
     source_video_id: str = ""
     source_sha256: str = ""
+    dialect: str = API_OPENAI
+    native: Mapping[str, Any] | None = None  # the dialect's own fields, kept on the job as received
 
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True, default=str).encode()).hexdigest()
@@ -277,6 +283,9 @@ def create_video(
         remixed_from_video_id=spec.remixed_from_video_id,
         operation=spec.operation,
         source_video_id=spec.source_video_id,
+        dialect=spec.dialect,
+        native=dict(spec.native or {}),
+        blocked_by_safety=SAFETY_MARKER in spec.prompt,
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
         latency_seconds=profile.latency_for(spec.seconds),
@@ -567,3 +576,30 @@ def find_character(character_id: str) -> SimulatedCharacter:
     if character is None:
         raise SimulatorError(404, f"Character '{character_id}' not found.", code="character_not_found")
     return character
+
+
+# Result links: what a provider hands out for a finished file, signed and expiring.
+_link_signer = signing.TimestampSigner(salt="simulator.result-link")
+
+
+def result_link(request: HttpRequest, video: SimulatedVideo, variant: str = "video") -> tuple[str, dt.datetime]:
+    """An absolute link to a completed video's file that stops working after SIMULATOR_LINK_SECONDS."""
+    token = _link_signer.sign(f"{video.video_id}:{variant}")
+    url = request.build_absolute_uri(reverse("simulator-files:file", args=[token]))
+    return url, timezone.now() + dt.timedelta(seconds=settings.SIMULATOR_LINK_SECONDS)
+
+
+def linked_content(token: str) -> tuple[bytes, str]:
+    """The file a result link names, while the link is good; 403 once it has expired, as a storage bucket answers."""
+    try:
+        value = _link_signer.unsign(token, max_age=settings.SIMULATOR_LINK_SECONDS)
+    except signing.SignatureExpired as error:
+        raise SimulatorError(
+            403, "Request has expired: the result link is no longer valid.", code="AccessDenied"
+        ) from error
+    except signing.BadSignature as error:
+        raise SimulatorError(
+            403, "The result link's signature does not match.", code="SignatureDoesNotMatch"
+        ) from error
+    video_id, _, variant = value.partition(":")
+    return video_content(video_id, variant=variant)

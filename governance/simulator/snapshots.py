@@ -1,9 +1,10 @@
 """What the simulator serves: the snapshots of its catalog packs, read once at import.
 
-The catalog packs `governance/catalog/packs/simulator.json` (Sora, at /simulator/v1) and
-`simulator-lumen.json` (the made-up Lumen family, at /simulator/lumen/v1) are the one
-source of truth for names, aliases, seconds, sizes and features; the catalog loads the
-same files, so the gateway's catalog and its built-in upstream cannot disagree.
+Each API the simulator speaks reads one catalog pack: `simulator.json` (Sora, at
+/simulator/v1), `simulator-lumen.json` (the made-up Lumen family, at /simulator/lumen/v1),
+and each real provider's own pack for its dialect (`gemini.json` at /simulator/gemini/…).
+The packs are the one source of truth for names, aliases, seconds, sizes and features; the
+catalog loads the same files, so the gateway's catalog and its built-in upstream cannot disagree.
 """
 
 import datetime as dt
@@ -13,9 +14,13 @@ from pathlib import Path
 
 PACKS_DIR = Path(__file__).resolve().parent.parent / "catalog" / "packs"
 PACK_PATH = PACKS_DIR / "simulator.json"
-# Each API the simulator serves: its catalog pack and the model a request without one gets.
+# Each API the simulator serves (the provider kind it imitates): its catalog pack, and for the
+# OpenAI-shaped APIs the model a request without one gets. A provider dialect adds its kind here.
 API_OPENAI, API_LUMEN = "openai", "lumen"
-API_PACKS = {API_OPENAI: PACK_PATH, API_LUMEN: PACKS_DIR / "simulator-lumen.json"}
+API_PACKS = {
+    API_OPENAI: PACK_PATH,
+    API_LUMEN: PACKS_DIR / "simulator-lumen.json",
+}
 API_DEFAULT_MODELS = {API_OPENAI: "sora-2", API_LUMEN: "lumen-1"}
 
 
@@ -81,12 +86,16 @@ SNAPSHOTS, ALIASES = read_pack()
 # each snapshot's own name, plus "sora-2" -> "sora-2-2025-12-08" and "sora-2-pro" -> "sora-2-pro-2025-10-06".
 MODEL_TABLE: dict[str, str] = {**{name: name for name in SNAPSHOTS}, **ALIASES}
 
-_lumen_snapshots, _lumen_aliases = read_pack(API_PACKS[API_LUMEN])
-MODEL_TABLES: dict[str, dict[str, str]] = {
-    API_OPENAI: MODEL_TABLE,
-    API_LUMEN: {**{name: name for name in _lumen_snapshots}, **_lumen_aliases},
+# For each API: the snapshots it serves, and every model name it answers to mapped to its snapshot.
+API_SNAPSHOTS: dict[str, dict[str, SimulatedSnapshot]] = {}
+MODEL_TABLES: dict[str, dict[str, str]] = {}
+for _api, _path in API_PACKS.items():
+    _snapshots, _aliases = read_pack(_path)
+    API_SNAPSHOTS[_api] = _snapshots
+    MODEL_TABLES[_api] = {**{name: name for name in _snapshots}, **_aliases}
+ALL_SNAPSHOTS: dict[str, SimulatedSnapshot] = {
+    name: snapshot for snapshots in API_SNAPSHOTS.values() for name, snapshot in snapshots.items()
 }
-ALL_SNAPSHOTS: dict[str, SimulatedSnapshot] = {**SNAPSHOTS, **_lumen_snapshots}
 
 DEFAULT_MODEL = "sora-2"
 DEFAULT_SECONDS = "4"

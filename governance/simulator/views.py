@@ -154,3 +154,14 @@ def model(request: HttpRequest, model_name: str) -> HttpResponse:
 @openai_endpoint("GET", "POST", "PUT", "PATCH", "DELETE")
 def unknown_route(request: HttpRequest) -> HttpResponse:
     raise SimulatorError(404, f"Invalid URL ({request.method} {request.path}).")
+
+
+def linked_file(request: HttpRequest, token: str) -> HttpResponse:
+    """A result link, as a provider's storage serves it: no auth header, the signature is the key."""
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponse(status=405)
+    try:
+        content, content_type = services.linked_content(token)
+    except SimulatorError as error:
+        return HttpResponse(f"{error.code}: {error.message}", status=error.status, content_type="text/plain")
+    return HttpResponse(content, content_type=content_type)

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand
 
 from governance.generations.archive import archive_generation
 from governance.generations.models import Generation
+from governance.generations.providers import adapter_for
 from governance.generations.upstream import UpstreamError
 
 
@@ -27,7 +28,7 @@ class Command(BaseCommand):
         archived = failed = 0
         for generation in pending[:limit] if limit else pending.iterator():
             try:
-                archive_generation(generation)
+                archive_generation(generation, adapter_for(generation.provider))
                 archived += 1
             except UpstreamError as error:
                 failed += 1
