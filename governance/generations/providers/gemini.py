@@ -56,7 +56,7 @@ STATUSES = {
 }
 # The shorter side of our "WIDTHxHEIGHT" sizes, as the Interactions API's `resolution`.
 RESOLUTIONS = {360: "360p", 720: "720p", 1080: "1080p", 2160: "4k"}
-SAFETY_WORDS = ("safety", "blocked", "prohibited", "responsible ai", "harm")
+SAFETY_WORDS = ("safety", "blocked", "prohibited", "responsible ai")
 
 
 def google_error(response: httpx.Response, secrets: tuple[str, ...]) -> UpstreamError:
