@@ -175,7 +175,7 @@ class GeminiAdapter(ProviderAdapter):
         timeout = httpx.Timeout(self.provider.read_timeout, connect=self.provider.connect_timeout)
         with upstream.http_client(timeout=timeout) as http:
             client = genai.Client(
-                api_key=self.connection.credential or "simulated",
+                api_key=self.connection.credential or "simulated",  # the simulator, like Google, wants a key
                 http_options=types.HttpOptions(
                     base_url=self.connection.base_url,
                     api_version=self.api_version,
@@ -192,6 +192,8 @@ class GeminiAdapter(ProviderAdapter):
                 raise UpstreamError("The Gemini API did not answer in time.") from error
             except sdk_errors.APIConnectionError as error:
                 raise UpstreamError(f"The Gemini API could not be reached: {self.redact(str(error))}") from error
+            except sdk_errors.APIResponseValidationError as error:
+                raise UpstreamError("The Gemini API answered with something we cannot read.", status=502) from error
 
     def job(self, interaction: Any) -> UpstreamJob:
         """An interaction in our terms; a refusal by Google's safety filters is `content_filtered`."""
