@@ -311,7 +311,12 @@ def _for_display(rows: QuerySet[Generation]) -> QuerySet[Generation]:
     return (
         rows.select_related("project", "environment")
         .defer("parameters", "timeline", "error_message")
-        .annotate(source_video_id=F("remixed_from__video_id"), character_name=KT("parameters__name"))
+        .annotate(
+            source_video_id=F("remixed_from__video_id"),
+            character_name=KT("parameters__name"),
+            provider_name=F("provider__name"),
+            policy_number=F("policy_revision__number"),
+        )
     )
 
 
