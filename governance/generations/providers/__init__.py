@@ -16,6 +16,7 @@ ADAPTERS: dict[str, str] = {
     ProviderKind.LUMEN: "governance.generations.providers.openai.LumenAdapter",
     ProviderKind.AZURE_OPENAI: "governance.generations.providers.azure_openai.AzureOpenAIAdapter",
     ProviderKind.XAI: "governance.generations.providers.xai.XAIVideosAdapter",
+    ProviderKind.GEMINI: "governance.generations.providers.gemini.GeminiAdapter",
 }
 
 

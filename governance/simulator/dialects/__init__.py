@@ -11,4 +11,5 @@ objects, error bodies, expiring result links and safety refusals.
 DIALECTS: dict[str, str] = {
     "azure-openai": "azure_openai",
     "xai": "xai",
+    "gemini": "gemini",
 }
