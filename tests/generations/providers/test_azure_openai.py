@@ -198,7 +198,7 @@ def test_a_generation_runs_through_the_worker_on_the_simulated_dialect(simulated
 
     done = Generation.objects.get(pk=accepted.pk)
     job = SimulatedVideo.objects.get(video_id=done.upstream_id)
-    assert done.status == "completed"
+    assert (done.status, done.simulated) == ("completed", True)
     assert (job.dialect, job.model, job.seconds, job.size) == ("openai", "sora-2-2025-12-08", 8, "1280x720")
     assert content.status_code == 200 and b"".join(content.streaming_content)[4:8] == b"ftyp"
 

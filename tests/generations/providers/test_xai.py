@@ -229,7 +229,7 @@ def test_a_generation_runs_through_the_worker_on_the_simulated_dialect_and_outli
 
     done = Generation.objects.get(pk=accepted.pk)
     job = SimulatedVideo.objects.get(video_id=done.upstream_id)
-    assert done.status == "completed"
+    assert (done.status, done.simulated) == ("completed", True)
     assert (job.dialect, job.seconds, job.size) == ("xai", 6, "848x480")
     assert job.native == {"aspect_ratio": "16:9", "resolution": "480p"}
     assert content.status_code == 200 and b"".join(content.streaming_content)[4:8] == b"ftyp"
