@@ -156,8 +156,9 @@ def answer(request: HttpRequest, video: SimulatedVideo) -> dict:
         return {"status": "done", "video": result, "model": video.requested_model, "progress": 100}
     return {
         "status": "failed",
+        "video": {"duration": 0, "respect_moderation": True},
+        "model": "",
         "error": {"code": "internal_error", "message": error.get("message", "Video generation failed.")},
-        "model": video.requested_model,
     }
 
 

@@ -70,6 +70,15 @@ def test_a_refused_prompt_finishes_without_a_usable_video(xai, instant):
     assert polled["video"]["respect_moderation"] is False and not polled["video"]["url"]
 
 
+def test_a_failed_job_answers_200_with_xais_error_object(xai):
+    SimulatorProfile.objects.create(snapshot="grok-imagine-video", latency_seconds=0, failure_rate=1.0)
+    created = xai.post("/v1/videos/generations", json={"prompt": "A cat"})
+    polled = xai.get(f"/v1/videos/{created.json()['request_id']}")
+
+    assert polled.status_code == 200 and polled.json()["status"] == "failed"
+    assert polled.json()["error"]["code"] == "internal_error" and polled.json()["error"]["message"]
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [("duration", 20), ("aspect_ratio", "21:9"), ("resolution", "4k"), ("model", "grok-imagine-video-9")],
