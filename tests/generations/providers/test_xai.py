@@ -233,3 +233,13 @@ def test_a_generation_runs_through_the_worker_on_the_simulated_dialect_and_outli
     assert (job.dialect, job.seconds, job.size) == ("xai", 6, "848x480")
     assert job.native == {"aspect_ratio": "16:9", "resolution": "480p"}
     assert content.status_code == 200 and b"".join(content.streaming_content)[4:8] == b"ftyp"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("field", "value"), [("seconds", "20"), ("size", "1920x1080")])
+def test_a_length_or_size_grok_does_not_offer_never_reaches_xai(simulated_dialects, field, value):
+    api = api_on("xai", "grok-imagine-video")
+    refused = api.post("videos", {"prompt": "A cat", "seconds": "6", "size": "848x480", field: value})
+
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == field
+    assert not SimulatedVideo.objects.exists()
