@@ -243,3 +243,19 @@ def test_a_length_or_size_grok_does_not_offer_never_reaches_xai(simulated_dialec
 
     assert refused.status_code == 400 and refused.json()["error"]["param"] == field
     assert not SimulatedVideo.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_video_the_simulated_moderation_withholds_fails_as_content_filtered(simulated_dialects):
+    with time_machine.travel(dt.datetime(2026, 12, 6, 9, 0, tzinfo=dt.UTC), tick=False) as clock:
+        api = api_on("xai", "grok-imagine-video")
+        SimulatorProfile.objects.create(snapshot="grok-imagine-video", latency_seconds=1, failure_rate=0)
+        created = api.post("videos", {"prompt": "A fight [unsafe]", "seconds": "6", "size": "848x480"})
+        accepted = Generation.objects.get(video_id=created.json()["id"])
+        worker.advance(accepted.pk)
+        clock.shift(2)
+        worker.advance(accepted.pk)
+
+    refused = Generation.objects.get(pk=accepted.pk)
+    assert (refused.status, refused.error_code) == ("failed", CONTENT_FILTERED)
+    assert "moderation" in refused.error_message
