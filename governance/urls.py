@@ -39,4 +39,5 @@ if settings.SIMULATOR_ENABLED:
     # Result links (they expire, as providers' do) and each real provider's dialect at its own origin.
     urlpatterns.insert(0, path("simulator/files/", include("governance.simulator.file_urls")))
     for kind, module in DIALECTS.items():
-        urlpatterns.insert(0, path(f"simulator/{kind}/", include(f"governance.simulator.dialects.{module}")))
+        dialect = (f"governance.simulator.dialects.{module}", f"simulator-{kind}")
+        urlpatterns.insert(0, path(f"simulator/{kind}/", include(dialect, namespace=f"simulator-{kind}")))
