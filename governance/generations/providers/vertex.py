@@ -108,15 +108,26 @@ def api_error(error: genai_errors.APIError, secrets: tuple[str, ...]) -> Upstrea
     return UpstreamError(message, status=error.code, code=str(error.status or "upstream_error")[:64])
 
 
-def image_from_url(reference: dict) -> types.Image | None:
-    """A reference image Veo can take: a data: URI (sent inline) or a gs:// URI; None for anything else."""
+def image_from_url(reference: dict) -> types.Image:
+    """A reference image as Veo takes one: a data: URI (sent inline) or a gs:// URI. Veo fetches no
+    https links, and the worker does not fetch a client's URLs for it: anything else is refused."""
     url = str((reference or {}).get("image_url") or "")
     if url.startswith("gs://"):
         return types.Image(gcs_uri=url)
     if url.startswith("data:") and ";base64," in url:
         header, _, data = url.partition(";base64,")
-        return types.Image(image_bytes=base64.b64decode(data), mime_type=header.removeprefix("data:") or "image/png")
-    return None
+        try:
+            return types.Image(image_bytes=base64.b64decode(data, validate=True), mime_type=header[5:] or "image/png")
+        except ValueError as error:
+            raise UpstreamError(
+                "A reference image's data: URI is not base64.", status=400, code="invalid_value"
+            ) from error
+    raise UpstreamError(
+        "Vertex AI takes reference images inline or from Cloud Storage: upload the image, or send a data: URI "
+        "or a gs:// URI.",
+        status=400,
+        code="invalid_value",
+    )
 
 
 def storage_media_url(gcs_uri: str) -> str:
@@ -201,7 +212,9 @@ class VertexVeoAdapter(ProviderAdapter):
     read_error = google_error
 
     def auth_headers(self) -> dict[str, str]:
-        return {}  # the SDK puts the access token on each call; Cloud Storage links carry their own
+        """None on the pooled client: the SDK puts the access token on each call (Google's tokens, `ya29.…`,
+        are redacted from any text by their shape), and a Cloud Storage link carries its own."""
+        return {}
 
     def start(self, generation: Generation) -> UpstreamJob:
         self.check_offered(generation.operation)
@@ -227,6 +240,8 @@ class VertexVeoAdapter(ProviderAdapter):
 
     def video_config(self, generation: Generation) -> types.GenerateVideosConfig:
         """seconds, size and the request options in Veo's parameters; one video per job."""
+        if generation.size not in SIZES:
+            raise UpstreamError(f"Veo has no size {generation.size}.", status=400, code="invalid_value")
         aspect_ratio, resolution = SIZES[generation.size]
         parameters = generation.parameters
         config: dict[str, Any] = {
@@ -240,7 +255,7 @@ class VertexVeoAdapter(ProviderAdapter):
         if "audio" in self.features(generation):
             # Audio is on unless the request turns it off: the pack's prices are the prices with audio.
             config["generate_audio"] = bool(parameters.get("generate_audio", True))
-        references = [image for image in map(image_from_url, parameters.get("reference_images") or []) if image]
+        references = [image_from_url(reference) for reference in parameters.get("reference_images") or []]
         if references:
             config["reference_images"] = [
                 types.VideoGenerationReferenceImage(image=image, reference_type="asset") for image in references

@@ -215,6 +215,17 @@ def test_audio_can_be_turned_off_and_reference_images_travel_inline(vertex, stud
     ]
 
 
+def test_a_reference_image_veo_cannot_fetch_is_refused_before_anything_is_sent(vertex, studio):
+    generation = accepted(studio, reference_images=[{"image_url": "https://example.com/cat.png"}])
+
+    with pytest.raises(UpstreamError) as raised:
+        adapter_for(generation.provider).start(generation)
+
+    assert (raised.value.status, raised.value.retryable) == (400, False)
+    assert "data: URI or a gs:// URI" in raised.value.message
+    assert vertex.vertex_calls() == []
+
+
 def test_the_location_picks_the_regional_origin(vertex, studio, monkeypatch):
     monkeypatch.setenv("GOOGLE_CLOUD_LOCATION", "europe-west4")
     generation = accepted(studio)
