@@ -211,6 +211,11 @@ class VertexVeoAdapter(ProviderAdapter):
 
     read_error = google_error
 
+    @property
+    def api_version(self) -> str:
+        """The version in every path (`v1`), recorded on each generation; the pack pins it."""
+        return self.provider.api_version or API_VERSION
+
     def auth_headers(self) -> dict[str, str]:
         """None on the pooled client: the SDK puts the access token on each call (Google's tokens, `ya29.…`,
         are redacted from any text by their shape), and a Cloud Storage link carries its own."""
@@ -347,7 +352,7 @@ class VertexVeoAdapter(ProviderAdapter):
                     credentials=self.credentials(),
                     http_options=types.HttpOptions(
                         base_url=self.origin.rstrip("/") + "/",
-                        api_version=self.api_version or API_VERSION,
+                        api_version=self.api_version,
                         timeout=int(timeout * 1000),
                         retry_options=None,  # no retries of its own: the worker's rules apply
                         httpx_client=upstream.http_client(

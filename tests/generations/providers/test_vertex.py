@@ -167,6 +167,7 @@ def test_start_sends_the_documented_create_with_a_minted_token(vertex, studio):
     }
     assert body["labels"] == {"governance_video": generation.video_id}
     assert (job.id, job.status) == (UPSTREAM_ID, "queued")
+    assert adapter_for(generation.provider).api_version == "v1"
 
 
 def test_the_token_comes_from_a_jwt_bearer_grant_and_is_kept_until_it_expires(vertex, studio):
