@@ -170,6 +170,9 @@ RULES: dict[str, Rule] = {
     # The simulator, only when SIMULATOR_ENABLED: an unauthenticated fake provider (off in production).
     "simulator:*": everyone(ANY_ANSWER),
     "simulator-lumen:*": everyone(ANY_ANSWER),
+    "simulator-*:*": everyone(ANY_ANSWER),  # each provider's dialect (simulator-<kind>)
+    "simulator-vertex:model-call": everyone(401),  # Vertex wants an OAuth2 bearer token, as Google does
+    "simulator-files:file": everyone(403),  # a result link whose signature does not match, as a bucket answers
     # The admin: its own sign-in, then staff only.
     "admin:login": everyone(ANY_ANSWER),
     "admin:logout": everyone(302, method="POST"),

@@ -203,7 +203,16 @@ def read_image(instance: dict) -> dict | None:
 
 
 @vertex_endpoint
-def predict_long_running(request: HttpRequest, version: str, project: str, location: str, model: str) -> HttpResponse:
+def model_call(request: HttpRequest, version: str, project: str, location: str, call: str) -> HttpResponse:
+    """`{model}:{method}`, the last segment of a Vertex model call, sent to its method."""
+    model, _, method = call.partition(":")
+    methods = {"predictLongRunning": predict_long_running, "fetchPredictOperation": fetch_predict_operation}
+    if version not in ("v1", "v1beta1") or method not in methods:
+        raise SimulatorError(404, f"The requested URL {request.path} was not found on this server.")
+    return methods[method](request, project, location, model)
+
+
+def predict_long_running(request: HttpRequest, project: str, location: str, model: str) -> HttpResponse:
     snapshot = served_snapshot(project, location, model)
     body = json_body(request)
     instance = read_instance(body)
@@ -233,10 +242,7 @@ def operation_name(video: SimulatedVideo) -> str:
     return f"{video.native['operation_prefix']}/operations/{video.video_id}"
 
 
-@vertex_endpoint
-def fetch_predict_operation(
-    request: HttpRequest, version: str, project: str, location: str, model: str
-) -> HttpResponse:
+def fetch_predict_operation(request: HttpRequest, project: str, location: str, model: str) -> HttpResponse:
     name = json_body(request).get("operationName")
     if not isinstance(name, str) or "/operations/" not in name:
         raise SimulatorError(400, "operationName must name an operation of this model.", param="operationName")
@@ -311,13 +317,13 @@ def unknown_route(request: HttpRequest) -> HttpResponse:
     return google_error(SimulatorError(404, f"The requested URL {request.path} was not found on this server."))
 
 
-MODEL_PATH = (
-    r"^(?P<version>v1|v1beta1)/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)"
-    r"/publishers/google/models/(?P<model>[^/:]+):"
-)
+app_name = "simulator-vertex"
 urlpatterns = [
-    path("token", token, name="vertex-token"),
-    re_path(MODEL_PATH + r"predictLongRunning$", predict_long_running, name="vertex-predict-long-running"),
-    re_path(MODEL_PATH + r"fetchPredictOperation$", fetch_predict_operation, name="vertex-fetch-predict-operation"),
-    re_path(r"^", unknown_route),
+    path("token", token, name="token"),
+    path(
+        "<str:version>/projects/<str:project>/locations/<str:location>/publishers/google/models/<str:call>",
+        model_call,
+        name="model-call",
+    ),
+    re_path(r"^", unknown_route, name="unknown-route"),
 ]
