@@ -237,6 +237,16 @@ def test_the_location_picks_the_regional_origin(vertex, studio, monkeypatch):
     assert str(vertex.vertex_calls()[-1].url).startswith(expected)
 
 
+def test_vertex_base_url_replaces_the_regional_origin(vertex, studio, monkeypatch):
+    monkeypatch.setenv("VERTEX_BASE_URL", "https://vertex-proxy.internal.example")
+    generation = accepted(studio)
+
+    adapter_for(generation.provider).start(generation)
+
+    expected = f"https://vertex-proxy.internal.example/v1/{MODEL_RESOURCE}:predictLongRunning"
+    assert str(vertex.vertex_calls()[-1].url) == expected
+
+
 def test_without_the_project_variable_the_key_files_project_is_used(vertex, studio, monkeypatch):
     monkeypatch.delenv("GOOGLE_CLOUD_PROJECT")
     generation = accepted(studio)
