@@ -20,6 +20,7 @@ API_OPENAI, API_LUMEN = "openai", "lumen"
 API_PACKS = {
     API_OPENAI: PACK_PATH,
     API_LUMEN: PACKS_DIR / "simulator-lumen.json",
+    "vertex": PACKS_DIR / "vertex.json",
     "azure-openai": PACKS_DIR / "azure-openai.json",
     "xai": PACKS_DIR / "xai.json",
     "gemini": PACKS_DIR / "gemini.json",

@@ -174,6 +174,7 @@ RULES: dict[str, Rule] = {
     "simulator-lumen:*": everyone(ANY_ANSWER),
     # Its result links and each provider's dialect (`simulator-<kind>`): fake providers, their own auth headers.
     "simulator-*:*": everyone(PROVIDER_ANSWER),
+    "simulator-vertex:model-call": everyone(401),  # Vertex wants an OAuth2 bearer token, as Google does
     # The admin: its own sign-in, then staff only.
     "admin:login": everyone(ANY_ANSWER),
     "admin:logout": everyone(302, method="POST"),

@@ -9,6 +9,7 @@ objects, error bodies, expiring result links and safety refusals.
 
 # Provider kind (the URL prefix) -> module in this package.
 DIALECTS: dict[str, str] = {
+    "vertex": "vertex",
     "azure-openai": "azure_openai",
     "xai": "xai",
     "gemini": "gemini",
