@@ -89,6 +89,12 @@ class RunwayAdapter(ProviderAdapter):
     @contextlib.contextmanager
     def sdk(self) -> Iterator[runwayml.RunwayML]:
         """Runway's SDK on our transport, pinned to the catalog's API version, with its own retries off."""
+        if not self.api_version:
+            raise UpstreamError(
+                f"{self.provider.name} has no API version pinned in the catalog (X-Runway-Version); load its pack.",
+                code="provider_not_configured",
+                retryable=False,
+            )
         http = upstream.http_client(timeout=self.timeout)
         client = runwayml.RunwayML(
             api_key=self.key,
@@ -176,6 +182,8 @@ class RunwayAdapter(ProviderAdapter):
         if status == "RUNNING":
             job["progress"] = percent(task.get("progress"))
         elif status == "SUCCEEDED":
+            if not task.get("output"):
+                raise UpstreamError("Runway reported the task succeeded but gave no output.", status=502)
             job["video"] = MediaLink(url=str(task["output"][0]), content_type="video/mp4")
         elif status == "FAILED":
             job["error_code"], job["error_message"] = failure(task)

@@ -140,6 +140,17 @@ def test_the_api_version_sent_is_the_one_the_catalog_pins(api, live, runway):
     assert runway_stand_in.requests[0].headers["X-Runway-Version"] == "2026-09-01"
 
 
+def test_without_a_pinned_api_version_nothing_is_sent(api, live, runway):
+    generation = submit(api)
+    Provider.objects.filter(pk=runway.pk).update(api_version="")
+    runway_stand_in = StandIn(created())
+
+    assert runway_stand_in.run(generation) is None
+
+    assert reload(generation).error_code == "provider_not_configured"
+    assert runway_stand_in.requests == []
+
+
 def test_the_base_url_variable_moves_every_call(api, live, monkeypatch):
     monkeypatch.setenv("RUNWAYML_BASE_URL", "https://runway-proxy.example.com")
     runway = StandIn(created())
@@ -238,6 +249,16 @@ def test_polling_reads_the_task_and_a_safety_refusal_fails_as_content_filtered(a
     failed = reload(generation)
     assert (failed.status, failed.error_code) == ("failed", "content_filtered")
     assert failed.error_message == "Your prompt was rejected. (SAFETY.INPUT.TEXT)"
+
+
+def test_a_success_without_output_is_polled_again_not_completed(api, live):
+    generation = submit(api)
+    runway = StandIn(created(), task("SUCCEEDED", output=[]), task("SUCCEEDED", output=[OUTPUT]))
+
+    runway.run(generation)
+    assert runway.run(generation) is not None
+
+    assert reload(generation).status == "queued"
 
 
 def test_a_rate_limited_create_is_retried_when_runway_says(api, live):
