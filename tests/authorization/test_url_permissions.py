@@ -170,6 +170,8 @@ RULES: dict[str, Rule] = {
     # The simulator, only when SIMULATOR_ENABLED: an unauthenticated fake provider (off in production).
     "simulator:*": everyone(ANY_ANSWER),
     "simulator-lumen:*": everyone(ANY_ANSWER),
+    "simulator-files:*": everyone(403),  # result links: the signature is the key, and "sample_1" is none
+    "simulator-runway:*": everyone(401),  # Runway's dialect wants a bearer key, as Runway does; no session helps
     # The admin: its own sign-in, then staff only.
     "admin:login": everyone(ANY_ANSWER),
     "admin:logout": everyone(302, method="POST"),

@@ -211,9 +211,11 @@ def credits(video: SimulatedVideo) -> int:
     return int(credits_per_second().get(video.model, Decimal(0)) * video.seconds)
 
 
+app_name = "simulator-runway"
+
 urlpatterns = [
-    path("v1/text_to_video", text_to_video),
-    path("v1/image_to_video", image_to_video),
-    path("v1/tasks/<str:task_uuid>", task),
-    re_path(r"^", unknown_route),
+    path("v1/text_to_video", text_to_video, name="text_to_video"),
+    path("v1/image_to_video", image_to_video, name="image_to_video"),
+    path("v1/tasks/<str:task_uuid>", task, name="task"),
+    re_path(r"^", unknown_route, name="unknown_route"),
 ]
