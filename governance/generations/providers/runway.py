@@ -6,6 +6,7 @@ its HTTP on `upstream.transport`, and the API version pinned to the catalog's
 """
 
 import contextlib
+import threading
 from collections.abc import Iterator
 
 import httpx
@@ -95,19 +96,9 @@ class RunwayAdapter(ProviderAdapter):
                 code="provider_not_configured",
                 retryable=False,
             )
-        http = upstream.http_client(timeout=self.timeout)
-        client = runwayml.RunwayML(
-            api_key=self.key,
-            base_url=self.connection.base_url,
-            runway_version=self.api_version,
-            timeout=self.timeout,
-            max_retries=0,
-            http_client=http,
+        yield sdk_client(
+            api_key=self.key, base_url=self.connection.base_url, version=self.api_version, timeout=self.timeout
         )
-        try:
-            yield client
-        finally:
-            client.close()
 
     def start(self, generation: Generation) -> UpstreamJob:
         """Create the task: image to video when the generation has an image reference, else text to video."""
@@ -230,3 +221,26 @@ def failure(task: dict) -> tuple[str, str]:
     if code.startswith("SAFETY."):
         return CONTENT_FILTERED, f"{reason} ({code})"
     return (code or "generation_failed")[:64], reason
+
+
+_sdk_clients: dict[tuple, runwayml.RunwayML] = {}
+_sdk_clients_lock = threading.Lock()
+
+
+def sdk_client(*, api_key: str, base_url: str, version: str, timeout: httpx.Timeout) -> runwayml.RunwayML:
+    """One SDK client (and so one connection pool) per key, base URL, API version and transport, per process.
+
+    The key holds the transport itself, not its id: a test's transport, once gone, cannot be
+    mistaken for a new one that got the same id."""
+    key = (api_key, base_url, version, repr(timeout), upstream.transport)
+    with _sdk_clients_lock:
+        if key not in _sdk_clients:
+            _sdk_clients[key] = runwayml.RunwayML(
+                api_key=api_key,
+                base_url=base_url,
+                runway_version=version,
+                timeout=timeout,
+                max_retries=0,
+                http_client=upstream.http_client(timeout=timeout),
+            )
+        return _sdk_clients[key]
