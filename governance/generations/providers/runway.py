@@ -87,8 +87,7 @@ class RunwayAdapter(ProviderAdapter):
     def timeout(self) -> httpx.Timeout:
         return httpx.Timeout(self.provider.read_timeout, connect=self.provider.connect_timeout)
 
-    @contextlib.contextmanager
-    def sdk(self) -> Iterator[runwayml.RunwayML]:
+    def sdk(self) -> runwayml.RunwayML:
         """Runway's SDK on our transport, pinned to the catalog's API version, with its own retries off."""
         if not self.api_version:
             raise UpstreamError(
@@ -96,7 +95,7 @@ class RunwayAdapter(ProviderAdapter):
                 code="provider_not_configured",
                 retryable=False,
             )
-        yield sdk_client(
+        return sdk_client(
             api_key=self.key, base_url=self.connection.base_url, version=self.api_version, timeout=self.timeout
         )
 
@@ -111,19 +110,22 @@ class RunwayAdapter(ProviderAdapter):
                 status=400,
                 code="invalid_request",
             )
-        with self.sdk() as client, self.translated_errors(creating=True):
+        client = self.sdk()
+        with self.translated_errors(creating=True):
             answer = getattr(client, endpoint).create(**fields)
         return UpstreamJob(id=str(answer.id), status=QUEUED)
 
     def retrieve(self, generation: Generation) -> UpstreamJob:
-        with self.sdk() as client, self.translated_errors():
+        client = self.sdk()
+        with self.translated_errors():
             task = client.tasks.retrieve(generation.upstream_id)
         return self.job(task.to_dict())
 
     def delete(self, generation: Generation) -> None:
         """Cancel a running task or delete a finished one; a task Runway no longer has is already gone."""
         try:
-            with self.sdk() as client, self.translated_errors():
+            client = self.sdk()
+            with self.translated_errors():
                 client.tasks.delete(generation.upstream_id)
         except UpstreamError as error:
             if error.status != 404:
