@@ -12,7 +12,7 @@ from governance.catalog.models import Provider, ProviderKind
 from governance.generations import worker
 from governance.generations.models import Generation
 from governance.generations.providers.xai import XAIVideosAdapter
-from governance.generations.upstream import CONTENT_FILTERED, QUOTA_EXCEEDED, UpstreamError
+from governance.generations.upstream import CONTENT_FILTERED, QUOTA_EXCEEDED, UpstreamError, pooled_client
 from governance.simulator.models import SimulatedVideo, SimulatorProfile
 from tests.generations.providers.conftest import api_on
 from tests.upstream_transport import use_transport
@@ -259,3 +259,26 @@ def test_a_video_the_simulated_moderation_withholds_fails_as_content_filtered(si
     refused = Generation.objects.get(pk=accepted.pk)
     assert (refused.status, refused.error_code) == ("failed", CONTENT_FILTERED)
     assert "moderation" in refused.error_message
+
+
+def test_a_result_link_at_another_origin_never_gets_the_providers_key():
+    """The video is fetched from xAI's storage host: the key goes to the API only."""
+    seen = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.host, request.headers.get("Authorization")))
+        return httpx.Response(200, content=b"video")
+
+    with use_transport(httpx.MockTransport(answer)):
+        client = pooled_client(
+            base_url="https://api.x.ai",
+            headers={"Authorization": "Bearer xai-secret-key-123456"},
+            secrets=("xai-secret-key-123456",),
+            timeout=httpx.Timeout(5.0),
+        )
+        with client.stream("GET", "https://vidgen.x.ai/video.mp4") as response:
+            response.read()
+        with client.stream("GET", "v1/videos/abc/content") as response:
+            response.read()
+
+    assert seen == [("vidgen.x.ai", None), ("api.x.ai", "Bearer xai-secret-key-123456")]
