@@ -15,7 +15,6 @@ import runwayml
 from governance.generations import upstream
 from governance.generations.models import Generation
 from governance.generations.providers.base import (
-    CHUNK_SIZE,
     COMPLETED,
     FAILED,
     IN_PROGRESS,
@@ -36,8 +35,6 @@ STATUSES = {
     "FAILED": FAILED,
     "CANCELLED": FAILED,
 }
-# Models that make a video only from an image: Runway refuses them on /v1/text_to_video.
-IMAGE_ONLY_MODELS = {"gen4_turbo", "gen3a_turbo"}
 # The key the SDK needs when the simulator answers (it checks for a bearer token, not its value).
 SIMULATOR_KEY = "simulated-runway-key"
 HTTP_CODES = {400: "invalid_request", 401: "invalid_api_key", 403: "permission_denied", 404: "not_found"}
@@ -100,16 +97,13 @@ class RunwayAdapter(ProviderAdapter):
         )
 
     def start(self, generation: Generation) -> UpstreamJob:
-        """Create the task: image to video when the generation has an image reference, else text to video."""
+        """Create the task: image to video when the generation has an image reference, else text to video.
+
+        A model that only animates an image (gen4_turbo) is refused without one by the gateway
+        (its `image_required` feature), before it gets here."""
         self.check_offered(generation.operation)
         fields = self.create_fields(generation)
         endpoint = "image_to_video" if "prompt_image" in fields else "text_to_video"
-        if endpoint == "text_to_video" and generation.resolved_snapshot in IMAGE_ONLY_MODELS:
-            raise UpstreamError(
-                f"{generation.resolved_snapshot} makes a video from an image: send input_reference.",
-                status=400,
-                code="invalid_request",
-            )
         client = self.sdk()
         with self.translated_errors(creating=True):
             answer = getattr(client, endpoint).create(**fields)
@@ -183,28 +177,6 @@ class RunwayAdapter(ProviderAdapter):
         elif status == "CANCELLED":
             job["error_code"], job["error_message"] = "cancelled", "The task was cancelled or deleted at Runway."
         return UpstreamJob(**job)
-
-    @contextlib.contextmanager
-    def open_media(self, generation: Generation, variant: str, job: UpstreamJob | None = None) -> Iterator:
-        """Output links are signed URLs on Runway's storage, fetched without our key; a fresh task has fresh links."""
-        job = job or self.retrieve(generation)
-        link = job.video if variant == "video" else None
-        if link is None:
-            yield None
-            return
-        with upstream.http_client(timeout=self.timeout) as http:
-            try:
-                with http.stream("GET", link.url) as response:
-                    if response.status_code >= 400:
-                        raise UpstreamError(
-                            f"Runway's output link answered HTTP {response.status_code}.", status=response.status_code
-                        )
-                    yield response.iter_bytes(CHUNK_SIZE), response.headers.get("Content-Type") or link.content_type
-            except httpx.HTTPError as error:
-                raise UpstreamError(f"Runway's output link could not be read ({type(error).__name__}).") from error
-
-    def redact(self, text: str) -> str:
-        return without_secrets(text, *self.secrets)
 
 
 def percent(progress) -> int:

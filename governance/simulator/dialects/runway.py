@@ -23,7 +23,6 @@ from governance.simulator.snapshots import ALL_SNAPSHOTS, API_PACKS, MODEL_TABLE
 
 KIND = "runway"
 API_VERSIONS = {"2024-11-06"}  # the versions this dialect answers; another is refused, naming the header
-IMAGE_ONLY_MODELS = {"gen4_turbo", "gen3a_turbo"}
 SAFETY_FAILURE = "SAFETY.INPUT.TEXT"
 BAD_OUTPUT_FAILURE = "INTERNAL.BAD_OUTPUT.CODE01"
 
@@ -81,7 +80,7 @@ def read_model(value: Any, endpoint_name: str) -> str:
     if not isinstance(value, str) or value not in MODEL_TABLES[KIND]:
         models = ", ".join(sorted(MODEL_TABLES[KIND]))
         raise bad_request(f"Invalid model {value!r}: expected one of {models}.")
-    if endpoint_name == "text_to_video" and value in IMAGE_ONLY_MODELS:
+    if endpoint_name == "text_to_video" and "image_required" in ALL_SNAPSHOTS[MODEL_TABLES[KIND][value]].features:
         raise bad_request(f"Invalid model {value!r} for text_to_video: it makes videos from images (image_to_video).")
     return MODEL_TABLES[KIND][value]
 

@@ -45,8 +45,6 @@ def clock():
 @pytest.fixture
 def runway(db) -> Provider:
     load_pack(read_pack("runway"), actor=SYSTEM)
-    # Until load_pack stores the new provider fields, set what the pack says.
-    Provider.objects.filter(slug="runway").update(api_version="2024-11-06", base_url_env_var="RUNWAYML_BASE_URL")
     return Provider.objects.get(slug="runway")
 
 
@@ -191,16 +189,12 @@ def test_an_uploaded_image_travels_as_a_data_uri(api, live):
     assert json.loads(runway.requests[0].content)["promptImage"].startswith("data:image/png;base64,iVBORw0KGgo")
 
 
-def test_an_image_only_model_without_an_image_fails_before_anything_is_sent(api, live):
-    generation = submit(api, model="gen4_turbo")
-    runway = StandIn(created())
+def test_an_image_only_model_without_an_image_is_refused_by_the_gateway(api, live):
+    response = api.post("videos", {"prompt": "A cat", "model": "gen4_turbo", "seconds": "5", "size": "1280x720"})
 
-    assert runway.run(generation) is None
-
-    failed = reload(generation)
-    assert (failed.status, failed.error_code) == ("failed", "invalid_request")
-    assert "input_reference" in failed.error_message
-    assert runway.requests == []
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "input_reference"
+    assert not Generation.objects.filter(upstream_id__gt="").exists()
 
 
 @pytest.mark.parametrize(
@@ -369,7 +363,7 @@ def test_the_worker_completes_against_the_simulated_runway_and_keeps_the_video_a
             clock.shift(countdown)
 
     done = reload(generation)
-    assert (done.status, done.progress) == ("completed", 100)
+    assert (done.status, done.progress, done.simulated, done.api_version) == ("completed", 100, True, "2024-11-06")
     assert created_job_count(snapshot="gen4.5") == 1
     clock.shift(settings.SIMULATOR_LINK_SECONDS + 60)
     content = api.get(f"videos/{generation.video_id}/content")

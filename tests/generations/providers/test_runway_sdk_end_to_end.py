@@ -19,7 +19,6 @@ def testing(live_stack, monkeypatch):
     """The studio's testing environment on Runway gen4.5; no key is set, so the simulator's dialect answers."""
     monkeypatch.delenv("RUNWAYML_API_SECRET", raising=False)
     load_pack(read_pack("runway"), actor=SYSTEM)
-    Provider.objects.filter(slug="runway").update(api_version="2024-11-06", base_url_env_var="RUNWAYML_BASE_URL")
     SimulatorProfile.objects.create(snapshot="gen4.5", latency_seconds=1.0, failure_rate=0)
     environment = Environment.objects.create(project=make_project("studio"), name="testing")
     revise_policy(
