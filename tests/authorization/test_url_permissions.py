@@ -172,6 +172,7 @@ RULES: dict[str, Rule] = {
     # The simulator, only when SIMULATOR_ENABLED: an unauthenticated fake provider (off in production).
     "simulator:*": everyone(ANY_ANSWER),
     "simulator-lumen:*": everyone(ANY_ANSWER),
+    "simulator-runway:*": everyone(401),  # Runway's dialect wants a bearer key, as Runway does; no session helps
     # Its result links and each provider's dialect (`simulator-<kind>`): fake providers, their own auth headers.
     "simulator-*:*": everyone(PROVIDER_ANSWER),
     "simulator-vertex:model-call": everyone(401),  # Vertex wants an OAuth2 bearer token, as Google does

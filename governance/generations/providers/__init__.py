@@ -18,6 +18,7 @@ ADAPTERS: dict[str, str] = {
     ProviderKind.AZURE_OPENAI: "governance.generations.providers.azure_openai.AzureOpenAIAdapter",
     ProviderKind.XAI: "governance.generations.providers.xai.XAIVideosAdapter",
     ProviderKind.GEMINI: "governance.generations.providers.gemini.GeminiAdapter",
+    ProviderKind.RUNWAY: "governance.generations.providers.runway.RunwayAdapter",
 }
 
 

@@ -13,4 +13,5 @@ DIALECTS: dict[str, str] = {
     "azure-openai": "azure_openai",
     "xai": "xai",
     "gemini": "gemini",
+    "runway": "runway",
 }
