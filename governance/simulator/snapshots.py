@@ -20,6 +20,7 @@ API_OPENAI, API_LUMEN = "openai", "lumen"
 API_PACKS = {
     API_OPENAI: PACK_PATH,
     API_LUMEN: PACKS_DIR / "simulator-lumen.json",
+    "byteplus": PACKS_DIR / "byteplus.json",
 }
 API_DEFAULT_MODELS = {API_OPENAI: "sora-2", API_LUMEN: "lumen-1"}
 
