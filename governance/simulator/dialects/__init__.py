@@ -8,4 +8,6 @@ objects, error bodies, expiring result links and safety refusals.
 """
 
 # Provider kind (the URL prefix) -> module in this package.
-DIALECTS: dict[str, str] = {}
+DIALECTS: dict[str, str] = {
+    "byteplus": "byteplus",
+}
