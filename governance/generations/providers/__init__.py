@@ -14,6 +14,7 @@ from governance.generations.upstream import UpstreamError
 ADAPTERS: dict[str, str] = {
     ProviderKind.OPENAI: "governance.generations.providers.openai.OpenAIVideosAdapter",
     ProviderKind.LUMEN: "governance.generations.providers.openai.LumenAdapter",
+    ProviderKind.BYTEPLUS: "governance.generations.providers.byteplus.BytePlusAdapter",
 }
 
 

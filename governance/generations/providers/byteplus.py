@@ -1,0 +1,203 @@
+"""BytePlus ModelArk's content generation tasks (the Seedance video models).
+
+Create with `POST /api/v3/contents/generations/tasks` (the prompt and any first-frame image as
+`content` items, the length, ratio and resolution as top-level fields), then poll
+`GET /api/v3/contents/generations/tasks/{id}` until the task has `succeeded` with a
+`content.video_url` (a signed link valid for 24 hours) or `failed` with `error {code, message}`.
+See docs/providers/byteplus.md for every mapping and where each fact comes from.
+"""
+
+import contextlib
+from collections.abc import Iterator
+
+import httpx
+
+from governance.generations import upstream
+from governance.generations.models import Generation
+from governance.generations.providers.base import (
+    COMPLETED,
+    FAILED,
+    IN_PROGRESS,
+    QUEUED,
+    MediaLink,
+    ProviderAdapter,
+    UpstreamJob,
+    data_uri,
+    reference_image,
+)
+from governance.generations.upstream import CONTENT_FILTERED, QUOTA_EXCEEDED, UpstreamError
+from governance.policies.engine import Operation
+
+TASKS_PATH = "api/v3/contents/generations/tasks"
+
+# The gateway's sizes -> ModelArk's (ratio, resolution). ModelArk renders each pair at its own
+# pixel size (720p 16:9 is 1248x704); the names here are the nominal ones clients know.
+SIZES: dict[str, tuple[str, str]] = {
+    "854x480": ("16:9", "480p"),
+    "480x854": ("9:16", "480p"),
+    "480x480": ("1:1", "480p"),
+    "1280x720": ("16:9", "720p"),
+    "720x1280": ("9:16", "720p"),
+    "720x720": ("1:1", "720p"),
+    "1920x1080": ("16:9", "1080p"),
+    "1080x1920": ("9:16", "1080p"),
+    "1080x1080": ("1:1", "1080p"),
+}
+
+STATUSES = {
+    "queued": QUEUED,
+    "running": IN_PROGRESS,
+    "succeeded": COMPLETED,
+    "failed": FAILED,
+    "cancelled": FAILED,
+    "expired": FAILED,
+}
+
+# ModelArk's codes for a safety refusal (InputTextSensitiveContentDetected,
+# OutputVideoSensitiveContentDetected, InputImageRiskDetection, ...) and for an exhausted account.
+SAFETY_CODE_MARKERS = ("SensitiveContent", "RiskDetection")
+QUOTA_CODES = {"QuotaExceeded", "SetLimitExceeded", "AccountOverdueError", "InsufficientQuota"}
+
+
+def is_safety_code(code: str) -> bool:
+    return any(marker in code for marker in SAFETY_CODE_MARKERS)
+
+
+def byteplus_error(response: httpx.Response, secrets: tuple[str, ...]) -> UpstreamError:
+    """ModelArk's error body, `{"error": {"code", "message", "param", "type"}}`, in our terms.
+
+    A safety refusal at create time is final and `content_filtered`; an exhausted quota or an
+    account in arrears is final and `quota_exceeded`; rate limits (429) and 5xx are retried.
+    """
+    code, message = "", f"BytePlus answered HTTP {response.status_code}."
+    try:
+        error = response.json().get("error") or {}
+        code = str(error.get("code") or "")
+        message = str(error.get("message") or message)[:1000]
+    except (ValueError, AttributeError):
+        pass
+    retry_after = upstream.retry_after_seconds(response.headers.get("Retry-After"))
+    text = upstream.without_secrets(message, *secrets)
+    if is_safety_code(code):
+        return UpstreamError(text, status=response.status_code, code=CONTENT_FILTERED, retryable=False)
+    if code in QUOTA_CODES or "quota" in code.lower():
+        return UpstreamError(text, status=response.status_code, code=QUOTA_EXCEEDED, retryable=False)
+    return UpstreamError(
+        text, status=response.status_code, code=(code or "upstream_error")[:64], retry_after=retry_after
+    )
+
+
+class BytePlusAdapter(ProviderAdapter):
+    """Seedance text-to-video and first-frame image-to-video through ModelArk's task API, over httpx.
+
+    Idempotency: ModelArk takes no idempotency key (the SDK's `X-Client-Request-Id` is a fresh trace
+    id per request, not a deduplication key), so a create whose answer is lost (a timeout after
+    BytePlus accepted it) and is then retried by the worker makes a second, paid task. The first one
+    is never polled, so it is paid for and not archived. The window is one create call; the worker
+    retries a create only after a network failure, a timeout, a 429 or a 5xx.
+    """
+
+    operations = frozenset({Operation.CREATE})
+    read_error = byteplus_error
+
+    def auth_headers(self) -> dict[str, str]:
+        """The key as a bearer token; the simulated dialect, like ModelArk, refuses a request without one."""
+        return {"Authorization": f"Bearer {self.connection.credential or 'simulated'}"}
+
+    def start(self, generation: Generation) -> UpstreamJob:
+        self.check_offered(generation.operation)
+        answer = self.client.post(TASKS_PATH, fields=self.create_fields(generation))
+        return UpstreamJob(id=str(answer["id"]), status=QUEUED)
+
+    def retrieve(self, generation: Generation) -> UpstreamJob:
+        return self.job(self.client.get(f"{TASKS_PATH}/{generation.upstream_id}"))
+
+    def delete(self, generation: Generation) -> None:
+        """Cancels a queued task or deletes a finished task's record; a task already gone is fine."""
+        try:
+            self.client.delete(f"{TASKS_PATH}/{generation.upstream_id}")
+        except UpstreamError as error:
+            if error.status != 404:
+                raise
+
+    def create_fields(self, generation: Generation) -> dict:
+        """The create body: ModelArk's current top-level fields, not the older `--ratio` text commands."""
+        ratio, resolution = SIZES[generation.size]
+        fields = {
+            "model": generation.resolved_snapshot,
+            "content": [{"type": "text", "text": generation.prompt}, *self.image_items(generation)],
+            "duration": generation.seconds,
+            "ratio": ratio,
+            "resolution": resolution,
+        }
+        parameters = generation.parameters
+        if "seed" in parameters:
+            fields["seed"] = parameters["seed"]
+        if "generate_audio" in parameters:
+            fields["generate_audio"] = parameters["generate_audio"]
+        return fields
+
+    @staticmethod
+    def image_items(generation: Generation) -> list[dict]:
+        """The image reference as the first frame; `reference_images` as ModelArk's reference images."""
+        items = []
+        data, content_type, url = reference_image(generation)
+        if data is not None or url:
+            image = data_uri(data, content_type) if data is not None else url
+            items.append({"type": "image_url", "image_url": {"url": image}, "role": "first_frame"})
+        for reference in generation.parameters.get("reference_images") or []:
+            items.append({"type": "image_url", "image_url": {"url": reference["image_url"]}, "role": "reference_image"})
+        return items
+
+    @contextlib.contextmanager
+    def open_media(self, generation: Generation, variant: str, job: UpstreamJob | None = None) -> Iterator:
+        """The video from its signed link, fetched WITHOUT our key: the link is its own authorisation, and
+        object storage refuses (and must never see) a second credential."""
+        job = job or self.retrieve(generation)
+        if variant != "video" or job.video is None:
+            yield None
+            return
+        timeout = httpx.Timeout(self.provider.read_timeout, connect=self.provider.connect_timeout)
+        with upstream.http_client(timeout=timeout) as http:
+            try:
+                with http.stream("GET", job.video.url) as response:
+                    if response.status_code >= 400:
+                        raise UpstreamError(
+                            f"The video link answered HTTP {response.status_code}.", status=response.status_code
+                        )
+                    yield response.iter_bytes(64 * 1024), response.headers.get("Content-Type", "") or "video/mp4"
+            except httpx.TimeoutException as error:
+                raise UpstreamError(f"The video link did not answer in time ({type(error).__name__}).") from error
+            except httpx.HTTPError as error:
+                raise UpstreamError(f"The video link could not be reached: {self.redact(str(error))}") from error
+
+    def job(self, answer: dict) -> UpstreamJob:
+        """A task in our terms; ModelArk reports no progress, so a running task shows 0 until it finishes."""
+        native = str(answer.get("status") or "")
+        if native not in STATUSES:
+            raise UpstreamError(f"BytePlus reported an unknown task status {native!r}.", status=502)
+        status = STATUSES[native]
+        error = answer.get("error") or {}
+        error_code, error_message = str(error.get("code") or ""), str(error.get("message") or "")
+        if status == FAILED:
+            error_code, error_message = self.failure(native, error_code, error_message)
+        video_url = (answer.get("content") or {}).get("video_url") or ""
+        return UpstreamJob(
+            id=str(answer["id"]),
+            status=status,
+            progress=100 if status == COMPLETED else 0,
+            model=str(answer.get("model") or ""),
+            error_code=error_code,
+            error_message=error_message,
+            video=MediaLink(url=video_url, content_type="video/mp4") if status == COMPLETED and video_url else None,
+        )
+
+    @staticmethod
+    def failure(native: str, code: str, message: str) -> tuple[str, str]:
+        if native == "cancelled":
+            return "cancelled", message or "The task was cancelled at BytePlus."
+        if native == "expired":
+            return "expired", message or "The task ran past its execution time limit at BytePlus."
+        if is_safety_code(code):
+            return CONTENT_FILTERED, f"{message} ({code})" if message else code
+        return code or "generation_failed", message
