@@ -8,6 +8,7 @@ See docs/providers/byteplus.md for every mapping and where each fact comes from.
 """
 
 import contextlib
+import hashlib
 from collections.abc import Iterator
 
 import httpx
@@ -44,6 +45,12 @@ SIZES: dict[str, tuple[str, str]] = {
     "1080x1080": ("1:1", "1080p"),
 }
 
+# Finding a task whose create answer was lost: how many of the model's newest tasks to look through,
+# the fields that must match, and how far ModelArk's clock may run behind ours.
+RECENT_TASKS = 100
+MATCHED_FIELDS = ("seed", "duration", "ratio", "resolution")
+CLOCK_SKEW_SECONDS = 60
+
 STATUSES = {
     "queued": QUEUED,
     "running": IN_PROGRESS,
@@ -57,6 +64,11 @@ STATUSES = {
 # OutputVideoSensitiveContentDetected, InputImageRiskDetection, ...) and for an exhausted account.
 SAFETY_CODE_MARKERS = ("SensitiveContent", "RiskDetection")
 QUOTA_CODES = {"QuotaExceeded", "SetLimitExceeded", "AccountOverdueError", "InsufficientQuota"}
+
+
+def generation_seed(generation: Generation) -> int:
+    """A seed of ModelArk's range (0 to 2**32 - 1) drawn from the generation's id: random enough, and ours."""
+    return int.from_bytes(hashlib.sha256(generation.video_id.encode()).digest()[:4], "big")
 
 
 def is_safety_code(code: str) -> bool:
@@ -91,10 +103,13 @@ class BytePlusAdapter(ProviderAdapter):
     """Seedance text-to-video and first-frame image-to-video through ModelArk's task API, over httpx.
 
     Idempotency: ModelArk takes no idempotency key (the SDK's `X-Client-Request-Id` is a fresh trace
-    id per request, not a deduplication key), so a create whose answer is lost (a timeout after
-    BytePlus accepted it) and is then retried by the worker makes a second, paid task. The first one
-    is never polled, so it is paid for and not archived. The window is one create call; the worker
-    retries a create only after a network failure, a timeout, a 429 or a 5xx.
+    id per request, not a deduplication key). So that a create whose answer was lost (a timeout after
+    BytePlus accepted it, a worker killed before saving the id) is not paid for twice, a generation
+    without a client seed is sent with a seed drawn from its own id, which ModelArk echoes on the
+    task; before creating, `start()` looks for a task of this model with that seed and the same
+    length, ratio and resolution, made since the generation was accepted, and adopts it. Residual
+    risk: with a seed the client chose, or when the lost task is not on the first page of the
+    model's tasks, a repeated create still makes a second, paid task, never polled nor archived.
     """
 
     operations = frozenset({Operation.CREATE})
@@ -106,8 +121,23 @@ class BytePlusAdapter(ProviderAdapter):
 
     def start(self, generation: Generation) -> UpstreamJob:
         self.check_offered(generation.operation)
-        answer = self.client.post(TASKS_PATH, fields=self.create_fields(generation))
+        fields = self.create_fields(generation)
+        if "seed" not in generation.parameters:
+            already_created = self.find_created(generation, fields)
+            if already_created is not None:
+                return already_created
+        answer = self.client.post(TASKS_PATH, fields=fields)
         return UpstreamJob(id=str(answer["id"]), status=QUEUED)
+
+    def find_created(self, generation: Generation, fields: dict) -> UpstreamJob | None:
+        """The task an earlier attempt of this generation created, if its answer was lost; see the class."""
+        page = self.client.get(TASKS_PATH, params={"page_size": RECENT_TASKS, "filter.model": fields["model"]})
+        since = generation.created_at.timestamp() - CLOCK_SKEW_SECONDS
+        wanted = tuple(fields[name] for name in MATCHED_FIELDS)
+        for task in page.get("items") or []:
+            if tuple(task.get(name) for name in MATCHED_FIELDS) == wanted and (task.get("created_at") or 0) >= since:
+                return self.job(task)
+        return None
 
     def retrieve(self, generation: Generation) -> UpstreamJob:
         return self.job(self.client.get(f"{TASKS_PATH}/{generation.upstream_id}"))
@@ -122,17 +152,20 @@ class BytePlusAdapter(ProviderAdapter):
 
     def create_fields(self, generation: Generation) -> dict:
         """The create body: ModelArk's current top-level fields, not the older `--ratio` text commands."""
+        if generation.size not in SIZES:
+            raise UpstreamError(
+                f"BytePlus has no ratio and resolution for the size {generation.size}.", status=400, code="invalid_size"
+            )
         ratio, resolution = SIZES[generation.size]
+        parameters = generation.parameters
         fields = {
             "model": generation.resolved_snapshot,
             "content": [{"type": "text", "text": generation.prompt}, *self.image_items(generation)],
             "duration": generation.seconds,
             "ratio": ratio,
             "resolution": resolution,
+            "seed": parameters["seed"] if "seed" in parameters else generation_seed(generation),
         }
-        parameters = generation.parameters
-        if "seed" in parameters:
-            fields["seed"] = parameters["seed"]
         if "generate_audio" in parameters:
             fields["generate_audio"] = parameters["generate_audio"]
         return fields

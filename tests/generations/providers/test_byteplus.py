@@ -17,6 +17,7 @@ from governance.catalog.services import load_pack, read_pack
 from governance.generations import worker
 from governance.generations.models import Generation
 from governance.generations.providers import adapter_for
+from governance.generations.providers.byteplus import generation_seed
 from governance.generations.upstream import UpstreamError
 from governance.policies.services import revise_policy
 from governance.projects.models import Environment
@@ -24,6 +25,7 @@ from governance.simulator.models import SimulatorProfile
 from tests.factories import SYSTEM, make_api_key, make_project
 from tests.generations.conftest import Api
 from tests.generations.test_worker import in_test_transaction
+from tests.simulator.helpers import created_job_count
 from tests.upstream_transport import use_transport
 
 pytestmark = pytest.mark.django_db
@@ -93,6 +95,11 @@ def error(status: int, code: str, message: str, headers=None) -> httpx.Response:
     return httpx.Response(status, json=body, headers=headers or {})
 
 
+def no_tasks() -> httpx.Response:
+    """The model's task list, empty: no earlier attempt of this generation created a task."""
+    return httpx.Response(200, json={"items": [], "total": 0})
+
+
 def run(stand_in: StandIn, call):
     with use_transport(httpx.MockTransport(stand_in)):
         return call()
@@ -100,28 +107,55 @@ def run(stand_in: StandIn, call):
 
 def test_start_sends_the_documented_create_request(studio, live):
     generation = accepted(studio)
-    stand_in = StandIn(httpx.Response(200, json={"id": "cgt-20261206-abc"}))
+    stand_in = StandIn(no_tasks(), httpx.Response(200, json={"id": "cgt-20261206-abc"}))
     job = run(stand_in, lambda: adapter_for(generation.provider).start(generation))
 
-    request = stand_in.requests[0]
-    assert (request.method, str(request.url)) == ("POST", TASKS)
-    assert request.headers["Authorization"] == f"Bearer {KEY}"
-    assert json.loads(request.content) == {
+    listing, create = stand_in.requests
+    assert (listing.method, str(listing.url)) == ("GET", f"{TASKS}?page_size=100&filter.model={FAST}")
+    assert (create.method, str(create.url)) == ("POST", TASKS)
+    assert create.headers["Authorization"] == listing.headers["Authorization"] == f"Bearer {KEY}"
+    assert json.loads(create.content) == {
         "model": FAST,
         "content": [{"type": "text", "text": "A lighthouse at dawn"}],
         "duration": 5,
         "ratio": "16:9",
         "resolution": "720p",
+        "seed": generation_seed(generation),
     }
     assert (job.id, job.status) == ("cgt-20261206-abc", "queued")
+
+
+def test_a_task_an_earlier_attempt_created_is_adopted_not_created_again(studio, live):
+    generation = accepted(studio)
+    after_acceptance = int(generation.created_at.timestamp()) + 1
+    ours = {"seed": generation_seed(generation), "duration": 5, "ratio": "16:9", "resolution": "720p"}
+    items = [
+        {**ours, "id": "cgt-another-seed", "status": "queued", "created_at": after_acceptance, "seed": 7},
+        {**ours, "id": "cgt-made-before", "status": "queued", "created_at": after_acceptance - 3600},
+        {**ours, "id": "cgt-lost-answer", "status": "running", "created_at": after_acceptance},
+    ]
+    stand_in = StandIn(httpx.Response(200, json={"items": items, "total": 3}))
+    job = run(stand_in, lambda: adapter_for(generation.provider).start(generation))
+    assert (job.id, job.status) == ("cgt-lost-answer", "in_progress")
+    assert [request.method for request in stand_in.requests] == ["GET"]
+
+
+def test_a_client_seed_is_sent_as_it_is_and_no_earlier_task_is_looked_for(studio, live):
+    generation = accepted(studio)
+    Generation.objects.filter(pk=generation.pk).update(parameters={"seed": 42})
+    generation.refresh_from_db()
+    stand_in = StandIn(httpx.Response(200, json={"id": "cgt-1"}))
+    run(stand_in, lambda: adapter_for(generation.provider).start(generation))
+    assert [request.method for request in stand_in.requests] == ["POST"]
+    assert json.loads(stand_in.requests[0].content)["seed"] == 42
 
 
 def test_the_base_url_variable_moves_every_call_to_another_origin(studio, live, monkeypatch):
     monkeypatch.setenv("BYTEPLUS_BASE_URL", "https://ark.eu-west.bytepluses.com")
     generation = accepted(studio)
-    stand_in = StandIn(httpx.Response(200, json={"id": "cgt-1"}))
+    stand_in = StandIn(no_tasks(), httpx.Response(200, json={"id": "cgt-1"}))
     run(stand_in, lambda: adapter_for(generation.provider).start(generation))
-    assert str(stand_in.requests[0].url) == "https://ark.eu-west.bytepluses.com/api/v3/contents/generations/tasks"
+    assert str(stand_in.requests[1].url) == "https://ark.eu-west.bytepluses.com/api/v3/contents/generations/tasks"
 
 
 @pytest.mark.parametrize(
@@ -130,9 +164,9 @@ def test_the_base_url_variable_moves_every_call_to_another_origin(studio, live, 
 )
 def test_each_size_becomes_a_ratio_and_a_resolution(studio, live, size, ratio, resolution):
     generation = accepted(studio, size=size, seconds="8")
-    stand_in = StandIn(httpx.Response(200, json={"id": "cgt-1"}))
+    stand_in = StandIn(no_tasks(), httpx.Response(200, json={"id": "cgt-1"}))
     run(stand_in, lambda: adapter_for(generation.provider).start(generation))
-    body = json.loads(stand_in.requests[0].content)
+    body = json.loads(stand_in.requests[1].content)
     assert (body["ratio"], body["resolution"], body["duration"]) == (ratio, resolution, 8)
 
 
@@ -190,7 +224,7 @@ def test_an_output_safety_refusal_is_content_filtered_with_the_providers_reason(
 def test_an_input_safety_refusal_at_create_fails_the_generation_as_content_filtered(studio, live, clock):
     generation = accepted(studio)
     refusal = error(400, "InputTextSensitiveContentDetected", "The input text may contain sensitive information.")
-    with use_transport(httpx.MockTransport(StandIn(refusal))):
+    with use_transport(httpx.MockTransport(StandIn(no_tasks(), refusal))):
         assert worker.advance(generation.pk).countdown is None
     failed = Generation.objects.get(pk=generation.pk)
     assert (failed.status, failed.error_code) == ("failed", "content_filtered")
@@ -200,7 +234,7 @@ def test_an_input_safety_refusal_at_create_fails_the_generation_as_content_filte
 def test_a_rate_limit_is_retried_after_the_providers_delay(studio, live, clock):
     generation = accepted(studio)
     limited = error(429, "RateLimitExceeded.EndpointRPMExceeded", "Too many requests.", headers={"Retry-After": "7"})
-    with use_transport(httpx.MockTransport(StandIn(limited))):
+    with use_transport(httpx.MockTransport(StandIn(no_tasks(), limited))):
         assert worker.advance(generation.pk).countdown == 7.0
     retrying = Generation.objects.get(pk=generation.pk)
     assert (retrying.status, retrying.upstream_attempts) == ("queued", 1)
@@ -210,7 +244,10 @@ def test_a_server_error_and_a_timeout_are_retried(studio, live):
     generation = accepted(studio)
     adapter = adapter_for(generation.provider)
     with pytest.raises(UpstreamError) as server_error:
-        run(StandIn(error(500, "InternalServiceError", "Internal error.")), lambda: adapter.start(generation))
+        run(
+            StandIn(no_tasks(), error(500, "InternalServiceError", "Internal error.")),
+            lambda: adapter.start(generation),
+        )
     assert server_error.value.retryable
 
     def time_out(request):
@@ -225,7 +262,7 @@ def test_a_bad_request_fails_with_the_providers_message_and_no_key(studio, live,
     generation = accepted(studio)
     message = f"The parameter duration specified in the request is not valid for key {KEY}. Request id: 1"
     bad = error(400, "InvalidParameter", message)
-    with use_transport(httpx.MockTransport(StandIn(bad))):
+    with use_transport(httpx.MockTransport(StandIn(no_tasks(), bad))):
         assert worker.advance(generation.pk).countdown is None
     failed = Generation.objects.get(pk=generation.pk)
     assert (failed.status, failed.error_code) == ("failed", "InvalidParameter")
@@ -237,7 +274,8 @@ def test_a_bad_request_fails_with_the_providers_message_and_no_key(studio, live,
 )
 def test_an_exhausted_quota_or_account_is_quota_exceeded_and_not_retried(studio, live, clock, status, code):
     generation = accepted(studio)
-    with use_transport(httpx.MockTransport(StandIn(error(status, code, "Your account has reached its limit.")))):
+    exhausted = error(status, code, "Your account has reached its limit.")
+    with use_transport(httpx.MockTransport(StandIn(no_tasks(), exhausted))):
         assert worker.advance(generation.pk).countdown is None
     failed = Generation.objects.get(pk=generation.pk)
     assert (failed.status, failed.error_code) == ("failed", "quota_exceeded")
@@ -264,6 +302,18 @@ def test_the_video_is_fetched_from_its_signed_link_without_our_key(studio, live)
 def clock():
     with time_machine.travel(START, tick=False) as traveller:
         yield traveller
+
+
+def test_a_repeated_submit_after_a_crash_reuses_the_simulated_task(studio, clock, monkeypatch):
+    monkeypatch.delenv("ARK_API_KEY", raising=False)
+    generation = accepted(studio)
+    with use_transport(httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))):
+        worker.advance(generation.pk)
+        first_task = Generation.objects.get(pk=generation.pk).upstream_id
+        Generation.objects.filter(pk=generation.pk).update(upstream_id="")  # the worker died before saving the id
+        worker.advance(generation.pk)
+    assert Generation.objects.get(pk=generation.pk).upstream_id == first_task
+    assert created_job_count() == 1
 
 
 def test_end_to_end_through_the_worker_against_the_simulated_dialect(studio, clock, settings, monkeypatch):
