@@ -115,7 +115,9 @@ def test_a_model_the_account_cannot_use_is_not_found():
 def test_a_size_the_model_does_not_offer_is_refused_naming_the_parameter():
     with pytest.raises(ArkBadRequestError) as refused:
         ark().content_generation.tasks.create(
-            model="seedance-1-5-pro-251215", content=[{"type": "text", "text": "A lighthouse"}], resolution="1080p"
+            model="dreamina-seedance-2-0-fast-260128",
+            content=[{"type": "text", "text": "A lighthouse"}],
+            resolution="1080p",
         )
     assert refused.value.param == "resolution"
 
