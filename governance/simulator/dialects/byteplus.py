@@ -6,12 +6,14 @@ Paths under the origin: `POST /api/v3/contents/generations/tasks` answers `{"id"
 Errors are `{"error": {"code", "message", "param", "type"}}` with ModelArk's codes. A
 `[unsafe]` prompt is accepted, then fails with `OutputVideoSensitiveContentDetected`.
 
-Omitted: the older `--ratio 16:9`-style text commands (the SDK and the current docs send top-level
-fields), drafts, callbacks, service tiers, last frames, and video or audio inputs.
+The parameters are read as top-level fields (the SDK and the current docs) or, the older way, as
+commands after the prompt's text (`--ratio 16:9 --duration 5`). Omitted: drafts, callbacks, service
+tiers, last frames, and video or audio inputs.
 """
 
 import functools
 import json
+import re
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -43,6 +45,24 @@ RENDERINGS: dict[tuple[str, str], tuple[str, int, int]] = {
     ("9:16", "1080p"): ("1080x1920", 1088, 1920),
     ("1:1", "1080p"): ("1080x1080", 1440, 1440),
 }
+# The older spelling of the parameters, still in BytePlus' quick start: commands after the prompt's text
+# ("… --resolution 720p --duration 5 --camerafixed false"), long or short. A top-level field wins.
+TRAILING_COMMANDS = re.compile(r"(\s+--[a-z]+\s+\S+)+\s*$")
+COMMAND = re.compile(r"--([a-z]+)\s+(\S+)")
+COMMAND_FIELDS = {
+    "resolution": "resolution",
+    "rs": "resolution",
+    "ratio": "ratio",
+    "rt": "ratio",
+    "duration": "duration",
+    "dur": "duration",
+    "seed": "seed",
+    "camerafixed": "camera_fixed",
+    "cf": "camera_fixed",
+    "watermark": "watermark",
+    "wm": "watermark",
+}
+
 STATUSES = {
     VideoStatus.QUEUED: "queued",
     VideoStatus.IN_PROGRESS: "running",
@@ -178,9 +198,24 @@ def read_size(ratio: Any, resolution: Any, snapshot: str) -> str:
     return rendering[0]
 
 
+def text_commands(text: str) -> tuple[str, dict]:
+    """The prompt without its trailing `--name value` commands, and those commands as top-level fields."""
+    commands = {}
+    match = TRAILING_COMMANDS.search(text)
+    if match is None:
+        return text, commands
+    for name, value in COMMAND.findall(match.group(0)):
+        if name in COMMAND_FIELDS:
+            field = COMMAND_FIELDS[name]
+            commands[field] = int(value) if field in ("duration", "seed") and value.lstrip("-").isdigit() else value
+    return text[: match.start()].rstrip(), commands
+
+
 def read_spec(body: dict) -> services.VideoSpec:
     snapshot = read_snapshot(body.get("model"))
-    prompt, images = read_content(body.get("content"))
+    text, images = read_content(body.get("content"))
+    prompt, commands = text_commands(text)
+    body = {**commands, **{name: value for name, value in body.items() if value is not None}}
     size = read_size(body.get("ratio"), body.get("resolution"), snapshot)
     seed = body.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):

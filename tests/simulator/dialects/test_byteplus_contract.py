@@ -145,3 +145,10 @@ def test_a_rate_limited_request_answers_429_with_a_retry_delay():
         create(ark())
     assert limited.value.code == "RateLimitExceeded.EndpointRPMExceeded"
     assert limited.value.response.headers["Retry-After"] == "1"
+
+
+def test_the_older_text_commands_after_the_prompt_still_set_the_parameters(clock):
+    prompt = "A lighthouse at dawn --resolution 480p --ratio 9:16 --duration 8 --camerafixed false"
+    created = ark().content_generation.tasks.create(model=MODEL, content=[{"type": "text", "text": prompt}])
+    task = ark().content_generation.tasks.get(task_id=created.id)
+    assert (task.resolution, task.ratio, task.duration) == ("480p", "9:16", 8)
