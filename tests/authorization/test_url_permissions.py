@@ -170,6 +170,7 @@ RULES: dict[str, Rule] = {
     # The simulator, only when SIMULATOR_ENABLED: an unauthenticated fake provider (off in production).
     "simulator:*": everyone(ANY_ANSWER),
     "simulator-lumen:*": everyone(ANY_ANSWER),
+    "simulator-byteplus:*": everyone(ANY_ANSWER),  # its own bearer-key check answers 401, not a redirect
     # The admin: its own sign-in, then staff only.
     "admin:login": everyone(ANY_ANSWER),
     "admin:logout": everyone(302, method="POST"),
