@@ -336,3 +336,13 @@ def test_end_to_end_through_the_worker_against_the_simulated_dialect(studio, clo
     content = studio.get(f"videos/{done.video_id}/content")
     assert content.status_code == 200
     assert b"".join(content.streaming_content)[4:8] == b"ftyp"
+
+
+def test_a_length_or_size_the_snapshot_does_not_offer_is_refused_before_byteplus_is_called(studio, live):
+    stand_in = StandIn()
+    with use_transport(httpx.MockTransport(stand_in)):
+        too_long = studio.post("videos", {"prompt": "A lighthouse", "model": FAST, "seconds": "15"})
+        too_large = studio.post("videos", {"prompt": "A lighthouse", "model": PRO_15, "size": "3840x2160"})
+    assert too_long.status_code == too_large.status_code == 400
+    assert (too_long.json()["error"]["param"], too_large.json()["error"]["param"]) == ("seconds", "size")
+    assert stand_in.requests == []
