@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
+from governance.catalog.connections import Connection, connection_for
 from governance.catalog.models import AliasDrift, AliasRepoint, Lifecycle, Provider, Snapshot
 
 TIMELINE_WIDTH = 1000
@@ -87,6 +88,7 @@ class ProviderCatalog:
     snapshots: list[SnapshotStatus]
     aliases: list
     timeline: Timeline | None
+    connection: Connection
 
 
 def catalog(*, now: dt.datetime) -> list[ProviderCatalog]:
@@ -103,6 +105,7 @@ def catalog(*, now: dt.datetime) -> list[ProviderCatalog]:
             snapshots=by_provider.get(provider.pk, []),
             aliases=list(provider.aliases.all()),
             timeline=lifecycle_timeline([status.snapshot for status in by_provider.get(provider.pk, [])], today),
+            connection=connection_for(provider),
         )
         for provider in providers
     ]

@@ -2,7 +2,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from governance.catalog.models import Alias, Snapshot
+from governance.catalog.models import Alias, Provider, Snapshot
 from governance.catalog.values import CatalogView, SnapshotInfo, resolve_name
 from governance.infra.caching import remembered
 
@@ -35,6 +35,11 @@ def load_catalog_view(provider_id: int) -> CatalogView:
 def catalog_view(provider_id: int) -> CatalogView:
     """The provider's catalog as the policy engine sees it, from memory."""
     return remembered(("catalog", provider_id), lambda: load_catalog_view(provider_id))
+
+
+def provider_of(provider_id: int) -> Provider:
+    """A provider's row, from memory (its connection is read from the environment on each use)."""
+    return remembered(("provider", provider_id), lambda: Provider.objects.get(pk=provider_id))
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,21 @@ SNAPSHOT_FIELDS = [
     "features",
     "extension_seconds",
     "price_per_second",
+    "sources",
 ]
-PROVIDER_FIELDS = ["name", "kind", "base_url", "api_key_env_var", "connect_timeout", "read_timeout"]
-PROVIDER_DEFAULTS = {"kind": "openai"}
+PROVIDER_FIELDS = [
+    "name",
+    "kind",
+    "base_url",
+    "base_url_env_var",
+    "api_key_env_var",
+    "api_version",
+    "lists_models",
+    "sources",
+    "connect_timeout",
+    "read_timeout",
+]
+PROVIDER_DEFAULTS = {"kind": "openai", "base_url_env_var": "", "api_version": "", "lists_models": True, "sources": []}
 
 
 class CatalogPackError(Exception):
@@ -54,6 +66,7 @@ def _parse_snapshot(entry: dict) -> dict:
     for field in ("seconds", "sizes", "features", "extension_seconds"):
         values[field] = list(values[field] or [])
     values["price_per_second"] = {size: str(price) for size, price in (values["price_per_second"] or {}).items()}
+    values["sources"] = dict(values["sources"] or {})
     return values
 
 
@@ -80,6 +93,14 @@ def load_pack(pack: dict, *, actor: Actor) -> dict:
     }
     if not created:
         changes["provider_changed"] = _update(provider, {field: provider_data[field] for field in PROVIDER_FIELDS})
+        if "api_version" in changes["provider_changed"]:
+            # The API version is part of what runs, like a snapshot: moving it is its own audited change.
+            record_event(
+                action="provider.api_version_changed",
+                actor=actor,
+                target=provider,
+                payload={"provider": provider.slug, **changes["provider_changed"]["api_version"]},
+            )
 
     snapshots = {}
     previous_shutdown_dates = {}

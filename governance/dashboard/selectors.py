@@ -11,6 +11,7 @@ from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
+from governance.catalog.connections import Connection, connection_for
 from governance.catalog.models import Alias, Lifecycle, Snapshot
 from governance.catalog.selectors import CatalogRows, catalog_view
 from governance.generations.models import Character, Generation, LogFilters
@@ -74,6 +75,7 @@ class EnvironmentCell:
     days_left: int | None = None
     stats: WindowStats = field(default_factory=WindowStats)
     problem: str | None = None
+    connection: Connection | None = None
 
     @property
     def alias_handling(self) -> str:
@@ -177,7 +179,9 @@ def window_stats(environment_ids: list[int], *, since: dt.datetime) -> dict[int,
 
 def _current_revisions(environment_ids: list[int]) -> dict[int, PolicyRevision]:
     newest = PolicyRevision.objects.filter(environment=OuterRef("environment")).order_by("-number").values("number")
-    revisions = PolicyRevision.objects.filter(environment_id__in=environment_ids, number=Subquery(newest[:1]))
+    revisions = PolicyRevision.objects.filter(
+        environment_id__in=environment_ids, number=Subquery(newest[:1])
+    ).select_related("provider", "canary_provider")
     return {revision.environment_id: revision for revision in revisions}
 
 
@@ -211,6 +215,7 @@ def _cell(
         followed_alias=followed_alias,
         lifecycle=lifecycle,
         days_left=days_left,
+        connection=connection_for(revision.provider),
         stats=environment_stats,
         problem=_pin_problem(pinned, followed_alias, lifecycle, days_left),
     )
@@ -306,7 +311,12 @@ def _for_display(rows: QuerySet[Generation]) -> QuerySet[Generation]:
     return (
         rows.select_related("project", "environment")
         .defer("parameters", "timeline", "error_message")
-        .annotate(source_video_id=F("remixed_from__video_id"), character_name=KT("parameters__name"))
+        .annotate(
+            source_video_id=F("remixed_from__video_id"),
+            character_name=KT("parameters__name"),
+            provider_name=F("provider__name"),
+            policy_number=F("policy_revision__number"),
+        )
     )
 
 

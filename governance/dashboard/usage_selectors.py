@@ -56,6 +56,8 @@ class UsageStats:
     completed: int = 0
     failed: int = 0
     refused: int = 0
+    filtered: int = 0  # the provider's safety filter refused the video: not a failure of the snapshot
+    quota_errors: int = 0  # failed because the provider account's quota ran out (counted among failures)
     cost: Decimal = Decimal(0)
     p50_seconds: float | None = None
     p95_seconds: float | None = None
@@ -151,6 +153,8 @@ def _stats(generations: QuerySet[Generation], keys: list[str]) -> dict[tuple, Us
             completed=Count("pk", filter=Q(status=status.COMPLETED)),
             failed=Count("pk", filter=Generation.COUNTS_AS_FAILURE),
             refused=Count("pk", filter=Q(status=status.REFUSED)),
+            filtered=Count("pk", filter=Generation.FILTERED),
+            quota_errors=Count("pk", filter=Generation.OUT_OF_QUOTA),
             cost=Sum("estimated_cost", filter=Q(status=status.COMPLETED)),
         )
         .order_by()
@@ -165,6 +169,8 @@ def _stats(generations: QuerySet[Generation], keys: list[str]) -> dict[tuple, Us
             completed=row["completed"],
             failed=row["failed"],
             refused=row["refused"],
+            filtered=row["filtered"],
+            quota_errors=row["quota_errors"],
             cost=row["cost"] or Decimal(0),
             p50_seconds=p50,
             p95_seconds=p95,

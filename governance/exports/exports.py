@@ -44,6 +44,7 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     Func,
+    IntegerField,
     Max,
     Min,
     QuerySet,
@@ -51,6 +52,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.functions import Cast
 
 from governance.audit.models import AuditChainHead, AuditEvent
 from governance.audit.selectors import filtered_events
@@ -302,6 +304,9 @@ GENERATION_COLUMNS: tuple[Column, ...] = (
     Column("requested_model"),
     Column("resolved_snapshot"),
     Column("provider", expression=F("provider__slug")),
+    Column("api_version"),
+    # 1 when the built-in simulator's dialect of the provider made it, not the provider itself.
+    Column("simulated", INTEGER, Cast("simulated", IntegerField())),
     Column("policy_revision", INTEGER, F("policy_revision__number")),
     Column("policy_revision_id", INTEGER),
     Column("canary_arm"),

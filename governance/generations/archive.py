@@ -44,10 +44,9 @@ def archive_generation(
 ) -> list[ArchivedFile]:
     """Copy, sign and keep each of the generation's files; raises UpstreamError when the provider cannot deliver.
 
-    `job` is the finished job as the worker just read it (its links are fresh); without it, it is read again.
-    Where the provider gives no thumbnail, one is made from the video.
+    `job` is the finished job as the worker just read it (its links are fresh); without it, the adapter reads
+    it again where its files are links. Where the provider gives no thumbnail, one is made from the video.
     """
-    job = job or adapter.retrieve(generation)
     with tempfile.TemporaryFile() as video:
         archived = [_archive_variant(generation, ArchivedFile.Variant.VIDEO, adapter, job, keep_original=video)]
         archived.append(_archive_variant(generation, ArchivedFile.Variant.THUMBNAIL, adapter, job, video=video))
@@ -58,7 +57,7 @@ def _archive_variant(
     generation: Generation,
     variant: str,
     adapter: ProviderAdapter,
-    job: UpstreamJob,
+    job: UpstreamJob | None,
     *,
     keep_original: BinaryIO | None = None,
     video: BinaryIO | None = None,
@@ -105,7 +104,7 @@ def _download(
     generation: Generation,
     variant: str,
     adapter: ProviderAdapter,
-    job: UpstreamJob,
+    job: UpstreamJob | None,
     into: BinaryIO,
     *,
     video: BinaryIO | None = None,

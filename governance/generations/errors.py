@@ -25,6 +25,7 @@ ERROR_STATUS = {
     "rate_limit_exceeded": 429,
     "method_not_allowed": 405,
     "upstream_error": 502,
+    "provider_not_configured": 503,
 }
 ERROR_TYPE = {
     401: "authentication_error",
@@ -37,6 +38,7 @@ ERROR_TYPE = {
     422: "invalid_request_error",
     429: "requests",  # OpenAI's type for a requests-per-minute limit
     502: "api_error",
+    503: "api_error",
 }
 # The official SDK retries 409, 429 and 5xx unless told not to; a refusal will not change on retry.
 RETRYABLE_STATUSES = {409, 429, 502}

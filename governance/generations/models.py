@@ -114,7 +114,13 @@ class Generation(models.Model):
     # A video its client deleted before it finished ends as failed with this code. The client chose to stop
     # it, so failure and success rates (overview, usage, health gates, benchmarks) leave it out.
     DELETED_BY_CLIENT = "deleted"
-    COUNTS_AS_FAILURE = models.Q(status=Status.FAILED) & ~models.Q(error_code=DELETED_BY_CLIENT)
+    # A provider's safety refusal (Veo's responsible-AI filter, a moderation failure) says what was asked,
+    # not how the snapshot performs: it is counted apart, not as a failure. So is a quota error, shown in usage.
+    CONTENT_FILTERED = "content_filtered"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    FILTERED = models.Q(status=Status.FAILED, error_code=CONTENT_FILTERED)
+    OUT_OF_QUOTA = models.Q(status=Status.FAILED, error_code=QUOTA_EXCEEDED)
+    COUNTS_AS_FAILURE = models.Q(status=Status.FAILED) & ~models.Q(error_code__in=[DELETED_BY_CLIENT, CONTENT_FILTERED])
 
     # The policy engine names the operations; the log shows them with these labels.
     Operation = engine.Operation

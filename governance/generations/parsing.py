@@ -20,12 +20,26 @@ from governance.policies.engine import DEFAULT_SIZE
 MAX_PROMPT_CHARS = 32_000
 STORED_PROMPT_CHARS = MAX_PROMPT_CHARS  # longer prompts are refused and kept truncated
 
+# Provider options: extra body fields in OpenAI's request shape, each passed to providers that offer it
+# under their own name (docs/providers.md has the table), and each gated like any feature.
+PROVIDER_OPTIONS = {
+    "negative_prompt": "negative_prompt",
+    "seed": "seed",
+    "generate_audio": "audio",
+    "person_generation": "person_generation",
+    "reference_images": "reference_images",
+}
+PERSON_GENERATION_VALUES = ("allow_all", "allow_adult", "dont_allow")
+MAX_REFERENCE_IMAGES = 3
+MAX_SEED = 2**32 - 1
+
 # Request parameters beyond prompt/model/seconds/size, and the snapshot feature each one needs.
 FEATURE_PARAMETERS = {
     "input_reference": "image_reference",
     "characters": "character_cameos",
     "storyboard": "storyboards",
     "style": "style_fine_tuning",
+    **PROVIDER_OPTIONS,
 }
 CREATE_FIELDS = {"prompt", "model", "seconds", "size", *FEATURE_PARAMETERS}
 MAX_EXTENSION_DEPTH = 4
@@ -174,7 +188,7 @@ def parse_video_request(fields: dict, files: dict) -> VideoRequest:
         model=_optional_string(fields, "model", 100),
         seconds=_optional_seconds(fields.get("seconds")),
         size=_optional_string(fields, "size", 16),
-        extensions=_parse_extensions(fields),
+        extensions={**_parse_extensions(fields), **_parse_provider_options(fields)},
     )
     _parse_input_reference(video, fields.get("input_reference"), files.get("input_reference"))
     return video
@@ -193,6 +207,76 @@ def _parse_extensions(fields: dict) -> dict:
         for text in _strings_in(value):
             _check_text(text, name)
     return extensions
+
+
+def _parse_provider_options(fields: dict) -> dict:
+    """Provider options, checked for type here; whether the snapshot and policy allow each is the engine's rule."""
+    options = {}
+    if (value := _optional_string(fields, "negative_prompt", 2000)) is not None:
+        options["negative_prompt"] = value
+    if (value := _optional_whole_number(fields.get("seed"), "seed", MAX_SEED)) is not None:
+        options["seed"] = value
+    if (value := _optional_flag(fields.get("generate_audio"), "generate_audio")) is not None:
+        options["generate_audio"] = value
+    if (value := _optional_string(fields, "person_generation", 20)) is not None:
+        if value not in PERSON_GENERATION_VALUES:
+            allowed = ", ".join(PERSON_GENERATION_VALUES)
+            raise ApiError(
+                "invalid_value", f"'person_generation' must be one of {allowed}; got {value!r}.", "person_generation"
+            )
+        options["person_generation"] = value
+    if fields.get("reference_images") not in (None, "", []):
+        options["reference_images"] = _parse_reference_images(fields["reference_images"])
+    return options
+
+
+def _optional_whole_number(value, name: str, maximum: int) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.isascii() and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ApiError("invalid_type", f"'{name}' must be a whole number.", name)
+    if not 0 <= value <= maximum:
+        raise ApiError("invalid_value", f"'{name}' must be between 0 and {maximum}; got {value}.", name)
+    return value
+
+
+def _optional_flag(value, name: str) -> bool | None:
+    """A JSON boolean, or "true"/"false" as a multipart form sends it."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if not isinstance(value, bool):
+        raise ApiError("invalid_type", f"'{name}' must be true or false.", name)
+    return value
+
+
+def _parse_reference_images(value) -> list[dict]:
+    """Up to three images that guide the video's subject or style, each {"image_url": https URL or data: URI}."""
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ApiError(
+            "invalid_type",
+            "'reference_images' must be a list of objects such as {\"image_url\": ...}.",
+            "reference_images",
+        )
+    if len(value) > MAX_REFERENCE_IMAGES:
+        raise ApiError(
+            "invalid_value", f"'reference_images' takes at most {MAX_REFERENCE_IMAGES} images.", "reference_images"
+        )
+    images = []
+    for item in value:
+        url = item.get("image_url")
+        if set(item) != {"image_url"} or not isinstance(url, str) or not url.startswith(IMAGE_URL_SCHEMES):
+            raise ApiError(
+                "invalid_value",
+                'Each reference image must be {"image_url": an https URL or a data:image/ URI}.',
+                "reference_images",
+            )
+        _check_text(url, "reference_images")
+        images.append({"image_url": url})
+    return images
 
 
 def _nested_deeper_than(value, levels: int) -> bool:

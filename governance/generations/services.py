@@ -13,7 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from governance.audit.services import Actor
-from governance.catalog.selectors import catalog_view
+from governance.catalog.connections import connection_for
+from governance.catalog.selectors import catalog_view, provider_of
 from governance.generations.admission import admit
 from governance.generations.archive import forget_archive
 from governance.generations.models import ArchivedFile, Character, Generation, new_video_id
@@ -136,10 +137,28 @@ def _decide(
         return Refusal(code="no_policy", message="This environment has no policy yet; an admin must set one."), None
     catalog = catalog_view(running_provider(policy.provider_id, comparison))
     view = comparison_policy(policy.view, comparison.snapshot) if comparison else policy.view
-    decision = decide(submission.engine_request(bucket), view, catalog, now)
+    canary_catalog = catalog_view(view.canary_provider_id) if view.canary_provider_id is not None else None
+    decision = decide(submission.engine_request(bucket), view, catalog, now, canary_catalog)
     if isinstance(decision, Accept):
         decision = missing_character(holder.environment_id, submission) or decision
+    if isinstance(decision, Accept):
+        decision = _unreachable_provider(_provider_id(decision, policy, comparison)) or decision
     return decision, policy
+
+
+def _unreachable_provider(provider_id: int) -> Refusal | None:
+    """A provider without credentials (and no simulator to stand in) is refused before anything is reserved."""
+    connection = connection_for(provider_of(provider_id))
+    if connection.usable:
+        return None
+    return Refusal(code="provider_not_configured", message=connection.message)
+
+
+def _provider_id(decision: Decision, policy, comparison: ComparisonRun | None) -> int | None:
+    """The provider that runs the request: a canary's at another provider, a comparison run's, or the policy's."""
+    if isinstance(decision, Accept) and decision.provider_id is not None:
+        return decision.provider_id
+    return running_provider(policy.provider_id if policy else None, comparison)
 
 
 def _record(
@@ -162,7 +181,7 @@ def _record(
         submitted_by=submitted_by,
         operation=submission.operation,
         requested_model=_requested_model(submission),
-        provider_id=running_provider(policy.provider_id if policy else None, comparison),
+        provider_id=_provider_id(decision, policy, comparison),
         policy_revision=_revision_reference(policy, holder),
         remixed_from=submission.source,
         prompt=stored_prompt(submission.prompt),
@@ -181,6 +200,9 @@ def _record(
     if isinstance(decision, Accept):
         budget_month = month_start(now) if policy.view.monthly_budget is not None else None
         generation.accept(decision, now, budget_month=budget_month, note=note)
+        provider = provider_of(generation.provider_id)
+        generation.api_version = provider.api_version
+        generation.simulated = connection_for(provider).simulated
         _store_uploads(generation, submission)
     else:
         generation.refuse(decision, now, note=note)

@@ -84,6 +84,8 @@ class UpstreamClient:
             timeout=timeout,
             transport=transport,
         )
+        # Result links elsewhere (storage, CDNs) are fetched without the provider's credentials.
+        self.links = httpx.Client(headers={"User-Agent": "snapshot-governance"}, timeout=timeout, transport=transport)
 
     def post(
         self, path: str, *, fields: dict, idempotency_key: str = "", files: list[FilePart] = (), params=None
@@ -119,10 +121,15 @@ class UpstreamClient:
 
     @contextlib.contextmanager
     def stream(self, method: str, url: str, *, headers=None, params=None) -> Iterator[httpx.Response]:
-        """A streamed response (a video); `url` is a path under the base URL or an absolute link."""
-        request = self.http.build_request(method, url, headers=headers, params=params)
+        """A streamed response (a video); `url` is a path under the base URL or an absolute link.
+
+        A link to another origin (a storage bucket, a CDN) gets only the `headers` given for it, never
+        the provider's own auth headers: the key stays with the provider.
+        """
+        http = self.http if self._same_origin(url) else self.links
+        request = http.build_request(method, url, headers=headers, params=params)
         try:
-            response = self.http.send(request, stream=True)
+            response = http.send(request, stream=True)
         except httpx.TimeoutException as error:
             raise UpstreamError(f"The provider did not answer in time ({type(error).__name__}).") from error
         except httpx.HTTPError as error:
@@ -138,6 +145,13 @@ class UpstreamClient:
     def redact(self, text: str) -> str:
         """Text from the provider, fit to keep and show: see `without_secrets`."""
         return without_secrets(text, *self.secrets)
+
+    def _same_origin(self, url: str) -> bool:
+        link = httpx.URL(url)
+        if not link.is_absolute_url:
+            return True
+        base = self.http.base_url
+        return (link.scheme, link.host, link.port) == (base.scheme, base.host, base.port)
 
 
 def openai_error(response: httpx.Response, secrets: tuple[str, ...]) -> UpstreamError:

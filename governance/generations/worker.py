@@ -144,7 +144,10 @@ def _recheck_policy(generation: Generation) -> Refusal | None:
         return Refusal(code="no_policy", message="The environment no longer has a policy.")
     comparison = generation.is_comparison
     switched = recheck_provider(
-        accepted_at=generation.provider_id, policy_provider_id=policy.provider_id, comparison=comparison
+        accepted_at=generation.provider_id,
+        policy_provider_id=policy.provider_id,
+        comparison=comparison,
+        canary_provider_id=policy.view.canary_provider_id,
     )
     if switched is not None:
         return switched

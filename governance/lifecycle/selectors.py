@@ -30,7 +30,16 @@ def dependencies(environments=None) -> list[Dependency]:
     for revision in _current_revisions(environments):
         catalog = catalogs.setdefault(revision.provider_id, load_catalog_view(revision.provider_id))
         how: dict[str, str] = {name: "allowed" for name in revision.allowed_snapshots}
-        if revision.canary_snapshot:
+        if revision.canary_snapshot and revision.canary_provider_id:
+            found.append(
+                Dependency(
+                    environment=revision.environment,
+                    snapshot=revision.canary_snapshot,
+                    how="canary",
+                    provider_id=revision.canary_provider_id,
+                )
+            )
+        elif revision.canary_snapshot:
             how[revision.canary_snapshot] = "canary"
         pinned = catalog.resolve(revision.default_model)
         if pinned:

@@ -19,6 +19,7 @@ FIELD_LABELS = {
     "alias_requests": "Requests for an alias",
     "canary_snapshot": "Canary snapshot",
     "canary_percent": "Canary share of requests",
+    "canary_provider": "Canary's provider",
     "max_seconds": "Longest video",
     "allowed_sizes": "Allowed sizes",
     "allowed_features": "Allowed features",
@@ -45,7 +46,8 @@ def describe_policy(environment: Environment, revision: PolicyRevision, catalog:
         runs += f"; requests may also name {_joined(others)}"
     sentences = [f"{runs[0].upper()}{runs[1:]}; {_alias_words(revision, pinned)}."]
     if revision.canary_snapshot:
-        sentences.append(f"A canary sends {revision.canary_percent}% of requests to {revision.canary_snapshot}.")
+        at = f" at {revision.canary_provider.name}" if revision.canary_provider_id else ""
+        sentences.append(f"A canary sends {revision.canary_percent}% of requests to {revision.canary_snapshot}{at}.")
     sentences.append(_limits_words(revision))
     return sentences
 
@@ -136,6 +138,8 @@ def shown(field: str, value) -> str:
         return value or "no canary"
     if field == "canary_percent":
         return f"{value}%"
+    if field == "canary_provider":
+        return str(value) if value else "the policy's own"
     if field == "max_seconds":
         return f"{value} seconds" if value else "any length the snapshot supports"
     if field == "monthly_budget":
@@ -144,4 +148,4 @@ def shown(field: str, value) -> str:
 
 
 def revisions_of(environment: Environment) -> QuerySet[PolicyRevision]:
-    return environment.policy_revisions.select_related("created_by", "provider").order_by("-number")
+    return environment.policy_revisions.select_related("created_by", "provider", "canary_provider").order_by("-number")

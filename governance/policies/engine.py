@@ -72,6 +72,7 @@ class PolicyView:
     alias_requests: str = ALIAS_REFUSE
     canary_snapshot: str | None = None
     canary_percent: int = 0
+    canary_provider_id: int | None = None  # set when the canary is another provider's snapshot
     max_seconds: int | None = None
     allowed_sizes: frozenset[str] | None = None  # empty or None: no limit beyond the snapshot's
     allowed_features: frozenset[str] | None = None  # empty or None: no limit beyond the snapshot's
@@ -104,6 +105,7 @@ class Accept:
     size: str
     estimated_cost: Decimal
     deprecated: bool = False
+    provider_id: int | None = None  # the canary's provider, when the request goes to another provider than the policy's
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,10 @@ def decide(
     policy: PolicyView,
     catalog: CatalogView,
     now: dt.datetime,
+    canary_catalog: CatalogView | None = None,
 ) -> Decision:
+    """May this request run, and on which snapshot. `canary_catalog` is the canary's provider's catalog
+    when the policy canaries to another provider (`policy.canary_provider_id`)."""
     pinned = catalog.resolve(policy.default_model)
     target = _requested_snapshot(request, policy, catalog, pinned)
     if isinstance(target, Refusal):
@@ -147,21 +152,25 @@ def decide(
     if request.operation == Operation.EXTEND:
         return _decide_extension(request, policy, catalog.snapshots[target], now)
 
-    seconds = request.seconds if request.seconds is not None else DEFAULT_SECONDS
-    size = request.size or DEFAULT_SIZE
-    arm = ""
+    snapshot = catalog.snapshots[target]
+    seconds, size = default_seconds(request, snapshot), default_size(request, snapshot)
+    arm, provider_id = "", None
     if request.operation == Operation.CREATE and policy.canary_snapshot and target == pinned:
         arm = ARM_CONTROL
-        canary = catalog.snapshots.get(policy.canary_snapshot)
+        canary_catalog = canary_catalog if policy.canary_provider_id is not None else catalog
+        canary = canary_catalog.snapshots.get(policy.canary_snapshot) if canary_catalog is not None else None
         if (
             request.routing_bucket < policy.canary_percent * (ROUTING_BUCKETS // 100)
             and canary is not None
             and not canary.is_shut_down(now)
-            and _check_capabilities(canary, request, policy, seconds, size) is None
+            and _check_capabilities(
+                canary, request, policy, default_seconds(request, canary), default_size(request, canary)
+            )
+            is None
         ):
-            target, arm = canary.name, ARM_CANARY
+            snapshot, target, arm, provider_id = canary, canary.name, ARM_CANARY, policy.canary_provider_id
+            seconds, size = default_seconds(request, canary), default_size(request, canary)
 
-    snapshot = catalog.snapshots[target]
     refusal = _check_capabilities(snapshot, request, policy, seconds, size)
     if refusal:
         return refusal
@@ -176,7 +185,26 @@ def decide(
         size=size,
         estimated_cost=cost,
         deprecated=snapshot.is_deprecated(now),
+        provider_id=provider_id,
     )
+
+
+def default_seconds(request: GenerationRequest, snapshot: SnapshotInfo) -> int:
+    """The length asked for; without one, OpenAI's default (4 s) where the snapshot offers it, else its first."""
+    if request.seconds is not None:
+        return request.seconds
+    if DEFAULT_SECONDS in snapshot.seconds or not snapshot.seconds:
+        return DEFAULT_SECONDS
+    return snapshot.seconds[0]
+
+
+def default_size(request: GenerationRequest, snapshot: SnapshotInfo) -> str:
+    """The size asked for; without one, OpenAI's default (720x1280) where the snapshot offers it, else its first."""
+    if request.size:
+        return request.size
+    if DEFAULT_SIZE in snapshot.sizes or not snapshot.sizes:
+        return DEFAULT_SIZE
+    return snapshot.sizes[0]
 
 
 def routing_bucket(subject: str) -> int:
@@ -286,10 +314,13 @@ def recheck(
     return _check_operation(snapshot, operation, policy)
 
 
-def recheck_provider(*, accepted_at: int | None, policy_provider_id: int, comparison: bool) -> Refusal | None:
+def recheck_provider(
+    *, accepted_at: int | None, policy_provider_id: int, comparison: bool, canary_provider_id: int | None = None
+) -> Refusal | None:
     """A generation runs at the provider it was accepted for. If the policy has moved to another provider
-    since, it is stopped before it runs, unless it is a comparison run, which may run at another provider."""
-    if accepted_at == policy_provider_id or comparison:
+    since (and does not canary there), it is stopped before it runs, unless it is a comparison run, which
+    may run at another provider."""
+    if accepted_at in (policy_provider_id, canary_provider_id) or comparison:
         return None
     return Refusal(
         code="snapshot_no_longer_allowed",

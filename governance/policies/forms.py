@@ -4,7 +4,7 @@ import datetime as dt
 
 from django import forms
 
-from governance.catalog.models import Lifecycle
+from governance.catalog.models import Lifecycle, Provider
 from governance.catalog.selectors import CatalogRows
 from governance.policies import engine
 from governance.policies.models import PolicyRevision
@@ -39,7 +39,10 @@ class PolicyForm(forms.Form):
         label="Canary snapshot",
         required=False,
         error_messages={"invalid_choice": UNKNOWN_SNAPSHOT},
-        help_text="A share of requests for the pinned snapshot run on this one instead.",
+        help_text=(
+            "A share of requests for the pinned snapshot run on this one instead; it may be another provider's "
+            "(a canary across providers), sticky per X-Governance-Subject."
+        ),
     )
     canary_percent = forms.IntegerField(
         label="Canary share of requests (%)",
@@ -89,9 +92,17 @@ class PolicyForm(forms.Form):
         error_messages={"required": "Say why the policy changes; the reason is kept with the revision."},
     )
 
-    def __init__(self, *args, catalog: CatalogRows, now: dt.datetime, **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        catalog: CatalogRows,
+        now: dt.datetime,
+        other_catalogs: dict[Provider, CatalogRows] | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.catalog, self.now = catalog, now
+        self.other_catalogs = other_catalogs or {}
         snapshots = list(catalog.snapshots.values())
         snapshot_choices = [(snapshot.name, self._snapshot_label(snapshot)) for snapshot in snapshots]
         alias_choices = [(alias, f"{alias} (alias, now {target})") for alias, target in sorted(catalog.aliases.items())]
@@ -100,7 +111,7 @@ class PolicyForm(forms.Form):
             "'%(value)s' is neither a snapshot nor an alias in this provider's catalog."
         )
         self.fields["allowed_snapshots"].choices = snapshot_choices
-        self.fields["canary_snapshot"].choices = [("", "No canary"), *snapshot_choices]
+        self.fields["canary_snapshot"].choices = [("", "No canary"), *snapshot_choices, *self._other_canaries()]
         self.fields["allowed_sizes"].choices = _union(snapshot.sizes for snapshot in snapshots)
         # Operation features (remix, edits, …) are governed by "Allowed operations", not listed twice.
         operation_features = set(engine.OPERATION_FEATURES.values())
@@ -109,6 +120,29 @@ class PolicyForm(forms.Form):
             for feature, _ in _union(snapshot.features for snapshot in snapshots)
             if feature not in operation_features
         ]
+
+    def _other_canaries(self) -> list[tuple[str, list]]:
+        """Other providers' live snapshots, as `provider:snapshot`, grouped by provider."""
+        groups = []
+        for provider, catalog in sorted(self.other_catalogs.items(), key=lambda item: item[0].name):
+            live = [
+                snapshot
+                for snapshot in catalog.snapshots.values()
+                if snapshot.lifecycle(self.now) != Lifecycle.SHUT_DOWN
+            ]
+            if live:
+                choices = [(f"{provider.slug}:{snapshot.name}", self._snapshot_label(snapshot)) for snapshot in live]
+                groups.append((f"At {provider.name}", choices))
+        return groups
+
+    def _canary(self) -> tuple[str, int | None]:
+        """The chosen canary as (snapshot, its provider when another provider's)."""
+        value = self.cleaned_data.get("canary_snapshot") or ""
+        slug, _, name = value.rpartition(":")
+        for provider in self.other_catalogs:
+            if slug and provider.slug == slug:
+                return name, provider.pk
+        return value, None
 
     @classmethod
     def initial_from(cls, revision: PolicyRevision | None, *, same_provider: bool = True) -> dict:
@@ -127,7 +161,11 @@ class PolicyForm(forms.Form):
             "default_model": revision.default_model,
             "allowed_snapshots": revision.allowed_snapshots,
             "alias_requests": revision.alias_requests,
-            "canary_snapshot": revision.canary_snapshot,
+            "canary_snapshot": (
+                f"{revision.canary_provider.slug}:{revision.canary_snapshot}"
+                if revision.canary_provider_id
+                else revision.canary_snapshot
+            ),
             "canary_percent": revision.canary_percent,
             "max_seconds": revision.max_seconds,
             "allowed_sizes": revision.allowed_sizes or [],
@@ -158,6 +196,7 @@ class PolicyForm(forms.Form):
     def policy_values(self) -> dict:
         values = dict(self.cleaned_data)
         values.pop("reason")
+        values["canary_snapshot"], values["canary_provider_id"] = self._canary()
         values["canary_percent"] = values["canary_percent"] or 0
         values["allowed_sizes"] = values["allowed_sizes"] or None
         values["allowed_features"] = values["allowed_features"] or None

@@ -71,6 +71,7 @@ class PolicyRevision(models.Model):
             alias_requests=self.alias_requests,
             canary_snapshot=self.canary_snapshot or None,
             canary_percent=self.canary_percent,
+            canary_provider_id=self.canary_provider_id,
             max_seconds=self.max_seconds,
             allowed_sizes=frozenset(self.allowed_sizes) if self.allowed_sizes else None,
             allowed_features=frozenset(self.allowed_features) if self.allowed_features else None,

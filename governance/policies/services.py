@@ -20,6 +20,7 @@ POLICY_FIELDS = [
     "alias_requests",
     "canary_snapshot",
     "canary_percent",
+    "canary_provider_id",
     "max_seconds",
     "allowed_sizes",
     "allowed_features",
@@ -45,9 +46,11 @@ def validate_policy(provider: Provider, values: dict) -> None:
     elif pinned not in values["allowed_snapshots"]:
         errors["default_model"] = f"The pinned snapshot '{pinned}' must be among the allowed snapshots."
     canary = values.get("canary_snapshot") or ""
-    if canary and canary not in catalog.snapshots:
-        errors["canary_snapshot"] = f"'{canary}' is not in {provider.name}'s catalog."
-    if canary and canary == pinned:
+    canary_provider = _canary_provider(provider, values)
+    canary_catalog = load_catalog_view(canary_provider.pk) if canary_provider != provider else catalog
+    if canary and canary not in canary_catalog.snapshots:
+        errors["canary_snapshot"] = f"'{canary}' is not in {canary_provider.name}'s catalog."
+    if canary and canary == pinned and canary_provider == provider:
         errors["canary_snapshot"] = "The canary must differ from the pinned snapshot."
     if not canary and values.get("canary_percent"):
         errors["canary_percent"] = "A canary percentage needs a canary snapshot."
@@ -56,22 +59,35 @@ def validate_policy(provider: Provider, values: dict) -> None:
     unknown_operations = sorted(set(values.get("allowed_operations") or []) - set(engine.OPERATIONS))
     if unknown_operations:
         errors["allowed_operations"] = f"Unknown operations: {', '.join(unknown_operations)}."
-    _refuse_unreviewed(provider, values, pinned, errors)
+    _refuse_unreviewed(provider, values, pinned, errors, canary_provider)
     if errors:
         raise ValidationError(errors)
 
 
-def _refuse_unreviewed(provider: Provider, values: dict, pinned: str | None, errors: dict[str, str]) -> None:
+def _canary_provider(provider: Provider, values: dict) -> Provider:
+    """The canary's provider: the policy's own unless another one is named."""
+    canary_provider_id = values.get("canary_provider_id")
+    if canary_provider_id in (None, provider.pk):
+        return provider
+    return Provider.objects.get(pk=canary_provider_id)
+
+
+def _refuse_unreviewed(
+    provider: Provider, values: dict, pinned: str | None, errors: dict[str, str], canary_provider: Provider
+) -> None:
     """Snapshots a provider sync discovered run nowhere until an admin has reviewed them."""
     named = {
         "allowed_snapshots": set(values["allowed_snapshots"]),
         "default_model": {pinned} if pinned else set(),
-        "canary_snapshot": {values.get("canary_snapshot")} if values.get("canary_snapshot") else set(),
     }
     everything = set().union(*named.values())
     unreviewed = set(
         Snapshot.objects.filter(provider=provider, name__in=everything, reviewed=False).values_list("name", flat=True)
     )
+    canary = values.get("canary_snapshot")
+    if canary and Snapshot.objects.filter(provider=canary_provider, name=canary, reviewed=False).exists():
+        named["canary_snapshot"] = {canary}
+        unreviewed.add(canary)
     for field, names in named.items():
         waiting = sorted(names & unreviewed)
         if waiting and field not in errors:
@@ -101,6 +117,8 @@ def revise_policy(
     values = {field: values.get(field, getattr(previous, field, None)) for field in POLICY_FIELDS}
     values["canary_snapshot"] = values["canary_snapshot"] or ""
     values["canary_percent"] = values["canary_percent"] or 0
+    if not values["canary_snapshot"] or values["canary_provider_id"] == provider.pk:
+        values["canary_provider_id"] = None
     values["alias_requests"] = values["alias_requests"] or engine.ALIAS_REFUSE
     validate_policy(provider, values)
     revision = PolicyRevision.objects.create(

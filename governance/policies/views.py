@@ -82,10 +82,12 @@ def policy_editor(request: HttpRequest, project: Project, role: str, environment
             initial = {"alias_requests": ALIAS_REFUSE}
         else:
             initial = PolicyForm.initial_from(current, same_provider=provider == current.provider)
-        context["form"] = PolicyForm(initial=initial, catalog=catalog, now=now)
+        context["form"] = PolicyForm(
+            initial=initial, catalog=catalog, now=now, other_catalogs=_other_catalogs(provider)
+        )
         context["saved_diff"] = _saved_diff(request, environment, current) if current else None
         return render(request, EDITOR_PAGE, context)
-    form = PolicyForm(request.POST, catalog=catalog, now=now)
+    form = PolicyForm(request.POST, catalog=catalog, now=now, other_catalogs=_other_catalogs(provider))
     context["form"] = form
     if form.is_valid():
         try:
@@ -106,6 +108,12 @@ def policy_editor(request: HttpRequest, project: Project, role: str, environment
             url = reverse("policies:policy_editor", args=[project.slug, environment.name])
             return redirect(f"{url}?saved={revision.number}")
     return render(request, EDITOR_PAGE, context, status=400)
+
+
+def _other_catalogs(provider: Provider) -> dict[Provider, CatalogRows]:
+    """Every other provider's catalog, for a canary across providers."""
+    others = {other.pk: other for other in Provider.objects.exclude(pk=provider.pk)}
+    return {others[pk]: rows for pk, rows in CatalogRows.load_many(others).items()}
 
 
 def _chosen_provider(request: HttpRequest, current: Provider | None) -> Provider | None:

@@ -20,9 +20,12 @@ API_OPENAI, API_LUMEN = "openai", "lumen"
 API_PACKS = {
     API_OPENAI: PACK_PATH,
     API_LUMEN: PACKS_DIR / "simulator-lumen.json",
+    "azure-openai": PACKS_DIR / "azure-openai.json",
+    "xai": PACKS_DIR / "xai.json",
+    "gemini": PACKS_DIR / "gemini.json",
     "byteplus": PACKS_DIR / "byteplus.json",
 }
-API_DEFAULT_MODELS = {API_OPENAI: "sora-2", API_LUMEN: "lumen-1"}
+API_DEFAULT_MODELS = {API_OPENAI: "sora-2", API_LUMEN: "lumen-1", "azure-openai": "sora-2", "xai": "grok-imagine-video"}
 
 
 @dataclass(frozen=True)
@@ -94,9 +97,11 @@ for _api, _path in API_PACKS.items():
     _snapshots, _aliases = read_pack(_path)
     API_SNAPSHOTS[_api] = _snapshots
     MODEL_TABLES[_api] = {**{name: name for name in _snapshots}, **_aliases}
-ALL_SNAPSHOTS: dict[str, SimulatedSnapshot] = {
-    name: snapshot for snapshots in API_SNAPSHOTS.values() for name, snapshot in snapshots.items()
-}
+# A name two APIs share (Azure served OpenAI's sora-2 versions under the same names) keeps the first API's entry.
+ALL_SNAPSHOTS: dict[str, SimulatedSnapshot] = {}
+for _snapshots in API_SNAPSHOTS.values():
+    for _name, _snapshot in _snapshots.items():
+        ALL_SNAPSHOTS.setdefault(_name, _snapshot)
 
 DEFAULT_MODEL = "sora-2"
 DEFAULT_SECONDS = "4"

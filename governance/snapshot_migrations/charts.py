@@ -58,7 +58,7 @@ def _hourly(plan, start: dt.datetime, end: dt.datetime, *, candidate: bool) -> d
         .exclude(purpose=Generation.PURPOSE_COMPARISON)
         .filter(**sides(plan)[1 if candidate else 0][1])
     )
-    if candidate and not plan.crosses_providers:  # a cut-over has no canary arm
+    if candidate and not plan.crosses_providers:  # across providers, everything the new provider ran
         rows = rows.filter(canary_arm=ARM_CANARY)
     buckets: dict[int, list[dict]] = {}
     for row in rows.order_by("-pk").values("status", "created_at", "completed_at")[:SAMPLE_LIMIT]:

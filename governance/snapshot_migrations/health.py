@@ -25,13 +25,15 @@ class Judgement:
 def arm_figures(generations: QuerySet) -> dict:
     """Finished, failed, failure rate, p50/p95 latency (s) and cost per second of video for one arm.
 
-    Videos the client deleted before they finished are left out: stopping a job is not a failure.
+    Videos the client deleted before they finished are left out: stopping a job is not a failure. Nor is
+    a provider's safety refusal: it is counted apart (`content_filtered`), as it says what was asked.
     """
     rows = list(
         generations.health_outcomes()
         .order_by("-pk")
         .values("status", "created_at", "completed_at", "estimated_cost", "seconds")[:SAMPLE_LIMIT]
     )
+    filtered = generations.filter(Generation.FILTERED).count()
     completed = [row for row in rows if row["status"] == Generation.Status.COMPLETED]
     latencies = sorted(
         (row["completed_at"] - row["created_at"]).total_seconds() for row in completed if row["completed_at"]
@@ -47,6 +49,7 @@ def arm_figures(generations: QuerySet) -> dict:
         "p50_seconds": percentile(latencies, 50),
         "p95_seconds": percentile(latencies, 95),
         "cost_per_second": str((cost / seconds).quantize(Decimal("0.0001"))) if seconds else None,
+        "content_filtered": filtered,
     }
 
 
@@ -70,7 +73,7 @@ def rollout_arms(plan, now: dt.datetime) -> tuple[dict, dict]:
     baseline = log.filter(**baseline_side, created_at__gte=baseline_since)
     candidate = log.filter(**candidate_side, created_at__gte=plan.stage_started_at or now)
     if not plan.crosses_providers:
-        # Within one provider the candidate is the canary arm; a cut-over has none: all the new provider ran since.
+        # Within one provider the candidate is the canary arm; across providers, all the new provider ran since.
         candidate = candidate.filter(canary_arm=ARM_CANARY)
     return arm_figures(baseline), arm_figures(candidate)
 

@@ -68,8 +68,8 @@ class MigrationPlan(models.Model):
     environment = models.ForeignKey("projects.Environment", on_delete=models.CASCADE, related_name="migration_plans")
     from_snapshot = models.CharField(max_length=100)
     to_snapshot = models.CharField(max_length=100)
-    # The providers of both snapshots. A move to another provider's snapshot is a cut-over in one
-    # 100% stage: the policy engine canaries between snapshots of one provider only.
+    # The providers of both snapshots. A move to another provider's snapshot canaries across
+    # providers in its stages below 100%; its 100% stage moves the environment's policy there.
     from_provider = models.ForeignKey(
         "catalog.Provider", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -147,9 +147,6 @@ def _clean_rollout(stages: list[int] | None, window: dt.timedelta | None) -> tup
     return stages, window
 
 
-CUT_OVER_STAGES = [100]
-
-
 def _check_target(environment: Environment, from_snapshot: str, to_snapshot: str, revision, to_provider) -> None:
     catalog = load_catalog_view(to_provider.pk)
     target = catalog.snapshots.get(to_snapshot)
@@ -177,8 +174,9 @@ def create_plan(
 ) -> MigrationPlan:
     """A draft plan moving `environment` from what it runs now to `to_snapshot`, with the project's checklist.
 
-    `to_provider` None means the environment's own provider. A move to another provider's
-    snapshot is one cut-over stage of 100%, since a canary needs both snapshots at one provider.
+    `to_provider` None means the environment's own provider. A move to another provider's snapshot
+    is staged like any other: its stages below 100% canary across providers, and 100% moves the
+    environment's policy to the other provider.
     """
     if not reason.strip():
         raise ValidationError({"reason": "Say why the environment should move."})
@@ -186,8 +184,6 @@ def create_plan(
     to_provider = to_provider or revision.provider
     _check_target(environment, from_snapshot, to_snapshot, revision, to_provider)
     stages, window = _clean_rollout(stages, observation_window)
-    if to_provider.pk != revision.provider_id:
-        stages = CUT_OVER_STAGES
     plan = MigrationPlan.objects.create(
         project=environment.project,
         environment=environment,
@@ -238,8 +234,6 @@ def edit_plan(
     to_provider = to_provider or revision.provider
     _check_target(plan.environment, plan.from_snapshot, to_snapshot, revision, to_provider)
     stages, window = _clean_rollout(stages, observation_window)
-    if to_provider.pk != revision.provider_id:
-        stages = CUT_OVER_STAGES
     plan.reason, plan.to_snapshot, plan.stages = reason.strip(), to_snapshot, stages
     plan.to_provider = to_provider
     plan.observation_window, plan.auto_rollback = window, auto_rollback
@@ -472,23 +466,25 @@ def _enter_stage(plan: MigrationPlan, index: int, user, now: dt.datetime) -> Non
     plan.health, plan.health_figures = MigrationPlan.Health.UNKNOWN, {}
     plan.save()
     percent = plan.stage_percent
-    if plan.crosses_providers:
+    if plan.crosses_providers and percent == 100:
         _cut_over(plan, user)
         return
+    at = f" at {plan.to_provider.name}" if plan.crosses_providers else ""
     revise_policy(
         environment=plan.environment,
         provider=current_revision(plan.environment).provider,
         actor=Actor.for_user(user),
-        reason=f"Migration plan #{plan.pk}: {percent}% of requests to {plan.to_snapshot}.",
+        reason=f"Migration plan #{plan.pk}: {percent}% of requests to {plan.to_snapshot}{at}.",
         created_by=user,
         through_plan=plan,
         canary_snapshot=plan.to_snapshot,
+        canary_provider_id=plan.to_provider_id if plan.crosses_providers else None,
         canary_percent=percent,
     )
 
 
 def _cut_over(plan: MigrationPlan, user) -> None:
-    """Move every request to the other provider's snapshot at once: pinned and the only one allowed."""
+    """Move every request to the other provider's snapshot: pinned and the only one allowed there."""
     revise_policy(
         environment=plan.environment,
         provider=plan.to_provider,
@@ -505,6 +501,10 @@ def _cut_over(plan: MigrationPlan, user) -> None:
 
 def _complete(plan: MigrationPlan, user, now: dt.datetime) -> MigrationPlan:
     revision = current_revision(plan.environment)
+    if plan.crosses_providers:
+        if revision.provider_id != plan.to_provider_id:
+            _cut_over(plan, user)
+        return _finish(plan, user, now)
     allowed = [plan.to_snapshot if s == plan.from_snapshot else s for s in revision.allowed_snapshots]
     revise_policy(
         environment=plan.environment,
@@ -518,6 +518,10 @@ def _complete(plan: MigrationPlan, user, now: dt.datetime) -> MigrationPlan:
         canary_snapshot="",
         canary_percent=0,
     )
+    return _finish(plan, user, now)
+
+
+def _finish(plan: MigrationPlan, user, now: dt.datetime) -> MigrationPlan:
     plan.finished_at = now
     _transition(plan, State.COMPLETED, Actor.for_user(user))
     _tell(_plan_people(plan), plan, "Migration completed", f"{plan.environment} now runs {plan.to_snapshot}.")

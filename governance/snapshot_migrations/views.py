@@ -310,7 +310,7 @@ def _snapshot_choices(environments) -> list[tuple[str, str]]:
         .select_related("provider")
         .order_by("provider__name", "name")
     )
-    choices += [(s.key, f"{s.name} ({s.provider.name}, another provider: a cut-over)") for s in others]
+    choices += [(s.key, f"{s.name} ({s.provider.name}, another provider)") for s in others]
     return choices
 
 

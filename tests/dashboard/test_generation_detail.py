@@ -1,16 +1,14 @@
-import contextlib
 import datetime as dt
-from types import SimpleNamespace
 
+import httpx
 import pytest
 from django.urls import reverse
 
 from governance.audit.models import AuditEvent
-from governance.generations import content
 from governance.generations.models import Generation
-from governance.generations.upstream import UpstreamError
 from tests.dashboard.builders import make_generation
 from tests.factories import NEW, Decimal, make_environment, make_member, make_project, make_user, revise
+from tests.upstream_transport import use_transport
 
 pytestmark = pytest.mark.django_db
 
@@ -163,26 +161,28 @@ def test_an_unfinished_generation_has_no_video_yet(member_client, environment):
     assert "<video" not in detail(member_client, generation)
 
 
-class FakeUpstream:
-    def __init__(self, body: bytes, content_type: str, error=None):
-        self.body, self.content_type, self.error, self.opened = body, content_type, error, []
+class StandInProvider:
+    """A provider over HTTP that serves `/videos/{id}/content`, or fails as told: the dashboard's upstream."""
 
-    @contextlib.contextmanager
-    def stream_content(self, upstream_id, variant):
-        self.opened.append((upstream_id, variant))
-        if self.error:
-            raise self.error
-        yield SimpleNamespace(
-            headers={"Content-Type": self.content_type, "Content-Length": str(len(self.body))},
-            iter_bytes=lambda size: iter([self.body]),
-        )
+    def __init__(self, body: bytes, content_type: str):
+        self.body, self.content_type, self.opened = body, content_type, []
+        self.failure: Exception | httpx.Response | None = None
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        upstream_id = request.url.path.split("/videos/")[1].removesuffix("/content")
+        self.opened.append((upstream_id, request.url.params["variant"]))
+        if isinstance(self.failure, Exception):
+            raise self.failure
+        if self.failure is not None:
+            return self.failure
+        return httpx.Response(200, content=self.body, headers={"Content-Type": self.content_type})
 
 
 @pytest.fixture
-def upstream(monkeypatch):
-    fake = FakeUpstream(b"\x00\x00\x00\x18ftypmp42", "video/mp4")
-    monkeypatch.setattr(content, "client_for", lambda provider: fake)
-    return fake
+def upstream():
+    provider = StandInProvider(b"\x00\x00\x00\x18ftypmp42", "video/mp4")
+    with use_transport(httpx.MockTransport(provider)):
+        yield provider
 
 
 def test_the_video_streams_from_the_provider_for_a_member(member_client, environment, upstream):
@@ -229,17 +229,19 @@ def test_content_before_completion_or_of_an_unknown_variant_is_404(member_client
 
 
 def test_a_provider_failure_is_a_readable_502(member_client, environment, upstream):
-    upstream.error = UpstreamError("connection refused")
+    upstream.failure = httpx.ConnectError("connection refused")
     generation = make_generation(environment, status=Generation.Status.COMPLETED, upstream_id="sim_3")
 
     response = member_client.get(reverse("dashboard:generation_content", args=[generation.video_id, "thumbnail"]))
 
     assert response.status_code == 502
-    assert "could not deliver this thumbnail: connection refused" in response.content.decode()
+    assert "could not deliver this thumbnail: The provider could not be reached: connection refused" in (
+        response.content.decode()
+    )
 
 
 def test_a_providers_error_text_is_never_rendered_as_html(member_client, environment, upstream):
-    upstream.error = UpstreamError("<img src=x onerror=alert(1)>")
+    upstream.failure = httpx.Response(500, json={"error": {"message": "<img src=x onerror=alert(1)>"}})
     generation = make_generation(environment, status=Generation.Status.COMPLETED, upstream_id="sim_4")
 
     response = member_client.get(reverse("dashboard:generation_content", args=[generation.video_id, "video"]))

@@ -11,6 +11,7 @@ from PIL import Image
 
 from governance.audit.models import AuditEvent
 from governance.generations.archive import archive_generation, open_archived
+from governance.generations.providers import adapter_for
 from governance.policies.models import PolicyRevision
 from governance.projects.models import AUDITOR_GROUP, Role
 from governance.simulator.rendering import render
@@ -45,7 +46,7 @@ def archived():
     )
     clip = render(snapshot=NEW, prompt=generation.prompt, seed=0, size="720x1280", seconds=4)
     with use_transport(provider_serving(clip)):
-        archive_generation(generation)
+        archive_generation(generation, adapter_for(generation.provider))
     return generation
 
 

@@ -228,3 +228,28 @@ def test_an_environment_without_a_policy_gets_its_first_one_from_the_editor(clie
     )
     assert response.status_code == 302, response.content.decode()[-2000:]
     assert testing.policy_revisions.get().default_model == OLD
+
+
+def test_a_canary_may_be_another_providers_snapshot(client, shop):
+    load_pack(read_pack("simulator-lumen"), actor=SYSTEM)
+    client = as_admin(client, shop)
+    page = client.get(editor_url()).content.decode()
+    assert '<optgroup label="At Lumen (simulated second provider)">' in page
+
+    response = client.post(
+        editor_url(),
+        policy_post(canary_snapshot="simulator-lumen:lumen-1-2026-06-01", canary_percent="10", reason="try Lumen"),
+        follow=True,
+    )
+
+    revision = shop.staging.policy_revisions.order_by("-number").first()
+    assert (revision.canary_provider.slug, revision.canary_snapshot, revision.canary_percent) == (
+        "simulator-lumen",
+        "lumen-1-2026-06-01",
+        10,
+    )
+    assert "A canary sends 10% of requests to lumen-1-2026-06-01 at Lumen (simulated second provider)." in (
+        response.content.decode()
+    )
+    page = client.get(editor_url()).content.decode()
+    assert '<option value="simulator-lumen:lumen-1-2026-06-01" selected>' in page

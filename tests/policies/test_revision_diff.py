@@ -28,7 +28,7 @@ def test_it_shows_field_by_field_before_and_after(client, shop):
     assert f"<del>{OLD}</del>" in page and f"<ins>{NEW}</ins>" in page
     assert f"removed {OLD}" in page
     assert "move to december" in page
-    assert "9 other fields unchanged" in page
+    assert "10 other fields unchanged" in page
 
 
 def test_htmx_gets_only_the_diff_fragment(client, shop):

@@ -1,4 +1,5 @@
-"""Moving an environment to another provider's snapshot: one cut-over stage; rollback restores the provider."""
+"""Moving an environment to another provider's snapshot: staged canaries across providers, then the move at 100%;
+rollback restores the provider."""
 
 import httpx
 import pytest
@@ -48,14 +49,14 @@ def cross_plan(production, people, lumen):
     return plan
 
 
-def test_a_plan_to_another_provider_is_one_cut_over_stage(cross_plan, lumen):
+def test_a_plan_to_another_provider_is_staged_like_any_other(cross_plan, lumen):
     assert cross_plan.crosses_providers
-    assert cross_plan.stages == [100]
+    assert cross_plan.stages == [10, 50, 100]
     assert cross_plan.from_provider == simulator_provider()
     assert cross_plan.to_provider == lumen
 
 
-def test_the_rollout_moves_the_environment_to_the_other_provider_and_rollback_restores_it(
+def test_each_stage_canaries_across_providers_and_100_moves_the_environment(
     cross_plan, production, people, lumen, clock
 ):
     services.submit_for_review(plan=cross_plan, user=people["author"])
@@ -63,8 +64,15 @@ def test_the_rollout_moves_the_environment_to_the_other_provider_and_rollback_re
 
     services.start_rollout(plan=cross_plan, user=people["admin"])
     revision = current_revision(production)
+    assert (revision.provider, revision.default_model) == (simulator_provider(), OLD)
+    assert (revision.canary_provider, revision.canary_snapshot, revision.canary_percent) == (lumen, LUMEN, 10)
+
+    services.advance_rollout(plan=cross_plan, user=people["admin"], override_reason="looks fine")
+    assert current_revision(production).canary_percent == 50
+    services.advance_rollout(plan=cross_plan, user=people["admin"], override_reason="looks fine")
+    revision = current_revision(production)
     assert (revision.provider, revision.default_model, revision.allowed_snapshots) == (lumen, LUMEN, [LUMEN])
-    assert revision.canary_snapshot == ""
+    assert (revision.canary_snapshot, revision.canary_provider) == ("", None)
 
     services.roll_back(plan=cross_plan, user=people["admin"], reason="Lumen looks wrong")
     revision = current_revision(production)
@@ -77,12 +85,13 @@ def test_the_rollout_moves_the_environment_to_the_other_provider_and_rollback_re
     assert cross_plan.state == MigrationPlan.State.ROLLED_BACK
 
 
-def test_completing_a_cut_over_keeps_the_other_provider(cross_plan, production, people, lumen, clock):
+def test_completing_the_last_stage_keeps_the_other_provider(cross_plan, production, people, lumen, clock):
     services.submit_for_review(plan=cross_plan, user=people["author"])
     sign_all(cross_plan, people)
     services.start_rollout(plan=cross_plan, user=people["admin"])
 
-    services.advance_rollout(plan=cross_plan, user=people["admin"], override_reason="cut over tonight")
+    for _ in range(3):
+        services.advance_rollout(plan=cross_plan, user=people["admin"], override_reason="move tonight")
 
     cross_plan.refresh_from_db()
     assert cross_plan.state == MigrationPlan.State.COMPLETED
@@ -130,7 +139,7 @@ def test_the_plan_form_offers_other_providers_and_keeps_the_link_s_choice(client
     page = client.get(url, {"environment": "production", "to": f"simulator-lumen:{LUMEN}"}).content.decode()
 
     assert f'<option value="simulator-lumen:{LUMEN}" selected>' in page
-    assert "Lumen (simulated second provider), another provider: a cut-over" in page
+    assert "Lumen (simulated second provider), another provider)" in page
 
     response = client.post(
         url,
@@ -145,14 +154,14 @@ def test_the_plan_form_offers_other_providers_and_keeps_the_link_s_choice(client
     )
     plan = MigrationPlan.objects.get()
     assert response.status_code == 302
-    assert (plan.to_provider, plan.to_snapshot, plan.stages) == (lumen, LUMEN, [100])
-    assert "a cut-over in one stage" in client.get(response["Location"]).content.decode()
+    assert (plan.to_provider, plan.to_snapshot, plan.stages) == (lumen, LUMEN, [10, 50, 100])
+    assert "a canary across providers" in client.get(response["Location"]).content.decode()
 
 
 def test_the_health_gate_judges_a_cut_over_against_the_old_provider_before_it(
     cross_plan, production, people, lumen, clock
 ):
-    MigrationPlan.objects.filter(pk=cross_plan.pk).update(minimum_samples=4)
+    MigrationPlan.objects.filter(pk=cross_plan.pk).update(minimum_samples=4, stages=[100])
     cross_plan.refresh_from_db()
     simulator.rolls.seed(7)
     SimulatorProfile.objects.create(snapshot=OLD, latency_seconds=5, failure_rate=0)

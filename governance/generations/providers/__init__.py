@@ -14,6 +14,9 @@ from governance.generations.upstream import UpstreamError
 ADAPTERS: dict[str, str] = {
     ProviderKind.OPENAI: "governance.generations.providers.openai.OpenAIVideosAdapter",
     ProviderKind.LUMEN: "governance.generations.providers.openai.LumenAdapter",
+    ProviderKind.AZURE_OPENAI: "governance.generations.providers.azure_openai.AzureOpenAIAdapter",
+    ProviderKind.XAI: "governance.generations.providers.xai.XAIVideosAdapter",
+    ProviderKind.GEMINI: "governance.generations.providers.gemini.GeminiAdapter",
     ProviderKind.BYTEPLUS: "governance.generations.providers.byteplus.BytePlusAdapter",
 }
 

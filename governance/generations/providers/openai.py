@@ -5,12 +5,13 @@ import datetime as dt
 from collections.abc import Iterator
 
 from governance.generations.models import Character, Generation
-from governance.generations.parsing import character_ids, with_character_ids
+from governance.generations.parsing import PROVIDER_OPTIONS, character_ids, with_character_ids
 from governance.generations.providers.base import ProviderAdapter, UpstreamJob
 from governance.generations.upstream import FilePart, UpstreamError
 from governance.policies.engine import Operation
 
-EXTENSION_FIELDS = ("characters", "storyboard", "style")
+# Sent as given: the Videos API's extensions, and provider options an OpenAI-compatible gateway passes on.
+EXTENSION_FIELDS = ("characters", "storyboard", "style", *PROVIDER_OPTIONS)
 
 
 class OpenAIVideosAdapter(ProviderAdapter):

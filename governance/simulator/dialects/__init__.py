@@ -9,5 +9,8 @@ objects, error bodies, expiring result links and safety refusals.
 
 # Provider kind (the URL prefix) -> module in this package.
 DIALECTS: dict[str, str] = {
+    "azure-openai": "azure_openai",
+    "xai": "xai",
+    "gemini": "gemini",
     "byteplus": "byteplus",
 }
