@@ -3,13 +3,12 @@
 Create with `POST /api/v3/contents/generations/tasks` (the prompt and any first-frame image as
 `content` items, the length, ratio and resolution as top-level fields), then poll
 `GET /api/v3/contents/generations/tasks/{id}` until the task has `succeeded` with a
-`content.video_url` (a signed link valid for 24 hours) or `failed` with `error {code, message}`.
+`content.video_url` (a signed link valid for 24 hours, which the base class fetches without our key,
+as it does every link at another origin) or `failed` with `error {code, message}`.
 See docs/providers/byteplus.md for every mapping and where each fact comes from.
 """
 
-import contextlib
 import hashlib
-from collections.abc import Iterator
 
 import httpx
 
@@ -181,28 +180,6 @@ class BytePlusAdapter(ProviderAdapter):
         for reference in generation.parameters.get("reference_images") or []:
             items.append({"type": "image_url", "image_url": {"url": reference["image_url"]}, "role": "reference_image"})
         return items
-
-    @contextlib.contextmanager
-    def open_media(self, generation: Generation, variant: str, job: UpstreamJob | None = None) -> Iterator:
-        """The video from its signed link, fetched WITHOUT our key: the link is its own authorisation, and
-        object storage refuses (and must never see) a second credential."""
-        job = job or self.retrieve(generation)
-        if variant != "video" or job.video is None:
-            yield None
-            return
-        timeout = httpx.Timeout(self.provider.read_timeout, connect=self.provider.connect_timeout)
-        with upstream.http_client(timeout=timeout) as http:
-            try:
-                with http.stream("GET", job.video.url) as response:
-                    if response.status_code >= 400:
-                        raise UpstreamError(
-                            f"The video link answered HTTP {response.status_code}.", status=response.status_code
-                        )
-                    yield response.iter_bytes(64 * 1024), response.headers.get("Content-Type", "") or "video/mp4"
-            except httpx.TimeoutException as error:
-                raise UpstreamError(f"The video link did not answer in time ({type(error).__name__}).") from error
-            except httpx.HTTPError as error:
-                raise UpstreamError(f"The video link could not be reached: {self.redact(str(error))}") from error
 
     def job(self, answer: dict) -> UpstreamJob:
         """A task in our terms; ModelArk reports no progress, so a running task shows 0 until it finishes."""

@@ -41,10 +41,7 @@ START = dt.datetime(2026, 12, 6, 9, 0, tzinfo=dt.UTC)
 @pytest.fixture
 def byteplus(db) -> Provider:
     load_pack(read_pack("byteplus"), actor=SYSTEM)
-    provider = Provider.objects.get(slug="byteplus")
-    provider.base_url_env_var = "BYTEPLUS_BASE_URL"
-    provider.save(update_fields=["base_url_env_var"])
-    return provider
+    return Provider.objects.get(slug="byteplus")
 
 
 @pytest.fixture
@@ -323,7 +320,8 @@ def test_end_to_end_through_the_worker_against_the_simulated_dialect(studio, clo
     simulator = httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))
     with use_transport(simulator):
         worker.advance(generation.pk)
-        assert Generation.objects.get(pk=generation.pk).status == "queued"
+        submitted = Generation.objects.get(pk=generation.pk)
+        assert (submitted.status, submitted.simulated) == ("queued", True)
         clock.shift(11)
         assert worker.advance(generation.pk).countdown is None
         done = Generation.objects.get(pk=generation.pk)
