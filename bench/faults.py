@@ -8,7 +8,8 @@ One command (`make faults`, i.e. `.venv/bin/python bench/faults.py [options]`):
 3. for each scenario starts its own processes: gateway gunicorn node(s), an upstream
    gunicorn node serving the built-in simulator (so killing the gateway never kills the
    provider), Celery worker(s) and one beat with a short sweep interval and stall time;
-4. submits N videos (`sora-2-2025-12-08`, seconds "4") through the official `openai` SDK
+4. submits N videos (`sora-2-2025-12-08`, seconds "4"; with `--upstream vertex`, Veo 3.1 at the
+   simulated Vertex AI, a long-running-operation provider) through the official `openai` SDK
    from several threads, each with its own `Idempotency-Key`, retrying connection errors,
    409, 429 and 5xx with the same key (as a careful client does), while the scenario's
    fault happens;
@@ -45,7 +46,23 @@ from pathlib import Path
 
 from submit import BIN, PG_HOST, PG_PORT, PG_USER, REDIS_HOST, REDIS_PORT, ROOT, BenchError, admin_sql, free_port, tail
 
-SNAPSHOT = "sora-2-2025-12-08"
+
+@dataclass(frozen=True)
+class Upstream:
+    """Which provider the submissions reach: the project and environment whose key is used, and its snapshot."""
+
+    project: str
+    environment: str
+    snapshot: str
+    provider: str
+
+
+UPSTREAMS = {
+    # OpenAI's Videos shape (the Sora simulator): create with an Idempotency-Key, poll by id.
+    "sora": Upstream("demo", "development", "sora-2-2025-12-08", "simulator"),
+    # Google's long-running operations: predictLongRunning, then fetchPredictOperation until done.
+    "vertex": Upstream("studio", "production", "veo-3.1-generate-001", "vertex"),
+}
 UNFINISHED = ("queued", "in_progress")
 REDIS_START = [
     "redis-server", "--daemonize", "yes", "--bind", REDIS_HOST, "--port", str(REDIS_PORT),
@@ -291,8 +308,11 @@ def prepare(stack: Stack) -> None:
     manage = [sys.executable, str(ROOT / "manage.py")]
     run_step("migrate", [*manage, "migrate", "--noinput", "-v", "0"], stack.env)
     run_step("seed_demo", [*manage, "seed_demo"], stack.env)
+    upstream = UPSTREAMS[args.upstream]
     output = run_step(
-        "create_api_key", [*manage, "create_api_key", "demo", "development", "--name", "faults"], stack.env
+        "create_api_key",
+        [*manage, "create_api_key", upstream.project, upstream.environment, "--name", "faults"],
+        stack.env,
     )
     stack.api_key = output.strip().splitlines()[-1].strip()
 
@@ -312,9 +332,10 @@ def set_upstream(stack: Stack, profile: dict, read_timeout: float) -> None:
         stack,
         f"INSERT INTO simulator_simulatorprofile (snapshot, {columns}) VALUES (%s, {placeholders}) "
         f"ON CONFLICT (snapshot) DO UPDATE SET {updates}",
-        (SNAPSHOT, *profile.values()),
+        (UPSTREAMS[stack.args.upstream].snapshot, *profile.values()),
     )
-    sql(stack, "UPDATE catalog_provider SET read_timeout = %s WHERE slug = 'simulator'", (read_timeout,))
+    provider = UPSTREAMS[stack.args.upstream].provider
+    sql(stack, "UPDATE catalog_provider SET read_timeout = %s WHERE slug = %s", (read_timeout, provider))
 
 
 def wait_for_http(url: str, process: Process, headers: dict | None = None, timeout: float = 60) -> None:
@@ -502,7 +523,7 @@ def submit_all(run: Run, prefix: str) -> list[Outcome]:
             outcome.attempts += 1
             try:
                 video = client(index).videos.create(
-                    model=SNAPSHOT,
+                    model=UPSTREAMS[args.upstream].snapshot,
                     prompt=f"{prefix}{index}: a lighthouse at dusk, slow pan",
                     seconds="4",
                     extra_headers={"Idempotency-Key": f"{prefix}{index}"},
@@ -684,6 +705,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lease-seconds", type=int, default=15)
     parser.add_argument("--submit-deadline", type=float, default=240.0, help="Seconds a client keeps retrying one.")
     parser.add_argument("--deadline", type=float, default=600.0, help="Seconds to wait for terminal states.")
+    parser.add_argument(
+        "--upstream", choices=sorted(UPSTREAMS), default="sora", help="The provider the submissions reach."
+    )
     parser.add_argument("--db-name", default="governance_faults")
     parser.add_argument("--redis-db", type=int, default=9)
     parser.add_argument("--keep", action="store_true", help="Keep the database and logs afterwards.")
@@ -704,7 +728,11 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     try:
         check_services()
-        print(f"Fault suite: database '{args.db_name}', Redis db {args.redis_db}, logs in {stack.tmp}", flush=True)
+        print(
+            f"Fault suite: upstream {args.upstream} ({UPSTREAMS[args.upstream].snapshot}), database "
+            f"'{args.db_name}', Redis db {args.redis_db}, logs in {stack.tmp}",
+            flush=True,
+        )
         prepare(stack)
         for scenario in SCENARIOS:
             if scenario.name in chosen:

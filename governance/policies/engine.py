@@ -52,6 +52,9 @@ OPERATION_FEATURES = {
     Operation.EXTEND: "extensions",
     Operation.CHARACTER: "characters",
 }
+# A snapshot with this feature only animates an image: a request without `input_reference` is refused.
+IMAGE_REQUIRED = "image_required"
+
 OPERATION_WORDS = {
     Operation.CREATE: "creating videos",
     Operation.REMIX: "remixes",
@@ -460,6 +463,13 @@ def _check_capabilities(
     refusal = _check_size(snapshot, policy, size)
     if refusal:
         return refusal
+    if IMAGE_REQUIRED in snapshot.features and request.operation == Operation.CREATE:
+        if "input_reference" not in request.features:
+            return Refusal(
+                code="missing_required_parameter",
+                message=f"{snapshot.name} only animates an image: send 'input_reference'.",
+                param="input_reference",
+            )
     for param, feature in request.features.items():
         if feature not in snapshot.features:
             return Refusal(

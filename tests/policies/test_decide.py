@@ -403,3 +403,18 @@ def test_without_a_subject_generation_ids_split_within_one_point_of_the_target()
     ]
     share = arms.count(ARM_CANARY) / len(arms) * 100
     assert abs(share - 10) <= 1, share
+
+
+def test_a_snapshot_that_only_animates_an_image_refuses_a_prompt_alone():
+    animator = SnapshotInfo(
+        name="animator-1", seconds=(4,), sizes=("720x1280",), features=frozenset({"image_reference", "image_required"})
+    )
+    catalog = CatalogView(snapshots={"animator-1": animator}, aliases={})
+    policy = PolicyView(revision_id=1, default_model="animator-1", allowed_snapshots=frozenset({"animator-1"}))
+
+    refused = decide(GenerationRequest(), policy, catalog, NOW)
+    with_image = decide(GenerationRequest(features={"input_reference": "image_reference"}), policy, catalog, NOW)
+
+    assert isinstance(refused, Refusal)
+    assert (refused.code, refused.param) == ("missing_required_parameter", "input_reference")
+    assert isinstance(with_image, Accept)
