@@ -25,6 +25,7 @@ API_PACKS = {
     "xai": PACKS_DIR / "xai.json",
     "gemini": PACKS_DIR / "gemini.json",
     "runway": PACKS_DIR / "runway.json",
+    "byteplus": PACKS_DIR / "byteplus.json",
 }
 API_DEFAULT_MODELS = {API_OPENAI: "sora-2", API_LUMEN: "lumen-1", "azure-openai": "sora-2", "xai": "grok-imagine-video"}
 

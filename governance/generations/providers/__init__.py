@@ -19,6 +19,7 @@ ADAPTERS: dict[str, str] = {
     ProviderKind.XAI: "governance.generations.providers.xai.XAIVideosAdapter",
     ProviderKind.GEMINI: "governance.generations.providers.gemini.GeminiAdapter",
     ProviderKind.RUNWAY: "governance.generations.providers.runway.RunwayAdapter",
+    ProviderKind.BYTEPLUS: "governance.generations.providers.byteplus.BytePlusAdapter",
 }
 
 

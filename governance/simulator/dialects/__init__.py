@@ -14,4 +14,5 @@ DIALECTS: dict[str, str] = {
     "xai": "xai",
     "gemini": "gemini",
     "runway": "runway",
+    "byteplus": "byteplus",
 }
