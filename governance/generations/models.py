@@ -178,7 +178,9 @@ class Generation(models.Model):
     error_message = models.TextField(blank=True)
     error_param = models.CharField(max_length=64, blank=True)
 
-    upstream_id = models.CharField(max_length=100, blank=True)
+    upstream_id = models.CharField(
+        max_length=255, blank=True, help_text="The provider's id of the job (a Vertex operation's full name fits)."
+    )
     upstream_attempts = models.PositiveSmallIntegerField(default=0)
     next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
     # The one worker message allowed to take the next step; any other message for this row is stale.

@@ -120,7 +120,7 @@ def _start_upstream(generation: Generation) -> float | None:
     if job.model and job.model != generation.resolved_snapshot:
         note += f"; provider reports model {job.model}"
         _note_alias_drift(generation, job.model[:100])
-    generation.start_upstream(job.id[:100], note)
+    generation.start_upstream(job.id[:255], note)
     _apply_upstream_state(generation, job, adapter)
     if generation.is_finished:
         return None

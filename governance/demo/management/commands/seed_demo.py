@@ -51,13 +51,54 @@ SORA_POLICIES = {
 }
 
 
+# A project that has moved off Sora to the video models teams use now. Every provider runs on the
+# simulator's dialect of it until its key is set (docs/providers.md): then the same project calls it.
+STUDIO_PROJECT = ("studio", "Studio")
+GEMINI_MODEL, RUNWAY_MODEL, VEO_MODEL = "gemini-omni-1.2-flash", "gen4.5", "veo-3.1-generate-001"
+STUDIO_POLICIES = {
+    EnvironmentName.DEVELOPMENT: (
+        "gemini",
+        dict(default_model=GEMINI_MODEL, allowed_snapshots=[GEMINI_MODEL], alias_requests=ALIAS_REFUSE),
+        "Development tries the Gemini API's current video model.",
+    ),
+    EnvironmentName.TESTING: (
+        "runway",
+        dict(
+            default_model=RUNWAY_MODEL,
+            allowed_snapshots=[RUNWAY_MODEL],
+            alias_requests=ALIAS_REFUSE,
+            allowed_operations=[Operation.CREATE],
+        ),
+        "Testing runs Runway's Gen-4.5, text to video.",
+    ),
+    EnvironmentName.STAGING: (
+        "vertex",
+        dict(
+            default_model=VEO_MODEL,
+            allowed_snapshots=[VEO_MODEL],
+            alias_requests=ALIAS_REFUSE,
+            canary_snapshot=RUNWAY_MODEL,
+            canary_provider="runway",
+            canary_percent=10,
+        ),
+        "Staging is pinned on Veo 3.1 at Vertex AI, with a 10% canary to Runway's Gen-4.5.",
+    ),
+    EnvironmentName.PRODUCTION: (
+        "vertex",
+        dict(default_model=VEO_MODEL, allowed_snapshots=[VEO_MODEL], alias_requests=ALIAS_REFUSE),
+        "Production moved off Sora 2 to Veo 3.1 at Vertex AI, pinned.",
+    ),
+}
+STUDIO_PACKS = ("gemini", "vertex", "runway", "byteplus", "xai", "azure-openai")
+
+
 class Command(BaseCommand):
-    help = "Create the demo users, catalog and project `demo` (idempotent)."
+    help = "Create the demo users, catalog and the projects `demo`, `launch-videos` and `studio` (idempotent)."
 
     @transaction.atomic
     def handle(self, *args, **options) -> None:
         actor = Actor.system("seed_demo")
-        for pack in ("openai-sora-2", "simulator", "simulator-lumen"):
+        for pack in ("openai-sora-2", "simulator", "simulator-lumen", *STUDIO_PACKS):
             load_pack(read_pack(pack), actor=actor)
         simulator = Provider.objects.get(slug="simulator")
 
@@ -81,12 +122,17 @@ class Command(BaseCommand):
                 )
         self._migration_demo(project)
         self._sora_project(users, actor)
+        self._studio_project(users, actor)
         # The demo's alerts go to the inbox and the dashboard only: their emails would bury `make run`'s welcome.
         alerts = raise_shutdown_alerts(email=False)
         self.stdout.write("Demo ready: project 'demo' with development, testing, staging and production.")
         self.stdout.write(
             f"Project 'launch-videos' is still on OpenAI's shut-down Sora 2 snapshots ({len(alerts)} new alerts,"
             " in each member's inbox and on the dashboard; not emailed)."
+        )
+        self.stdout.write(
+            "Project 'studio' has moved off Sora: Gemini in development, Runway in testing, Veo at Vertex AI in "
+            "staging (10% canary to Runway) and production; simulated until each provider's key is set."
         )
         self.stdout.write(f"Logins (password '{DEMO_PASSWORD}'): " + ", ".join(DEMO_USERS))
 
@@ -115,6 +161,29 @@ class Command(BaseCommand):
                     provider=openai,
                     actor=actor,
                     reason="Set up on OpenAI's Sora 2 before its shutdown was announced.",
+                    **policy,
+                )
+
+    def _studio_project(self, users: dict, actor: Actor) -> None:
+        slug, name = STUDIO_PROJECT
+        project, _ = Project.objects.get_or_create(slug=slug, defaults={"name": name})
+        for username, role in DEMO_USERS.items():
+            if role is not None:
+                set_membership(project=project, user=users[username], role=role, actor=actor)
+        self._migration_demo(project)
+        for environment_name, (provider_slug, policy, reason) in STUDIO_POLICIES.items():
+            environment, _ = Environment.objects.get_or_create(
+                project=project, name=environment_name, defaults={"protected": environment_name == "production"}
+            )
+            if current_revision(environment) is None:
+                policy = dict(policy)
+                if "canary_provider" in policy:
+                    policy["canary_provider_id"] = Provider.objects.get(slug=policy.pop("canary_provider")).pk
+                revise_policy(
+                    environment=environment,
+                    provider=Provider.objects.get(slug=provider_slug),
+                    actor=actor,
+                    reason=reason,
                     **policy,
                 )
 
