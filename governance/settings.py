@@ -364,6 +364,8 @@ GENERATION_STALL_SECONDS = int(os.environ.get("GENERATION_STALL_SECONDS", "30"))
 # How long one worker step may take (a policy re-check and one upstream call, within the
 # provider's timeouts) before the sweep may hand the generation to another worker.
 GENERATION_STEP_LEASE_SECONDS = int(os.environ.get("GENERATION_STEP_LEASE_SECONDS", "120"))
+# A job the provider has not finished this long after it took it is given up (and cancelled there, where it can be).
+GENERATION_MAX_UPSTREAM_SECONDS = int(os.environ.get("GENERATION_MAX_UPSTREAM_SECONDS", str(3 * 3600)))
 # How long an Idempotency-Key is remembered (a retry after that is a new request).
 IDEMPOTENCY_KEY_HOURS = int(os.environ.get("IDEMPOTENCY_KEY_HOURS", "24"))
 

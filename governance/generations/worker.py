@@ -214,8 +214,26 @@ def _poll_upstream(generation: Generation) -> float | None:
     with upstream_call(generation, "retrieve"):
         job = adapter.retrieve(generation)
     generation.upstream_attempts = 0
+    if not job.finished and _overdue(generation):
+        _give_up(generation, adapter)
+        return None
     _apply_upstream_state(generation, job, adapter)
     return None if generation.is_finished else _poll_interval(generation)
+
+
+def _overdue(generation: Generation) -> bool:
+    started = generation.started_at or generation.created_at
+    return (timezone.now() - started).total_seconds() > settings.GENERATION_MAX_UPSTREAM_SECONDS
+
+
+def _give_up(generation: Generation, adapter: ProviderAdapter) -> None:
+    """A job that never finishes (stuck queued, a status the provider invented) ends, and is cancelled upstream."""
+    hours = settings.GENERATION_MAX_UPSTREAM_SECONDS / 3600
+    _fail(generation, "upstream_timeout", f"{generation.provider.name} had not finished the job after {hours:g} hours.")
+    try:
+        adapter.delete(generation)
+    except UpstreamError as error:
+        logger.info("could not cancel %s at the provider: %s", generation.video_id, error.message)
 
 
 @contextlib.contextmanager

@@ -4,6 +4,8 @@ xAI takes no idempotency key, so it stands for every such provider (Gemini, Vert
 Azure); OpenAI-shaped upstreams dedupe by Idempotency-Key and are covered by test_worker.py.
 """
 
+import datetime as dt
+
 import httpx
 import pytest
 
@@ -101,3 +103,20 @@ def test_a_job_whose_outcome_is_unknown_keeps_its_budget_reserved(accepted):
     step(budgeted, XaiStandIn(first_create=None))
 
     assert BudgetUsage.objects.get(environment=environment).spent == budgeted.estimated_cost > 0
+
+
+def test_a_job_the_provider_never_finishes_is_given_up_and_cancelled(accepted, settings):
+    settings.GENERATION_MAX_UPSTREAM_SECONDS = 60
+    stand_in = XaiStandIn(first_create=None)
+    submitted = step(accepted, stand_in)
+    Generation.objects.filter(pk=submitted.pk).update(started_at=submitted.started_at - dt.timedelta(minutes=2))
+
+    def still_pending(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"status": "pending"})
+
+    with use_transport(httpx.MockTransport(still_pending)):
+        worker.advance(submitted.pk)
+    submitted.refresh_from_db()
+
+    assert (submitted.status, submitted.error_code) == ("failed", "upstream_timeout")
+    assert "had not finished the job after" in submitted.error_message
