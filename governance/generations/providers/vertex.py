@@ -38,7 +38,13 @@ from governance.generations.providers.base import (
     UpstreamJob,
     reference_image,
 )
-from governance.generations.upstream import CONTENT_FILTERED, QUOTA_EXCEEDED, UpstreamError, without_secrets
+from governance.generations.upstream import (
+    CONTENT_FILTERED,
+    QUOTA_EXCEEDED,
+    UpstreamError,
+    transport_error,
+    without_secrets,
+)
 
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 DEFAULT_LOCATION = "us-central1"
@@ -368,10 +374,8 @@ class VertexVeoAdapter(ProviderAdapter):
             return request(self.genai_client())
         except genai_errors.APIError as error:
             raise api_error(error, self.secrets) from error
-        except httpx.TimeoutException as error:
-            raise UpstreamError(f"Vertex AI did not answer in time ({type(error).__name__}).") from error
         except httpx.HTTPError as error:
-            raise UpstreamError(f"Vertex AI could not be reached: {self.redact(str(error))}") from error
+            raise transport_error(error, self.secrets) from error
         except google.auth.exceptions.RefreshError as error:
             raise UpstreamError(
                 f"Google refused an access token for the service account: {self.redact(str(error))}",
