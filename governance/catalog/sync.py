@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from governance.audit.services import Actor, record_event
-from governance.catalog.connections import ConnectionState, connection_for
+from governance.catalog.connections import OPENAI_SHAPED_KINDS, ConnectionState, connection_for
 from governance.catalog.events import shutdown_dates_changed, snapshots_discovered
 from governance.catalog.models import SIMULATOR_BASE_URL, Alias, Provider, Snapshot
 
@@ -71,7 +71,7 @@ class SyncResult:
 def fetch_models(provider: Provider, *, transport: httpx.BaseTransport | None = None) -> list[ListedModel]:
     """The provider's model list over HTTP, with the provider's own base URL, key and timeouts."""
     headers = {"User-Agent": "snapshot-governance"}
-    if not provider.lists_models:
+    if not provider.lists_models or provider.kind not in OPENAI_SHAPED_KINDS:
         raise NotConfigured(
             f"Not synced: {provider.name} does not list its models' lifecycle over its API; "
             "the catalog pack is the source."

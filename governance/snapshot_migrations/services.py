@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from governance.audit.services import Actor, record_event
-from governance.catalog.models import Provider
+from governance.catalog.models import Provider, Snapshot
 from governance.catalog.selectors import load_catalog_view
 from governance.generations.services import playground_holder, submit
 from governance.generations.submissions import parse_submission
@@ -484,7 +484,10 @@ def _enter_stage(plan: MigrationPlan, index: int, user, now: dt.datetime) -> Non
 
 
 def _cut_over(plan: MigrationPlan, user) -> None:
-    """Move every request to the other provider's snapshot: pinned and the only one allowed there."""
+    """Move every request to the other provider's snapshot: pinned and the only one allowed there. The policy's
+    size and feature limits keep only what the new snapshot offers (none left: no limit beyond the snapshot's)."""
+    target = Snapshot.objects.get(provider=plan.to_provider, name=plan.to_snapshot)
+    revision = current_revision(plan.environment)
     revise_policy(
         environment=plan.environment,
         provider=plan.to_provider,
@@ -496,6 +499,8 @@ def _cut_over(plan: MigrationPlan, user) -> None:
         allowed_snapshots=[plan.to_snapshot],
         canary_snapshot="",
         canary_percent=0,
+        allowed_sizes=[size for size in revision.allowed_sizes or [] if size in target.sizes] or None,
+        allowed_features=[name for name in revision.allowed_features or [] if name in target.features] or None,
     )
 
 

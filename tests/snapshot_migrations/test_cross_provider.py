@@ -19,7 +19,7 @@ from governance.snapshot_migrations import selectors, services
 from governance.snapshot_migrations.charts import health_charts
 from governance.snapshot_migrations.models import MigrationPlan
 from governance.snapshot_migrations.tasks import check_rollout_health
-from tests.factories import OLD, SYSTEM, make_api_key, simulator_provider
+from tests.factories import OLD, SYSTEM, make_api_key, revise, simulator_provider
 from tests.generations.conftest import Api
 from tests.generations.test_worker import in_test_transaction
 from tests.snapshot_migrations.conftest import add_evidence, sign_all
@@ -181,3 +181,20 @@ def test_the_health_gate_judges_a_cut_over_against_the_old_provider_before_it(
     failures, _latency = health_charts(cross_plan, timezone.now())
     candidate = next(series for series in failures.series if series.label == f"Candidate {LUMEN}")
     assert 100.0 in candidate.values  # the cut-over's failing hour is charted, though it has no canary arm
+
+
+def test_moving_to_the_other_provider_keeps_only_the_limits_its_snapshot_can_meet(
+    cross_plan, production, people, lumen, clock
+):
+    production.protected = False  # the limits were set before the environment was protected
+    revise(production, allowed_sizes=["1280x720", "1792x1024"], reason="landscape only")
+    production.protected = True
+    services.submit_for_review(plan=cross_plan, user=people["author"])
+    sign_all(cross_plan, people)
+    services.start_rollout(plan=cross_plan, user=people["admin"])
+
+    for _ in range(2):
+        services.advance_rollout(plan=cross_plan, user=people["admin"], override_reason="move tonight")
+
+    revision = current_revision(production)
+    assert (revision.provider, revision.allowed_sizes) == (lumen, ["1280x720"])  # Lumen has no 1792x1024
