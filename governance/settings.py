@@ -400,6 +400,9 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # Refused requests are expected and recorded in the generation log; log only server errors.
         "django.request": {"level": "ERROR"},
+        # httpx logs every request's full URL at INFO: a provider's signed result link is a bearer secret.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }
 

@@ -183,6 +183,11 @@ class Generation(models.Model):
         max_length=255, blank=True, help_text="The provider's id of the job (a Vertex operation's full name fits)."
     )
     upstream_attempts = models.PositiveSmallIntegerField(default=0)
+    create_sent_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a create was sent to a provider that takes no idempotency key; see worker.py.",
+    )
     next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
     # The one worker message allowed to take the next step; any other message for this row is stale.
     step_token = models.CharField(max_length=32, blank=True)
@@ -203,9 +208,9 @@ class Generation(models.Model):
     # What each step of the worker writes, always conditionally on the row being unfinished (see
     # `_save_while_unfinished`). The provider's job (its id, the attempts and when it started) is
     # kept by whichever state the step that submitted or polled it ends in.
-    UPSTREAM_FIELDS = ("upstream_id", "upstream_attempts", "started_at")
+    UPSTREAM_FIELDS = ("upstream_id", "upstream_attempts", "started_at", "api_version", "simulated")
     PROGRESS_FIELDS = (*UPSTREAM_FIELDS, "status", "progress", "timeline", "next_check_at")
-    RETRY_FIELDS = ("upstream_attempts", "timeline", "next_check_at")
+    RETRY_FIELDS = ("upstream_attempts", "timeline", "next_check_at", "create_sent_at")
     FINAL_FIELDS = (*UPSTREAM_FIELDS, "status", "completed_at", "timeline", "next_check_at")
     COMPLETE_FIELDS = (*FINAL_FIELDS, "progress", "expires_at")
     FAIL_FIELDS = (*FINAL_FIELDS, "error_code", "error_message")
@@ -297,8 +302,16 @@ class Generation(models.Model):
         self.step_token = new_step_token()
         self.add_to_timeline(self.status, note)
 
-    def start_upstream(self, upstream_id: str, note: str) -> None:
-        """The provider took the job; saved with the state the step ends in (`UPSTREAM_FIELDS`)."""
+    def note_create_sent(self) -> bool:
+        """A create is about to go to a provider that takes no idempotency key: remembered before it is sent,
+        so that a repeated step knows a job may exist there. False if a final state was saved first."""
+        self.create_sent_at = timezone.now()
+        return self._save_while_unfinished(("create_sent_at",))
+
+    def start_upstream(self, upstream_id: str, note: str, *, api_version: str = "", simulated: bool = False) -> None:
+        """The provider took the job; saved with the state the step ends in (`UPSTREAM_FIELDS`), with what ran it:
+        the provider's API version and whether the simulator's dialect of it answered."""
+        self.api_version, self.simulated = api_version, simulated
         self.upstream_id = upstream_id
         self.upstream_attempts = 0
         self.started_at = timezone.now()

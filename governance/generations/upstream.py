@@ -34,6 +34,7 @@ class UpstreamError(Exception):
         code: str = "upstream_error",
         retry_after: float | None = None,
         retryable: bool | None = None,
+        outcome_unknown: bool = False,
     ):
         super().__init__(message)
         self.message = message
@@ -41,6 +42,9 @@ class UpstreamError(Exception):
         self.code = code
         self.retry_after = retry_after
         self._retryable = retryable
+        # The request went out but its answer was lost (a read timeout, a dropped connection): the provider
+        # may have acted on it. A create the provider cannot deduplicate is then not simply sent again.
+        self.outcome_unknown = outcome_unknown
 
     @property
     def retryable(self) -> bool:
@@ -108,10 +112,8 @@ class UpstreamClient:
         """One request; the JSON answer, or UpstreamError for a failure of any kind."""
         try:
             response = self.http.request(method, path, **kwargs)
-        except httpx.TimeoutException as error:
-            raise UpstreamError(f"The provider did not answer in time ({type(error).__name__}).") from error
         except httpx.HTTPError as error:
-            raise UpstreamError(f"The provider could not be reached: {self.redact(str(error))}") from error
+            raise self.transport_error(error) from error
         if response.status_code >= 400:
             raise self.read_error(response, self.secrets)
         try:
@@ -123,17 +125,19 @@ class UpstreamClient:
     def stream(self, method: str, url: str, *, headers=None, params=None) -> Iterator[httpx.Response]:
         """A streamed response (a video); `url` is a path under the base URL or an absolute link.
 
-        A link to another origin (a storage bucket, a CDN) gets only the `headers` given for it, never
-        the provider's own auth headers: the key stays with the provider.
+        Redirects are followed here, hop by hop (download links often redirect to storage). Each hop
+        decides afresh what goes with it: the provider's own auth headers only to the provider's origin,
+        `headers` (given for the link) only to the link's origin, and nothing to any other origin.
         """
-        http = self.http if self._same_origin(url) else self.links
-        request = http.build_request(method, url, headers=headers, params=params)
-        try:
-            response = http.send(request, stream=True)
-        except httpx.TimeoutException as error:
-            raise UpstreamError(f"The provider did not answer in time ({type(error).__name__}).") from error
-        except httpx.HTTPError as error:
-            raise UpstreamError(f"The provider could not be reached: {self.redact(str(error))}") from error
+        origin = _origin(self.http.build_request(method, url).url)
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._send(method, url, headers=headers, params=params, link_origin=origin)
+            if not response.is_redirect:
+                break
+            response.close()
+            url, params = str(response.next_request.url), None
+        else:
+            raise UpstreamError(f"The provider's link redirected more than {MAX_REDIRECTS} times.", status=502)
         try:
             if response.status_code >= 400:
                 response.read()
@@ -142,16 +146,48 @@ class UpstreamClient:
         finally:
             response.close()
 
+    def _send(self, method: str, url: str, *, headers, params, link_origin: tuple) -> httpx.Response:
+        http = self.http if self._same_origin(url) else self.links
+        request = http.build_request(method, url, params=params)
+        if headers and _origin(request.url) == link_origin:
+            request.headers.update(headers)
+        try:
+            return http.send(request, stream=True)
+        except httpx.HTTPError as error:
+            raise self.transport_error(error) from error
+
     def redact(self, text: str) -> str:
         """Text from the provider, fit to keep and show: see `without_secrets`."""
         return without_secrets(text, *self.secrets)
 
+    def transport_error(self, error: httpx.HTTPError) -> "UpstreamError":
+        return transport_error(error, self.secrets)
+
     def _same_origin(self, url: str) -> bool:
         link = httpx.URL(url)
-        if not link.is_absolute_url:
-            return True
-        base = self.http.base_url
-        return (link.scheme, link.host, link.port) == (base.scheme, base.host, base.port)
+        return not link.is_absolute_url or _origin(link) == _origin(self.http.base_url)
+
+
+MAX_REDIRECTS = 5
+
+
+def _origin(url: httpx.URL) -> tuple:
+    return (url.scheme, url.host, url.port)
+
+
+# The request never left: nothing can have been created at the provider.
+NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+def transport_error(error: Exception, secrets: tuple[str, ...] = ()) -> UpstreamError:
+    """A failure to talk to the provider as UpstreamError (retryable), saying whether the request may have
+    reached it (`outcome_unknown`): anything after the connection was made, such as a read timeout."""
+    unknown = not isinstance(error, NEVER_SENT)
+    if isinstance(error, httpx.TimeoutException):
+        message = f"The provider did not answer in time ({type(error).__name__})."
+    else:
+        message = f"The provider could not be reached: {without_secrets(str(error), *secrets)}"
+    return UpstreamError(message, outcome_unknown=unknown)
 
 
 def openai_error(response: httpx.Response, secrets: tuple[str, ...]) -> UpstreamError:

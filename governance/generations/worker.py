@@ -2,10 +2,17 @@
 
 Each call of `advance()` does the next due step (re-check the policy and submit
 upstream, or poll) and returns what should follow: when to look again, and whether
-the provider's copy is to be deleted; the task in tasks.py sends it. Steps are
-idempotent: the upstream create carries an Idempotency-Key derived from the
-generation, so a step repeated after a crash or a duplicate message never pays
-for a second job.
+the provider's copy is to be deleted; the task in tasks.py sends it.
+
+A step repeated after a crash or a duplicate message never pays for a second job:
+- where the provider honours an Idempotency-Key (OpenAI's Videos shape), every create
+  carries one derived from the generation, so a repeated create finds the first job;
+- everywhere else, the worker saves that a create is being sent before sending it. A
+  step that finds that mark and no job id asks the adapter to find the job (BytePlus can
+  search its tasks); if it cannot, the generation fails as `upstream_outcome_unknown`,
+  keeping its budget reserved, instead of creating and paying for the job again. A create
+  that failed without reaching the provider (no connection, an error answer) clears the
+  mark and is retried as usual.
 """
 
 import contextlib
@@ -40,6 +47,11 @@ MAX_SUBMIT_ATTEMPTS = 8
 # Polling a job the provider accepted: keep trying through an outage this long (about an hour).
 MAX_POLL_ATTEMPTS = 70
 MAX_BACKOFF_SECONDS = 60.0
+OUTCOME_UNKNOWN = "upstream_outcome_unknown"
+OUTCOME_UNKNOWN_MESSAGE = (
+    "The create was sent to {provider}, but its answer was lost, so a job may exist there. {provider} takes no "
+    "idempotency key, so the gateway does not send it again and pay twice; submit the video again if you need it."
+)
 
 
 def claim_step(generation_id: int, step: str) -> str | None:
@@ -114,17 +126,39 @@ def _start_upstream(generation: Generation) -> float | None:
     if generation.operation == Operation.CHARACTER:
         return _make_character(generation)
     adapter = adapter_for(generation.provider)
-    with upstream_call(generation, generation.operation):
-        job = adapter.start(generation)
+    job = _create_once(generation, adapter)
+    if job is None:
+        return None
     note = f"upstream {job.id}"
     if job.model and job.model != generation.resolved_snapshot:
         note += f"; provider reports model {job.model}"
         _note_alias_drift(generation, job.model[:100])
-    generation.start_upstream(job.id[:255], note)
+    generation.start_upstream(
+        job.id[:255], note, api_version=adapter.api_version, simulated=adapter.connection.simulated
+    )
     _apply_upstream_state(generation, job, adapter)
     if generation.is_finished:
         return None
     return _poll_interval(generation)
+
+
+def _create_once(generation: Generation, adapter: ProviderAdapter) -> UpstreamJob | None:
+    """Send the create, never twice to a provider that cannot deduplicate it (see the module's docstring)."""
+    if not adapter.idempotent_create and generation.create_sent_at is not None:
+        with upstream_call(generation, "find"):
+            job = adapter.find_created(generation)
+        if job is None:
+            _fail(generation, OUTCOME_UNKNOWN, OUTCOME_UNKNOWN_MESSAGE.format(provider=generation.provider.name))
+        return job
+    if not adapter.idempotent_create and not generation.note_create_sent():
+        return None
+    try:
+        with upstream_call(generation, generation.operation):
+            return adapter.start(generation)
+    except UpstreamError as error:
+        if not error.outcome_unknown:
+            generation.create_sent_at = None  # the provider made nothing: the retry may create
+        raise
 
 
 def _note_alias_drift(generation: Generation, observed: str) -> None:
@@ -262,12 +296,14 @@ def _complete(generation: Generation, *, expires_at: dt.datetime | None = None) 
 
 
 def _fail(generation: Generation, code: str, message: str) -> None:
-    """Record a final failure; give back the reserved budget if the provider never got the job."""
+    """Record a final failure; give back the reserved budget if the provider never got the job (a job whose
+    outcome is unknown may have been charged: its reservation stays)."""
     with transaction.atomic():
         changed = generation.fail(code, message)
         if changed:
             GENERATIONS.labels(Generation.Status.FAILED).inc()
-        if changed and generation.budget_month is not None and not generation.upstream_id:
+        paid_maybe = generation.upstream_id or code == OUTCOME_UNKNOWN
+        if changed and generation.budget_month is not None and not paid_maybe:
             release_budget(
                 environment_id=generation.environment_id,
                 month=generation.budget_month,

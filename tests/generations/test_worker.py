@@ -5,6 +5,7 @@ The upstream is our simulator, reached in-process through httpx's WSGI transport
 """
 
 import datetime as dt
+import logging
 from decimal import Decimal
 
 import httpx
@@ -438,3 +439,14 @@ def test_a_character_made_after_a_failed_attempt_counts_no_upstream_errors_in_a_
 
     made = reload(character)
     assert (made.status, made.upstream_id, made.upstream_attempts) == ("completed", "char_up", 0)
+
+
+def test_no_provider_link_or_request_url_is_logged(accepted, caplog):
+    """A provider's signed result link is a bearer secret: httpx's request lines stay out of the logs."""
+    with (
+        caplog.at_level(logging.DEBUG),
+        use_transport(httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))),
+    ):
+        worker.advance(accepted.pk)
+
+    assert not [record for record in caplog.records if record.name.startswith(("httpx", "httpcore"))]

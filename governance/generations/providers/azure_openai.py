@@ -38,12 +38,12 @@ class AzureOpenAIAdapter(OpenAIVideosAdapter):
 
     The snapshot's name is sent as `model`, which Azure reads as the deployment's name, so each
     deployment is named after the snapshot it runs. No `api-version` is sent: the v1 API needs none.
-    Azure documents no Idempotency-Key for videos; the header is sent as for OpenAI, and if Azure
-    ignores it, a create repeated after a crash between Azure's answer and our saving its id
-    makes a second paid job.
+    Azure documents no Idempotency-Key for videos: the header is still sent, but a create is treated
+    as one the provider cannot deduplicate (the worker never sends it blindly again).
     """
 
     operations = frozenset({Operation.CREATE, Operation.REMIX})
+    idempotent_create = False
     videos_path = "openai/v1/videos"
     read_error = azure_error
 

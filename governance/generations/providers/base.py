@@ -70,6 +70,9 @@ class ProviderAdapter:
 
     operations: ClassVar[frozenset[str]] = frozenset({Operation.CREATE})
     read_error: ClassVar[ErrorReader | None] = None
+    # Whether a repeated create finds the job the first one made (an Idempotency-Key the provider honours).
+    # Where not, the worker remembers a create was sent and never sends it blindly again (see worker.py).
+    idempotent_create: ClassVar[bool] = False
 
     def __init__(self, provider: Provider, connection: Connection):
         self.provider = provider
@@ -107,6 +110,11 @@ class ProviderAdapter:
     def retrieve(self, generation: Generation) -> UpstreamJob:
         """The job's state now (`generation.upstream_id` is the provider's id)."""
         raise NotImplementedError
+
+    def find_created(self, generation: Generation) -> UpstreamJob | None:
+        """The job an earlier, interrupted create of this generation made, where the provider can be searched
+        for it; None where it cannot (most providers), and the worker then does not create again."""
+        return None
 
     def create_character(self, generation: Generation) -> str:
         """Make a character and return its id; only providers offering Operation.CHARACTER have one."""

@@ -102,13 +102,13 @@ class BytePlusAdapter(ProviderAdapter):
     """Seedance text-to-video and first-frame image-to-video through ModelArk's task API, over httpx.
 
     Idempotency: ModelArk takes no idempotency key (the SDK's `X-Client-Request-Id` is a fresh trace
-    id per request, not a deduplication key). So that a create whose answer was lost (a timeout after
-    BytePlus accepted it, a worker killed before saving the id) is not paid for twice, a generation
-    without a client seed is sent with a seed drawn from its own id, which ModelArk echoes on the
-    task; before creating, `start()` looks for a task of this model with that seed and the same
-    length, ratio and resolution, made since the generation was accepted, and adopts it. Residual
-    risk: with a seed the client chose, or when the lost task is not on the first page of the
-    model's tasks, a repeated create still makes a second, paid task, never polled nor archived.
+    id per request, not a deduplication key), so the worker never sends a create blindly twice (see
+    worker.py). When a create's answer was lost (a timeout after BytePlus accepted it, a worker killed
+    before saving the id), `find_created()` can still find the task: a generation without a client
+    seed is sent with a seed drawn from its own id, which ModelArk echoes on the task, and the search
+    looks for a task of this model with that seed and the same length, ratio and resolution, made
+    since the generation was accepted. With a seed the client chose, or when the task is not on the
+    first page of the model's tasks, the generation fails as `upstream_outcome_unknown` instead.
     """
 
     operations = frozenset({Operation.CREATE})
@@ -120,16 +120,14 @@ class BytePlusAdapter(ProviderAdapter):
 
     def start(self, generation: Generation) -> UpstreamJob:
         self.check_offered(generation.operation)
-        fields = self.create_fields(generation)
-        if "seed" not in generation.parameters:
-            already_created = self.find_created(generation, fields)
-            if already_created is not None:
-                return already_created
-        answer = self.client.post(TASKS_PATH, fields=fields)
+        answer = self.client.post(TASKS_PATH, fields=self.create_fields(generation))
         return UpstreamJob(id=str(answer["id"]), status=QUEUED)
 
-    def find_created(self, generation: Generation, fields: dict) -> UpstreamJob | None:
+    def find_created(self, generation: Generation) -> UpstreamJob | None:
         """The task an earlier attempt of this generation created, if its answer was lost; see the class."""
+        if "seed" in generation.parameters:
+            return None  # the client's own seed does not tell this generation's task from another's
+        fields = self.create_fields(generation)
         page = self.client.get(TASKS_PATH, params={"page_size": RECENT_TASKS, "filter.model": fields["model"]})
         since = generation.created_at.timestamp() - CLOCK_SKEW_SECONDS
         wanted = tuple(fields[name] for name in MATCHED_FIELDS)

@@ -33,7 +33,7 @@ from governance.generations.providers.base import (
     reference_image,
 )
 from governance.generations.providers.google import google_error, is_safety_refusal
-from governance.generations.upstream import CONTENT_FILTERED, UpstreamError
+from governance.generations.upstream import CONTENT_FILTERED, NEVER_SENT, UpstreamError
 from governance.policies.engine import Operation
 
 API_VERSION = "v1beta"
@@ -162,9 +162,11 @@ class GeminiAdapter(ProviderAdapter):
         except sdk_errors.APIStatusError as error:
             raise google_error(error.response, self.secrets) from error
         except sdk_errors.APITimeoutError as error:
-            raise UpstreamError("The Gemini API did not answer in time.") from error
+            raise UpstreamError("The Gemini API did not answer in time.", outcome_unknown=True) from error
         except sdk_errors.APIConnectionError as error:
-            raise UpstreamError(f"The Gemini API could not be reached: {self.redact(str(error))}") from error
+            never_sent = isinstance(error.__cause__, NEVER_SENT)
+            message = f"The Gemini API could not be reached: {self.redact(str(error))}"
+            raise UpstreamError(message, outcome_unknown=not never_sent) from error
         except sdk_errors.APIResponseValidationError as error:
             raise UpstreamError("The Gemini API answered with something we cannot read.", status=502) from error
 

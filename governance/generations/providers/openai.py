@@ -18,6 +18,7 @@ class OpenAIVideosAdapter(ProviderAdapter):
     """OpenAI's Videos API (`/videos`, polled by id), as OpenAI-compatible gateways and the Sora simulator serve it."""
 
     operations = frozenset({Operation.CREATE, Operation.REMIX, Operation.EDIT, Operation.EXTEND, Operation.CHARACTER})
+    idempotent_create = True  # every create carries an Idempotency-Key derived from the generation
     seconds_field = "seconds"
     videos_path = "videos"
 

@@ -63,11 +63,10 @@ class RunwayAdapter(ProviderAdapter):
 
     Idempotency: Runway takes no idempotency key (the SDK sets no idempotency header) and has no
     way to list tasks, so a task it accepted cannot be found again without its id. The residual
-    risk: a worker that dies after Runway accepted the task but before its id was saved submits
-    again when the step is repeated, and Runway runs (and charges for) two tasks. To keep that
-    risk to crashes, a create whose answer was lost after it was sent (a read timeout, a dropped
-    connection) is not retried: it fails with `upstream_outcome_unknown`. A create that never
-    reached Runway (it could not connect) is retried.
+    risk is handled once for every such provider by the worker (see worker.py): a create whose
+    answer was lost after it was sent (a read timeout, a dropped connection), or whose worker died
+    before its id was saved, is not sent again; the generation fails as `upstream_outcome_unknown`.
+    A create that never reached Runway (it could not connect) is retried.
     """
 
     read_error = runway_error
@@ -157,6 +156,7 @@ class RunwayAdapter(ProviderAdapter):
                     "takes no idempotency key and cannot list tasks, so it is not sent again.",
                     code="upstream_outcome_unknown",
                     retryable=False,
+                    outcome_unknown=True,
                 ) from error
             raise UpstreamError(f"Runway could not be reached ({type(error).__name__}).") from error
 

@@ -39,7 +39,7 @@ from governance.generations.providers.base import (
     reference_image,
 )
 from governance.generations.providers.google import google_error, is_safety_refusal
-from governance.generations.upstream import CONTENT_FILTERED, UpstreamError, without_secrets
+from governance.generations.upstream import CONTENT_FILTERED, UpstreamError, transport_error, without_secrets
 
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 DEFAULT_LOCATION = "us-central1"
@@ -328,10 +328,8 @@ class VertexVeoAdapter(ProviderAdapter):
             return request(self.genai_client())
         except genai_errors.APIError as error:
             raise api_error(error, self.secrets) from error
-        except httpx.TimeoutException as error:
-            raise UpstreamError(f"Vertex AI did not answer in time ({type(error).__name__}).") from error
         except httpx.HTTPError as error:
-            raise UpstreamError(f"Vertex AI could not be reached: {self.redact(str(error))}") from error
+            raise transport_error(error, self.secrets) from error
         except google.auth.exceptions.RefreshError as error:
             raise UpstreamError(
                 f"Google refused an access token for the service account: {self.redact(str(error))}",

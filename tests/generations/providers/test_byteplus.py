@@ -92,11 +92,6 @@ def error(status: int, code: str, message: str, headers=None) -> httpx.Response:
     return httpx.Response(status, json=body, headers=headers or {})
 
 
-def no_tasks() -> httpx.Response:
-    """The model's task list, empty: no earlier attempt of this generation created a task."""
-    return httpx.Response(200, json={"items": [], "total": 0})
-
-
 def run(stand_in: StandIn, call):
     with use_transport(httpx.MockTransport(stand_in)):
         return call()
@@ -104,13 +99,12 @@ def run(stand_in: StandIn, call):
 
 def test_start_sends_the_documented_create_request(studio, live):
     generation = accepted(studio)
-    stand_in = StandIn(no_tasks(), httpx.Response(200, json={"id": "cgt-20261206-abc"}))
+    stand_in = StandIn(httpx.Response(200, json={"id": "cgt-20261206-abc"}))
     job = run(stand_in, lambda: adapter_for(generation.provider).start(generation))
 
-    listing, create = stand_in.requests
-    assert (listing.method, str(listing.url)) == ("GET", f"{TASKS}?page_size=100&filter.model={FAST}")
+    (create,) = stand_in.requests
     assert (create.method, str(create.url)) == ("POST", TASKS)
-    assert create.headers["Authorization"] == listing.headers["Authorization"] == f"Bearer {KEY}"
+    assert create.headers["Authorization"] == f"Bearer {KEY}"
     assert json.loads(create.content) == {
         "model": FAST,
         "content": [{"type": "text", "text": "A lighthouse at dawn"}],
@@ -122,7 +116,7 @@ def test_start_sends_the_documented_create_request(studio, live):
     assert (job.id, job.status) == ("cgt-20261206-abc", "queued")
 
 
-def test_a_task_an_earlier_attempt_created_is_adopted_not_created_again(studio, live):
+def test_a_task_an_interrupted_create_made_is_found_by_its_seed(studio, live):
     generation = accepted(studio)
     after_acceptance = int(generation.created_at.timestamp()) + 1
     ours = {"seed": generation_seed(generation), "duration": 5, "ratio": "16:9", "resolution": "720p"}
@@ -132,12 +126,14 @@ def test_a_task_an_earlier_attempt_created_is_adopted_not_created_again(studio, 
         {**ours, "id": "cgt-lost-answer", "status": "running", "created_at": after_acceptance},
     ]
     stand_in = StandIn(httpx.Response(200, json={"items": items, "total": 3}))
-    job = run(stand_in, lambda: adapter_for(generation.provider).start(generation))
+    job = run(stand_in, lambda: adapter_for(generation.provider).find_created(generation))
     assert (job.id, job.status) == ("cgt-lost-answer", "in_progress")
-    assert [request.method for request in stand_in.requests] == ["GET"]
+    (listing,) = stand_in.requests
+    assert (listing.method, str(listing.url)) == ("GET", f"{TASKS}?page_size=100&filter.model={FAST}")
+    assert listing.headers["Authorization"] == f"Bearer {KEY}"
 
 
-def test_a_client_seed_is_sent_as_it_is_and_no_earlier_task_is_looked_for(studio, live):
+def test_a_client_seed_is_sent_as_it_is_and_cannot_find_an_interrupted_create(studio, live):
     generation = accepted(studio)
     Generation.objects.filter(pk=generation.pk).update(parameters={"seed": 42})
     generation.refresh_from_db()
@@ -145,14 +141,15 @@ def test_a_client_seed_is_sent_as_it_is_and_no_earlier_task_is_looked_for(studio
     run(stand_in, lambda: adapter_for(generation.provider).start(generation))
     assert [request.method for request in stand_in.requests] == ["POST"]
     assert json.loads(stand_in.requests[0].content)["seed"] == 42
+    assert run(StandIn(), lambda: adapter_for(generation.provider).find_created(generation)) is None
 
 
 def test_the_base_url_variable_moves_every_call_to_another_origin(studio, live, monkeypatch):
     monkeypatch.setenv("BYTEPLUS_BASE_URL", "https://ark.eu-west.bytepluses.com")
     generation = accepted(studio)
-    stand_in = StandIn(no_tasks(), httpx.Response(200, json={"id": "cgt-1"}))
+    stand_in = StandIn(httpx.Response(200, json={"id": "cgt-1"}))
     run(stand_in, lambda: adapter_for(generation.provider).start(generation))
-    assert str(stand_in.requests[1].url) == "https://ark.eu-west.bytepluses.com/api/v3/contents/generations/tasks"
+    assert str(stand_in.requests[0].url) == "https://ark.eu-west.bytepluses.com/api/v3/contents/generations/tasks"
 
 
 @pytest.mark.parametrize(
@@ -161,9 +158,9 @@ def test_the_base_url_variable_moves_every_call_to_another_origin(studio, live, 
 )
 def test_each_size_becomes_a_ratio_and_a_resolution(studio, live, size, ratio, resolution):
     generation = accepted(studio, size=size, seconds="8")
-    stand_in = StandIn(no_tasks(), httpx.Response(200, json={"id": "cgt-1"}))
+    stand_in = StandIn(httpx.Response(200, json={"id": "cgt-1"}))
     run(stand_in, lambda: adapter_for(generation.provider).start(generation))
-    body = json.loads(stand_in.requests[1].content)
+    body = json.loads(stand_in.requests[0].content)
     assert (body["ratio"], body["resolution"], body["duration"]) == (ratio, resolution, 8)
 
 
@@ -221,7 +218,7 @@ def test_an_output_safety_refusal_is_content_filtered_with_the_providers_reason(
 def test_an_input_safety_refusal_at_create_fails_the_generation_as_content_filtered(studio, live, clock):
     generation = accepted(studio)
     refusal = error(400, "InputTextSensitiveContentDetected", "The input text may contain sensitive information.")
-    with use_transport(httpx.MockTransport(StandIn(no_tasks(), refusal))):
+    with use_transport(httpx.MockTransport(StandIn(refusal))):
         assert worker.advance(generation.pk).countdown is None
     failed = Generation.objects.get(pk=generation.pk)
     assert (failed.status, failed.error_code) == ("failed", "content_filtered")
@@ -231,7 +228,7 @@ def test_an_input_safety_refusal_at_create_fails_the_generation_as_content_filte
 def test_a_rate_limit_is_retried_after_the_providers_delay(studio, live, clock):
     generation = accepted(studio)
     limited = error(429, "RateLimitExceeded.EndpointRPMExceeded", "Too many requests.", headers={"Retry-After": "7"})
-    with use_transport(httpx.MockTransport(StandIn(no_tasks(), limited))):
+    with use_transport(httpx.MockTransport(StandIn(limited))):
         assert worker.advance(generation.pk).countdown == 7.0
     retrying = Generation.objects.get(pk=generation.pk)
     assert (retrying.status, retrying.upstream_attempts) == ("queued", 1)
@@ -242,7 +239,7 @@ def test_a_server_error_and_a_timeout_are_retried(studio, live):
     adapter = adapter_for(generation.provider)
     with pytest.raises(UpstreamError) as server_error:
         run(
-            StandIn(no_tasks(), error(500, "InternalServiceError", "Internal error.")),
+            StandIn(error(500, "InternalServiceError", "Internal error.")),
             lambda: adapter.start(generation),
         )
     assert server_error.value.retryable
@@ -259,7 +256,7 @@ def test_a_bad_request_fails_with_the_providers_message_and_no_key(studio, live,
     generation = accepted(studio)
     message = f"The parameter duration specified in the request is not valid for key {KEY}. Request id: 1"
     bad = error(400, "InvalidParameter", message)
-    with use_transport(httpx.MockTransport(StandIn(no_tasks(), bad))):
+    with use_transport(httpx.MockTransport(StandIn(bad))):
         assert worker.advance(generation.pk).countdown is None
     failed = Generation.objects.get(pk=generation.pk)
     assert (failed.status, failed.error_code) == ("failed", "InvalidParameter")
@@ -272,7 +269,7 @@ def test_a_bad_request_fails_with_the_providers_message_and_no_key(studio, live,
 def test_an_exhausted_quota_or_account_is_quota_exceeded_and_not_retried(studio, live, clock, status, code):
     generation = accepted(studio)
     exhausted = error(status, code, "Your account has reached its limit.")
-    with use_transport(httpx.MockTransport(StandIn(no_tasks(), exhausted))):
+    with use_transport(httpx.MockTransport(StandIn(exhausted))):
         assert worker.advance(generation.pk).countdown is None
     failed = Generation.objects.get(pk=generation.pk)
     assert (failed.status, failed.error_code) == ("failed", "quota_exceeded")
