@@ -23,7 +23,7 @@ from governance.generations.upstream import (
 # ErrorInfo reasons that mean the project cannot spend now, whatever the per-minute limits say.
 BILLING_REASONS = {"BILLING_DISABLED", "BILLING_NOT_ACTIVE"}
 # The Gemini API's refusal codes (FinishReason / BlockedReason names, as interaction errors carry them).
-SAFETY_CODES = {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "IMAGE_SAFETY", "RECITATION"}
+SAFETY_CODES = {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "IMAGE_SAFETY"}
 # Veo's documented safety filter support codes ("… Support codes: 15236754"), one per harmful category.
 # https://docs.cloud.google.com/gemini-enterprise-agent-platform/models/video/responsible-ai-and-usage-guidelines
 VEO_SAFETY_SUPPORT_CODES = {
@@ -37,6 +37,8 @@ SUPPORT_CODES = re.compile(r"support codes?:\s*([\d,\s]+)", re.IGNORECASE)
 SAFETY_WORDS = (
     "responsible ai",
     "safety filter",
+    "safety polic",
+    "safety reasons",
     "usage guidelines",
     "violate our policies",
     "blocked by safety",
