@@ -65,7 +65,11 @@ def connection_for(provider: Provider) -> Connection:
     credential = os.environ.get(provider.api_key_env_var, "") if provider.api_key_env_var else ""
     if credential and not simulator_only:
         base_url = os.environ.get(provider.base_url_env_var, "") if provider.base_url_env_var else ""
-        return Connection(ConnectionState.LIVE, (base_url or provider.base_url).rstrip("/"), credential)
+        base_url = (base_url or provider.base_url).rstrip("/")
+        if not base_url:  # a provider with no public origin (Azure: each resource has its own)
+            message = f"{provider.name} is not configured: set {provider.base_url_env_var} to its base URL."
+            return Connection(ConnectionState.NOT_CONFIGURED, message=message)
+        return Connection(ConnectionState.LIVE, base_url, credential)
     if not provider.api_key_env_var and not simulator_only:
         # An OpenAI-compatible upstream that takes no key (a local LiteLLM, say) is live as configured.
         base_url = os.environ.get(provider.base_url_env_var, "") if provider.base_url_env_var else ""

@@ -5,6 +5,7 @@ The dashboard's playground submits here too, with its environment's own key and 
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from functools import partial
 
@@ -15,6 +16,7 @@ from django.utils import timezone
 from governance.audit.services import Actor
 from governance.catalog.connections import connection_for
 from governance.catalog.selectors import catalog_view, provider_of
+from governance.catalog.values import CatalogView
 from governance.generations.admission import admit
 from governance.generations.archive import forget_archive
 from governance.generations.models import ArchivedFile, Character, Generation, new_video_id
@@ -135,15 +137,44 @@ def _decide(
         return submission.invalid, policy
     if policy is None:
         return Refusal(code="no_policy", message="This environment has no policy yet; an admin must set one."), None
-    catalog = catalog_view(running_provider(policy.provider_id, comparison))
+    provider_id = running_provider(policy.provider_id, comparison)
+    source = submission.source
+    if comparison is None and source is not None and source.provider_id not in (None, provider_id):
+        if submission.operation != Operation.REMIX:
+            return _source_elsewhere(source, submission.operation), policy
+        provider_id = source.provider_id  # a remix runs where its source was made (a canary's provider)
     view = comparison_policy(policy.view, comparison.snapshot) if comparison else policy.view
-    canary_catalog = catalog_view(view.canary_provider_id) if view.canary_provider_id is not None else None
-    decision = decide(submission.engine_request(bucket), view, catalog, now, canary_catalog)
+    decision = decide(submission.engine_request(bucket), view, catalog_view(provider_id), now, _canary_catalog(view))
     if isinstance(decision, Accept):
         decision = missing_character(holder.environment_id, submission) or decision
+    if isinstance(decision, Accept) and provider_id != policy.provider_id and decision.provider_id is None:
+        decision = replace(decision, provider_id=provider_id)
     if isinstance(decision, Accept):
         decision = _unreachable_provider(_provider_id(decision, policy, comparison)) or decision
     return decision, policy
+
+
+def _canary_catalog(view) -> CatalogView | None:
+    """The canary's provider's catalog; None (no canary: every request stays on the pinned snapshot) when the canary
+    is the policy's own provider, or another provider that is not configured here."""
+    if view.canary_provider_id is None:
+        return None
+    if not connection_for(provider_of(view.canary_provider_id)).usable:
+        return None
+    return catalog_view(view.canary_provider_id)
+
+
+def _source_elsewhere(source: Generation, operation: str) -> Refusal:
+    """An edit or extension is made at the environment's provider, which cannot read a video another provider made."""
+    words = "edited" if operation == Operation.EDIT else "extended"
+    return Refusal(
+        code="source_at_other_provider",
+        message=(
+            f"This video was made at {source.provider.name} (a canary), not at this environment's provider, so it "
+            f"cannot be {words} here. Remix it, or send the video itself as the source."
+        ),
+        param="video",
+    )
 
 
 def _unreachable_provider(provider_id: int) -> Refusal | None:

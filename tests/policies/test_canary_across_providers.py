@@ -24,6 +24,8 @@ from governance.policies.engine import (
     recheck_provider,
     routing_bucket,
 )
+from governance.policies.services import revise_policy
+from governance.projects.models import Environment
 from governance.simulator.models import SimulatorProfile
 from tests.factories import OLD, SYSTEM, make_api_key, make_environment, make_project
 from tests.generations.conftest import Api
@@ -157,3 +159,65 @@ def test_a_canary_request_is_logged_and_run_at_the_other_provider(clock):
         ARM_CANARY,
     )
     assert generation.status == Generation.Status.COMPLETED
+
+
+@pytest.mark.django_db
+def test_a_remix_of_a_canary_video_runs_where_the_canary_made_it_and_an_edit_is_refused_clearly(clock):
+    SimulatorProfile.objects.create(snapshot="lumen-1-2026-06-01", latency_seconds=2, failure_rate=0)
+    load_pack(read_pack("simulator-lumen"), actor=SYSTEM)
+    lumen = Provider.objects.get(slug="simulator-lumen")
+    staging = make_environment(
+        make_project("studio"),
+        "staging",
+        default_model=OLD,
+        allowed_snapshots=[OLD],
+        canary_snapshot="lumen-1-2026-06-01",
+        canary_provider_id=lumen.pk,
+        canary_percent=100,
+    )
+    api = Api(make_api_key(staging))
+    with use_transport(httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))):
+        source_id = api.post("videos", {"prompt": "a lighthouse"}).json()["id"]
+        source = Generation.objects.get(video_id=source_id)
+        while worker.advance(source.pk).countdown is not None:
+            clock.shift(2)
+
+        remix = api.post(f"videos/{source_id}/remix", {"prompt": "at night"})
+        edit = api.post("videos/edits", {"prompt": "at night", "video": {"id": source_id}})
+
+    assert remix.status_code == 200, remix.content
+    remixed = Generation.objects.get(video_id=remix.json()["id"])
+    assert (remixed.provider, remixed.resolved_snapshot) == (lumen, "lumen-1-2026-06-01")
+    assert edit.status_code == 400
+    assert edit.json()["error"]["code"] == "source_at_other_provider"
+
+
+@pytest.mark.django_db
+def test_a_canary_at_a_provider_that_is_not_configured_leaves_every_request_on_the_pinned_snapshot(
+    settings, monkeypatch
+):
+    """In production (no simulator), a canary to a provider without credentials takes no request."""
+    settings.SIMULATOR_ENABLED = False
+    monkeypatch.setenv("XAI_API_KEY", "xai-live-key-1234567890")
+    monkeypatch.delenv("RUNWAYML_API_SECRET", raising=False)
+    for pack in ("xai", "runway"):
+        load_pack(read_pack(pack), actor=SYSTEM)
+    environment = Environment.objects.create(project=make_project("studio"), name="staging")
+    revise_policy(
+        environment=environment,
+        provider=Provider.objects.get(slug="xai"),
+        actor=SYSTEM,
+        reason="xAI, trying Runway",
+        default_model="grok-imagine-video",
+        allowed_snapshots=["grok-imagine-video"],
+        canary_snapshot=RUNWAY_MODEL,
+        canary_provider_id=Provider.objects.get(slug="runway").pk,
+        canary_percent=100,
+    )
+    api = Api(make_api_key(environment))
+
+    response = api.post("videos", {"prompt": "a lighthouse", "seconds": "5", "size": "1280x720"})
+
+    assert response.status_code == 200, response.content
+    generation = Generation.objects.get(video_id=response.json()["id"])
+    assert (generation.resolved_snapshot, generation.canary_arm) == ("grok-imagine-video", ARM_CONTROL)
