@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from governance.generations import upstream
 from governance.policies import engine
 from governance.projects.models import Environment, Project
 
@@ -116,8 +117,8 @@ class Generation(models.Model):
     DELETED_BY_CLIENT = "deleted"
     # A provider's safety refusal (Veo's responsible-AI filter, a moderation failure) says what was asked,
     # not how the snapshot performs: it is counted apart, not as a failure. So is a quota error, shown in usage.
-    CONTENT_FILTERED = "content_filtered"
-    QUOTA_EXCEEDED = "quota_exceeded"
+    CONTENT_FILTERED = upstream.CONTENT_FILTERED
+    QUOTA_EXCEEDED = upstream.QUOTA_EXCEEDED
     FILTERED = models.Q(status=Status.FAILED, error_code=CONTENT_FILTERED)
     OUT_OF_QUOTA = models.Q(status=Status.FAILED, error_code=QUOTA_EXCEEDED)
     COUNTS_AS_FAILURE = models.Q(status=Status.FAILED) & ~models.Q(error_code__in=[DELETED_BY_CLIENT, CONTENT_FILTERED])

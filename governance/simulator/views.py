@@ -8,9 +8,9 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
-from django.views.decorators.csrf import csrf_exempt
 
 from governance.simulator import services
+from governance.simulator.dialects import dialect_endpoint
 from governance.simulator.errors import SimulatorError, error_response
 from governance.simulator.models import SimulatedVideo
 from governance.simulator.snapshots import API_LUMEN, API_OPENAI
@@ -20,20 +20,15 @@ View = Callable[..., HttpResponse]
 
 def openai_endpoint(*methods: str) -> Callable[[View], View]:
     """CSRF-exempt API view that allows `methods` and turns SimulatorError into OpenAI's error shape."""
+    endpoint = dialect_endpoint(*methods, authenticate=_check_authorization, render_error=error_response)
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
-        def endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def on_api(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             request.simulated_api = kwargs.pop("api", API_OPENAI)  # which API of the simulator this path serves
-            try:
-                _check_authorization(request)
-                if request.method not in methods:
-                    raise SimulatorError(405, f"Method {request.method} is not allowed for {request.path}.")
-                return view(request, *args, **kwargs)
-            except SimulatorError as error:
-                return error_response(error)
+            return view(request, *args, **kwargs)
 
-        return csrf_exempt(endpoint)
+        return endpoint(on_api)
 
     return decorate
 

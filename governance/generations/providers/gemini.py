@@ -10,6 +10,7 @@ See docs/providers/gemini.md for every mapping and its source.
 import base64
 import contextlib
 import re
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,14 +32,8 @@ from governance.generations.providers.base import (
     UpstreamJob,
     reference_image,
 )
-from governance.generations.upstream import (
-    CONTENT_FILTERED,
-    NEVER_SENT,
-    QUOTA_EXCEEDED,
-    UpstreamError,
-    retry_after_seconds,
-    without_secrets,
-)
+from governance.generations.providers.google import google_error, is_safety_refusal
+from governance.generations.upstream import CONTENT_FILTERED, NEVER_SENT, UpstreamError
 from governance.policies.engine import Operation
 
 API_VERSION = "v1beta"
@@ -57,43 +52,8 @@ STATUSES = {
 }
 # The shorter side of our "WIDTHxHEIGHT" sizes, as the Interactions API's `resolution`.
 RESOLUTIONS = {360: "360p", 720: "720p", 1080: "1080p", 2160: "4k"}
-SAFETY_WORDS = ("safety", "blocked", "prohibited", "responsible ai")
-
-
-def google_error(response: httpx.Response, secrets: tuple[str, ...]) -> UpstreamError:
-    """Google's error shape, `{"error": {"code", "message", "status", "details": [...]}}`.
-
-    A 429 (RESOURCE_EXHAUSTED) is retried after the `retryDelay` of its RetryInfo detail, unless the
-    quota is spent for the day or the prepaid credits are gone: that is `quota_exceeded`, final.
-    """
-    try:
-        error = response.json().get("error") or {}
-    except (ValueError, AttributeError):
-        error = {}
-    if not isinstance(error, dict):
-        error = {"message": str(error)}
-    details = [detail for detail in error.get("details") or [] if isinstance(detail, dict)]
-    message = str(error.get("message") or f"The Gemini API answered HTTP {response.status_code}.")[:1000]
-    code = str(error.get("status") or "upstream_error")[:64]
-    retry_delay = next((d.get("retryDelay") for d in details if d.get("@type", "").endswith("RetryInfo")), None)
-    retryable = None
-    if response.status_code == 429 and quota_spent(message, details):
-        code, retryable = QUOTA_EXCEEDED, False
-    return UpstreamError(
-        without_secrets(message, *secrets),
-        status=response.status_code,
-        code=code,
-        retry_after=retry_after_seconds(retry_delay) or retry_after_seconds(response.headers.get("Retry-After")),
-        retryable=retryable,
-    )
-
-
-def quota_spent(message: str, details: list[dict]) -> bool:
-    """A daily quota (a QuotaFailure on a `PerDay` quota) or prepaid credits run out; a per-minute limit is not."""
-    violations = [v for d in details if d.get("@type", "").endswith("QuotaFailure") for v in d.get("violations") or []]
-    if any("perday" in str(v.get("quotaId", "")).lower() for v in violations if isinstance(v, dict)):
-        return True
-    return any(word in message.lower() for word in ("prepayment", "credits are depleted", "credit balance"))
+_clients: dict[tuple, genai.Client] = {}
+_clients_lock = threading.Lock()
 
 
 class GeminiAdapter(ProviderAdapter):
@@ -166,37 +126,49 @@ class GeminiAdapter(ProviderAdapter):
         if generation.seconds:
             answer["duration"] = f"{generation.seconds}s"
         if generation.size:
-            width, height = (int(side) for side in generation.size.split("x"))
-            answer["aspect_ratio"] = "16:9" if width > height else "9:16"
-            answer["resolution"] = RESOLUTIONS[min(width, height)]
+            answer["aspect_ratio"], answer["resolution"] = native_size(generation.size)
         return answer
 
+    def genai_client(self) -> genai.Client:
+        """One SDK client per key, base URL, version, timeouts and transport, so polls reuse its connections."""
+        provider = self.provider
+        key = (
+            self.connection.credential,
+            self.connection.base_url,
+            self.api_version,
+            provider.read_timeout,
+            provider.connect_timeout,
+            upstream.transport,  # the transport itself: a new one at a dead one's address gets its own client
+        )
+        with _clients_lock:
+            if key not in _clients:
+                timeout = httpx.Timeout(provider.read_timeout, connect=provider.connect_timeout)
+                _clients[key] = genai.Client(
+                    api_key=self.connection.credential or "simulated",  # the simulator, like Google, wants a key
+                    http_options=types.HttpOptions(
+                        base_url=self.connection.base_url,
+                        api_version=self.api_version,
+                        timeout=int(provider.read_timeout * 1000),
+                        retry_options=types.HttpRetryOptions(attempts=1),
+                        httpx_client=upstream.http_client(timeout=timeout),
+                    ),
+                )
+            return _clients[key]
+
     def call(self, request: Callable[[Any], Any]) -> Any:
-        """One SDK call over our transport, with its own retries off; its errors as UpstreamError."""
-        timeout = httpx.Timeout(self.provider.read_timeout, connect=self.provider.connect_timeout)
-        with upstream.http_client(timeout=timeout) as http:
-            client = genai.Client(
-                api_key=self.connection.credential or "simulated",  # the simulator, like Google, wants a key
-                http_options=types.HttpOptions(
-                    base_url=self.connection.base_url,
-                    api_version=self.api_version,
-                    timeout=int(self.provider.read_timeout * 1000),
-                    retry_options=types.HttpRetryOptions(attempts=1),
-                    httpx_client=http,
-                ),
-            )
-            try:
-                return request(client.interactions)
-            except sdk_errors.APIStatusError as error:
-                raise google_error(error.response, self.secrets) from error
-            except sdk_errors.APITimeoutError as error:
-                raise UpstreamError("The Gemini API did not answer in time.", outcome_unknown=True) from error
-            except sdk_errors.APIConnectionError as error:
-                never_sent = isinstance(error.__cause__, NEVER_SENT)
-                message = f"The Gemini API could not be reached: {self.redact(str(error))}"
-                raise UpstreamError(message, outcome_unknown=not never_sent) from error
-            except sdk_errors.APIResponseValidationError as error:
-                raise UpstreamError("The Gemini API answered with something we cannot read.", status=502) from error
+        """One SDK call on the pooled client, with its own retries off; its errors as UpstreamError."""
+        try:
+            return request(self.genai_client().interactions)
+        except sdk_errors.APIStatusError as error:
+            raise google_error(error.response, self.secrets) from error
+        except sdk_errors.APITimeoutError as error:
+            raise UpstreamError("The Gemini API did not answer in time.", outcome_unknown=True) from error
+        except sdk_errors.APIConnectionError as error:
+            never_sent = isinstance(error.__cause__, NEVER_SENT)
+            message = f"The Gemini API could not be reached: {self.redact(str(error))}"
+            raise UpstreamError(message, outcome_unknown=not never_sent) from error
+        except sdk_errors.APIResponseValidationError as error:
+            raise UpstreamError("The Gemini API answered with something we cannot read.", status=502) from error
 
     def job(self, interaction: Any) -> UpstreamJob:
         """An interaction in our terms; a refusal by Google's safety filters is `content_filtered`."""
@@ -232,15 +204,23 @@ class GeminiAdapter(ProviderAdapter):
 def failure(interaction: Any) -> tuple[str, str]:
     """The error code and message of an interaction that ended without a video."""
     errors = list(getattr(interaction, "errors", None) or [])
-    texts = [f"{error.code or ''} {error.message or ''}" for error in errors]
     text = getattr(interaction, "output_text", None) or ""
     message = "; ".join(str(error.message or error.code) for error in errors) or text
-    if any(word in part.lower() for part in [*texts, text] for word in SAFETY_WORDS):
+    if is_safety_refusal(message, codes=[str(error.code or "") for error in errors]):
         return CONTENT_FILTERED, message or "Blocked by the Gemini API's safety filters."
     if str(interaction.status) == "completed":
         return "no_video", message or "The interaction completed without a video."
     code = str(errors[0].code or "") if errors else ""
     return (code or f"interaction_{interaction.status}")[:64], message or f"The interaction ended {interaction.status}."
+
+
+def native_size(size: str) -> tuple[str, str]:
+    """A "WIDTHxHEIGHT" size as the Interactions API's (`aspect_ratio`, `resolution`); a 400 when it has none."""
+    try:
+        width, height = (int(side) for side in size.split("x"))
+        return ("16:9" if width > height else "9:16"), RESOLUTIONS[min(width, height)]
+    except (KeyError, ValueError) as error:
+        raise UpstreamError(f"The Gemini API has no size {size}.", status=400, code="invalid_value") from error
 
 
 def image_block(url: str) -> dict[str, str]:

@@ -38,13 +38,8 @@ from governance.generations.providers.base import (
     UpstreamJob,
     reference_image,
 )
-from governance.generations.upstream import (
-    CONTENT_FILTERED,
-    QUOTA_EXCEEDED,
-    UpstreamError,
-    transport_error,
-    without_secrets,
-)
+from governance.generations.providers.google import google_error, is_safety_refusal
+from governance.generations.upstream import CONTENT_FILTERED, UpstreamError, transport_error, without_secrets
 
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 DEFAULT_LOCATION = "us-central1"
@@ -64,47 +59,6 @@ SIZES = {
 }
 # Request options (generation.parameters) -> GenerateVideosConfig fields, each sent only when given.
 OPTIONS = {"negative_prompt": "negative_prompt", "seed": "seed", "person_generation": "person_generation"}
-RAI_WORDS = ("responsible ai", "safety", "sensitive")
-
-
-def google_error(response: httpx.Response, secrets: tuple[str, ...]) -> UpstreamError:
-    """Google's error shape, `{"error": {"code", "message", "status", "details": [...]}}`, in our terms.
-
-    RESOURCE_EXHAUSTED (429) is retried after RetryInfo's `retryDelay` or Retry-After; a quota named
-    in it is counted as quota_exceeded. A project whose billing is off (ErrorInfo BILLING_DISABLED)
-    is quota_exceeded and final. Any other 4xx fails with Google's message.
-    """
-    try:
-        error = response.json().get("error") or {}
-    except (ValueError, AttributeError):
-        error = {}
-    if not isinstance(error, dict):
-        error = {"message": str(error)}
-    status = str(error.get("status") or "")
-    message = str(error.get("message") or f"Vertex AI answered HTTP {response.status_code}.")[:1000]
-    details = [item for item in error.get("details") or [] if isinstance(item, dict)]
-    retry_info = of_type(details, "RetryInfo")
-    reasons = {str(item.get("reason") or "") for item in of_type(details, "ErrorInfo")}
-    code = status or "upstream_error"
-    retry_delay = retry_info[0].get("retryDelay") if retry_info else None
-    quota_failure = bool(of_type(details, "QuotaFailure"))
-    retryable = None
-    if "BILLING_DISABLED" in reasons:
-        code, retryable = QUOTA_EXCEEDED, False
-    elif status == "RESOURCE_EXHAUSTED" and (quota_failure or "quota" in message.lower()):
-        code = QUOTA_EXCEEDED
-    return UpstreamError(
-        without_secrets(message, *secrets),
-        status=response.status_code,
-        code=code[:64],
-        retry_after=upstream.retry_after_seconds(retry_delay or response.headers.get("Retry-After")),
-        retryable=retryable,
-    )
-
-
-def of_type(details: list[dict], kind: str) -> list[dict]:
-    """The details of one google.rpc kind ("type.googleapis.com/google.rpc.RetryInfo" is "RetryInfo")."""
-    return [item for item in details if str(item.get("@type", "")).endswith("." + kind)]
 
 
 def api_error(error: genai_errors.APIError, secrets: tuple[str, ...]) -> UpstreamError:
@@ -291,7 +245,7 @@ class VertexVeoAdapter(ProviderAdapter):
             return UpstreamJob(id=name, status=pending)
         if operation.error:
             message = self.redact(str(operation.error.get("message") or "The video could not be generated."))
-            code = CONTENT_FILTERED if any(word in message.lower() for word in RAI_WORDS) else "generation_failed"
+            code = CONTENT_FILTERED if is_safety_refusal(message) else "generation_failed"
             return UpstreamJob(id=name, status=FAILED, error_code=code, error_message=message)
         result = operation.response or types.GenerateVideosResponse()
         videos = [item.video for item in result.generated_videos or [] if item.video]

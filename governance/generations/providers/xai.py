@@ -95,6 +95,8 @@ class XAIVideosAdapter(ProviderAdapter):
         return job_from(generation.upstream_id, answer)
 
     def create_fields(self, generation: Generation) -> dict:
+        if generation.size not in NATIVE_SIZES:
+            raise UpstreamError(f"xAI has no size {generation.size}.", status=400, code="invalid_value")
         aspect_ratio, resolution = NATIVE_SIZES[generation.size]
         fields = {
             "model": generation.resolved_snapshot,

@@ -12,18 +12,16 @@ tiers, last frames, and video or audio inputs.
 """
 
 import functools
-import json
 import re
 import secrets
-from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path, re_path
 from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
 
 from governance.simulator import services
+from governance.simulator.dialects import dialect_endpoint, json_body
 from governance.simulator.errors import SimulatorError
 from governance.simulator.models import SAFETY_ERROR_CODE, SimulatedVideo, VideoStatus
 from governance.simulator.snapshots import ALL_SNAPSHOTS, MODEL_TABLES
@@ -81,8 +79,6 @@ ERROR_SHAPES = {
     500: ("InternalServerError", "InternalServiceError"),
 }
 
-View = Callable[..., HttpResponse]
-
 
 def request_id() -> str:
     return secrets.token_hex(10)
@@ -102,25 +98,6 @@ def error_response(error: SimulatorError) -> JsonResponse:
     return JsonResponse(body, status=error.status, headers=error.headers)
 
 
-def endpoint(*methods: str) -> Callable[[View], View]:
-    """A CSRF-exempt ModelArk endpoint: the bearer key checked, errors in ModelArk's shape."""
-
-    def decorate(view: View) -> View:
-        @functools.wraps(view)
-        def serve(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            try:
-                check_api_key(request)
-                if request.method not in methods:
-                    raise SimulatorError(405, f"Method {request.method} is not allowed for {request.path}.")
-                return view(request, *args, **kwargs)
-            except SimulatorError as error:
-                return error_response(error)
-
-        return csrf_exempt(serve)
-
-    return decorate
-
-
 def check_api_key(request: HttpRequest) -> None:
     """Any non-empty bearer key is accepted (nothing is stored); a missing or malformed one is refused."""
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
@@ -132,14 +109,12 @@ def check_api_key(request: HttpRequest) -> None:
         )
 
 
+# A ModelArk endpoint: the bearer key checked, errors in ModelArk's shape.
+endpoint = functools.partial(dialect_endpoint, authenticate=check_api_key, render_error=error_response)
+
+
 def read_body(request: HttpRequest) -> dict:
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError as error:
-        raise SimulatorError(400, "The request body is not valid JSON.", code="InvalidParameter") from error
-    if not isinstance(body, dict):
-        raise SimulatorError(400, "The request body must be a JSON object.", code="InvalidParameter")
-    return body
+    return json_body(request, code="InvalidParameter")
 
 
 def invalid(param: str, message: str) -> SimulatorError:

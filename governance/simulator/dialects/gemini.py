@@ -7,15 +7,13 @@
 """
 
 import functools
-import json
-from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path, re_path
-from django.views.decorators.csrf import csrf_exempt
 
 from governance.simulator import services
+from governance.simulator.dialects import dialect_endpoint, json_body
 from governance.simulator.errors import SimulatorError
 from governance.simulator.models import SimulatedVideo, VideoStatus
 from governance.simulator.snapshots import ALL_SNAPSHOTS, MODEL_TABLES
@@ -38,7 +36,6 @@ STATUS_NAMES = {
 }
 RESOLUTIONS = {"360p": 360, "720p": 720, "1080p": 1080, "4k": 2160}
 SAFETY_CODE = "SAFETY"
-View = Callable[..., HttpResponse]
 
 
 def google_error(error: SimulatorError) -> JsonResponse:
@@ -65,25 +62,6 @@ def google_error(error: SimulatorError) -> JsonResponse:
     return JsonResponse(body, status=error.status)
 
 
-def gemini_endpoint(*methods: str) -> Callable[[View], View]:
-    """CSRF-exempt view that checks the API key and the method, answering errors in Google's shape."""
-
-    def decorate(view: View) -> View:
-        @functools.wraps(view)
-        def endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            try:
-                check_api_key(request)
-                if request.method not in methods:
-                    raise SimulatorError(405, f"Method {request.method} is not allowed for {request.path}.")
-                return view(request, *args, **kwargs)
-            except SimulatorError as error:
-                return google_error(error)
-
-        return csrf_exempt(endpoint)
-
-    return decorate
-
-
 def check_api_key(request: HttpRequest) -> None:
     """Any key is accepted (nothing is stored); none is 403, a malformed one 400, as Google answers."""
     key = request.headers.get("x-goog-api-key", request.GET.get("key"))
@@ -97,14 +75,14 @@ def check_api_key(request: HttpRequest) -> None:
         raise SimulatorError(400, "API key not valid. Please pass a valid API key.")
 
 
+# A Gemini API endpoint: the API key checked, errors in Google's shape.
+gemini_endpoint = functools.partial(dialect_endpoint, authenticate=check_api_key, render_error=google_error)
+
+
 def read_body(request: HttpRequest) -> dict:
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError as error:
-        raise SimulatorError(400, "Invalid JSON payload received.") from error
-    if not isinstance(body, dict):
-        raise SimulatorError(400, "Invalid JSON payload received. Expected an object.")
-    return body
+    """The JSON object, refused in Google's words."""
+    not_json = "Invalid JSON payload received."
+    return json_body(request, not_json=not_json, not_an_object=f"{not_json} Expected an object.")
 
 
 def read_input(value: Any) -> tuple[str, int]:

@@ -8,15 +8,14 @@ Paths, the `Authorization: Bearer` and `X-Runway-Version` headers, the task obje
 import functools
 import json
 import uuid
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path, re_path
-from django.views.decorators.csrf import csrf_exempt
 
 from governance.simulator import services
+from governance.simulator.dialects import dialect_endpoint, json_body
 from governance.simulator.errors import SimulatorError
 from governance.simulator.models import SAFETY_ERROR_CODE, SimulatedVideo, VideoStatus
 from governance.simulator.snapshots import ALL_SNAPSHOTS, API_PACKS, MODEL_TABLES
@@ -26,8 +25,6 @@ API_VERSIONS = {"2024-11-06"}  # the versions this dialect answers; another is r
 SAFETY_FAILURE = "SAFETY.INPUT.TEXT"
 BAD_OUTPUT_FAILURE = "INTERNAL.BAD_OUTPUT.CODE01"
 
-View = Callable[..., HttpResponse]
-
 
 def runway_error(error: SimulatorError) -> JsonResponse:
     return JsonResponse({"error": error.message}, status=error.status, headers=error.headers)
@@ -35,25 +32,6 @@ def runway_error(error: SimulatorError) -> JsonResponse:
 
 def bad_request(message: str) -> SimulatorError:
     return SimulatorError(400, message)
-
-
-def endpoint(*methods: str) -> Callable[[View], View]:
-    """A CSRF-exempt view that checks Runway's headers and answers errors in Runway's shape."""
-
-    def decorate(view: View) -> View:
-        @functools.wraps(view)
-        def answer(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            try:
-                check_headers(request)
-                if request.method not in methods:
-                    raise SimulatorError(405, f"Method {request.method} is not allowed for {request.path}.")
-                return view(request, *args, **kwargs)
-            except SimulatorError as error:
-                return runway_error(error)
-
-        return csrf_exempt(answer)
-
-    return decorate
 
 
 def check_headers(request: HttpRequest) -> None:
@@ -66,14 +44,8 @@ def check_headers(request: HttpRequest) -> None:
         raise bad_request(f"Invalid X-Runway-Version header {version!r}: use one of {', '.join(sorted(API_VERSIONS))}.")
 
 
-def body(request: HttpRequest) -> dict:
-    try:
-        fields = json.loads(request.body or b"{}")
-    except ValueError as error:
-        raise bad_request("The request body is not valid JSON.") from error
-    if not isinstance(fields, dict):
-        raise bad_request("The request body must be a JSON object.")
-    return fields
+# A Runway endpoint: the key and X-Runway-Version checked, errors in Runway's shape.
+endpoint = functools.partial(dialect_endpoint, authenticate=check_headers, render_error=runway_error)
 
 
 def read_model(value: Any, endpoint_name: str) -> str:
@@ -117,7 +89,7 @@ def read_prompt_image(value: Any) -> dict:
 
 
 def create(request: HttpRequest, endpoint_name: str) -> HttpResponse:
-    fields = body(request)
+    fields = json_body(request)
     snapshot = read_model(fields.get("model"), endpoint_name)
     seed = fields.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):

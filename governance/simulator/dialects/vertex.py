@@ -17,11 +17,8 @@ status, details}}`. Vertex has no result links that expire: the video is inline 
 
 import base64
 import binascii
-import functools
 import json
 import secrets
-from collections.abc import Callable
-from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path, re_path
@@ -29,6 +26,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from governance.simulator import services
+from governance.simulator.dialects import dialect_endpoint, json_body
 from governance.simulator.errors import SimulatorError
 from governance.simulator.models import SimulatedVideo, VideoStatus
 from governance.simulator.snapshots import ALL_SNAPSHOTS, MODEL_TABLES
@@ -65,8 +63,6 @@ GOOGLE_STATUSES = {
 # The 13 of google.rpc.Code.INTERNAL, which a failed operation's `error.code` carries.
 INTERNAL = 13
 
-View = Callable[..., HttpResponse]
-
 
 def google_error(error: SimulatorError) -> JsonResponse:
     """Google's error body; a 429 tells the retry delay in RetryInfo, a bad field in BadRequest."""
@@ -87,24 +83,8 @@ def google_error(error: SimulatorError) -> JsonResponse:
     return JsonResponse({"error": body}, status=error.status)
 
 
-def vertex_endpoint(view: View) -> View:
-    """A POST-only, CSRF-exempt Vertex call that needs a bearer token and answers errors in Google's shape."""
-
-    @functools.wraps(view)
-    def endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            check_token(request.headers.get("Authorization", ""))
-            if request.method != "POST":
-                raise SimulatorError(405, f"Method {request.method} is not allowed for {request.path}.")
-            return view(request, *args, **kwargs)
-        except SimulatorError as error:
-            return google_error(error)
-
-    return csrf_exempt(endpoint)
-
-
-def check_token(header: str) -> None:
-    scheme, _, token = header.partition(" ")
+def check_token(request: HttpRequest) -> None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme != "Bearer" or not token:
         raise SimulatorError(
             401,
@@ -119,14 +99,14 @@ def check_token(header: str) -> None:
         )
 
 
-def json_body(request: HttpRequest) -> dict:
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError as error:
-        raise SimulatorError(400, "Invalid JSON payload received.") from error
-    if not isinstance(body, dict):
-        raise SimulatorError(400, "Invalid JSON payload received. Expected an object.")
-    return body
+# A Vertex AI call: POST only, a bearer token checked, errors in Google's shape.
+vertex_endpoint = dialect_endpoint("POST", authenticate=check_token, render_error=google_error)
+
+
+def read_body(request: HttpRequest) -> dict:
+    """The JSON object, refused in Google's words."""
+    not_json = "Invalid JSON payload received."
+    return json_body(request, not_json=not_json, not_an_object=f"{not_json} Expected an object.")
 
 
 def model_resource(project: str, location: str, model: str) -> str:
@@ -214,7 +194,7 @@ def model_call(request: HttpRequest, version: str, project: str, location: str, 
 
 def predict_long_running(request: HttpRequest, project: str, location: str, model: str) -> HttpResponse:
     snapshot = served_snapshot(project, location, model)
-    body = json_body(request)
+    body = read_body(request)
     instance = read_instance(body)
     parameters = body.get("parameters") or {}
     if not isinstance(parameters, dict):
@@ -243,7 +223,7 @@ def operation_name(video: SimulatedVideo) -> str:
 
 
 def fetch_predict_operation(request: HttpRequest, project: str, location: str, model: str) -> HttpResponse:
-    name = json_body(request).get("operationName")
+    name = read_body(request).get("operationName")
     if not isinstance(name, str) or "/operations/" not in name:
         raise SimulatorError(400, "operationName must name an operation of this model.", param="operationName")
     prefix, _, video_id = name.rpartition("/operations/")

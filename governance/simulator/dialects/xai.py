@@ -6,15 +6,13 @@ SDK documents for a video that broke its moderation rules.
 """
 
 import functools
-import json
-from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path, re_path
-from django.views.decorators.csrf import csrf_exempt
 
 from governance.simulator import services
+from governance.simulator.dialects import dialect_endpoint, json_body
 from governance.simulator.errors import SimulatorError
 from governance.simulator.models import SAFETY_ERROR_CODE, SimulatedVideo, VideoStatus
 from governance.simulator.snapshots import ALL_SNAPSHOTS, API_DEFAULT_MODELS, MODEL_TABLES
@@ -50,26 +48,6 @@ STATUS_PHRASES = {
 }
 
 
-def xai_endpoint(method: str) -> Callable:
-    """A CSRF-exempt view for one method, behind xAI's bearer-key check, answering errors in xAI's shape."""
-
-    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        @functools.wraps(view)
-        def endpoint(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            try:
-                _check_key(request)
-                if request.method != method:
-                    raise SimulatorError(405, f"Method {request.method} is not allowed for {request.path}.")
-                return view(request, *args, **kwargs)
-            except SimulatorError as error:
-                body = {"code": STATUS_PHRASES.get(error.status, "Unknown"), "error": error.message}
-                return JsonResponse(body, status=error.status, headers=error.headers)
-
-        return csrf_exempt(endpoint)
-
-    return decorate
-
-
 def _check_key(request: HttpRequest) -> None:
     header = request.headers.get("Authorization")
     if header is None:
@@ -78,9 +56,18 @@ def _check_key(request: HttpRequest) -> None:
         raise SimulatorError(400, "Incorrect API key provided. You can obtain an API key from https://console.x.ai.")
 
 
+def xai_error(error: SimulatorError) -> JsonResponse:
+    body = {"code": STATUS_PHRASES.get(error.status, "Unknown"), "error": error.message}
+    return JsonResponse(body, status=error.status, headers=error.headers)
+
+
+# An xAI endpoint: the bearer key checked, errors in xAI's shape.
+xai_endpoint = functools.partial(dialect_endpoint, authenticate=_check_key, render_error=xai_error)
+
+
 @xai_endpoint("POST")
 def generations(request: HttpRequest) -> HttpResponse:
-    spec = read_spec(_json_body(request))
+    spec = read_spec(json_body(request, not_an_object="The JSON body must be an object."))
     video, _ = services.create_video(spec=spec)
     return JsonResponse({"request_id": video.video_id})
 
@@ -96,16 +83,6 @@ def video(request: HttpRequest, request_id: str) -> HttpResponse:
 @xai_endpoint("GET")
 def unknown_route(request: HttpRequest) -> HttpResponse:
     raise SimulatorError(404, f"Invalid URL ({request.method} {request.path}).")
-
-
-def _json_body(request: HttpRequest) -> dict:
-    try:
-        fields = json.loads(request.body or b"{}")
-    except ValueError as error:
-        raise SimulatorError(400, "The request body is not valid JSON.") from error
-    if not isinstance(fields, dict):
-        raise SimulatorError(400, "The JSON body must be an object.")
-    return fields
 
 
 def read_spec(fields: dict[str, Any]) -> services.VideoSpec:

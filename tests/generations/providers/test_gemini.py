@@ -266,6 +266,70 @@ def test_a_spent_daily_quota_is_quota_exceeded_and_final(adapter, make_generatio
     assert (raised.value.code, raised.value.retryable) == ("quota_exceeded", False)
 
 
+def test_a_per_minute_quota_is_retried_not_counted_as_spent(adapter, make_generation):
+    answer = google_error(
+        429,
+        "RESOURCE_EXHAUSTED",
+        "You exceeded your current quota, please check your plan and billing details.",
+        {
+            "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+            "violations": [{"quotaId": "GenerateVideoRequestsPerMinutePerProjectPerModel"}],
+        },
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "42s"},
+    )
+
+    with pytest.raises(UpstreamError) as raised:
+        run(StandIn(answer), lambda: adapter.start(make_generation()))
+
+    assert (raised.value.code, raised.value.retryable, raised.value.retry_after) == ("RESOURCE_EXHAUSTED", True, 42.0)
+
+
+def test_a_project_without_billing_is_quota_exceeded_and_final(adapter, make_generation):
+    info = {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "BILLING_DISABLED"}
+    answer = google_error(403, "PERMISSION_DENIED", "Billing is disabled for this project.", info)
+
+    with pytest.raises(UpstreamError) as raised:
+        run(StandIn(answer), lambda: adapter.start(make_generation()))
+
+    assert (raised.value.code, raised.value.retryable) == ("quota_exceeded", False)
+
+
+def test_a_safety_refusal_at_create_is_content_filtered_and_final(adapter, make_generation):
+    message = "The request was blocked because it violates our Responsible AI practices."
+    answer = google_error(400, "INVALID_ARGUMENT", message)
+
+    with pytest.raises(UpstreamError) as raised:
+        run(StandIn(answer), lambda: adapter.start(make_generation()))
+
+    assert (raised.value.status, raised.value.code, raised.value.retryable) == (400, "content_filtered", False)
+    assert raised.value.message == message
+
+
+def test_a_refusal_named_by_its_error_reason_is_content_filtered(adapter, make_generation):
+    info = {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "PROHIBITED_CONTENT"}
+    answer = google_error(400, "INVALID_ARGUMENT", "The request could not be completed.", info)
+
+    with pytest.raises(UpstreamError) as raised:
+        run(StandIn(answer), lambda: adapter.start(make_generation()))
+
+    assert raised.value.code == "content_filtered"
+
+
+def test_the_sdk_client_is_reused_across_calls(adapter, make_generation):
+    stand_in = StandIn(interaction("in_progress"), interaction("in_progress"))
+    generation = make_generation(upstream_id="int-abc123")
+
+    def poll_twice():
+        adapter.retrieve(generation)
+        first = adapter.genai_client()
+        adapter.retrieve(generation)
+        return first, adapter.genai_client()
+
+    first, second = run(stand_in, poll_twice)
+
+    assert first is second and len(stand_in.requests) == 2
+
+
 def test_a_bad_request_fails_with_googles_message_and_no_key(adapter, make_generation):
     answer = google_error(400, "INVALID_ARGUMENT", f"Unsupported duration for key {KEY}: 30s.")
 

@@ -328,12 +328,48 @@ def test_resource_exhausted_is_retried_after_googles_retry_delay(vertex, studio)
     assert (error.retryable, error.retry_after, error.code) == (True, 7.0, "RESOURCE_EXHAUSTED")
 
 
-def test_an_exhausted_quota_is_quota_exceeded_and_still_waits(vertex, studio):
-    quota = {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [{"subject": "veo"}]}
+def test_a_per_minute_quota_is_retried_after_googles_retry_delay(vertex, studio):
+    quota = {
+        "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+        "violations": [{"quotaId": "OnlinePredictionRequestsPerMinutePerProjectPerBaseModel"}],
+    }
+    retry = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "20s"}
     message = "Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model."
-    error = failing_start(vertex, studio, google_error(429, "RESOURCE_EXHAUSTED", message, quota))
+    error = failing_start(vertex, studio, google_error(429, "RESOURCE_EXHAUSTED", message, quota, retry))
 
-    assert (error.code, error.retryable, error.message) == ("quota_exceeded", True, message)
+    assert (error.code, error.retryable, error.retry_after, error.message) == (
+        "RESOURCE_EXHAUSTED",
+        True,
+        20.0,
+        message,
+    )
+
+
+def test_a_spent_daily_quota_is_quota_exceeded_and_final(vertex, studio):
+    quota = {
+        "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+        "violations": [{"quotaId": "GenerateVideoRequestsPerDayPerProjectPerModel"}],
+    }
+    error = failing_start(vertex, studio, google_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded.", quota))
+
+    assert (error.code, error.retryable) == ("quota_exceeded", False)
+
+
+def test_a_safety_refusal_at_create_is_content_filtered_and_final(vertex, studio):
+    message = (
+        "Veo could not generate videos because the input image violates Vertex AI's usage guidelines. "
+        "Support codes: 15236754"
+    )
+    error = failing_start(vertex, studio, google_error(400, "INVALID_ARGUMENT", message))
+
+    assert (error.status, error.code, error.retryable, error.message) == (400, "content_filtered", False, message)
+
+
+def test_a_refusal_cited_only_by_its_support_code_is_content_filtered(vertex, studio):
+    message = "The prompt could not be submitted. Support codes: 29310472"
+    error = failing_start(vertex, studio, google_error(400, "INVALID_ARGUMENT", message))
+
+    assert error.code == "content_filtered"
 
 
 def test_a_project_without_billing_is_quota_exceeded_and_final(vertex, studio):
