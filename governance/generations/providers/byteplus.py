@@ -151,7 +151,9 @@ class BytePlusAdapter(ProviderAdapter):
         """The create body: ModelArk's current top-level fields, not the older `--ratio` text commands."""
         if generation.size not in SIZES:
             raise UpstreamError(
-                f"BytePlus has no ratio and resolution for the size {generation.size}.", status=400, code="invalid_size"
+                f"BytePlus has no ratio and resolution for the size {generation.size}.",
+                status=400,
+                code="invalid_value",
             )
         ratio, resolution = SIZES[generation.size]
         parameters = generation.parameters
