@@ -87,8 +87,9 @@ def _print_welcome(port: str) -> None:
   Snapshot governance is running: http://127.0.0.1:{port}/
 
   Sign in as admin, approver, lead, developer, viewer or auditor; password: demo-password
-  Get an API key for an environment (development, testing, staging, production):
-      .venv/bin/python manage.py create_api_key demo development
+  Get an API key for an environment (development, testing, staging, production) of a project
+  (studio: Gemini, Runway and Veo at Vertex AI, simulated until their keys are set; demo; launch-videos):
+      .venv/bin/python manage.py create_api_key studio staging
   Point the OpenAI SDK at it:
       OpenAI(base_url="http://127.0.0.1:{port}/v1", api_key="<that key>")
 
