@@ -26,6 +26,8 @@ class ConnectionState(StrEnum):
 # Kinds whose OpenAI-shaped base URL already carries the version path (`…/v1`); every other
 # kind's base URL is the provider's origin and its adapter adds the version path itself.
 OPENAI_SHAPED_KINDS = {ProviderKind.OPENAI, ProviderKind.LUMEN}
+# Variables a kind needs beside its credential, named when it is not configured (Vertex's project and location).
+ALSO_NEEDED = {ProviderKind.VERTEX: ("GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION")}
 
 
 @dataclass(frozen=True)
@@ -80,5 +82,6 @@ def connection_for(provider: Provider) -> Connection:
     if simulator_only:
         message = f"{provider.name} is served only by the built-in simulator, which is off here (SIMULATOR_ENABLED)."
     else:
-        message = f"{provider.name} is not configured: set {provider.api_key_env_var} to call it."
+        needed = " and ".join((provider.api_key_env_var, *ALSO_NEEDED.get(provider.kind, ())))
+        message = f"{provider.name} is not configured: set {needed} to call it."
     return Connection(ConnectionState.NOT_CONFIGURED, message=message)

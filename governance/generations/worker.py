@@ -213,7 +213,8 @@ def _poll_upstream(generation: Generation) -> float | None:
     adapter = adapter_for(generation.provider)
     with upstream_call(generation, "retrieve"):
         job = adapter.retrieve(generation)
-    generation.upstream_attempts = 0
+    if job.status != Generation.Status.COMPLETED:
+        generation.upstream_attempts = 0  # the provider answered; a failed copy into the archive keeps counting
     if not job.finished and _overdue(generation):
         _give_up(generation, adapter)
         return None

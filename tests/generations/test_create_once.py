@@ -120,3 +120,26 @@ def test_a_job_the_provider_never_finishes_is_given_up_and_cancelled(accepted, s
 
     assert (submitted.status, submitted.error_code) == ("failed", "upstream_timeout")
     assert "had not finished the job after" in submitted.error_message
+
+
+def test_a_finished_video_the_archive_cannot_copy_is_retried_a_bounded_number_of_times(accepted, monkeypatch):
+    """A provider that says done but serves a file we cannot keep does not hold a worker forever."""
+    monkeypatch.setattr(worker, "MAX_POLL_ATTEMPTS", 3)
+
+    def done_with_an_empty_file(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(200, json={"request_id": "req-1"})
+        if request.url.path.endswith("/req-1"):
+            video = {"url": "https://api.x.ai/files/req-1.mp4", "duration": 5}
+            return httpx.Response(200, json={"status": "done", "video": video, "model": "grok-imagine-video"})
+        return httpx.Response(200, content=b"not a video")
+
+    with use_transport(httpx.MockTransport(done_with_an_empty_file)):
+        steps = 0
+        while worker.advance(accepted.pk).countdown is not None:
+            steps += 1
+            assert steps < 10
+    accepted.refresh_from_db()
+
+    assert accepted.status == "failed"
+    assert "after 3 attempts" in accepted.error_message
