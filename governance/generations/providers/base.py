@@ -6,6 +6,7 @@ answers back into an `UpstreamJob`: an id, one of our four statuses, progress, a
 the archive and the content views see only these values, never a provider's shapes.
 """
 
+import abc
 import base64
 import contextlib
 import datetime as dt
@@ -60,7 +61,7 @@ class UpstreamJob:
         return self.status in (COMPLETED, FAILED)
 
 
-class ProviderAdapter:
+class ProviderAdapter(abc.ABC):
     """The base of every adapter: its connection, its HTTP client, and the steps the worker takes.
 
     A subclass sets `operations`, `read_error` (its error shape) and `auth_headers()`, and
@@ -103,13 +104,13 @@ class ProviderAdapter:
     def redact(self, text: str) -> str:
         return self.client.redact(text)
 
+    @abc.abstractmethod
     def start(self, generation: Generation) -> UpstreamJob:
-        """Submit the generation's job; idempotent where the provider allows (see each adapter)."""
-        raise NotImplementedError
+        """Submit the generation's job (the worker sends it once where the provider cannot deduplicate it)."""
 
+    @abc.abstractmethod
     def retrieve(self, generation: Generation) -> UpstreamJob:
         """The job's state now (`generation.upstream_id` is the provider's id)."""
-        raise NotImplementedError
 
     def find_created(self, generation: Generation) -> UpstreamJob | None:
         """The job an earlier, interrupted create of this generation made, where the provider can be searched
@@ -120,7 +121,7 @@ class ProviderAdapter:
         """Make a character and return its id; only providers offering Operation.CHARACTER have one."""
         raise self.not_offered(Operation.CHARACTER)
 
-    def delete(self, generation: Generation) -> None:
+    def delete(self, generation: Generation) -> None:  # noqa: B027 (a hook: most providers have nothing to delete)
         """Delete the provider's copy of a video our client deleted; most providers keep none to delete."""
 
     @contextlib.contextmanager
