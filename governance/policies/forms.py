@@ -4,6 +4,7 @@ import datetime as dt
 
 from django import forms
 
+from governance.catalog.connections import connection_for
 from governance.catalog.models import Lifecycle, Provider
 from governance.catalog.selectors import CatalogRows
 from governance.policies import engine
@@ -133,7 +134,10 @@ class PolicyForm(forms.Form):
             ]
             if live:
                 choices = [(f"{provider.slug}:{snapshot.name}", self._snapshot_label(snapshot)) for snapshot in live]
-                groups.append((f"At {provider.name}", choices))
+                label = f"At {provider.name}"
+                if not connection_for(provider).usable:
+                    label += " (not configured here: its canary would take no request)"
+                groups.append((label, choices))
         return groups
 
     def _canary(self) -> tuple[str, int | None]:
