@@ -65,6 +65,17 @@ class VideoRequest:
             used["input_reference"] = FEATURE_PARAMETERS["input_reference"]
         return used
 
+    @property
+    def image_links(self) -> tuple[str, ...]:
+        """The parameters that give an image as an http(s) link rather than its bytes (an upload or a data: URI)."""
+        links = []
+        if self.input_reference_url and self.input_reference_url.lower().startswith(("https://", "http://")):
+            links.append("input_reference")
+        images = self.extensions.get("reference_images") or []
+        if any(image["image_url"].lower().startswith(("https://", "http://")) for image in images):
+            links.append("reference_images")
+        return tuple(links)
+
     def parameters(self) -> dict:
         """Every parameter as received, in a form fit for the log (no file bytes, prompt kept separately)."""
         values = {"model": self.model, "seconds": self.seconds, "size": self.size, **self.extensions}

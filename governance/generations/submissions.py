@@ -69,6 +69,7 @@ class Submission:
             size=self.request.size,
             features=self.request.features,
             routing_bucket=bucket,
+            image_links=self.request.image_links,
         )
 
     def _source_seconds(self) -> int:

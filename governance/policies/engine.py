@@ -54,6 +54,10 @@ OPERATION_FEATURES = {
 }
 # A snapshot with this feature only animates an image: a request without `input_reference` is refused.
 IMAGE_REQUIRED = "image_required"
+# A snapshot with this feature takes images only as uploads or data: URIs (Vertex AI), not as https links.
+INLINE_IMAGES_ONLY = "inline_images_only"
+# Constraints of a snapshot, listed with its features but never something a policy allows or a request asks for.
+CONSTRAINTS = frozenset({IMAGE_REQUIRED, INLINE_IMAGES_ONLY})
 
 OPERATION_WORDS = {
     Operation.CREATE: "creating videos",
@@ -98,6 +102,7 @@ class GenerationRequest:
     features: Mapping[str, str] = field(default_factory=dict)
     routing_bucket: int = 0  # 0..ROUTING_BUCKETS-1, decides the canary arm (see `routing_bucket()`)
     source_seconds: int = 0
+    image_links: tuple[str, ...] = ()  # the parameters that give an image as an http(s) link, not its bytes
 
 
 @dataclass(frozen=True)
@@ -470,6 +475,13 @@ def _check_capabilities(
                 message=f"{snapshot.name} only animates an image: send 'input_reference'.",
                 param="input_reference",
             )
+    if INLINE_IMAGES_ONLY in snapshot.features and request.image_links:
+        param = request.image_links[0]
+        return Refusal(
+            code="unsupported_parameter",
+            message=f"{snapshot.name} takes images as uploads or data: URIs, not as links (parameter '{param}').",
+            param=param,
+        )
     for param, feature in request.features.items():
         if feature not in snapshot.features:
             return Refusal(

@@ -115,8 +115,8 @@ class PolicyForm(forms.Form):
         self.fields["canary_snapshot"].choices = [("", "No canary"), *snapshot_choices, *self._other_canaries()]
         self.fields["allowed_sizes"].choices = _union(snapshot.sizes for snapshot in snapshots)
         # Operation features (remix, edits, …) are governed by "Allowed operations", not listed twice;
-        # "image_required" is a constraint of the snapshot, not a feature to allow.
-        operation_features = {*engine.OPERATION_FEATURES.values(), engine.IMAGE_REQUIRED}
+        # constraints of the snapshot (`engine.CONSTRAINTS`) are not features to allow.
+        operation_features = {*engine.OPERATION_FEATURES.values(), *engine.CONSTRAINTS}
         self.fields["allowed_features"].choices = [
             (feature, feature.replace("_", " "))
             for feature, _ in _union(snapshot.features for snapshot in snapshots)

@@ -418,3 +418,22 @@ def test_a_snapshot_that_only_animates_an_image_refuses_a_prompt_alone():
     assert isinstance(refused, Refusal)
     assert (refused.code, refused.param) == ("missing_required_parameter", "input_reference")
     assert isinstance(with_image, Accept)
+
+
+def test_a_snapshot_that_takes_images_only_inline_refuses_a_link_naming_the_parameter():
+    veo = SnapshotInfo(
+        name="veo-x",
+        seconds=(4,),
+        sizes=("720x1280",),
+        features=frozenset({"inline_images_only", "image_reference", "reference_images"}),
+    )
+    catalog = CatalogView(snapshots={"veo-x": veo}, aliases={})
+    policy = PolicyView(revision_id=1, default_model="veo-x", allowed_snapshots=frozenset({"veo-x"}))
+    features = {"reference_images": "reference_images"}
+
+    linked = decide(GenerationRequest(features=features, image_links=("reference_images",)), policy, catalog, NOW)
+    inline = decide(GenerationRequest(features=features), policy, catalog, NOW)
+
+    assert isinstance(linked, Refusal)
+    assert (linked.code, linked.param) == ("unsupported_parameter", "reference_images")
+    assert isinstance(inline, Accept)

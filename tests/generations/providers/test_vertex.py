@@ -29,6 +29,7 @@ from governance.simulator import services as simulator
 from governance.simulator.models import SimulatorProfile
 from tests.factories import SYSTEM, make_api_key, make_project
 from tests.generations.conftest import Api
+from tests.generations.providers.conftest import api_on
 from tests.generations.test_worker import in_test_transaction
 from tests.upstream_transport import use_transport
 
@@ -441,3 +442,17 @@ def test_a_generation_on_the_simulated_dialect_completes_and_is_archived(studio,
     assert ArchivedFile.objects.filter(generation=done, variant=ArchivedFile.Variant.THUMBNAIL).exists()
     content = Api(make_api_key(studio)).get(f"videos/{done.video_id}/content")
     assert content.status_code == 200 and b"".join(content.streaming_content)[4:8] == b"ftyp"
+
+
+def test_an_image_link_veo_cannot_take_is_refused_by_the_gateway_before_anything_is_sent(db):
+    api = api_on("vertex", "veo-3.1-generate-001")
+
+    response = api.post(
+        "videos",
+        {"prompt": "a lighthouse", "seconds": "8", "input_reference": {"image_url": "https://example.com/a.png"}},
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "input_reference"
+    refused = Generation.objects.get()
+    assert (refused.status, refused.error_param, refused.upstream_id) == ("refused", "input_reference", "")
