@@ -12,9 +12,7 @@ import httpx
 import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
 
 from governance.generations import tasks, worker
 from governance.generations.models import Generation
@@ -24,29 +22,11 @@ from governance.simulator import services as simulator
 from governance.simulator.models import SimulatorProfile
 from tests.factories import NEW, OLD, SAMPLE_MP4, revise
 from tests.simulator.helpers import created_job_count
-from tests.upstream_transport import use_transport
+from tests.upstream_transport import in_test_transaction, use_transport
 
 pytestmark = pytest.mark.django_db
 
 START = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
-
-
-def in_test_transaction(app):
-    """Serve a WSGI request without closing the test's database connection, as Django's test client does."""
-
-    def serve(environ, start_response):
-        request_started.disconnect(close_old_connections)
-        request_finished.disconnect(close_old_connections)
-        try:
-            response = app(environ, start_response)
-            body = b"".join(response)
-            response.close()
-            return [body]
-        finally:
-            request_started.connect(close_old_connections)
-            request_finished.connect(close_old_connections)
-
-    return serve
 
 
 @pytest.fixture(autouse=True)

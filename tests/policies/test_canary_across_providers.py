@@ -130,11 +130,16 @@ def clock():
         yield traveller
 
 
-@pytest.mark.django_db
-def test_a_canary_request_is_logged_and_run_at_the_other_provider(clock):
-    SimulatorProfile.objects.create(snapshot="lumen-1-2026-06-01", latency_seconds=4, failure_rate=0)
+@pytest.fixture
+def lumen(db) -> Provider:
+    SimulatorProfile.objects.create(snapshot="lumen-1-2026-06-01", latency_seconds=2, failure_rate=0)
     load_pack(read_pack("simulator-lumen"), actor=SYSTEM)
-    lumen = Provider.objects.get(slug="simulator-lumen")
+    return Provider.objects.get(slug="simulator-lumen")
+
+
+@pytest.fixture
+def api(lumen) -> Api:
+    """A key to staging: pinned to the Sora simulator's snapshot, every request a canary to Lumen."""
     staging = make_environment(
         make_project("studio"),
         "staging",
@@ -144,7 +149,10 @@ def test_a_canary_request_is_logged_and_run_at_the_other_provider(clock):
         canary_provider_id=lumen.pk,
         canary_percent=100,
     )
-    api = Api(make_api_key(staging))
+    return Api(make_api_key(staging))
+
+
+def test_a_canary_request_is_logged_and_run_at_the_other_provider(api, lumen, clock):
 
     with use_transport(httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))):
         response = api.post("videos", {"prompt": "a lighthouse"}, headers={"X-Governance-Subject": "user-1"})
@@ -161,21 +169,7 @@ def test_a_canary_request_is_logged_and_run_at_the_other_provider(clock):
     assert generation.status == Generation.Status.COMPLETED
 
 
-@pytest.mark.django_db
-def test_a_remix_of_a_canary_video_runs_where_the_canary_made_it_and_an_edit_is_refused_clearly(clock):
-    SimulatorProfile.objects.create(snapshot="lumen-1-2026-06-01", latency_seconds=2, failure_rate=0)
-    load_pack(read_pack("simulator-lumen"), actor=SYSTEM)
-    lumen = Provider.objects.get(slug="simulator-lumen")
-    staging = make_environment(
-        make_project("studio"),
-        "staging",
-        default_model=OLD,
-        allowed_snapshots=[OLD],
-        canary_snapshot="lumen-1-2026-06-01",
-        canary_provider_id=lumen.pk,
-        canary_percent=100,
-    )
-    api = Api(make_api_key(staging))
+def test_a_remix_of_a_canary_video_runs_where_the_canary_made_it_and_an_edit_is_refused_clearly(api, lumen, clock):
     with use_transport(httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))):
         source_id = api.post("videos", {"prompt": "a lighthouse"}).json()["id"]
         source = Generation.objects.get(video_id=source_id)
