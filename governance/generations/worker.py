@@ -197,7 +197,12 @@ def _make_character(generation: Generation) -> None:
         upstream_id = adapter.create_character(generation)
     with transaction.atomic():
         Character.objects.filter(generation=generation).update(upstream_id=upstream_id)
-        generation.start_upstream(upstream_id, f"upstream character {upstream_id}")
+        generation.start_upstream(
+            upstream_id,
+            f"upstream character {upstream_id}",
+            api_version=adapter.api_version,
+            simulated=adapter.connection.simulated,
+        )
         _complete(generation)
     return None
 

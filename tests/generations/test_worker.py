@@ -419,6 +419,7 @@ def test_a_character_made_after_a_failed_attempt_counts_no_upstream_errors_in_a_
 
     made = reload(character)
     assert (made.status, made.upstream_id, made.upstream_attempts) == ("completed", "char_up", 0)
+    assert made.simulated  # the built-in simulator's provider made it, and the row still says so
 
 
 def test_no_provider_link_or_request_url_is_logged(accepted, caplog):
