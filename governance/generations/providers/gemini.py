@@ -60,9 +60,9 @@ class GeminiAdapter(ProviderAdapter):
     """The Interactions API through google-genai's `interactions` client, its retries off and its HTTP on our transport.
 
     Idempotency: the Interactions API takes no idempotency key and cannot be searched by label, so a
-    worker that crashes after Google accepted the create but before the id was saved makes a second,
-    paid interaction when the step is repeated. The `labels` name our video id, so such a twin can be
-    found in AI Studio's logs; the window is the one create call.
+    create whose answer was lost, or whose worker died before saving the id, is not sent again: the
+    worker fails it as `upstream_outcome_unknown` (see worker.py). The `labels` name our video id, so
+    an interaction Google did make can be found in AI Studio's logs.
     """
 
     operations = frozenset({Operation.CREATE, Operation.EDIT, Operation.REMIX})

@@ -162,11 +162,10 @@ class VertexVeoAdapter(ProviderAdapter):
     """Veo on Vertex AI: create, then poll the operation until it is done.
 
     `predictLongRunning` takes no idempotency key and Vertex lists no operations to look a job
-    up by, so start() cannot find a job it already made. The residual risk is narrow but real:
-    if the process dies, or the create answer is lost (a timeout after Google accepted), between
-    Google accepting the job and the worker saving `upstream_id`, the repeated step starts a
-    second, paid job. Each job carries the label `governance_video=<video id>`, so a duplicate
-    shows in the project's billing report under the same generation.
+    up by, so a job it already made cannot be found again: a create whose answer was lost, or whose
+    worker died before saving `upstream_id`, is not sent again but fails as `upstream_outcome_unknown`
+    (see worker.py). Each job carries the label `governance_video=<video id>`, so one Google did make
+    shows in the project's billing report under its generation.
     """
 
     read_error = google_error

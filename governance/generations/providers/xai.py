@@ -75,8 +75,8 @@ def xai_error(response: httpx.Response, secrets: tuple[str, ...]) -> UpstreamErr
 class XAIVideosAdapter(ProviderAdapter):
     """Grok Imagine video: a create answering `{request_id}`, polled until `done`, `failed` or `expired`.
 
-    xAI documents no idempotency key: if the worker stops after xAI accepted the create and before
-    the request id is saved, the repeated step creates (and xAI bills) a second job.
+    xAI documents no idempotency key: a create whose answer was lost, or whose worker stopped before
+    the request id was saved, is not sent again but fails as `upstream_outcome_unknown` (see worker.py).
     """
 
     read_error = xai_error
