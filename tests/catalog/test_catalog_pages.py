@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from governance.catalog.catalog_page import lifecycle_timeline
 from governance.catalog.models import Alias, Snapshot
-from governance.catalog.services import repoint_alias
+from governance.catalog.services import load_pack, read_pack, repoint_alias
 from governance.projects.models import Role
 from tests.factories import NEW, OLD, SYSTEM, make_member, make_project, make_user, simulator_provider
 
@@ -207,3 +207,29 @@ def test_each_compared_column_names_its_provider(catalog_client):
     provider = simulator_provider().name
     assert f'<code>{OLD}</code><br><span class="muted">{provider}</span></th>' in page
     assert f'<code>{PRO}</code><br><span class="muted">{provider}</span></th>' in page
+
+
+def test_each_provider_says_whether_it_is_live_simulated_or_not_configured_and_where_its_facts_come_from(
+    catalog_client, monkeypatch, settings
+):
+    for pack in ("runway", "azure-openai", "xai"):
+        load_pack(read_pack(pack), actor=SYSTEM)
+    monkeypatch.setenv("XAI_API_KEY", "xai-key-for-the-page-1234")
+    monkeypatch.delenv("RUNWAYML_API_SECRET", raising=False)
+    monkeypatch.delenv("AZURE_OPENAI_API_KEY", raising=False)
+
+    page = catalog_page(catalog_client)
+
+    runway = page[page.index('data-testid="connection-runway"') :]
+    assert "Simulated" in runway[:400] and "set <code>RUNWAYML_API_SECRET</code>" in runway[:400]
+    azure = page[page.index('data-testid="connection-azure-openai"') :]
+    assert "and <code>AZURE_OPENAI_BASE_URL</code> (its own resource's URL)" in azure[:500]
+    xai = page[page.index('data-testid="connection-xai"') :]
+    assert "Live" in xai[:300] and "https://api.x.ai" in xai[:300]
+    assert "xAI does not list its models' lifecycle over its API: the catalog pack is the source" in page
+    assert 'href="https://docs.dev.runwayml.com' in page  # the pack's sources, linked
+
+    settings.SIMULATOR_ENABLED = False
+    page = catalog_page(catalog_client)
+    runway = page[page.index('data-testid="connection-runway"') :]
+    assert "Not configured" in runway[:400] and "set RUNWAYML_API_SECRET to call it" in runway[:400]
