@@ -13,7 +13,6 @@ import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
-from django.core.wsgi import get_wsgi_application
 from PIL import Image
 
 from governance.content_credentials.identity import trust_anchors
@@ -28,8 +27,7 @@ from governance.simulator import services as simulator
 from governance.simulator.models import SimulatorProfile
 from governance.simulator.rendering import render
 from tests.factories import OLD, SAMPLE_MP4, make_character
-from tests.generations.test_worker import in_test_transaction
-from tests.upstream_transport import use_transport
+from tests.upstream_transport import simulator_transport, use_transport
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +38,7 @@ PROMPT = "a lighthouse at dusk"
 @pytest.fixture(autouse=True)
 def simulator_in_process():
     simulator.rolls.seed(7)
-    with use_transport(httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))):
+    with use_transport(simulator_transport()):
         yield
 
 

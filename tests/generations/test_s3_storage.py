@@ -4,12 +4,10 @@ S3 itself is outside our system: moto stands in for it behind boto3; everything 
 """
 
 import boto3
-import httpx
 import pytest
 import time_machine
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.wsgi import get_wsgi_application
 from moto import mock_aws
 
 from governance.content_credentials.reading import ManifestState
@@ -20,8 +18,7 @@ from governance.simulator import services as simulator
 from governance.simulator.models import SimulatorProfile
 from tests.factories import OLD, png_image
 from tests.generations.test_content_credentials import START, check, download
-from tests.generations.test_worker import in_test_transaction
-from tests.upstream_transport import use_transport
+from tests.upstream_transport import simulator_transport, use_transport
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +63,7 @@ def test_a_reference_image_and_the_signed_archive_live_in_the_bucket(bucket, api
     assert default_storage.exists(generation.input_reference.name)
 
     simulator.rolls.seed(7)
-    with use_transport(httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))):
+    with use_transport(simulator_transport()):
         for _ in range(20):  # the worker reads the reference image from the bucket and sends it upstream
             if worker.advance(generation.pk).countdown is None:
                 break

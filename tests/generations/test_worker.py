@@ -12,7 +12,6 @@ import httpx
 import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.wsgi import get_wsgi_application
 
 from governance.generations import tasks, worker
 from governance.generations.models import Generation
@@ -22,7 +21,7 @@ from governance.simulator import services as simulator
 from governance.simulator.models import SimulatorProfile
 from tests.factories import NEW, OLD, SAMPLE_MP4, revise
 from tests.simulator.helpers import created_job_count
-from tests.upstream_transport import in_test_transaction, use_transport
+from tests.upstream_transport import simulator_transport, use_transport
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +31,7 @@ START = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 @pytest.fixture(autouse=True)
 def simulator_in_process():
     simulator.rolls.seed(7)
-    with use_transport(httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))):
+    with use_transport(simulator_transport()):
         yield
 
 
@@ -426,7 +425,7 @@ def test_no_provider_link_or_request_url_is_logged(accepted, caplog):
     """A provider's signed result link is a bearer secret: httpx's request lines stay out of the logs."""
     with (
         caplog.at_level(logging.DEBUG),
-        use_transport(httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))),
+        use_transport(simulator_transport()),
     ):
         worker.advance(accepted.pk)
 

@@ -3,10 +3,8 @@
 import datetime as dt
 from decimal import Decimal
 
-import httpx
 import pytest
 import time_machine
-from django.core.wsgi import get_wsgi_application
 
 from governance.catalog.models import Provider
 from governance.catalog.services import load_pack, read_pack
@@ -29,8 +27,7 @@ from governance.projects.models import Environment
 from governance.simulator.models import SimulatorProfile
 from tests.factories import OLD, SYSTEM, make_api_key, make_environment, make_project
 from tests.generations.conftest import Api
-from tests.generations.test_worker import in_test_transaction
-from tests.upstream_transport import use_transport
+from tests.upstream_transport import simulator_transport, use_transport
 
 NOW = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC)
 VEO, RUNWAY_MODEL = "veo-3.1-generate-001", "gen4.5"
@@ -154,7 +151,7 @@ def api(lumen) -> Api:
 
 def test_a_canary_request_is_logged_and_run_at_the_other_provider(api, lumen, clock):
 
-    with use_transport(httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))):
+    with use_transport(simulator_transport()):
         response = api.post("videos", {"prompt": "a lighthouse"}, headers={"X-Governance-Subject": "user-1"})
         generation = Generation.objects.get(video_id=response.json()["id"])
         while worker.advance(generation.pk).countdown is not None:
@@ -170,7 +167,7 @@ def test_a_canary_request_is_logged_and_run_at_the_other_provider(api, lumen, cl
 
 
 def test_a_remix_of_a_canary_video_runs_where_the_canary_made_it_and_an_edit_is_refused_clearly(api, lumen, clock):
-    with use_transport(httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))):
+    with use_transport(simulator_transport()):
         source_id = api.post("videos", {"prompt": "a lighthouse"}).json()["id"]
         source = Generation.objects.get(video_id=source_id)
         while worker.advance(source.pk).countdown is not None:

@@ -1,8 +1,6 @@
 """Comparison runs: the prompt set on both snapshots through the gateway's path, judged pair by pair."""
 
-import httpx
 import pytest
-from django.core.wsgi import get_wsgi_application
 
 from governance.generations import worker
 from governance.generations.models import Generation
@@ -12,14 +10,13 @@ from governance.snapshot_migrations import selectors, services
 from governance.snapshot_migrations.models import ComparisonPrompt
 from governance.snapshot_migrations.services import PlanRefused
 from tests.factories import NEW, OLD
-from tests.generations.test_worker import in_test_transaction
-from tests.upstream_transport import use_transport
+from tests.upstream_transport import simulator_transport, use_transport
 
 
 @pytest.fixture(autouse=True)
 def simulator_in_process():
     simulator.rolls.seed(7)
-    with use_transport(httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))):
+    with use_transport(simulator_transport()):
         yield
 
 

@@ -1,10 +1,8 @@
 """Moving an environment to another provider's snapshot: staged canaries across providers, then the move at 100%;
 rollback restores the provider."""
 
-import httpx
 import pytest
 from django.core.exceptions import ValidationError
-from django.core.wsgi import get_wsgi_application
 from django.urls import reverse
 from django.utils import timezone
 
@@ -21,10 +19,9 @@ from governance.snapshot_migrations.models import MigrationPlan
 from governance.snapshot_migrations.tasks import check_rollout_health
 from tests.factories import OLD, SYSTEM, make_api_key, revise, simulator_provider
 from tests.generations.conftest import Api
-from tests.generations.test_worker import in_test_transaction
 from tests.snapshot_migrations.conftest import add_evidence, sign_all
 from tests.snapshot_migrations.test_health_gates import run_all, send
-from tests.upstream_transport import use_transport
+from tests.upstream_transport import simulator_transport, use_transport
 
 LUMEN = "lumen-1-2026-06-01"
 
@@ -114,7 +111,7 @@ def test_a_comparison_runs_the_candidate_at_the_other_provider_and_the_benchmark
     simulator.rolls.seed(7)
     for snapshot in (OLD, LUMEN):
         SimulatorProfile.objects.create(snapshot=snapshot, latency_seconds=5, failure_rate=0)
-    with use_transport(httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))):
+    with use_transport(simulator_transport()):
         pairs = services.run_comparison(plan=cross_plan, user=people["developer"])
         runs = [generation for pair in pairs for generation in (pair.baseline, pair.candidate)]
         for generation in runs:
@@ -167,7 +164,7 @@ def test_the_health_gate_judges_a_cut_over_against_the_old_provider_before_it(
     SimulatorProfile.objects.create(snapshot=OLD, latency_seconds=5, failure_rate=0)
     SimulatorProfile.objects.create(snapshot=LUMEN, latency_seconds=5, failure_rate=1.0)
     api = Api(make_api_key(production))
-    with use_transport(httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))):
+    with use_transport(simulator_transport()):
         run_all(send(api, 4), clock)  # before: the old provider, all completed
         services.submit_for_review(plan=cross_plan, user=people["author"])
         sign_all(cross_plan, people)

@@ -6,9 +6,7 @@ on the built-in simulator (in-process), whose per-snapshot failure rate the test
 
 import datetime as dt
 
-import httpx
 import pytest
-from django.core.wsgi import get_wsgi_application
 
 from governance.generations import worker
 from governance.generations.models import Generation
@@ -22,9 +20,8 @@ from governance.snapshot_migrations.services import PlanRefused
 from governance.snapshot_migrations.tasks import check_rollout_health
 from tests.factories import NEW, OLD, make_api_key
 from tests.generations.conftest import Api
-from tests.generations.test_worker import in_test_transaction
 from tests.snapshot_migrations.conftest import approved
-from tests.upstream_transport import use_transport
+from tests.upstream_transport import simulator_transport, use_transport
 
 State = MigrationPlan.State
 
@@ -32,7 +29,7 @@ State = MigrationPlan.State
 @pytest.fixture(autouse=True)
 def simulator_in_process():
     simulator.rolls.seed(7)
-    with use_transport(httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))):
+    with use_transport(simulator_transport()):
         yield
 
 

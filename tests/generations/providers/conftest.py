@@ -1,8 +1,6 @@
 """A project environment on one real provider's pack, served by that provider's simulated dialect in-process."""
 
-import httpx
 import pytest
-from django.core.wsgi import get_wsgi_application
 
 from governance.catalog.models import Provider
 from governance.catalog.services import load_pack, read_pack
@@ -11,15 +9,14 @@ from governance.projects.models import Environment
 from governance.simulator import services as simulator
 from tests.factories import SYSTEM, make_api_key, make_project
 from tests.generations.conftest import Api
-from tests.generations.test_worker import in_test_transaction
-from tests.upstream_transport import use_transport
+from tests.upstream_transport import simulator_transport, use_transport
 
 
 @pytest.fixture
 def simulated_dialects():
     """Every provider call reaches the simulator in-process, over the same httpx client code as a real call."""
     simulator.rolls.seed(7)
-    with use_transport(httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))):
+    with use_transport(simulator_transport()):
         yield
 
 

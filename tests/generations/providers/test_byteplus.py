@@ -10,7 +10,6 @@ import json
 import httpx
 import pytest
 import time_machine
-from django.core.wsgi import get_wsgi_application
 
 from governance.catalog.models import Provider
 from governance.catalog.services import load_pack, read_pack
@@ -24,9 +23,8 @@ from governance.projects.models import Environment
 from governance.simulator.models import SimulatorProfile
 from tests.factories import SYSTEM, make_api_key, make_project
 from tests.generations.conftest import Api
-from tests.generations.test_worker import in_test_transaction
 from tests.simulator.helpers import created_job_count
-from tests.upstream_transport import use_transport
+from tests.upstream_transport import simulator_transport, use_transport
 
 pytestmark = pytest.mark.django_db
 
@@ -301,7 +299,7 @@ def clock():
 def test_a_repeated_submit_after_a_crash_reuses_the_simulated_task(studio, clock, monkeypatch):
     monkeypatch.delenv("ARK_API_KEY", raising=False)
     generation = accepted(studio)
-    with use_transport(httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))):
+    with use_transport(simulator_transport()):
         worker.advance(generation.pk)
         first_task = Generation.objects.get(pk=generation.pk).upstream_id
         Generation.objects.filter(pk=generation.pk).update(upstream_id="")  # the worker died before saving the id
@@ -314,7 +312,7 @@ def test_end_to_end_through_the_worker_against_the_simulated_dialect(studio, clo
     monkeypatch.delenv("ARK_API_KEY", raising=False)
     SimulatorProfile.objects.create(snapshot=FAST, latency_seconds=10, failure_rate=0)
     generation = accepted(studio)
-    simulator = httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))
+    simulator = simulator_transport()
     with use_transport(simulator):
         worker.advance(generation.pk)
         submitted = Generation.objects.get(pk=generation.pk)

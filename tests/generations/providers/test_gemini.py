@@ -13,7 +13,6 @@ import pytest
 import time_machine
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.wsgi import get_wsgi_application
 
 from governance.catalog.connections import Connection, ConnectionState
 from governance.catalog.models import Provider
@@ -27,8 +26,7 @@ from governance.projects.models import ApiKey, Environment
 from governance.simulator.models import SimulatorProfile
 from tests.factories import SYSTEM, make_api_key, make_project, png_image
 from tests.generations.conftest import Api
-from tests.generations.test_worker import in_test_transaction
-from tests.upstream_transport import use_transport
+from tests.upstream_transport import simulator_transport, use_transport
 
 pytestmark = pytest.mark.django_db
 
@@ -371,7 +369,7 @@ def test_a_generation_completes_through_the_worker_against_the_simulated_dialect
     )
     SimulatorProfile.objects.create(snapshot=MODEL, latency_seconds=10, failure_rate=0)
     api = Api(make_api_key(environment))
-    app = httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))
+    app = simulator_transport()
 
     with time_machine.travel(start, tick=False) as clock, use_transport(app):
         created = api.post("videos", {"prompt": "A lighthouse", "seconds": "6", "size": "1280x720"})

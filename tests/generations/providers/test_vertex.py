@@ -15,7 +15,6 @@ import pytest
 import time_machine
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from django.core.wsgi import get_wsgi_application
 
 from governance.catalog.models import Provider
 from governance.catalog.services import load_pack, read_pack
@@ -30,8 +29,7 @@ from governance.simulator.models import SimulatorProfile
 from tests.factories import SYSTEM, make_api_key, make_project
 from tests.generations.conftest import Api
 from tests.generations.providers.conftest import api_on
-from tests.generations.test_worker import in_test_transaction
-from tests.upstream_transport import use_transport
+from tests.upstream_transport import simulator_transport, use_transport
 
 pytestmark = pytest.mark.django_db
 
@@ -425,7 +423,7 @@ def test_a_generation_on_the_simulated_dialect_completes_and_is_archived(studio,
     start = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC)
     with (
         time_machine.travel(start, tick=False) as clock,
-        use_transport(httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))),
+        use_transport(simulator_transport()),
     ):
         generation = accepted(studio)
         assert worker.advance(generation.pk).countdown is not None

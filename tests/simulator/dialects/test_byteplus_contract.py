@@ -15,10 +15,9 @@ from byteplussdkarkruntime._exceptions import (
     ArkNotFoundError,
     ArkRateLimitError,
 )
-from django.core.wsgi import get_wsgi_application
 
 from governance.simulator.models import SimulatorProfile
-from tests.generations.test_worker import in_test_transaction
+from tests.upstream_transport import simulator_transport
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +27,7 @@ START = dt.datetime(2026, 12, 6, 9, 0, tzinfo=dt.UTC)
 
 
 def ark(api_key: str = "ark-test-key") -> Ark:
-    http = httpx.Client(transport=httpx.WSGITransport(app=in_test_transaction(get_wsgi_application())))
+    http = httpx.Client(transport=simulator_transport())
     return Ark(base_url=BASE_URL, api_key=api_key, max_retries=0, http_client=http)
 
 
@@ -66,9 +65,7 @@ def test_a_task_is_created_polled_to_success_and_its_video_downloaded(clock):
     assert done.status == "succeeded"
     assert (done.duration, done.ratio, done.resolution, done.seed) == (5, "16:9", "720p", 11)
     assert done.usage.completion_tokens == 1248 * 704 * 24 * 5 // 1024
-    video = httpx.Client(transport=httpx.WSGITransport(app=in_test_transaction(get_wsgi_application()))).get(
-        done.content.video_url
-    )
+    video = httpx.Client(transport=simulator_transport()).get(done.content.video_url)
     assert video.status_code == 200
     assert video.content[4:8] == b"ftyp"
 
@@ -79,7 +76,7 @@ def test_the_result_link_stops_working_once_it_has_expired(clock, settings):
     clock.shift(11)
     link = client.content_generation.tasks.get(task_id=created.id).content.video_url
     clock.shift(settings.SIMULATOR_LINK_SECONDS + 1)
-    storage = httpx.Client(transport=httpx.WSGITransport(app=in_test_transaction(get_wsgi_application())))
+    storage = httpx.Client(transport=simulator_transport())
     assert storage.get(link).status_code == 403
 
 
