@@ -114,7 +114,7 @@ def main() -> int:
         from django.db import connection
 
         from governance.audit.models import AuditEvent
-        from governance.audit.services import verify_chain
+        from governance.audit.verification import verify_chain
 
         began = time.perf_counter()
         verification = verify_chain()

@@ -261,6 +261,23 @@ else:
         "OPTIONS": {"location": os.environ.get("ARCHIVE_DIR", str(DATA_DIR / "archive")), "allow_overwrite": True},
     }
 
+# The audit trail's signing key (Ed25519) and its checkpoints, both outside the database (docs/audit.md).
+# Unset, the key is made under the data directory on first use, as a development key; production mounts
+# its own and names it here. Checkpoints go to a folder, or to a bucket with object lock
+# (AUDIT_CHECKPOINT_S3_BUCKET and the AUDIT_CHECKPOINT_S3_* variables, as for the archive).
+AUDIT_SIGNING_KEY_FILE = os.environ.get("AUDIT_SIGNING_KEY_FILE", str(DATA_DIR / "audit-signing.key"))
+AUDIT_SIGNING_KEY_MADE_ON_FIRST_USE = "AUDIT_SIGNING_KEY_FILE" not in os.environ
+AUDIT_CHECKPOINT_DIR = os.environ.get("AUDIT_CHECKPOINT_DIR", str(DATA_DIR / "audit-checkpoints"))
+AUDIT_CHECKPOINT_MINUTES = int(os.environ.get("AUDIT_CHECKPOINT_MINUTES", "10"))
+if os.environ.get("AUDIT_CHECKPOINT_S3_BUCKET"):
+    STORAGES["audit_checkpoints"] = _s3_storage("AUDIT_CHECKPOINT")
+    STORAGES["audit_checkpoints"]["OPTIONS"]["file_overwrite"] = False  # a checkpoint is never replaced
+else:
+    STORAGES["audit_checkpoints"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": AUDIT_CHECKPOINT_DIR, "file_permissions_mode": 0o444},
+    }
+
 # Content Credentials (C2PA): the claim-signing key and chain come from files or environment variables
 # (CONTENT_SIGNING_CERT_PEM / CONTENT_SIGNING_KEY_PEM hold the PEM text itself), never the database.
 # `manage.py create_signing_identity` writes a development identity to CONTENT_SIGNING_DIR.
@@ -338,6 +355,10 @@ CELERY_BEAT_SCHEDULE = {
     "retry-webhook-deliveries": {
         "task": "governance.lifecycle.tasks.retry_due_webhook_deliveries",
         "schedule": timedelta(minutes=10),
+    },
+    "write-audit-checkpoint": {
+        "task": "governance.audit.tasks.write_audit_checkpoint",
+        "schedule": timedelta(minutes=AUDIT_CHECKPOINT_MINUTES),
     },
 }
 

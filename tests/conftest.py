@@ -63,6 +63,20 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def audit_checkpoint_dir(settings, tmp_path):
+    """Each test keeps its audit checkpoints apart: a checkpoint of one test's chain means nothing to the next."""
+    directory = tmp_path / "audit-checkpoints"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "audit_checkpoints": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(directory), "file_permissions_mode": 0o444},
+        },
+    }
+    return directory
+
+
+@pytest.fixture(autouse=True)
 def fresh_rate_limit_windows(monkeypatch):
     """Each test counts requests afresh: rolled-back key ids are reused, the shared cache is not rolled back."""
     monkeypatch.setattr(ratelimit, "KEY_PREFIX", f"test-rate:{uuid.uuid4().hex}")

@@ -40,6 +40,8 @@ class AuditEvent(models.Model):
     payload = models.JSONField(default=dict)
     previous_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    # Ed25519 over the hash, by the audit signing key (base64); the key itself never enters the database.
+    signature = models.CharField(max_length=100, blank=True)
 
     class Meta:
         ordering = ["sequence"]

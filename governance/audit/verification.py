@@ -1,12 +1,102 @@
-"""The chain's state as the Audit page shows it, and verification run on an auditor's request."""
+"""Verifying the chain against its checkpoints, and the chain's state as the Audit page shows it."""
 
 import datetime as dt
 from dataclasses import dataclass
 
+from governance.audit import keys, proofs
+from governance.audit.checkpoints import StoredCheckpoint, newest_checkpoint, stored_checkpoints
 from governance.audit.models import AuditChainHead, AuditEvent
-from governance.audit.services import GENESIS_HASH, Actor, ChainVerification, record_event, verify_chain
+from governance.audit.services import GENESIS_HASH, Actor, record_event
+from governance.audit.walk import ChainWalk, events_from
 
 VERIFIED = "audit.verified"
+
+
+@dataclass(frozen=True)
+class ChainVerification:
+    checked: int
+    head_hash: str
+    broken_at: int | None = None
+    reason: str = ""
+    checkpoints: int = 0
+    newest_checkpoint: proofs.Checkpoint | None = None
+
+    @property
+    def intact(self) -> bool:
+        return not self.reason
+
+
+def verify_chain(*, chunk_size: int = 5000, checkpoints: list[StoredCheckpoint] | None = None) -> ChainVerification:
+    """Walk the chain in order, holding it to every checkpoint; report the first sequence where it breaks.
+
+    In the database alone it finds an edited event (its hash or signature no longer holds), an
+    inserted or deleted one (a gap, or a previous-hash that does not link) and a head row that
+    disagrees with the last event. Against the checkpoints it finds what someone with the whole
+    database in hand can do at its end: events cut off (a checkpoint names more than there are),
+    forged (no valid signature) or rewritten with every later hash recomputed (the signatures and
+    the checkpoint's root no longer match). Events appended while the walk runs are walked too,
+    so a busy chain is not mistaken for a broken one.
+    """
+    stored = stored_checkpoints() if checkpoints is None else checkpoints
+    if problem := next((entry.problem for entry in stored if entry.problem), ""):
+        return ChainVerification(checked=0, head_hash=GENESIS_HASH, reason=problem)
+    signed = [entry.checkpoint for entry in stored if entry.checkpoint is not None]
+    by_size: dict[int, list[proofs.Checkpoint]] = {}
+    for checkpoint in signed:
+        by_size.setdefault(checkpoint.tree_size, []).append(checkpoint)
+    walk = ChainWalk(keys.public_key())
+
+    def broken(sequence: int, reason: str) -> ChainVerification:
+        return ChainVerification(
+            checked=walk.checked,
+            head_hash=walk.previous_hash,
+            broken_at=sequence,
+            reason=reason,
+            checkpoints=len(signed),
+        )
+
+    if (problem := _against_checkpoints(walk, by_size.get(0, []))) is not None:
+        return broken(1, problem)
+    while True:
+        for event in events_from(walk.expected_sequence, chunk_size=chunk_size):
+            if problem := walk.step(event):
+                return broken(walk.expected_sequence, problem)
+            if (problem := _against_checkpoints(walk, by_size.get(event.sequence, []))) is not None:
+                return broken(event.sequence, problem)
+        head = AuditChainHead.objects.filter(pk=1).first()
+        head_sequence, head_hash = (head.sequence, head.hash) if head else (0, GENESIS_HASH)
+        if head_sequence > walk.checked and AuditEvent.objects.filter(sequence=walk.expected_sequence).exists():
+            continue  # appended while we walked: walk on from where we stopped
+        break
+    if beyond := [checkpoint for checkpoint in signed if checkpoint.tree_size > walk.checked]:
+        largest = max(beyond, key=lambda checkpoint: checkpoint.tree_size)
+        return broken(
+            walk.checked + 1,
+            f"the checkpoint of {largest.timestamp} covers {largest.tree_size} events but the database holds "
+            f"{walk.checked}: events {walk.checked + 1} to {largest.tree_size} were cut off",
+        )
+    if (head_sequence, head_hash) != (walk.checked, walk.previous_hash):
+        return broken(
+            min(walk.checked, head_sequence) + 1,
+            f"the chain ends at event {walk.checked} but its head records event {head_sequence}",
+        )
+    return ChainVerification(
+        checked=walk.checked,
+        head_hash=walk.previous_hash,
+        checkpoints=len(signed),
+        newest_checkpoint=max(signed, key=lambda checkpoint: checkpoint.tree_size, default=None),
+    )
+
+
+def _against_checkpoints(walk: ChainWalk, checkpoints: list[proofs.Checkpoint]) -> str | None:
+    """What disagrees between the chain walked so far and the checkpoints of exactly this size, if anything."""
+    for checkpoint in checkpoints:
+        if checkpoint.root_hash != walk.tree.root() or checkpoint.head_hash != walk.previous_hash:
+            return (
+                f"the first {checkpoint.tree_size} events differ from the checkpoint of {checkpoint.timestamp}: "
+                "they were rewritten after it was signed"
+            )
+    return None
 
 
 @dataclass(frozen=True)
@@ -20,12 +110,23 @@ class VerificationResult:
     reason: str
     verified_at: dt.datetime | None = None
     verified_by: str = ""
+    checkpoints: int = 0
 
     @property
     def summary(self) -> str:
         if self.intact:
             unit = "event" if self.checked == 1 else "events"
-            return f"Intact: {self.checked} {unit} checked, every hash matches and links to the one before."
+            held = (
+                f"; it agrees with all {self.checkpoints} signed checkpoints"
+                if self.checkpoints
+                else "; no checkpoint exists yet"
+            )
+            return (
+                f"Intact: {self.checked} {unit} checked, every hash matches, links to the one before "
+                f"and carries a valid signature{held}."
+            )
+        if self.broken_at is None:
+            return f"Broken: {self.reason}."
         return f"Broken at sequence {self.broken_at}: {self.reason}."
 
     @classmethod
@@ -39,6 +140,7 @@ class VerificationResult:
             reason=str(payload.get("reason", "")),
             verified_at=event.occurred_at,
             verified_by=event.actor_label,
+            checkpoints=int(payload.get("checkpoints", 0)),
         )
 
 
@@ -48,6 +150,9 @@ class ChainState:
     head_sequence: int
     head_hash: str
     last_verification: VerificationResult | None
+    newest_checkpoint: proofs.Checkpoint | None
+    public_key_pem: str
+    public_key_id: str
 
 
 def chain_state() -> ChainState:
@@ -58,6 +163,9 @@ def chain_state() -> ChainState:
         head_sequence=head.sequence if head else 0,
         head_hash=head.hash if head else GENESIS_HASH,
         last_verification=VerificationResult.of(last) if last is not None else None,
+        newest_checkpoint=newest_checkpoint(),
+        public_key_pem=keys.public_key_pem(),
+        public_key_id=proofs.key_id(keys.public_key()),
     )
 
 
@@ -73,6 +181,7 @@ def verify_and_record(*, actor: Actor) -> VerificationResult:
             "head_hash": result.head_hash,
             "broken_at": result.broken_at,
             "reason": result.reason,
+            "checkpoints": result.checkpoints,
         },
     )
     return VerificationResult.of(event)

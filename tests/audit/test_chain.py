@@ -4,9 +4,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
-from governance.audit import services
 from governance.audit.models import AuditEvent
 from governance.audit.services import GENESIS_HASH, Actor, event_hash, record_event
+from governance.audit.verification import verify_chain
+from governance.audit.walk import ChainWalk
 from tests.audit_tampering import as_database_superuser
 
 pytestmark = pytest.mark.django_db
@@ -118,7 +119,7 @@ def test_the_application_cannot_truncate_events_on_postgresql():
 def test_events_appended_while_verification_walks_do_not_look_like_a_break(monkeypatch):
     call_command("seed_demo")
     before = AuditEvent.objects.count()
-    walk_step = services._ChainWalk.step
+    walk_step = ChainWalk.step
     appended = []
 
     def step_while_another_process_appends(walk, event):
@@ -126,8 +127,8 @@ def test_events_appended_while_verification_walks_do_not_look_like_a_break(monke
             appended.append(record_event(action="login.failed", actor=Actor.system("dashboard")))
         return walk_step(walk, event)
 
-    monkeypatch.setattr(services._ChainWalk, "step", step_while_another_process_appends)
-    result = services.verify_chain(chunk_size=2)
+    monkeypatch.setattr(ChainWalk, "step", step_while_another_process_appends)
+    result = verify_chain(chunk_size=2)
     assert result.intact, result.reason
     assert result.checked == before + 1
 

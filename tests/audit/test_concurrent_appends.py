@@ -6,7 +6,8 @@ import pytest
 from django.db import connection, transaction
 
 from governance.audit.models import AuditEvent
-from governance.audit.services import Actor, record_event, verify_chain
+from governance.audit.services import Actor, record_event
+from governance.audit.verification import verify_chain
 
 WRITERS, EVENTS_EACH = 8, 25
 

@@ -13,7 +13,7 @@ from django.http import StreamingHttpResponse
 from django.urls import reverse
 
 from governance.audit.models import AuditEvent
-from governance.audit.services import verify_chain
+from governance.audit.verification import verify_chain
 from governance.exports import views as audit_views
 from governance.projects.models import AUDITOR_GROUP, Role
 from tests.audit_tampering import as_database_superuser

@@ -11,7 +11,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from governance.audit.models import AuditEvent
-from governance.audit.services import Actor, verify_chain
+from governance.audit.services import Actor
+from governance.audit.verification import verify_chain
 from governance.exports import exports
 from governance.generations.models import Generation
 from tests.dashboard.builders import make_generation

@@ -12,7 +12,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from governance.audit.models import AuditEvent
-from governance.audit.services import verify_chain
+from governance.audit.verification import verify_chain
 from governance.generations import retention
 from governance.generations.models import Generation
 from governance.generations.retention import apply_retention
