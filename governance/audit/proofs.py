@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 EVENT_CONTEXT = b"snapshot-governance/audit-event/v1\n"
 CHECKPOINT_CONTEXT = b"snapshot-governance/audit-checkpoint/v1\n"
+EXPORT_CONTEXT = b"snapshot-governance/audit-export/v1\n"
 CHECKPOINT_FORMAT = "snapshot-governance-audit-checkpoint/1"
 PROOF_FORMAT = "snapshot-governance-audit-proof/1"
 EMPTY_ROOT = hashlib.sha256(b"").hexdigest()
@@ -117,6 +118,11 @@ def sign_event_hash(private_key: Ed25519PrivateKey, event_hash: str) -> str:
 
 def event_signature_holds(public_key: Ed25519PublicKey, event_hash: str, signature: str) -> bool:
     return _holds(public_key, signature, EVENT_CONTEXT + event_hash.encode())
+
+
+def sign_export_digest(private_key: Ed25519PrivateKey, sha256: str) -> str:
+    """A signature over the SHA-256 of an export's lines: every byte of them, names and spacing included."""
+    return base64.b64encode(private_key.sign(EXPORT_CONTEXT + sha256.encode())).decode()
 
 
 def _holds(public_key: Ed25519PublicKey, signature: str, message: bytes) -> bool:
@@ -311,6 +317,7 @@ def verify_export(lines: Iterable[bytes], public_key: Ed25519PublicKey) -> Expor
     """
     events: dict[int, bytes] = {}
     trailer: dict | None = None
+    digest = hashlib.sha256()
     for number, line in enumerate(lines, start=1):
         if trailer is not None:
             raise ProofError(f"line {number}: nothing may follow the proof line")
@@ -318,6 +325,7 @@ def verify_export(lines: Iterable[bytes], public_key: Ed25519PublicKey) -> Expor
         if "audit_proof" in record:
             trailer = record["audit_proof"]
             continue
+        digest.update(line)
         sequence = _checked_event(record, number, public_key)
         if sequence - 1 in events:
             raise ProofError(f"line {number}: event {sequence} appears twice")
@@ -325,6 +333,9 @@ def verify_export(lines: Iterable[bytes], public_key: Ed25519PublicKey) -> Expor
     if trailer is None:
         raise ProofError("the export carries no proof line: export the audit trail as JSON Lines to verify it")
     checkpoint = _checked_checkpoint(trailer, public_key)
+    signature = str(trailer.get("export_signature") or "")
+    if not _holds(public_key, signature, EXPORT_CONTEXT + digest.hexdigest().encode()):
+        raise ProofError("the export's lines are not the ones the audit key signed: a byte in them was changed")
     root = root_from_proof(checkpoint.tree_size, events, [str(item) for item in trailer.get("proof", [])])
     if root != checkpoint.root_hash:
         raise ProofError("the events and the proof do not rebuild the checkpoint's root: an event was changed")
@@ -345,7 +356,7 @@ def _checked_event(record: dict, number: int, public_key: Ed25519PublicKey) -> i
     try:
         body = event_body(
             sequence=int(record["sequence"]),
-            occurred_at=dt.datetime.fromisoformat(record["occurred_at"]),
+            occurred_at=dt.datetime.fromisoformat(str(record["occurred_at"]).replace("Z", "+00:00")),
             actor_type=record["actor_type"],
             actor_label=record["actor_label"],
             actor_user_id=record["actor_user_id"],

@@ -12,7 +12,11 @@ One place for each rule, used by the browser and the command line alike:
   so the manifest's row count is exact while new rows keep arriving;
 - the manifest, and the `export.made` audit event written once the last byte has been
   produced; its payload holds the manifest's facts, so a manifest can be checked
-  against the chain later. An export closed before its end writes no event.
+  against the chain later. An export closed before its end writes no event;
+- a signed audit checkpoint written as each export starts. An audit export is fixed at
+  that checkpoint; in JSON Lines its last line carries the checkpoint and the Merkle
+  proof of its events, so `verify_export` (or governance/audit/proofs.py alone) can
+  check it with nothing but the audit public key.
 
 On PostgreSQL the same SELECT runs inside `COPY ... TO STDOUT`, which formats rows in
 the server several times faster than Python; the bytes are identical to the portable
@@ -24,10 +28,11 @@ run two at a time on two connections sharing one snapshot (`segmented_copy`).
 import datetime as dt
 import hashlib
 import json
+import logging
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 from itertools import islice
 from json.encoder import encode_basestring  # the C string encoder json.dumps uses with ensure_ascii=False
@@ -54,6 +59,9 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast
 
+from governance.audit import proofs
+from governance.audit.checkpoints import CheckpointRefused, write_checkpoint
+from governance.audit.keys import signing_key
 from governance.audit.models import AuditChainHead, AuditEvent
 from governance.audit.selectors import filtered_events
 from governance.audit.services import GENESIS_HASH, Actor, record_event
@@ -71,6 +79,7 @@ EXPORT_MADE = "export.made"
 
 BATCH_ROWS = 2000  # rows fetched and encoded at a time on the portable path
 SEGMENT_KEYS = 100_000  # ordering-key values per segment of a parallel JSON Lines export
+logger = logging.getLogger(__name__)
 ACTION_PATTERN = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
 
 
@@ -361,6 +370,11 @@ AUDIT_COLUMNS: tuple[Column, ...] = (
     Column("payload", JSON, JSONText("payload")),
     Column("previous_hash"),
     Column("hash"),
+    # What an auditor needs to recompute each hash and check each signature offline (governance/audit/proofs.py).
+    Column("actor_user_id", INTEGER),
+    Column("project_id", INTEGER),
+    Column("environment_id", INTEGER),
+    Column("signature"),
 )
 
 COLUMNS = {GENERATIONS: GENERATION_COLUMNS, AUDIT: AUDIT_COLUMNS}
@@ -445,6 +459,7 @@ class Export:
         self.through_copy = connection.vendor == "postgresql" if through_copy is None else through_copy
         self.rows = 0
         self.manifest: dict | None = None
+        self.checkpoint: proofs.Checkpoint | None = None
         self._streamed = False
 
     @property
@@ -465,9 +480,12 @@ class Export:
         digest, size = hashlib.sha256(), 0
         # Other connections cannot see an enclosing transaction's uncommitted rows.
         may_split = self.through_copy and self.format == JSONL and not connection.in_atomic_block
+        self.checkpoint = self._checkpoint()
         # One transaction for the reads: PostgreSQL streams a cursor only inside one.
         with transaction.atomic():
             head = chain_head()
+            if self.checkpoint is not None:  # the rows are fixed at the checkpoint, so it covers every one
+                head = AuditChainHead(sequence=self.checkpoint.tree_size, hash=self.checkpoint.head_hash)
             keys = self._key_range(head)
             rows, bounds = self._rows(keys, for_copy=self.through_copy)
             segments = self._segments(rows, keys) if may_split else [rows]
@@ -475,7 +493,28 @@ class Export:
                 digest.update(chunk)
                 size += len(chunk)
                 yield chunk
+            if self.carries_proof and self.checkpoint is not None:
+                chunk = self._proof_line(head, lines_sha256=digest.hexdigest())
+                digest.update(chunk)
+                size += len(chunk)
+                yield chunk
         self.manifest = self._record(head=head, bounds=bounds, sha256=digest.hexdigest(), size=size)
+
+    @property
+    def carries_proof(self) -> bool:
+        """Whether the file ends with the checkpoint and the proof of its events (audit events in JSON Lines)."""
+        return self.kind == AUDIT and self.format == JSONL
+
+    def _checkpoint(self) -> proofs.Checkpoint | None:
+        """A checkpoint with every export: the audit rows it exports are the ones the checkpoint covers.
+
+        A chain that no longer verifies gets none, and the export goes on without it: it is then the evidence.
+        """
+        try:
+            return write_checkpoint()
+        except CheckpointRefused as error:
+            logger.error("export %s made without a checkpoint: %s", self.export_id, error)
+            return None
 
     def _key_range(self, head: AuditChainHead) -> tuple[str, int, int]:
         """The key rows are ordered by, and its lowest and highest values when the export starts.
@@ -516,6 +555,21 @@ class Export:
             yield from self._copied(segments[0])
         else:
             yield from self._copied_in_parallel(segments)
+
+    def _proof_line(self, head: AuditChainHead, *, lines_sha256: str) -> bytes:
+        """The last line: the checkpoint, the subtree roots that rebuild its root from the exported events,
+        and a signature over every byte of the lines before it."""
+        exported = filtered_events(self.filters).filter(sequence__lte=head.sequence)
+        indexes = {sequence - 1 for sequence in exported.values_list("sequence", flat=True).iterator()}
+        covered = AuditEvent.objects.filter(sequence__lte=head.sequence).order_by("sequence")
+        leaves = [proofs.event_leaf(event_hash) for event_hash in covered.values_list("hash", flat=True).iterator()]
+        trailer = {
+            "format": proofs.PROOF_FORMAT,
+            "checkpoint": asdict(self.checkpoint),
+            "proof": proofs.range_proof(leaves, indexes),
+            "export_signature": proofs.sign_export_digest(signing_key(), lines_sha256),
+        }
+        return (json.dumps({"audit_proof": trailer}, sort_keys=True, separators=(",", ":")) + "\n").encode()
 
     def _encoded(self, rows: QuerySet) -> Iterator[bytes]:
         encode = csv_encoder(self.columns) if self.format == CSV else jsonl_encoder(self.columns)
@@ -565,6 +619,7 @@ class Export:
             "bytes": size,
             "sha256": sha256,
             "chain_head": {"sequence": head.sequence, "hash": head.hash},
+            "checkpoint": _checkpoint_facts(self.checkpoint),
             **bounds,
         }
         project = self.filters.project
@@ -575,6 +630,12 @@ class Export:
             action=EXPORT_MADE, actor=self.actor, project=project, environment=environment, payload=payload
         )
         return manifest_of(event)
+
+
+def _checkpoint_facts(checkpoint: proofs.Checkpoint | None) -> dict | None:
+    if checkpoint is None:
+        return None
+    return {name: getattr(checkpoint, name) for name in ("tree_size", "root_hash", "timestamp", "key_id")}
 
 
 # Manifests

@@ -225,7 +225,7 @@ def admin_of_alpha(client, projects):
 def test_a_project_admin_exports_only_their_own_projects(client, admin_of_alpha):
     response, data = download(client, EXPORT_GENERATIONS, {"generations-format": "jsonl"})
 
-    rows = [json.loads(line) for line in data.decode().splitlines()]
+    rows = [row for row in map(json.loads, data.decode().splitlines()) if "audit_proof" not in row]
     assert {row["project"] for row in rows} == {"alpha"} and len(rows) == 3
     manifest = json.loads(client.get(manifest_url(response)).content)
     assert manifest["filters"]["within_projects"] == ["alpha"]
@@ -245,7 +245,7 @@ def test_a_project_admin_cannot_name_another_project(client, admin_of_alpha):
 def test_a_project_admins_audit_export_holds_only_their_projects_events(client, admin_of_alpha, projects):
     _, data = download(client, EXPORT_AUDIT, {"audit-format": "jsonl"})
 
-    rows = [json.loads(line) for line in data.decode().splitlines()]
+    rows = [row for row in map(json.loads, data.decode().splitlines()) if "audit_proof" not in row]
     assert rows and {row["project"] for row in rows} == {"alpha"}
 
 

@@ -59,12 +59,20 @@ def test_copy_and_portable_paths_write_the_same_bytes(awkward_rows, kind, format
             actor=Actor.system("tests"),
             through_copy=through_copy,
         )
-        written[through_copy] = (b"".join(made.stream()), made.manifest["rows"], made.manifest["sha256"])
+        written[through_copy] = (rows_part(b"".join(made.stream())), made.manifest["rows"])
 
     assert written[True] == written[False]
-    data, rows, _ = written[True]
+    data, rows = written[True]
     if format == exports.JSONL:
         assert len([json.loads(line) for line in data.decode().split("\n") if line]) == rows
+
+
+def rows_part(data: bytes) -> bytes:
+    """An export's rows without its proof line: each export signs its own checkpoint, so that line differs."""
+    lines = data.splitlines(keepends=True)
+    if lines and lines[-1].startswith(b'{"audit_proof":'):
+        lines = lines[:-1]
+    return b"".join(lines)
 
 
 def jsonl_export(kind: str, filters: exports.ExportFilters, **options) -> tuple[bytes, exports.Export]:
@@ -102,9 +110,8 @@ def test_a_json_lines_export_in_segments_writes_the_same_bytes_as_one_statement(
 
     assert segments_made[0] >= 4
     assert len(segments_made) == 1
-    assert in_segments == in_one == portable
-    assert segmented.manifest["rows"] == single.manifest["rows"] == len(in_one.splitlines())
-    assert segmented.manifest["sha256"] == single.manifest["sha256"]
+    assert rows_part(in_segments) == rows_part(in_one) == rows_part(portable)
+    assert segmented.manifest["rows"] == single.manifest["rows"] == len(rows_part(in_one).splitlines())
 
 
 @pytest.mark.parametrize("format", exports.FORMATS)

@@ -66,7 +66,9 @@ def csv_rows(data: bytes) -> list[dict]:
 
 
 def jsonl_rows(data: bytes) -> list[dict]:
-    return [json.loads(line, parse_float=Decimal) for line in data.decode().splitlines()]
+    """The exported rows; an audit export's last line, its proof, is not a row."""
+    lines = [json.loads(line, parse_float=Decimal) for line in data.decode().splitlines()]
+    return [line for line in lines if "audit_proof" not in line]
 
 
 GENERATION_FILTERS = [
