@@ -7,11 +7,13 @@ import json
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.core.signals import request_finished
 from django.db import close_old_connections
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 
+from governance.audit import checkpoints, keys, proofs
 from governance.audit.models import AuditEvent
 from governance.audit.verification import verify_chain
 from governance.exports import views as audit_views
@@ -102,6 +104,19 @@ def test_auditors_and_superusers_see_the_chain_and_both_exports(client, projects
     assert f'sequence {head.sequence}, hash <code class="hash">{head.hash}</code>' in page
     assert "Generation log" in page and "Audit events" in page
     assert '<option value="alpha">' in page and '<option value="beta">' in page
+
+
+def test_the_audit_page_shows_the_public_key_for_auditors_to_keep_and_the_newest_checkpoint(client, projects):
+    client.force_login(auditor())
+    assert "None yet." in client.get(AUDIT).content.decode()
+    call_command("audit_checkpoint", stdout=io.StringIO())
+
+    page = client.get(AUDIT).content.decode()
+
+    assert keys.public_key_pem().strip() in page
+    assert f"Key id <code>{proofs.key_id(keys.public_key())}</code>" in page
+    newest = checkpoints.newest_checkpoint()
+    assert f'{newest.tree_size} events, Merkle root <code class="hash">{newest.root_hash}</code>' in page
 
 
 def test_the_navigation_offers_the_audit_page_only_to_those_who_may_use_it(client, projects):
