@@ -133,7 +133,8 @@ def seed_generations(count: int) -> None:
         video_id, operation, requested_model, resolved_snapshot, canary_arm, prompt, prompt_sha256, seconds, size,
         parameters, input_reference, input_reference_sha256, status, progress, timeline, error_code, error_message,
         error_param, upstream_id, upstream_attempts, estimated_cost, created_at, started_at, completed_at,
-        api_key_id, environment_id, policy_revision_id, project_id, provider_id, remixed_from_id)
+        api_key_id, environment_id, policy_revision_id, project_id, provider_id, remixed_from_id, step_token,
+        api_version, simulated, purpose, source_video, source_video_sha256, sweeps, request_id)
     SELECT
         'video_' || md5(i::text),
         CASE WHEN remix THEN 'remix' ELSE 'create' END,
@@ -162,7 +163,8 @@ def seed_generations(count: int) -> None:
         CASE WHEN status IN ('completed', 'failed') THEN created + (40 + i % 60) * interval '1 second' END,
         {pick(keys)}, {pick([e.pk for e in environments])}, {pick([r.pk for r in revisions])}, {project},
         {revisions[0].provider_id},
-        CASE WHEN remix THEN i - 1000 END
+        CASE WHEN remix THEN i - 1000 END,
+        '', '', true, '', '', '', 0, ''
     FROM (
         SELECT i,
                i % 20 = 0 AND i > 1000 AS remix,
@@ -181,9 +183,10 @@ def seed_generations(count: int) -> None:
 
 
 def seed_events(count: int, batch: int = 50_000) -> None:
-    """Events after the demo's, hashed with the application's own code so verify_audit accepts them."""
+    """Events after the demo's, hashed and signed with the application's own code so verify_audit accepts them."""
     from django.db import connection
 
+    from governance.audit import keys, proofs
     from governance.audit.models import AuditChainHead
     from governance.audit.services import event_hash
     from governance.projects.models import Environment
@@ -195,8 +198,9 @@ def seed_events(count: int, batch: int = 50_000) -> None:
     actions = ["policy.revised", "api_key.created", "member.changed", "alias.repointed", "login.failed"]
     columns = (
         "sequence, occurred_at, actor_type, actor_label, actor_user_id, action, project_id, environment_id, "
-        "object_type, object_id, payload, previous_hash, hash"
+        "object_type, object_id, payload, previous_hash, hash, signature"
     )
+    key = keys.signing_key()
     with connection.cursor() as cursor:
         while sequence < head.sequence + count:
             last = min(sequence + batch, head.sequence + count)
@@ -223,13 +227,17 @@ def seed_events(count: int, batch: int = 50_000) -> None:
                             event.sequence, event.occurred_at, event.actor_type, event.actor_label, None,
                             event.action, event.project_id, event.environment_id, event.object_type,
                             event.object_id, json.dumps(event.payload), event.previous_hash, event.hash,
+                            proofs.sign_event_hash(key, event.hash),
                         )
                     )  # fmt: skip
                     previous_hash = event.hash
             sequence = last
+        # The head's guard lets it advance one appended event at a time; a bulk load moves it in one step.
+        cursor.execute("SET session_replication_role = replica")
         cursor.execute(
             "UPDATE audit_auditchainhead SET sequence = %s, hash = %s WHERE id = 1", [sequence, previous_hash]
         )
+        cursor.execute("SET session_replication_role = DEFAULT")
 
 
 # Measuring

@@ -21,7 +21,6 @@ from django.utils import timezone
 from governance.audit import keys, proofs
 from governance.audit.models import AuditChainHead, AuditEvent
 from governance.audit.services import GENESIS_HASH
-from governance.audit.walk import ChainWalk, events_from
 
 logger = logging.getLogger(__name__)
 
@@ -77,18 +76,24 @@ def _read(name: str, public_key) -> StoredCheckpoint:
 
 
 def write_checkpoint(*, now: dt.datetime | None = None) -> proofs.Checkpoint:
-    """Sign the chain as it stands now, having verified what the newest checkpoint does not already cover."""
+    """Sign the chain as it stands now.
+
+    Refused when the events are not one unbroken chain up to the head, no longer match the
+    newest checkpoint, or were appended since it without the audit key's signature: signing
+    then would bless the damage. Only hashes, links and the new events' signatures are read,
+    so a checkpoint stays quick however long the chain; recomputing every event's hash from
+    its contents is `verify_audit`'s work.
+    """
     key = keys.signing_key()
+    previous = newest_checkpoint()
     with transaction.atomic():
         head = AuditChainHead.objects.filter(pk=1).first()
         size, head_hash = (head.sequence, head.hash) if head else (0, GENESIS_HASH)
-        tree = _tree_checked_against(newest_checkpoint(), size)
-        walk = ChainWalk(key.public_key(), tree=tree, next_sequence=tree.size + 1, previous_hash=_hash_at(tree.size))
-        for event in events_from(walk.expected_sequence, through=size):
-            if problem := walk.step(event):
-                raise CheckpointRefused(f"the chain breaks at sequence {walk.expected_sequence}: {problem}")
-        if (walk.last_sequence, walk.previous_hash) != (size, head_hash):
-            raise CheckpointRefused(f"the chain ends at event {walk.last_sequence} but its head records event {size}")
+        if previous is not None and previous.tree_size > size:
+            raise CheckpointRefused(
+                f"the checkpoint of {previous.timestamp} covers {previous.tree_size} events; the chain has only {size}"
+            )
+        tree = _linked_tree(size, head_hash, previous, key.public_key())
     moment = (now or timezone.now()).astimezone(dt.UTC)
     checkpoint = proofs.Checkpoint(
         tree_size=size,
@@ -103,29 +108,26 @@ def write_checkpoint(*, now: dt.datetime | None = None) -> proofs.Checkpoint:
     return checkpoint
 
 
-def _tree_checked_against(previous: proofs.Checkpoint | None, size: int) -> proofs.TreeBuilder:
-    """The tree of the events the previous checkpoint covers, refused if they no longer match it."""
-    tree = proofs.TreeBuilder()
-    if previous is None:
-        return tree
-    if previous.tree_size > size:
-        raise CheckpointRefused(
-            f"the checkpoint of {previous.timestamp} covers {previous.tree_size} events; the chain has only {size}"
-        )
-    hashes = AuditEvent.objects.filter(sequence__lte=previous.tree_size).order_by("sequence")
-    for event_hash in hashes.values_list("hash", flat=True).iterator(chunk_size=20000):
+def _linked_tree(size: int, head_hash: str, previous: proofs.Checkpoint | None, public_key) -> proofs.TreeBuilder:
+    """The Merkle tree of events 1..size, checking on the way that they link up and match `previous`."""
+    tree, expected, previous_hash = proofs.TreeBuilder(), 1, GENESIS_HASH
+    covered = previous.tree_size if previous is not None else 0
+    links = AuditEvent.objects.filter(sequence__lte=size).order_by("sequence")
+    fields = ("sequence", "previous_hash", "hash", "signature")
+    for sequence, links_to, event_hash, signature in links.values_list(*fields).iterator(20000):
+        if sequence != expected or links_to != previous_hash:
+            raise CheckpointRefused(f"the chain breaks at sequence {expected}")
+        if sequence > covered and not proofs.event_signature_holds(public_key, event_hash, signature):
+            raise CheckpointRefused(f"event {sequence} is not signed by the audit key")
         tree.append(proofs.event_leaf(event_hash))
-    if tree.size != previous.tree_size or tree.root() != previous.root_hash:
-        raise CheckpointRefused(
-            f"the first {previous.tree_size} events no longer match the checkpoint of {previous.timestamp}"
-        )
+        expected, previous_hash = sequence + 1, event_hash
+        if previous is not None and sequence == previous.tree_size and tree.root() != previous.root_hash:
+            raise CheckpointRefused(
+                f"the first {previous.tree_size} events no longer match the checkpoint of {previous.timestamp}"
+            )
+    if (expected - 1, previous_hash) != (size, head_hash):
+        raise CheckpointRefused(f"the chain ends at event {expected - 1} but its head records event {size}")
     return tree
-
-
-def _hash_at(sequence: int) -> str:
-    if sequence == 0:
-        return GENESIS_HASH
-    return AuditEvent.objects.values_list("hash", flat=True).get(sequence=sequence)
 
 
 def checkpoint_if_due() -> proofs.Checkpoint | None:

@@ -131,7 +131,7 @@ def test_a_checkpoint_file_not_signed_by_the_audit_key_fails_verification(checkp
 def test_no_checkpoint_is_signed_over_a_chain_that_does_not_verify(checkpointed_demo, audit_checkpoint_dir):
     forge_append(action="migration.signed_off", payload={})
 
-    with pytest.raises(CommandError, match="No checkpoint written: the chain breaks at sequence"):
+    with pytest.raises(CommandError, match="No checkpoint written: event [0-9]+ is not signed by the audit key"):
         call_command("audit_checkpoint", stdout=io.StringIO())
     assert len(list(audit_checkpoint_dir.iterdir())) == 1
 
@@ -169,3 +169,12 @@ def test_the_application_cannot_move_the_chain_head_back_or_over_a_gap_or_delete
     with pytest.raises(DatabaseError, match="audit chain head"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(statement)
     assert verify()[0] == 0
+
+
+def test_no_checkpoint_is_signed_over_events_rewritten_since_the_last_one(checkpointed_demo, audit_checkpoint_dir):
+    rewrite(5, {"reason": "nothing to see here"})
+    with transaction.atomic():
+        resign_everything_with(keys.signing_key())
+
+    with pytest.raises(CommandError, match=f"the first {checkpointed_demo} events no longer match the checkpoint"):
+        call_command("audit_checkpoint", stdout=io.StringIO())
