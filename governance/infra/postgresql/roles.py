@@ -68,7 +68,8 @@ def _refuse_unless_restricted(cursor, role: str) -> None:
     cursor.execute(
         """
         SELECT r.rolname = current_user, r.rolsuper, pg_has_role(r.oid, current_user, 'MEMBER'),
-               pg_has_role(r.oid, n.nspowner, 'MEMBER'),
+               pg_has_role(r.oid, n.nspowner, 'MEMBER')
+               OR pg_has_role(r.oid, (SELECT datdba FROM pg_database WHERE datname = current_database()), 'MEMBER'),
                ARRAY(SELECT relname::text FROM pg_class WHERE relowner = r.oid AND relnamespace = n.oid
                      UNION ALL
                      SELECT proname::text FROM pg_proc WHERE proowner = r.oid AND pronamespace = n.oid
@@ -86,7 +87,7 @@ def _refuse_unless_restricted(cursor, role: str) -> None:
         (is_migrator, "is the role migrate runs as; set MIGRATE_DATABASE_URL to the owner's login"),
         (is_superuser, "is a superuser, whom no privilege or trigger restricts"),
         (acts_as_migrator, "is a member of the role migrate runs as, so it holds the owner's rights"),
-        (owns_schema, "owns the schema (or the database), so it may drop the audit tables"),
+        (owns_schema, "owns the schema or the database, so it may drop the audit tables with them"),
         (bool(owned), f"owns {', '.join(owned[:5])}{' and more' if len(owned) > 5 else ''}; an owner may "
          "disable the audit triggers: REASSIGN OWNED BY it TO the owner (docs/database-roles.md)"),
     ]  # fmt: skip
