@@ -4,7 +4,9 @@ One command (`make faults`, i.e. `.venv/bin/python bench/faults.py [options]`):
 
 1. checks PostgreSQL at 127.0.0.1:5432 (user postgres, trust) and Redis at 127.0.0.1:6379;
 2. creates a throw-away database (`governance_faults`), uses Redis db 9 as Celery broker
-   and shared cache, runs `migrate`, `seed_demo` and `create_api_key demo development`;
+   and shared cache, runs `migrate`, `seed_demo` and `create_api_key demo development`
+   (with `--owner-role` and `--app-role`, the database's owner migrates and every process
+   connects as the restricted application role of docs/database-roles.md);
 3. for each scenario starts its own processes: gateway gunicorn node(s), an upstream
    gunicorn node serving the built-in simulator (so killing the gateway never kills the
    provider), Celery worker(s) and one beat with a short sweep interval and stall time;
@@ -282,13 +284,14 @@ def sql(stack: Stack, query: str, params: tuple = ()) -> list[tuple]:
 def prepare(stack: Stack) -> None:
     args = stack.args
     admin_sql(f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)')
-    admin_sql(f'CREATE DATABASE "{args.db_name}"')
+    owner = args.owner_role or PG_USER
+    admin_sql(f'CREATE DATABASE "{args.db_name}" OWNER "{owner}"')
     stack.db_created = True
     redis_url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{args.redis_db}"
     upstream_port = free_port()
     stack.env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{args.db_name}",
+        "DATABASE_URL": f"postgres://{args.app_role or owner}@{PG_HOST}:{PG_PORT}/{args.db_name}",
         "CELERY_BROKER_URL": redis_url,
         "REDIS_URL": redis_url,
         "SECRET_KEY": "faults-only-secret-key-not-the-development-default",
@@ -303,10 +306,15 @@ def prepare(stack: Stack) -> None:
         "GENERATION_STEP_LEASE_SECONDS": str(args.lease_seconds),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
-    stack.env.pop("CELERY_TASK_ALWAYS_EAGER", None)
+    for name in ("CELERY_TASK_ALWAYS_EAGER", "MIGRATE_DATABASE_URL", "DATABASE_APP_ROLE"):
+        stack.env.pop(name, None)
     stack.upstream_port = upstream_port
     manage = [sys.executable, str(ROOT / "manage.py")]
-    run_step("migrate", [*manage, "migrate", "--noinput", "-v", "0"], stack.env)
+    # With --app-role, only migrate logs in as the owner (docs/database-roles.md); every process runs as the app.
+    migrate_env = dict(stack.env)
+    if args.app_role:
+        migrate_env["MIGRATE_DATABASE_URL"] = f"postgres://{owner}@{PG_HOST}:{PG_PORT}/{args.db_name}"
+    run_step("migrate", [*manage, "migrate", "--noinput", "-v", "0"], migrate_env)
     run_step("seed_demo", [*manage, "seed_demo"], stack.env)
     upstream = UPSTREAMS[args.upstream]
     output = run_step(
@@ -709,6 +717,8 @@ def main(argv: list[str] | None = None) -> int:
         "--upstream", choices=sorted(UPSTREAMS), default="sora", help="The provider the submissions reach."
     )
     parser.add_argument("--db-name", default="governance_faults")
+    parser.add_argument("--owner-role", default="", help=f"Owns the database and runs migrate (default {PG_USER}).")
+    parser.add_argument("--app-role", default="", help="The role every process connects as (default the owner).")
     parser.add_argument("--redis-db", type=int, default=9)
     parser.add_argument("--keep", action="store_true", help="Keep the database and logs afterwards.")
     args = parser.parse_args(argv)

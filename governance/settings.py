@@ -56,6 +56,31 @@ def email_settings(environ) -> tuple[str, dict]:
     return "django.core.mail.backends.console.EmailBackend", {}
 
 
+def owner_login(url: str, database: dict) -> dict:
+    """The login `migrate` uses instead of DATABASE_URL's (MIGRATE_DATABASE_URL), or {} when none is set.
+
+    Only the login changes (user, password, host, port, options): the database stays DATABASE_URL's,
+    which is also what lets the test run create `test_<name>` with it. See docs/database-roles.md.
+    """
+    if not url:
+        return {}
+    owner = dj_database_url.parse(url)
+    if database["ENGINE"] != "django.db.backends.postgresql" or owner["ENGINE"] != database["ENGINE"]:
+        raise ImproperlyConfigured("MIGRATE_DATABASE_URL is for PostgreSQL, with DATABASE_URL on PostgreSQL too.")
+    if owner["NAME"] != database["NAME"]:
+        raise ImproperlyConfigured(
+            f"MIGRATE_DATABASE_URL names database {owner['NAME']!r}, DATABASE_URL {database['NAME']!r}: "
+            "they must name the same database."
+        )
+    if owner["USER"] == database["USER"]:
+        raise ImproperlyConfigured(
+            "MIGRATE_DATABASE_URL and DATABASE_URL log in as the same role; the application's role "
+            "must be another, which owns nothing (docs/database-roles.md)."
+        )
+    login = {key: owner[key] for key in ("USER", "PASSWORD", "HOST", "PORT")}
+    return {**login, "OPTIONS": {**database.get("OPTIONS", {}), **owner.get("OPTIONS", {})}}
+
+
 def env_retention_days(name: str) -> int | None:
     """A whole number of days, 1 or more, or unset (None); anything else stops the start with the reason."""
     value = os.environ.get(name, "").strip()
@@ -108,6 +133,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "csp",
+    "governance.infra.postgresql",  # `migrate` as the owner of the tables, then the application role's grants
     "governance.audit",
     "governance.accounts",
     "governance.catalog",
@@ -170,6 +196,12 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# On PostgreSQL, migrations can run as the role that owns the tables and the application as one that
+# owns nothing and may only read and append audit rows; `migrate` grants it that (docs/database-roles.md).
+MIGRATE_DATABASE_LOGIN = owner_login(os.environ.get("MIGRATE_DATABASE_URL", ""), DATABASES["default"])
+DATABASE_APP_ROLE = os.environ.get("DATABASE_APP_ROLE") or (
+    DATABASES["default"]["USER"] if MIGRATE_DATABASE_LOGIN else ""
+)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend with a health check that asks the socket before it asks the server.
     DATABASES["default"]["ENGINE"] = "governance.infra.postgresql"

@@ -17,16 +17,19 @@ from governance.content_credentials.identity import CHAIN_FILE, create_developme
 from governance.generations import ratelimit
 from governance.generations.models import Generation
 from governance.infra.caching import forget_everything
-from tests.audit_tampering import as_database_superuser
+from governance.infra.postgresql.roles import switch_login
+from tests.audit_tampering import as_database_superuser, install_owner_rights_for_tampering
 
 ROOT = Path(__file__).resolve().parent.parent
 LIVE_WORKER = SimpleNamespace(running=False)
+# The application's login (DATABASE_URL's) while the owner's creates the test database.
+APPLICATION_LOGIN: dict = {}
 
 
 def _settle_and_flush(flush):
-    """Between tests that commit: let the live worker settle, then wipe the database past the audit triggers.
+    """Between tests that commit: let the live worker settle, then wipe the database past the audit guards.
 
-    The audit table refuses deletes, so the wipe runs as a database superuser.
+    The audit table refuses deletes, so the wipe borrows a superuser's or the owner's rights (tests/audit_tampering.py).
     """
 
     def settle_and_flush_as_superuser(self):
@@ -54,6 +57,29 @@ def pytest_sessionstart(session) -> None:
     if name.name and not name.exists():
         for suffix in ("-wal", "-shm"):
             Path(f"{name}{suffix}").unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings):
+    """With MIGRATE_DATABASE_URL set, the owner of the tables creates, migrates and drops the test database.
+
+    As in production (docs/database-roles.md): `migrate` then grants the application's role its privileges.
+    """
+    if django_settings.MIGRATE_DATABASE_LOGIN:
+        APPLICATION_LOGIN.update(switch_login(connection, django_settings.MIGRATE_DATABASE_LOGIN))
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """...and the tests, the live server and the worker then run as the application's role (DATABASE_URL's)."""
+    if not APPLICATION_LOGIN:
+        yield
+        return
+    with django_db_blocker.unblock():
+        install_owner_rights_for_tampering(django_settings.DATABASE_APP_ROLE)
+    switch_login(connection, APPLICATION_LOGIN)
+    yield
+    switch_login(connection, django_settings.MIGRATE_DATABASE_LOGIN)
 
 
 @pytest.fixture(autouse=True)
@@ -156,6 +182,9 @@ def celery_worker_process(django_db_setup, live_server, django_db_blocker, tmp_p
         "DEBUG": "0",
         "CONN_MAX_AGE": "0",
     }
+    # The worker is the application: it never has the owner's login (and the test database is not MIGRATE's).
+    env.pop("MIGRATE_DATABASE_URL", None)
+    env.pop("DATABASE_APP_ROLE", None)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [

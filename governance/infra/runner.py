@@ -30,14 +30,16 @@ def main() -> int:
     metrics_dir = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(data_dir / "prometheus")))
     shutil.rmtree(metrics_dir, ignore_errors=True)
     manage = [sys.executable, str(ROOT / "manage.py")]
+    # Only `migrate` logs in as the owner of the tables; the rest runs as the application (docs/database-roles.md).
+    application = {name: value for name, value in os.environ.items() if name != "MIGRATE_DATABASE_URL"}
 
     subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], check=True, cwd=ROOT)
     # A development claim-signing identity on first start, unless an organisation's is configured.
     if not os.environ.get("CONTENT_SIGNING_CERT_FILE") and not os.environ.get("CONTENT_SIGNING_CERT_PEM"):
-        subprocess.run([*manage, "create_signing_identity", "--if-missing"], check=True, cwd=ROOT)
+        subprocess.run([*manage, "create_signing_identity", "--if-missing"], check=True, cwd=ROOT, env=application)
     seeded_marker = data_dir / ".demo-seeded"
     if not seeded_marker.exists():
-        subprocess.run([*manage, "seed_demo"], check=True, cwd=ROOT)
+        subprocess.run([*manage, "seed_demo"], check=True, cwd=ROOT, env=application)
         seeded_marker.touch()
 
     web = [
@@ -50,7 +52,7 @@ def main() -> int:
         "--concurrency", os.environ.get("WORKER_CONCURRENCY", "4"),
         "--schedule", str(data_dir / "celerybeat-schedule"),
     ]  # fmt: skip
-    processes = {"web": _start(web), "worker": _start(worker)}
+    processes = {"web": _start(web, application), "worker": _start(worker, application)}
     if _wait_until_serving(port, processes["web"]):
         _print_welcome(port)
     return _supervise(processes)
@@ -77,8 +79,8 @@ def _wait_until_serving(port: str, web: subprocess.Popen, timeout: float = 60) -
     return False
 
 
-def _start(command: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(command, cwd=ROOT, start_new_session=True)
+def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
 
 
 def _print_welcome(port: str) -> None:

@@ -23,8 +23,9 @@ PRODUCTION = {
 
 
 def check_deploy(tmp_path, **overrides) -> subprocess.CompletedProcess:
-    # DJANGO_ALLOW_ASYNC_UNSAFE is the browser tests' (tests/browser/conftest.py), never production's.
-    test_only = {"DEBUG", "SIMULATOR_ENABLED", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    # DJANGO_ALLOW_ASYNC_UNSAFE is the browser tests' (tests/browser/conftest.py), never production's;
+    # the test run's owner login (MIGRATE_DATABASE_URL, in CI) names its database, not PRODUCTION's.
+    test_only = {"DEBUG", "SIMULATOR_ENABLED", "DJANGO_ALLOW_ASYNC_UNSAFE", "MIGRATE_DATABASE_URL", "DATABASE_APP_ROLE"}
     env = {name: value for name, value in os.environ.items() if name not in test_only}
     env.update(PRODUCTION, GOVERNANCE_DATA_DIR=str(tmp_path), **overrides)
     return subprocess.run(
