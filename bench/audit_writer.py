@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import random
+import re
 import sys
 import time
 from collections import Counter
@@ -42,9 +43,9 @@ def setup_django() -> None:
 
 
 def describe(error: Exception) -> str:
-    """The error's class and the server's reason, without the connection string around it."""
-    text = " ".join(str(error).split())
-    return f"{type(error).__name__}: {text.rpartition('FATAL:')[2].strip()[:100]}"
+    """The error's class and the server's reason, without the address it failed to connect to."""
+    reason = re.sub(r"^connection failed: .*? failed: (FATAL: )?", "", " ".join(str(error).split()))
+    return f"{type(error).__name__}: {reason[:100]}"
 
 
 class Writer:
