@@ -19,6 +19,13 @@ One command (`make faults`, i.e. `.venv/bin/python bench/faults.py [options]`):
    accepted, rows, upstream creates, duplicates, lost, stuck, slowest time to a terminal
    state; exit 1 if any scenario lost, doubled or left a generation stuck.
 
+The `audit` scenario submits nothing: writer processes (bench/audit_writer.py) append audit
+events to one chain while PostgreSQL restarts, checkpoints are written before, during and
+after, and it prints one row: appends attempted, committed, failed (of which found committed
+after all, and retried), events in the chain, duplicates, lost, gaps, forks, checkpoints
+written/failed; exit 1 unless every committed append is in the chain once and
+`verify_audit --strict` holds the chain to every checkpoint.
+
 Redis and PostgreSQL are shared with others on this machine: their outages are brief and
 the services are always started again (try/finally), also on Ctrl-C.
 """
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import random
 import re
@@ -46,6 +54,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from audit_writer import ACTION as AUDIT_ACTION
 from submit import BIN, PG_HOST, PG_PORT, PG_USER, REDIS_HOST, REDIS_PORT, ROOT, BenchError, admin_sql, free_port, tail
 
 
@@ -80,6 +89,7 @@ CALM_PROFILE = {
     "read_timeout_seconds": 3.0,
 }
 SIMULATOR_READ_TIMEOUT = 10.0  # the simulator pack's provider read timeout
+GENESIS_HASH = "0" * 64  # the previous hash of the chain's first event (governance.audit.services)
 
 
 # --------------------------------------------------------------------------- processes
@@ -236,9 +246,9 @@ def ensure_redis() -> None:
     raise BenchError("Redis did not come back")
 
 
-def pg_cluster() -> list[str]:
+def pg_cluster(*options: str) -> list[str]:
     version = sorted(os.listdir("/etc/postgresql"))[0]
-    return ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main"]
+    return ["pg_ctlcluster", "--skip-systemctl-redirect", *options, version, "main"]
 
 
 def pg_up() -> bool:
@@ -432,14 +442,41 @@ def stop_redis(run: Run) -> None:
 
 
 def restart_postgres(run: Run) -> None:
+    """Restart the PostgreSQL server at 30% of the window, as `--postgres-fault` says."""
     if not run.at(0.3):
         return
+    fault = run.stack.args.postgres_fault
+    if fault == "cut-off":
+        cut_off_database(run)
+        return
+    # restart: a fast shutdown (sessions ended, open transactions rolled back); crash: an immediate one
+    # (the server processes quit at once) and crash recovery from the WAL when it starts again.
+    mode = "immediate" if fault == "crash" else "fast"
     try:
         began = time.monotonic()
-        subprocess.run([*pg_cluster(), "restart"], check=False, capture_output=True)
+        subprocess.run([*pg_cluster("--mode", mode), "restart"], check=False, capture_output=True)
     finally:
         ensure_postgres()
-        run.note(f"PostgreSQL restarted ({time.monotonic() - began:.1f} s)")
+        run.note(f"PostgreSQL restarted, {mode} shutdown ({time.monotonic() - began:.1f} s)")
+
+
+def cut_off_database(run: Run) -> None:
+    """End every session of the run's database and refuse new ones for `--postgres-outage` seconds.
+
+    The server stays up, so others using it at the same time see nothing: to try the
+    PostgreSQL scenarios on a shared server. Clients see what a restart shows them (their
+    connection ends, new ones are refused for a while), but no crash recovery happens.
+    """
+    name = run.stack.args.db_name
+    began = time.monotonic()
+    try:
+        admin_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        while time.monotonic() - began < run.stack.args.postgres_outage:
+            admin_sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+            time.sleep(0.2)
+    finally:
+        admin_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        run.note(f"database '{name}' cut off for {time.monotonic() - began:.1f} s (sessions ended, no new ones)")
 
 
 @dataclass
@@ -447,6 +484,7 @@ class Scenario:
     name: str
     title: str
     fault: Callable[[Run], None] | None = None
+    appends: bool = False  # audit appends from writer processes (run_audit), not submissions
     gateways: int = 1
     workers: int = 1
     profile: dict = field(default_factory=dict)
@@ -467,6 +505,7 @@ SCENARIOS = [
         read_timeout=1.0,
     ),
     Scenario("race", "2 web nodes, 3 workers, 1 beat", gateways=2, workers=3),
+    Scenario("audit", "audit appends by concurrent writers, PostgreSQL restarted", restart_postgres, appends=True),
 ]
 
 
@@ -697,6 +736,265 @@ def print_row(row: Row) -> None:
     )
 
 
+# --------------------------------------------------------------------------- the audit chain
+
+
+@dataclass
+class AuditWriter:
+    """One bench/audit_writer.py process: its own connection, its own events."""
+
+    index: int
+    popen: subprocess.Popen
+    report: Path
+    log: Path
+
+    def kill(self) -> None:
+        if self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait()
+
+
+@dataclass
+class Checkpoints:
+    """`manage.py audit_checkpoint` run as an operator or beat would, counting what it wrote and what failed."""
+
+    stack: Stack
+    written: int = 0
+    failed: int = 0
+    refusals: list[str] = field(default_factory=list)
+
+    def write(self, *, retry_for: float = 0.0) -> bool:
+        """Write one checkpoint, retrying for `retry_for` seconds while the database is away."""
+        give_up_at = time.monotonic() + retry_for
+        while True:
+            try:
+                done = subprocess.run(
+                    [sys.executable, str(ROOT / "manage.py"), "audit_checkpoint"],
+                    cwd=ROOT, env=self.stack.env, capture_output=True, text=True, timeout=120,
+                )  # fmt: skip
+            except subprocess.TimeoutExpired:
+                done = None
+            if done is not None and done.returncode == 0:
+                self.written += 1
+                return True
+            self.failed += 1
+            if done is not None and "No checkpoint written" in done.stderr:  # refused: the chain does not verify
+                self.refusals.append(done.stderr.strip().splitlines()[-1])
+                return False
+            if time.monotonic() >= give_up_at:
+                return False
+            time.sleep(0.5)
+
+    def keep_writing(self, run: Run) -> None:
+        """One checkpoint after another while the writers run; those tried while PostgreSQL is away fail."""
+        while not run.done.is_set():
+            self.write()
+            run.done.wait(0.5)
+
+
+@dataclass
+class AuditRow:
+    scenario: str
+    writers: int
+    per_writer: int
+    attempts: int = 0
+    committed: int = 0
+    failed: int = 0
+    found_committed: int = 0
+    events: int = 0
+    duplicates: int = 0
+    lost: int = 0
+    gaps: int = 0
+    forks: int = 0
+    checkpoints: int = 0
+    checkpoint_failures: int = 0
+    verification: str = ""
+    verified: bool = False
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def retried(self) -> int:
+        """Failed appends tried again: those not found committed, less those given up on."""
+        return max(0, self.failed - self.found_committed - (self.writers * self.per_writer - self.committed))
+
+    @property
+    def ok(self) -> bool:
+        counts = (self.duplicates, self.lost, self.gaps, self.forks)
+        complete = self.committed == self.events == self.writers * self.per_writer
+        return self.verified and complete and not any(counts) and not self.problems
+
+
+def start_writers(stack: Stack) -> list[AuditWriter]:
+    """Start the writer processes and wait until each has Django set up and a connection open."""
+    args = stack.args
+    writers = []
+    for index in range(args.audit_writers):
+        report, log = stack.tmp / f"audit-writer-{index}.json", stack.tmp / f"audit-writer-{index}.log"
+        command = [
+            sys.executable, str(ROOT / "bench" / "audit_writer.py"), "--writer", str(index),
+            "--writers", str(args.audit_writers), "--events", str(args.audit_events), "--rate", str(args.audit_rate),
+            "--run-id", stack.run_id, "--report", str(report),
+        ]  # fmt: skip
+        with open(log, "a") as log_file:
+            popen = subprocess.Popen(
+                command, cwd=ROOT, env=stack.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
+                text=True, start_new_session=True,
+            )  # fmt: skip
+        writers.append(AuditWriter(index, popen, report, log))
+    for writer in writers:
+        if writer.popen.stdout.readline().strip() != "ready":
+            raise BenchError(f"audit writer {writer.index} did not start:\n{tail(writer.log)}")
+    return writers
+
+
+def wait_for_writers(run: Run, writers: list[AuditWriter], row: AuditRow) -> list[dict]:
+    """Each writer's report; a writer that failed or outlived the deadline is a problem of the run."""
+    deadline = run.started + run.span + run.stack.args.deadline
+    reports = []
+    for writer in writers:
+        try:
+            writer.popen.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            writer.kill()
+        if writer.popen.returncode != 0 or not writer.report.exists():
+            print(f"    audit writer {writer.index} exited {writer.popen.returncode}:\n{tail(writer.log)}", flush=True)
+            row.problems.append(f"writer {writer.index} exited {writer.popen.returncode}")
+            continue
+        reports.append(json.loads(writer.report.read_text()))
+    return reports
+
+
+def count_appended(reports: list[dict], row: AuditRow) -> set[str]:
+    """Add the writers' tallies to the row; the event ids they saw committed."""
+    committed: set[str] = set()
+    errors: Counter = Counter()
+    for report in reports:
+        row.attempts += report["attempts"]
+        row.failed += report["failed"]
+        row.found_committed += report["found_committed"]
+        committed.update(report["committed"])
+        errors.update(report["errors"])
+        if report["gave_up"]:
+            row.problems.append(f"writer {report['writer']} gave up on {len(report['gave_up'])} events")
+    for error, times in errors.most_common(5):
+        print(f"    writers saw {times} x {error}", flush=True)
+    row.committed = len(committed)
+    return committed
+
+
+def check_chain(stack: Stack, row: AuditRow, committed: set[str]) -> None:
+    """The chain as the database holds it: our events once each, no sequence missing, every link holding."""
+    in_chain = dict(
+        sql(
+            stack,
+            "SELECT payload ->> 'event_id', count(*) FROM audit_auditevent WHERE action = %s GROUP BY 1",
+            (AUDIT_ACTION,),
+        )
+    )
+    expected = {f"{stack.run_id}/{w}/{n}" for w in range(row.writers) for n in range(row.per_writer)}
+    row.events = len(in_chain)
+    row.duplicates = sum(count - 1 for count in in_chain.values())
+    row.lost = len(committed - in_chain.keys())
+    if stray := len(in_chain.keys() - committed):
+        row.problems.append(f"{stray} events in the chain that no writer saw committed")
+    if unexpected := len(in_chain.keys() - expected):
+        row.problems.append(f"{unexpected} event ids in the chain that no writer was given")
+    ((count, top, parents),) = sql(
+        stack, "SELECT count(*), coalesce(max(sequence), 0), count(DISTINCT previous_hash) FROM audit_auditevent"
+    )
+    row.gaps = top - count
+    (broken_links,) = sql(
+        stack,
+        "SELECT count(*) FROM audit_auditevent e LEFT JOIN audit_auditevent p ON p.sequence = e.sequence - 1 "
+        "WHERE e.previous_hash <> coalesce(p.hash, CASE WHEN e.sequence = 1 THEN %s ELSE e.previous_hash END)",
+        (GENESIS_HASH,),
+    )[0]
+    row.forks = broken_links + (count - parents)  # a link to the wrong event, or two events after one
+    head = sql(stack, "SELECT sequence, hash FROM audit_auditchainhead")
+    last = sql(stack, "SELECT sequence, hash FROM audit_auditevent ORDER BY sequence DESC LIMIT 1")
+    if head != last:
+        row.problems.append(f"the chain head {head} is not the last event {last}")
+
+
+def verify_audit(stack: Stack, row: AuditRow) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "verify_audit", "--strict"],
+        cwd=ROOT, env=stack.env, capture_output=True, text=True,
+    )  # fmt: skip
+    row.verified = done.returncode == 0
+    lines = (done.stdout if row.verified else done.stderr).strip().splitlines()
+    row.verification = lines[-1] if lines else f"verify_audit exited {done.returncode}"
+
+
+def run_audit(stack: Stack, scenario: Scenario) -> AuditRow:
+    """Writers append to one chain while PostgreSQL restarts; checkpoints before, during and after."""
+    args = stack.args
+    total = args.audit_writers * args.audit_events
+    print(
+        f"\n== {scenario.name}: {scenario.title}, {args.audit_writers} writers x {args.audit_events} events "
+        f"at {args.audit_rate:g}/s",
+        flush=True,
+    )
+    row = AuditRow(scenario.name, args.audit_writers, args.audit_events)
+    run = Run(stack=stack, scenario=scenario, span=total / args.audit_rate)
+    checkpoints = Checkpoints(stack)
+    if not checkpoints.write(retry_for=60):
+        raise BenchError(f"no checkpoint could be written before the run: {checkpoints.refusals}")
+    writers = []
+    try:
+        writers = start_writers(stack)
+        go_at = time.time() + 0.2
+        run.started = time.monotonic() + 0.2
+        for writer in writers:
+            writer.popen.stdin.write(f"go {go_at}\n")
+            writer.popen.stdin.close()
+        helpers = [
+            threading.Thread(target=scenario.fault, args=(run,)),
+            threading.Thread(target=checkpoints.keep_writing, args=(run,)),
+        ]
+        for helper in helpers:
+            helper.start()
+        try:
+            reports = wait_for_writers(run, writers, row)
+        finally:
+            run.done.set()
+            for helper in helpers:
+                helper.join()
+        if not run.notes:
+            row.problems.append("the fault never struck: the writers finished first")
+        run.note(f"{args.audit_writers} writers done")
+    finally:
+        for writer in writers:
+            writer.kill()
+    if not checkpoints.write(retry_for=60):
+        row.problems.append("no checkpoint could be written after the run")
+    committed = count_appended(reports, row)
+    check_chain(stack, row, committed)
+    verify_audit(stack, row)
+    row.checkpoints, row.checkpoint_failures = checkpoints.written, checkpoints.failed
+    row.problems += [f"checkpoint refused: {refusal}" for refusal in checkpoints.refusals]
+    print(f"    verify_audit --strict: {row.verification}", flush=True)
+    return row
+
+
+AUDIT_HEADER = (
+    f"{'scenario':<10}{'writers':>9}{'attempts':>9}{'committed':>10}{'failed':>7}{'found':>6}{'retried':>8}"
+    f"{'events':>7}{'dupl.':>6}{'lost':>5}{'gaps':>5}{'forks':>6}{'checkpoints':>12}  verdict"
+)
+
+
+def print_audit_row(row: AuditRow) -> None:
+    checkpoints = f"{row.checkpoints}/{row.checkpoint_failures}"
+    print(
+        f"{row.scenario:<10}{f'{row.writers}x{row.per_writer}':>9}{row.attempts:>9}{row.committed:>10}"
+        f"{row.failed:>7}{row.found_committed:>6}{row.retried:>8}{row.events:>7}{row.duplicates:>6}"
+        f"{row.lost:>5}{row.gaps:>5}{row.forks:>6}{checkpoints:>12}  "
+        f"{'OK' if row.ok else 'FAIL'}" + (f"  ({'; '.join(row.problems)})" if row.problems else ""),
+        flush=True,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     names = [scenario.name for scenario in SCENARIOS]
@@ -715,6 +1013,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deadline", type=float, default=600.0, help="Seconds to wait for terminal states.")
     parser.add_argument(
         "--upstream", choices=sorted(UPSTREAMS), default="sora", help="The provider the submissions reach."
+    )
+    parser.add_argument(
+        "--postgres-fault",
+        choices=("restart", "crash", "cut-off"),
+        default="restart",
+        help="restart: restart the PostgreSQL server (pg_ctlcluster, fast shutdown). crash: the same with an "
+        "immediate shutdown, so it starts with crash recovery. cut-off: end this run's database sessions and "
+        "refuse new ones for --postgres-outage s, the server staying up (for a shared server).",
+    )
+    parser.add_argument("--postgres-outage", type=float, default=3.0, help="Seconds of a cut-off (default 3).")
+    parser.add_argument("--audit-writers", type=int, default=8, help="audit: writer processes (default 8).")
+    parser.add_argument("--audit-events", type=int, default=250, help="audit: events per writer (default 250).")
+    parser.add_argument(
+        "--audit-rate", type=float, default=100.0, help="audit: appends per second, all writers (default 100)."
     )
     parser.add_argument("--db-name", default="governance_faults")
     parser.add_argument("--owner-role", default="", help=f"Owns the database and runs migrate (default {PG_USER}).")
@@ -736,6 +1048,7 @@ def main(argv: list[str] | None = None) -> int:
     stack.run_id = f"faults-{int(time.time())}"
     began = time.monotonic()
     rows: list[Row] = []
+    audit_rows: list[AuditRow] = []
     try:
         check_services()
         print(
@@ -745,13 +1058,23 @@ def main(argv: list[str] | None = None) -> int:
         )
         prepare(stack)
         for scenario in SCENARIOS:
-            if scenario.name in chosen:
+            if scenario.name in chosen and scenario.appends:
+                audit_rows.append(run_audit(stack, scenario))
+                print_audit_row(audit_rows[-1])
+            elif scenario.name in chosen:
                 rows.append(run_scenario(stack, scenario))
                 print_row(rows[-1])
-        print(f"\n{args.submissions} submissions per scenario, {time.monotonic() - began:.0f} s in all\n{HEADER}")
-        for row in rows:
-            print_row(row)
-        return 0 if all(row.ok for row in rows) else 1
+        count = len(rows) + len(audit_rows)
+        print(f"\n{count} scenario{'s' * (count != 1)}, {time.monotonic() - began:.0f} s in all")
+        if rows:
+            print(f"{args.submissions} submissions per scenario\n{HEADER}")
+            for row in rows:
+                print_row(row)
+        if audit_rows:
+            print(AUDIT_HEADER)
+            for row in audit_rows:
+                print_audit_row(row)
+        return 0 if all(row.ok for row in [*rows, *audit_rows]) else 1
     except BenchError as error:
         print(f"\nfaults: {error}", file=sys.stderr)
         return 2
@@ -770,6 +1093,9 @@ def cleanup(stack: Stack) -> None:
         ensure_redis()
     with contextlib.suppress(Exception):
         ensure_postgres()
+    if stack.db_created:  # a cut-off interrupted half-way must not leave the database refusing connections
+        with contextlib.suppress(Exception):
+            admin_sql(f'ALTER DATABASE "{stack.args.db_name}" ALLOW_CONNECTIONS true')
     if stack.args.keep:
         print(f"Kept database '{stack.args.db_name}' and {stack.tmp}")
         return
