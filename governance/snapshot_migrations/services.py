@@ -354,6 +354,12 @@ def sign_off_refusal(plan: MigrationPlan, step: ChecklistStep, user) -> PlanRefu
         return PlanRefused("own_plan", "You edited this plan; someone else must sign it off (four-eyes).")
     if step.evidence_by_id == user.pk:
         return PlanRefused("own_evidence", "You wrote this step's evidence; someone else must sign it off (four-eyes).")
+    if user.pk in verdict_givers(step):
+        message = (
+            "You judged this plan's comparison pairs, which are this step's evidence; "
+            "someone else must sign it off (four-eyes)."
+        )
+        return PlanRefused("own_evidence", message)
     if not permissions.has_role(user, plan.project, step.required_role):
         return PlanRefused("role", f"This step needs the {step.required_role} role in {plan.project.slug}.")
     named = list(step.approvers.all())
@@ -378,6 +384,17 @@ def _record_sign_off(plan: MigrationPlan, step: ChecklistStep, user, decision: s
     return signed
 
 
+def verdict_givers(step: ChecklistStep) -> set[int]:
+    """Who judged the plan's comparison pairs, when they are `step`'s evidence (a prompt compatibility step).
+
+    A verdict is evidence: its giver is an author of the step, as whoever wrote its text is.
+    Reads the plan's comparisons through `step.plan`, so a prefetch of them serves every step.
+    """
+    if step.kind != StepKind.COMPATIBILITY:
+        return set()
+    return {pair.verdict_by_id for pair in step.plan.comparisons.all() if pair.verdict_by_id is not None}
+
+
 def approvals(step: ChecklistStep) -> list[SignOff]:
     return [s for s in step.sign_offs.all() if s.reset_at is None and s.decision == SignOff.Decision.APPROVE]
 
@@ -397,7 +414,8 @@ def signers_needed(plan: MigrationPlan) -> set:
         signed = {s.user_id for s in step.sign_offs.all() if s.reset_at is None}
         named = list(step.approvers.all())
         candidates = named or [m.user for m in members if Role.rank(m.role) >= Role.rank(step.required_role)]
-        people |= {u for u in candidates if u.pk not in proposers | {step.evidence_by_id} and u.pk not in signed}
+        authors = {step.evidence_by_id, *verdict_givers(step)}
+        people |= {u for u in candidates if u.pk not in proposers | authors and u.pk not in signed}
     return people
 
 
@@ -697,7 +715,10 @@ def record_benchmark(*, plan: MigrationPlan, user) -> ChecklistStep:
 
 @refusals_audited
 def judge_pair(*, plan: MigrationPlan, pair: ComparisonPair, user, verdict: str) -> ComparisonPair:
-    """A reviewer's verdict on one pair; the verdicts become the compatibility step's evidence."""
+    """A reviewer's verdict on one finished pair; the verdicts become the compatibility step's evidence.
+
+    Whoever gives one is thereby an author of that evidence and does not sign the step off (`verdict_givers`).
+    """
     plan = _locked(plan)
     _require_state(plan, user, "judge a comparison", MigrationPlan.EDITABLE)
     if not permissions.may(user, plan.project, permissions.JUDGE_COMPARISON) or plan.proposed_by(user):
@@ -705,6 +726,13 @@ def judge_pair(*, plan: MigrationPlan, pair: ComparisonPair, user, verdict: str)
         _refuse(plan, user, "judge a comparison", "role", message)
     if pair.plan_id != plan.pk or verdict not in ComparisonPair.Verdict.values:
         _refuse(plan, user, "judge a comparison", "bad_verdict", "Choose equivalent, better, worse or broken.")
+    pair = ComparisonPair.objects.select_related("baseline", "candidate").get(pk=pair.pk)  # its runs as they are now
+    if not pair.is_finished:
+        message = (
+            f"This pair's runs have not both finished (baseline {pair.baseline.get_status_display().lower()}, "
+            f"candidate {pair.candidate.get_status_display().lower()}); judge it once they have."
+        )
+        _refuse(plan, user, "judge a comparison", "unfinished", message)
     pair.verdict, pair.verdict_by = verdict, user
     pair.save(update_fields=["verdict", "verdict_by"])
     _audit(plan, "migration.comparison_judged", Actor.for_user(user), prompt=pair.prompt[:100], verdict=verdict)
