@@ -129,6 +129,7 @@ def revise_policy(
         provider=provider,
         reason=reason,
         created_by=created_by,
+        written_by_plan=through_plan.pk if through_plan is not None else None,
         **values,
     )
     record_event(

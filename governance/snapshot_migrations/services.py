@@ -557,7 +557,8 @@ def roll_back(
 ) -> MigrationPlan:
     """Restore the from-snapshot and clear the canary, effective for the next generation and queued ones.
 
-    `user` None is the health gate rolling back by itself.
+    `user` None is the health gate rolling back by itself. A plan superseded by a later plan never rolls
+    back (that would undo the later one): a person is refused, the health gate records why it did not.
     """
     now = now or timezone.now()
     plan = _locked(plan)
@@ -570,6 +571,10 @@ def roll_back(
             _refuse(
                 plan, user, "roll back", "role", f"Rolling back needs {permissions.role_needed(permissions.ROLL_BACK)}."
             )
+    if (later := plan.superseded_by()) is not None:
+        if user is None:
+            return _keep_superseded(plan, later, reason, figures or {})
+        _refuse(plan, user, "roll back", "superseded", superseded_words(plan, later), superseded_by=later.pk)
     baseline = plan.baseline_policy or {"default_model": plan.from_snapshot, "allowed_snapshots": [plan.from_snapshot]}
     provider_id = baseline.get("provider_id") or current_revision(plan.environment).provider_id
     revise_policy(
@@ -587,6 +592,23 @@ def roll_back(
     plan.finished_at = now
     _transition(plan, State.ROLLED_BACK, actor, reason=reason, percent=plan.stage_percent, figures=figures or {})
     _tell(_plan_people(plan) | _admins(plan.project), plan, "Migration rolled back", reason)
+    return plan
+
+
+def superseded_words(plan: MigrationPlan, later: MigrationPlan) -> str:
+    """Why a superseded plan does not roll back, for the refusal and the plan's page."""
+    return (
+        f"Plan #{later.pk} ({later.from_snapshot} → {later.to_snapshot}) has moved {plan.environment} on since; "
+        f"rolling plan #{plan.pk} back would silently undo it. Only the plan whose policy revision is in force "
+        f"may roll back: roll back plan #{later.pk}, or write a new plan."
+    )
+
+
+def _keep_superseded(plan: MigrationPlan, later: MigrationPlan, reason: str, figures: dict) -> MigrationPlan:
+    """The health gate would roll back a plan another plan has superseded: it does not, and says so."""
+    why = superseded_words(plan, later)
+    _audit(plan, "migration.rollback_skipped", Actor.system("health gate"), reason=reason, why=why, figures=figures)
+    _tell(_plan_people(plan) | _admins(plan.project), plan, "Automatic rollback not done: plan superseded", why)
     return plan
 
 
