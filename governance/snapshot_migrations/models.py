@@ -214,7 +214,8 @@ class ChecklistStep(models.Model):
 
 
 class SignOff(models.Model):
-    """One person's approval or rejection of one step; reset (kept, no longer counted) when the plan is edited."""
+    """One person's approval or rejection of one step; reset (kept, no longer counted) when the plan is edited,
+    or when its signer leaves the project or loses the step's role before the rollout starts."""
 
     class Decision(models.TextChoices):
         APPROVE = "approve", "Approve"
@@ -227,6 +228,8 @@ class SignOff(models.Model):
     plan_version = models.PositiveIntegerField()
     created_at = models.DateTimeField(default=timezone.now)
     reset_at = models.DateTimeField(null=True, blank=True)
+    # Why it stopped counting, when not because the plan or the step's evidence changed (the signer left, say).
+    reset_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["step", "created_at", "pk"]

@@ -419,6 +419,51 @@ def signers_needed(plan: MigrationPlan) -> set:
     return people
 
 
+NOT_STARTED = [State.IN_REVIEW, State.APPROVED]
+
+
+@transaction.atomic
+def withdraw_sign_offs(*, project: Project, user, role: str | None, actor: Actor) -> int:
+    """`user` left `project` (`role` None) or now has `role`: their sign-offs of plans not started yet that they
+    could no longer give stop counting. Returns how many.
+
+    Runs in the membership change's own transaction (through `projects.signals.membership_changed`), so
+    each withdrawn sign-off's audit event commits with the change. A sign-off is kept on record, reset with
+    the reason; an approved plan missing a sign-off now returns to review, and the plan's people are told.
+    """
+    counted = SignOff.objects.filter(
+        user=user, reset_at__isnull=True, step__plan__project=project, step__plan__state__in=NOT_STARTED
+    )
+    plan_ids = set(counted.values_list("step__plan_id", flat=True))
+    withdrawn = 0
+    for plan in MigrationPlan.objects.filter(pk__in=plan_ids).order_by("pk"):
+        withdrawn += _withdraw_from_plan(_locked(plan), user, role, actor)
+    return withdrawn
+
+
+def _withdraw_from_plan(plan: MigrationPlan, user, role: str | None, actor: Actor) -> int:
+    if plan.state not in NOT_STARTED:
+        return 0
+    name = user.get_username()
+    change = f"{name} left {plan.project.slug}" if role is None else f"{name} is now {role}"
+    signed = SignOff.objects.filter(step__plan=plan, user=user, reset_at__isnull=True).select_related("step")
+    gone = [s for s in signed if not permissions.has_role(user, plan.project, s.step.required_role)]
+    for sign_off in gone:
+        why = change if role is None else f"{change}, below the {sign_off.step.required_role} role the step needs"
+        sign_off.reset_at, sign_off.reset_reason = timezone.now(), f"no longer counts: {why}"
+        sign_off.save(update_fields=["reset_at", "reset_reason"])
+        _audit(plan, "migration.sign_off_withdrawn", actor, step=sign_off.step.title, signer=name, why=why)
+    if not gone:
+        return 0
+    steps = ", ".join(f"“{title}”" for title in dict.fromkeys(sign_off.step.title for sign_off in gone))
+    body = f"{name}'s sign-off of {steps} no longer counts: {change}."
+    if plan.state == State.APPROVED and not all(step_done(step) for step in plan.steps.all()):
+        _transition(plan, State.IN_REVIEW, actor, reason=body)
+        body += " The plan is back in review and needs that sign-off again, from someone else."
+    _tell((_plan_people(plan) | signers_needed(plan)) - {user}, plan, "A sign-off no longer counts", body)
+    return len(gone)
+
+
 # Rollout
 
 
