@@ -108,7 +108,7 @@ def revise_policy(
     """
     if not reason.strip():
         raise ValidationError({"reason": "Say why the policy changes."})
-    _lock(environment)
+    lock_policy(environment)
     previous = current_revision(environment)
     if environment.protected and previous is not None and through_plan is None:
         raise ProtectedEnvironmentError(
@@ -147,11 +147,13 @@ def revise_policy(
     return revision
 
 
-def _lock(environment) -> None:
+def lock_policy(environment) -> None:
     """Queue writers of one environment's policy on its row, so each reads the revision the one before it wrote.
 
     Without it, two revisions at once (two first policies, say) both read the same newest number and the
-    second fails on the unique revision number. On SQLite every transaction already takes the write lock.
+    second fails on the unique revision number. A caller that decides on the revision in force before it
+    writes the next one takes it first, in its own transaction. On SQLite every transaction already holds
+    the write lock.
     """
     list(Environment.objects.select_for_update().filter(pk=environment.pk).values_list("pk", flat=True))
 

@@ -22,7 +22,7 @@ from governance.generations.submissions import parse_submission
 from governance.notifications.services import notify
 from governance.policies.engine import ComparisonRun, Operation
 from governance.policies.selectors import current_revision
-from governance.policies.services import revise_policy
+from governance.policies.services import lock_policy, revise_policy
 from governance.projects import permissions
 from governance.projects.models import Environment, Membership, Project, Role
 from governance.snapshot_migrations import health
@@ -616,6 +616,7 @@ def roll_back(
             _refuse(
                 plan, user, "roll back", "role", f"Rolling back needs {permissions.role_needed(permissions.ROLL_BACK)}."
             )
+    lock_policy(plan.environment)  # no later plan writes a revision between this check and the rollback's
     if (later := plan.superseded_by()) is not None:
         if user is None:
             return _keep_superseded(plan, later, reason, figures or {})
