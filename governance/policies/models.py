@@ -42,6 +42,9 @@ class PolicyRevision(models.Model):
         null=True, blank=True, help_text="Empty means every operation the snapshot supports."
     )
     reason = models.TextField()
+    # The migration plan (its number, #N) that wrote the revision; empty for a direct edit. A number, not a key:
+    # plans live in a layer above policies. It tells which plan's revision is in force (only that one rolls back).
+    written_by_plan = models.PositiveIntegerField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -13,6 +13,7 @@ from governance.catalog.selectors import load_catalog_view
 from governance.policies import engine
 from governance.policies.models import BudgetUsage, PolicyRevision
 from governance.policies.selectors import current_revision, month_start
+from governance.projects.models import Environment
 
 POLICY_FIELDS = [
     "default_model",
@@ -107,6 +108,7 @@ def revise_policy(
     """
     if not reason.strip():
         raise ValidationError({"reason": "Say why the policy changes."})
+    lock_policy(environment)
     previous = current_revision(environment)
     if environment.protected and previous is not None and through_plan is None:
         raise ProtectedEnvironmentError(
@@ -127,6 +129,7 @@ def revise_policy(
         provider=provider,
         reason=reason,
         created_by=created_by,
+        written_by_plan=through_plan.pk if through_plan is not None else None,
         **values,
     )
     record_event(
@@ -142,6 +145,17 @@ def revise_policy(
         },
     )
     return revision
+
+
+def lock_policy(environment) -> None:
+    """Queue writers of one environment's policy on its row, so each reads the revision the one before it wrote.
+
+    Without it, two revisions at once (two first policies, say) both read the same newest number and the
+    second fails on the unique revision number. A caller that decides on the revision in force before it
+    writes the next one takes it first, in its own transaction. On SQLite every transaction already holds
+    the write lock.
+    """
+    list(Environment.objects.select_for_update().filter(pk=environment.pk).values_list("pk", flat=True))
 
 
 def _diff(previous: PolicyRevision | None, revision: PolicyRevision) -> dict:

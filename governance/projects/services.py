@@ -17,6 +17,7 @@ from governance.projects.models import (
     generate_api_key,
     hash_api_key,
 )
+from governance.projects.signals import membership_changed
 
 
 @transaction.atomic
@@ -119,6 +120,7 @@ def set_membership(*, project: Project, user, role: str, actor: Actor) -> Member
             project=project,
             payload={"user": user.get_username(), "from": previous, "to": role},
         )
+        membership_changed.send(Membership, project=project, user=user, role_before=previous, role=role, actor=actor)
     return membership
 
 
@@ -300,3 +302,11 @@ def remove_member(*, membership: Membership, actor: Actor) -> None:
         payload={"user": membership.user.get_username(), "from": membership.role, "to": None},
     )
     membership.delete()
+    membership_changed.send(
+        Membership,
+        project=membership.project,
+        user=membership.user,
+        role_before=membership.role,
+        role=None,
+        actor=actor,
+    )

@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.functional import cached_property
 
+from governance.policies.models import PolicyRevision
 from governance.projects.models import Role
 
 DEFAULT_STAGES = [10, 50, 100]
@@ -157,6 +158,19 @@ class MigrationPlan(models.Model):
             return None
         return self.stage_started_at + self.observation_window
 
+    def superseded_by(self) -> "MigrationPlan | None":
+        """The later plan that moved this plan's environment on, or None while this plan's revision is in force.
+
+        That is the first other plan to write a policy revision of the environment after this plan's own last
+        one. A plan that never wrote one (not started) is superseded by nothing. Direct edits of an unprotected
+        environment's policy supersede no plan: they are not a migration.
+        """
+        revisions = PolicyRevision.objects.filter(environment_id=self.environment_id, written_by_plan__isnull=False)
+        own_last = revisions.filter(written_by_plan=self.pk).order_by("-number").values_list("number", flat=True)
+        later = revisions.exclude(written_by_plan=self.pk).filter(number__gt=models.Subquery(own_last[:1]))
+        later_plan = later.order_by("number").values_list("written_by_plan", flat=True).first()
+        return MigrationPlan.objects.filter(pk=later_plan).first() if later_plan is not None else None
+
     def may_change_policy_of(self, environment) -> bool:
         """Whether this plan may write `environment`'s policy now (asked by `revise_policy`)."""
         return environment.pk == self.environment_id and self.state in (
@@ -200,7 +214,8 @@ class ChecklistStep(models.Model):
 
 
 class SignOff(models.Model):
-    """One person's approval or rejection of one step; reset (kept, no longer counted) when the plan is edited."""
+    """One person's approval or rejection of one step; reset (kept, no longer counted) when the plan is edited,
+    or when its signer leaves the project or loses the step's role before the rollout starts."""
 
     class Decision(models.TextChoices):
         APPROVE = "approve", "Approve"
@@ -213,6 +228,8 @@ class SignOff(models.Model):
     plan_version = models.PositiveIntegerField()
     created_at = models.DateTimeField(default=timezone.now)
     reset_at = models.DateTimeField(null=True, blank=True)
+    # Why it stopped counting, when not because the plan or the step's evidence changed (the signer left, say).
+    reset_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["step", "created_at", "pk"]

@@ -10,7 +10,7 @@ from governance.projects import permissions
 from governance.projects.models import Membership, Role
 from governance.snapshot_migrations import health
 from governance.snapshot_migrations.models import ChecklistStep, ComparisonPair, MigrationPlan, SignOff
-from governance.snapshot_migrations.services import approvals, sign_off_refusal, step_done
+from governance.snapshot_migrations.services import approvals, sign_off_refusal, step_done, verdict_givers
 
 
 def plans_of(project) -> QuerySet:
@@ -23,7 +23,7 @@ def plan_with_checklist(project, plan_id: int) -> MigrationPlan | None:
     return (
         MigrationPlan.objects.filter(project=project, pk=plan_id)
         .select_related("project", "environment", "author")
-        .prefetch_related(Prefetch("steps", queryset=steps))
+        .prefetch_related(Prefetch("steps", queryset=steps), "comparisons")
         .first()
     )
 
@@ -40,7 +40,7 @@ def awaiting_sign_off(user) -> list[tuple[MigrationPlan, list[ChecklistStep]]]:
     waiting = []
     roles: dict[int, str | None] = {}
     for plan in plans.select_related("project", "environment", "author").prefetch_related(
-        "steps__approvers", "steps__sign_offs"
+        "steps__approvers", "steps__sign_offs", "comparisons"
     ):
         if plan.project_id not in roles:
             roles[plan.project_id] = permissions.project_role(user, plan.project)
@@ -54,7 +54,7 @@ def _may_sign_now(step: ChecklistStep, user, role: str | None) -> bool:
     """`sign_off_refusal`'s rules for a plan already known to be in review and not the user's, from prefetched rows."""
     if step_done(step) or role is None or Role.rank(role) < Role.rank(step.required_role):
         return False
-    if step.evidence_by_id == user.pk:
+    if step.evidence_by_id == user.pk or user.pk in verdict_givers(step):
         return False
     named = list(step.approvers.all())
     if named and user not in named:

@@ -22,7 +22,7 @@ from governance.generations.submissions import parse_submission
 from governance.notifications.services import notify
 from governance.policies.engine import ComparisonRun, Operation
 from governance.policies.selectors import current_revision
-from governance.policies.services import revise_policy
+from governance.policies.services import lock_policy, revise_policy
 from governance.projects import permissions
 from governance.projects.models import Environment, Membership, Project, Role
 from governance.snapshot_migrations import health
@@ -354,6 +354,12 @@ def sign_off_refusal(plan: MigrationPlan, step: ChecklistStep, user) -> PlanRefu
         return PlanRefused("own_plan", "You edited this plan; someone else must sign it off (four-eyes).")
     if step.evidence_by_id == user.pk:
         return PlanRefused("own_evidence", "You wrote this step's evidence; someone else must sign it off (four-eyes).")
+    if user.pk in verdict_givers(step):
+        message = (
+            "You judged this plan's comparison pairs, which are this step's evidence; "
+            "someone else must sign it off (four-eyes)."
+        )
+        return PlanRefused("own_evidence", message)
     if not permissions.has_role(user, plan.project, step.required_role):
         return PlanRefused("role", f"This step needs the {step.required_role} role in {plan.project.slug}.")
     named = list(step.approvers.all())
@@ -378,6 +384,17 @@ def _record_sign_off(plan: MigrationPlan, step: ChecklistStep, user, decision: s
     return signed
 
 
+def verdict_givers(step: ChecklistStep) -> set[int]:
+    """Who judged the plan's comparison pairs, when they are `step`'s evidence (a prompt compatibility step).
+
+    A verdict is evidence: its giver is an author of the step, as whoever wrote its text is.
+    Reads the plan's comparisons through `step.plan`, so a prefetch of them serves every step.
+    """
+    if step.kind != StepKind.COMPATIBILITY:
+        return set()
+    return {pair.verdict_by_id for pair in step.plan.comparisons.all() if pair.verdict_by_id is not None}
+
+
 def approvals(step: ChecklistStep) -> list[SignOff]:
     return [s for s in step.sign_offs.all() if s.reset_at is None and s.decision == SignOff.Decision.APPROVE]
 
@@ -397,8 +414,54 @@ def signers_needed(plan: MigrationPlan) -> set:
         signed = {s.user_id for s in step.sign_offs.all() if s.reset_at is None}
         named = list(step.approvers.all())
         candidates = named or [m.user for m in members if Role.rank(m.role) >= Role.rank(step.required_role)]
-        people |= {u for u in candidates if u.pk not in proposers | {step.evidence_by_id} and u.pk not in signed}
+        authors = {step.evidence_by_id, *verdict_givers(step)}
+        people |= {u for u in candidates if u.pk not in proposers | authors and u.pk not in signed}
     return people
+
+
+NOT_STARTED = [State.IN_REVIEW, State.APPROVED]
+
+
+@transaction.atomic
+def withdraw_sign_offs(*, project: Project, user, role: str | None, actor: Actor) -> int:
+    """`user` left `project` (`role` None) or now has `role`: their sign-offs of plans not started yet that they
+    could no longer give stop counting. Returns how many.
+
+    Runs in the membership change's own transaction (through `projects.signals.membership_changed`), so
+    each withdrawn sign-off's audit event commits with the change. A sign-off is kept on record, reset with
+    the reason; an approved plan missing a sign-off now returns to review, and the plan's people are told.
+    """
+    counted = SignOff.objects.filter(
+        user=user, reset_at__isnull=True, step__plan__project=project, step__plan__state__in=NOT_STARTED
+    )
+    plan_ids = set(counted.values_list("step__plan_id", flat=True))
+    withdrawn = 0
+    for plan in MigrationPlan.objects.filter(pk__in=plan_ids).order_by("pk"):
+        withdrawn += _withdraw_from_plan(_locked(plan), user, role, actor)
+    return withdrawn
+
+
+def _withdraw_from_plan(plan: MigrationPlan, user, role: str | None, actor: Actor) -> int:
+    if plan.state not in NOT_STARTED:
+        return 0
+    name = user.get_username()
+    change = f"{name} left {plan.project.slug}" if role is None else f"{name} is now {role}"
+    signed = SignOff.objects.filter(step__plan=plan, user=user, reset_at__isnull=True).select_related("step")
+    gone = [s for s in signed if not permissions.has_role(user, plan.project, s.step.required_role)]
+    for sign_off in gone:
+        why = change if role is None else f"{change}, below the {sign_off.step.required_role} role the step needs"
+        sign_off.reset_at, sign_off.reset_reason = timezone.now(), f"no longer counts: {why}"
+        sign_off.save(update_fields=["reset_at", "reset_reason"])
+        _audit(plan, "migration.sign_off_withdrawn", actor, step=sign_off.step.title, signer=name, why=why)
+    if not gone:
+        return 0
+    steps = ", ".join(f"“{title}”" for title in dict.fromkeys(sign_off.step.title for sign_off in gone))
+    body = f"{name}'s sign-off of {steps} no longer counts: {change}."
+    if plan.state == State.APPROVED and not all(step_done(step) for step in plan.steps.all()):
+        _transition(plan, State.IN_REVIEW, actor, reason=body)
+        body += " The plan is back in review and needs that sign-off again, from someone else."
+    _tell((_plan_people(plan) | signers_needed(plan)) - {user}, plan, "A sign-off no longer counts", body)
+    return len(gone)
 
 
 # Rollout
@@ -539,7 +602,8 @@ def roll_back(
 ) -> MigrationPlan:
     """Restore the from-snapshot and clear the canary, effective for the next generation and queued ones.
 
-    `user` None is the health gate rolling back by itself.
+    `user` None is the health gate rolling back by itself. A plan superseded by a later plan never rolls
+    back (that would undo the later one): a person is refused, the health gate records why it did not.
     """
     now = now or timezone.now()
     plan = _locked(plan)
@@ -552,6 +616,11 @@ def roll_back(
             _refuse(
                 plan, user, "roll back", "role", f"Rolling back needs {permissions.role_needed(permissions.ROLL_BACK)}."
             )
+    lock_policy(plan.environment)  # no later plan writes a revision between this check and the rollback's
+    if (later := plan.superseded_by()) is not None:
+        if user is None:
+            return _keep_superseded(plan, later, reason, figures or {})
+        _refuse(plan, user, "roll back", "superseded", superseded_words(plan, later), superseded_by=later.pk)
     baseline = plan.baseline_policy or {"default_model": plan.from_snapshot, "allowed_snapshots": [plan.from_snapshot]}
     provider_id = baseline.get("provider_id") or current_revision(plan.environment).provider_id
     revise_policy(
@@ -569,6 +638,23 @@ def roll_back(
     plan.finished_at = now
     _transition(plan, State.ROLLED_BACK, actor, reason=reason, percent=plan.stage_percent, figures=figures or {})
     _tell(_plan_people(plan) | _admins(plan.project), plan, "Migration rolled back", reason)
+    return plan
+
+
+def superseded_words(plan: MigrationPlan, later: MigrationPlan) -> str:
+    """Why a superseded plan does not roll back, for the refusal and the plan's page."""
+    return (
+        f"Plan #{later.pk} ({later.from_snapshot} → {later.to_snapshot}) has moved {plan.environment} on since; "
+        f"rolling plan #{plan.pk} back would silently undo it. Only the plan whose policy revision is in force "
+        f"may roll back: roll back plan #{later.pk}, or write a new plan."
+    )
+
+
+def _keep_superseded(plan: MigrationPlan, later: MigrationPlan, reason: str, figures: dict) -> MigrationPlan:
+    """The health gate would roll back a plan another plan has superseded: it does not, and says so."""
+    why = superseded_words(plan, later)
+    _audit(plan, "migration.rollback_skipped", Actor.system("health gate"), reason=reason, why=why, figures=figures)
+    _tell(_plan_people(plan) | _admins(plan.project), plan, "Automatic rollback not done: plan superseded", why)
     return plan
 
 
@@ -697,7 +783,10 @@ def record_benchmark(*, plan: MigrationPlan, user) -> ChecklistStep:
 
 @refusals_audited
 def judge_pair(*, plan: MigrationPlan, pair: ComparisonPair, user, verdict: str) -> ComparisonPair:
-    """A reviewer's verdict on one pair; the verdicts become the compatibility step's evidence."""
+    """A reviewer's verdict on one finished pair; the verdicts become the compatibility step's evidence.
+
+    Whoever gives one is thereby an author of that evidence and does not sign the step off (`verdict_givers`).
+    """
     plan = _locked(plan)
     _require_state(plan, user, "judge a comparison", MigrationPlan.EDITABLE)
     if not permissions.may(user, plan.project, permissions.JUDGE_COMPARISON) or plan.proposed_by(user):
@@ -705,6 +794,13 @@ def judge_pair(*, plan: MigrationPlan, pair: ComparisonPair, user, verdict: str)
         _refuse(plan, user, "judge a comparison", "role", message)
     if pair.plan_id != plan.pk or verdict not in ComparisonPair.Verdict.values:
         _refuse(plan, user, "judge a comparison", "bad_verdict", "Choose equivalent, better, worse or broken.")
+    pair = ComparisonPair.objects.select_related("baseline", "candidate").get(pk=pair.pk)  # its runs as they are now
+    if not pair.is_finished:
+        message = (
+            f"This pair's runs have not both finished (baseline {pair.baseline.get_status_display().lower()}, "
+            f"candidate {pair.candidate.get_status_display().lower()}); judge it once they have."
+        )
+        _refuse(plan, user, "judge a comparison", "unfinished", message)
     pair.verdict, pair.verdict_by = verdict, user
     pair.save(update_fields=["verdict", "verdict_by"])
     _audit(plan, "migration.comparison_judged", Actor.for_user(user), prompt=pair.prompt[:100], verdict=verdict)

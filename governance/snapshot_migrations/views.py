@@ -254,6 +254,7 @@ def _render_plan(request: HttpRequest, plan: MigrationPlan, role: str, *, refusa
         "benchmark": selectors.benchmark(plan),
         "health_charts": health_charts(plan, now),
         "window_left": (ends - now) if ends and ends > now else None,
+        "superseded_by": plan.superseded_by(),
         "refusal": refusal,
         "may": permissions.allowed_actions(role),
         "is_author": request.user.pk == plan.author_id,

@@ -15,12 +15,15 @@ from django.contrib.sessions.models import Session
 
 from governance.audit.models import AuditChainHead, AuditEvent
 from governance.catalog.models import Snapshot
+from governance.generations import worker
 from governance.lifecycle.services import create_webhook
 from governance.projects.models import AUDITOR_GROUP, ApiKey, Membership, Role
+from governance.simulator.models import SimulatorProfile
 from governance.snapshot_migrations import services as plans
 from governance.snapshot_migrations.models import MigrationPlan
 from tests.factories import NEW, OLD, SYSTEM, make_api_key, make_environment, make_member, make_project, make_user
 from tests.generations.conftest import Api
+from tests.upstream_transport import simulator_transport, use_transport
 
 MARK = "shopsecret"
 ANONYMOUS = "anonymous"
@@ -57,6 +60,20 @@ class TwoProjects:
     video_id: str = ""
 
 
+def _finished(pair):
+    """The pair with both runs completed on the simulator in-process, so that it may be judged."""
+    for snapshot in (OLD, NEW):
+        SimulatorProfile.objects.update_or_create(snapshot=snapshot, defaults={"latency_seconds": 0, "failure_rate": 0})
+    with use_transport(simulator_transport()):
+        for run in (pair.baseline, pair.candidate):
+            for _ in range(10):
+                if worker.advance(run.pk).countdown is None:
+                    break
+    pair.refresh_from_db()
+    assert pair.is_finished
+    return pair
+
+
 def build() -> TwoProjects:
     shop, rival = make_project("shop", name=f"{MARK} Shop"), make_project("rival")
     users = {"stranger": make_user(), "superuser": make_user(is_staff=True, is_superuser=True)}
@@ -86,7 +103,7 @@ def build() -> TwoProjects:
 
     author = users["author"]
     draft = _plan(environments["development"], author, users)
-    pair = plans.run_comparison(plan=draft, user=author)[0]
+    pair = _finished(plans.run_comparison(plan=draft, user=author)[0])
     in_review = _plan(environments["staging"], author, users)
     plans.submit_for_review(plan=in_review, user=author)
     approved = _approved(_plan(environments["testing"], author, users), users)

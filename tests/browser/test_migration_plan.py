@@ -6,11 +6,14 @@ import pytest
 import time_machine
 from playwright.sync_api import expect
 
+from governance.generations import worker
+from governance.generations.models import Generation
 from governance.policies.selectors import current_revision
 from governance.projects.models import Role
 from governance.simulator.models import SimulatorProfile
 from tests.browser.conftest import screenshot, sign_in
 from tests.factories import NEW, OLD, make_environment, make_member, make_project, make_user
+from tests.upstream_transport import simulator_transport, use_transport
 
 pytestmark = pytest.mark.browser
 
@@ -42,6 +45,15 @@ def sign(page, step: str, comment: str) -> None:
     expect(page.get_by_role("form", name=f"Sign off {step}")).to_have_count(0)
 
 
+def finish_comparison_runs(clock) -> None:
+    """No worker runs beside this test: take the comparison runs to their end here, on the simulator in-process."""
+    runs = list(Generation.objects.filter(purpose=Generation.PURPOSE_COMPARISON).values_list("pk", flat=True))
+    with use_transport(simulator_transport()):
+        for run in runs:
+            while worker.advance(run).countdown is not None:
+                clock.shift(1)
+
+
 def add_evidence(page, step: str, text: str) -> None:
     card = page.locator("article.step", has=page.get_by_role("heading", name=step))
     card.locator("summary", has_text="Edit evidence").click()
@@ -62,6 +74,8 @@ def test_a_plan_is_signed_off_by_others_rolled_out_in_stages_and_rolled_back(pag
         page.get_by_role("button", name="Run the prompt set on both snapshots").click()
         expect(page.locator("#comparison-heading + form + p")).to_contain_text("3 unjudged")
         expect(page.locator("#messages")).to_have_text("Started 3 comparison pairs; they finish in the background.")
+        expect(page.locator(".verdict-form")).to_have_count(0)  # a pair is judged once both its runs have finished
+        finish_comparison_runs(clock)
         page.get_by_role("button", name="Record these figures as the benchmark step's evidence").click()
         benchmark = page.locator("article.step", has=page.get_by_role("heading", name="Performance benchmark"))
         expect(benchmark.locator(".evidence")).not_to_contain_text("none yet")
@@ -84,13 +98,15 @@ def test_a_plan_is_signed_off_by_others_rolled_out_in_stages_and_rolled_back(pag
         page.locator(".verdict-form").first.get_by_role("button", name="Equivalent").click()
         expect(page.locator("#step-heading-1 ~ .evidence, .step").first).to_contain_text("1 equivalent")
         screenshot(page, "migration-comparison")
-        sign(page, "Prompt compatibility tests", "Ran the prompt set; all pairs equivalent")
+        compatibility = page.locator("article.step", has=page.get_by_role("heading", name="Prompt compatibility tests"))
+        expect(compatibility).to_contain_text("You judged this plan's comparison pairs")  # their verdict is evidence
         sign(page, "Performance benchmark", "Latency and cost within budget")
         sign(page, "Business acceptance", "Product accepts")
 
         switch_user(page, "admin")
         page.goto(plan_url)
         expect(page.get_by_test_id("approvals-count")).to_have_text("1")
+        sign(page, "Prompt compatibility tests", "Checked the approver's verdict against the videos")
         sign(page, "Business acceptance", "Second pair of eyes: accepted")
         sign(page, "Gradual rollout plan", "10/50/100 with 24 h windows")
         expect(page.get_by_test_id("plan-state")).to_have_text("Approved")

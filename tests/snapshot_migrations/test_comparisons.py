@@ -72,3 +72,52 @@ def test_the_benchmark_shows_both_snapshots_from_the_comparison_runs(plan, pairs
 def test_the_benchmark_figures_are_recorded_as_the_steps_evidence(plan, pairs, people):
     step = services.record_benchmark(plan=plan, user=people["developer"])
     assert f"Comparison runs, {NEW}: 2 finished, success 100%" in step.evidence
+
+
+def test_whoever_judged_the_pairs_does_not_sign_off_the_compatibility_step(plan, pairs, people):
+    services.judge_pair(plan=plan, pair=pairs[0], user=people["approver"], verdict="equivalent")
+    services.judge_pair(plan=plan, pair=pairs[1], user=people["lead"], verdict="better")
+    services.submit_for_review(plan=plan, user=people["author"])
+    compatibility = plan.steps.get(kind="compatibility")
+
+    for judge in (people["approver"], people["lead"]):
+        with pytest.raises(PlanRefused) as refusal:
+            services.sign_off(plan=plan, step=compatibility, user=judge, decision="approve", comment="looks fine")
+        assert refusal.value.code == "own_evidence"
+        assert "You judged this plan's comparison pairs" in refusal.value.message
+        waiting = dict(selectors.awaiting_sign_off(judge))
+        assert compatibility not in waiting.get(plan, [])
+    assert not compatibility.sign_offs.exists()
+    services.sign_off(plan=plan, step=compatibility, user=people["admin"], decision="approve", comment="pairs checked")
+
+
+def test_a_pair_is_judged_only_once_both_its_runs_have_finished(plan, people, project, clock):
+    ComparisonPrompt.objects.create(project=project, prompt="A fox in the snow")
+    [pair] = services.run_comparison(plan=plan, user=people["developer"])
+
+    with pytest.raises(PlanRefused) as refusal:
+        services.judge_pair(plan=plan, pair=pair, user=people["approver"], verdict="equivalent")
+
+    assert refusal.value.code == "unfinished"
+    assert refusal.value.message == (
+        "This pair's runs have not both finished (baseline queued, candidate queued); judge it once they have."
+    )
+    pair.refresh_from_db()
+    assert (pair.verdict, pair.verdict_by) == ("", None)
+
+
+def test_judging_an_unfinished_pair_in_the_page_says_why(plan, people, project, clock):
+    from django.test import Client
+
+    ComparisonPrompt.objects.create(project=project, prompt="A fox in the snow")
+    [pair] = services.run_comparison(plan=plan, user=people["developer"])
+    client = Client()
+    client.force_login(people["approver"])
+    plan_page = f"/projects/shop/migrations/{plan.pk}/"
+
+    assert "Judged once both runs have finished." in client.get(plan_page).content.decode()
+    response = client.post(f"{plan_page}comparisons/{pair.pk}/verdict/", {"verdict": "better"}, follow=True)
+
+    assert "have not both finished" in response.content.decode()
+    pair.refresh_from_db()
+    assert pair.verdict == ""

@@ -8,6 +8,7 @@ import datetime as dt
 
 import pytest
 
+from governance.audit.models import AuditEvent
 from governance.generations import worker
 from governance.generations.models import Generation
 from governance.notifications.models import Notification
@@ -18,9 +19,9 @@ from governance.snapshot_migrations import services
 from governance.snapshot_migrations.models import MigrationPlan
 from governance.snapshot_migrations.services import PlanRefused
 from governance.snapshot_migrations.tasks import check_rollout_health
-from tests.factories import NEW, OLD, make_api_key
+from tests.factories import NEW, OLD, make_api_key, revise
 from tests.generations.conftest import Api
-from tests.snapshot_migrations.conftest import approved
+from tests.snapshot_migrations.conftest import add_evidence, approved
 from tests.upstream_transport import simulator_transport, use_transport
 
 State = MigrationPlan.State
@@ -88,6 +89,28 @@ def test_a_failing_candidate_rolls_back_by_itself_and_tells_the_plans_people(api
         worker.advance(generation.pk)
         stopped = Generation.objects.get(pk=generation.pk)
         assert (stopped.status, stopped.error_code) == ("failed", "snapshot_no_longer_allowed")
+
+
+def test_a_failing_gate_does_not_roll_back_a_plan_a_later_plan_has_superseded(api, rolling, clock, production, people):
+    profiles(old_failures=0.0, new_failures=1.0)
+    run_all(send(api, 40), clock)
+    later = services.create_plan(
+        environment=production, to_snapshot="sora-2-pro-2025-10-06", reason="Pro quality", author=people["author"]
+    )
+    add_evidence(later, people)
+    later = approved(later, people)
+    # The policy service lets an approved plan write its environment's policy: the later plan moves it on.
+    written = revise(production, canary_snapshot="sora-2-pro-2025-10-06", canary_percent=5, through_plan=later)
+
+    assert check_rollout_health() == 1
+
+    plan = MigrationPlan.objects.get(pk=rolling.pk)
+    assert (plan.state, plan.health) == (State.ROLLING_OUT, MigrationPlan.Health.FAILING)
+    assert current_revision(production).pk == written.pk
+    skipped = AuditEvent.objects.get(action="migration.rollback_skipped", object_id=str(plan.pk))
+    assert skipped.payload["why"].startswith(f"Plan #{later.pk} ({OLD} → sora-2-pro-2025-10-06) has moved")
+    told = Notification.objects.get(recipient=people["author"], title__startswith="Automatic rollback not done")
+    assert f"rolling plan #{plan.pk} back would silently undo it" in told.body
 
 
 def test_a_healthy_candidate_keeps_rolling_out(api, rolling, clock):

@@ -19,6 +19,8 @@ EVENT_WORDS = {
     "migration.health_gate_failed": "reported a failing health gate",
     "migration.comparison_run": "ran a comparison",
     "migration.comparison_judged": "judged a comparison pair",
+    "migration.rollback_skipped": "did not roll back",
+    "migration.sign_off_withdrawn": "withdrew a sign-off",
 }
 DECISION_WORDS = {"approve": "approved", "reject": "rejected"}
 
@@ -62,6 +64,10 @@ def plan_event_words(event) -> str:
         words += f" ({payload['sign_offs_reset']} sign-off(s) reset)"
     elif event.action == "migration.health_gate_failed":
         words += f": {payload.get('reason')}"
+    elif event.action == "migration.sign_off_withdrawn":
+        words = f"withdrew {payload.get('signer')}'s sign-off of “{payload.get('step')}”: {payload.get('why')}"
+    elif event.action == "migration.rollback_skipped":
+        words += f" after “{payload.get('reason')}”: {payload.get('why')}"
     elif event.action == "policy.revised":
         words = f"wrote policy revision {payload.get('revision')}: {payload.get('reason')}"
     elif event.action == "migration.comparison_judged":
