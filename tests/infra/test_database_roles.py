@@ -12,7 +12,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 
 from governance.audit.models import AuditChainHead, AuditEvent
-from governance.audit.services import Actor, record_event, verify_chain
+from governance.audit.services import Actor, record_event
+from governance.audit.verification import verify_chain
 from governance.infra.postgresql.roles import (
     APPEND_ONLY,
     ORDINARY,
