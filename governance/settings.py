@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -298,6 +299,17 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         # The folder is polled; a fifth of a second keeps a step's wait short at the cost of a cheap listdir.
         "polling_interval": 0.2,
     }
+# Generation steps and everything else take the default queue; webhook deliveries have their own, so a slow
+# receiver never delays a generation. A worker started without -Q takes both; `make run` and the documented
+# production processes start one kind of worker for each (docs/operations.md, "Processes").
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+WEBHOOK_QUEUE = "webhooks"
+# Each queue's routing key is its name (Celery would give both the default's, and each message would reach both).
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in (CELERY_TASK_DEFAULT_QUEUE, WEBHOOK_QUEUE)]
+CELERY_TASK_ROUTES = {
+    "governance.lifecycle.tasks.deliver_webhook": {"queue": WEBHOOK_QUEUE},
+    "governance.lifecycle.tasks.retry_due_webhook_deliveries": {"queue": WEBHOOK_QUEUE},
+}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
@@ -350,6 +362,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "snapshot-governance@l
 SITE_URL = os.environ.get("SITE_URL", f"http://127.0.0.1:{PORT}")
 # Outgoing webhooks go to public addresses only unless this is set (receivers on a private network).
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
+# One delivery attempt (connecting, sending, reading the answer) ends after this long, however the receiver trickles.
+WEBHOOK_ATTEMPT_SECONDS = float(os.environ.get("WEBHOOK_ATTEMPT_SECONDS", "10"))
 
 # The built-in simulator (an unauthenticated fake provider) is served by this web
 # server for the embedded default, demos and tests; production leaves it off.
