@@ -16,6 +16,7 @@ as long as it liked.
 """
 
 import ipaddress
+import logging
 import socket
 import time
 from urllib.parse import urlsplit
@@ -24,6 +25,8 @@ from urllib.request import getproxies, proxy_bypass
 import httpcore
 import httpx
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 
 class PrivateDestinationError(ValueError):
@@ -42,11 +45,17 @@ def refuse_private_destination(url: str) -> None:
 
 
 def _refuse_any_private(host: str, addresses: list) -> None:
+    """Refuse a host with any address that is not public, naming the address in the server log only.
+
+    The refusal reaches a project admin (the webhook form, the delivery log), who must not learn from it
+    what a name resolves to inside our network.
+    """
     for address in addresses:
         if not address.is_global:
+            logger.warning("webhook destination %s refused: it resolves to %s, which is not public", host, address)
             raise PrivateDestinationError(
-                f"{host} is {address}, an address inside a private network. Webhooks go to public endpoints "
-                "only, unless the operator sets WEBHOOK_ALLOW_PRIVATE_NETWORKS=1."
+                f"{host} is not an allowed address. Webhooks go to public endpoints only, unless the operator "
+                "sets WEBHOOK_ALLOW_PRIVATE_NETWORKS=1."
             )
 
 
