@@ -57,6 +57,21 @@ def email_settings(environ) -> tuple[str, dict]:
     return "django.core.mail.backends.console.EmailBackend", {}
 
 
+# A SECRET_KEY signs sessions and derives the key that encrypts webhook secrets (governance.lifecycle.signing):
+# with DEBUG off, one that could be guessed is refused at start, by every process (web, worker, manage.py).
+SECRET_KEY_MIN_LENGTH = 50
+SECRET_KEY_MIN_DISTINCT = 5
+
+
+def secret_key_weakness(key: str) -> str:
+    """Why `key` is too weak to run with, or "" when it is long and varied enough (Django's own measure)."""
+    if len(key) < SECRET_KEY_MIN_LENGTH:
+        return f"it has {len(key)} characters, fewer than {SECRET_KEY_MIN_LENGTH}"
+    if len(set(key)) < SECRET_KEY_MIN_DISTINCT:
+        return f"it uses {len(set(key))} different characters, fewer than {SECRET_KEY_MIN_DISTINCT}"
+    return ""
+
+
 def env_retention_days(name: str) -> int | None:
     """A whole number of days, 1 or more, or unset (None); anything else stops the start with the reason."""
     value = os.environ.get(name, "").strip()
@@ -92,6 +107,12 @@ SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", "")
 if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
     raise ImproperlyConfigured(
         "SECRET_KEY is the development default while DEBUG is off. Set SECRET_KEY (or DEBUG=1 for local development)."
+    )
+if not DEBUG and (_weakness := secret_key_weakness(SECRET_KEY)):
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is too weak to run with DEBUG off: {_weakness}. It signs sessions and encrypts webhook "
+        f"secrets; use at least {SECRET_KEY_MIN_LENGTH} random characters, for instance the output of "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))' (or DEBUG=1 for local development)."
     )
 
 PORT = int(os.environ.get("PORT", "8000"))
@@ -204,6 +225,8 @@ else:
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:overview"
