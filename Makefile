@@ -18,7 +18,7 @@ test: $(INSTALLED)
 	$(BIN)/ruff check governance tests
 	$(BIN)/ruff format --check governance tests
 	$(BIN)/lint-imports
-	SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} SIMULATOR_ENABLED=1 \
+	SECRET_KEY=$${SECRET_KEY:-test-only-secret-key-for-the-suite-never-a-deployment-key} SIMULATOR_ENABLED=1 \
 	GOVERNANCE_DATA_DIR=$${GOVERNANCE_DATA_DIR:-$(CURDIR)/var/test} $(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(INSTALLED)

@@ -32,7 +32,7 @@ def django_env() -> dict:
     return {
         **os.environ,
         "DATABASE_URL": DATABASE_URL,
-        "SECRET_KEY": "bench-only-secret",
+        "SECRET_KEY": "bench-only-secret-key-not-the-development-default-0123456789",
         "DEBUG": "0",
         "GOVERNANCE_DATA_DIR": "/tmp/governance-bench-audit",
         "DJANGO_SETTINGS_MODULE": "governance.settings",

@@ -51,7 +51,11 @@ def peak_rss_mb() -> float:
 
 def setup_django(data_dir: str) -> None:
     os.environ.update(
-        {"DJANGO_SETTINGS_MODULE": "governance.settings", "GOVERNANCE_DATA_DIR": data_dir, "SECRET_KEY": "bench"}
+        {
+            "DJANGO_SETTINGS_MODULE": "governance.settings",
+            "GOVERNANCE_DATA_DIR": data_dir,
+            "SECRET_KEY": "bench-only-secret-key-not-the-development-default-0123456789",
+        }
     )
     sys.path.insert(0, str(ROOT))
     import django

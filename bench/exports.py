@@ -53,7 +53,7 @@ class BenchError(Exception):
 def django_env(database: str, data_dir: str) -> dict:
     return {
         "DATABASE_URL": f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{database}",
-        "SECRET_KEY": "bench-only-secret-key-not-the-development-default",
+        "SECRET_KEY": "bench-only-secret-key-not-the-development-default-0123456789",
         "DEBUG": "0",
         "GOVERNANCE_DATA_DIR": data_dir,
         "LOG_LEVEL": "WARNING",

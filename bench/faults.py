@@ -304,7 +304,7 @@ def prepare(stack: Stack) -> None:
         "DATABASE_URL": f"postgres://{args.app_role or owner}@{PG_HOST}:{PG_PORT}/{args.db_name}",
         "CELERY_BROKER_URL": redis_url,
         "REDIS_URL": redis_url,
-        "SECRET_KEY": "faults-only-secret-key-not-the-development-default",
+        "SECRET_KEY": "faults-only-secret-key-not-the-development-default-0123456789",
         "DEBUG": "0",
         "SIMULATOR_ENABLED": "1",
         "SIMULATOR_BASE_URL": f"http://127.0.0.1:{upstream_port}/simulator/v1",

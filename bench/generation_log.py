@@ -88,7 +88,7 @@ def run(options: argparse.Namespace, *, reuse: bool) -> int:
     os.environ.update(
         DATABASE_URL=f"{SERVER}/{DATABASE}",
         DEBUG="0",
-        SECRET_KEY="bench-only-secret-key",
+        SECRET_KEY="bench-only-secret-key-not-the-development-default-0123456789",
         GOVERNANCE_DATA_DIR=tempfile.mkdtemp(prefix="bench-log-"),
         DJANGO_SETTINGS_MODULE="governance.settings",
         LOG_LEVEL="WARNING",

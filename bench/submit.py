@@ -284,7 +284,7 @@ def prepare(stack: Stack, pg_version: str) -> None:
         "DATABASE_URL": f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{args.db_name}",
         "CELERY_BROKER_URL": redis_url,
         "REDIS_URL": redis_url,
-        "SECRET_KEY": "bench-only-secret-key-not-the-development-default",
+        "SECRET_KEY": "bench-only-secret-key-not-the-development-default-0123456789",
         "DEBUG": "0",
         "GOVERNANCE_DATA_DIR": str(stack.tmp / "data"),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",

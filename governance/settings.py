@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -80,6 +81,20 @@ def owner_login(url: str, database: dict) -> dict:
     login = {key: owner[key] for key in ("USER", "PASSWORD", "HOST", "PORT")}
     return {**login, "OPTIONS": {**database.get("OPTIONS", {}), **owner.get("OPTIONS", {})}}
 
+# A SECRET_KEY signs sessions and derives the key that encrypts webhook secrets (governance.lifecycle.signing):
+# with DEBUG off, one that could be guessed is refused at start, by every process (web, worker, manage.py).
+SECRET_KEY_MIN_LENGTH = 50
+SECRET_KEY_MIN_DISTINCT = 5
+
+
+def secret_key_weakness(key: str) -> str:
+    """Why `key` is too weak to run with, or "" when it is long and varied enough (Django's own measure)."""
+    if len(key) < SECRET_KEY_MIN_LENGTH:
+        return f"it has {len(key)} characters, fewer than {SECRET_KEY_MIN_LENGTH}"
+    if len(set(key)) < SECRET_KEY_MIN_DISTINCT:
+        return f"it uses {len(set(key))} different characters, fewer than {SECRET_KEY_MIN_DISTINCT}"
+    return ""
+
 
 def env_retention_days(name: str) -> int | None:
     """A whole number of days, 1 or more, or unset (None); anything else stops the start with the reason."""
@@ -116,6 +131,12 @@ SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", "")
 if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
     raise ImproperlyConfigured(
         "SECRET_KEY is the development default while DEBUG is off. Set SECRET_KEY (or DEBUG=1 for local development)."
+    )
+if not DEBUG and (_weakness := secret_key_weakness(SECRET_KEY)):
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is too weak to run with DEBUG off: {_weakness}. It signs sessions and encrypts webhook "
+        f"secrets; use at least {SECRET_KEY_MIN_LENGTH} random characters, for instance the output of "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))' (or DEBUG=1 for local development)."
     )
 
 PORT = int(os.environ.get("PORT", "8000"))
@@ -235,6 +256,8 @@ else:
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:overview"
@@ -347,6 +370,17 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         # The folder is polled; a fifth of a second keeps a step's wait short at the cost of a cheap listdir.
         "polling_interval": 0.2,
     }
+# Generation steps and everything else take the default queue; webhook deliveries have their own, so a slow
+# receiver never delays a generation. A worker started without -Q takes both; `make run` and the documented
+# production processes start one kind of worker for each (docs/operations.md, "Processes").
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+WEBHOOK_QUEUE = "webhooks"
+# Each queue's routing key is its name (Celery would give both the default's, and each message would reach both).
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in (CELERY_TASK_DEFAULT_QUEUE, WEBHOOK_QUEUE)]
+CELERY_TASK_ROUTES = {
+    "governance.lifecycle.tasks.deliver_webhook": {"queue": WEBHOOK_QUEUE},
+    "governance.lifecycle.tasks.retry_due_webhook_deliveries": {"queue": WEBHOOK_QUEUE},
+}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
@@ -403,6 +437,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "snapshot-governance@l
 SITE_URL = os.environ.get("SITE_URL", f"http://127.0.0.1:{PORT}")
 # Outgoing webhooks go to public addresses only unless this is set (receivers on a private network).
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
+# One delivery attempt (connecting, sending, reading the answer) ends after this long, however the receiver trickles.
+WEBHOOK_ATTEMPT_SECONDS = float(os.environ.get("WEBHOOK_ATTEMPT_SECONDS", "10"))
 
 # The built-in simulator (an unauthenticated fake provider) is served by this web
 # server for the embedded default, demos and tests; production leaves it off.

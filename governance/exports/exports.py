@@ -4,8 +4,8 @@ One place for each rule, used by the browser and the command line alike:
 
 - the filters, and how they are read from text (`parse_filters`);
 - the columns each export carries and how every value is written: times in ISO 8601
-  UTC with microseconds, JSON values as JSON text, every CSV field quoted, rows ending
-  in a newline;
+  UTC with microseconds, JSON values as JSON text, every CSV field quoted, no CSV
+  field a spreadsheet would run as a formula (`csv_cell`), rows ending in a newline;
 - the stream: rows are read in chunks inside one transaction and encoded as they
   arrive, so memory stays flat whatever the size; the row set is fixed when the
   export starts (generations up to the newest id, audit events up to the chain head),
@@ -266,12 +266,13 @@ class Column:
         """The name it is selected under (a model field's own name cannot be an annotation)."""
         return f"export_{self.name}"
 
-    def read(self, *, for_copy: bool) -> Expression:
+    def read(self, *, for_copy: bool, as_csv: bool = False) -> Expression:
+        """The expression to select; for COPY, one that makes PostgreSQL write what Python would."""
         expression = self.expression if self.expression is not None else F(self.name)
         if for_copy and self.kind in _POSTGRES_TEXT:
             template, output_field = _POSTGRES_TEXT[self.kind]
-            return Func(expression, template=template, output_field=output_field)
-        return expression
+            expression = Func(expression, template=template, output_field=output_field)
+        return CSVCell(expression) if for_copy and as_csv else expression
 
 
 def moment_text(value: dt.datetime) -> str:
@@ -380,17 +381,45 @@ AUDIT_COLUMNS: tuple[Column, ...] = (
 COLUMNS = {GENERATIONS: GENERATION_COLUMNS, AUDIT: AUDIT_COLUMNS}
 
 
+# CSV injection: a spreadsheet opening the file runs a cell that begins with one of these as a formula, and
+# anyone with a key can plant such text (a refused request's model, say). Following OWASP's guidance on CSV
+# injection, such a cell gets a single quote before it, so the spreadsheet shows it as text, on top of every
+# field being quoted with its quotes doubled. Every cell, whatever its column: a negative number would be
+# prefixed too, though no numeric column holds one. JSON Lines, read by programs, carries values as they are.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """A CSV cell's text: a single quote before a first character that would start a formula."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+class CSVCell(Func):
+    """`csv_cell` in SQL, for CSV through COPY: the value as text, the same quote before the same characters.
+
+    NULL stays NULL (an empty unquoted field), as the portable path writes None.
+    """
+
+    output_field = TextField()
+
+    def as_sql(self, compiler, connection, **extra):
+        text, params = compiler.compile(Cast(self.source_expressions[0], TextField()))
+        starts = ", ".join(["%s"] * len(FORMULA_STARTS))
+        sql = f"((CASE WHEN left({text}, 1) IN ({starts}) THEN '''' ELSE '' END) || {text})"
+        return sql, (*params, *FORMULA_STARTS, *params)
+
+
 def csv_header(columns: Iterable[Column]) -> bytes:
     return (",".join(f'"{column.name}"' for column in columns) + "\n").encode()
 
 
 def csv_encoder(columns: Iterable[Column]) -> Callable[[tuple], str]:
-    """One row as a CSV line: every value quoted (quotes doubled), NULL as an empty field."""
+    """One row as a CSV line: every value quoted (quotes doubled), none a formula, NULL as an empty field."""
     text_of = [_TEXT_OF[column.kind] for column in columns]
 
     def encode(row: tuple) -> str:
         fields = (
-            "" if value is None else '"' + text(value).replace('"', '""') + '"'
+            "" if value is None else '"' + csv_cell(text(value)).replace('"', '""') + '"'
             for text, value in zip(text_of, row, strict=True)
         )
         return ",".join(fields) + "\n"
@@ -537,7 +566,8 @@ class Export:
         )
         rows = filtered.filter(**{f"{key}__lte": highest}).order_by(key)
         bounds = {"up_to_generation_id": highest} if self.kind == GENERATIONS else {}
-        reads = {column.alias: column.read(for_copy=for_copy) for column in self.columns}
+        as_csv = self.format == CSV
+        reads = {column.alias: column.read(for_copy=for_copy, as_csv=as_csv) for column in self.columns}
         return rows.annotate(**reads).values_list(*reads), bounds
 
     def _segments(self, rows: QuerySet, keys: tuple[str, int, int]) -> list[QuerySet]:

@@ -75,10 +75,15 @@ class GenerationQuerySet(models.QuerySet):
         return rows
 
     def visible_to_api(self) -> "GenerationQuerySet":
-        """What the Videos API shows a key: accepted videos, not deleted (characters are not videos)."""
+        """What the Videos API shows a key: accepted videos, not deleted (characters are not videos).
+
+        A migration plan's comparison runs are its evidence, not the environment's videos: no key lists,
+        reads, remixes or deletes them, whoever's key submitted them.
+        """
         return (
             self.exclude(status=Generation.Status.REFUSED)
             .exclude(operation=Generation.Operation.CHARACTER)
+            .exclude(purpose=Generation.PURPOSE_COMPARISON)
             .filter(deleted_at__isnull=True)
         )
 

@@ -1,7 +1,8 @@
 """`make run`: the whole product in one command on embedded defaults.
 
 Migrates, seeds the demo on first start, then runs the web server (which also
-serves the built-in simulator) and a Celery worker with beat, until Ctrl-C,
+serves the built-in simulator), a Celery worker with beat, and a Celery worker
+for webhook deliveries, until Ctrl-C,
 SIGTERM, or the end of whatever started it stops them all.
 """
 
@@ -42,6 +43,18 @@ def main() -> int:
         subprocess.run([*manage, "seed_demo"], check=True, cwd=ROOT, env=application)
         seeded_marker.touch()
 
+    processes = {name: _start(command, application) for name, command in commands(port, data_dir).items()}
+    if _wait_until_serving(port, processes["web"]):
+        _print_welcome(port)
+    return _supervise(processes)
+
+
+def commands(port: str, data_dir: Path) -> dict[str, list[str]]:
+    """The web server, the worker for generations (with beat), and the worker for webhook deliveries only.
+
+    Deliveries have their own worker, a few threads waiting on receivers, so that however slowly the
+    receivers answer, every generation step finds a free process.
+    """
     web = [
         str(BIN / "gunicorn"), "governance.wsgi", "--bind", f"127.0.0.1:{port}",
         "--worker-class", "gthread", "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--threads", "8",
@@ -49,13 +62,14 @@ def main() -> int:
     ]  # fmt: skip
     worker = [
         str(BIN / "celery"), "--quiet", "-A", "governance", "worker", "--beat", "--loglevel", "WARNING",
-        "--concurrency", os.environ.get("WORKER_CONCURRENCY", "4"),
+        "--queues", "celery", "--concurrency", os.environ.get("WORKER_CONCURRENCY", "4"),
         "--schedule", str(data_dir / "celerybeat-schedule"),
     ]  # fmt: skip
-    processes = {"web": _start(web, application), "worker": _start(worker, application)}
-    if _wait_until_serving(port, processes["web"]):
-        _print_welcome(port)
-    return _supervise(processes)
+    webhooks = [
+        str(BIN / "celery"), "--quiet", "-A", "governance", "worker", "--loglevel", "WARNING",
+        "--queues", "webhooks", "--pool", "threads", "--concurrency", "4", "--hostname", "webhooks@%h",
+    ]  # fmt: skip
+    return {"web": web, "worker": worker, "webhooks": webhooks}
 
 
 def _port_is_free(port: int) -> bool:

@@ -3,6 +3,7 @@
 import datetime as dt
 import json
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from urllib.parse import urlencode
@@ -19,7 +20,7 @@ from governance.catalog.models import Snapshot
 from governance.lifecycle import signing
 from governance.lifecycle.destinations import (
     PrivateDestinationError,
-    public_transport,
+    delivery_transport,
     refuse_private_destination,
 )
 from governance.lifecycle.models import ALERT_THRESHOLDS, ShutdownAlert, Webhook, WebhookDelivery, dependency_sentence
@@ -31,7 +32,8 @@ from governance.projects.models import Environment, Membership, Project
 logger = logging.getLogger(__name__)
 
 WEBHOOK_MAX_ATTEMPTS = 6
-WEBHOOK_TIMEOUT_SECONDS = 10.0
+# Only an answer's status counts; of its body, at most this much is read, so no receiver can fill a worker's memory.
+WEBHOOK_ANSWER_MAX_BYTES = 64 * 1024
 WEBHOOK_DELETED = "Not sent: the webhook was deleted."
 SYSTEM = Actor.system("lifecycle")
 
@@ -427,6 +429,8 @@ def attempt_delivery(delivery_id: int, *, transport: httpx.BaseTransport | None 
 
 
 def _post(delivery: WebhookDelivery, now: dt.datetime, transport) -> int:
+    """Send the delivery and return the answer's status, all within WEBHOOK_ATTEMPT_SECONDS."""
+    deadline = time.monotonic() + settings.WEBHOOK_ATTEMPT_SECONDS
     refuse_private_destination(delivery.webhook.url)
     secret = signing.decrypt_secret(delivery.webhook.encrypted_secret)
     body = json.dumps(delivery.payload, separators=(",", ":")).encode()
@@ -438,9 +442,30 @@ def _post(delivery: WebhookDelivery, now: dt.datetime, transport) -> int:
         "webhook-timestamp": str(timestamp),
         "webhook-signature": signing.signature(secret, delivery.message_id, timestamp, body),
     }
-    transport = transport or public_transport(delivery.webhook.url)
-    with httpx.Client(timeout=WEBHOOK_TIMEOUT_SECONDS, transport=transport, follow_redirects=False) as client:
-        return client.post(delivery.webhook.url, content=body, headers=headers).status_code
+    transport = transport or delivery_transport(delivery.webhook.url, deadline=deadline)
+    timeout = settings.WEBHOOK_ATTEMPT_SECONDS
+    with httpx.Client(timeout=timeout, transport=transport, follow_redirects=False) as client:
+        with client.stream("POST", delivery.webhook.url, content=body, headers=headers) as answer:
+            _read_some_of(answer, deadline=deadline)
+            return answer.status_code
+
+
+def _read_some_of(answer: httpx.Response, *, deadline: float) -> None:
+    """Read the answer's body up to WEBHOOK_ANSWER_MAX_BYTES and until the deadline, then leave the rest unread.
+
+    The status has arrived by now and decides the outcome; a body that is long, slow or cut short changes
+    nothing. Raw bytes, never decompressed: a small gzip body must not unpack into a large one here.
+    """
+    if answer.is_stream_consumed:  # an answer read already, by a transport that reads answers whole
+        return
+    read = 0
+    try:
+        for chunk in answer.iter_raw():
+            read += len(chunk)
+            if read >= WEBHOOK_ANSWER_MAX_BYTES or time.monotonic() >= deadline:
+                return
+    except httpx.TransportError:
+        return
 
 
 def retry_due_deliveries(*, now: dt.datetime | None = None) -> int:

@@ -11,7 +11,11 @@ logger = logging.getLogger(__name__)
 
 
 class WorkerHeartbeat(bootsteps.StartStopStep):
-    """Record 'this worker is alive' at start and then every WORKER_HEARTBEAT_SECONDS."""
+    """Record 'this worker is alive' at start and then every WORKER_HEARTBEAT_SECONDS.
+
+    Only a worker that takes generation steps (the default queue) records it: a worker for webhook
+    deliveries alone (`-Q webhooks`) must not make /readyz answer for the generation workers.
+    """
 
     requires = {"celery.worker.components:Timer"}
 
@@ -20,6 +24,8 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
         self.timer_entry = None
 
     def start(self, worker) -> None:
+        if worker.app.conf.task_default_queue not in worker.app.amqp.queues.consume_from:
+            return
         self.worker_name = worker.hostname
         self.beat()
         self.timer_entry = worker.timer.call_repeatedly(settings.WORKER_HEARTBEAT_SECONDS, self.beat)

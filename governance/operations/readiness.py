@@ -1,5 +1,6 @@
 """What /readyz checks: the database answers, the broker accepts a connection, a worker was seen lately."""
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -9,6 +10,8 @@ from django.core.cache import cache
 from django.db import connection
 
 WORKER_HEARTBEAT_KEY = "governance:worker-heartbeat"
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -22,7 +25,12 @@ class Check:
 
 
 def run_checks() -> list[Check]:
-    return [_check("database", database_answers), _check("broker", broker_connects), _check("worker", worker_seen)]
+    """Every check, each failing one also in the server log with its detail."""
+    checks = [_check("database", database_answers), _check("broker", broker_connects), _check("worker", worker_seen)]
+    for check in checks:
+        if not check.ok:
+            logger.warning("readiness check %s failing: %s", check.name, check.detail)
+    return checks
 
 
 def _check(name: str, probe) -> Check:

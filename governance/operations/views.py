@@ -20,11 +20,18 @@ def healthz(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_safe
 def readyz(request: HttpRequest) -> HttpResponse:
-    """Ready to serve: every check passes (200), or the failing ones say why (503)."""
+    """Ready to serve: every check passes (200), or one fails (503).
+
+    Anyone may ask, so each check answers only ok or not; why (a driver's error, a worker's name) is for
+    callers with the METRICS_TOKEN bearer token, and for the server log.
+    """
     checks = readiness.run_checks()
     ready = all(check.ok for check in checks)
-    body = {"status": "ok" if ready else "unavailable", "checks": {check.name: check.as_json() for check in checks}}
-    return JsonResponse(body, status=200 if ready else 503)
+    detailed = bool(settings.METRICS_TOKEN) and _has_metrics_token(request)
+    checks_json = {check.name: check.as_json() if detailed else {"ok": check.ok} for check in checks}
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks_json}, status=200 if ready else 503
+    )
 
 
 @never_cache

@@ -45,9 +45,29 @@ def awkward_rows():
     record_event(action="test.awkward", actor=Actor.system(AWKWARD_TEXT), payload={"text": AWKWARD_TEXT, "n": 1.5})
 
 
+@pytest.fixture
+def formula_rows():
+    """Cells a spreadsheet would take for formulas, and numbers that begin like one (a negative seed and latency)."""
+    environment = make_environment(make_project("formulas"))
+    moment = dt.datetime(2026, 3, 10, 12, 0, 0, 500, tzinfo=dt.UTC)
+    make_generation(
+        environment,
+        requested_model="=1+2",
+        prompt="\tcmd|' /C calc'!A0",
+        error_message="@SUM(A1:A9)",
+        canary_arm="+arm",
+        size="\r720x1280",
+        parameters={"seed": -5, "note": "=x"},
+        created_at=moment,
+        completed_at=moment - dt.timedelta(seconds=1, microseconds=5),
+    )
+    make_generation(environment, parameters={"seed": -5}, prompt="-2+3", created_at=moment)
+    record_event(action="test.formulas", actor=Actor.system("-2+3"), payload={"formula": "=1+2"})
+
+
 @pytest.mark.parametrize("kind", exports.KINDS)
 @pytest.mark.parametrize("format", exports.FORMATS)
-def test_copy_and_portable_paths_write_the_same_bytes(awkward_rows, kind, format):
+def test_copy_and_portable_paths_write_the_same_bytes(awkward_rows, formula_rows, kind, format):
     # The first export's own export.made event must not show up in the second.
     before_both = exports.parse_filters(kind, until=timezone.now().isoformat())
     written = {}
@@ -65,6 +85,8 @@ def test_copy_and_portable_paths_write_the_same_bytes(awkward_rows, kind, format
     data, rows = written[True]
     if format == exports.JSONL:
         assert len([json.loads(line) for line in data.decode().split("\n") if line]) == rows
+    else:
+        assert b'"\'-2+3"' in data  # a prompt, an actor: kept from being a formula on both paths alike
 
 
 def rows_part(data: bytes) -> bytes:

@@ -5,7 +5,10 @@ import subprocess
 import sys
 
 import pytest
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 
+from governance.demo.users import DEMO_PASSWORD
 from tests.conftest import ROOT
 from tests.factories import make_user
 
@@ -59,6 +62,51 @@ def test_check_deploy_names_what_production_is_missing(tmp_path, override, warni
 
     assert result.returncode != 0
     assert warning in result.stderr + result.stdout
+
+
+def start_with(tmp_path, *command: str, **overrides) -> subprocess.CompletedProcess:
+    """A process of ours (`manage.py check`, the WSGI application) started on production settings."""
+    env = {name: value for name, value in os.environ.items() if name not in {"DEBUG", "SIMULATOR_ENABLED"}}
+    env.update(PRODUCTION, GOVERNANCE_DATA_DIR=str(tmp_path), **overrides)
+    return subprocess.run([sys.executable, *command], cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize(
+    ("key", "why"),
+    [
+        ("test-only-secret-key", "it has 20 characters, fewer than 50"),
+        ("k" * 49, "it has 49 characters, fewer than 50"),
+        ("abcd" * 25, "it uses 4 different characters, fewer than 5"),
+    ],
+    ids=["short", "one short of 50", "four characters repeated"],
+)
+@pytest.mark.parametrize("command", [("manage.py", "check"), ("-c", "import governance.wsgi")], ids=["manage", "wsgi"])
+def test_a_weak_secret_key_is_refused_at_start_when_debug_is_off(tmp_path, command, key, why):
+    result = start_with(tmp_path, *command, SECRET_KEY=key)
+
+    assert result.returncode != 0
+    assert f"SECRET_KEY is too weak to run with DEBUG off: {why}." in result.stderr
+    assert key not in result.stderr  # the refusal never shows the key
+
+
+def test_a_weak_secret_key_is_let_through_for_local_development(tmp_path):
+    assert start_with(tmp_path, "manage.py", "check", SECRET_KEY="short", DEBUG="1").returncode == 0
+
+
+def test_a_key_of_50_characters_and_5_different_ones_is_enough(tmp_path):
+    result = start_with(tmp_path, "manage.py", "check", SECRET_KEY="abcde" * 10)
+
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("password", ["password123", "qwertyuiop", "2718281828459"])
+def test_common_and_all_digit_passwords_are_refused(password):
+    with pytest.raises(ValidationError):
+        validate_password(password)
+
+
+def test_the_demo_password_is_still_accepted():
+    validate_password(DEMO_PASSWORD)
 
 
 @pytest.mark.django_db
