@@ -81,6 +81,7 @@ def owner_login(url: str, database: dict) -> dict:
     login = {key: owner[key] for key in ("USER", "PASSWORD", "HOST", "PORT")}
     return {**login, "OPTIONS": {**database.get("OPTIONS", {}), **owner.get("OPTIONS", {})}}
 
+
 # A SECRET_KEY signs sessions and derives the key that encrypts webhook secrets (governance.lifecycle.signing):
 # with DEBUG off, one that could be guessed is refused at start, by every process (web, worker, manage.py).
 SECRET_KEY_MIN_LENGTH = 50
