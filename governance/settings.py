@@ -339,6 +339,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "governance.lifecycle.tasks.retry_due_webhook_deliveries",
         "schedule": timedelta(minutes=10),
     },
+    "audit-counted-sign-in-failures": {
+        "task": "governance.accounts.tasks.audit_counted_sign_in_failures",
+        "schedule": timedelta(minutes=1),
+    },
 }
 
 # Email (lifecycle alerts): EMAIL_URL such as smtp+tls://user:password@mail.example.com:587, or
@@ -437,9 +441,13 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# Login throttling: this many failed sign-ins for one username (and, if set, from one address)
-# within the window lock further attempts out for LOGIN_LOCKOUT_MINUTES.
+# How many proxies of ours stand in front of the web server, each appending to X-Forwarded-For:
+# the client's address is then the one that many places from the right. 0: REMOTE_ADDR, the header ignored.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+
+# Login throttling: this many failed sign-ins for one username, or from one client address (0: no
+# limit per address), within the window lock further attempts out for LOGIN_LOCKOUT_MINUTES.
 LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
-LOGIN_FAILURE_LIMIT_PER_IP = int(os.environ.get("LOGIN_FAILURE_LIMIT_PER_IP", "0"))
+LOGIN_FAILURE_LIMIT_PER_IP = int(os.environ.get("LOGIN_FAILURE_LIMIT_PER_IP", "20"))
 LOGIN_FAILURE_WINDOW_MINUTES = int(os.environ.get("LOGIN_FAILURE_WINDOW_MINUTES", "15"))
 LOGIN_LOCKOUT_MINUTES = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15"))
