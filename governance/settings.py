@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "csp",
+    "governance.infra",
     "governance.audit",
     "governance.accounts",
     "governance.catalog",
@@ -188,6 +189,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The shared cache tells every process when governance state changed; with a Redis
 # broker and no REDIS_URL, the broker's Redis serves, so nodes never disagree.
+# A process reloads what it remembered of that state after this long in any case, so a change
+# whose announcement failed (the cache was away) reaches every process within it.
+STATE_MEMORY_MAX_SECONDS = float(os.environ.get("STATE_MEMORY_MAX_SECONDS", "30"))
 _broker_url = os.environ.get("CELERY_BROKER_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL") or (_broker_url if _broker_url.startswith(("redis://", "rediss://")) else "")
 if REDIS_URL:
@@ -338,6 +342,10 @@ CELERY_BEAT_SCHEDULE = {
     "retry-webhook-deliveries": {
         "task": "governance.lifecycle.tasks.retry_due_webhook_deliveries",
         "schedule": timedelta(minutes=10),
+    },
+    "publish-state": {
+        "task": "governance.infra.tasks.publish_state",
+        "schedule": timedelta(seconds=int(os.environ.get("STATE_PUBLISH_SECONDS", "10"))),
     },
     "audit-counted-sign-in-failures": {
         "task": "governance.accounts.tasks.audit_counted_sign_in_failures",
