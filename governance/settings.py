@@ -156,6 +156,7 @@ INSTALLED_APPS = [
     "template_partials",
     "csp",
     "governance.infra.postgresql",  # `migrate` as the owner of the tables, then the application role's grants
+    "governance.infra",
     "governance.audit",
     "governance.accounts",
     "governance.catalog",
@@ -242,6 +243,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The shared cache tells every process when governance state changed; with a Redis
 # broker and no REDIS_URL, the broker's Redis serves, so nodes never disagree.
+# A process reloads what it remembered of that state after this long in any case, so a change
+# whose announcement failed (the cache was away) reaches every process within it.
+STATE_MEMORY_MAX_SECONDS = float(os.environ.get("STATE_MEMORY_MAX_SECONDS", "30"))
 _broker_url = os.environ.get("CELERY_BROKER_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL") or (_broker_url if _broker_url.startswith(("redis://", "rediss://")) else "")
 if REDIS_URL:
@@ -427,6 +431,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "governance.audit.tasks.write_audit_checkpoint",
         "schedule": timedelta(minutes=AUDIT_CHECKPOINT_MINUTES),
     },
+    "publish-state": {
+        "task": "governance.infra.tasks.publish_state",
+        "schedule": timedelta(seconds=int(os.environ.get("STATE_PUBLISH_SECONDS", "10"))),
+    },
+    "audit-counted-sign-in-failures": {
+        "task": "governance.accounts.tasks.audit_counted_sign_in_failures",
+        "schedule": timedelta(minutes=1),
+    },
 }
 
 # Email (lifecycle alerts): EMAIL_URL such as smtp+tls://user:password@mail.example.com:587, or
@@ -527,9 +539,13 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# Login throttling: this many failed sign-ins for one username (and, if set, from one address)
-# within the window lock further attempts out for LOGIN_LOCKOUT_MINUTES.
+# How many proxies of ours stand in front of the web server, each appending to X-Forwarded-For:
+# the client's address is then the one that many places from the right. 0: REMOTE_ADDR, the header ignored.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+
+# Login throttling: this many failed sign-ins for one username, or from one client address (0: no
+# limit per address), within the window lock further attempts out for LOGIN_LOCKOUT_MINUTES.
 LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
-LOGIN_FAILURE_LIMIT_PER_IP = int(os.environ.get("LOGIN_FAILURE_LIMIT_PER_IP", "0"))
+LOGIN_FAILURE_LIMIT_PER_IP = int(os.environ.get("LOGIN_FAILURE_LIMIT_PER_IP", "20"))
 LOGIN_FAILURE_WINDOW_MINUTES = int(os.environ.get("LOGIN_FAILURE_WINDOW_MINUTES", "15"))
 LOGIN_LOCKOUT_MINUTES = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15"))

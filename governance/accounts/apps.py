@@ -6,3 +6,6 @@ class AccountsConfig(AppConfig):
 
     name = "governance.accounts"
     verbose_name = "Accounts and sign-in"
+
+    def ready(self) -> None:
+        from governance.accounts import signals  # noqa: F401  (failed sign-ins, audited per address and minute)

@@ -8,25 +8,31 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from governance.accounts import login_throttling
+from governance.infra.client_address import client_address
 
 
 class ThrottledLogin:
-    """Refuse a locked-out username or address before checking the password, and count failures."""
+    """Refuse a locked-out username or address before checking the password.
+
+    Failures are counted where Django reports them (`accounts.signals`); a failure that
+    started a lockout says so at once.
+    """
 
     locked_message = "Too many failed sign-ins. Sign-in is locked; try again in %(minutes)d minutes."
 
     def clean(self):
         username = str(self.cleaned_data.get("username") or "")
-        ip = self.request.META.get("REMOTE_ADDR", "") if self.request is not None else ""
+        ip = client_address(self.request)
         if until := login_throttling.locked_until(username=username, ip=ip):
             raise self._locked(until)
         try:
             cleaned = super().clean()
         except ValidationError:
-            if until := login_throttling.note_failed_login(username=username, ip=ip):
+            if until := login_throttling.locked_until(username=username, ip=ip):
                 raise self._locked(until) from None
             raise
-        login_throttling.note_successful_login(username=username, ip=ip)
+        if self.get_user() is not None:  # not a form missing its password, which checked nothing
+            login_throttling.note_successful_login(username=username)
         return cleaned
 
     def _locked(self, until) -> ValidationError:

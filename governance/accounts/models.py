@@ -8,6 +8,13 @@ class LoginThrottle(models.Model):
     failures = models.PositiveIntegerField(default=0)
     window_started_at = models.DateTimeField()
     locked_until = models.DateTimeField(null=True, blank=True)
+    # An address's failures are audited one event per minute (login_throttling.note_failed_login).
+    audited_at = models.DateTimeField(
+        null=True, blank=True, help_text="When this address's latest login.failed event was written."
+    )
+    unaudited_failures = models.PositiveIntegerField(
+        default=0, help_text="Failed sign-ins from this address since that event, which no event records yet."
+    )
 
     class Meta:
         db_table = "accounts_loginthrottle"

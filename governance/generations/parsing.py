@@ -2,6 +2,8 @@
 
 import hashlib
 import json
+import math
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -144,15 +146,38 @@ def read_body(request: HttpRequest) -> tuple[dict, dict]:
 
 
 def _json_fields(body: bytes) -> dict:
+    """The body's JSON object, holding only what JSON itself allows: no NaN or Infinity, no endless integer.
+
+    Python's parser accepts NaN, Infinity and numbers too large for a float (which become Infinity);
+    no database stores them in a JSON column. An integer of more than `sys.get_int_max_str_digits()`
+    digits is refused by the parser itself, with a ValueError that is not a JSONDecodeError.
+    """
     try:
-        data = json.loads(body or b"{}")
+        data = json.loads(body or b"{}", parse_constant=_refuse_constant, parse_float=_finite_float)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ApiError("invalid_json", f"The request body is not valid JSON: {error}") from None
     except RecursionError:
         raise ApiError("invalid_json", "The request body is nested too deeply to be a Videos API request.") from None
+    except ValueError:
+        raise ApiError(
+            "invalid_json",
+            f"The request body is not valid JSON for this API: it has an integer of more than "
+            f"{sys.get_int_max_str_digits()} digits.",
+        ) from None
     if not isinstance(data, dict):
         raise ApiError("invalid_json", "The request body must be a JSON object.")
     return data
+
+
+def _refuse_constant(name: str):
+    raise ApiError("invalid_json", f"The request body is not valid JSON: {name} is not a JSON number.")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ApiError("invalid_json", f"The request body is not valid JSON for this API: {text[:40]} is out of range.")
+    return value
 
 
 def _form_fields(request: HttpRequest) -> dict:
@@ -217,6 +242,8 @@ def _parse_extensions(fields: dict) -> dict:
             raise ApiError("invalid_value", f"'{name}' is nested more than {MAX_EXTENSION_DEPTH} levels deep.", name)
         for text in _strings_in(value):
             _check_text(text, name)
+        if _has_non_finite_number(value):  # fields given as a dict, not parsed from JSON here
+            raise ApiError("invalid_value", f"'{name}' holds NaN or Infinity, which JSON has no number for.", name)
     return extensions
 
 
@@ -297,6 +324,14 @@ def _nested_deeper_than(value, levels: int) -> bool:
         return True
     items = value.values() if isinstance(value, dict) else value
     return any(_nested_deeper_than(item, levels - 1) for item in items)
+
+
+def _has_non_finite_number(value) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        value = list(value.values())
+    return isinstance(value, list) and any(_has_non_finite_number(item) for item in value)
 
 
 def _strings_in(value) -> Iterator[str]:

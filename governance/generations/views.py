@@ -21,6 +21,7 @@ from governance.generations.services import SUBJECT_HEADER, delete_video, submit
 from governance.generations.submissions import find_video, parse_submission
 from governance.generations.upstream import UpstreamError
 from governance.infra.caching import one_state_read
+from governance.infra.client_address import client_address
 from governance.policies.engine import Operation, Refusal
 from governance.policies.selectors import policy_in_force
 from governance.projects.selectors import KeyHolder, key_holder
@@ -60,7 +61,7 @@ def _answer(view, methods: set[str], request: HttpRequest, *args, **kwargs) -> H
     with one_state_read():
         holder = _authenticate(request)
         if holder is None:
-            note_refused_api_key(client_ip=request.META.get("REMOTE_ADDR", ""), presented=_bearer_token(request))
+            note_refused_api_key(client_ip=client_address(request), presented=_bearer_token(request))
             return error_response(INVALID_API_KEY)
         retry_after = admit(holder)
         if retry_after is not None:

@@ -2,10 +2,12 @@
 
 Migrates, seeds the demo on first start, then runs the web server (which also
 serves the built-in simulator), a Celery worker with beat, and a Celery worker
-for webhook deliveries, until Ctrl-C,
-SIGTERM, or the end of whatever started it stops them all.
+for webhook deliveries, under a small supervisor: a process that exits is
+started again after a backoff, and only Ctrl-C, SIGTERM, the end of whatever
+started it, or a process that keeps crashing stops them all.
 """
 
+import collections
 import os
 import shutil
 import signal
@@ -43,10 +45,11 @@ def main() -> int:
         subprocess.run([*manage, "seed_demo"], check=True, cwd=ROOT, env=application)
         seeded_marker.touch()
 
-    processes = {name: _start(command, application) for name, command in commands(port, data_dir).items()}
-    if _wait_until_serving(port, processes["web"]):
+    supervisor = Supervisor(commands(port, data_dir), env=application)
+    supervisor.start()
+    if _wait_until_serving(port, supervisor):
         _print_welcome(port)
-    return _supervise(processes)
+    return supervisor.run()
 
 
 def commands(port: str, data_dir: Path) -> dict[str, list[str]]:
@@ -82,19 +85,16 @@ def _port_is_free(port: int) -> bool:
     return True
 
 
-def _wait_until_serving(port: str, web: subprocess.Popen, timeout: float = 60) -> bool:
+def _wait_until_serving(port: str, supervisor: "Supervisor", timeout: float = 60) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and web.poll() is None:
+    web = supervisor.processes["web"]
+    while time.monotonic() < deadline and web.poll() is None and not supervisor.stopping:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2)
             return True
         except OSError:
             time.sleep(0.3)
     return False
-
-
-def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
 
 
 def _print_welcome(port: str) -> None:
@@ -115,41 +115,121 @@ def _print_welcome(port: str) -> None:
     )
 
 
-def _supervise(processes: dict[str, subprocess.Popen]) -> int:
-    stopping = False
+class Supervisor:
+    """Keeps named processes running until told to stop, restarting one that exits, with backoff.
 
-    def stop(signum, frame) -> None:
-        nonlocal stopping
-        stopping = True
+    A process that exits is started again after `first_backoff` seconds, doubling with each
+    exit within `crash_window` seconds up to `max_backoff`; `crash_limit` exits within the
+    window stop everything, since restarting again would not help. SIGINT and SIGTERM stop
+    everything, and so does the end of the process that started the supervisor.
+    """
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    parent = os.getppid()
-    exit_code = 0
-    while not stopping:
-        if os.getppid() != parent:  # make or the terminal that started us is gone
-            break
-        for name, process in processes.items():
-            if process.poll() is not None:
-                print(f"{name} exited with code {process.returncode}; stopping.", file=sys.stderr, flush=True)
-                exit_code, stopping = process.returncode or 1, True
-        time.sleep(0.5)
-    _stop_all(processes)
-    return exit_code
+    def __init__(
+        self,
+        commands: dict[str, list[str]],
+        *,
+        first_backoff: float = 1.0,
+        max_backoff: float = 30.0,
+        crash_limit: int = 5,
+        crash_window: float = 60.0,
+        poll_seconds: float = 0.2,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.commands, self.env = commands, env
+        self.first_backoff, self.max_backoff = first_backoff, max_backoff
+        self.crash_limit, self.crash_window = crash_limit, crash_window
+        self.poll_seconds = poll_seconds
+        self.processes: dict[str, subprocess.Popen] = {}
+        self._crashes: dict[str, collections.deque[float]] = {name: collections.deque() for name in commands}
+        self._restart_at: dict[str, float] = {}
+        self._stopping = False
+        self._parent = os.getppid()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
-def _stop_all(processes: dict[str, subprocess.Popen]) -> None:
-    for process in processes.values():
-        if process.poll() is None:
+    def start(self) -> None:
+        """Take over Ctrl-C and SIGTERM, and start every process."""
+        self._parent = os.getppid()
+        signal.signal(signal.SIGINT, self._stop)
+        signal.signal(signal.SIGTERM, self._stop)
+        for name in self.commands:
+            self._start(name)
+
+    def run(self) -> int:
+        """Supervise until stopped; 0 after Ctrl-C or SIGTERM, 1 when a process kept crashing."""
+        if not self.processes:
+            self.start()
+        exit_code = 0
+        while not self._stopping and os.getppid() == self._parent:  # a new parent: make or the terminal is gone
+            if not self._tend():
+                exit_code = 1
+                break
+            time.sleep(self.poll_seconds)
+        self._stop_all()
+        return exit_code
+
+    def _stop(self, signum, frame) -> None:
+        self._stopping = True
+
+    def _tend(self) -> bool:
+        """Restart what is due and note what exited; False once a process has crashed too often."""
+        now = time.monotonic()
+        for name, process in self.processes.items():
+            if name in self._restart_at:
+                if now >= self._restart_at[name]:
+                    del self._restart_at[name]
+                    self._start(name)
+            elif process.poll() is not None and not self._schedule_restart(name, process.returncode, now):
+                return False
+        return True
+
+    def _schedule_restart(self, name: str, code: int, now: float) -> bool:
+        _kill_what_it_left(self.processes[name])
+        crashes = self._crashes[name]
+        crashes.append(now)
+        while crashes and crashes[0] <= now - self.crash_window:
+            crashes.popleft()
+        if len(crashes) >= self.crash_limit:
+            _say(
+                f"{name} exited with code {code}, its {len(crashes)}th exit within {self.crash_window:g} s; "
+                "it keeps crashing, so everything stops. Its log lines above say why."
+            )
+            return False
+        delay = min(self.max_backoff, self.first_backoff * 2 ** (len(crashes) - 1))
+        _say(f"{name} exited with code {code}; restarting in {delay:g} s.")
+        self._restart_at[name] = now + delay
+        return True
+
+    def _start(self, name: str) -> None:
+        # Its own session: Ctrl-C reaches only us, and each child (with its own children) stops gracefully.
+        self.processes[name] = subprocess.Popen(self.commands[name], cwd=ROOT, env=self.env, start_new_session=True)
+
+    def _stop_all(self) -> None:
+        running = [process for process in self.processes.values() if process.poll() is None]
+        for process in running:
             process.terminate()  # gunicorn and celery shut their own children down gracefully
-    deadline = time.monotonic() + 15
-    for process in processes.values():
-        try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    print("Stopped.", flush=True)
+        deadline = time.monotonic() + 15
+        for process in running:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        print("Stopped.", flush=True)
+
+
+def _kill_what_it_left(process: subprocess.Popen) -> None:
+    """A process killed outright leaves its children (gunicorn's workers holding the port, a worker's pool)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -137,3 +137,14 @@ def test_an_address_can_be_locked_across_usernames_when_configured(client, clock
 
     assert LOCKED in response.content.decode()
     assert [event.payload["locked"] for event in locked_events()] == ["ip"]
+
+
+def test_a_form_without_its_password_does_not_clear_the_count(client, clock):
+    make_user("alice")
+    sign_in(client, password="wrong")
+    sign_in(client, password="wrong")
+    sign_in(client, password="")  # checks no password, so it is neither a failure nor a success
+
+    response = sign_in(client, password="wrong")
+
+    assert LOCKED in response.content.decode()

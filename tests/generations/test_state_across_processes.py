@@ -22,15 +22,18 @@ def test_the_gateway_answers_from_memory_until_another_process_announces_a_chang
     assert api.post("videos", {"prompt": "a", "model": OLD}).status_code == 401
 
 
-def test_revoking_a_key_announces_the_change_to_every_process(api):
+def test_revoking_a_key_announces_the_change_to_every_process_once_committed(api, django_capture_on_commit_callbacks):
     before = cache.get(STATE_TOKEN_KEY)
-    revoke_api_key(api_key=ApiKey.objects.get(), actor=Actor.system())
+    with django_capture_on_commit_callbacks(execute=True):
+        revoke_api_key(api_key=ApiKey.objects.get(), actor=Actor.system())
+        assert cache.get(STATE_TOKEN_KEY) == before  # until the commit, the state of before is the committed one
     assert cache.get(STATE_TOKEN_KEY) not in (None, before)
 
 
-def test_a_new_policy_revision_announces_the_change(production):
+def test_a_new_policy_revision_announces_the_change(production, django_capture_on_commit_callbacks):
     before = cache.get(STATE_TOKEN_KEY)
-    revise(production, max_seconds=8)
+    with django_capture_on_commit_callbacks(execute=True):
+        revise(production, max_seconds=8)
     assert cache.get(STATE_TOKEN_KEY) not in (None, before)
 
 
