@@ -1,6 +1,7 @@
 """The judged round trip: export studio, edit, plan (exit 2), apply, plan again."""
 
 import hashlib
+from pathlib import Path
 
 import pytest
 
@@ -138,3 +139,10 @@ def test_only_an_admin_may_apply(studio, edited):
     assert "developer may not apply a policy file to studio: that needs the admin role" in run.err
     assert current_revision(environment(studio, "staging")).number == 1
     assert not MigrationPlan.objects.exists()
+
+
+def test_the_documented_example_is_what_export_writes_for_the_demo(studio):
+    page = (Path(__file__).resolve().parents[2] / "docs" / "policy-as-code.md").read_text()
+    example = page.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+    assert example == governance("export", "studio").out
