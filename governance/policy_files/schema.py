@@ -324,5 +324,13 @@ class _Reader:
 
 
 def _key_line(mapping: CommentedMap, key) -> int:
-    """The 1-based line of a mapping's key."""
-    return mapping.lc.key(key)[0] + 1
+    """The 1-based line of a mapping's key; for a key merged in (`<<: *anchor`), its line in the anchored mapping."""
+    try:
+        return mapping.lc.key(key)[0] + 1
+    except KeyError:
+        pass
+    for merged in mapping.merge:
+        source = merged[-1] if isinstance(merged, tuple) else merged  # (position, mapping) before ruamel.yaml 0.19
+        if key in source:
+            return _key_line(source, key)
+    return mapping.lc.line + 1
