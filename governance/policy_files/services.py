@@ -89,7 +89,7 @@ class EnvironmentChange:
     rate_limit: tuple[int, int] | None  # (in force, in the file), when they differ
     first_policy_words: list[str] = field(default_factory=list)  # the file's policy, when the environment has none
     move: PinMove | None = None  # through a plan: the move of the pinned snapshot in the change, if any
-    carried: set[str] = field(default_factory=set)  # through a plan: the changed fields a completed plan sets so
+    carried: set[str] = field(default_factory=set)  # through a plan: fields a completed plan leaves as the file says
     open_plans: list[MigrationPlan] = field(default_factory=list)  # through a plan: open plans proposing `move`
 
     @property
