@@ -76,3 +76,6 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+from tests.oidc_provider import oidc_provider, oidc_provider_process  # noqa: E402, F401  (single sign-on's provider)
