@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.oidc_provider import oidc_provider, oidc_provider_process  # noqa: F401  (single sign-on's provider)
 
 SCREENSHOTS = ROOT / "var" / "screenshots"
 PASSWORD = "pw-for-tests"  # what tests.factories.make_user sets
@@ -76,6 +77,3 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
-
-
-from tests.oidc_provider import oidc_provider, oidc_provider_process  # noqa: E402, F401  (single sign-on's provider)
