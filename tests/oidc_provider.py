@@ -21,8 +21,9 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
-from django.core.cache import cache
 
+from governance.sso import access_tokens
+from governance.sso.models import SsoIdentity
 from governance.sso.provider import forget_discovery
 from tests.conftest import ROOT
 
@@ -128,9 +129,11 @@ def oidc_provider(oidc_provider_process, settings):
     settings.OIDC_PROVIDER_NAME = PROVIDER_NAME
     settings.OIDC_ROLE_MAP = ""
     forget_discovery()
-    cache.clear()  # access tokens kept by earlier tests, under ids that rolled-back rows may reuse
     yield provider
     forget_discovery()
+    # The access tokens this test's sign-ins kept: a later test's rows may reuse these ids.
+    for identity_id in SsoIdentity.objects.values_list("pk", flat=True):
+        access_tokens.forget(identity_id=identity_id)
 
 
 def sign_in_through_provider(client, login: str, password: str | None = None, *, start: str = "/oidc/start/"):

@@ -6,11 +6,11 @@ import datetime as dt
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.urls import reverse
 
 from governance.audit.models import AuditEvent
 from governance.projects.models import Membership, Role
+from governance.sso import access_tokens
 from governance.sso.models import SsoIdentity
 from governance.sso.services import recheck_users
 from governance.sso.tasks import recheck_sso_users
@@ -84,7 +84,8 @@ def test_a_user_deleted_at_the_provider_loses_every_mapped_role_and_is_signed_ou
 def test_once_the_token_has_expired_a_session_not_confirmed_for_the_bound_ends_and_the_roles_wait(
     client, alice, settings
 ):
-    cache.clear()  # the access token has expired: nothing can be asked at the provider any more
+    # The access token has expired (and no refresh token was kept): nothing can be asked at the provider.
+    access_tokens.forget(identity_id=SsoIdentity.objects.get(user=alice).pk)
     settings.OIDC_RECHECK_SECONDS = 3600
 
     assert recheck_users() == {}
