@@ -22,6 +22,7 @@ The card is Adaptive Card 1.4: TextBlock, FactSet and Action.OpenUrl (https://ad
 no host-specific properties, so it validates against the official schema.
 """
 
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -29,14 +30,16 @@ from django.conf import settings
 
 PRODUCT = "Snapshot governance"
 ADAPTIVE_CARD_VERSION = "1.4"
-# What a person wrote (a plan's reason, a sign-off's comment) is cut to this length in a message, so a
-# message stays far below Teams' 28 KB and Slack's per-block limits whatever was typed.
+# What a person wrote (a plan's reason, a sign-off's comment) is cut to this length in a message.
 WRITTEN_TEXT_LIMIT = 500
-MAX_ITEMS = 20
+# Every part of a message is cut to these lengths (`_bounded`), so that whatever it holds a message stays
+# within Slack's per-block limits and below Teams' 28 KB: about 7,000 characters at most, 3 bytes each at
+# worst in UTF-8 (`encoded`).
+TITLE_LIMIT, TEXT_LIMIT, BY_LIMIT, LABEL_LIMIT = 150, 800, 80, 75
+MAX_FACTS, FACT_NAME_LIMIT, FACT_VALUE_LIMIT = 8, 40, 250
+MAX_ITEMS, ITEM_LIMIT = 12, 200
 SLACK_SECTION_TEXT = 3000
-SLACK_FIELDS = 10
 SLACK_FIELD_TEXT = 2000
-SLACK_BUTTON_TEXT = 75
 SLACK_URL = 3000
 
 
@@ -55,7 +58,7 @@ class ChatMessage:
     @property
     def fallback(self) -> str:
         """The message in one line, for notifications and for clients that show no cards."""
-        return f"{self.title}: {self.text} {self.link}"
+        return f"{self.title}: {self.text.rstrip(':')} {self.link}"
 
 
 def absolute_url(path: str) -> str:
@@ -72,27 +75,49 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def encoded(payload: dict) -> bytes:
+    """A chat message's body as sent: UTF-8 JSON, so no character costs more than its own bytes."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _bounded(message: ChatMessage) -> ChatMessage:
+    """The message with every part cut to its limit, whatever its producer put in."""
+    facts = tuple(
+        (clip(name, FACT_NAME_LIMIT), clip(value, FACT_VALUE_LIMIT)) for name, value in message.facts[:MAX_FACTS]
+    )
+    return ChatMessage(
+        title=clip(message.title, TITLE_LIMIT),
+        text=clip(message.text, TEXT_LIMIT),
+        link=message.link,
+        link_label=clip(message.link_label, LABEL_LIMIT),
+        facts=facts,
+        items=tuple(clip(item, ITEM_LIMIT) for item in message.items[:MAX_ITEMS]),
+        by=clip(message.by, BY_LIMIT),
+    )
+
+
 # Slack
 
 
 def slack_message(message: ChatMessage) -> dict:
     """An incoming-webhook payload: the fallback `text`, then section, fields, context and a link button."""
+    message = _bounded(message)
     heading = f"*{_mrkdwn(message.title)}*\n{_mrkdwn(message.text)}"
-    bullets = "".join(f"\n• {_mrkdwn(item)}" for item in message.items[:MAX_ITEMS])
+    bullets = "".join(f"\n• {_mrkdwn(item)}" for item in message.items)
     link = f"\n<{message.link}|{_mrkdwn(message.link_label)}>" if len(message.link) <= SLACK_URL else ""
     blocks = [_slack_section(_clip_mrkdwn(heading + bullets, SLACK_SECTION_TEXT - len(link)) + link)]
     if message.facts:
         fields = [_mrkdwn_text(f"*{_mrkdwn(name)}*\n{_mrkdwn(value)}") for name, value in message.facts]
         for field_text in fields:
             field_text["text"] = _clip_mrkdwn(field_text["text"], SLACK_FIELD_TEXT)
-        blocks.append({"type": "section", "fields": fields[:SLACK_FIELDS]})
+        blocks.append({"type": "section", "fields": fields})
     context = f"By {_mrkdwn(message.by)} · {PRODUCT}" if message.by else PRODUCT
     blocks.append({"type": "context", "elements": [_mrkdwn_text(context)]})
     if len(message.link) <= SLACK_URL:
         button = {
             "type": "button",
             "action_id": "open",
-            "text": {"type": "plain_text", "text": clip(message.link_label, SLACK_BUTTON_TEXT)},
+            "text": {"type": "plain_text", "text": message.link_label},
             "url": message.link,
         }
         blocks.append({"type": "actions", "elements": [button]})
@@ -124,12 +149,13 @@ def _clip_mrkdwn(text: str, limit: int) -> str:
 
 def teams_message(message: ChatMessage) -> dict:
     """A message with one Adaptive Card: title, text, the items as a list, the facts, and a link button."""
+    message = _bounded(message)
     body = [
         {"type": "TextBlock", "text": message.title, "weight": "Bolder", "size": "Medium", "wrap": True},
         {"type": "TextBlock", "text": message.text, "wrap": True},
     ]
     if message.items:  # a Markdown list; Adaptive Cards separate its lines with \r
-        items = "\r".join(f"- {item}" for item in message.items[:MAX_ITEMS])
+        items = "\r".join(f"- {item}" for item in message.items)
         body.append({"type": "TextBlock", "text": items, "wrap": True})
     facts = list(message.facts) + ([("By", message.by)] if message.by else [])
     if facts:

@@ -499,7 +499,11 @@ def _post(delivery: WebhookDelivery, now: dt.datetime, transport) -> tuple[int, 
     webhook = delivery.webhook
     url = signing.decrypt_secret(webhook.encrypted_url) if webhook.is_chat else webhook.url
     refuse_private_destination(url)
-    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    body = (
+        chat.encoded(delivery.payload)
+        if webhook.is_chat
+        else json.dumps(delivery.payload, separators=(",", ":")).encode()
+    )
     headers = {"content-type": "application/json", "user-agent": "snapshot-governance-webhooks"}
     if not webhook.is_chat:
         headers.update(_signature_headers(delivery, now, body))
