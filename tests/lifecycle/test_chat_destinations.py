@@ -95,14 +95,17 @@ def test_deleting_a_chat_destination_wipes_its_url():
 
 
 @pytest.mark.parametrize("kind", ["slack", "teams"])
-def test_a_chat_delivery_goes_to_the_secret_url_unsigned(settings, kind):
+def test_a_chat_delivery_goes_to_the_secret_url_unsigned_and_unlogged(settings, caplog, kind):
     settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True  # the receiver listens on loopback
     project = make_project("shop")
     with ChatReceiver(kind) as receiver:
         create_webhook(project=project, url=receiver.url, description="", actor=SYSTEM, kind=kind)
         delivery = enqueue_webhooks(project, "snapshot.shutdown_alert", {}, message())[0]
 
-        assert attempt_delivery(delivery.pk) is None
+        with caplog.at_level(logging.DEBUG):
+            assert attempt_delivery(delivery.pk) is None
+
+    assert "xoxSecretPart42" not in caplog.text
 
     got = receiver.received[0]
     assert got["path"] == "/services/T0SECRET/B0SECRET/xoxSecretPart42"
