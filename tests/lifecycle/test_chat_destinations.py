@@ -16,10 +16,11 @@ from governance.lifecycle.services import (
     enqueue_webhooks,
 )
 from governance.projects.models import Role
-from tests.factories import SYSTEM, make_member, make_project
+from tests.factories import SYSTEM, make_member, make_project, make_user
 from tests.lifecycle.chat_receivers import ChatReceiver
 from tests.lifecycle.test_chat_message_format import message
 from tests.lifecycle.test_webhook_answer_bounds import HEADERS, AnsweringReceiver
+from tests.operations.test_no_secrets import command_exports, every_page, every_row_as_text, text_of
 
 pytestmark = pytest.mark.django_db
 
@@ -175,3 +176,24 @@ def test_an_error_that_quotes_the_url_shows_it_masked(caplog):
     delivery.refresh_from_db()
     assert delivery.last_error == f"could not reach {webhook.url}"
     assert SECRET_PARTS[0] not in caplog.text
+
+
+CHAT_DESTINATIONS = [("slack", SLACK_URL, SECRET_PARTS[0]), ("teams", TEAMS_URL, SECRET_PARTS[1])]
+
+
+@pytest.mark.parametrize(("kind", "url", "secret_part"), CHAT_DESTINATIONS)
+def test_a_chat_url_is_kept_nowhere_in_plain_text(admin_client, caplog, tmp_path, kind, url, secret_part):
+    """Not in the database, a log line, a page, the delivery log, the admin, an audit event or an export."""
+    caplog.set_level(logging.DEBUG)
+    added(admin_client, kind, url)
+    delivery = enqueue_webhooks(Webhook.objects.get().project, "snapshot.shutdown_alert", {}, message())[0]
+    attempt_delivery(delivery.pk, transport=httpx.MockTransport(lambda request: httpx.Response(500)))
+
+    superuser = make_user("root", is_staff=True, is_superuser=True)
+    seen = [every_row_as_text(), caplog.text, text_of(admin_client.get("/projects/shop/webhooks/"))]
+    seen += every_page(superuser) + command_exports(tmp_path)
+    seen += [text_of(admin_client.get(f"/admin/lifecycle/webhook/{delivery.webhook_id}/change/"))]
+
+    everything = "\n".join(seen)
+    assert Webhook.objects.get().url in everything  # the pages and rows really were about the destination
+    assert secret_part not in everything
