@@ -24,7 +24,7 @@ no host-specific properties, so it validates against the official schema.
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 
@@ -39,7 +39,6 @@ TITLE_LIMIT, TEXT_LIMIT, BY_LIMIT, LABEL_LIMIT = 150, 800, 80, 75
 MAX_FACTS, FACT_NAME_LIMIT, FACT_VALUE_LIMIT = 8, 40, 250
 MAX_ITEMS, ITEM_LIMIT = 12, 200
 SLACK_SECTION_TEXT = 3000
-SLACK_FIELD_TEXT = 2000
 SLACK_URL = 3000
 
 
@@ -52,7 +51,7 @@ class ChatMessage:
     link: str
     link_label: str
     facts: tuple[tuple[str, str], ...] = ()
-    items: tuple[str, ...] = field(default=())
+    items: tuple[str, ...] = ()
     by: str = ""
 
     @property
@@ -106,10 +105,8 @@ def slack_message(message: ChatMessage) -> dict:
     bullets = "".join(f"\n• {_mrkdwn(item)}" for item in message.items)
     link = f"\n<{message.link}|{_mrkdwn(message.link_label)}>" if len(message.link) <= SLACK_URL else ""
     blocks = [_slack_section(_clip_mrkdwn(heading + bullets, SLACK_SECTION_TEXT - len(link)) + link)]
-    if message.facts:
+    if message.facts:  # bounded facts stay within a field's 2000 characters, even escaped
         fields = [_mrkdwn_text(f"*{_mrkdwn(name)}*\n{_mrkdwn(value)}") for name, value in message.facts]
-        for field_text in fields:
-            field_text["text"] = _clip_mrkdwn(field_text["text"], SLACK_FIELD_TEXT)
         blocks.append({"type": "section", "fields": fields})
     context = f"By {_mrkdwn(message.by)} · {PRODUCT}" if message.by else PRODUCT
     blocks.append({"type": "context", "elements": [_mrkdwn_text(context)]})
