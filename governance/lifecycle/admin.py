@@ -11,8 +11,8 @@ class ShutdownAlertAdmin(ReadOnlyAdmin):
 
 @admin.register(Webhook)
 class WebhookAdmin(ReadOnlyAdmin):
-    list_display = ["project", "url", "description", "created_at", "deleted_at"]
-    exclude = ["encrypted_secret"]
+    list_display = ["project", "kind", "url", "description", "created_at", "deleted_at"]
+    exclude = ["encrypted_secret", "encrypted_url"]
 
 
 @admin.register(WebhookDelivery)

@@ -70,16 +70,27 @@ class WebhookQuerySet(models.QuerySet):
 
 
 class Webhook(models.Model):
-    """An HTTPS endpoint a project wants lifecycle events posted to, signed with its own secret.
+    """An HTTPS endpoint a project wants events posted to: signed JSON, or a message in Slack or Teams.
 
-    The secret must be usable to sign, so it is stored encrypted (see `signing.py`), never in clear.
-    Deleting a webhook keeps its row, without the secret, so its delivery log still says what was sent where.
+    A signed webhook's secret must be usable to sign, so it is stored encrypted (see `signing.py`), never in
+    clear. A Slack or Teams destination is not signed: its URL is its secret (whoever has it may post to the
+    channel), so that URL is stored encrypted instead and `url` keeps only a masked form to show.
+    Deleting a webhook keeps its row, without its secrets, so its delivery log still says what was sent where.
     """
 
+    class Kind(models.TextChoices):
+        SIGNED = "signed", "Signed JSON (Standard Webhooks)"
+        SLACK = "slack", "Slack incoming webhook"
+        TEAMS = "teams", "Microsoft Teams (Workflows webhook)"
+
+    CHAT_KINDS = (Kind.SLACK, Kind.TEAMS)
+
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="webhooks")
-    url = models.URLField(max_length=500)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.SIGNED)
+    url = models.URLField(max_length=500, help_text="Where it posts; for Slack and Teams, only a masked form.")
     description = models.CharField(max_length=200, blank=True)
-    encrypted_secret = models.TextField()
+    encrypted_secret = models.TextField(blank=True)
+    encrypted_url = models.TextField(blank=True, help_text="Slack and Teams: the URL, which is their secret.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -97,6 +108,11 @@ class Webhook(models.Model):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+    @property
+    def is_chat(self) -> bool:
+        """A Slack or Teams destination: sent messages for people, unsigned, its URL a secret."""
+        return self.kind in self.CHAT_KINDS
 
 
 class WebhookDelivery(models.Model):

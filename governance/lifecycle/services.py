@@ -1,4 +1,5 @@
-"""Lifecycle alerts and their delivery: inbox, email and signed webhooks, each change with its audit event."""
+"""Lifecycle alerts and their delivery: inbox, email, signed webhooks and chat (Slack, Teams), each change with its
+audit event."""
 
 import datetime as dt
 import json
@@ -17,7 +18,8 @@ from django.utils import timezone
 
 from governance.audit.services import Actor, record_event
 from governance.catalog.models import Snapshot
-from governance.lifecycle import signing
+from governance.lifecycle import chat, signing
+from governance.lifecycle.chat import ChatMessage, absolute_url
 from governance.lifecycle.destinations import (
     PrivateDestinationError,
     delivery_transport,
@@ -35,7 +37,11 @@ WEBHOOK_MAX_ATTEMPTS = 6
 # Only an answer's status counts; of its body, at most this much is read, so no receiver can fill a worker's memory.
 WEBHOOK_ANSWER_MAX_BYTES = 64 * 1024
 WEBHOOK_DELETED = "Not sent: the webhook was deleted."
+# Of a chat platform's answer, this much is kept for the delivery log: Slack answers a failure with a short
+# code such as `channel_is_archived` (https://api.slack.com/changelog/2016-05-17-changes-to-errors-for-incoming-webhooks).
+CHAT_ANSWER_SHOWN = 100
 SYSTEM = Actor.system("lifecycle")
+ALIASES_URL = "/catalog/#aliases-heading"
 
 
 def migration_plan_url(project_slug: str, environment_name: str, to_snapshot: str = "") -> str:
@@ -158,7 +164,27 @@ def _deliver_alert(alert: ShutdownAlert, snapshot: Snapshot, *, email: bool) -> 
             "shutdown_date": snapshot.shutdown_on.isoformat(),
             "replacement": replacement or None,
         },
+        message=ChatMessage(
+            title=title,
+            text=f"{alert.dependency_sentence} " + recovery_advice(snapshot),
+            link=absolute_url(url),
+            link_label="Plan the migration",
+            facts=_snapshot_facts(environment, snapshot),
+        ),
     )
+
+
+def _snapshot_facts(environment: Environment, snapshot: Snapshot) -> tuple[tuple[str, str], ...]:
+    """Where and what, for a message about one environment's snapshot."""
+    facts = [
+        ("Project", environment.project.name),
+        ("Environment", environment.get_name_display()),
+        ("Snapshot", f"{snapshot.name} ({snapshot.provider.name})"),
+        ("Shuts down", f"{snapshot.shutdown_on:%Y-%m-%d}"),
+    ]
+    if snapshot.replacement_id:
+        facts.append(("Replacement", snapshot.replacement.name))
+    return tuple(facts)
 
 
 def recovery_advice(snapshot: Snapshot) -> str:
@@ -194,13 +220,15 @@ def announce_shutdown_dates(
             environment = dependency.environment
             replacement = snapshot.replacement.name if snapshot.replacement_id else ""
             previous = previous_shutdown_dates.get(snapshot.name)
+            title = f"{project.name} / {environment.get_name_display()}: {shutdown_date_news(snapshot, previous)}"
+            body = f"{provider.name} announced it. {dependency_sentence(dependency.how)} " + recovery_advice(snapshot)
+            url = migration_plan_url(project.slug, environment.name, replacement)
             _tell_members(
                 project,
                 kind="lifecycle.shutdown_announced",
-                title=f"{project.name} / {environment.get_name_display()}: {shutdown_date_news(snapshot, previous)}",
-                body=f"{provider.name} announced it. {dependency_sentence(dependency.how)} "
-                + recovery_advice(snapshot),
-                url=migration_plan_url(project.slug, environment.name, replacement),
+                title=title,
+                body=body,
+                url=url,
                 readers_url=impact_url(snapshot),
                 readers_body=f"{provider.name} announced it. {dependency_sentence(dependency.how)} "
                 + readers_advice(project),
@@ -218,6 +246,13 @@ def announce_shutdown_dates(
                     "previous_shutdown_date": previous.isoformat() if previous else None,
                     "replacement": replacement or None,
                 },
+                message=ChatMessage(
+                    title=title,
+                    text=body,
+                    link=absolute_url(url),
+                    link_label="Plan the migration",
+                    facts=_snapshot_facts(environment, snapshot),
+                ),
             )
 
 
@@ -237,12 +272,14 @@ def announce_alias_move(*, alias, from_snapshot: str, to_snapshot: str, reason: 
     for environments in by_project.values():
         project = environments[0].project
         names = ", ".join(environment.get_name_display() for environment in environments)
+        title = f"{project.name}: alias {alias.name} {what} {to_snapshot} (was {from_snapshot})"
+        body = f"{names} follow{'s' if len(environments) == 1 else ''} this alias. {reason}".strip()
         _tell_members(
             project,
             kind="lifecycle.alias_drift" if drift else "lifecycle.alias_repointed",
-            title=f"{project.name}: alias {alias.name} {what} {to_snapshot} (was {from_snapshot})",
-            body=f"{names} follow{'s' if len(environments) == 1 else ''} this alias. {reason}".strip(),
-            url="/catalog/#aliases-heading",
+            title=title,
+            body=body,
+            url=ALIASES_URL,
         )
         enqueue_webhooks(
             project,
@@ -256,6 +293,13 @@ def announce_alias_move(*, alias, from_snapshot: str, to_snapshot: str, reason: 
                 "to": to_snapshot,
                 "reason": reason,
             },
+            message=ChatMessage(
+                title=title,
+                text=body,
+                link=absolute_url(ALIASES_URL),
+                link_label="See the aliases",
+                facts=(("Project", project.name), ("Environments", names), ("Provider", alias.provider.name)),
+            ),
         )
 
 
@@ -319,26 +363,31 @@ def _send_email(message: tuple) -> None:
 
 
 @transaction.atomic
-def create_webhook(*, project: Project, url: str, description: str, actor: Actor) -> tuple[Webhook, str]:
-    """A new webhook and its secret, returned once for the admin to copy; only the encrypted secret is stored.
+def create_webhook(
+    *, project: Project, url: str, description: str, actor: Actor, kind: str = Webhook.Kind.SIGNED
+) -> tuple[Webhook, str | None]:
+    """A new webhook; a signed one's secret is returned once for the admin to copy (None for Slack and Teams).
 
+    Only encrypted secrets are stored: a signed webhook's signing secret, or a Slack or Teams destination's
+    URL, which is shown from then on only masked, here and in the audit event alike.
     Raises PrivateDestinationError for a URL inside a private network (see `destinations`).
     """
     refuse_private_destination(url)
-    secret = signing.new_secret()
+    secret = None
+    if kind in Webhook.CHAT_KINDS:
+        shown, stored = {"url": signing.masked_url(url), "encrypted_url": signing.encrypt_secret(url)}, {}
+    else:
+        secret = signing.new_secret()
+        shown, stored = {"url": url}, {"encrypted_secret": signing.encrypt_secret(secret)}
     webhook = Webhook.objects.create(
-        project=project,
-        url=url,
-        description=description,
-        encrypted_secret=signing.encrypt_secret(secret),
-        created_by=actor.user,
+        project=project, kind=kind, description=description, created_by=actor.user, **shown, **stored
     )
     record_event(
         action="webhook.created",
         actor=actor,
         target=webhook,
         project=project,
-        payload={"url": url, "description": description},
+        payload={"url": webhook.url, "kind": kind, "description": description},
     )
     return webhook, secret
 
@@ -350,9 +399,9 @@ def delete_webhook(*, webhook: Webhook, actor: Actor) -> None:
     Deleting an already deleted webhook does nothing.
     """
     now = timezone.now()
-    if not Webhook.objects.active().filter(pk=webhook.pk).update(deleted_at=now, encrypted_secret=""):
+    if not Webhook.objects.active().filter(pk=webhook.pk).update(deleted_at=now, encrypted_secret="", encrypted_url=""):
         return
-    webhook.deleted_at, webhook.encrypted_secret = now, ""
+    webhook.deleted_at, webhook.encrypted_secret, webhook.encrypted_url = now, "", ""
     cancelled = _cancel_waiting_deliveries(WebhookDelivery.objects.filter(webhook=webhook))
     record_event(
         action="webhook.deleted",
@@ -369,15 +418,25 @@ def _cancel_waiting_deliveries(deliveries) -> int:
     )
 
 
-def enqueue_webhooks(project: Project, event_type: str, data: dict) -> list[WebhookDelivery]:
-    """One delivery per webhook of the project, handed to the worker once the transaction commits."""
-    payload = {"type": event_type, "timestamp": timezone.now().isoformat(), "data": data}
-    deliveries = [
-        WebhookDelivery.objects.create(
-            webhook=webhook, event_type=event_type, payload=payload, next_attempt_at=timezone.now()
+def enqueue_webhooks(
+    project: Project, event_type: str, data: dict, message: ChatMessage | None = None
+) -> list[WebhookDelivery]:
+    """One delivery per webhook of the project, handed to the worker once the transaction commits.
+
+    A signed webhook is sent `{"type", "timestamp", "data"}`; a Slack or Teams destination is sent `message`
+    in its platform's format (none, for an event without one). Each delivery keeps the body it is sent.
+    """
+    event = {"type": event_type, "timestamp": timezone.now().isoformat(), "data": data}
+    deliveries = []
+    for webhook in Webhook.objects.active().filter(project=project):
+        if webhook.is_chat and message is None:
+            continue
+        payload = chat.render(webhook.kind, message) if webhook.is_chat else event
+        deliveries.append(
+            WebhookDelivery.objects.create(
+                webhook=webhook, event_type=event_type, payload=payload, next_attempt_at=timezone.now()
+            )
         )
-        for webhook in Webhook.objects.active().filter(project=project)
-    ]
     for delivery in deliveries:
         transaction.on_commit(lambda pk=delivery.pk: enqueue_delivery(pk))
     return deliveries
@@ -408,17 +467,19 @@ def attempt_delivery(delivery_id: int, *, transport: httpx.BaseTransport | None 
     now = timezone.now()
     delivery.attempts += 1
     delivery.last_attempt_at = now
+    answer = ""
     try:
-        status = _post(delivery, now, transport)
+        status, answer = _post(delivery, now, transport)
     except (httpx.HTTPError, signing.SecretUnreadable, PrivateDestinationError) as error:
-        status, delivery.last_error = None, (str(error) or type(error).__name__)[:300]
+        status, delivery.last_error = None, _without_secret_url(str(error) or type(error).__name__, delivery)[:300]
     delivery.response_status = status
     retry_in = None
     if status is not None and 200 <= status < 300:
         delivery.status, delivery.delivered_at, delivery.last_error = WebhookDelivery.Status.DELIVERED, now, ""
     else:
         if status is not None:
-            delivery.last_error = f"The endpoint answered HTTP {status}."
+            said = f": {answer}" if answer else ""
+            delivery.last_error = f"The endpoint answered HTTP {status}{said}."
         if delivery.attempts >= WEBHOOK_MAX_ATTEMPTS:
             delivery.status = WebhookDelivery.Status.FAILED
         else:
@@ -428,44 +489,79 @@ def attempt_delivery(delivery_id: int, *, transport: httpx.BaseTransport | None 
     return retry_in
 
 
-def _post(delivery: WebhookDelivery, now: dt.datetime, transport) -> int:
-    """Send the delivery and return the answer's status, all within WEBHOOK_ATTEMPT_SECONDS."""
+def _post(delivery: WebhookDelivery, now: dt.datetime, transport) -> tuple[int, str]:
+    """Send the delivery; return the answer's status and, from Slack or Teams, the start of what it said.
+
+    All within WEBHOOK_ATTEMPT_SECONDS. A signed webhook's body is signed; a Slack or Teams destination is
+    authenticated by its secret URL alone, as those platforms expect, and is sent nothing else.
+    """
     deadline = time.monotonic() + settings.WEBHOOK_ATTEMPT_SECONDS
-    refuse_private_destination(delivery.webhook.url)
+    webhook = delivery.webhook
+    url = signing.decrypt_secret(webhook.encrypted_url) if webhook.is_chat else webhook.url
+    refuse_private_destination(url)
+    body = (
+        chat.encoded(delivery.payload)
+        if webhook.is_chat
+        else json.dumps(delivery.payload, separators=(",", ":")).encode()
+    )
+    headers = {"content-type": "application/json", "user-agent": "snapshot-governance-webhooks"}
+    if not webhook.is_chat:
+        headers.update(_signature_headers(delivery, now, body))
+    transport = transport or delivery_transport(url, deadline=deadline)
+    timeout = settings.WEBHOOK_ATTEMPT_SECONDS
+    with httpx.Client(timeout=timeout, transport=transport, follow_redirects=False) as client:
+        with client.stream("POST", url, content=body, headers=headers) as answer:
+            start = _read_some_of(answer, deadline=deadline)
+            return answer.status_code, _readable(start) if webhook.is_chat else ""
+
+
+def _signature_headers(delivery: WebhookDelivery, now: dt.datetime, body: bytes) -> dict[str, str]:
     secret = signing.decrypt_secret(delivery.webhook.encrypted_secret)
-    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
     timestamp = int(now.timestamp())
-    headers = {
-        "content-type": "application/json",
-        "user-agent": "snapshot-governance-webhooks",
+    return {
         "webhook-id": delivery.message_id,
         "webhook-timestamp": str(timestamp),
         "webhook-signature": signing.signature(secret, delivery.message_id, timestamp, body),
     }
-    transport = transport or delivery_transport(delivery.webhook.url, deadline=deadline)
-    timeout = settings.WEBHOOK_ATTEMPT_SECONDS
-    with httpx.Client(timeout=timeout, transport=transport, follow_redirects=False) as client:
-        with client.stream("POST", delivery.webhook.url, content=body, headers=headers) as answer:
-            _read_some_of(answer, deadline=deadline)
-            return answer.status_code
 
 
-def _read_some_of(answer: httpx.Response, *, deadline: float) -> None:
+def _read_some_of(answer: httpx.Response, *, deadline: float) -> bytes:
     """Read the answer's body up to WEBHOOK_ANSWER_MAX_BYTES and until the deadline, then leave the rest unread.
 
-    The status has arrived by now and decides the outcome; a body that is long, slow or cut short changes
-    nothing. Raw bytes, never decompressed: a small gzip body must not unpack into a large one here.
+    Returns the first CHAT_ANSWER_SHOWN bytes read. The status has arrived by now and decides the outcome;
+    a body that is long, slow or cut short changes nothing. Raw bytes, never decompressed: a small gzip
+    body must not unpack into a large one here.
     """
     if answer.is_stream_consumed:  # an answer read already, by a transport that reads answers whole
-        return
-    read = 0
+        return answer.content[:CHAT_ANSWER_SHOWN]
+    start, read = b"", 0
     try:
         for chunk in answer.iter_raw():
+            start += chunk[: CHAT_ANSWER_SHOWN - len(start)]
             read += len(chunk)
             if read >= WEBHOOK_ANSWER_MAX_BYTES or time.monotonic() >= deadline:
-                return
+                break
     except httpx.TransportError:
-        return
+        pass
+    return start
+
+
+def _readable(start: bytes) -> str:
+    """The start of a chat platform's answer as one line of printable text, for the delivery log."""
+    text = start.decode("utf-8", errors="replace")
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
+def _without_secret_url(error: str, delivery: WebhookDelivery) -> str:
+    """An error's words with a Slack or Teams destination's URL masked, should a library have quoted it."""
+    webhook = delivery.webhook
+    if not webhook.is_chat or not webhook.encrypted_url:
+        return error
+    try:
+        url = signing.decrypt_secret(webhook.encrypted_url)
+    except signing.SecretUnreadable:
+        return error
+    return error.replace(url, webhook.url)
 
 
 def retry_due_deliveries(*, now: dt.datetime | None = None) -> int:

@@ -8,12 +8,15 @@ We must sign with the secret, so it cannot be stored as a one-way hash. It is
 stored encrypted with Fernet (AES-128-CBC + HMAC-SHA256) under a key derived
 from SECRET_KEY by HKDF; SECRET_KEY_FALLBACKS still decrypt, so rotating
 SECRET_KEY keeps the webhooks working. A database dump alone reveals no secret.
+A Slack or Teams destination's URL is a secret too (it is all a sender needs), so
+it is encrypted the same way and shown only masked (`masked_url`).
 """
 
 import base64
 import hashlib
 import hmac
 import secrets
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
@@ -21,6 +24,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 
 SECRET_PREFIX = "whsec_"
+SHOWN_URL_ENDING = 4
 
 
 class SecretUnreadable(Exception):
@@ -52,6 +56,12 @@ def decrypt_secret(token: str) -> str:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken as error:
         raise SecretUnreadable("The webhook's secret cannot be read with this server's SECRET_KEY.") from error
+
+
+def masked_url(url: str) -> str:
+    """All of a secret URL that may be shown: scheme, host and its last few characters, to tell two apart."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/…{url[-SHOWN_URL_ENDING:]}"
 
 
 def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:

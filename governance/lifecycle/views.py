@@ -60,8 +60,12 @@ def webhooks(request: HttpRequest, project, role) -> HttpResponse:
                     url=form.cleaned_data["url"],
                     description=form.cleaned_data["description"],
                     actor=Actor.for_user(request.user),
+                    kind=form.cleaned_data["kind"],
                 )
                 made(webhook.pk)
+            if created_secret is None:  # Slack or Teams: nothing to copy, and the URL is not shown again
+                messages.success(request, _chat_destination_added(webhook))
+                return redirect("lifecycle:webhooks", project.slug)
             form = WebhookForm(initial={"form_token": sent_forms.new_token()})
         except PrivateDestinationError as error:
             form.add_error("url", str(error))
@@ -80,10 +84,19 @@ def webhooks(request: HttpRequest, project, role) -> HttpResponse:
     return response
 
 
+def _chat_destination_added(webhook: Webhook) -> str:
+    return (
+        f"{webhook.get_kind_display()} added: project events now reach it as messages. Its URL is a secret: it is "
+        f"stored encrypted and shown from now on only as {webhook.url}."
+    )
+
+
 def _webhook_form_sent_again(request: HttpRequest, project, webhook_id: int) -> HttpResponse:
     """The browser resent a form that already added a webhook (a reload of the page with its secret, a double click)."""
     webhook = Webhook.objects.active().filter(pk=webhook_id, project=project).first()
-    if webhook is not None:
+    if webhook is not None and webhook.is_chat:
+        messages.warning(request, f"No new webhook: {webhook.url} was already added when this form was first sent.")
+    elif webhook is not None:
         messages.warning(
             request,
             f"No new webhook: {webhook.url} was already added when this form was first sent, and its signing "

@@ -25,7 +25,7 @@ from governance.policies.selectors import current_revision
 from governance.policies.services import lock_policy, revise_policy
 from governance.projects import permissions
 from governance.projects.models import Environment, Membership, Project, Role
-from governance.snapshot_migrations import health
+from governance.snapshot_migrations import events, health
 from governance.snapshot_migrations.models import (
     DEFAULT_STAGES,
     DEFAULT_WINDOW,
@@ -250,6 +250,7 @@ def edit_plan(
     _audit(plan, "migration.plan_edited", Actor.for_user(user), sign_offs_reset=reset, state_before=previous_state)
     if reset:
         _tell(_plan_people(plan), plan, "Plan edited: sign-offs reset", f"{user} edited the plan; sign again.")
+        _ask_for_review(plan, Actor.for_user(user), f"{user} edited the plan, so its sign-offs were reset.")
     return plan
 
 
@@ -289,7 +290,13 @@ def update_evidence(*, plan: MigrationPlan, step: ChecklistStep, user, evidence:
         plan.state = State.IN_REVIEW
         plan.save(update_fields=["state"])
     _audit(plan, "migration.evidence_updated", Actor.for_user(user), step=step.title, sign_offs_reset=reset)
+    if reset:
+        _ask_for_review(plan, Actor.for_user(user), _evidence_changed_words(user, step), steps=[step])
     return step
+
+
+def _evidence_changed_words(user, step: ChecklistStep) -> str:
+    return f"{user} changed the evidence of “{step.title}”, so its sign-offs were reset."
 
 
 def _reset_sign_offs(plan: MigrationPlan, sign_offs) -> int:
@@ -306,6 +313,7 @@ def submit_for_review(*, plan: MigrationPlan, user) -> MigrationPlan:
     _require_author_or_admin(plan, user, "submit for review")
     _transition(plan, State.IN_REVIEW, Actor.for_user(user))
     _tell(signers_needed(plan), plan, "A migration plan awaits your sign-off", plan.reason)
+    _ask_for_review(plan, Actor.for_user(user), f"{user} submitted the plan for review.")
     return plan
 
 
@@ -378,9 +386,11 @@ def _record_sign_off(plan: MigrationPlan, step: ChecklistStep, user, decision: s
     if decision == SignOff.Decision.REJECT:
         _transition(plan, State.REJECTED, actor, step=step.title, comment=comment)
         _tell(_plan_people(plan), plan, "Migration plan rejected", f"{user} rejected “{step.title}”: {comment}")
+        events.plan_decided.send(MigrationPlan, plan=plan, actor=actor, decision="rejected", step=step, comment=comment)
     elif all(step_done(s) for s in plan.steps.all()):
         _transition(plan, State.APPROVED, actor)
         _tell(_plan_people(plan) | _admins(plan.project), plan, "Migration plan approved", "Ready to roll out.")
+        events.plan_decided.send(MigrationPlan, plan=plan, actor=actor, decision="approved", step=None, comment="")
     return signed
 
 
@@ -461,6 +471,7 @@ def _withdraw_from_plan(plan: MigrationPlan, user, role: str | None, actor: Acto
         _transition(plan, State.IN_REVIEW, actor, reason=body)
         body += " The plan is back in review and needs that sign-off again, from someone else."
     _tell((_plan_people(plan) | signers_needed(plan)) - {user}, plan, "A sign-off no longer counts", body)
+    _ask_for_review(plan, actor, body, steps=list({sign_off.step_id: sign_off.step for sign_off in gone}.values()))
     return len(gone)
 
 
@@ -489,6 +500,7 @@ def start_rollout(*, plan: MigrationPlan, user, now: dt.datetime | None = None) 
     plan.rollout_started_at = now
     _enter_stage(plan, 0, user, now)
     _transition(plan, State.ROLLING_OUT, Actor.for_user(user), percent=plan.stage_percent)
+    _announce_move(plan, Actor.for_user(user), "started")
     _tell(
         _plan_people(plan),
         plan,
@@ -520,6 +532,7 @@ def advance_rollout(
         return _complete(plan, user, now)
     _enter_stage(plan, plan.current_stage + 1, user, now)
     _audit(plan, "migration.rollout_advanced", Actor.for_user(user), percent=plan.stage_percent)
+    _announce_move(plan, Actor.for_user(user), "advanced")
     _tell(_plan_people(plan), plan, f"Rollout at {plan.stage_percent}%", f"{plan.to_snapshot} now takes more traffic.")
     return plan
 
@@ -606,6 +619,7 @@ def allowed_after_move(
 def _finish(plan: MigrationPlan, user, now: dt.datetime) -> MigrationPlan:
     plan.finished_at = now
     _transition(plan, State.COMPLETED, Actor.for_user(user))
+    _announce_move(plan, Actor.for_user(user), "completed")
     _tell(_plan_people(plan), plan, "Migration completed", f"{plan.environment} now runs {plan.to_snapshot}.")
     return plan
 
@@ -651,6 +665,7 @@ def roll_back(
     )
     plan.finished_at = now
     _transition(plan, State.ROLLED_BACK, actor, reason=reason, percent=plan.stage_percent, figures=figures or {})
+    _announce_move(plan, actor, "rolled_back", reason=reason)
     _tell(_plan_people(plan) | _admins(plan.project), plan, "Migration rolled back", reason)
     return plan
 
@@ -792,6 +807,8 @@ def record_benchmark(*, plan: MigrationPlan, user) -> ChecklistStep:
         plan.state = State.IN_REVIEW
         plan.save(update_fields=["state"])
     _audit(plan, "migration.evidence_updated", Actor.for_user(user), step=step.title, sign_offs_reset=reset)
+    if reset:
+        _ask_for_review(plan, Actor.for_user(user), _evidence_changed_words(user, step), steps=[step])
     return step
 
 
@@ -822,9 +839,12 @@ def judge_pair(*, plan: MigrationPlan, pair: ComparisonPair, user, verdict: str)
     if step is not None:
         step.evidence = _verdict_evidence(plan)
         step.save(update_fields=["evidence"])
-        if _reset_sign_offs(plan, step.sign_offs.all()) and plan.state == State.APPROVED:
+        reset = _reset_sign_offs(plan, step.sign_offs.all())
+        if reset and plan.state == State.APPROVED:
             plan.state = State.IN_REVIEW
             plan.save(update_fields=["state"])
+        if reset:
+            _ask_for_review(plan, Actor.for_user(user), _evidence_changed_words(user, step), steps=[step])
     return pair
 
 
@@ -914,6 +934,26 @@ def _tell(people: set, plan: MigrationPlan, title: str, body: str = "") -> None:
         body=body,
         url=plan_url(plan),
         project=plan.project,
+    )
+
+
+def _ask_for_review(plan: MigrationPlan, actor: Actor, why: str, steps=None) -> None:
+    """Announce (`events.review_requested`) the steps of a plan in review that still need sign-offs.
+
+    `steps` None means every step of the plan; steps already done are left out, and nothing is announced
+    for a plan that is not in review or needs no more sign-offs.
+    """
+    if plan.state != State.IN_REVIEW:
+        return
+    waiting = [step for step in (plan.steps.all() if steps is None else steps) if not step_done(step)]
+    if waiting:
+        events.review_requested.send(MigrationPlan, plan=plan, actor=actor, steps=waiting, why=why)
+
+
+def _announce_move(plan: MigrationPlan, actor: Actor, move: str, reason: str = "") -> None:
+    """Announce (`events.rollout_moved`) a rollout that started, advanced, completed or rolled back."""
+    events.rollout_moved.send(
+        MigrationPlan, plan=plan, actor=actor, move=move, percent=plan.stage_percent, reason=reason
     )
 
 
