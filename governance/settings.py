@@ -357,6 +357,9 @@ INPUT_REFERENCE_MAX_BYTES = int(os.environ.get("INPUT_REFERENCE_MAX_BYTES", str(
 # The largest uploaded video (edit and extension sources, character videos); see docs/api.md, "Uploads".
 UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(200 * 1024 * 1024)))
 
+# The largest file attached to a migration plan's checklist step as evidence (a pipeline's test report).
+EVIDENCE_MAX_BYTES = int(os.environ.get("EVIDENCE_MAX_BYTES", str(20 * 1024 * 1024)))
+
 # Celery: a broker that needs no server by default (kombu's filesystem transport).
 BROKER_DIR = DATA_DIR / "broker"
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost/")
