@@ -171,6 +171,7 @@ INSTALLED_APPS = [
     "governance.content_credentials",
     "governance.lifecycle",
     "governance.exports",
+    "governance.management_api",
     "governance.demo",
 ]
 
