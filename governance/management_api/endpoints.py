@@ -22,6 +22,7 @@ import jsonschema
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django.http.response import HttpResponseBase
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
@@ -140,7 +141,7 @@ def _answer(request: HttpRequest, operations: dict[str, Operation], path_values:
 
 
 def _respond(chosen: Operation, result: Any) -> HttpResponse:
-    if isinstance(result, HttpResponse):
+    if isinstance(result, HttpResponseBase):  # a stream or a file, as the view made it
         return result
     if result is None:
         return HttpResponse(status=204)

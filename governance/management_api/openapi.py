@@ -55,7 +55,7 @@ def document() -> dict:
         parameters = [_path_parameter(name) for name in re.findall(r"<(?:\w+:)?(\w+)>", route)]
         item = {"parameters": parameters} if parameters else {}
         for method, declared in sorted(pattern.callback.operations.items()):
-            item[method.lower()] = _operation(declared, components)
+            item[method.lower()] = _operation(declared, components, in_path=bool(parameters))
         paths[openapi_path(route)] = item
     document = {
         "openapi": "3.1.0",
@@ -92,12 +92,12 @@ def _path_parameter(name: str) -> dict:
     return {"name": name, "in": "path", "required": True, "schema": schemas.PATH_PARAMETERS[name]}
 
 
-def _operation(declared: Operation, components: dict) -> dict:
+def _operation(declared: Operation, components: dict, *, in_path: bool) -> dict:
     described = {
         "operationId": declared.operation_id,
         "summary": declared.summary,
         "tags": [declared.tag],
-        "responses": _responses(declared, components),
+        "responses": _responses(declared, components, in_path=in_path),
     }
     if declared.description:
         described["description"] = declared.description
@@ -121,7 +121,21 @@ def _operation(declared: Operation, components: dict) -> dict:
     return described
 
 
-def _responses(declared: Operation, components: dict) -> dict:
+def _possible_errors(declared: Operation, *, in_path: bool) -> set[int]:
+    """What the checks before any view may answer, with what the view itself declares."""
+    errors = set(declared.errors) | {405}
+    if not declared.public:
+        errors.add(401)
+    if in_path:
+        errors.add(404)
+    if declared.query or declared.body is not None or declared.multipart is not None:
+        errors.add(400)
+    if declared.body is not None or declared.multipart is not None:
+        errors |= {413, 415}
+    return errors
+
+
+def _responses(declared: Operation, components: dict, *, in_path: bool) -> dict:
     if declared.status == 204:
         success = {"description": "Done; nothing to answer."}
     elif isinstance(declared.media, tuple):
@@ -131,10 +145,7 @@ def _responses(declared: Operation, components: dict) -> dict:
         schema = _hoisted(declared.response or {}, components)
         success = {"description": declared.summary, "content": {declared.media: {"schema": schema}}}
     responses = {str(declared.status): success}
-    errors = set(declared.errors) | {405}
-    if declared.public:
-        errors.discard(401)
-    for status in sorted(errors):
+    for status in sorted(_possible_errors(declared, in_path=in_path)):
         responses[str(status)] = {
             "description": ERROR_WORDS[status],
             "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},

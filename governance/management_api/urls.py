@@ -45,5 +45,5 @@ urlpatterns = [
     route("audit/events", audit.list_events, name="audit_events"),
     route("audit/exports", audit.create_export, name="audit_exports"),
     route("audit/exports/<str:export_id>/manifest", audit.get_manifest, name="audit_manifest"),
-    re_path(r"^.*$", unknown_url, name="unknown_url"),
+    re_path(r"^[\s\S]*$", unknown_url, name="unknown_url"),  # not ".*", which stops at a percent-encoded newline
 ]

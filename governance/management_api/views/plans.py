@@ -54,7 +54,7 @@ def list_plans(call: Call, project: Project) -> dict:
 def create_plan(call: Call, project: Project) -> dict:
     body = call.body
     plan = services.create_plan(
-        environment=environment_of(project, body["environment"]),
+        environment=environment_of(project, body["environment"], field="environment"),
         to_snapshot=body["to_snapshot"],
         to_provider=_provider(body.get("to_provider")),
         reason=body["reason"],

@@ -103,8 +103,10 @@ def delete_member(call: Call, project: Project, username: str) -> None:
     remove_member(membership=membership, actor=Actor.for_user(call.user))
 
 
-def environment_of(project: Project, name: str) -> Environment:
+def environment_of(project: Project, name: str, *, field: str | None = None) -> Environment:
+    """The project's environment of that name; a 404 when the path names it, a 400 when a body `field` does."""
     environment = Environment.objects.select_related("project").filter(project=project, name=name).first()
     if environment is None:
-        raise ApiError.not_found(f"{project.slug} has no {name} environment.")
+        message = f"{project.slug} has no {name} environment."
+        raise ApiError(400, "invalid", message, field=field) if field else ApiError.not_found(message)
     return environment
