@@ -63,7 +63,7 @@ class Operation:
     query: dict[str, dict] = field(default_factory=dict)
     action: str | None = None
     errors: tuple[int, ...] = ()
-    media: str = JSON
+    media: str | tuple[str, ...] = JSON  # a tuple: several media types, `response` then maps each to its schema
     public: bool = False
     description: str = ""
 
@@ -244,7 +244,7 @@ def _body(request: HttpRequest, chosen: Operation) -> tuple[dict, dict]:
         return _multipart(request, chosen.multipart)
     if chosen.body is None:
         raise ApiError(415, "unsupported_media_type", f"Send {MULTIPART}.")
-    if content_type not in (JSON, "") and not (content_type == MULTIPART and chosen.multipart):
+    if content_type not in (JSON, ""):
         accepted = JSON if chosen.multipart is None else f"{JSON} or {MULTIPART}"
         raise ApiError(415, "unsupported_media_type", f"Send {accepted}, not {content_type}.")
     body = _json_body(request)

@@ -27,7 +27,7 @@ FOUR_EYES = (
 
 @operation(
     "GET",
-    summary="The project's migration plans, newest first",
+    summary="The project's migration plans, newest first (the latest 200)",
     tag=TAG,
     query={"state": STATES},
     response=schemas.listing("PlanList", schemas.PLAN_SUMMARY),
