@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-stamp
+# The OpenID provider the single sign-on tests sign in with (tests/oidc/provider.mjs), from the npm registry.
+OIDC_PROVIDER := tests/oidc/node_modules/.package-lock.json
 
 .PHONY: run test bench faults clean
 
@@ -11,10 +13,14 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $(INSTALLED)
 
+$(OIDC_PROVIDER): tests/oidc/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error; \
+	else echo "npm is not installed: the single sign-on tests will skip (CI fails them)"; fi
+
 run: $(INSTALLED)
 	DEBUG=$${DEBUG:-1} exec $(BIN)/python -m governance.infra.runner
 
-test: $(INSTALLED)
+test: $(INSTALLED) $(OIDC_PROVIDER)
 	$(BIN)/ruff check governance tests
 	$(BIN)/ruff format --check governance tests
 	$(BIN)/lint-imports

@@ -162,6 +162,7 @@ INSTALLED_APPS = [
     "governance.catalog",
     "governance.projects",
     "governance.policies",
+    "governance.sso",
     "governance.snapshot_migrations",
     "governance.generations",
     "governance.simulator",
@@ -172,6 +173,7 @@ INSTALLED_APPS = [
     "governance.lifecycle",
     "governance.exports",
     "governance.management_api",
+    "governance.policy_files",
     "governance.demo",
 ]
 
@@ -264,6 +266,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Passwords are checked by accounts' backend (which LOCAL_LOGIN=0 limits to superusers), the OpenID
+# provider's sign-in by sso's (which does nothing while OIDC_ISSUER is unset). docs/single-sign-on.md.
+AUTHENTICATION_BACKENDS = [
+    "governance.accounts.backends.PasswordBackend",
+    "governance.sso.backends.ProviderBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:overview"
@@ -439,6 +447,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "governance.infra.tasks.publish_state",
         "schedule": timedelta(seconds=int(os.environ.get("STATE_PUBLISH_SECONDS", "10"))),
     },
+    "recheck-sso-users": {
+        "task": "governance.sso.tasks.recheck_sso_users",
+        "schedule": timedelta(seconds=int(os.environ.get("OIDC_RECHECK_EVERY_SECONDS", "300"))),
+    },
     "audit-counted-sign-in-failures": {
         "task": "governance.accounts.tasks.audit_counted_sign_in_failures",
         "schedule": timedelta(minutes=1),
@@ -553,3 +565,35 @@ LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
 LOGIN_FAILURE_LIMIT_PER_IP = int(os.environ.get("LOGIN_FAILURE_LIMIT_PER_IP", "20"))
 LOGIN_FAILURE_WINDOW_MINUTES = int(os.environ.get("LOGIN_FAILURE_WINDOW_MINUTES", "15"))
 LOGIN_LOCKOUT_MINUTES = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15"))
+
+# Local passwords: LOCAL_LOGIN=0 takes the password form off the sign-in page and refuses its posts;
+# only superusers (break-glass accounts made with `createsuperuser`) may still sign in with a password,
+# at the admin's sign-in page. docs/single-sign-on.md.
+LOCAL_LOGIN = env_bool("LOCAL_LOGIN", True)
+
+# Single sign-on with an OpenID Connect provider (docs/single-sign-on.md): on when OIDC_ISSUER is set.
+# Its endpoints come from <issuer>/.well-known/openid-configuration unless named here one by one.
+OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "").strip().rstrip("/")
+OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "single sign-on")
+OIDC_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID", "")
+OIDC_CLIENT_SECRET = os.environ.get("OIDC_CLIENT_SECRET", "")
+OIDC_SCOPES = os.environ.get("OIDC_SCOPES", "openid email profile groups")
+OIDC_AUTHORIZATION_ENDPOINT = os.environ.get("OIDC_AUTHORIZATION_ENDPOINT", "")
+OIDC_TOKEN_ENDPOINT = os.environ.get("OIDC_TOKEN_ENDPOINT", "")
+OIDC_USERINFO_ENDPOINT = os.environ.get("OIDC_USERINFO_ENDPOINT", "")
+OIDC_JWKS_URI = os.environ.get("OIDC_JWKS_URI", "")
+OIDC_SIGN_ALGO = os.environ.get("OIDC_SIGN_ALGO", "RS256")
+# The claim that lists the user's groups, and the one their username is made from on their first sign-in.
+OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "groups")
+OIDC_USERNAME_CLAIM = os.environ.get("OIDC_USERNAME_CLAIM", "preferred_username")
+# Which groups grant which roles, besides the mappings kept in the admin: `group=project:role` or
+# `group=auditor`, separated by `;` (for instance "video-devs=shop:developer;compliance=auditor").
+OIDC_ROLE_MAP = os.environ.get("OIDC_ROLE_MAP", "")
+# A session of a user who signed in through the provider ends once the provider has not confirmed them
+# (at sign-in, or at its userinfo endpoint while their access token lasts) for this long.
+OIDC_RECHECK_SECONDS = int(os.environ.get("OIDC_RECHECK_SECONDS", "3600"))
+OIDC_TIMEOUT_SECONDS = float(os.environ.get("OIDC_TIMEOUT_SECONDS", "10"))
+if OIDC_ISSUER and not (OIDC_CLIENT_ID and OIDC_CLIENT_SECRET):
+    raise ImproperlyConfigured(
+        "OIDC_ISSUER is set: set OIDC_CLIENT_ID and OIDC_CLIENT_SECRET too (docs/single-sign-on.md)."
+    )

@@ -3,7 +3,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 
-from governance.accounts.forms import AdminLoginForm, LoginForm
+from governance.accounts.forms import AdminLoginForm
+from governance.accounts.views import SignInView
 from governance.lib.converters import ObjectId
 from governance.simulator.dialects import DIALECTS
 
@@ -13,7 +14,8 @@ admin.site.login_form = AdminLoginForm  # the admin's sign-in is throttled like 
 urlpatterns = [
     path("v1/", include("governance.generations.urls")),
     path("api/v1/", include("governance.management_api.urls")),
-    path("login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
+    path("login/", SignInView.as_view(), name="login"),
+    path("oidc/", include("governance.sso.urls")),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("inbox/", include("governance.notifications.urls")),

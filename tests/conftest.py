@@ -166,6 +166,18 @@ def signing_identity():
     return load_identity()
 
 
+OWNER_LOGIN = ("MIGRATE_DATABASE_URL", "DATABASE_APP_ROLE")
+
+
+def application_environment(env: dict[str, str]) -> dict[str, str]:
+    """The environment of a process of the application that a test starts: never the owner's login.
+
+    The test run's MIGRATE_DATABASE_URL (in CI) names the run's database, not the test database the
+    process is pointed at, and the application never migrates.
+    """
+    return {name: value for name, value in env.items() if name not in OWNER_LOGIN}
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, live_server, django_db_blocker, tmp_path_factory):
     """A real Celery worker in its own process, on the test database and the configured broker."""
@@ -182,9 +194,7 @@ def celery_worker_process(django_db_setup, live_server, django_db_blocker, tmp_p
         "DEBUG": "0",
         "CONN_MAX_AGE": "0",
     }
-    # The worker is the application: it never has the owner's login (and the test database is not MIGRATE's).
-    env.pop("MIGRATE_DATABASE_URL", None)
-    env.pop("DATABASE_APP_ROLE", None)
+    env = application_environment(env)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [

@@ -2,6 +2,7 @@
 
 import math
 
+from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
@@ -45,4 +46,11 @@ class LoginForm(ThrottledLogin, AuthenticationForm):
 
 
 class AdminLoginForm(ThrottledLogin, AdminAuthenticationForm):
-    pass
+    def get_invalid_login_error(self) -> ValidationError:
+        if settings.LOCAL_LOGIN:
+            return super().get_invalid_login_error()
+        return ValidationError(
+            "Please enter the correct username and password of a superuser: password sign-in is turned off "
+            "here (LOCAL_LOGIN=0) for everyone else, who signs in with single sign-on.",
+            code="invalid_login",
+        )

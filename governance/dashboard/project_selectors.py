@@ -9,7 +9,7 @@ from governance.dashboard.selectors import ENVIRONMENT_ORDER
 from governance.generations.models import Character
 from governance.policies.descriptions import describe_policy, revision_diff
 from governance.policies.models import BudgetUsage, PolicyRevision
-from governance.policies.selectors import month_start
+from governance.policies.selectors import FileOrigin, file_origin, month_start
 from governance.projects.models import ApiKey, Environment, Membership, Project, Role
 from governance.projects.permissions import visible_projects
 
@@ -61,6 +61,11 @@ class EnvironmentPolicy:
             changed = [change.label for change in revision_diff(older, newer).changes] if older else ["first policy"]
             entries.append(HistoryEntry(revision=newer, changed=changed))
         return entries
+
+    @property
+    def file_origin(self) -> FileOrigin | None:
+        """Whether a policy file set this policy, and whether it was changed outside the file since (drift)."""
+        return file_origin(self.revisions)
 
     @property
     def budget_percent(self) -> int | None:

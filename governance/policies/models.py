@@ -45,6 +45,10 @@ class PolicyRevision(models.Model):
     # The migration plan (its number, #N) that wrote the revision; empty for a direct edit. A number, not a key:
     # plans live in a layer above policies. It tells which plan's revision is in force (only that one rolls back).
     written_by_plan = models.PositiveIntegerField(null=True, blank=True)
+    # The policy file that wrote the revision (`governance apply`): its name and the SHA-256 of its bytes. Empty for
+    # the Policy editor and plans. The pages tell an environment set from a file, and one changed since (drift).
+    source_file = models.CharField(max_length=200, blank=True)
+    source_sha256 = models.CharField(max_length=64, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -64,6 +68,10 @@ class PolicyRevision(models.Model):
         if self.pk is not None:
             raise ValidationError("Policy revisions are immutable; write a new revision instead.")
         super().save(*args, **kwargs)
+
+    @property
+    def from_file(self) -> bool:
+        return bool(self.source_sha256)
 
     def as_view(self) -> engine.PolicyView:
         return engine.PolicyView(

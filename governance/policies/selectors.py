@@ -31,3 +31,25 @@ def current_revision(environment) -> PolicyRevision | None:
 
 def month_start(now: dt.datetime) -> dt.date:
     return now.astimezone(dt.UTC).date().replace(day=1)
+
+
+@dataclass(frozen=True)
+class FileOrigin:
+    """An environment's policy against the last policy file applied to it (`governance apply`)."""
+
+    applied: PolicyRevision  # the newest revision a policy file wrote
+    changed_since: list[PolicyRevision]  # later revisions from the Policy editor or a plan, newest first
+
+    @property
+    def drifted(self) -> bool:
+        """Changed outside the file since it was applied: the file no longer says what is in force."""
+        return bool(self.changed_since)
+
+
+def file_origin(revisions: list[PolicyRevision]) -> FileOrigin | None:
+    """Where `revisions` (one environment's, newest first) stand against the last policy file; None if no file
+    ever set them."""
+    for index, revision in enumerate(revisions):
+        if revision.from_file:
+            return FileOrigin(applied=revision, changed_since=revisions[:index])
+    return None

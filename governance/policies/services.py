@@ -99,12 +99,22 @@ def _refuse_unreviewed(
 
 @transaction.atomic
 def revise_policy(
-    *, environment, provider: Provider, actor: Actor, reason: str, created_by=None, through_plan=None, **values
+    *,
+    environment,
+    provider: Provider,
+    actor: Actor,
+    reason: str,
+    created_by=None,
+    through_plan=None,
+    source_file: str = "",
+    source_sha256: str = "",
+    **values,
 ) -> PolicyRevision:
     """Write the environment's next policy revision and its audit event.
 
     A protected environment takes its first policy directly; after that only an
-    approved migration plan (`through_plan`) may change it.
+    approved migration plan (`through_plan`) may change it. A revision applied from a
+    policy file names the file and its SHA-256 (`source_file`, `source_sha256`).
     """
     if not reason.strip():
         raise ValidationError({"reason": "Say why the policy changes."})
@@ -130,19 +140,20 @@ def revise_policy(
         reason=reason,
         created_by=created_by,
         written_by_plan=through_plan.pk if through_plan is not None else None,
+        source_file=source_file,
+        source_sha256=source_sha256,
         **values,
     )
+    payload = {"revision": revision.number, "reason": reason, "changes": _diff(previous, revision)}
+    if source_sha256:
+        payload["policy_file"] = {"name": source_file, "sha256": source_sha256}
     record_event(
         action="policy.revised",
         actor=actor,
         target=revision,
         project=environment.project,
         environment=environment,
-        payload={
-            "revision": revision.number,
-            "reason": reason,
-            "changes": _diff(previous, revision),
-        },
+        payload=payload,
     )
     return revision
 

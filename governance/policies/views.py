@@ -21,6 +21,7 @@ from governance.policies import descriptions
 from governance.policies.engine import ALIAS_REFUSE
 from governance.policies.forms import PolicyForm
 from governance.policies.models import PolicyRevision
+from governance.policies.selectors import file_origin
 from governance.policies.services import ProtectedEnvironmentError, revise_policy
 from governance.projects import permissions
 from governance.projects.models import Environment, Project
@@ -58,9 +59,11 @@ def policy_editor(request: HttpRequest, project: Project, role: str, environment
     environment = get_object_or_404(
         Environment.objects.select_related("project"), project=project, name=environment_name
     )
-    current = descriptions.revisions_of(environment).first()
+    revisions = list(descriptions.revisions_of(environment))
+    current = revisions[0] if revisions else None
     provider = _chosen_provider(request, current.provider if current else None)
     context = {"project": project, "role": role, "environment": environment, "current": current}
+    context["file_origin"] = file_origin(revisions)
     context["providers"] = Provider.objects.order_by("name")
     context["provider"] = provider
     if provider is None:

@@ -644,7 +644,9 @@ def _cut_over(plan: MigrationPlan, user) -> None:
         created_by=user,
         through_plan=plan,
         default_model=plan.to_snapshot,
-        allowed_snapshots=[plan.to_snapshot],
+        allowed_snapshots=allowed_after_move(
+            revision.allowed_snapshots, plan.from_snapshot, plan.to_snapshot, crosses_providers=True
+        ),
         canary_snapshot="",
         canary_percent=0,
         allowed_sizes=[size for size in revision.allowed_sizes or [] if size in target.sizes] or None,
@@ -658,7 +660,6 @@ def _complete(plan: MigrationPlan, user, now: dt.datetime) -> MigrationPlan:
         if revision.provider_id != plan.to_provider_id:
             _cut_over(plan, user)
         return _finish(plan, user, now)
-    allowed = [plan.to_snapshot if s == plan.from_snapshot else s for s in revision.allowed_snapshots]
     revise_policy(
         environment=plan.environment,
         provider=revision.provider,
@@ -667,11 +668,24 @@ def _complete(plan: MigrationPlan, user, now: dt.datetime) -> MigrationPlan:
         created_by=user,
         through_plan=plan,
         default_model=plan.to_snapshot,
-        allowed_snapshots=list(dict.fromkeys([*allowed, plan.to_snapshot])),
+        allowed_snapshots=allowed_after_move(
+            revision.allowed_snapshots, plan.from_snapshot, plan.to_snapshot, crosses_providers=False
+        ),
         canary_snapshot="",
         canary_percent=0,
     )
     return _finish(plan, user, now)
+
+
+def allowed_after_move(
+    allowed: list[str], from_snapshot: str, to_snapshot: str, *, crosses_providers: bool
+) -> list[str]:
+    """The allowed snapshots a completed plan leaves: the new snapshot in the old one's place, the others kept;
+    at another provider the new snapshot alone (the others are not that provider's)."""
+    if crosses_providers:
+        return [to_snapshot]
+    moved = [to_snapshot if snapshot == from_snapshot else snapshot for snapshot in allowed]
+    return list(dict.fromkeys([*moved, to_snapshot]))
 
 
 def _finish(plan: MigrationPlan, user, now: dt.datetime) -> MigrationPlan:

@@ -112,6 +112,9 @@ RULES: dict[str, Rule] = {
     # Sign-in and the dashboard.
     "login": everyone(200),
     "logout": everyone(302, method="POST"),
+    # Single sign-on: anyone may go to the provider and come back; without OIDC_ISSUER (as here) neither exists.
+    "sso:start": everyone(404),
+    "sso:callback": everyone(404),
     "dashboard:overview": signed_in(),
     "dashboard:favicon": everyone(302),  # to our static SVG icon, for anyone
     "notifications:inbox": signed_in(),

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.oidc_provider import oidc_provider, oidc_provider_process  # noqa: F401  (single sign-on's provider)
 
 SCREENSHOTS = ROOT / "var" / "screenshots"
 PASSWORD = "pw-for-tests"  # what tests.factories.make_user sets

@@ -72,7 +72,7 @@ def test_json_lines_carries_the_text_unchanged():
     record_event(action="test.planted", actor=Actor.system("-2+3"), payload={})
 
     (generation,) = export_rows(exports.GENERATIONS, exports.JSONL)
-    (event,) = [event for event in export_rows(exports.AUDIT, exports.JSONL) if event["action"] == "test.planted"]
+    (event,) = [event for event in export_rows(exports.AUDIT, exports.JSONL) if event.get("action") == "test.planted"]
 
     assert (generation["requested_model"], generation["prompt"]) == ("=1+2", "@SUM(A1:A9)")
     assert event["actor_label"] == "-2+3"

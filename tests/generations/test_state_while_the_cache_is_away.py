@@ -22,7 +22,7 @@ from governance.infra.caching import STATE_TOKEN_KEY
 from governance.infra.models import StateChange
 from governance.projects.models import ApiKey
 from governance.projects.services import revoke_api_key
-from tests.conftest import ROOT, database_url
+from tests.conftest import ROOT, application_environment, database_url
 from tests.factories import OLD
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +40,7 @@ def create(api):
 def revoke_in_another_process(key: ApiKey, settings) -> str:
     """Revoke `key` from a process that cannot reach the shared cache, and let that process end; its log."""
     env = {
-        **os.environ,
+        **application_environment(os.environ),
         "DATABASE_URL": database_url(),
         "REDIS_URL": UNREACHABLE_REDIS,
         "GOVERNANCE_DATA_DIR": str(settings.DATA_DIR),

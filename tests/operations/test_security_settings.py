@@ -9,7 +9,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 
 from governance.demo.users import DEMO_PASSWORD
-from tests.conftest import ROOT
+from tests.conftest import ROOT, application_environment
 from tests.factories import make_user
 
 PRODUCTION = {
@@ -66,7 +66,11 @@ def test_check_deploy_names_what_production_is_missing(tmp_path, override, warni
 
 def start_with(tmp_path, *command: str, **overrides) -> subprocess.CompletedProcess:
     """A process of ours (`manage.py check`, the WSGI application) started on production settings."""
-    env = {name: value for name, value in os.environ.items() if name not in {"DEBUG", "SIMULATOR_ENABLED"}}
+    env = {
+        name: value
+        for name, value in application_environment(os.environ).items()
+        if name not in {"DEBUG", "SIMULATOR_ENABLED"}
+    }
     env.update(PRODUCTION, GOVERNANCE_DATA_DIR=str(tmp_path), **overrides)
     return subprocess.run([sys.executable, *command], cwd=ROOT, env=env, capture_output=True, text=True)
 
