@@ -240,6 +240,8 @@ def _body(request: HttpRequest, chosen: Operation) -> tuple[dict, dict]:
     if chosen.body is None and chosen.multipart is None:
         return {}, {}
     content_type = request.content_type or ""
+    if not _has_body(request):  # servers name a missing body text/plain: nothing sent is {} whatever it is called
+        content_type = JSON
     if content_type == MULTIPART and chosen.multipart is not None:
         return _multipart(request, chosen.multipart)
     if chosen.body is None:
@@ -250,6 +252,14 @@ def _body(request: HttpRequest, chosen: Operation) -> tuple[dict, dict]:
     body = _json_body(request)
     _validate(chosen.body, body)
     return body, {}
+
+
+def _has_body(request: HttpRequest) -> bool:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 1  # unreadable: let the parser say what is wrong
+    return length > 0 or "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
 
 
 def _json_body(request: HttpRequest) -> Any:

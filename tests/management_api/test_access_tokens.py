@@ -135,3 +135,14 @@ def test_nobody_revokes_another_users_token():
 
     assert browser.post(f"/account/tokens/{AccessToken.objects.get().pk}/revoke/").status_code == 404
     assert not AccessToken.objects.get().is_revoked
+
+
+def test_an_action_needs_no_body_whatever_content_type_the_client_names():
+    make_member(make_project("shop"), Role.ADMIN, make_user("dana"))
+    api = TokenApi(create("dana", "--name", "ci"))
+
+    response = api.client.post(
+        "/api/v1/inbox/read", b"", content_type="text/plain", HTTP_AUTHORIZATION=f"Bearer {api.token}"
+    )
+
+    assert response.status_code == 200 and response.json() == {"marked": 0}
