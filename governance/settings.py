@@ -172,6 +172,7 @@ INSTALLED_APPS = [
     "governance.content_credentials",
     "governance.lifecycle",
     "governance.exports",
+    "governance.management_api",
     "governance.policy_files",
     "governance.demo",
 ]
@@ -364,6 +365,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 INPUT_REFERENCE_MAX_BYTES = int(os.environ.get("INPUT_REFERENCE_MAX_BYTES", str(20 * 1024 * 1024)))
 # The largest uploaded video (edit and extension sources, character videos); see docs/api.md, "Uploads".
 UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(200 * 1024 * 1024)))
+
+# The largest file attached to a migration plan's checklist step as evidence (a pipeline's test report).
+EVIDENCE_MAX_BYTES = int(os.environ.get("EVIDENCE_MAX_BYTES", str(20 * 1024 * 1024)))
 
 # Celery: a broker that needs no server by default (kombu's filesystem transport).
 BROKER_DIR = DATA_DIR / "broker"

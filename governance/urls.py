@@ -13,11 +13,13 @@ admin.site.login_form = AdminLoginForm  # the admin's sign-in is throttled like 
 
 urlpatterns = [
     path("v1/", include("governance.generations.urls")),
+    path("api/v1/", include("governance.management_api.urls")),
     path("login/", SignInView.as_view(), name="login"),
     path("oidc/", include("governance.sso.urls")),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("inbox/", include("governance.notifications.urls")),
+    path("account/tokens/", include("governance.management_api.account_urls")),
     path("", include("governance.operations.urls")),
     path("", include("governance.snapshot_migrations.urls")),
     path("", include("governance.exports.urls")),

@@ -1,7 +1,10 @@
 """Writing audit events: one per governance action, in the caller's transaction."""
 
+import contextlib
+import contextvars
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +15,24 @@ from governance.audit import keys, proofs
 from governance.audit.models import AuditChainHead, AuditEvent
 
 GENESIS_HASH = "0" * 64
+
+# The credential behind the actions being taken now, when it is not a password session: a personal access
+# token of the management API, say. Every event recorded meanwhile names it in its payload's `via`.
+_acting_through: contextvars.ContextVar[dict | None] = contextvars.ContextVar("acting_through", default=None)
+
+
+@contextlib.contextmanager
+def acting_through(credential: dict) -> Iterator[None]:
+    """Name `credential` (plain facts, never a secret) in every event recorded inside the block.
+
+    The services that write the events stay as they are: whoever calls them through an API
+    says once which token it acts with, and every event of that call carries it.
+    """
+    token = _acting_through.set(credential)
+    try:
+        yield
+    finally:
+        _acting_through.reset(token)
 
 
 @dataclass(frozen=True)
@@ -70,6 +91,9 @@ def record_event(
     queue behind each other and sequence numbers stay gap-free. The event is signed
     with the audit key, which no one with only the database holds.
     """
+    via = _acting_through.get()
+    if via is not None:
+        payload = {**(payload or {}), "via": via}
     with transaction.atomic():
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
         event = AuditEvent(

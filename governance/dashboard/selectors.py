@@ -321,15 +321,7 @@ def _for_display(rows: QuerySet[Generation]) -> QuerySet[Generation]:
 
 
 def _older_than(rows: QuerySet[Generation], cursor: int | None) -> QuerySet[Generation]:
-    """Rows after the cursor row in the log's order; the redundant `<=` lets the database start the index scan there."""
-    if cursor is None:
-        return rows
-    cursor_at = Generation.objects.filter(pk=cursor).values_list("created_at", flat=True).first()
-    if cursor_at is None:  # the row is gone (retention): ids still order the log well enough
-        return rows.filter(pk__lt=cursor)
-    return rows.filter(created_at__lte=cursor_at).filter(
-        Q(created_at__lt=cursor_at) | Q(created_at=cursor_at, pk__lt=cursor)
-    )
+    return rows.older_than(cursor)
 
 
 def _start_of_day(day: dt.date) -> dt.datetime:

@@ -74,6 +74,20 @@ class GenerationQuerySet(models.QuerySet):
             rows = rows.filter(created_at__lt=filters.until)
         return rows
 
+    def older_than(self, cursor: int | None) -> "GenerationQuerySet":
+        """Rows after the cursor row in the log's order (newest first by creation, then id): the log's pages.
+
+        The redundant `<=` lets the database start the index scan there.
+        """
+        if cursor is None:
+            return self
+        cursor_at = Generation.objects.filter(pk=cursor).values_list("created_at", flat=True).first()
+        if cursor_at is None:  # the row is gone (retention): ids still order the log well enough
+            return self.filter(pk__lt=cursor)
+        return self.filter(created_at__lte=cursor_at).filter(
+            models.Q(created_at__lt=cursor_at) | models.Q(created_at=cursor_at, pk__lt=cursor)
+        )
+
     def visible_to_api(self) -> "GenerationQuerySet":
         """What the Videos API shows a key: accepted videos, not deleted (characters are not videos).
 

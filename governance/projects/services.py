@@ -218,12 +218,20 @@ class _RefusalsFrom:
 _refused_key_events: dict[str, _RefusalsFrom] = {}
 
 
-def note_refused_api_key(*, client_ip: str, presented: str, now: float | None = None) -> None:
-    """Audit a request refused for a missing, unknown or revoked key.
+def note_refused_api_key(
+    *,
+    client_ip: str,
+    presented: str,
+    now: float | None = None,
+    refused_by: str = "gateway",
+    known_prefix: str = API_KEY_PREFIX,
+) -> None:
+    """Audit a request refused for a missing, unknown or revoked key (or, `refused_by` another API, its token).
 
     At most one event per client address per minute and process, so a flood of bad
     requests cannot flood the audit chain; the refusals in between are counted and
-    reported in the address's next event. Only the key's visible prefix is kept.
+    reported in the address's next event. Only the visible prefix of a key that looks
+    like one of ours (`known_prefix`) is kept.
     """
     now = time.monotonic() if now is None else now
     seen = _refused_key_events.get(client_ip)
@@ -233,10 +241,10 @@ def note_refused_api_key(*, client_ip: str, presented: str, now: float | None = 
     if len(_refused_key_events) >= REFUSED_KEY_ADDRESSES_REMEMBERED:
         _forget_quiet_addresses(now)
     _refused_key_events[client_ip] = _RefusalsFrom(audited_at=now)
-    prefix = presented[:12] if presented.startswith(API_KEY_PREFIX) else ""
+    prefix = presented[:12] if presented.startswith(known_prefix) else ""
     record_event(
         action="auth.refused",
-        actor=Actor.system("gateway"),
+        actor=Actor.system(refused_by),
         payload={
             "client_ip": client_ip,
             "key_prefix": prefix,

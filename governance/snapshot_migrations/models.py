@@ -1,6 +1,7 @@
 """Migration plans: moving one environment from one snapshot to another, checked, signed off and rolled out."""
 
 import datetime as dt
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -211,6 +212,30 @@ class ChecklistStep(models.Model):
         """Each link with whether the page makes it clickable: web addresses only, so a `javascript:` or
         `data:` line typed by an author reaches the approvers who would click it as text."""
         return [(link, link.lower().startswith(WEB_LINK_SCHEMES)) for link in self.links()]
+
+
+def evidence_file_path(instance: "EvidenceFile", filename: str) -> str:
+    """Stored under the plan and step, by a name of our own: what the uploader called it is kept in `name`."""
+    return f"evidence/plan-{instance.step.plan_id}/step-{instance.step_id}/{uuid.uuid4().hex}"
+
+
+class EvidenceFile(models.Model):
+    """A file attached to a step as its evidence (a pipeline's test report, say), kept with its SHA-256."""
+
+    step = models.ForeignKey(ChecklistStep, on_delete=models.CASCADE, related_name="evidence_files")
+    file = models.FileField(upload_to=evidence_file_path, max_length=200)
+    name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["step", "added_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class SignOff(models.Model):

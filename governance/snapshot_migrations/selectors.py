@@ -9,7 +9,7 @@ from governance.audit.models import AuditEvent
 from governance.projects import permissions
 from governance.projects.models import Membership, Role
 from governance.snapshot_migrations import health
-from governance.snapshot_migrations.models import ChecklistStep, ComparisonPair, MigrationPlan, SignOff
+from governance.snapshot_migrations.models import ChecklistStep, ComparisonPair, EvidenceFile, MigrationPlan, SignOff
 from governance.snapshot_migrations.services import approvals, sign_off_refusal, step_done, verdict_givers
 
 
@@ -19,7 +19,10 @@ def plans_of(project) -> QuerySet:
 
 def plan_with_checklist(project, plan_id: int) -> MigrationPlan | None:
     sign_offs = SignOff.objects.select_related("user").order_by("created_at", "pk")
-    steps = ChecklistStep.objects.prefetch_related("approvers", Prefetch("sign_offs", queryset=sign_offs))
+    files = EvidenceFile.objects.select_related("added_by")
+    steps = ChecklistStep.objects.prefetch_related(
+        "approvers", Prefetch("sign_offs", queryset=sign_offs), Prefetch("evidence_files", queryset=files)
+    )
     return (
         MigrationPlan.objects.filter(project=project, pk=plan_id)
         .select_related("project", "environment", "author")

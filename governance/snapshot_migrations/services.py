@@ -7,9 +7,13 @@ even though nothing changed.
 """
 
 import datetime as dt
+import hashlib
 from functools import wraps
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -33,6 +37,7 @@ from governance.snapshot_migrations.models import (
     ChecklistTemplateStep,
     ComparisonPair,
     ComparisonPrompt,
+    EvidenceFile,
     MigrationPlan,
     SignOff,
     StepKind,
@@ -299,6 +304,88 @@ def _evidence_changed_words(user, step: ChecklistStep) -> str:
     return f"{user} changed the evidence of “{step.title}”, so its sign-offs were reset."
 
 
+@refusals_audited
+def attach_evidence(
+    *, plan: MigrationPlan, step: ChecklistStep, user, link: str = "", file: UploadedFile | None = None
+) -> ChecklistStep:
+    """Add one link or one file (a pipeline's test report, say) to a step's evidence, keeping what it has.
+
+    Like any change of evidence, it resets the step's sign-offs, and whoever attached it does not sign
+    the step off on it (four-eyes). A file is kept with its size and SHA-256, which the audit event names.
+    """
+    plan = _locked(plan)
+    _require_state(plan, user, "attach evidence", MigrationPlan.EDITABLE)
+    if not permissions.may(user, plan.project, permissions.ADD_EVIDENCE):
+        needed = permissions.role_needed(permissions.ADD_EVIDENCE)
+        _refuse(plan, user, "attach evidence", "role", f"Adding evidence needs {needed}.")
+    if bool(link) == (file is not None):
+        raise ValidationError("Attach either one link or one file.")
+    if file is not None:
+        attached = {"file": _store_evidence_file(step, user, file)}
+    else:
+        attached = {"link": _checked_link(link)}
+        if attached["link"] not in step.links():
+            step.evidence_links = "\n".join([*step.links(), attached["link"]])
+    step.evidence_by = user
+    step.save(update_fields=["evidence_links", "evidence_by"])
+    reset = _reset_sign_offs(plan, step.sign_offs.all())
+    if reset and plan.state == State.APPROVED:
+        plan.state = State.IN_REVIEW
+        plan.save(update_fields=["state"])
+    _audit(
+        plan, "migration.evidence_attached", Actor.for_user(user), step=step.title, sign_offs_reset=reset, **attached
+    )
+    if reset:
+        _ask_for_review(plan, Actor.for_user(user), _evidence_changed_words(user, step), steps=[step])
+    return step
+
+
+def _checked_link(link: str) -> str:
+    link = link.strip()
+    try:
+        URLValidator(schemes=["http", "https"])(link)
+    except ValidationError:
+        raise ValidationError({"link": "A link is a web address, such as https://ci.example.com/runs/42."}) from None
+    return link
+
+
+def _store_evidence_file(step: ChecklistStep, user, upload: UploadedFile) -> dict:
+    limit = settings.EVIDENCE_MAX_BYTES
+    if upload.size > limit:
+        message = f"The file is {upload.size:,} bytes; evidence files may be {limit:,} bytes at most."
+        raise ValidationError({"file": message})
+    if not upload.size:
+        raise ValidationError({"file": "The file is empty."})
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    name = clean_file_name(upload.name or "evidence")
+    stored = EvidenceFile(
+        step=step,
+        name=name,
+        content_type=(upload.content_type or "application/octet-stream")[:100],
+        size=upload.size,
+        sha256=digest.hexdigest(),
+        added_by=user,
+    )
+    stored.file.save(name, upload, save=False)
+    stored.save()
+    return {"name": stored.name, "size": stored.size, "sha256": stored.sha256, "id": stored.pk}
+
+
+def clean_file_name(name: str) -> str:
+    """An uploaded file's name as we show it: its last path part, printable, at most 200 characters."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if c.isprintable()).strip().encode("utf-8", "replace").decode("utf-8")
+    return name[-200:] or "evidence"
+
+
+def has_evidence(step: ChecklistStep) -> bool:
+    """Whether a step has anything an approver could check: text, a link or a file."""
+    return bool(step.evidence.strip() or step.links() or step.evidence_files.exists())
+
+
 def _reset_sign_offs(plan: MigrationPlan, sign_offs) -> int:
     return sign_offs.filter(reset_at__isnull=True).update(reset_at=timezone.now())
 
@@ -339,7 +426,7 @@ def sign_off(*, plan: MigrationPlan, step: ChecklistStep, user, decision: str, c
         refusal = PlanRefused("bad_decision", "Choose approve or reject.")
     if refusal is None and not comment.strip():
         refusal = PlanRefused("comment_required", "A sign-off needs a comment saying what you checked.")
-    if refusal is None and decision == SignOff.Decision.APPROVE and not (step.evidence.strip() or step.links()):
+    if refusal is None and decision == SignOff.Decision.APPROVE and not has_evidence(step):
         message = (
             "This step has no evidence yet: approve it once it has some (comparison verdicts, the recorded "
             "benchmark, or text and links). Rejecting needs none."

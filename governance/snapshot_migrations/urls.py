@@ -16,6 +16,8 @@ urlpatterns = [
     path(PLAN + "actions/<slug:action>/", views.plan_action, name="plan_action"),
     path(PLAN + "steps/<int:step_id>/sign-off/", views.step_sign_off, name="step_sign_off"),
     path(PLAN + "steps/<int:step_id>/evidence/", views.step_evidence, name="step_evidence"),
+    path(PLAN + "steps/<int:step_id>/attach/", views.step_attach, name="step_attach"),
+    path(PLAN + "steps/<int:step_id>/files/<int:file_id>/", views.evidence_file, name="evidence_file"),
     path(PLAN + "comparisons/run/", views.comparison_run, name="comparison_run"),
     path(PLAN + "comparisons/<int:pair_id>/verdict/", views.comparison_verdict, name="comparison_verdict"),
 ]

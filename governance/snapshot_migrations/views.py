@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -25,7 +25,7 @@ from governance.snapshot_migrations.forms import (
     SignOffForm,
     TemplateStepForm,
 )
-from governance.snapshot_migrations.models import ComparisonPrompt, MigrationPlan
+from governance.snapshot_migrations.models import ComparisonPrompt, EvidenceFile, MigrationPlan
 from governance.snapshot_migrations.services import PlanRefused
 
 PLAN_PAGE = "snapshot_migrations/plan.html"
@@ -208,6 +208,43 @@ def step_evidence(request: HttpRequest, project: Project, role: str, plan_id: in
     except PlanRefused as refusal:
         return _refused(request, plan, role, refusal)
     return _back_to_plan(request, plan, role)
+
+
+@require_POST
+@requires(permissions.ADD_EVIDENCE)
+def step_attach(request: HttpRequest, project: Project, role: str, plan_id: int, step_id: int) -> HttpResponse:
+    """Attach one uploaded file to a step's evidence (the management API attaches links and files too)."""
+    plan = _plan_or_404(project, plan_id)
+    step = _step_or_404(plan, step_id)
+    try:
+        services.attach_evidence(plan=plan, step=step, user=request.user, file=request.FILES.get("file"))
+    except PlanRefused as refusal:
+        return _refused(request, plan, role, refusal)
+    except ValidationError as error:
+        return _refused(request, plan, role, PlanRefused("invalid", " ".join(error.messages)))
+    return _back_to_plan(request, plan, role)
+
+
+@require_safe
+@requires(permissions.VIEW_PROJECT)
+def evidence_file(
+    request: HttpRequest, project: Project, role: str, plan_id: int, step_id: int, file_id: int
+) -> FileResponse:
+    """A file attached as evidence, always as a download: never shown in our pages' origin as it came."""
+    plan = _plan_or_404(project, plan_id)
+    attached = EvidenceFile.objects.filter(step__plan=plan, step_id=step_id, pk=file_id).first()
+    if attached is None:
+        raise Http404("No such evidence file.")
+    return evidence_download(attached)
+
+
+def evidence_download(attached: EvidenceFile) -> FileResponse:
+    response = FileResponse(
+        attached.file.open("rb"), as_attachment=True, filename=attached.name, content_type="application/octet-stream"
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 @require_POST

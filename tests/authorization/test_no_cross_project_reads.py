@@ -52,6 +52,11 @@ def paths_to_read(world) -> list[str]:
         "action": "submit",
         "kind": "audit",
         "export_id": "exp_missing",
+        "environment": "development",
+        "username": "nobody",
+        "number": 1,
+        "file_id": 1,
+        "token_id": 1,
     }
     query = f"?project=shop&environment={world.ids['development']}&q=lighthouse&from=1&to=2"
     paths = []
@@ -59,7 +64,7 @@ def paths_to_read(world) -> list[str]:
         if endpoint.key.startswith(("admin:", "generations:", "simulator", "operations:")):
             continue
         for slug in ("shop", "rival"):
-            filled = {**values, "project_slug": slug}
+            filled = {**values, "project_slug": slug, "project": slug}
             path = re.sub(r"<(?:\w+:)?(\w+)>", lambda match, filled=filled: str(filled[match.group(1)]), endpoint.route)
             paths.append("/" + path + query)
     return sorted(set(paths))

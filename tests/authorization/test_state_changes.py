@@ -120,6 +120,11 @@ WRITES = [
         DEVELOPERS,
         {"evidence": "new evidence"},
     ),
+    Write(
+        "snapshot_migrations:step_attach",
+        {**PLAN, "plan_id": "{draft}", "step_id": "{draft_step}"},
+        DEVELOPERS,
+    ),
     Write("snapshot_migrations:comparison_run", {**PLAN, "plan_id": "{draft}"}, DEVELOPERS),
     Write(
         "snapshot_migrations:comparison_verdict",
@@ -134,6 +139,8 @@ NOT_PROJECT_WRITES = {
     "logout": "signs out",
     "admin:*": "the admin: staff only, by Django's own permissions (test_url_permissions)",
     "notifications:mark_read": "marks only the user's own notifications (test_marking_read_touches_only_ones_own)",
+    "access_tokens:*": "each user's own tokens (tests/management_api/test_access_tokens.py)",
+    "management_api:*": "a bearer token, never the session (tests/management_api/test_writes_by_role.py)",
 }
 
 
@@ -156,6 +163,8 @@ def data_of(write: Write, world) -> dict:
     data = {name: _filled(value, values) for name, value in write.data.items()}
     if write.name == "exports:content_verify":
         data["file"] = SimpleUploadedFile("x.mp4", b"not a video", "video/mp4")
+    if write.name == "snapshot_migrations:step_attach":
+        data["file"] = SimpleUploadedFile("report.txt", b"12 passed", "text/plain")
     return data
 
 
@@ -223,7 +232,8 @@ def test_every_endpoint_that_accepts_a_write_is_listed(world):
     unlisted = []
     for endpoint in walk(get_resolver()):
         key = endpoint.key
-        if key in listed or key in NOT_PROJECT_WRITES or key.startswith(("admin:", "generations:", "simulator")):
+        not_here = ("admin:", "generations:", "simulator", "access_tokens:", "management_api:")
+        if key in listed or key in NOT_PROJECT_WRITES or key.startswith(not_here):
             continue
         path = sample_path(endpoint.route, world.video_id)
         for method in WRITE_METHODS:

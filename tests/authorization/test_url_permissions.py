@@ -35,6 +35,7 @@ ANY_ANSWER = "any answer that is not a refusal"
 PROVIDER_ANSWER = "the simulated provider's own answer"
 ADMIN_ANSWER = "the admin's own answer"  # signed in as staff; read-only models still refuse add and delete
 METRICS_TOKEN = "scrape-token-for-tests"
+DECLARED = "the first method the endpoint declares"
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,11 @@ def api_key(own: int, other: int, method="GET", data=None) -> Rule:
     return Rule({role: 401 for role in ROLES}, method=method, data=data or {}, own_key=own, other_key=other)
 
 
+def access_token() -> Rule:
+    """The management API: a personal access token, never the session; every role gets 401, whatever the method."""
+    return Rule({role: 401 for role in ROLES}, method=DECLARED)
+
+
 def staff_only() -> Rule:
     return Rule({**{role: ADMIN_LOGIN for role in ROLES}, STAFF: ADMIN_ANSWER})
 
@@ -140,6 +146,8 @@ RULES: dict[str, Rule] = {
     "snapshot_migrations:plan_action": project_members(404, method="POST"),
     "snapshot_migrations:step_sign_off": project_members(404, method="POST"),
     "snapshot_migrations:step_evidence": project_role_at_least(Role.DEVELOPER, 404, method="POST"),
+    "snapshot_migrations:step_attach": project_role_at_least(Role.DEVELOPER, 404, method="POST"),
+    "snapshot_migrations:evidence_file": project_members(404),
     "snapshot_migrations:comparison_run": project_role_at_least(Role.DEVELOPER, 404, method="POST"),
     "snapshot_migrations:comparison_verdict": project_role_at_least(Role.APPROVER, 404, method="POST"),
     "exports:audit_verify": auditors_and_project_admins(302, method="POST"),
@@ -172,6 +180,13 @@ RULES: dict[str, Rule] = {
     "generations:character": api_key(own=404, other=404),  # no such character in either environment
     "generations:unknown_url": everyone(404),
     "generations:openapi": everyone(200),  # the gateway's OpenAPI document is public, like OpenAI's
+    # The management API: personal access tokens only (tests/management_api/ checks what each role may do there).
+    "management_api:openapi": everyone(200),  # its OpenAPI document is public, like the gateway's
+    "management_api:unknown_url": everyone(404),
+    "management_api:*": access_token(),
+    # Each user's own access tokens; no token 1 is theirs.
+    "access_tokens:tokens": signed_in(),
+    "access_tokens:revoke": signed_in(404, non_members=404, method="POST"),
     # The simulator, only when SIMULATOR_ENABLED: an unauthenticated fake provider (off in production).
     "simulator:*": everyone(ANY_ANSWER),
     "simulator-lumen:*": everyone(ANY_ANSWER),
@@ -222,6 +237,8 @@ SAMPLES = {
     "url": "nowhere/",
     "project_slug": "shop",
     "environment_name": "production",
+    "project": "shop",
+    "environment": "production",
     "key_id": "0",
     "membership_id": "0",
     "snapshot_id": "0",
@@ -271,8 +288,9 @@ def client_as(role: str, world: dict) -> Client:
     return client
 
 
-def request(client: Client, rule: Rule, path: str, **headers):
-    return getattr(client, rule.method.lower())(path, rule.data, headers=headers)
+def request(client: Client, rule: Rule, path: str, endpoint: Endpoint, **headers):
+    method = rule.method if rule.method != DECLARED else sorted(endpoint.pattern.callback.operations)[0]
+    return getattr(client, method.lower())(path, rule.data, headers=headers)
 
 
 def problems_with(answer, response, path: str) -> str:
@@ -317,16 +335,16 @@ def test_every_role_gets_what_the_rule_says_on_every_url(world):
         for role in ROLES:
             ends_the_session = endpoint.key.endswith("logout")
             client = client_as(role, world) if ends_the_session else signed_in_once[role]
-            response = request(client, rule, path)
+            response = request(client, rule, path, endpoint)
             if problem := problems_with(rule.answers[role], response, path):
                 failures.append(f"{rule.method} {path} ({endpoint.key}) as {role}: {problem}")
         for token, expected in ((world["own_key"], rule.own_key), (world["other_key"], rule.other_key)):
             if expected is not None:
-                response = request(Client(), rule, path, Authorization=f"Bearer {token}")
+                response = request(Client(), rule, path, endpoint, Authorization=f"Bearer {token}")
                 if problem := problems_with(expected, response, path):
                     failures.append(f"{rule.method} {path} ({endpoint.key}) with a key: {problem}")
         if rule.metrics_token is not None:
-            response = request(Client(), rule, path, Authorization=f"Bearer {METRICS_TOKEN}")
+            response = request(Client(), rule, path, endpoint, Authorization=f"Bearer {METRICS_TOKEN}")
             if problem := problems_with(rule.metrics_token, response, path):
                 failures.append(f"{rule.method} {path} ({endpoint.key}) with the metrics token: {problem}")
 

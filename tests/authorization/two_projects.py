@@ -10,6 +10,7 @@ text of `shop` starts with MARK, so a page that leaks any of it is easy to catch
 from dataclasses import dataclass, field
 
 from django.apps import apps
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.sessions.models import Session
 
@@ -17,6 +18,7 @@ from governance.audit.models import AuditChainHead, AuditEvent
 from governance.catalog.models import Snapshot
 from governance.generations import worker
 from governance.lifecycle.services import create_webhook
+from governance.management_api.models import AccessToken
 from governance.projects.models import AUDITOR_GROUP, ApiKey, Membership, Role
 from governance.simulator.models import SimulatorProfile
 from governance.snapshot_migrations import services as plans
@@ -47,6 +49,8 @@ APPROVERS_NOT_AUTHOR = ("approver", "approver2", "admin", "superuser")
 AUTHOR_OR_ADMIN = ("author", "admin", "superuser")
 AUDITORS_AND_PROJECT_ADMINS = ("auditor", "admin", "rival_admin", "superuser")  # project admins: their own records
 SITE_ADMINS = ("superuser",)
+# Columns that signing in or using a token changes, whatever the request then does.
+UNTRACKED = {get_user_model(): ("last_login",), AccessToken: ("last_used_at",)}
 # Refused attempts are audited: the only rows a refused request may add.
 REFUSAL_ACTIONS = ("auth.refused", "migration.refused")
 
@@ -150,9 +154,9 @@ def _approved(plan: MigrationPlan, users) -> MigrationPlan:
 
 
 def database_state() -> dict:
-    """Every row of every table, but sessions, sign-in times and the audit events of refusals.
+    """Every row of every table, but sessions, sign-in times, tokens' last use and the audit events of refusals.
 
-    Signing the test's users in changes the first two; a refused request may add the last.
+    Signing the test's users in (or using their tokens) changes the first three; a refused request may add the last.
     """
     state = {}
     for model in apps.get_models():
@@ -161,7 +165,7 @@ def database_state() -> dict:
         rows = model._base_manager.order_by("pk")
         if model is AuditEvent:
             rows = rows.exclude(action__in=REFUSAL_ACTIONS)
-        columns = [f.attname for f in model._meta.concrete_fields if f.attname != "last_login"]
+        columns = [f.attname for f in model._meta.concrete_fields if f.attname not in UNTRACKED.get(model, ())]
         state[model._meta.label] = list(rows.values_list(*columns))
     return state
 
