@@ -7,7 +7,16 @@ and a line here: the OpenAPI document, the checks and the tests follow from the 
 from django.urls import re_path
 
 from governance.management_api.endpoints import route
-from governance.management_api.views import attention, audit, generations, meta, plans, policies, projects
+from governance.management_api.views import (
+    attention,
+    audit,
+    generations,
+    meta,
+    plans,
+    policies,
+    policy_files,
+    projects,
+)
 from governance.management_api.views.fallback import unknown_url
 
 app_name = "management_api"
@@ -27,6 +36,9 @@ urlpatterns = [
     route(PROJECT + "/members/<str:username>", projects.put_member, projects.delete_member, name="member"),
     route(ENVIRONMENT + "/policy/revisions", policies.list_revisions, policies.create_revision, name="revisions"),
     route(ENVIRONMENT + "/policy/revisions/<int:number>", policies.get_revision, name="revision"),
+    route(PROJECT + "/policy-file", policy_files.export_policy_file, name="policy_file"),
+    route(PROJECT + "/policy-file/plan", policy_files.plan_policy_file, name="policy_file_plan"),
+    route(PROJECT + "/policy-file/apply", policy_files.apply_policy_file, name="policy_file_apply"),
     route(PROJECT + "/plans", plans.list_plans, plans.create_plan, name="plans"),
     route(PLAN, plans.get_plan, plans.edit_plan, name="plan"),
     route(PLAN + "/submit", plans.submit_plan, name="plan_submit"),
