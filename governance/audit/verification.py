@@ -84,7 +84,9 @@ def verify_chain(*, chunk_size: int = 5000, checkpoints: list[StoredCheckpoint] 
         checked=walk.checked,
         head_hash=walk.previous_hash,
         checkpoints=len(signed),
-        newest_checkpoint=max(signed, key=lambda checkpoint: checkpoint.tree_size, default=None),
+        newest_checkpoint=max(
+            signed, key=lambda checkpoint: (checkpoint.tree_size, checkpoint.timestamp), default=None
+        ),
     )
 
 
