@@ -9,7 +9,8 @@ from urllib.parse import quote
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, connection
 from django.test import TransactionTestCase
 
 from governance.celery import app as celery_app
@@ -86,6 +87,16 @@ def django_db_setup(django_db_setup, django_db_blocker):
 def fast_password_hashing(settings):
     """Passwords are hashed for real in production; the suite does not need a million PBKDF2 rounds per user."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def keep_test_connection(db):
+    """Through WSGI each request would close the test's database connection; Django's test client avoids it so."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture(autouse=True)

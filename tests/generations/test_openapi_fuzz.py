@@ -7,13 +7,8 @@ set of examples; `FUZZ_EXAMPLES=500 pytest tests/generations/test_openapi_fuzz.p
 explores further with fresh random examples.
 """
 
-import os
-
 import pytest
 import schemathesis
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
-from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -28,9 +23,9 @@ from schemathesis.specs.openapi.checks import (
 
 from governance.wsgi import application
 from tests.factories import NEW, OLD, make_api_key, make_environment
+from tests.openapi_fuzzing import EXPLORING, examples_per_operation, fuzz_settings
 
-EXPLORING = bool(os.environ.get("FUZZ_EXAMPLES"))
-EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", 25))
+EXAMPLES_PER_OPERATION = examples_per_operation(25)
 
 schema = schemathesis.openapi.from_wsgi("/v1/openapi.json", application)
 # The key is sent by the test itself, with and without; schemathesis varies everything else.
@@ -76,23 +71,7 @@ CHECKS = [
     allow_header_conformance,
     negative_data_rejection,
 ]
-FUZZ_SETTINGS = settings(
-    max_examples=EXAMPLES_PER_OPERATION,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    derandomize=not EXPLORING,
-    database=None,
-)
-
-
-@pytest.fixture
-def keep_test_connection(db):
-    """Through WSGI each request would close the test's database connection; Django's test client avoids it so."""
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
+FUZZ_SETTINGS = fuzz_settings(EXAMPLES_PER_OPERATION)
 
 
 @pytest.fixture

@@ -7,13 +7,8 @@ steps) most of the time, so the views and the services behind them run, not just
 suite runs a fixed, derandomized set of examples; `FUZZ_EXAMPLES=500` explores further at random.
 """
 
-import os
-
 import pytest
 import schemathesis
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
-from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -29,9 +24,9 @@ from governance.snapshot_migrations import services
 from governance.wsgi import application
 from tests.factories import NEW, OLD, make_environment, make_member, make_project
 from tests.management_api.conftest import token_of
+from tests.openapi_fuzzing import EXPLORING, examples_per_operation, fuzz_settings
 
-EXPLORING = bool(os.environ.get("FUZZ_EXAMPLES"))
-EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", 20))
+EXAMPLES_PER_OPERATION = examples_per_operation(20)
 WORLD: dict = {}
 
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
@@ -85,23 +80,7 @@ CHECKS = [
     errors_in_one_shape,
     negative_data_rejection,
 ]
-FUZZ_SETTINGS = settings(
-    max_examples=EXAMPLES_PER_OPERATION,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    derandomize=not EXPLORING,
-    database=None,
-)
-
-
-@pytest.fixture
-def keep_test_connection(db):
-    """Through WSGI each request would close the test's database connection; Django's test client avoids it so."""
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
+FUZZ_SETTINGS = fuzz_settings(EXAMPLES_PER_OPERATION)
 
 
 @pytest.fixture
