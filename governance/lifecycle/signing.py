@@ -18,10 +18,9 @@ import hmac
 import secrets
 from urllib.parse import urlsplit
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from django.conf import settings
+from cryptography.fernet import InvalidToken, MultiFernet
+
+from governance.lib.secret_keys import fernet_for
 
 SECRET_PREFIX = "whsec_"
 SHOWN_URL_ENDING = 4
@@ -35,16 +34,8 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
-def _fernet_for(secret_key: str) -> Fernet:
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"governance webhook secrets").derive(
-        secret_key.encode()
-    )
-    return Fernet(base64.urlsafe_b64encode(key))
-
-
 def _fernet() -> MultiFernet:
-    keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-    return MultiFernet([_fernet_for(key) for key in keys])
+    return fernet_for(b"governance webhook secrets")
 
 
 def encrypt_secret(secret: str) -> str:

@@ -6,13 +6,10 @@ and expiring when the token does. No refresh token is asked for or kept, so once
 expired the provider can be asked again only when the user signs in again.
 """
 
-import base64
-
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from django.conf import settings
+from cryptography.fernet import InvalidToken, MultiFernet
 from django.core.cache import cache
+
+from governance.lib.secret_keys import fernet_for
 
 # A token is put away this much before the provider says it expires, so a recheck never presents an expired one.
 EXPIRY_MARGIN_SECONDS = 30
@@ -25,13 +22,7 @@ def _key(identity_id: int) -> str:
 
 
 def _fernet() -> MultiFernet:
-    def for_key(secret_key: str) -> Fernet:
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"governance sso access tokens").derive(
-            secret_key.encode()
-        )
-        return Fernet(base64.urlsafe_b64encode(key))
-
-    return MultiFernet([for_key(key) for key in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]])
+    return fernet_for(b"governance sso access tokens")
 
 
 def remember(*, identity_id: int, access_token: str, expires_in: int | None) -> None:
