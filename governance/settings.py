@@ -405,12 +405,17 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Publishing must not hang a request when the broker is away: the sweep re-enqueues.
+# Publishing must not hang a worker when the broker is away: the dispatcher and the sweep send it again.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 # Worker log lines go through the LOGGING below, so they carry the request id like the web's.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    "dispatch-new-generations": {
+        "task": "governance.generations.tasks.dispatch_new_generations",
+        "schedule": timedelta(seconds=float(os.environ.get("GENERATION_DISPATCH_SECONDS", "1"))),
+        "options": {"expires": 10},  # a busy worker's backlog of ticks is dropped; the next one sends everything
+    },
     "sweep-stalled-generations": {
         "task": "governance.generations.tasks.sweep_stalled_generations",
         "schedule": timedelta(seconds=int(os.environ.get("SWEEP_INTERVAL_SECONDS", "15"))),

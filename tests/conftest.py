@@ -229,16 +229,25 @@ def celery_worker_process(django_db_setup, live_server, django_db_blocker, tmp_p
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        # Beat's dispatch of new generations, without the rest of beat's schedule (the tests run the sweep themselves).
+        dispatcher = subprocess.Popen(
+            [sys.executable, "manage.py", "dispatch_generations", "--every", "0.2"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     _wait_for(lambda: b"ready." in log_path.read_bytes(), process, log_path)
     LIVE_WORKER.running = True
     yield simulator_url
     LIVE_WORKER.running = False
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    for running in (dispatcher, process):
+        running.terminate()
+        try:
+            running.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            running.kill()
+            running.wait()
 
 
 def _wait_for(condition, process, log_path, timeout: float = 60) -> None:

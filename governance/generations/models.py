@@ -104,6 +104,10 @@ class GenerationQuerySet(models.QuerySet):
     def unfinished(self) -> "GenerationQuerySet":
         return self.filter(status__in=Generation.UNFINISHED)
 
+    def awaiting_dispatch(self) -> "GenerationQuerySet":
+        """The outbox: accepted generations whose first step nobody has sent yet (no next check is set)."""
+        return self.filter(status=Generation.Status.QUEUED, next_check_at__isnull=True)
+
     def delivered_as(self, sha256: str) -> "GenerationQuerySet":
         """Completed videos whose file, as we delivered it or as the provider sent it, has this SHA-256."""
         return self.filter(
@@ -248,6 +252,12 @@ class Generation(models.Model):
             models.Index(fields=["status", "-created_at", "-id"], name="generation_log_status"),
             models.Index(fields=["resolved_snapshot", "-created_at", "-id"], name="generation_log_snapshot"),
             models.Index(fields=["operation", "-created_at", "-id"], name="generation_log_operation"),
+            # The outbox holds only what the dispatcher has still to send, so its index stays a few entries long.
+            models.Index(
+                fields=["id"],
+                name="generation_awaiting_dispatch",
+                condition=models.Q(status="queued", next_check_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -307,7 +317,8 @@ class Generation(models.Model):
     ) -> None:
         """A new generation the policy accepted, queued for the worker, before it is first saved.
 
-        Its first step's token is set here; the sweep sends the step again if nobody took it in time.
+        Its first step's token is set here. The committed row is the message: with no next check yet it waits in
+        the outbox (`awaiting_dispatch`), and the dispatcher sends its first step (tasks.dispatch_new_generations).
         """
         self.status = self.Status.QUEUED
         self.resolved_snapshot = decision.snapshot
@@ -317,7 +328,7 @@ class Generation(models.Model):
             self.seconds = None
         self.estimated_cost = decision.estimated_cost
         self.budget_month = budget_month
-        self.next_check_at = now + dt.timedelta(seconds=settings.GENERATION_STALL_SECONDS)
+        self.next_check_at = None
         self.step_token = new_step_token()
         self.add_to_timeline(self.status, note)
 

@@ -1,8 +1,10 @@
 """The generations' Celery tasks, and the one place that publishes them.
 
-Services call `enqueue()` once they have committed; a worker step returns what should
-follow it and `advance_generation` sends it. The worker, retention and idempotency
-modules the tasks call import nothing from here.
+A submission publishes nothing: its committed row is the message (a transactional outbox).
+`dispatch_new_generations`, run by beat every GENERATION_DISPATCH_SECONDS, sends the first
+step of what was committed since, in batches; a worker step returns what should follow it
+and `advance_generation` sends it. The worker, retention and idempotency modules the tasks
+call import nothing from here.
 """
 
 import datetime as dt
@@ -11,6 +13,7 @@ from types import SimpleNamespace
 
 from celery import shared_task
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -52,15 +55,55 @@ def advance_generation(generation_id: int, step: str = "", request_id: str = "")
             )
 
 
+DISPATCH_BATCH = 500
+
 # Celery checks the task queue's declaration at every publish, copying kombu's queue and exchange to look
-# them up: 4% of a POST's instructions. A process's first successful publish declares the queue; later ones
-# skip the check. The queue is durable and every worker declares it too, and a publish lost to a queue
-# deleted under a running process is sent again by beat's sweep.
+# them up. A process's first successful publish declares the queue; later ones skip the check. The queue is
+# durable and every worker declares it too, and a publish lost to a queue deleted under a running process is
+# sent again by beat's sweep.
 PUBLISHING = SimpleNamespace(queue_declared=False)
 
 
-def enqueue(generation_id: int, step_token: str, request_id: str = "") -> None:
-    """Hand a committed generation to the worker; if the broker is away the sweep retries later."""
+@shared_task(ignore_result=True)
+def dispatch_new_generations() -> int:
+    """Send the first step of every generation committed since the last dispatch; the number sent.
+
+    The request that accepted a generation only committed its row, so a broker that is away costs
+    a submission nothing, and no crash between commit and publish can lose a step. A row leaves
+    the outbox once its step was published (its next check is set then). A crash between the
+    publish and that update sends the step once more under the same token, and the worker takes
+    it once (see `advance_generation`).
+    """
+    dispatched = 0
+    while True:
+        sent = _dispatch_batch()
+        dispatched += sent
+        if sent < DISPATCH_BATCH:
+            return dispatched
+
+
+def _dispatch_batch() -> int:
+    """Publish up to DISPATCH_BATCH waiting steps; on PostgreSQL, rows another dispatcher holds are skipped."""
+    with transaction.atomic():
+        waiting = list(
+            Generation.objects.awaiting_dispatch()
+            .select_for_update(skip_locked=True)
+            .order_by("pk")
+            .values_list("pk", "step_token", "request_id")[:DISPATCH_BATCH]
+        )
+        published = [
+            generation_id for generation_id, token, request_id in waiting if enqueue(generation_id, token, request_id)
+        ]
+        if published:
+            next_check_at = timezone.now() + dt.timedelta(seconds=settings.GENERATION_STALL_SECONDS)
+            Generation.objects.awaiting_dispatch().filter(pk__in=published).update(next_check_at=next_check_at)
+    if len(published) < len(waiting):
+        logger.warning("could not publish %d generations; the next dispatch retries", len(waiting) - len(published))
+    return len(published)
+
+
+def enqueue(generation_id: int, step_token: str, request_id: str = "") -> bool:
+    """Hand a committed generation's step to the worker; False if the broker is away (the caller retries later)."""
     args, kwargs = [generation_id], {"step": step_token, "request_id": request_id}
     try:
         # Plain reprs for the message's log fields: Celery's own saferepr costs more than the rest of the message.
@@ -71,9 +114,11 @@ def enqueue(generation_id: int, step_token: str, request_id: str = "") -> None:
             kwargsrepr=repr(kwargs),
             declare=[] if PUBLISHING.queue_declared else None,
         )
-        PUBLISHING.queue_declared = True
     except Exception:
-        logger.warning("could not enqueue generation %s; the sweep will retry", generation_id, exc_info=True)
+        logger.warning("could not enqueue generation %s", generation_id, exc_info=True)
+        return False
+    PUBLISHING.queue_declared = True
+    return True
 
 
 def sweep_wait(sweeps: int) -> dt.timedelta:
@@ -89,15 +134,15 @@ def sweep_wait(sweeps: int) -> dt.timedelta:
 def sweep_stalled_generations() -> int:
     """Re-enqueue unfinished generations nobody has looked at in time.
 
-    Covers a crash between commit and enqueue, a broker that was away, and a
-    worker killed mid-task. A waiting step is sent again under its own token, so
+    Covers a step's message lost with a broker that was away, and a worker killed
+    mid-task. A generation still in the outbox is the dispatcher's. A waiting step is sent again under its own token, so
     whichever copy arrives first takes it: however long the queue, the step is
     never overtaken by the sweep. A running step whose lease ran out (its worker
     died) gets a new token, so that worker's chain, if it still lives, ends.
     Re-running a step is safe (see worker.py).
     """
     now = timezone.now()
-    overdue = Q(next_check_at__lt=now) | Q(next_check_at__isnull=True)
+    overdue = Q(next_check_at__lt=now)
     stalled = Generation.objects.unfinished().filter(overdue).values_list("pk", "step_token", "sweeps", "request_id")
     restarted = 0
     for generation_id, token, sweeps, request_id in list(stalled[:SWEEP_BATCH]):

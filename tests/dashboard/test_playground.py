@@ -8,7 +8,7 @@ from django.utils.html import escape
 
 from governance.audit.models import AuditEvent
 from governance.generations import admission
-from governance.generations import services as generation_services
+from governance.generations import tasks as generation_tasks
 from governance.generations.models import Generation
 from governance.generations.services import PLAYGROUND_KEY_NAME
 from governance.projects.models import ApiKey, Role
@@ -29,7 +29,7 @@ def production():
 @pytest.fixture
 def enqueued(monkeypatch):
     calls = []
-    monkeypatch.setattr(generation_services, "enqueue", lambda *args: calls.append(args))
+    monkeypatch.setattr(generation_tasks, "enqueue", lambda *args: calls.append(args) or True)
     return calls
 
 
@@ -56,13 +56,13 @@ def test_a_developer_sees_only_environments_where_they_develop(client, productio
         assert f'for="id_{field}"' in page
 
 
-def test_an_accepted_generation_is_logged_for_its_user_and_goes_to_the_worker_on_commit(
-    client, production, enqueued, django_capture_on_commit_callbacks
+def test_an_accepted_generation_is_logged_for_its_user_and_goes_to_the_worker_through_the_outbox(
+    client, production, enqueued
 ):
     client, user = developer_client(client, production)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        response = post(client, production, model=OLD, seconds="8", size="1280x720")
+    response = post(client, production, model=OLD, seconds="8", size="1280x720")
+    generation_tasks.dispatch_new_generations()
 
     generation = Generation.objects.get()
     assert response.status_code == 302

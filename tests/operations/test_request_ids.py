@@ -1,5 +1,6 @@
 """A request id on every log line of a request, in the response, on the generation and in the worker."""
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -7,6 +8,7 @@ import sys
 
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 
 from governance.generations import tasks
 from governance.generations.models import Generation
@@ -42,16 +44,12 @@ def test_djangos_own_log_line_for_an_error_answer_carries_the_request_id(client,
     assert [record.request_id for record in log_lines.with_message("Service Unavailable: /readyz")] == ["probe-1"]
 
 
-def test_the_generation_keeps_the_request_id_and_the_worker_logs_under_it(
-    api, monkeypatch, log_lines, django_capture_on_commit_callbacks
-):
+def test_the_generation_keeps_the_request_id_and_the_worker_logs_under_it(api, monkeypatch, log_lines):
     sent = []
     monkeypatch.setattr(tasks.advance_generation, "apply_async", lambda **message: sent.append(message))
 
-    with django_capture_on_commit_callbacks(execute=True):
-        response = api.post(
-            "videos", {"prompt": "a cat", "model": OLD, "seconds": "4"}, headers={"X-Request-ID": "req-42"}
-        )
+    response = api.post("videos", {"prompt": "a cat", "model": OLD, "seconds": "4"}, headers={"X-Request-ID": "req-42"})
+    tasks.dispatch_new_generations()
     generation = Generation.objects.get(video_id=response.json()["id"])
     revise(generation.environment, default_model="sora-2-2025-12-08", allowed_snapshots=["sora-2-2025-12-08"])
     tasks.advance_generation(*sent[0]["args"], **sent[0]["kwargs"])
@@ -68,11 +66,12 @@ def test_the_sweep_re_enqueues_a_generation_with_its_request_id(api, monkeypatch
     sent = []
     monkeypatch.setattr(tasks.advance_generation, "apply_async", lambda **message: sent.append(message))
     api.post("videos", {"prompt": "a cat", "model": OLD, "seconds": "4"}, headers={"X-Request-ID": "req-43"})
-    Generation.objects.update(next_check_at=None)
+    tasks.dispatch_new_generations()
+    Generation.objects.update(next_check_at=timezone.now() - dt.timedelta(seconds=1))  # nobody took the step
 
     tasks.sweep_stalled_generations()
 
-    assert [message["kwargs"]["request_id"] for message in sent] == ["req-43"]
+    assert [message["kwargs"]["request_id"] for message in sent] == ["req-43", "req-43"]
 
 
 def test_log_format_json_writes_one_json_object_per_line_with_the_request_id():
