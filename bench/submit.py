@@ -290,6 +290,7 @@ def prepare(stack: Stack, pg_version: str) -> None:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "WARNING",
         "PYTHONDONTWRITEBYTECODE": "1",
+        "SIMULATOR_ENABLED": "1",  # the demo provider is the built-in simulator (off by default with DEBUG=0)
     }
     stack.env.pop("CELERY_TASK_ALWAYS_EAGER", None)
     manage = [sys.executable, str(ROOT / "manage.py")]

@@ -10,7 +10,7 @@ from decimal import Decimal
 from functools import partial
 
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from governance.audit.services import Actor
@@ -22,10 +22,11 @@ from governance.generations.archive import forget_archive
 from governance.generations.models import ArchivedFile, Character, Generation, new_video_id
 from governance.generations.parsing import character_ids, sha256_text, stored_prompt
 from governance.generations.submissions import Submission, parse_submission
-from governance.generations.tasks import enqueue, enqueue_upstream_deletion
+from governance.generations.tasks import enqueue_upstream_deletion
 from governance.generations.uploads import CheckedUpload
 from governance.infra.metrics import GENERATIONS
 from governance.infra.request_ids import current_request_id
+from governance.lib.inserts import insert_new
 from governance.policies.engine import (
     Accept,
     ComparisonRun,
@@ -40,7 +41,7 @@ from governance.policies.engine import (
 )
 from governance.policies.models import PolicyRevision
 from governance.policies.selectors import month_start, policy_in_force
-from governance.policies.services import reserve_budget
+from governance.policies.services import budget_reservation, ensure_budget_month, reserve_budget
 from governance.projects.models import Environment
 from governance.projects.selectors import KeyHolder
 from governance.projects.services import create_api_key
@@ -74,7 +75,7 @@ def submit(
     subject: str = "",
     comparison: ComparisonRun | None = None,
 ) -> Generation:
-    """Decide and record one generation; accepted ones are handed to the worker once committed.
+    """Decide and record one generation; an accepted one waits in the outbox for the dispatcher once committed.
 
     `submitted_by` is the signed-in user when the dashboard's playground submits on their behalf.
     `subject` (the caller's `X-Governance-Subject`) keeps a caller in one canary arm; without it the
@@ -100,7 +101,9 @@ def submit(
         generation = record(decision)
     else:
         try:
-            generation = _record_within_budget(record, decision, holder.environment_id, budget, now)
+            generation = _record_within_budget(
+                record, decision, holder.environment_id, budget, now, submission.operation
+            )
         except _OverBudget:
             generation = record(budget_exceeded(decision.estimated_cost, budget))
     GENERATIONS.labels(generation.status).inc()
@@ -112,20 +115,47 @@ class _OverBudget(Exception):
 
 
 def _record_within_budget(
-    record: Callable[..., Generation], decision: Accept, environment_id: int, budget: Decimal, now: dt.datetime
+    record: Callable[..., Generation],
+    decision: Accept,
+    environment_id: int,
+    budget: Decimal,
+    now: dt.datetime,
+    operation: Operation,
 ) -> Generation:
     """Record an accepted generation and reserve its cost in one transaction, the reservation last.
 
     The reservation's UPDATE locks the month's spend row until commit, so every submission to the
     environment queues behind it. Taken last, the lock is held for one round trip and the commit,
-    not for building and sending the INSERT too. Over budget, the transaction rolls back, its
-    on-commit publish with it, and the caller records the refusal.
+    not for building and sending the INSERT too. Over budget, the transaction rolls back, and the
+    caller records the refusal.
     """
+    if connection.vendor == "postgresql" and operation != Operation.CHARACTER:
+        return _record_reserving(record, decision, environment_id, budget, now)
     with transaction.atomic():
         generation = record(decision)
         if not reserve_budget(environment_id=environment_id, now=now, amount=decision.estimated_cost, budget=budget):
             raise _OverBudget
     return generation
+
+
+def _record_reserving(
+    record: Callable[..., Generation], decision: Accept, environment_id: int, budget: Decimal, now: dt.datetime
+) -> Generation:
+    """On PostgreSQL, one statement reserves the cost and inserts the generation only if the reservation held.
+
+    In autocommit, the month's spend row is then locked only while the server runs that statement and
+    commits: no round trip to this process, which may be waiting for a CPU, falls inside the lock.
+    A character also writes its own row, so it takes the transaction instead.
+    """
+    reservation = partial(
+        budget_reservation, environment_id=environment_id, now=now, amount=decision.estimated_cost, budget=budget
+    )
+    try:
+        return record(decision, reservation=reservation())
+    except _OverBudget:
+        if not ensure_budget_month(environment_id=environment_id, now=now):
+            raise
+    return record(decision, reservation=reservation())  # the month's first submission
 
 
 def _decide(
@@ -202,7 +232,9 @@ def _record(
     submitted_by=None,
     video_id: str,
     comparison: ComparisonRun | None = None,
+    reservation: tuple[str, list] | None = None,
 ) -> Generation:
+    """Build and insert the generation's row; with `reservation` (see `_record_reserving`), only if it held."""
     generation = Generation(
         video_id=video_id,
         purpose=Generation.PURPOSE_COMPARISON if comparison else "",
@@ -237,7 +269,8 @@ def _record(
         _store_uploads(generation, submission)
     else:
         generation.refuse(decision, now, note=note)
-    generation.save()
+    if not insert_new(generation, provided=reservation):  # the request's one statement, compiled once per process
+        raise _OverBudget
     if submission.operation == Operation.CHARACTER and generation.status == Generation.Status.QUEUED:
         Character.objects.create(
             project_id=holder.project_id,
@@ -250,8 +283,6 @@ def _record(
             created_by=submitted_by,
             created_at=now,
         )
-    if generation.status == Generation.Status.QUEUED:
-        transaction.on_commit(lambda: enqueue(generation.pk, generation.step_token, generation.request_id))
     return generation
 
 

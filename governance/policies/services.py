@@ -4,7 +4,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 
 from governance.audit.services import Actor, record_event
@@ -191,6 +191,21 @@ def reserve_budget(*, environment_id: int, now: dt.datetime, amount: Decimal, bu
         return True
     BudgetUsage.objects.get_or_create(environment_id=environment_id, month=month)
     return within_budget.update(spent=F("spent") + amount) == 1
+
+
+def budget_reservation(*, environment_id: int, now: dt.datetime, amount: Decimal, budget: Decimal) -> tuple[str, list]:
+    """`reserve_budget`'s conditional UPDATE as SQL with RETURNING, for a statement that inserts what it pays for.
+
+    It changes no row when the month's row is missing: `ensure_budget_month` makes it.
+    """
+    table = connection.ops.quote_name(BudgetUsage._meta.db_table)
+    sql = f"UPDATE {table} SET spent = spent + %s WHERE environment_id = %s AND month = %s AND spent <= %s RETURNING 1"
+    return sql, [amount, environment_id, month_start(now), budget - amount]
+
+
+def ensure_budget_month(*, environment_id: int, now: dt.datetime) -> bool:
+    """Make the month's spend row if it is missing; True if it was made."""
+    return BudgetUsage.objects.get_or_create(environment_id=environment_id, month=month_start(now))[1]
 
 
 def release_budget(*, environment_id: int, month: dt.date, amount: Decimal) -> None:
