@@ -1,4 +1,4 @@
-"""Benchmark governed submission: `POST /v1/videos` on the production-like stack, on loopback.
+"""Benchmark governed submission: `POST /v1/videos` on the production-like stack, against the floor, on loopback.
 
 One command (`make bench`, i.e. `.venv/bin/python bench/submit.py [options]`) does it all:
 
@@ -6,27 +6,39 @@ One command (`make bench`, i.e. `.venv/bin/python bench/submit.py [options]`) do
    127.0.0.1:6379 and `wrk`, and stops with a clear message and exit code 2 if one is
    missing (it never starts system services);
 2. creates a throw-away database (`governance_bench`), flushes Redis db 13 (both the
-   Celery broker and Django's cache) and makes a temporary GOVERNANCE_DATA_DIR;
-3. runs `migrate`, `seed_demo` and `create_api_key demo <environment>` with DEBUG=0, and
-   `set_rate_limit demo <environment> 0`: one key at hundreds of requests a second is the
-   point here, not the per-key limit (600/min by default);
-4. starts gunicorn on a free loopback port;
-5. drives it with `wrk` (C, so the client takes ~5% of a core on this 2-core machine;
+   Celery broker and Django's cache) and makes a temporary GOVERNANCE_DATA_DIR; the
+   floor (bench/floor: a bare Django view that makes one committed INSERT and one LPUSH)
+   gets its own database (`governance_bench_floor`) and Redis db 14;
+3. runs `migrate`, `seed_demo`, and per environment of ours (development, and staging
+   with a $1,000,000 monthly budget) `set_rate_limit demo <environment> 0` and
+   `create_api_key demo <environment>`, with DEBUG=0 and the built-in simulator on: one
+   key at hundreds of requests a second is the point here, not the per-key limit; and
+   the floor's one migration;
+4. per round (2 by default), per gunicorn configuration: the floor, ours in development,
+   ours in staging (A B A B), each on a fresh gunicorn on a free loopback port with the
+   same worker class and count;
+5. drives each with `wrk` (C, so the client takes ~5% of a core on this 2-core machine;
    a Python generator would take a whole one) over 16 connections: a 3 s warm-up,
-   then 20 s measured. Every request is `{"prompt": ..., "model": "sora-2-2025-12-08",
-   "seconds": "4"}` with the bearer key; the Lua script counts 200s apart from every
-   other status and counts the requests it writes;
+   then 15 s measured. Every request is `{"prompt": ..., "model": "sora-2-2025-12-08",
+   "seconds": "4"}` with the bearer key (the floor ignores it); the Lua script counts
+   200s apart from every other status and counts the requests it writes;
 6. prints requests, accepted (200), refused/other, accepted/s, p50/p90/p99 latency
    (wrk's own histogram), where the CPU went (gunicorn, PostgreSQL backends, Redis,
    wrk, everything else) and per-request PostgreSQL/Redis activity;
-7. verifies, after gunicorn has drained and stopped, that nothing was lost or doubled:
-   the Generation rows must equal the requests written (warm-up included; wrk stops
-   with one request in flight per connection, which the server still handles, so the
-   200s wrk saw are checked to be among the `queued` rows), and the length of the
-   Redis list `celery` must equal the `queued` rows. No Celery worker consumes during
-   the run, so this proves each accepted submission was committed *and* published;
-8. stops gunicorn, drops the database, flushes Redis db 13 and removes the temporary
-   directory, also on Ctrl-C or SIGTERM (exit 130). Exit 0 only if verification passed.
+7. verifies after every run, once gunicorn has drained and stopped, that nothing was
+   lost or doubled: the rows must equal the requests written (warm-ups included; wrk
+   stops with one request in flight per connection, which the server still handles, so
+   the 200s wrk saw are checked to be among the `queued` rows), and the length of the
+   Redis list (`celery` for ours, `floor` for the floor) must equal the `queued` rows.
+   No Celery worker consumes during the run, so this proves each accepted submission
+   was committed *and* published. A run of ours that accepted nothing fails too;
+8. prints a summary: every run, ours / the floor of the same round for accepted/s and
+   p99, PASS/FAIL against issue 19's aim (ours >= 60 % of the floor's accepted/s and
+   p99 <= 2 x the floor's; printed, not the exit code), gunicorn CPU, PostgreSQL tuples
+   fetched and Redis commands per request, and the host speed before and after;
+9. stops gunicorn, drops the databases, flushes both Redis dbs and removes the temporary
+   directory, also on Ctrl-C or SIGTERM (exit 130). Exit 0 only if every verification
+   passed.
 
 Gunicorn configuration (`--configs sync:3,sync:4,sync:5,sync:6,gthread:2x4 --repeat 3`,
 10 s runs, development, a quiet machine; medians):
@@ -51,13 +63,15 @@ request admits at most 2,500 submissions per bench database; the bench does not 
 it (a protected environment's policy changes only through an approved migration plan),
 so in that mode the defaults shrink to a 1 s warm-up and 5 s measured run, and a run
 that still hits the cap is flagged: its accepted/s is then capped by the budget. To
-measure the budget path at length, give an unprotected environment a large budget:
-`--environment staging --budget 1000000` (a new policy revision in the bench database,
-written by the same service as the policy editor).
+measure the budget path at length, give an unprotected environment a large budget, as the
+default run does for staging: `--environment staging --budget 1000000` (a new policy
+revision in the bench database, written by the same service as the policy editor).
 
-Other options: `--workers`, `--worker-class`, `--threads`, `--connections`,
-`--duration`, `--warmup`, `--model`, `--sweep` (a preset list of configurations),
-`--configs`, `--repeat`, `--keep` (leave the database and temp dir), `--py-spy PATH`
+Other options: `--environment` (ours in that one environment only), `--no-floor`,
+`--workers`, `--worker-class`, `--threads`, `--connections`, `--duration`, `--warmup`,
+`--model`, `--sweep` (a preset list of configurations), `--configs`, `--repeat` (rounds),
+`--db-name`, `--redis-db`, `--floor-db-name`, `--floor-redis-db`, `--keep` (leave the
+databases and temp dir), `--py-spy PATH`
 (sample the workers during the measured run with a py-spy binary you installed
 elsewhere; see bench/README.md). bench/components.py breaks one request down.
 """
@@ -935,6 +949,7 @@ def main(argv: list[str] | None = None) -> int:
         help="With --py-spy: where to write the collapsed stacks (kept after the run).",
     )
     args = parser.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # each line as it comes, also through a pipe or into a file
     if args.budget and args.environment == "production":
         parser.error("production is protected: its budget changes only through an approved migration plan")
     if not args.no_floor and (args.floor_redis_db == args.redis_db or args.floor_db_name == args.db_name):
