@@ -521,6 +521,19 @@ def pg_counters(stack: Stack) -> dict[str, int]:
     return dict(zip(names, row or (0,) * len(names), strict=True))
 
 
+def pg_table_fetches(stack: Stack) -> dict[str, int]:
+    """Rows fetched by index scans per table of this side's database (catalogs included), to say where
+    `tup_fetched` comes from."""
+    import psycopg
+
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=stack.db_name, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        rows = conn.execute(
+            "SELECT relname, idx_tup_fetch FROM pg_stat_all_tables WHERE coalesce(idx_tup_fetch, 0) > 0"
+        ).fetchall()
+    return dict(rows)
+
+
 def redis_counters(stack: Stack) -> dict[str, int]:
     """Cumulative server-wide command counts (Redis has no per-db stats: other clients of this server count too)."""
     stats = redis_client(stack.redis_db).info("commandstats")
@@ -720,7 +733,7 @@ def bench_config(variant: Variant, worker_class: str, workers: int, threads: int
         if args.warmup:
             run_wrk(stack, lua, args.warmup)
             wait_for_drain(stack)
-        pg_before, rd_before = pg_counters(stack), redis_counters(stack)
+        pg_before, rd_before, tables_before = pg_counters(stack), redis_counters(stack), pg_table_fetches(stack)
         pg_pids, redis_pids = service_pids(stack)
         pg_cpu_before = {pid: process_cpu([pid]) for pid in pg_pids}
         redis_cpu_before = process_cpu(redis_pids)
@@ -739,7 +752,7 @@ def bench_config(variant: Variant, worker_class: str, workers: int, threads: int
             spy.wait()
             spy = None
         wait_for_drain(stack)
-        pg_after, rd_after = pg_counters(stack), redis_counters(stack)
+        pg_after, rd_after, tables_after = pg_counters(stack), redis_counters(stack), pg_table_fetches(stack)
     finally:
         if spy is not None:
             spy.kill()
@@ -777,6 +790,10 @@ def bench_config(variant: Variant, worker_class: str, workers: int, threads: int
         )
     pg, rd = delta(pg_after, pg_before), delta(rd_after, rd_before)
     print_per_request(pg, rd, served)
+    tables = sorted(delta(tables_after, tables_before).items(), key=lambda item: -item[1])[:6]
+    if tables:
+        by_table = ", ".join(f"{name} {count / served:.2f}" for name, count in tables)
+        print(f"                 rows fetched by index, by table: {by_table}")
     result.per_request = {
         "gunicorn_cpu_ms": 1000 * web_cpu / served,
         "tup_fetched": pg.get("tup_fetched", 0) / served,
