@@ -513,11 +513,11 @@ def pg_counters(stack: Stack) -> dict[str, int]:
     with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True) as conn:
         conn.execute("SELECT pg_stat_clear_snapshot()")
         row = conn.execute(
-            "SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_fetched, tup_returned "
+            "SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_fetched, tup_returned, sessions "
             "FROM pg_stat_database WHERE datname = %s",
             (stack.db_name,),
         ).fetchone()
-    names = ("xact_commit", "xact_rollback", "tup_inserted", "tup_updated", "tup_fetched", "tup_returned")
+    names = ("xact_commit", "xact_rollback", "tup_inserted", "tup_updated", "tup_fetched", "tup_returned", "sessions")
     return dict(zip(names, row or (0,) * len(names), strict=True))
 
 
