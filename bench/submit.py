@@ -1,4 +1,4 @@
-"""Benchmark governed submission: `POST /v1/videos` on the production-like stack, on loopback.
+"""Benchmark governed submission: `POST /v1/videos` on the production-like stack, against the floor, on loopback.
 
 One command (`make bench`, i.e. `.venv/bin/python bench/submit.py [options]`) does it all:
 
@@ -6,27 +6,39 @@ One command (`make bench`, i.e. `.venv/bin/python bench/submit.py [options]`) do
    127.0.0.1:6379 and `wrk`, and stops with a clear message and exit code 2 if one is
    missing (it never starts system services);
 2. creates a throw-away database (`governance_bench`), flushes Redis db 13 (both the
-   Celery broker and Django's cache) and makes a temporary GOVERNANCE_DATA_DIR;
-3. runs `migrate`, `seed_demo` and `create_api_key demo <environment>` with DEBUG=0, and
-   `set_rate_limit demo <environment> 0`: one key at hundreds of requests a second is the
-   point here, not the per-key limit (600/min by default);
-4. starts gunicorn on a free loopback port;
-5. drives it with `wrk` (C, so the client takes ~5% of a core on this 2-core machine;
+   Celery broker and Django's cache) and makes a temporary GOVERNANCE_DATA_DIR; the
+   floor (bench/floor: a bare Django view that makes one committed INSERT and one LPUSH)
+   gets its own database (`governance_bench_floor`) and Redis db 14;
+3. runs `migrate`, `seed_demo`, and per environment of ours (development, and staging
+   with a $1,000,000 monthly budget) `set_rate_limit demo <environment> 0` and
+   `create_api_key demo <environment>`, with DEBUG=0 and the built-in simulator on: one
+   key at hundreds of requests a second is the point here, not the per-key limit; and
+   the floor's one migration;
+4. per round (2 by default), per gunicorn configuration: the floor, ours in development,
+   ours in staging (A B A B), each on a fresh gunicorn on a free loopback port with the
+   same worker class and count;
+5. drives each with `wrk` (C, so the client takes ~5% of a core on this 2-core machine;
    a Python generator would take a whole one) over 16 connections: a 3 s warm-up,
-   then 20 s measured. Every request is `{"prompt": ..., "model": "sora-2-2025-12-08",
-   "seconds": "4"}` with the bearer key; the Lua script counts 200s apart from every
-   other status and counts the requests it writes;
+   then 15 s measured. Every request is `{"prompt": ..., "model": "sora-2-2025-12-08",
+   "seconds": "4"}` with the bearer key (the floor ignores it); the Lua script counts
+   200s apart from every other status and counts the requests it writes;
 6. prints requests, accepted (200), refused/other, accepted/s, p50/p90/p99 latency
    (wrk's own histogram), where the CPU went (gunicorn, PostgreSQL backends, Redis,
    wrk, everything else) and per-request PostgreSQL/Redis activity;
-7. verifies, after gunicorn has drained and stopped, that nothing was lost or doubled:
-   the Generation rows must equal the requests written (warm-up included; wrk stops
-   with one request in flight per connection, which the server still handles, so the
-   200s wrk saw are checked to be among the `queued` rows), and the length of the
-   Redis list `celery` must equal the `queued` rows. No Celery worker consumes during
-   the run, so this proves each accepted submission was committed *and* published;
-8. stops gunicorn, drops the database, flushes Redis db 13 and removes the temporary
-   directory, also on Ctrl-C or SIGTERM (exit 130). Exit 0 only if verification passed.
+7. verifies after every run, once gunicorn has drained and stopped, that nothing was
+   lost or doubled: the rows must equal the requests written (warm-ups included; wrk
+   stops with one request in flight per connection, which the server still handles, so
+   the 200s wrk saw are checked to be among the `queued` rows), and the length of the
+   Redis list (`celery` for ours, `floor` for the floor) must equal the `queued` rows.
+   No Celery worker consumes during the run, so this proves each accepted submission
+   was committed *and* published. A run of ours that accepted nothing fails too;
+8. prints a summary: every run, ours / the floor of the same round for accepted/s and
+   p99, PASS/FAIL against issue 19's aim (ours >= 60 % of the floor's accepted/s and
+   p99 <= 2 x the floor's; printed, not the exit code), gunicorn CPU, PostgreSQL tuples
+   fetched and Redis commands per request, and the host speed before and after;
+9. stops gunicorn, drops the databases, flushes both Redis dbs and removes the temporary
+   directory, also on Ctrl-C or SIGTERM (exit 130). Exit 0 only if every verification
+   passed.
 
 Gunicorn configuration (`--configs sync:3,sync:4,sync:5,sync:6,gthread:2x4 --repeat 3`,
 10 s runs, development, a quiet machine; medians):
@@ -51,13 +63,15 @@ request admits at most 2,500 submissions per bench database; the bench does not 
 it (a protected environment's policy changes only through an approved migration plan),
 so in that mode the defaults shrink to a 1 s warm-up and 5 s measured run, and a run
 that still hits the cap is flagged: its accepted/s is then capped by the budget. To
-measure the budget path at length, give an unprotected environment a large budget:
-`--environment staging --budget 1000000` (a new policy revision in the bench database,
-written by the same service as the policy editor).
+measure the budget path at length, give an unprotected environment a large budget, as the
+default run does for staging: `--environment staging --budget 1000000` (a new policy
+revision in the bench database, written by the same service as the policy editor).
 
-Other options: `--workers`, `--worker-class`, `--threads`, `--connections`,
-`--duration`, `--warmup`, `--model`, `--sweep` (a preset list of configurations),
-`--configs`, `--repeat`, `--keep` (leave the database and temp dir), `--py-spy PATH`
+Other options: `--environment` (ours in that one environment only), `--no-floor`,
+`--workers`, `--worker-class`, `--threads`, `--connections`, `--duration`, `--warmup`,
+`--model`, `--sweep` (a preset list of configurations), `--configs`, `--repeat` (rounds),
+`--db-name`, `--redis-db`, `--floor-db-name`, `--floor-redis-db`, `--keep` (leave the
+databases and temp dir), `--py-spy PATH`
 (sample the workers during the measured run with a py-spy binary you installed
 elsewhere; see bench/README.md). bench/components.py breaks one request down.
 """
@@ -111,6 +125,10 @@ revise_policy(environment=environment, provider=current.provider, actor=Actor.sy
               reason="bench: measure the budget path", monthly_budget=Decimal(%r))
 """
 DEFAULT_MODEL = "sora-2-2025-12-08"
+# Ours runs in these environments by default, the budgeted one with a budget no run reaches.
+DEFAULT_ENVIRONMENTS = [("development", ""), ("staging", "1000000")]
+AIM_SHARE, AIM_P99_FACTOR = 0.60, 2.0  # issue 19: >= 60 % of the floor's accepted/s, p99 <= 2 x the floor's
+FLOOR_DIR = ROOT / "bench" / "floor"
 PROMPT = "A calico cat surfing a slow wave at sunset, wide shot."
 
 LUA_TEMPLATE = r"""
@@ -186,6 +204,8 @@ class RunResult:
     mean_ms: float
     socket_errors: dict
     cpu: dict = field(default_factory=dict)  # share of one core, per process group, filled in by bench_config
+    per_request: dict = field(default_factory=dict)  # gunicorn CPU ms, PostgreSQL tuples, Redis commands
+    verified: bool | None = None  # rows = requests = queued messages after this run (None: not checked)
 
     @property
     def accepted_per_s(self) -> float:
@@ -199,10 +219,20 @@ class RunResult:
 
 @dataclass
 class Stack:
+    """One side of the comparison: a Django project under gunicorn, its database and Redis db, what it was sent."""
+
     args: argparse.Namespace
     tmp: Path
+    name: str = "ours"
+    db_name: str = "governance_bench"
+    redis_db: int = 13
+    wsgi: str = "governance.wsgi"
+    cwd: Path = ROOT
+    table: str = "generations_generation"
+    queue_key: str = CELERY_QUEUE_KEY
+    ready_path: str = "/v1/models"  # authenticated with ready_key, so Django and the database are up
+    ready_key: str = ""
     env: dict = field(default_factory=dict)
-    api_key: str = ""
     port: int = 0
     gunicorn: subprocess.Popen | None = None
     gunicorn_log: Path | None = None
@@ -210,6 +240,20 @@ class Stack:
     accepted_total: int = 0
     other_total: int = 0
     sent_total: int = 0
+
+
+@dataclass
+class Variant:
+    """What one run measures: a stack, and the load (its own key and environment for ours)."""
+
+    label: str
+    stack: Stack
+    lua: Path
+    environment: str = ""
+
+    @property
+    def is_floor(self) -> bool:
+        return self.stack.name == "floor"
 
 
 # --------------------------------------------------------------------------- services
@@ -253,13 +297,13 @@ def admin_sql(sql: str) -> None:
 _redis_clients: dict = {}
 
 
-def redis_client(args: argparse.Namespace):
+def redis_client(db: int):
     """One client per db, so our own counters' connection handshakes (HELLO, SELECT) are not counted per read."""
     import redis
 
-    if args.redis_db not in _redis_clients:
-        _redis_clients[args.redis_db] = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=args.redis_db)
-    return _redis_clients[args.redis_db]
+    if db not in _redis_clients:
+        _redis_clients[db] = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=db)
+    return _redis_clients[db]
 
 
 def free_port() -> int:
@@ -271,17 +315,16 @@ def free_port() -> int:
 # --------------------------------------------------------------------------- setup
 
 
-def prepare(stack: Stack, pg_version: str) -> None:
-    args = stack.args
-    admin_sql(f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)')
-    admin_sql(f'CREATE DATABASE "{args.db_name}"')
+def create_database(stack: Stack) -> None:
+    """A fresh database and an empty Redis db for this side, and the environment its processes run with."""
+    admin_sql(f'DROP DATABASE IF EXISTS "{stack.db_name}" WITH (FORCE)')
+    admin_sql(f'CREATE DATABASE "{stack.db_name}"')
     stack.db_created = True
-    redis_client(args).flushdb()
-
-    redis_url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{args.redis_db}"
+    redis_client(stack.redis_db).flushdb()
+    redis_url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{stack.redis_db}"
     stack.env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{args.db_name}",
+        "DATABASE_URL": f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{stack.db_name}",
         "CELERY_BROKER_URL": redis_url,
         "REDIS_URL": redis_url,
         "SECRET_KEY": "bench-only-secret-key-not-the-development-default-0123456789",
@@ -290,25 +333,45 @@ def prepare(stack: Stack, pg_version: str) -> None:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "WARNING",
         "PYTHONDONTWRITEBYTECODE": "1",
-        "SIMULATOR_ENABLED": "1",  # the demo provider is the built-in simulator (off by default with DEBUG=0)
+        # The demo's models are served by the built-in simulator, off by default with DEBUG=0: without it
+        # every request is refused (provider_not_configured) and the bench would measure refusals.
+        "SIMULATOR_ENABLED": "1",
     }
     stack.env.pop("CELERY_TASK_ALWAYS_EAGER", None)
+    stack.env.pop("DJANGO_SETTINGS_MODULE", None)
+
+
+def prepare(stack: Stack, environments: list[tuple[str, str]]) -> dict[str, str]:
+    """Migrate and seed ours; per (environment, budget): no rate limit, the budget if any, and a key."""
+    create_database(stack)
     manage = [sys.executable, str(ROOT / "manage.py")]
     step("migrate", [*manage, "migrate", "--noinput", "-v", "0"], stack.env)
     step("seed_demo", [*manage, "seed_demo"], stack.env)
-    step("set_rate_limit", [*manage, "set_rate_limit", "demo", args.environment, "0"], stack.env)
-    if args.budget:
-        step("set budget", [*manage, "shell", "-c", BUDGET_SCRIPT % (args.environment, args.budget)], stack.env)
-    output = step("create_api_key", [*manage, "create_api_key", "demo", args.environment, "--name", "bench"], stack.env)
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    if not lines:
-        raise BenchError("create_api_key printed no key")
-    stack.api_key = lines[-1]
+    keys = {}
+    for environment, budget in environments:
+        step(f"set_rate_limit {environment}", [*manage, "set_rate_limit", "demo", environment, "0"], stack.env)
+        if budget:
+            script = BUDGET_SCRIPT % (environment, budget)
+            step(f"set budget {environment}", [*manage, "shell", "-c", script], stack.env)
+        command = [*manage, "create_api_key", "demo", environment, "--name", "bench"]
+        output = step(f"create_api_key {environment}", command, stack.env)
+        lines = [line.strip() for line in output.splitlines() if line.strip()]
+        if not lines:
+            raise BenchError("create_api_key printed no key")
+        keys[environment] = lines[-1]
+    stack.ready_key = next(iter(keys.values()))
+    return keys
 
 
-def step(name: str, command: list[str], env: dict) -> str:
+def prepare_floor(stack: Stack) -> None:
+    """The floor's own database and Redis db, and its one table (bench/floor, a migration of its own)."""
+    create_database(stack)
+    step("floor migrate", [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], stack.env, stack.cwd)
+
+
+def step(name: str, command: list[str], env: dict, cwd: Path = ROOT) -> str:
     started = time.monotonic()
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise BenchError(f"{name} failed (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")
     print(f"  {name}: ok ({time.monotonic() - started:.1f} s)", flush=True)
@@ -317,9 +380,9 @@ def step(name: str, command: list[str], env: dict) -> str:
 
 def start_gunicorn(stack: Stack, worker_class: str, workers: int, threads: int) -> None:
     stack.port = free_port()
-    stack.gunicorn_log = stack.tmp / f"gunicorn-{worker_class}-{workers}x{threads}.log"
+    stack.gunicorn_log = stack.tmp / f"gunicorn-{stack.name}-{worker_class}-{workers}x{threads}.log"
     command = [
-        str(BIN / "gunicorn"), "governance.wsgi",
+        str(BIN / "gunicorn"), stack.wsgi,
         "--bind", f"127.0.0.1:{stack.port}",
         "--worker-class", worker_class,
         "--workers", str(workers),
@@ -332,18 +395,18 @@ def start_gunicorn(stack: Stack, worker_class: str, workers: int, threads: int) 
         command += ["--worker-tmp-dir", "/dev/shm"]  # heartbeat file in RAM, not on the overlay filesystem
     log = open(stack.gunicorn_log, "w")
     stack.gunicorn = subprocess.Popen(
-        command, cwd=ROOT, env=stack.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        command, cwd=stack.cwd, env=stack.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     log.close()
     wait_until_ready(stack, workers)
 
 
 def wait_until_ready(stack: Stack, workers: int) -> None:
-    """Poll GET /v1/models (authenticated, so Django and the DB are up) until every worker could answer."""
+    """Poll the ready path (for ours GET /v1/models, authenticated, so Django and the DB are up) until every
+    worker could answer."""
     deadline = time.monotonic() + 60
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{stack.port}/v1/models", headers={"Authorization": f"Bearer {stack.api_key}"}
-    )
+    headers = {"Authorization": f"Bearer {stack.ready_key}"} if stack.ready_key else {}
+    request = urllib.request.Request(f"http://127.0.0.1:{stack.port}{stack.ready_path}", headers=headers)
     answered = 0
     while time.monotonic() < deadline:
         if stack.gunicorn.poll() is not None:
@@ -384,11 +447,11 @@ def tail(path: Path | None, lines: int = 30) -> str:
 # --------------------------------------------------------------------------- load
 
 
-def write_lua(stack: Stack) -> Path:
-    model = stack.args.model or MODEL_BY_ENVIRONMENT.get(stack.args.environment, DEFAULT_MODEL)
+def write_lua(tmp: Path, model: str, api_key: str, name: str) -> Path:
+    """wrk's script: the same body for every side; the floor ignores the key (it has no auth to do)."""
     body = json.dumps({"prompt": PROMPT, "model": model, "seconds": "4"})
-    script = LUA_TEMPLATE.replace("__BODY__", lua_string(body)).replace("__KEY__", lua_string(stack.api_key))
-    path = stack.tmp / "post_videos.lua"
+    script = LUA_TEMPLATE.replace("__BODY__", lua_string(body)).replace("__KEY__", lua_string(api_key))
+    path = tmp / f"post_videos-{name}.lua"
     path.write_text(script)
     return path
 
@@ -438,8 +501,8 @@ def run_wrk(stack: Stack, lua: Path, seconds: int) -> RunResult:
 def database_counts(stack: Stack) -> dict[str, int]:
     import psycopg
 
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=stack.args.db_name) as conn:
-        rows = conn.execute("SELECT status, count(*) FROM generations_generation GROUP BY status").fetchall()
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=stack.db_name) as conn:
+        rows = conn.execute(f"SELECT status, count(*) FROM {stack.table} GROUP BY status").fetchall()
     return {status: count for status, count in rows}
 
 
@@ -450,17 +513,30 @@ def pg_counters(stack: Stack) -> dict[str, int]:
     with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True) as conn:
         conn.execute("SELECT pg_stat_clear_snapshot()")
         row = conn.execute(
-            "SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_fetched, tup_returned "
+            "SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_fetched, tup_returned, sessions "
             "FROM pg_stat_database WHERE datname = %s",
-            (stack.args.db_name,),
+            (stack.db_name,),
         ).fetchone()
-    names = ("xact_commit", "xact_rollback", "tup_inserted", "tup_updated", "tup_fetched", "tup_returned")
+    names = ("xact_commit", "xact_rollback", "tup_inserted", "tup_updated", "tup_fetched", "tup_returned", "sessions")
     return dict(zip(names, row or (0,) * len(names), strict=True))
 
 
+def pg_table_fetches(stack: Stack) -> dict[str, int]:
+    """Rows fetched by index scans per table of this side's database (catalogs included), to say where
+    `tup_fetched` comes from."""
+    import psycopg
+
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=stack.db_name, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        rows = conn.execute(
+            "SELECT relname, idx_tup_fetch FROM pg_stat_all_tables WHERE coalesce(idx_tup_fetch, 0) > 0"
+        ).fetchall()
+    return dict(rows)
+
+
 def redis_counters(stack: Stack) -> dict[str, int]:
-    """Cumulative server-wide command counts (Redis has no per-db stats; db 13 is ours during the run)."""
-    stats = redis_client(stack.args).info("commandstats")
+    """Cumulative server-wide command counts (Redis has no per-db stats: other clients of this server count too)."""
+    stats = redis_client(stack.redis_db).info("commandstats")
     return {name.removeprefix("cmdstat_"): value["calls"] for name, value in stats.items()}
 
 
@@ -469,17 +545,19 @@ def delta(after: dict, before: dict) -> dict:
 
 
 def verify(stack: Stack) -> bool:
-    """Every request the server received left exactly one row; every queued row exactly one Celery message.
+    """Every request the server received left exactly one row; every queued row exactly one queued message.
 
-    wrk stops mid-flight: the last request on each connection is written but its answer is
-    never read. The server still handles it, so the rows are compared with the requests
-    *sent* (counted in Lua as they are written), and the 200s seen by wrk must be among them.
+    Counted over every run on this side so far (ours' two environments share one database),
+    and checked after each run, so a mismatch points at the run just done. wrk stops
+    mid-flight: the last request on each connection is written but its answer is never read.
+    The server still handles it, so the rows are compared with the requests *sent* (counted
+    in Lua as they are written), and the 200s seen by wrk must be among them.
     """
     counts = database_counts(stack)
     queued = counts.get("queued", 0)
     refused = counts.get("refused", 0)
     other_statuses = {status: n for status, n in counts.items() if status not in ("queued", "refused")}
-    queue_length = redis_client(stack.args).llen(CELERY_QUEUE_KEY)
+    queue_length = redis_client(stack.redis_db).llen(stack.queue_key)
     in_flight = stack.sent_total - stack.accepted_total - stack.other_total
     rows_ok = queued + refused == stack.sent_total
     rows_ok = rows_ok and stack.accepted_total <= queued <= stack.accepted_total + in_flight
@@ -487,14 +565,25 @@ def verify(stack: Stack) -> bool:
     print(
         f"  rows: {queued} queued, {refused} refused; requests sent {stack.sent_total} "
         f"(answered 200: {stack.accepted_total}, answered otherwise: {stack.other_total}, "
-        f"in flight when wrk stopped: {in_flight}; warm-ups included) -> {'OK' if rows_ok else 'MISMATCH'}"
-        + (f"; other statuses: {other_statuses}" if other_statuses else "")
+        f"in flight when wrk stopped: {in_flight}; all runs so far, warm-ups included) -> "
+        f"{'OK' if rows_ok else 'MISMATCH'}" + (f"; other statuses: {other_statuses}" if other_statuses else "")
     )
     print(
-        f"  celery queue: {queue_length} messages in Redis db {stack.args.redis_db} list '{CELERY_QUEUE_KEY}' "
+        f"  {stack.name} queue: {queue_length} messages in Redis db {stack.redis_db} list '{stack.queue_key}' "
         f"for {queued} queued rows -> {'OK' if queue_ok else 'MISMATCH'}"
     )
     return rows_ok and queue_ok and not other_statuses
+
+
+def refusal_codes(stack: Stack) -> dict[str, int]:
+    """Why ours refused what it refused (error_code per refused row), to tell a misconfigured bench at once."""
+    import psycopg
+
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=stack.db_name) as conn:
+        rows = conn.execute(
+            f"SELECT error_code, count(*) FROM {stack.table} WHERE status = 'refused' GROUP BY error_code"
+        ).fetchall()
+    return {code: count for code, count in rows}
 
 
 def rows_recorded(stack: Stack) -> int:
@@ -544,10 +633,10 @@ def service_pids(stack: Stack) -> tuple[list[int], list[int]]:
         pg = [
             row[0]
             for row in conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (stack.args.db_name,)
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (stack.db_name,)
             )
         ]
-    redis_pid = redis_client(stack.args).info("server").get("process_id")
+    redis_pid = redis_client(stack.redis_db).info("server").get("process_id")
     return pg, [int(redis_pid)] if redis_pid else []
 
 
@@ -634,7 +723,8 @@ def print_per_request(pg: dict, rd: dict, served: int) -> None:
     print(f"                 Redis commands {rd_part}")
 
 
-def bench_config(stack: Stack, worker_class: str, workers: int, threads: int, lua: Path) -> RunResult:
+def bench_config(variant: Variant, worker_class: str, workers: int, threads: int) -> RunResult:
+    stack, lua = variant.stack, variant.lua
     args = stack.args
     config = f"gunicorn {worker_class} workers={workers}" + (f" threads={threads}" if worker_class == "gthread" else "")
     start_gunicorn(stack, worker_class, workers, threads)
@@ -643,14 +733,14 @@ def bench_config(stack: Stack, worker_class: str, workers: int, threads: int, lu
         if args.warmup:
             run_wrk(stack, lua, args.warmup)
             wait_for_drain(stack)
-        pg_before, rd_before = pg_counters(stack), redis_counters(stack)
+        pg_before, rd_before, tables_before = pg_counters(stack), redis_counters(stack), pg_table_fetches(stack)
         pg_pids, redis_pids = service_pids(stack)
         pg_cpu_before = {pid: process_cpu([pid]) for pid in pg_pids}
         redis_cpu_before = process_cpu(redis_pids)
         busy_before, total_before = machine_cpu()
         web_before = tree_cpu(stack.gunicorn.pid)
         wrk_before = os.times()
-        spy = start_py_spy(stack) if args.py_spy else None
+        spy = start_py_spy(stack) if args.py_spy and not variant.is_floor else None
         result = run_wrk(stack, lua, args.duration)
         wrk_after = os.times()
         web_after = tree_cpu(stack.gunicorn.pid)
@@ -662,7 +752,7 @@ def bench_config(stack: Stack, worker_class: str, workers: int, threads: int, lu
             spy.wait()
             spy = None
         wait_for_drain(stack)
-        pg_after, rd_after = pg_counters(stack), redis_counters(stack)
+        pg_after, rd_after, tables_after = pg_counters(stack), redis_counters(stack), pg_table_fetches(stack)
     finally:
         if spy is not None:
             spy.kill()
@@ -681,7 +771,7 @@ def bench_config(stack: Stack, worker_class: str, workers: int, threads: int, lu
         "wrk": wrk_cpu / seconds,
         "other": (busy - web_cpu - wrk_cpu - pg_cpu - redis_cpu) / seconds,
     }
-    print_result(f"{args.environment}, {args.connections} connections", result, config)
+    print_result(f"{variant.label}, {args.connections} connections", result, config)
     share = {name: f"{100 * value:.0f}%" for name, value in result.cpu.items()}
     served = max(1, result.ok + result.other)
     print(
@@ -698,8 +788,19 @@ def bench_config(stack: Stack, worker_class: str, workers: int, threads: int, lu
             f"  WARNING: {share['other']} of a core went to processes outside the bench (others are using this "
             f"machine); these figures understate the stack. Run again when the machine is quiet."
         )
-    print_per_request(delta(pg_after, pg_before), delta(rd_after, rd_before), served)
-    if args.py_spy:
+    pg, rd = delta(pg_after, pg_before), delta(rd_after, rd_before)
+    print_per_request(pg, rd, served)
+    tables = sorted(delta(tables_after, tables_before).items(), key=lambda item: -item[1])[:6]
+    if tables:
+        by_table = ", ".join(f"{name} {count / served:.2f}" for name, count in tables)
+        print(f"                 rows fetched by index, by table: {by_table}")
+    result.per_request = {
+        "gunicorn_cpu_ms": 1000 * web_cpu / served,
+        "tup_fetched": pg.get("tup_fetched", 0) / served,
+        # INFO is the bench's own (these counters, service_pids); Redis counts every client of the server.
+        "redis_commands": sum(n for name, n in rd.items() if name != "info") / served,
+    }
+    if args.py_spy and not variant.is_floor:
         summarize_profile(Path(args.profile_out), served)
     return result
 
@@ -713,32 +814,83 @@ def parse_config(text: str) -> tuple[str, int, int]:
 
 
 def config_name(worker_class: str, workers: int, threads: int) -> str:
-    return f"{worker_class} w={workers}" + (f" t={threads}" if worker_class == "gthread" else "")
+    return f"{worker_class}:{workers}" + (f"x{threads}" if worker_class == "gthread" else "")
 
 
-def print_sweep(results: list) -> None:
-    """One line per run, then the median per configuration (runs with others busy on the machine marked *)."""
+@dataclass
+class Row:
+    """One run in the summary, with the floor's run of the same round and configuration (None without a floor)."""
+
+    round: int
+    config: tuple[str, int, int]
+    variant: Variant
+    result: RunResult
+    floor: RunResult | None
+
+
+def aim_met(result: RunResult, floor: RunResult) -> bool:
+    """The issue's aim: at least 60 % of the floor's accepted/s, and p99 no more than twice the floor's."""
+    return result.accepted_per_s >= AIM_SHARE * floor.accepted_per_s and result.p99_ms <= AIM_P99_FACTOR * floor.p99_ms
+
+
+def print_summary(rows: list[Row], speeds: tuple[float, float]) -> None:
+    """Every run, its ratios to the floor of its round, the aim per run, then the aims and medians overall."""
     import statistics
 
-    print("\nSweep, every run (* = more than 15% of a core used outside the bench during the run):")
-    print(f"  {'config':<20}{'accepted/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'other CPU':>11}")
-    by_config: dict = {}
-    for config, result in results:
-        mark = "*" if result.cpu.get("other", 0) > 0.15 else " "
+    print(
+        f"\nSummary (host speed {speeds[0]:.0f} ms before, {speeds[1]:.0f} ms after; lower is faster). Ratios are "
+        f"ours / the floor of the same round.\nAim: ours >= {AIM_SHARE:.0%} of the floor's accepted/s and ours' p99 "
+        f"<= {AIM_P99_FACTOR:g} x the floor's. Per request: gunicorn CPU, PostgreSQL tuples fetched, Redis commands."
+    )
+    print(
+        f"  {'round':<6}{'config':<11}{'run':<22}{'acc/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'acc/s %':>9}{'p99 x':>7}"
+        f"{'aim':>6}{'CPU ms':>8}{'tuples':>8}{'Redis':>7}{'other CPU':>10}  verified"
+    )
+    for row in rows:
+        result, floor = row.result, row.floor
+        if floor is not None:
+            share = f"{result.accepted_per_s / floor.accepted_per_s:.0%}" if floor.accepted_per_s else "-"
+            p99 = f"{result.p99_ms / floor.p99_ms:.2f}" if floor.p99_ms else "-"
+            aim = "PASS" if aim_met(result, floor) else "FAIL"
+        else:
+            share = p99 = aim = "-"
+        other = max(0.0, result.cpu.get("other", 0))  # can dip below 0 by rounding of the CPU clocks
+        counters = result.per_request
+        verified = {True: "OK", False: "MISMATCH", None: "-"}[result.verified]
         print(
-            f"  {config_name(*config):<20}{result.accepted_per_s:>11.0f}{result.p50_ms:>9.1f}{result.p99_ms:>9.1f}"
-            f"{100 * result.cpu.get('other', 0):>10.0f}%{mark}"
+            f"  {row.round:<6}{config_name(*row.config):<11}{row.variant.label:<22}{result.accepted_per_s:>7.0f}"
+            f"{result.p50_ms:>8.1f}{result.p99_ms:>8.1f}{share:>9}{p99:>7}{aim:>6}"
+            f"{counters.get('gunicorn_cpu_ms', 0):>8.2f}{counters.get('tup_fetched', 0):>8.1f}"
+            f"{counters.get('redis_commands', 0):>7.2f}{100 * other:>9.0f}%{'*' if other > 0.15 else ' '} {verified}"
         )
-        by_config.setdefault(config, []).append(result)
-    print("\nMedian per configuration (quiet runs only, where there are any):")
-    print(f"  {'config':<20}{'accepted/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'runs':>6}")
-    for config, runs in by_config.items():
-        quiet = [run for run in runs if run.cpu.get("other", 0) <= 0.15] or runs
+    if any(row.result.cpu.get("other", 0) > 0.15 for row in rows):
+        print("  * more than 15% of a core went to processes outside the bench during that run")
+    compared = [row for row in rows if row.floor is not None]
+    labels = list(dict.fromkeys(row.variant.label for row in compared))
+    for label in labels:
+        mine = [row for row in compared if row.variant.label == label]
+        met = sum(aim_met(row.result, row.floor) for row in mine)
+        shares = [row.result.accepted_per_s / row.floor.accepted_per_s for row in mine if row.floor.accepted_per_s]
+        factors = [row.result.p99_ms / row.floor.p99_ms for row in mine if row.floor.p99_ms]
         print(
-            f"  {config_name(*config):<20}{statistics.median(r.accepted_per_s for r in quiet):>11.0f}"
-            f"{statistics.median(r.p50_ms for r in quiet):>9.1f}{statistics.median(r.p99_ms for r in quiet):>9.1f}"
-            f"{len(quiet):>4}/{len(runs)}"
+            f"  {label}: aim met in {met} of {len(mine)} rounds; median {statistics.median(shares):.0%} of the "
+            f"floor's accepted/s, p99 {statistics.median(factors):.2f} x the floor's"
+            if shares and factors
+            else f"  {label}: aim met in {met} of {len(mine)} rounds"
         )
+    if len(rows) > len({(row.config, row.variant.label) for row in rows}):
+        print("\nMedian per configuration and run (quiet runs only, where there are any):")
+        print(f"  {'config':<11}{'run':<22}{'acc/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'runs':>6}")
+        groups: dict = {}
+        for row in rows:
+            groups.setdefault((row.config, row.variant.label), []).append(row.result)
+        for (config, label), runs in groups.items():
+            quiet = [run for run in runs if run.cpu.get("other", 0) <= 0.15] or runs
+            print(
+                f"  {config_name(*config):<11}{label:<22}{statistics.median(r.accepted_per_s for r in quiet):>7.0f}"
+                f"{statistics.median(r.p50_ms for r in quiet):>8.1f}{statistics.median(r.p99_ms for r in quiet):>8.1f}"
+                f"{len(quiet):>4}/{len(runs)}"
+            )
 
 
 def host_speed_ms() -> float:
@@ -760,7 +912,10 @@ def host_speed_ms() -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--environment", default="development", choices=["development", "testing", "staging", "production"]
+        "--environment",
+        default=None,
+        choices=["development", "testing", "staging", "production"],
+        help="Run ours in this environment only (default: development, and staging with a budget).",
     )
     parser.add_argument("--model", default=None, help="Model to request (default: one the environment allows).")
     parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
@@ -768,7 +923,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--wrk-threads", type=int, default=2)
-    parser.add_argument("--duration", type=int, default=None, help="Measured seconds (20; 5 in production).")
+    parser.add_argument("--duration", type=int, default=None, help="Measured seconds (15; 5 in production).")
     parser.add_argument(
         "--warmup",
         type=int,
@@ -779,24 +934,30 @@ def main(argv: list[str] | None = None) -> int:
         "--budget",
         default="",
         metavar="DOLLARS",
-        help="Give the (unprotected) environment this monthly budget first, to measure the budget path at length.",
+        help="The monthly budget of the budgeted run (default 1000000 for staging), or with --environment: give "
+        "that (unprotected) environment this budget first.",
     )
     parser.add_argument("--sweep", action="store_true", help="Try several gunicorn configurations in one go.")
     parser.add_argument("--db-name", default="governance_bench")
     parser.add_argument("--redis-db", type=int, default=13)
-    parser.add_argument("--repeat", type=int, default=1, help="Run each configuration this many times.")
+    parser.add_argument("--no-floor", action="store_true", help="Run ours only, without the floor (bench/floor).")
+    parser.add_argument("--floor-db-name", default="governance_bench_floor")
+    parser.add_argument("--floor-redis-db", type=int, default=14)
+    parser.add_argument(
+        "--repeat", type=int, default=None, help="Rounds: each configuration this many times (2 with a floor, else 1)"
+    )
     parser.add_argument(
         "--configs",
         default="",
         metavar="LIST",
         help="Gunicorn configurations to compare, e.g. sync:3,sync:4,gthread:2x4 (workers x threads).",
     )
-    parser.add_argument("--keep", action="store_true", help="Keep the database and temp dir afterwards.")
+    parser.add_argument("--keep", action="store_true", help="Keep the databases and temp dir afterwards.")
     parser.add_argument(
         "--py-spy",
         default="",
         metavar="PATH",
-        help="Path to a py-spy binary: sample the gunicorn workers during the measured run.",
+        help="Path to a py-spy binary: sample ours' gunicorn workers during the measured run.",
     )
     parser.add_argument("--profile-idle", action="store_true", help="With --py-spy: include time blocked on I/O.")
     parser.add_argument(
@@ -805,13 +966,22 @@ def main(argv: list[str] | None = None) -> int:
         help="With --py-spy: where to write the collapsed stacks (kept after the run).",
     )
     args = parser.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # each line as it comes, also through a pipe or into a file
     if args.budget and args.environment == "production":
         parser.error("production is protected: its budget changes only through an approved migration plan")
-    budgeted = args.environment in BUDGETED_ENVIRONMENTS
+    if not args.no_floor and (args.floor_redis_db == args.redis_db or args.floor_db_name == args.db_name):
+        parser.error("the floor needs its own database and Redis db")
+    if args.environment:
+        environments = [(args.environment, args.budget)]
+    else:
+        environments = [(name, args.budget or budget if budget else "") for name, budget in DEFAULT_ENVIRONMENTS]
+    budgeted = any(name in BUDGETED_ENVIRONMENTS for name, _ in environments)
     if args.duration is None:
-        args.duration = 5 if budgeted else 20
+        args.duration = 5 if budgeted else 15
     if args.warmup is None:
         args.warmup = 1 if budgeted else 3
+    if args.repeat is None:
+        args.repeat = 1 if args.no_floor else 2
     if args.worker_class == "sync":
         args.threads = 1
 
@@ -820,7 +990,16 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, terminate)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored (e.g. `cmd &`)
-    stack = Stack(args=args, tmp=Path(tempfile.mkdtemp(prefix="governance-bench-")))
+    tmp = Path(tempfile.mkdtemp(prefix="governance-bench-"))
+    ours = Stack(args=args, tmp=tmp, db_name=args.db_name, redis_db=args.redis_db)
+    stacks = [ours]
+    floor = None
+    if not args.no_floor:
+        floor = Stack(
+            args=args, tmp=tmp, name="floor", db_name=args.floor_db_name, redis_db=args.floor_redis_db,
+            wsgi="floor.wsgi", cwd=FLOOR_DIR, table="floor_submission", queue_key="floor", ready_path="/ready",
+        )  # fmt: skip
+        stacks.append(floor)
     ok = False
     try:
         pg_version, redis_version = check_services(args)
@@ -829,33 +1008,42 @@ def main(argv: list[str] | None = None) -> int:
             f"Bench stack: Python {platform.python_version()}, PostgreSQL {pg_version}, Redis {redis_version}, "
             f"{os.cpu_count()} CPUs, wrk {wrk_version} with {args.wrk_threads} threads"
         )
-        speed = host_speed_ms()
-        print(f"Host speed: {speed:.0f} ms for a fixed pure-Python loop (lower is faster; compare hosts by it)")
-        print(f"Preparing database '{args.db_name}', Redis db {args.redis_db}, data dir {stack.tmp}")
-        prepare(stack, pg_version)
-        lua = write_lua(stack)
+        speed_before = host_speed_ms()
+        print(f"Host speed: {speed_before:.0f} ms for a fixed pure-Python loop (lower is faster; compare hosts by it)")
+        print(f"Preparing database '{args.db_name}', Redis db {args.redis_db}, data dir {tmp}")
+        keys = prepare(ours, environments)
+        variants = []
+        if floor is not None:
+            print(f"Preparing the floor: database '{args.floor_db_name}', Redis db {args.floor_redis_db}")
+            prepare_floor(floor)
+            model = args.model or MODEL_BY_ENVIRONMENT.get(environments[0][0], DEFAULT_MODEL)
+            variants.append(Variant("floor", floor, write_lua(tmp, model, "floor-needs-no-key", "floor")))
+        for name, budget in environments:
+            model = args.model or MODEL_BY_ENVIRONMENT.get(name, DEFAULT_MODEL)
+            label = f"ours {name}" + (", budget" if budget or name in BUDGETED_ENVIRONMENTS else "")
+            variants.append(Variant(label, ours, write_lua(tmp, model, keys[name], name), environment=name))
         if args.configs:
             configs = [parse_config(item) for item in args.configs.split(",")]
         elif args.sweep:
             configs = SWEEP_CONFIGS
         else:
             configs = [(args.worker_class, args.workers, args.threads)]
-        results = []
-        for _ in range(args.repeat):  # interleaved, so a noisy spell on the machine hits every config alike
-            for config in configs:
-                results.append((config, bench_config(stack, *config, lua)))
-        print("\nVerification (after gunicorn stopped):")
-        ok = verify(stack)
-        if len(results) > 1:
-            print_sweep(results)
+        rows = run_rounds(args, configs, variants)
+        ok = all(row.result.verified for row in rows)
+        print_summary(rows, (speed_before, host_speed_ms()))
+        print(
+            "\nVerification: every run OK (rows = requests = queued messages)"
+            if ok
+            else "\nVerification FAILED: see the MISMATCH lines above"
+        )
         if budgeted:
             print(
-                f"\nNote: {args.environment} has a monthly budget ($1000 in the demo seed; $0.40 per 4-second "
-                f"request, so at most 2,500 accepted per bench database)."
+                "\nNote: production has a monthly budget ($1000 in the demo seed; $0.40 per 4-second request, so at "
+                "most 2,500 accepted per bench database)."
             )
-            if stack.other_total:
+            if ours.other_total:
                 print(
-                    f"WARNING: {stack.other_total} requests were refused: the run hit the budget, so accepted/s "
+                    f"WARNING: {ours.other_total} requests were refused: the run hit the budget, so accepted/s "
                     f"above is capped by it. Use a shorter --duration/--warmup."
                 )
         return 0 if ok else 1
@@ -867,23 +1055,46 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # finish cleaning up even if Ctrl-C is pressed again
-        cleanup(stack)
+        cleanup(args, stacks, tmp)
 
 
-def cleanup(stack: Stack) -> None:
-    with contextlib.suppress(Exception):
-        stop_gunicorn(stack)
-    if stack.args.keep:
-        print(f"Kept database '{stack.args.db_name}' and {stack.tmp}")
-        return
-    if stack.db_created:
-        try:
-            admin_sql(f'DROP DATABASE IF EXISTS "{stack.args.db_name}" WITH (FORCE)')
-        except Exception as error:  # noqa: BLE001 - report and go on cleaning
-            print(f"bench: could not drop database {stack.args.db_name}: {error}", file=sys.stderr)
+def run_rounds(args: argparse.Namespace, configs: list, variants: list[Variant]) -> list[Row]:
+    """Round after round, per configuration: the floor, then ours in each environment (A B A B), each verified."""
+    rows = []
+    for round_number in range(1, args.repeat + 1):
+        for config in configs:
+            floor_result = None
+            for variant in variants:
+                print(f"\n--- round {round_number} of {args.repeat}, {config_name(*config)}: {variant.label}")
+                result = bench_config(variant, *config)
+                print("  verification (after gunicorn stopped):")
+                result.verified = verify(variant.stack)
+                if not variant.is_floor and not result.ok:
+                    print(f"  FAILED: nothing was accepted; refusals: {refusal_codes(variant.stack)}")
+                    result.verified = False
+                if variant.is_floor:
+                    floor_result = result
+                rows.append(Row(round_number, config, variant, result, None if variant.is_floor else floor_result))
+    return rows
+
+
+def cleanup(args: argparse.Namespace, stacks: list[Stack], tmp: Path) -> None:
+    for stack in stacks:
         with contextlib.suppress(Exception):
-            redis_client(stack.args).flushdb()
-    shutil.rmtree(stack.tmp, ignore_errors=True)
+            stop_gunicorn(stack)
+    if args.keep:
+        print(f"Kept databases {', '.join(stack.db_name for stack in stacks if stack.db_created)} and {tmp}")
+        return
+    for stack in stacks:
+        if not stack.db_created:
+            continue
+        try:
+            admin_sql(f'DROP DATABASE IF EXISTS "{stack.db_name}" WITH (FORCE)')
+        except Exception as error:  # noqa: BLE001 - report and go on cleaning
+            print(f"bench: could not drop database {stack.db_name}: {error}", file=sys.stderr)
+        with contextlib.suppress(Exception):
+            redis_client(stack.redis_db).flushdb()
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
