@@ -1,6 +1,7 @@
 """Benchmark exports and audit verification on PostgreSQL, at a million rows each.
 
     .venv/bin/python bench/exports.py [--generations 1000000] [--events 1000000] [--portable] [--keep]
+                                      [--audit-at-scale] [--database NAME]
 
 1. Creates a throw-away database (`governance_bench_exports`), migrates it and runs
    `seed_demo` (project `demo`, its four environments and their policies), then adds
@@ -19,8 +20,14 @@
    a JSON Lines export run in segments on two connections can beat it), the time
    to the first chunk of rows and the process's peak RSS (VmHWM, Django included).
    `--portable` adds the portable path (the ORM and Python encoding that SQLite uses).
-5. Times `manage.py verify_audit` over the whole chain, in a fresh process.
-6. Drops the database, also on Ctrl-C; `--keep` leaves it for a second look.
+5. Times `manage.py verify_audit --full` over the whole chain, in a fresh process.
+6. Audit at scale, each in a fresh process: `verify_audit` (the events the newest
+   checkpoint covers held to its root, not each to its signature) against `--full`
+   (time, peak RSS); the audit JSON Lines export with its proof line streamed against
+   the proof as it was made before (every hash in a list): time to the first rows, to
+   the proof line, peak RSS; and the proof line alone with tracemalloc (its own peak).
+   `--audit-at-scale` runs only this step (with `--generations 0 --events 100000`, say).
+7. Drops the database, also on Ctrl-C; `--keep` leaves it for a second look.
 
 Aims (issue 5): exports at least half of COPY's speed, peak memory under 150 MB,
 verification of a 1,000,000-event chain under 30 s.
@@ -29,9 +36,11 @@ verification of a 1,000,000-event chain under 30 s.
 import argparse
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -302,12 +311,21 @@ def reference_copy(kind: str) -> dict:
 def child(argv: list[str]) -> None:
     """In a fresh process: one export to /dev/null, or one verification; prints one JSON line."""
     setup_django()
+    if argv[0] == "setup":  # the floor every child's peak stands on: Django and the apps imported, nothing done
+        print(json.dumps({"peak_mb": peak_rss_mb()}))
+        return
     if argv[0] == "verify":
         from django.core.management import call_command
 
-        started = time.perf_counter()
-        call_command("verify_audit", stdout=open(os.devnull, "w"))
-        print(json.dumps({"seconds": time.perf_counter() - started, "peak_mb": peak_rss_mb()}))
+        started, cpu = time.perf_counter(), time.process_time()
+        call_command("verify_audit", *argv[1:], stdout=open(os.devnull, "w"))
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
+        print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_mb": peak_rss_mb()}))
+        return
+    if argv[0] in ("audit-export", "audit-proof"):
+        if argv[1] == "in-memory":
+            use_the_in_memory_proof()
+        print(json.dumps(audit_export() if argv[0] == "audit-export" else audit_proof()))
         return
     from governance.audit.services import Actor
     from governance.exports import exports
@@ -341,6 +359,122 @@ def child(argv: list[str]) -> None:
             }
         )
     )
+
+
+def use_the_in_memory_proof() -> None:
+    """The baseline: the proof as exports made it before it streamed, every hash in a list, every index in a set."""
+    from governance.audit import proofs
+
+    proofs.range_proof_streamed = lambda size, leaves, included: proofs.range_proof(list(leaves), set(included))
+
+
+def audit_export() -> dict:
+    """The whole audit export in JSON Lines to /dev/null: time to its first rows, to its proof line, peak RSS."""
+    export = make_export("audit", "jsonl")
+    started, cpu = time.perf_counter(), time.process_time()
+    moments = []
+    with open(os.devnull, "wb") as out:
+        for chunk in export.stream():
+            moments.append(time.perf_counter() - started)
+            out.write(chunk)
+    return {
+        "rows": export.manifest["rows"],
+        "seconds": moments[-1],
+        "cpu_seconds": time.process_time() - cpu,
+        "first_rows": moments[0],
+        "proof_seconds": moments[-1] - moments[-2],  # the last chunk is the proof line
+        "peak_mb": peak_rss_mb(),
+    }
+
+
+def audit_proof() -> dict:
+    """The proof line alone, over the newest checkpoint, with Python's allocations traced: its own peak memory."""
+    import tracemalloc
+
+    from django.db import transaction
+
+    from governance.audit.checkpoints import newest_checkpoint
+    from governance.audit.models import AuditChainHead
+
+    export = make_export("audit", "jsonl")
+    export.checkpoint = newest_checkpoint()
+    head = AuditChainHead(sequence=export.checkpoint.tree_size, hash=export.checkpoint.head_hash)
+    with transaction.atomic():
+        tracemalloc.start()
+        started = time.perf_counter()
+        line = export._proof_line(head, lines_sha256="0" * 64)
+        seconds = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return {"seconds": seconds, "traced_peak_mb": peak / 1e6, "sha256": hashlib.sha256(line).hexdigest()}
+
+
+def measure_audit_at_scale(repeat: int) -> None:
+    """verify_audit by default against --full, and the audit export's proof streamed against held in memory.
+
+    Each pair runs alternately (A B A B ...) in fresh processes, and each figure is the median of
+    `repeat` runs: on a shared machine the load moves between two runs more than the code does.
+    CPU time is the child's own (user + system), steadier than wall time under load.
+    """
+    from django.core.management import call_command
+
+    started = time.perf_counter()
+    call_command("audit_checkpoint", stdout=open(os.devnull, "w"))  # the one verify_audit starts from
+    print(
+        f"\nAudit at scale, fresh processes run alternately, medians of {repeat} "
+        f"(a checkpoint first: {time.perf_counter() - started:.2f} s)"
+    )
+    floor = run_child("setup")["peak_mb"]
+    print(f"  a child after django.setup() alone: peak {floor:.0f} MB ('above setup' below is over that)")
+    quick, full = alternately(repeat, ("verify",), ("verify", "--full"))
+    for name, result in (("verify_audit", quick), ("verify_audit --full", full)):
+        print(
+            f"  {name:<22}{result['seconds']:>8.2f} s wall {result['cpu_seconds']:>8.2f} s CPU  "
+            f"peak {result['peak_mb']:>5.0f} MB ({result['peak_mb'] - floor:.0f} MB above setup)"
+        )
+    print(
+        f"  default / --full: wall time {quick['seconds'] / full['seconds']:.2f}, CPU time "
+        f"{quick['cpu_seconds'] / full['cpu_seconds']:.2f}, peak memory {quick['peak_mb'] / full['peak_mb']:.2f} "
+        f"(above setup {above(quick, floor, full):.2f})"
+    )
+    headings = ("rows", "s", "CPU s", "1st rows", "proof", "peak MB", "above")
+    print(f"  {'audit JSONL export':<22}" + "".join(f"{heading:>10}" for heading in headings))
+    in_memory, streamed = alternately(repeat, ("audit-export", "in-memory"), ("audit-export", "streamed"))
+    for proof, result in (("in-memory", in_memory), ("streamed", streamed)):
+        print(
+            f"  {'proof ' + proof:<22}{result['rows']:>10,}{result['seconds']:>10.2f}{result['cpu_seconds']:>10.2f}"
+            f"{result['first_rows'] * 1000:>8.0f}ms{result['proof_seconds'] * 1000:>8.0f}ms"
+            f"{result['peak_mb']:>10.0f}{result['peak_mb'] - floor:>10.0f}"
+        )
+    pair = alternately(1, ("audit-proof", "in-memory"), ("audit-proof", "streamed"))  # once: tracemalloc is slow
+    alone = {"in-memory": pair[0], "streamed": pair[1]}
+    for proof, result in alone.items():
+        print(
+            f"  proof line alone, {proof:<10} {result['seconds'] * 1000:>7.0f} ms, "
+            f"Python allocations peak {result['traced_peak_mb']:>7.2f} MB (tracemalloc)"
+        )
+    print(
+        f"  streamed / in-memory: export peak RSS {streamed['peak_mb'] / in_memory['peak_mb']:.2f} "
+        f"(above setup {above(streamed, floor, in_memory):.2f}), first rows "
+        f"{streamed['first_rows'] / in_memory['first_rows']:.2f}, proof line time "
+        f"{streamed['proof_seconds'] / in_memory['proof_seconds']:.2f}, proof line allocations "
+        f"{alone['streamed']['traced_peak_mb'] / alone['in-memory']['traced_peak_mb']:.3f}; same bytes: "
+        f"{'yes' if alone['streamed']['sha256'] == alone['in-memory']['sha256'] else 'NO'}"
+    )
+
+
+def alternately(repeat: int, first: tuple[str, ...], second: tuple[str, ...]) -> tuple[dict, dict]:
+    """Run two children A B A B ..., `repeat` times each; each figure is its median over the runs."""
+    runs: tuple[list[dict], list[dict]] = ([], [])
+    for _ in range(repeat):
+        runs[0].append(run_child(*first))
+        runs[1].append(run_child(*second))
+    return tuple({key: statistics.median(run[key] for run in results) for key in results[0]} for results in runs)
+
+
+def above(result: dict, floor: float, baseline: dict) -> float:
+    """The ratio of two peaks over the floor every process starts from."""
+    return (result["peak_mb"] - floor) / max(baseline["peak_mb"] - floor, 0.1)
 
 
 def run_child(*argv: str) -> dict:
@@ -386,12 +520,13 @@ def measure(args: argparse.Namespace) -> bool:
                 f"{result['first_rows'] * 1000:>8.0f}ms{result['peak_mb']:>10.0f}",
                 flush=True,
             )
-    verification = run_child("verify")
+    verification = run_child("verify", "--full")
     ok &= verification["seconds"] < AIM_VERIFY_SECONDS
     print(
-        f"\nverify_audit over the whole chain: {verification['seconds']:.1f} s, peak {verification['peak_mb']:.0f} MB"
-        f" (aim: under {AIM_VERIFY_SECONDS} s)"
+        f"\nverify_audit --full over the whole chain: {verification['seconds']:.1f} s, "
+        f"peak {verification['peak_mb']:.0f} MB (aim: under {AIM_VERIFY_SECONDS} s)"
     )
+    measure_audit_at_scale(args.repeat)
     print(
         f"\nAims: exports (COPY path) at least 50% of COPY's rows/s and under {AIM_MEMORY_MB} MB peak; "
         f"verification under {AIM_VERIFY_SECONDS} s: {'all met' if ok else 'NOT all met'}."
@@ -409,6 +544,12 @@ def main() -> int:
     parser.add_argument("--portable", action="store_true", help="Also time the portable (ORM) path.")
     parser.add_argument("--database", default="governance_bench_exports")
     parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
+    parser.add_argument("--repeat", type=int, default=3, help="Runs of each audit-at-scale child (default 3).")
+    parser.add_argument(
+        "--audit-at-scale",
+        action="store_true",
+        help="Only step 6: verify_audit default against --full, the audit export's proof streamed against in memory.",
+    )
     args = parser.parse_args()
 
     data_dir = tempfile.mkdtemp(prefix="governance-bench-exports-")
@@ -435,6 +576,9 @@ def main() -> int:
         print("Seeding")
         seed(args.generations, args.events)
         connection.close()
+        if args.audit_at_scale:
+            measure_audit_at_scale(args.repeat)
+            return 0
         return 0 if measure(args) else 1
     except BenchError as error:
         print(f"\nbench: {error}", file=sys.stderr)

@@ -237,7 +237,8 @@ def range_proof(leaves: list[bytes], included: set[int]) -> list[str]:
 
     Listed depth first, left to right: every maximal subtree holding no included leaf gives
     its root. For one leaf this is RFC 6962's audit path (in top-down order); for a run of
-    consecutive leaves it is about two hashes per level.
+    consecutive leaves it is about two hashes per level. This is the definition, over leaves held
+    in a list; an export, whose chain may be long, uses `range_proof_streamed`.
     """
     proof: list[str] = []
     indexes = sorted(included)
@@ -251,6 +252,48 @@ def range_proof(leaves: list[bytes], included: set[int]) -> list[str]:
             walk(middle, end)
 
     walk(0, len(leaves))
+    return proof
+
+
+def range_proof_streamed(size: int, leaves: Iterable[bytes], included: Iterable[int]) -> list[str]:
+    """`range_proof` in one pass: the same subtree roots, reading the leaves and the included indexes once.
+
+    `leaves` are the tree's `size` leaves in order; `included` the indexes of the leaves the proof is for,
+    ascending. Memory is the proof itself plus O(log size) hashes: the walk down the tree is
+    log2(size) deep, and a subtree with no included leaf is folded by a TreeBuilder as its leaves
+    arrive, so no list of leaves or of indexes is ever held. `range_proof` above is the definition
+    this must match, byte for byte (tests/audit/test_merkle_proofs.py checks them against each other).
+    """
+    leaves, included = iter(leaves), iter(included)
+    proof: list[str] = []
+    next_included = next(included, None)
+
+    def take_leaf() -> bytes:
+        try:
+            return next(leaves)
+        except StopIteration:
+            raise ProofError(f"fewer leaves than the tree's {size}") from None
+
+    def walk(start: int, end: int) -> None:
+        nonlocal next_included
+        while next_included is not None and next_included < start:  # an index below the tree, or a repeated one
+            next_included = next(included, None)
+        if next_included is None or next_included >= end:
+            subtree = TreeBuilder()
+            for _ in range(end - start):
+                subtree.append(take_leaf())
+            proof.append(subtree.root())
+        elif end - start == 1:
+            take_leaf()
+            next_included = next(included, None)
+        else:
+            middle = start + _split(end - start)
+            walk(start, middle)
+            walk(middle, end)
+
+    walk(0, size)
+    if next(leaves, None) is not None:
+        raise ProofError(f"more leaves than the tree's {size}")
     return proof
 
 

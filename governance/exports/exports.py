@@ -79,6 +79,7 @@ EXPORT_MADE = "export.made"
 
 BATCH_ROWS = 2000  # rows fetched and encoded at a time on the portable path
 SEGMENT_KEYS = 100_000  # ordering-key values per segment of a parallel JSON Lines export
+PROOF_CHUNK = 10_000  # event hashes (and exported sequences) read at a time for an audit export's proof line
 logger = logging.getLogger(__name__)
 ACTION_PATTERN = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
 
@@ -589,14 +590,18 @@ class Export:
     def _proof_line(self, head: AuditChainHead, *, lines_sha256: str) -> bytes:
         """The last line: the checkpoint, the subtree roots that rebuild its root from the exported events,
         and a signature over every byte of the lines before it."""
-        exported = filtered_events(self.filters).filter(sequence__lte=head.sequence)
-        indexes = {sequence - 1 for sequence in exported.values_list("sequence", flat=True).iterator()}
+        exported = filtered_events(self.filters).filter(sequence__lte=head.sequence).order_by("sequence")
+        sequences = exported.values_list("sequence", flat=True).iterator(chunk_size=PROOF_CHUNK)
         covered = AuditEvent.objects.filter(sequence__lte=head.sequence).order_by("sequence")
-        leaves = [proofs.event_leaf(event_hash) for event_hash in covered.values_list("hash", flat=True).iterator()]
+        hashes = covered.values_list("hash", flat=True).iterator(chunk_size=PROOF_CHUNK)
+        # One pass over both, side by side: memory is one chunk of each and O(log n) subtree roots.
+        proof = proofs.range_proof_streamed(
+            head.sequence, map(proofs.event_leaf, hashes), (sequence - 1 for sequence in sequences)
+        )
         trailer = {
             "format": proofs.PROOF_FORMAT,
             "checkpoint": asdict(self.checkpoint),
-            "proof": proofs.range_proof(leaves, indexes),
+            "proof": proof,
             "export_signature": proofs.sign_export_digest(signing_key(), lines_sha256),
         }
         return (json.dumps({"audit_proof": trailer}, sort_keys=True, separators=(",", ":")) + "\n").encode()

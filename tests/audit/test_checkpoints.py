@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
-from governance.audit import checkpoints, keys, proofs
+from governance.audit import checkpoints, keys, proofs, verification
 from governance.audit.models import AuditChainHead, AuditEvent
 from governance.audit.services import Actor, record_event
 from tests.audit_tampering import as_database_superuser, cut_off_last, forge_append, rewrite
@@ -180,3 +180,88 @@ def test_no_checkpoint_is_signed_over_events_rewritten_since_the_last_one(checkp
 
     with pytest.raises(CommandError, match=f"the first {checkpointed_demo} events no longer match the checkpoint"):
         call_command("audit_checkpoint", stdout=io.StringIO())
+
+
+def test_by_default_the_events_a_checkpoint_covers_stand_on_its_signature_and_full_checks_each_one(
+    checkpointed_demo,
+):
+    record_event(action="login.failed", actor=Actor.system("dashboard"))
+
+    default, full = verify(), verify("--full")
+
+    assert default[0] == full[0] == 0
+    assert f"Events 1 to {checkpointed_demo} rebuild that checkpoint's signed Merkle root" in default[1]
+    assert "the signatures of the 1 after it were checked" in default[1]
+    assert "Every event's signature was checked." in full[1]
+
+
+def test_an_edited_event_under_a_checkpoint_with_its_hash_left_as_it_was_is_found(checkpointed_demo):
+    """The stored hashes alone still rebuild the root; the hash recomputed from the edited contents does not."""
+    with as_database_superuser():
+        AuditEvent.objects.filter(sequence=5).update(payload={"reason": "nothing to see here"})
+
+    code, message = verify()
+
+    assert code == 1
+    assert message.startswith("Audit chain broken at sequence 5: its contents do not match its hash")
+
+
+def test_a_damaged_signature_under_a_checkpoint_is_found_by_full_only(checkpointed_demo):
+    """What the default walk leaves out: the checkpoint proves the events' contents, not their signature column."""
+    with as_database_superuser():
+        AuditEvent.objects.filter(sequence=5).update(signature=AuditEvent.objects.get(sequence=6).signature)
+
+    assert verify()[0] == 0
+    code, message = verify("--full")
+    assert code == 1
+    assert message.startswith("Audit chain broken at sequence 5: its signature does not verify")
+
+
+def edit_a_body(sequence: int) -> None:
+    with as_database_superuser():
+        AuditEvent.objects.filter(sequence=sequence).update(payload={"reason": "nothing to see here"})
+
+
+def rewrite_and_resign(sequence: int) -> None:
+    rewrite(sequence, {"reason": "nothing to see here"})
+    with transaction.atomic():
+        resign_everything_with(keys.signing_key())
+
+
+def write_a_foreign_checkpoint(directory) -> None:
+    impostor = proofs.Checkpoint(
+        tree_size=1, root_hash="00" * 32, head_hash="00" * 32, timestamp="2026-12-06T00:00:00+00:00", key_id="x"
+    ).signed_with(Ed25519PrivateKey.generate())
+    (directory / "999999999999-impostor.json").write_text(impostor.to_json())
+
+
+ATTACKS = {
+    "forged append": lambda directory: forge_append(action="migration.signed_off", payload={}),
+    "truncation": lambda directory: cut_off_last(3),
+    "full recompute": lambda directory: rewrite(5, {"reason": "nothing to see here"}),
+    "full recompute, re-signed": lambda directory: rewrite_and_resign(5),
+    "foreign checkpoint": write_a_foreign_checkpoint,
+    "edited body": lambda directory: edit_a_body(5),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_the_default_walk_finds_every_attack_before_any_walk_in_full(
+    checkpointed_demo, audit_checkpoint_dir, monkeypatch, attack
+):
+    """A broken chain is walked again in full to name its first bad sequence; the quick walk must fail first."""
+    record_event(action="login.failed", actor=Actor.system("dashboard"))
+    ATTACKS[attack](audit_checkpoint_dir)
+    walks = []
+    walked = verification._walked
+
+    def recorded(signed, *, chunk_size, signatures_after):
+        walks.append((signatures_after, walked(signed, chunk_size=chunk_size, signatures_after=signatures_after)))
+        return walks[-1][1]
+
+    monkeypatch.setattr(verification, "_walked", recorded)
+
+    assert not verification.verify_chain().intact
+    if walks:  # a foreign checkpoint is refused before any walk
+        quick, result = walks[0]
+        assert quick == checkpointed_demo and not result.intact

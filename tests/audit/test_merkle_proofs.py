@@ -78,3 +78,33 @@ def test_a_changed_leaf_or_a_wrong_length_proof_does_not_rebuild_the_root():
         proofs.root_from_proof(11, {3: leaves[3], 4: leaves[4]}, [*proof, proof[0]])
     with pytest.raises(proofs.ProofError, match="outside"):
         proofs.root_from_proof(4, {3: leaves[3], 4: leaves[4]}, proof)
+
+
+def powers_of_two_and_their_neighbours(largest: int) -> list[int]:
+    sizes = {0, 1, 2, 3}
+    power = 2
+    while power <= largest:
+        sizes |= {power - 1, power, power + 1}
+        power *= 2
+    return sorted(sizes)
+
+
+@pytest.mark.parametrize("size", powers_of_two_and_their_neighbours(1024) + [37, 100, 1000, 1500])
+def test_the_streamed_proof_is_the_proof_for_every_size_and_choice_of_leaves(size):
+    randomly = random.Random(size)
+    leaves = [proofs.leaf_hash(n.to_bytes(4, "big")) for n in range(size)]
+    choices = [set(), set(range(size)), {0}, {size - 1}, set(range(size // 3, size // 2))]
+    choices += [set(randomly.sample(range(size), randomly.randint(0, size))) for _ in range(3)]
+    for included in choices:
+        streamed = proofs.range_proof_streamed(size, iter(leaves), iter(sorted(included)))
+
+        assert streamed == proofs.range_proof(leaves, included)
+
+
+def test_the_streamed_proof_refuses_a_tree_of_another_size_than_its_leaves():
+    leaves = [proofs.leaf_hash(bytes([n])) for n in range(5)]
+
+    with pytest.raises(proofs.ProofError, match="fewer leaves"):
+        proofs.range_proof_streamed(6, iter(leaves), iter([2]))
+    with pytest.raises(proofs.ProofError, match="more leaves"):
+        proofs.range_proof_streamed(4, iter(leaves), iter([2]))

@@ -1,6 +1,7 @@
 """An audit export proves itself offline: with only the file and the audit public key, no database."""
 
 import io
+import json
 import shutil
 import subprocess
 import sys
@@ -9,7 +10,8 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from governance.audit import keys
+from governance.audit import keys, proofs
+from governance.audit.models import AuditEvent
 from governance.audit.services import Actor, record_event
 
 pytestmark = pytest.mark.django_db
@@ -112,3 +114,23 @@ def test_a_csv_export_or_a_cut_file_is_refused_as_unprovable(auditor_kit):
 
     assert result.returncode == 1
     assert "carries no proof line" in result.stderr
+
+
+@pytest.mark.parametrize("added", [0, 1, 2, 5, 9])
+def test_the_proof_line_is_the_one_the_in_memory_definition_gives(tmp_path, added):
+    """The export streams its proof; it must be byte for byte what `range_proof` over every hash would give."""
+    call_command("seed_demo")
+    for _ in range(added):
+        record_event(action="login.failed", actor=Actor.system("dashboard"))
+    export = tmp_path / "studio.jsonl"
+    call_command(
+        "export_audit", "--format", "jsonl", "--project", "studio", "--output", str(export), stdout=io.StringIO()
+    )
+
+    *lines, trailer = export.read_bytes().splitlines()
+    checkpoint = json.loads(trailer)["audit_proof"]["checkpoint"]
+    covered = AuditEvent.objects.filter(sequence__lte=checkpoint["tree_size"]).order_by("sequence")
+    leaves = [proofs.event_leaf(event.hash) for event in covered]
+    exported = {json.loads(line)["sequence"] - 1 for line in lines}
+    assert 0 < len(exported) < len(leaves)
+    assert json.loads(trailer)["audit_proof"]["proof"] == proofs.range_proof(leaves, exported)

@@ -142,6 +142,19 @@ def test_the_verify_button_reports_an_intact_chain_and_records_the_run(client, p
     assert event.payload["intact"] is True and event.payload["checked"] == count
 
 
+def test_the_verify_button_says_which_events_stood_on_the_newest_checkpoint(client, projects):
+    client.force_login(auditor())
+    covered = checkpoints.write_checkpoint().tree_size
+    count = AuditEvent.objects.count()
+
+    page = client.post(VERIFY, follow=True).content.decode()
+
+    assert (
+        f"Intact: {count} events checked, every hash matches and links to the one before; the first {covered} " in page
+    )
+    assert AuditEvent.objects.order_by("-sequence").first().payload["held_by_checkpoint"] == covered
+
+
 def test_the_verify_button_names_the_broken_sequence_after_tampering(client, projects):
     client.force_login(auditor())
     with as_database_superuser():
