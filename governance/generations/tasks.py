@@ -91,9 +91,7 @@ def _dispatch_batch() -> int:
             .order_by("pk")
             .values_list("pk", "step_token", "request_id")[:DISPATCH_BATCH]
         )
-        published = [
-            generation_id for generation_id, token, request_id in waiting if enqueue(generation_id, token, request_id)
-        ]
+        published = _publish_first_steps(waiting)
         if published:
             next_check_at = timezone.now() + dt.timedelta(seconds=settings.GENERATION_STALL_SECONDS)
             Generation.objects.awaiting_dispatch().filter(pk__in=published).update(next_check_at=next_check_at)
@@ -102,7 +100,21 @@ def _dispatch_batch() -> int:
     return len(published)
 
 
-def enqueue(generation_id: int, step_token: str, request_id: str = "") -> bool:
+def _publish_first_steps(waiting: list[tuple[int, str, str]]) -> list[int]:
+    """Publish each waiting step through one producer; stop at the first the broker refuses (it is away)."""
+    published = []
+    try:
+        with advance_generation.app.producer_or_acquire() as producer:
+            for generation_id, token, request_id in waiting:
+                if not enqueue(generation_id, token, request_id, producer=producer):
+                    break
+                published.append(generation_id)
+    except Exception:
+        logger.warning("the broker is away; the next dispatch retries", exc_info=True)
+    return published
+
+
+def enqueue(generation_id: int, step_token: str, request_id: str = "", *, producer=None) -> bool:
     """Hand a committed generation's step to the worker; False if the broker is away (the caller retries later)."""
     args, kwargs = [generation_id], {"step": step_token, "request_id": request_id}
     try:
@@ -113,6 +125,7 @@ def enqueue(generation_id: int, step_token: str, request_id: str = "") -> bool:
             argsrepr=repr(args),
             kwargsrepr=repr(kwargs),
             declare=[] if PUBLISHING.queue_declared else None,
+            producer=producer,
         )
     except Exception:
         logger.warning("could not enqueue generation %s", generation_id, exc_info=True)
