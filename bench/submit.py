@@ -401,6 +401,34 @@ def start_gunicorn(stack: Stack, worker_class: str, workers: int, threads: int) 
     wait_until_ready(stack, workers)
 
 
+def start_dispatcher(stack: Stack) -> subprocess.Popen | None:
+    """Ours' outbox dispatcher (`manage.py dispatch_generations --every 0.5`), which publishes the accepted rows.
+
+    In production it runs on a worker host (beat, or this command); here it shares the host with the web
+    server, its CPU and its LPUSHes count against ours, and the floor, which publishes in its request, has none.
+    """
+    if stack.name == "floor":
+        return None
+    log = open(stack.tmp / "dispatcher.log", "a")
+    command = [sys.executable, str(ROOT / "manage.py"), "dispatch_generations", "--every", "0.5"]
+    process = subprocess.Popen(command, cwd=ROOT, env=stack.env, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    return process
+
+
+def stop_dispatcher(stack: Stack, process: subprocess.Popen | None) -> None:
+    """Stop the dispatcher, then dispatch once more: what it had not sent yet must reach the queue too."""
+    if process is None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    step("final dispatch", [sys.executable, str(ROOT / "manage.py"), "dispatch_generations"], stack.env)
+
+
 def wait_until_ready(stack: Stack, workers: int) -> None:
     """Poll the ready path (for ours GET /v1/models, authenticated, so Django and the DB are up) until every
     worker could answer."""
@@ -728,6 +756,7 @@ def bench_config(variant: Variant, worker_class: str, workers: int, threads: int
     args = stack.args
     config = f"gunicorn {worker_class} workers={workers}" + (f" threads={threads}" if worker_class == "gthread" else "")
     start_gunicorn(stack, worker_class, workers, threads)
+    dispatcher = start_dispatcher(stack)
     spy = None
     try:
         if args.warmup:
@@ -739,11 +768,13 @@ def bench_config(variant: Variant, worker_class: str, workers: int, threads: int
         redis_cpu_before = process_cpu(redis_pids)
         busy_before, total_before = machine_cpu()
         web_before = tree_cpu(stack.gunicorn.pid)
+        dispatcher_before = process_cpu([dispatcher.pid]) if dispatcher else 0.0
         wrk_before = os.times()
         spy = start_py_spy(stack) if args.py_spy and not variant.is_floor else None
         result = run_wrk(stack, lua, args.duration)
         wrk_after = os.times()
         web_after = tree_cpu(stack.gunicorn.pid)
+        dispatcher_after = process_cpu([dispatcher.pid]) if dispatcher else 0.0
         busy_after, total_after = machine_cpu()
         redis_cpu_after = process_cpu(redis_pids)
         pg_pids_after = set(service_pids(stack)[0]) | set(pg_pids)  # backends opened during the run count in full
@@ -758,7 +789,9 @@ def bench_config(variant: Variant, worker_class: str, workers: int, threads: int
             spy.kill()
             spy.wait()
         stop_gunicorn(stack)
+        stop_dispatcher(stack, dispatcher)
     seconds = result.duration_s
+    dispatcher_cpu = dispatcher_after - dispatcher_before
     wrk_cpu = sum(wrk_after[2:4]) - sum(wrk_before[2:4])  # children_user + children_system: wrk, our only child
     web_cpu, busy = web_after - web_before, busy_after - busy_before
     redis_cpu = redis_cpu_after - redis_cpu_before
@@ -769,19 +802,21 @@ def bench_config(variant: Variant, worker_class: str, workers: int, threads: int
         "postgres": pg_cpu / seconds,
         "redis": redis_cpu / seconds,
         "wrk": wrk_cpu / seconds,
-        "other": (busy - web_cpu - wrk_cpu - pg_cpu - redis_cpu) / seconds,
+        "dispatcher": dispatcher_cpu / seconds,
+        "other": (busy - web_cpu - wrk_cpu - pg_cpu - redis_cpu - dispatcher_cpu) / seconds,
     }
     print_result(f"{variant.label}, {args.connections} connections", result, config)
     share = {name: f"{100 * value:.0f}%" for name, value in result.cpu.items()}
     served = max(1, result.ok + result.other)
     print(
         f"  CPU (of {result.cpu['cores']:.1f} cores): busy {share['busy']} = gunicorn {share['gunicorn']} + "
-        f"PostgreSQL backends {share['postgres']} + Redis {share['redis']} + wrk {share['wrk']} + other "
+        f"PostgreSQL backends {share['postgres']} + Redis {share['redis']} + wrk {share['wrk']} + "
+        f"outbox dispatcher {share['dispatcher']} + other "
         f"(kernel softirq, PostgreSQL WAL writer, other processes on the machine) {share['other']}"
     )
     print(
         f"  CPU per request: gunicorn {1000 * web_cpu / served:.2f} ms, PostgreSQL {1000 * pg_cpu / served:.2f} ms, "
-        f"Redis {1000 * redis_cpu / served:.2f} ms"
+        f"Redis {1000 * redis_cpu / served:.2f} ms, outbox dispatcher {1000 * dispatcher_cpu / served:.2f} ms"
     )
     if result.cpu["other"] > 0.15:
         print(
