@@ -498,11 +498,24 @@ def run_wrk(stack: Stack, lua: Path, seconds: int) -> RunResult:
 # --------------------------------------------------------------------------- verification and counters
 
 
-def database_counts(stack: Stack) -> dict[str, int]:
+_connections: dict = {}
+
+
+def bench_connection(stack: Stack):
+    """One autocommit connection per bench database for the bench's own reads: a new connection per poll
+    would read the catalogs (pg_database, pg_authid) and add to the per-request counters."""
     import psycopg
 
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=stack.db_name) as conn:
-        rows = conn.execute(f"SELECT status, count(*) FROM {stack.table} GROUP BY status").fetchall()
+    conn = _connections.get(stack.db_name)
+    if conn is None or conn.closed:
+        conn = psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=stack.db_name, autocommit=True)
+        _connections[stack.db_name] = conn
+    return conn
+
+
+def database_counts(stack: Stack) -> dict[str, int]:
+
+    rows = bench_connection(stack).execute(f"SELECT status, count(*) FROM {stack.table} GROUP BY status").fetchall()
     return {status: count for status, count in rows}
 
 
@@ -522,15 +535,15 @@ def pg_counters(stack: Stack) -> dict[str, int]:
 
 
 def pg_table_fetches(stack: Stack) -> dict[str, int]:
-    """Rows fetched by index scans per table of this side's database (catalogs included), to say where
-    `tup_fetched` comes from."""
-    import psycopg
+    """Rows fetched by index scans per table of this side's database (its catalogs included, the catalogs
+    shared by every database left out), to say where `tup_fetched` comes from."""
 
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=stack.db_name, autocommit=True) as conn:
-        conn.execute("SELECT pg_stat_clear_snapshot()")
-        rows = conn.execute(
-            "SELECT relname, idx_tup_fetch FROM pg_stat_all_tables WHERE coalesce(idx_tup_fetch, 0) > 0"
-        ).fetchall()
+    conn = bench_connection(stack)
+    conn.execute("SELECT pg_stat_clear_snapshot()")
+    rows = conn.execute(
+        "SELECT s.relname, s.idx_tup_fetch FROM pg_stat_all_tables s JOIN pg_class c ON c.oid = s.relid "
+        "WHERE coalesce(s.idx_tup_fetch, 0) > 0 AND NOT c.relisshared"  # shared catalogs count every database
+    ).fetchall()
     return dict(rows)
 
 
@@ -577,12 +590,12 @@ def verify(stack: Stack) -> bool:
 
 def refusal_codes(stack: Stack) -> dict[str, int]:
     """Why ours refused what it refused (error_code per refused row), to tell a misconfigured bench at once."""
-    import psycopg
 
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=stack.db_name) as conn:
-        rows = conn.execute(
-            f"SELECT error_code, count(*) FROM {stack.table} WHERE status = 'refused' GROUP BY error_code"
-        ).fetchall()
+    rows = (
+        bench_connection(stack)
+        .execute(f"SELECT error_code, count(*) FROM {stack.table} WHERE status = 'refused' GROUP BY error_code")
+        .fetchall()
+    )
     return {code: count for code, count in rows}
 
 
@@ -1082,6 +1095,8 @@ def cleanup(args: argparse.Namespace, stacks: list[Stack], tmp: Path) -> None:
     for stack in stacks:
         with contextlib.suppress(Exception):
             stop_gunicorn(stack)
+    for conn in _connections.values():
+        conn.close()
     if args.keep:
         print(f"Kept databases {', '.join(stack.db_name for stack in stacks if stack.db_created)} and {tmp}")
         return
