@@ -856,7 +856,7 @@ def print_summary(rows: list[Row], speeds: tuple[float, float]) -> None:
         f"<= {AIM_P99_FACTOR:g} x the floor's. Per request: gunicorn CPU, PostgreSQL tuples fetched, Redis commands."
     )
     print(
-        f"  {'round':<6}{'config':<11}{'run':<22}{'acc/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'acc/s %':>9}{'p99 x':>7}"
+        f"  {'round':<6}{'config':<11}{'run':<24}{'acc/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'acc/s %':>9}{'p99 x':>7}"
         f"{'aim':>6}{'CPU ms':>8}{'tuples':>8}{'Redis':>7}{'other CPU':>10}  verified"
     )
     for row in rows:
@@ -871,7 +871,7 @@ def print_summary(rows: list[Row], speeds: tuple[float, float]) -> None:
         counters = result.per_request
         verified = {True: "OK", False: "MISMATCH", None: "-"}[result.verified]
         print(
-            f"  {row.round:<6}{config_name(*row.config):<11}{row.variant.label:<22}{result.accepted_per_s:>7.0f}"
+            f"  {row.round:<6}{config_name(*row.config):<11}{row.variant.label:<24}{result.accepted_per_s:>7.0f}"
             f"{result.p50_ms:>8.1f}{result.p99_ms:>8.1f}{share:>9}{p99:>7}{aim:>6}"
             f"{counters.get('gunicorn_cpu_ms', 0):>8.2f}{counters.get('tup_fetched', 0):>8.1f}"
             f"{counters.get('redis_commands', 0):>7.2f}{100 * other:>9.0f}%{'*' if other > 0.15 else ' '} {verified}"
@@ -886,21 +886,21 @@ def print_summary(rows: list[Row], speeds: tuple[float, float]) -> None:
         shares = [row.result.accepted_per_s / row.floor.accepted_per_s for row in mine if row.floor.accepted_per_s]
         factors = [row.result.p99_ms / row.floor.p99_ms for row in mine if row.floor.p99_ms]
         print(
-            f"  {label}: aim met in {met} of {len(mine)} rounds; median {statistics.median(shares):.0%} of the "
+            f"  {label}: aim met in {met} of {len(mine)} runs; median {statistics.median(shares):.0%} of the "
             f"floor's accepted/s, p99 {statistics.median(factors):.2f} x the floor's"
             if shares and factors
-            else f"  {label}: aim met in {met} of {len(mine)} rounds"
+            else f"  {label}: aim met in {met} of {len(mine)} runs"
         )
     if len(rows) > len({(row.config, row.variant.label) for row in rows}):
         print("\nMedian per configuration and run (quiet runs only, where there are any):")
-        print(f"  {'config':<11}{'run':<22}{'acc/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'runs':>6}")
+        print(f"  {'config':<11}{'run':<24}{'acc/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'runs':>6}")
         groups: dict = {}
         for row in rows:
             groups.setdefault((row.config, row.variant.label), []).append(row.result)
         for (config, label), runs in groups.items():
             quiet = [run for run in runs if run.cpu.get("other", 0) <= 0.15] or runs
             print(
-                f"  {config_name(*config):<11}{label:<22}{statistics.median(r.accepted_per_s for r in quiet):>7.0f}"
+                f"  {config_name(*config):<11}{label:<24}{statistics.median(r.accepted_per_s for r in quiet):>7.0f}"
                 f"{statistics.median(r.p50_ms for r in quiet):>8.1f}{statistics.median(r.p99_ms for r in quiet):>8.1f}"
                 f"{len(quiet):>4}/{len(runs)}"
             )
