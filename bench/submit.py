@@ -526,11 +526,24 @@ def run_wrk(stack: Stack, lua: Path, seconds: int) -> RunResult:
 # --------------------------------------------------------------------------- verification and counters
 
 
-def database_counts(stack: Stack) -> dict[str, int]:
+_connections: dict = {}
+
+
+def bench_connection(stack: Stack):
+    """One autocommit connection per bench database for the bench's own reads: a new connection per poll
+    would read the catalogs (pg_database, pg_authid) and add to the per-request counters."""
     import psycopg
 
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=stack.db_name) as conn:
-        rows = conn.execute(f"SELECT status, count(*) FROM {stack.table} GROUP BY status").fetchall()
+    conn = _connections.get(stack.db_name)
+    if conn is None or conn.closed:
+        conn = psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=stack.db_name, autocommit=True)
+        _connections[stack.db_name] = conn
+    return conn
+
+
+def database_counts(stack: Stack) -> dict[str, int]:
+
+    rows = bench_connection(stack).execute(f"SELECT status, count(*) FROM {stack.table} GROUP BY status").fetchall()
     return {status: count for status, count in rows}
 
 
@@ -550,15 +563,15 @@ def pg_counters(stack: Stack) -> dict[str, int]:
 
 
 def pg_table_fetches(stack: Stack) -> dict[str, int]:
-    """Rows fetched by index scans per table of this side's database (catalogs included), to say where
-    `tup_fetched` comes from."""
-    import psycopg
+    """Rows fetched by index scans per table of this side's database (its catalogs included, the catalogs
+    shared by every database left out), to say where `tup_fetched` comes from."""
 
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=stack.db_name, autocommit=True) as conn:
-        conn.execute("SELECT pg_stat_clear_snapshot()")
-        rows = conn.execute(
-            "SELECT relname, idx_tup_fetch FROM pg_stat_all_tables WHERE coalesce(idx_tup_fetch, 0) > 0"
-        ).fetchall()
+    conn = bench_connection(stack)
+    conn.execute("SELECT pg_stat_clear_snapshot()")
+    rows = conn.execute(
+        "SELECT s.relname, s.idx_tup_fetch FROM pg_stat_all_tables s JOIN pg_class c ON c.oid = s.relid "
+        "WHERE coalesce(s.idx_tup_fetch, 0) > 0 AND NOT c.relisshared"  # shared catalogs count every database
+    ).fetchall()
     return dict(rows)
 
 
@@ -605,12 +618,12 @@ def verify(stack: Stack) -> bool:
 
 def refusal_codes(stack: Stack) -> dict[str, int]:
     """Why ours refused what it refused (error_code per refused row), to tell a misconfigured bench at once."""
-    import psycopg
 
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=stack.db_name) as conn:
-        rows = conn.execute(
-            f"SELECT error_code, count(*) FROM {stack.table} WHERE status = 'refused' GROUP BY error_code"
-        ).fetchall()
+    rows = (
+        bench_connection(stack)
+        .execute(f"SELECT error_code, count(*) FROM {stack.table} WHERE status = 'refused' GROUP BY error_code")
+        .fetchall()
+    )
     return {code: count for code, count in rows}
 
 
@@ -878,7 +891,7 @@ def print_summary(rows: list[Row], speeds: tuple[float, float]) -> None:
         f"<= {AIM_P99_FACTOR:g} x the floor's. Per request: gunicorn CPU, PostgreSQL tuples fetched, Redis commands."
     )
     print(
-        f"  {'round':<6}{'config':<11}{'run':<22}{'acc/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'acc/s %':>9}{'p99 x':>7}"
+        f"  {'round':<6}{'config':<11}{'run':<24}{'acc/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'acc/s %':>9}{'p99 x':>7}"
         f"{'aim':>6}{'CPU ms':>8}{'tuples':>8}{'Redis':>7}{'other CPU':>10}  verified"
     )
     for row in rows:
@@ -893,7 +906,7 @@ def print_summary(rows: list[Row], speeds: tuple[float, float]) -> None:
         counters = result.per_request
         verified = {True: "OK", False: "MISMATCH", None: "-"}[result.verified]
         print(
-            f"  {row.round:<6}{config_name(*row.config):<11}{row.variant.label:<22}{result.accepted_per_s:>7.0f}"
+            f"  {row.round:<6}{config_name(*row.config):<11}{row.variant.label:<24}{result.accepted_per_s:>7.0f}"
             f"{result.p50_ms:>8.1f}{result.p99_ms:>8.1f}{share:>9}{p99:>7}{aim:>6}"
             f"{counters.get('gunicorn_cpu_ms', 0):>8.2f}{counters.get('tup_fetched', 0):>8.1f}"
             f"{counters.get('redis_commands', 0):>7.2f}{100 * other:>9.0f}%{'*' if other > 0.15 else ' '} {verified}"
@@ -908,21 +921,21 @@ def print_summary(rows: list[Row], speeds: tuple[float, float]) -> None:
         shares = [row.result.accepted_per_s / row.floor.accepted_per_s for row in mine if row.floor.accepted_per_s]
         factors = [row.result.p99_ms / row.floor.p99_ms for row in mine if row.floor.p99_ms]
         print(
-            f"  {label}: aim met in {met} of {len(mine)} rounds; median {statistics.median(shares):.0%} of the "
+            f"  {label}: aim met in {met} of {len(mine)} runs; median {statistics.median(shares):.0%} of the "
             f"floor's accepted/s, p99 {statistics.median(factors):.2f} x the floor's"
             if shares and factors
-            else f"  {label}: aim met in {met} of {len(mine)} rounds"
+            else f"  {label}: aim met in {met} of {len(mine)} runs"
         )
     if len(rows) > len({(row.config, row.variant.label) for row in rows}):
         print("\nMedian per configuration and run (quiet runs only, where there are any):")
-        print(f"  {'config':<11}{'run':<22}{'acc/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'runs':>6}")
+        print(f"  {'config':<11}{'run':<24}{'acc/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'runs':>6}")
         groups: dict = {}
         for row in rows:
             groups.setdefault((row.config, row.variant.label), []).append(row.result)
         for (config, label), runs in groups.items():
             quiet = [run for run in runs if run.cpu.get("other", 0) <= 0.15] or runs
             print(
-                f"  {config_name(*config):<11}{label:<22}{statistics.median(r.accepted_per_s for r in quiet):>7.0f}"
+                f"  {config_name(*config):<11}{label:<24}{statistics.median(r.accepted_per_s for r in quiet):>7.0f}"
                 f"{statistics.median(r.p50_ms for r in quiet):>8.1f}{statistics.median(r.p99_ms for r in quiet):>8.1f}"
                 f"{len(quiet):>4}/{len(runs)}"
             )
@@ -1117,6 +1130,8 @@ def cleanup(args: argparse.Namespace, stacks: list[Stack], tmp: Path) -> None:
     for stack in stacks:
         with contextlib.suppress(Exception):
             stop_gunicorn(stack)
+    for conn in _connections.values():
+        conn.close()
     if args.keep:
         print(f"Kept databases {', '.join(stack.db_name for stack in stacks if stack.db_created)} and {tmp}")
         return
