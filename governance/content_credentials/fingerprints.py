@@ -45,15 +45,51 @@ def _video_frames(stream: BinaryIO) -> list[Image.Image]:
     """Up to eight evenly spaced frames (keyframes when the container does not say how many frames it has)."""
     with av.open(stream) as container:
         video = container.streams.video[0]
-        total = video.frames
-        wanted = {int(index * total / FRAMES_PER_VIDEO) for index in range(FRAMES_PER_VIDEO)} if total else None
-        images = []
-        for number, frame in enumerate(container.decode(video)):
-            if (number in wanted) if wanted is not None else frame.key_frame:
+        if not video.frames:
+            return _first_keyframes(container, video)
+        return _frames_at(container, video, video.frames)
+
+
+def _first_keyframes(container, video) -> list[Image.Image]:
+    images = []
+    for frame in container.decode(video):
+        if frame.key_frame:
+            images.append(frame.to_image())
+        if len(images) >= FRAMES_PER_VIDEO:
+            break
+    return images
+
+
+def _frames_at(container, video, total: int) -> list[Image.Image]:
+    """Frames number 0, total/8, 2*total/8, ... in presentation order, decoding only the groups of pictures they are in.
+
+    Reading the packets (no decoding) gives every frame's timestamp and the keyframes; where a
+    keyframe lies between the last frame decoded and the next one wanted, seeking to it skips
+    what lies between. A long video then costs eight short decodes, not decoding it to 7/8.
+    """
+    packets = [(packet.pts, packet.is_keyframe) for packet in container.demux(video) if packet.pts is not None]
+    if not packets:
+        return []
+    presentation = sorted(pts for pts, _ in packets)
+    keyframes = sorted(pts for pts, keyframe in packets if keyframe)
+    wanted = sorted(
+        {
+            presentation[min(int(index * total / FRAMES_PER_VIDEO), len(presentation) - 1)]
+            for index in range(FRAMES_PER_VIDEO)
+        }
+    )
+    images, frames, last_decoded = [], None, None
+    for target in wanted:
+        keyframe = max((pts for pts in keyframes if pts <= target), default=None)
+        if frames is None or (keyframe is not None and last_decoded is not None and keyframe > last_decoded):
+            container.seek(target, stream=video, backward=True)  # to the keyframe at or before `target`
+            frames = container.decode(video)
+        for frame in frames:
+            last_decoded = frame.pts
+            if frame.pts is not None and frame.pts >= target:
                 images.append(frame.to_image())
-            if len(images) >= FRAMES_PER_VIDEO:
                 break
-        return images
+    return images
 
 
 def distance(first: str, second: str) -> int:

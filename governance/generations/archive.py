@@ -227,8 +227,18 @@ def forget_archive(generation_ids: list[int]) -> None:
         transaction.on_commit(lambda: delete_archived_files(names))
 
 
-def open_archived(archived: ArchivedFile):
-    return archive_storage().open(archived.name, "rb")
+def open_archived(archived: ArchivedFile) -> BinaryIO:
+    """The archived file to read once from the start: a local file, or the body of a GET from the bucket.
+
+    django-storages' S3File would first download the whole object into memory (a SpooledTemporaryFile
+    with AWS_S3_MAX_MEMORY_SIZE, 0 by default: never rolled over) before a byte reaches the client;
+    the object's own body streams it instead (boto3 `Object.get()["Body"]`, a StreamingBody).
+    """
+    file = archive_storage().open(archived.name, "rb")
+    s3_object = getattr(file, "obj", None)
+    if s3_object is None:
+        return file
+    return s3_object.get()["Body"]
 
 
 @contextlib.contextmanager

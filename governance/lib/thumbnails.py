@@ -16,12 +16,8 @@ def thumbnail_of(video: BinaryIO, *, at_share: float = 0.1) -> bytes | None:
     try:
         with av.open(video) as container:
             stream = container.streams.video[0]
-            wanted = int((stream.frames or 0) * at_share)
-            picture = None
-            for number, frame in enumerate(container.decode(stream)):
-                picture = frame.to_image()
-                if number >= wanted:
-                    break
+            frame = _frame_number(container, stream, int((stream.frames or 0) * at_share))
+            picture = frame.to_image() if frame is not None else None
     except (av.FFmpegError, IndexError, OSError, ValueError):
         return None
     finally:
@@ -29,6 +25,24 @@ def thumbnail_of(video: BinaryIO, *, at_share: float = 0.1) -> bytes | None:
     if picture is None:
         return None
     return _webp(picture)
+
+
+def _frame_number(container, stream, number: int):
+    """Frame `number` in presentation order (the last one if there are fewer), decoding only its group of pictures.
+
+    The packets, read without decoding, give every frame's timestamp; seeking to the keyframe at or
+    before the one wanted spares decoding a tenth of a long video.
+    """
+    presentation = sorted(packet.pts for packet in container.demux(stream) if packet.pts is not None)
+    if not presentation:
+        return None
+    target = presentation[min(number, len(presentation) - 1)]
+    container.seek(target, stream=stream, backward=True)
+    frame = None
+    for frame in container.decode(stream):
+        if frame.pts is not None and frame.pts >= target:
+            break
+    return frame
 
 
 def _webp(picture: Image.Image) -> bytes:

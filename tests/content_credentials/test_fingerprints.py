@@ -1,0 +1,44 @@
+"""Perceptual hashes of a video: the same eight frames however the video is laid out, without decoding all of it."""
+
+import io
+
+import av
+import imagehash
+import numpy as np
+
+from governance.content_credentials.fingerprints import FRAMES_PER_VIDEO, perceptual_hashes
+
+
+def moving_picture(seconds: int, *, keyframe_every: int, b_frames: int) -> bytes:
+    """Frames that each look different, in short groups of pictures, with B-frames (decoded out of order)."""
+    output = io.BytesIO()
+    with av.open(output, "w", format="mp4") as container:
+        options = {"preset": "veryfast", "g": str(keyframe_every), "x264-params": f"bframes={b_frames}:b-adapt=0"}
+        stream = container.add_stream("libx264", rate=24, options=options)
+        stream.width, stream.height, stream.pix_fmt = 160, 96, "yuv420p"
+        columns, rows = np.arange(160)[None, :, None], np.arange(96)[:, None, None]
+        for number in range(seconds * 24):
+            pixels = ((columns * (number % 5 + 1) + rows * (number % 3) + 7 * number) % 256).repeat(3, axis=2)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(pixels.astype(np.uint8), format="rgb24")))
+        container.mux(stream.encode())
+    return output.getvalue()
+
+
+def every_eighth_by_decoding_it_all(video: bytes) -> list[str]:
+    with av.open(io.BytesIO(video)) as container:
+        stream = container.streams.video[0]
+        wanted = {int(index * stream.frames / FRAMES_PER_VIDEO) for index in range(FRAMES_PER_VIDEO)}
+        frames = [frame.to_image() for number, frame in enumerate(container.decode(stream)) if number in wanted]
+    return [str(imagehash.phash(frame)) for frame in frames]
+
+
+def test_a_long_video_is_hashed_at_the_same_eight_frames_as_decoding_it_all():
+    video = moving_picture(20, keyframe_every=12, b_frames=3)
+    hashes = perceptual_hashes(io.BytesIO(video), "video/mp4")
+    assert len(hashes) == FRAMES_PER_VIDEO and len(set(hashes)) > 1
+    assert hashes == every_eighth_by_decoding_it_all(video)
+
+
+def test_a_video_in_one_group_of_pictures_is_hashed_at_the_same_frames():
+    video = moving_picture(4, keyframe_every=250, b_frames=0)
+    assert perceptual_hashes(io.BytesIO(video), "video/mp4") == every_eighth_by_decoding_it_all(video)
