@@ -494,7 +494,7 @@ class Scenario:
 
 SCENARIOS = [
     Scenario("worker-kill", "worker SIGKILL mid-task (4x)", kill_workers),
-    Scenario("web-kill", "web SIGKILL between commit and enqueue", kill_web, burst=True),
+    Scenario("web-kill", "web SIGKILL mid-request, rows waiting in the outbox", kill_web, burst=True),
     Scenario("redis-down", "Redis stopped while submitting", stop_redis),
     Scenario("postgres-restart", "PostgreSQL restarted while submitting", restart_postgres),
     Scenario("upstream-errors", "upstream 50% 429/5xx", profile={"rate_limit_rate": 0.25, "error_rate": 1 / 3}),
