@@ -157,8 +157,14 @@ class Generation(models.Model):
     ]
 
     video_id = models.CharField(max_length=40, unique=True, default=new_video_id)
-    project = models.ForeignKey("projects.Project", on_delete=models.PROTECT, related_name="generations")
-    environment = models.ForeignKey("projects.Environment", on_delete=models.PROTECT, related_name="generations")
+    # No index of their own: the log's indexes lead with them (generation_log_project, generation_env_recent),
+    # and each index is one more write on every submission.
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.PROTECT, related_name="generations", db_index=False
+    )
+    environment = models.ForeignKey(
+        "projects.Environment", on_delete=models.PROTECT, related_name="generations", db_index=False
+    )
     api_key = models.ForeignKey("projects.ApiKey", on_delete=models.PROTECT, related_name="generations")
     # Set when a signed-in user submitted through the dashboard's playground (with its environment's playground key).
     submitted_by = models.ForeignKey(
