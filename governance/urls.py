@@ -29,11 +29,13 @@ urlpatterns = [
     path("", include("governance.dashboard.urls")),
 ]
 
+# The simulator's routes go after the two APIs' (a gateway request is matched first) and before the dashboard's.
+SIMULATOR_ROUTES_AT = 2
 if settings.SIMULATOR_ENABLED:
-    urlpatterns.insert(0, path("simulator/v1/", include("governance.simulator.urls")))
+    urlpatterns.insert(SIMULATOR_ROUTES_AT, path("simulator/v1/", include("governance.simulator.urls")))
     # The simulator's second, made-up provider (Lumen): the same views, its own catalog pack and spellings.
     urlpatterns.insert(
-        0,
+        SIMULATOR_ROUTES_AT,
         path(
             "simulator/lumen/v1/",
             include(("governance.simulator.urls", "simulator"), namespace="simulator-lumen"),
@@ -41,7 +43,9 @@ if settings.SIMULATOR_ENABLED:
         ),
     )
     # Result links (they expire, as providers' do) and each real provider's dialect at its own origin.
-    urlpatterns.insert(0, path("simulator/files/", include("governance.simulator.file_urls")))
+    urlpatterns.insert(SIMULATOR_ROUTES_AT, path("simulator/files/", include("governance.simulator.file_urls")))
     for kind, module in DIALECTS.items():
         dialect = (f"governance.simulator.dialects.{module}", f"simulator-{kind}")
-        urlpatterns.insert(0, path(f"simulator/{kind}/", include(dialect, namespace=f"simulator-{kind}")))
+        urlpatterns.insert(
+            SIMULATOR_ROUTES_AT, path(f"simulator/{kind}/", include(dialect, namespace=f"simulator-{kind}"))
+        )
