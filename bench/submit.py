@@ -10,10 +10,10 @@ One command (`make bench`, i.e. `.venv/bin/python bench/submit.py [options]`) do
    floor (bench/floor: a bare Django view that makes one committed INSERT and one LPUSH)
    gets its own database (`governance_bench_floor`) and Redis db 14;
 3. runs `migrate`, `seed_demo`, and per environment of ours (development, and staging
-   with a $1,000,000 monthly budget) `set_rate_limit demo <environment> 0` and
-   `create_api_key demo <environment>`, with DEBUG=0 and the built-in simulator on: one
-   key at hundreds of requests a second is the point here, not the per-key limit; and
-   the floor's one migration;
+   with a $1,000,000 monthly budget) `set_rate_limit demo <environment> 1000000` and
+   `create_api_key demo <environment>`, with DEBUG=0 and the built-in simulator on: the
+   per-key limit counts every request (one Redis round trip), as in production, but one
+   key at hundreds of requests a second never reaches it; and the floor's one migration;
 4. per round (2 by default), per gunicorn configuration: the floor, ours in development,
    ours in staging (A B A B), each on a fresh gunicorn on a free loopback port with the
    same worker class and count;
@@ -101,6 +101,7 @@ BIN = Path(sys.executable).parent
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 CELERY_QUEUE_KEY = "celery"
+RATE_LIMIT_PER_MINUTE = 1_000_000  # counted on every request (governance on), never reached by one bench key
 SWEEP_CONFIGS = [
     ("sync", 3, 1),
     ("sync", 4, 1),
@@ -342,14 +343,14 @@ def create_database(stack: Stack) -> None:
 
 
 def prepare(stack: Stack, environments: list[tuple[str, str]]) -> dict[str, str]:
-    """Migrate and seed ours; per (environment, budget): no rate limit, the budget if any, and a key."""
+    """Migrate and seed ours; per (environment, budget): a rate limit it never reaches, the budget if any, a key."""
     create_database(stack)
     manage = [sys.executable, str(ROOT / "manage.py")]
     step("migrate", [*manage, "migrate", "--noinput", "-v", "0"], stack.env)
     step("seed_demo", [*manage, "seed_demo"], stack.env)
     keys = {}
     for environment, budget in environments:
-        step(f"set_rate_limit {environment}", [*manage, "set_rate_limit", "demo", environment, "0"], stack.env)
+        step(f"set_rate_limit {environment}", [*manage, "set_rate_limit", "demo", environment, str(RATE_LIMIT_PER_MINUTE)], stack.env)
         if budget:
             script = BUDGET_SCRIPT % (environment, budget)
             step(f"set budget {environment}", [*manage, "shell", "-c", script], stack.env)
