@@ -44,18 +44,13 @@ def main() -> int:
         "--profile", action="store_true", help="Also cProfile the whole POST, submit() and the publish."
     )
     cli = parser.parse_args()
-    args = argparse.Namespace(
-        environment=cli.environment,
-        db_name=cli.db_name,
-        redis_db=cli.redis_db,
-        keep=False,
-        model=None,
-        budget="",  # bench.prepare gives the environment a budget only when submit.py is asked to
-    )
-    stack = bench.Stack(args=args, tmp=Path(tempfile.mkdtemp(prefix="governance-bench-components-")))
+    args = argparse.Namespace(keep=False, redis_db=cli.redis_db)
+    tmp = Path(tempfile.mkdtemp(prefix="governance-bench-components-"))
+    stack = bench.Stack(args=args, tmp=tmp, db_name=cli.db_name, redis_db=cli.redis_db)
     try:
-        pg_version, _ = bench.check_services(args)
-        bench.prepare(stack, pg_version)
+        bench.check_services(args)
+        stack.api_key = bench.prepare(stack, [(cli.environment, "")])[cli.environment]
+        stack.environment = cli.environment
         os.environ.update(stack.env)
         measure(stack, cli.iterations, cli.profile)
         return 0
@@ -63,7 +58,7 @@ def main() -> int:
         print(f"\nbench: {error}", file=sys.stderr)
         return 2
     finally:
-        bench.cleanup(stack)
+        bench.cleanup(args, [stack], tmp)
 
 
 def measure(stack: bench.Stack, iterations: int, profile: bool = False) -> None:
@@ -85,10 +80,10 @@ def measure(stack: bench.Stack, iterations: int, profile: bool = False) -> None:
     from governance.policies.engine import Operation
     from governance.projects.selectors import key_holder
 
-    model = bench.MODEL_BY_ENVIRONMENT.get(stack.args.environment, bench.DEFAULT_MODEL)
+    model = bench.MODEL_BY_ENVIRONMENT.get(stack.environment, bench.DEFAULT_MODEL)
     body = json.dumps({"prompt": bench.PROMPT, "model": model, "seconds": "4"})
     client = Client(HTTP_AUTHORIZATION=f"Bearer {stack.api_key}", HTTP_HOST="127.0.0.1")
-    redis = bench.redis_client(stack.args)
+    redis = bench.redis_client(stack.redis_db)
 
     def post() -> None:
         response = client.post("/v1/videos", body, content_type="application/json")
@@ -183,7 +178,7 @@ def measure(stack: bench.Stack, iterations: int, profile: bool = False) -> None:
 
     pieces = [
         ("whole POST /v1/videos via test client (middleware, view, submit, response)", post),
-        ("submit() alone (token read, policy, atomic INSERT, on-commit publish)", submit_only),
+        ("submit() alone (token read, policy, the INSERT; the row is the outbox)", submit_only),
         ("Celery publish: advance_generation.apply_async (kombu -> Redis LPUSH)", publish_only),
         ("bare redis-py LPUSH of a similar-size message", lpush_only),
         ("atomic() + Generation INSERT (BEGIN, INSERT, COMMIT)", insert_only),
