@@ -350,7 +350,8 @@ def prepare(stack: Stack, environments: list[tuple[str, str]]) -> dict[str, str]
     step("seed_demo", [*manage, "seed_demo"], stack.env)
     keys = {}
     for environment, budget in environments:
-        step(f"set_rate_limit {environment}", [*manage, "set_rate_limit", "demo", environment, str(RATE_LIMIT_PER_MINUTE)], stack.env)
+        limit = [*manage, "set_rate_limit", "demo", environment, str(RATE_LIMIT_PER_MINUTE)]
+        step(f"set_rate_limit {environment}", limit, stack.env)
         if budget:
             script = BUDGET_SCRIPT % (environment, budget)
             step(f"set budget {environment}", [*manage, "shell", "-c", script], stack.env)
