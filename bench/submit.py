@@ -404,7 +404,7 @@ def start_gunicorn(stack: Stack, worker_class: str, workers: int, threads: int) 
 
 
 def start_dispatcher(stack: Stack) -> subprocess.Popen | None:
-    """Ours' outbox dispatcher (`manage.py dispatch_generations --every 0.5`), which publishes the accepted rows.
+    """Ours' outbox dispatcher (`manage.py dispatch_generations --every 0.1`), which publishes the accepted rows.
 
     In production it runs on a worker host (beat, or this command); here it shares the host with the web
     server, its CPU and its LPUSHes count against ours, and the floor, which publishes in its request, has none.
@@ -412,7 +412,7 @@ def start_dispatcher(stack: Stack) -> subprocess.Popen | None:
     if stack.name == "floor":
         return None
     log = open(stack.tmp / "dispatcher.log", "a")
-    command = [sys.executable, str(ROOT / "manage.py"), "dispatch_generations", "--every", "0.5"]
+    command = [sys.executable, str(ROOT / "manage.py"), "dispatch_generations", "--every", "0.1"]
     process = subprocess.Popen(command, cwd=ROOT, env=stack.env, stdout=log, stderr=subprocess.STDOUT)
     log.close()
     return process
