@@ -17,6 +17,8 @@ def new_video_id() -> str:
 
 
 RUNNING_STEP_PREFIX = "running-"
+# The step token of a generation whose provider job the tracker polls (tracking.py): no message carries it.
+TRACKED_STEP = "tracked"
 
 
 def new_step_token(*, running: bool = False) -> str:
@@ -248,6 +250,10 @@ class Generation(models.Model):
             models.Index(fields=["status", "-created_at", "-id"], name="generation_log_status"),
             models.Index(fields=["resolved_snapshot", "-created_at", "-id"], name="generation_log_snapshot"),
             models.Index(fields=["operation", "-created_at", "-id"], name="generation_log_operation"),
+            # The tracker reads the generations it polls every second: a small index of only those.
+            models.Index(
+                fields=["provider", "started_at"], name="generation_tracked", condition=models.Q(step_token="tracked")
+            ),
         ]
 
     def __str__(self) -> str:

@@ -288,7 +288,7 @@ def create_video(
         blocked_by_safety=SAFETY_MARKER in spec.prompt,
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
-        latency_seconds=profile.latency_for(spec.seconds),
+        latency_seconds=job_latency(profile, spec.seconds),
         created_at=now,
     )
     video.destined_to_fail = destined_to_fail(video.video_id, profile.job_failure_rate)
@@ -305,6 +305,15 @@ def create_video(
     if profile.accept_then_timeout:
         pause(profile.read_timeout_seconds)
     return video, False
+
+
+def job_latency(profile: SimulatorProfile, seconds: int) -> float:
+    """How long the job runs: SIMULATOR_JOB_SECONDS ("60-300") draws each job's anew from that range, as real
+    jobs vary (the in-flight bench); otherwise the snapshot's profile decides."""
+    if settings.SIMULATOR_JOB_SECONDS:
+        low, _, high = settings.SIMULATOR_JOB_SECONDS.partition("-")
+        return rolls.uniform(float(low), float(high or low))
+    return profile.latency_for(seconds)
 
 
 def _replay(video: SimulatedVideo, fingerprint: str, now: dt.datetime) -> SimulatedVideo:

@@ -29,6 +29,7 @@ from governance.simulator.snapshots import ALL_SNAPSHOTS, MODEL_TABLES
 KIND = "byteplus"
 DEFAULT_DURATION, DEFAULT_RATIO, DEFAULT_RESOLUTION = 5, "16:9", "720p"
 FRAMES_PER_SECOND = 24
+MAX_PAGE_SIZE = 500  # page_num and page_size are each 1 to 500
 
 # (ratio, resolution) -> the catalog's nominal size and the pixels ModelArk really renders.
 # The simulator stands for another company's system, so it keeps its own table, not the adapter's.
@@ -271,13 +272,17 @@ def tasks(request: HttpRequest) -> HttpResponse:
 
 
 def task_page(request: HttpRequest) -> dict:
-    """`page_num`, `page_size`, `filter.status` and `filter.model`, newest first, as `{items, total}`."""
+    """`page_num`, `page_size`, `filter.status`, `filter.model` and `filter.task_ids` (repeated), newest first,
+    as `{items, total}`."""
     try:
         page_num = max(1, int(request.GET.get("page_num") or 1))
-        page_size = min(500, max(1, int(request.GET.get("page_size") or 10)))
+        page_size = min(MAX_PAGE_SIZE, max(1, int(request.GET.get("page_size") or 10)))
     except ValueError as error:
         raise invalid("page_size", "page_num and page_size must be integers.") from error
     videos = SimulatedVideo.objects.live().filter(dialect=KIND)
+    task_ids = request.GET.getlist("filter.task_ids")
+    if task_ids:
+        videos = videos.filter(video_id__in=task_ids[:MAX_PAGE_SIZE])
     if request.GET.get("filter.model"):
         videos = videos.filter(model=request.GET["filter.model"])
     observed, now = [], timezone.now()
