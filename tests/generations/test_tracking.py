@@ -240,3 +240,34 @@ def test_the_sweep_restarts_tracked_jobs_once_nobody_tracks_them(api, upstream, 
     assert tasks.sweep_stalled_generations() == 2
     restarted = Generation.objects.filter(pk__in=[g.pk for g in generations])
     assert TRACKED_STEP not in {g.step_token for g in restarted}
+
+
+# ---------------------------------------------------------------- callbacks
+
+
+def test_a_providers_callback_makes_the_tracker_poll_the_job_and_it_completes(
+    api, upstream, clock, client, settings, django_capture_on_commit_callbacks
+):
+    from governance.celery import app
+    from governance.generations.providers.byteplus import callback_url
+
+    settings.GENERATION_CALLBACK_URL = "https://gateway.example.com"
+    (generation,) = tracked(api, 1)
+    clock.shift(101)
+    path = callback_url(generation).removeprefix(settings.GENERATION_CALLBACK_URL)
+    app.conf.task_always_eager = True
+    try:
+        response = client.post(path, {"id": "forged", "status": "succeeded"}, content_type="application/json")
+    finally:
+        app.conf.task_always_eager = False
+    assert response.status_code == 200
+    assert Generation.objects.get(pk=generation.pk).status == "completed"
+
+
+def test_a_callback_with_a_bad_token_is_refused_and_polls_nothing(api, upstream, clock, client):
+    (generation,) = tracked(api, 1)
+    upstream.requests.clear()
+    forged = tracking.callback_token(generation.pk)[:-2] + "xx"
+    assert client.post(f"/callbacks/byteplus/{forged}").status_code == 404
+    assert client.post(f"/callbacks/byteplus/{generation.pk}").status_code == 404
+    assert upstream.requests == []
