@@ -221,7 +221,8 @@ def _needs_the_chain(generation: Generation) -> bool:
 
 def _apply(generation: Generation, job: UpstreamJob, outcome: BatchOutcome) -> None:
     if job.finished:
-        _hand_over(generation, outcome)
+        generation.add_to_timeline("finished upstream", job.status)  # when we saw it: archiving follows
+        _hand_over(generation, outcome, timeline=generation.timeline)
     elif job.status != generation.status:
         if note_status(generation, job.status):
             outcome.changed += 1
@@ -239,13 +240,14 @@ def note_status(generation: Generation, status: str) -> bool:
     )
 
 
-def _hand_over(generation: Generation, outcome: BatchOutcome) -> None:
+def _hand_over(generation: Generation, outcome: BatchOutcome, *, timeline: list | None = None) -> None:
     """Give a tracked generation back to the step chain with a new waiting token (once, whoever else tries)."""
     step = new_step_token()
     wait = timezone.now() + dt.timedelta(seconds=settings.GENERATION_STALL_SECONDS)
-    taken = Generation.objects.filter(pk=generation.pk, step_token=TRACKED_STEP).update(
-        step_token=step, next_check_at=wait, sweeps=0
-    )
+    values = {"step_token": step, "next_check_at": wait, "sweeps": 0}
+    if timeline is not None:
+        values["timeline"] = timeline
+    taken = Generation.objects.filter(pk=generation.pk, step_token=TRACKED_STEP).update(**values)
     if taken:
         outcome.handed_over.append((generation.pk, step, generation.request_id))
 
