@@ -487,6 +487,8 @@ SIMULATOR_BASE_URL = os.environ.get("SIMULATOR_BASE_URL", f"http://127.0.0.1:{PO
 # How long the simulated providers' result links work, as real ones expire (BytePlus' after 24 h).
 # Short by default, so that the archive's copy is what a download reads soon after a video is made.
 SIMULATOR_LINK_SECONDS = int(os.environ.get("SIMULATOR_LINK_SECONDS", "600"))
+# The simulated providers post their completion callbacks from a thread of each web process (off: nobody posts).
+SIMULATOR_CALLBACKS = env_bool("SIMULATOR_CALLBACKS", True)
 # "60-300": every simulated job runs a random time in that range (seconds), whatever its snapshot's profile says.
 SIMULATOR_JOB_SECONDS = os.environ.get("SIMULATOR_JOB_SECONDS", "")
 

@@ -593,8 +593,13 @@ _link_signer = signing.TimestampSigner(salt="simulator.result-link")
 
 def result_link(request: HttpRequest, video: SimulatedVideo, variant: str = "video") -> tuple[str, dt.datetime]:
     """An absolute link to a completed video's file that stops working after SIMULATOR_LINK_SECONDS."""
+    return result_link_at(request.build_absolute_uri("/"), video, variant)
+
+
+def result_link_at(origin: str, video: SimulatedVideo, variant: str = "video") -> tuple[str, dt.datetime]:
+    """The same link, on the server reached at `origin` (a callback is sent outside any request)."""
     token = _link_signer.sign(f"{video.video_id}:{variant}")
-    url = request.build_absolute_uri(reverse("simulator-files:file", args=[token]))
+    url = origin.rstrip("/") + reverse("simulator-files:file", args=[token])
     return url, timezone.now() + dt.timedelta(seconds=settings.SIMULATOR_LINK_SECONDS)
 
 
