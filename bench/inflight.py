@@ -386,7 +386,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-seconds", type=float, default=60.0, help="Shortest job upstream (default 60).")
     parser.add_argument("--max-seconds", type=float, default=300.0, help="Longest job upstream (default 300).")
     parser.add_argument("--concurrency", type=int, default=4, help="Pool processes of the step worker.")
-    parser.add_argument("--deadline", type=float, default=300.0, help="Seconds past the longest job to wait.")
+    parser.add_argument(
+        "--deadline", type=float, default=1500.0, help="Seconds past the longest job to wait (the archive's backlog)."
+    )
     parser.add_argument("--db-name", default="governance_inflight_bench")
     parser.add_argument("--redis-db", type=int, default=11)
     parser.add_argument("--keep", action="store_true", help="Keep the database and logs afterwards.")

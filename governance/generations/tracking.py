@@ -47,6 +47,7 @@ MAX_CATCH_UP_SECONDS = 60.0
 RECENT_JOBS = 100
 EXPECTED_CACHE_SECONDS = 60.0
 CALLBACK_SALT = "generations.callback"
+FINISHED_UPSTREAM = "finished upstream"  # the timeline's mark of when the tracker saw the job finished
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,9 +101,11 @@ _expected: dict[str, tuple[float, float]] = {}
 
 
 def expected_seconds(snapshot: str) -> float:
-    """A low estimate of how long the snapshot's jobs take: the shortest of its recent completed jobs (0 while
-    it has fewer than ten), read at most once a minute per process. The first poll comes shortly before it, so
-    even the fastest jobs are seen finished in time."""
+    """A low estimate of how long the snapshot's jobs take at the provider: the shortest of its 100 newest
+    completed jobs (0 while it has fewer than ten), read at most once a minute per process. A job's time is
+    until the tracker saw it finished ("finished upstream" on its timeline), not until it was archived, so a
+    slow archive does not push the first poll later; without the mark (polled by its own messages) it is
+    until completion."""
     now = time.monotonic()
     known = _expected.get(snapshot)
     if known is not None and now - known[1] < EXPECTED_CACHE_SECONDS:
@@ -112,12 +115,19 @@ def expected_seconds(snapshot: str) -> float:
             resolved_snapshot=snapshot, status=Generation.Status.COMPLETED, started_at__isnull=False
         )
         .order_by("-created_at")
-        .values_list("started_at", "completed_at")[:RECENT_JOBS]
+        .values_list("started_at", "completed_at", "timeline")[:RECENT_JOBS]
     )
-    durations = [(completed - started).total_seconds() for started, completed in recent if completed]
-    value = min(durations) if len(durations) >= 10 else 0.0
+    durations = [(_finished_upstream(timeline) or completed) - started for started, completed, timeline in recent]
+    value = min(duration.total_seconds() for duration in durations) if len(durations) >= 10 else 0.0
     _expected[snapshot] = (max(0.0, value), now)
     return _expected[snapshot][0]
+
+
+def _finished_upstream(timeline: list) -> dt.datetime | None:
+    for entry in timeline:
+        if entry.get("status") == FINISHED_UPSTREAM:
+            return dt.datetime.fromisoformat(entry["at"])
+    return None
 
 
 def tracker_alive() -> bool:
@@ -221,7 +231,7 @@ def _needs_the_chain(generation: Generation) -> bool:
 
 def _apply(generation: Generation, job: UpstreamJob, outcome: BatchOutcome) -> None:
     if job.finished:
-        generation.add_to_timeline("finished upstream", job.status)  # when we saw it: archiving follows
+        generation.add_to_timeline(FINISHED_UPSTREAM, job.status)  # when we saw it: archiving follows
         _hand_over(generation, outcome, timeline=generation.timeline)
     elif job.status != generation.status:
         if note_status(generation, job.status):

@@ -133,8 +133,11 @@ def test_the_first_poll_comes_before_the_snapshots_fastest_recent_job_finished(a
     assert tracking.schedule_for(tracking.expected_seconds(SNAPSHOT)).first == settings.GENERATION_POLL_MIN_SECONDS
     tracking._expected.clear()
     for generation in tracked(api, 10):
+        seen = generation.started_at + dt.timedelta(seconds=100 + generation.pk)
+        timeline = [*generation.timeline, {"status": tracking.FINISHED_UPSTREAM, "at": seen.isoformat()}]
+        archived_late = seen + dt.timedelta(seconds=300)  # a slow archive does not count
         Generation.objects.filter(pk=generation.pk).update(
-            status="completed", completed_at=generation.started_at + dt.timedelta(seconds=100 + generation.pk)
+            status="completed", completed_at=archived_late, timeline=timeline
         )
     first = tracking.schedule_for(tracking.expected_seconds(SNAPSHOT)).first
     assert math.isclose(first, 0.9 * (100 + min(Generation.objects.values_list("pk", flat=True))))
