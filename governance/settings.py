@@ -500,14 +500,17 @@ GENERATION_STEP_LEASE_SECONDS = int(os.environ.get("GENERATION_STEP_LEASE_SECOND
 # A job the provider has not finished this long after it took it is given up (and cancelled there, where it can be).
 GENERATION_MAX_UPSTREAM_SECONDS = int(os.environ.get("GENERATION_MAX_UPSTREAM_SECONDS", str(3 * 3600)))
 # Jobs in flight (docs/providers.md#polling): the tracker looks for jobs due a poll this often (seconds; 0 turns
-# it off, and every job is polled by a message of its own). A job is polled first shortly before the snapshot's
-# fastest recent job finished, then every GENERATION_POLL_MIN_SECONDS until that is less than
-# GENERATION_POLL_SHARE of its age, then every GENERATION_POLL_SHARE of its age; GENERATION_POLL_BATCH jobs of one
-# provider at most per poll message (and per call, where the provider lists jobs by id).
+# it off, and every job is polled by a message of its own). A job is polled every GENERATION_POLL_MIN_SECONDS
+# until that is less than GENERATION_POLL_SHARE of its age, then every GENERATION_POLL_SHARE of its age;
+# GENERATION_POLL_BATCH jobs of one provider at most per poll message (and per call, where the provider lists
+# jobs by id).
 GENERATION_TRACK_SECONDS = float(os.environ.get("GENERATION_TRACK_SECONDS", "1") or "0")
 GENERATION_POLL_MIN_SECONDS = float(os.environ.get("GENERATION_POLL_MIN_SECONDS", "3.5"))
 GENERATION_POLL_SHARE = float(os.environ.get("GENERATION_POLL_SHARE", "0.07"))
 GENERATION_POLL_BATCH = int(os.environ.get("GENERATION_POLL_BATCH", "50"))
+# 0.9: no poll before 90 % of the snapshot's shortest recent job (fewer polls, but a job finishing sooner than
+# any before it is seen late); 0, the default: polls from the start.
+GENERATION_POLL_FIRST_SHARE = float(os.environ.get("GENERATION_POLL_FIRST_SHARE", "0"))
 # The gateway's public origin for providers' completion callbacks (https://gateway.example.com); empty: no
 # callbacks, polling only. With it, providers that call back are polled GENERATION_POLL_CALM_FACTOR times less.
 GENERATION_CALLBACK_URL = os.environ.get("GENERATION_CALLBACK_URL", "").rstrip("/")

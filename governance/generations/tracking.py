@@ -54,7 +54,8 @@ FINISHED_UPSTREAM = "finished upstream"  # the timeline's mark of when the track
 class PollSchedule:
     """When a job is polled, by its age in seconds since the provider took it.
 
-    The first poll is at `first` (shortly before the snapshot's fastest recent job finished),
+    The first poll is at `first` (with GENERATION_POLL_FIRST_SHARE, shortly before the snapshot's fastest
+    recent job finished; by default at `every`, as a job finishing sooner than any before would be seen late),
     then every `every` seconds until that is less than `share` of the age, then every `share`
     of the age: so a job is seen finished within max(every, share x age) of its end, and a job
     of age a has been polled about log(a) times, not a / every.
@@ -94,7 +95,9 @@ def schedule_for(expected_seconds: float, *, calm: bool = False) -> PollSchedule
     every, share = settings.GENERATION_POLL_MIN_SECONDS, settings.GENERATION_POLL_SHARE
     if calm:
         every, share = every * settings.GENERATION_POLL_CALM_FACTOR, share * settings.GENERATION_POLL_CALM_FACTOR
-    return PollSchedule(first=max(every, 0.9 * expected_seconds), every=every, share=share)
+    return PollSchedule(
+        first=max(every, settings.GENERATION_POLL_FIRST_SHARE * expected_seconds), every=every, share=share
+    )
 
 
 _expected: dict[str, tuple[float, float]] = {}
@@ -163,7 +166,8 @@ def due_batches(now: dt.datetime | None = None) -> list[tuple[int, list[int]]]:
         age = now.timestamp() - started_at.timestamp() if started_at else math.inf
         key = (snapshot, provider_id in calm_providers)
         if key not in schedules:
-            schedules[key] = schedule_for(expected_seconds(snapshot), calm=key[1])
+            expected = expected_seconds(snapshot) if settings.GENERATION_POLL_FIRST_SHARE else 0.0
+            schedules[key] = schedule_for(expected, calm=key[1])
         if deleted_at is not None or schedules[key].due(age - (now.timestamp() - window_start), age):
             due[provider_id].append(pk)
     size = settings.GENERATION_POLL_BATCH

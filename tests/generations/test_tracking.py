@@ -130,6 +130,7 @@ def test_due_windows_that_tile_time_poll_each_scheduled_age_once():
 
 
 def test_the_first_poll_comes_before_the_snapshots_fastest_recent_job_finished(api, upstream, clock, settings):
+    settings.GENERATION_POLL_FIRST_SHARE = 0.9
     assert tracking.schedule_for(tracking.expected_seconds(SNAPSHOT)).first == settings.GENERATION_POLL_MIN_SECONDS
     tracking._expected.clear()
     for generation in tracked(api, 10):
