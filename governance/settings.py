@@ -398,6 +398,13 @@ CELERY_TASK_ROUTES = {
     "governance.lifecycle.tasks.deliver_webhook": {"queue": WEBHOOK_QUEUE},
     "governance.lifecycle.tasks.retry_due_webhook_deliveries": {"queue": WEBHOOK_QUEUE},
 }
+# The tracker's tasks (tracking.py) on a queue of their own, for a worker of their own; empty: the default queue.
+GENERATION_TRACKING_QUEUE = os.environ.get("GENERATION_TRACKING_QUEUE", "")
+if GENERATION_TRACKING_QUEUE:
+    CELERY_TASK_ROUTES |= {
+        f"governance.generations.tasks.{name}": {"queue": GENERATION_TRACKING_QUEUE}
+        for name in ("track_generations", "poll_generations")
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
@@ -419,6 +426,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stalled-generations": {
         "task": "governance.generations.tasks.sweep_stalled_generations",
         "schedule": timedelta(seconds=int(os.environ.get("SWEEP_INTERVAL_SECONDS", "15"))),
+    },
+    "track-generations": {
+        "task": "governance.generations.tasks.track_generations",
+        "schedule": timedelta(seconds=float(os.environ.get("GENERATION_TRACK_SECONDS", "1") or "0") or 3600),
     },
     "expire-idempotency-keys": {
         "task": "governance.generations.tasks.expire_idempotency_keys",
@@ -481,6 +492,10 @@ SIMULATOR_BASE_URL = os.environ.get("SIMULATOR_BASE_URL", f"http://127.0.0.1:{PO
 # How long the simulated providers' result links work, as real ones expire (BytePlus' after 24 h).
 # Short by default, so that the archive's copy is what a download reads soon after a video is made.
 SIMULATOR_LINK_SECONDS = int(os.environ.get("SIMULATOR_LINK_SECONDS", "600"))
+# The simulated providers post their completion callbacks from a thread of each web process (off: nobody posts).
+SIMULATOR_CALLBACKS = env_bool("SIMULATOR_CALLBACKS", True)
+# "60-300": every simulated job runs a random time in that range (seconds), whatever its snapshot's profile says.
+SIMULATOR_JOB_SECONDS = os.environ.get("SIMULATOR_JOB_SECONDS", "")
 
 # How long an unfinished generation may go unattended before the sweep re-enqueues it.
 GENERATION_STALL_SECONDS = int(os.environ.get("GENERATION_STALL_SECONDS", "30"))
@@ -489,6 +504,22 @@ GENERATION_STALL_SECONDS = int(os.environ.get("GENERATION_STALL_SECONDS", "30"))
 GENERATION_STEP_LEASE_SECONDS = int(os.environ.get("GENERATION_STEP_LEASE_SECONDS", "120"))
 # A job the provider has not finished this long after it took it is given up (and cancelled there, where it can be).
 GENERATION_MAX_UPSTREAM_SECONDS = int(os.environ.get("GENERATION_MAX_UPSTREAM_SECONDS", str(3 * 3600)))
+# Jobs in flight (docs/providers.md#polling): the tracker looks for jobs due a poll this often (seconds; 0 turns
+# it off, and every job is polled by a message of its own). A job is polled every GENERATION_POLL_MIN_SECONDS
+# until that is less than GENERATION_POLL_SHARE of its age, then every GENERATION_POLL_SHARE of its age;
+# GENERATION_POLL_BATCH jobs of one provider at most per poll message (and per call, where the provider lists
+# jobs by id).
+GENERATION_TRACK_SECONDS = float(os.environ.get("GENERATION_TRACK_SECONDS", "1") or "0")
+GENERATION_POLL_MIN_SECONDS = float(os.environ.get("GENERATION_POLL_MIN_SECONDS", "3.5"))
+GENERATION_POLL_SHARE = float(os.environ.get("GENERATION_POLL_SHARE", "0.07"))
+GENERATION_POLL_BATCH = int(os.environ.get("GENERATION_POLL_BATCH", "50"))
+# 0.9: no poll before 90 % of the snapshot's shortest recent job (fewer polls, but a job finishing sooner than
+# any before it is seen late); 0, the default: polls from the start.
+GENERATION_POLL_FIRST_SHARE = float(os.environ.get("GENERATION_POLL_FIRST_SHARE", "0"))
+# The gateway's public origin for providers' completion callbacks (https://gateway.example.com); empty: no
+# callbacks, polling only. With it, providers that call back are polled GENERATION_POLL_CALM_FACTOR times less.
+GENERATION_CALLBACK_URL = os.environ.get("GENERATION_CALLBACK_URL", "").rstrip("/")
+GENERATION_POLL_CALM_FACTOR = float(os.environ.get("GENERATION_POLL_CALM_FACTOR", "4"))
 # How long an Idempotency-Key is remembered (a retry after that is a new request).
 IDEMPOTENCY_KEY_HOURS = int(os.environ.get("IDEMPOTENCY_KEY_HOURS", "24"))
 

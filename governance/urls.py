@@ -5,6 +5,7 @@ from django.urls import include, path, register_converter
 
 from governance.accounts.forms import AdminLoginForm
 from governance.accounts.views import SignInView
+from governance.generations.callbacks import provider_callback
 from governance.lib.converters import ObjectId
 from governance.simulator.dialects import DIALECTS
 
@@ -14,6 +15,7 @@ admin.site.login_form = AdminLoginForm  # the admin's sign-in is throttled like 
 urlpatterns = [
     path("v1/", include("governance.generations.urls")),
     path("api/v1/", include("governance.management_api.urls")),
+    path("callbacks/<slug:kind>/<str:token>", provider_callback, name="provider-callback"),
     path("login/", SignInView.as_view(), name="login"),
     path("oidc/", include("governance.sso.urls")),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

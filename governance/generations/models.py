@@ -17,6 +17,8 @@ def new_video_id() -> str:
 
 
 RUNNING_STEP_PREFIX = "running-"
+# The step token of a generation whose provider job the tracker polls (tracking.py): no message carries it.
+TRACKED_STEP = "tracked"
 
 
 def new_step_token(*, running: bool = False) -> str:
@@ -263,6 +265,10 @@ class Generation(models.Model):
                 fields=["id"],
                 name="generation_awaiting_dispatch",
                 condition=models.Q(status="queued", next_check_at__isnull=True),
+            ),
+            # The tracker reads the generations it polls every second: a small index of only those.
+            models.Index(
+                fields=["provider", "started_at"], name="generation_tracked", condition=models.Q(step_token="tracked")
             ),
         ]
 

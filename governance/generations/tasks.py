@@ -17,8 +17,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from governance.generations import idempotency, worker
-from governance.generations.models import Generation, is_running_step, new_step_token
+from governance.generations import idempotency, tracking, worker
+from governance.generations.models import TRACKED_STEP, Generation, is_running_step, new_step_token
 from governance.generations.providers import adapter_for
 from governance.generations.retention import apply_retention
 from governance.generations.upstream import UpstreamError
@@ -49,7 +49,11 @@ def advance_generation(generation_id: int, step: str = "", request_id: str = "")
             next_step = worker.advance(generation_id)
         if next_step.delete_upstream:
             enqueue_upstream_deletion(generation_id)
-        if next_step.countdown is not None and (token := worker.hand_over_step(generation_id, running)):
+        if next_step.countdown is None:
+            return
+        if next_step.track and tracking.tracker_alive():
+            worker.hand_to_tracker(generation_id, running)
+        elif token := worker.hand_over_step(generation_id, running):
             advance_generation.apply_async(
                 args=[generation_id], kwargs={"step": token, "request_id": request_id}, countdown=next_step.countdown
             )
@@ -148,18 +152,21 @@ def sweep_stalled_generations() -> int:
     """Re-enqueue unfinished generations nobody has looked at in time.
 
     Covers a step's message lost with a broker that was away, and a worker killed
-    mid-task. A generation still in the outbox is the dispatcher's. A waiting step is sent again under its own token, so
-    whichever copy arrives first takes it: however long the queue, the step is
+    mid-task. A generation still in the outbox is the dispatcher's. A waiting step is
+    sent again under its own token, so whichever copy arrives first takes it: however long the queue, the step is
     never overtaken by the sweep. A running step whose lease ran out (its worker
     died) gets a new token, so that worker's chain, if it still lives, ends.
     Re-running a step is safe (see worker.py).
     """
     now = timezone.now()
-    overdue = Q(next_check_at__lt=now)
+    # A generation still in the outbox is the dispatcher's. A tracked generation waits for the tracker (its next
+    # check is when the job has run too long), unless the tracker has stopped ticking: then nobody polls it, and
+    # the step chain takes it over.
+    overdue = Q(next_check_at__lt=now) | tracking.untracked_if_the_tracker_stopped()
     stalled = Generation.objects.unfinished().filter(overdue).values_list("pk", "step_token", "sweeps", "request_id")
     restarted = 0
     for generation_id, token, sweeps, request_id in list(stalled[:SWEEP_BATCH]):
-        step = new_step_token() if not token or is_running_step(token) else token
+        step = new_step_token() if not token or is_running_step(token) or token == TRACKED_STEP else token
         taken = (
             Generation.objects.unfinished()
             .filter(overdue, pk=generation_id, step_token=token)
@@ -171,6 +178,33 @@ def sweep_stalled_generations() -> int:
     if restarted:
         logger.info("sweep re-enqueued %d stalled generations", restarted)
     return restarted
+
+
+@shared_task(ignore_result=True)
+def track_generations() -> int:
+    """Beat, every GENERATION_TRACK_SECONDS: send a poll message per batch of tracked jobs now due a poll.
+
+    No acks_late and no retries: a tick or batch lost costs one poll, due again at its next time.
+    """
+    if not settings.GENERATION_TRACK_SECONDS:
+        return 0
+    batches = tracking.due_batches()
+    for provider_id, generation_ids in batches:
+        poll_generations.apply_async(args=[provider_id, generation_ids], expires=MAX_POLL_MESSAGE_AGE)
+    return sum(len(ids) for _, ids in batches)
+
+
+# A poll batch that waited this long in the queue is dropped: later ticks have sent its jobs again.
+MAX_POLL_MESSAGE_AGE = 60
+
+
+@shared_task(ignore_result=True)
+def poll_generations(provider_id: int, generation_ids: list[int]) -> int:
+    """Poll a batch of one provider's tracked jobs; send each finished one on to the step chain."""
+    outcome = tracking.poll_batch(provider_id, generation_ids)
+    for generation_id, step, request_id in outcome.handed_over:
+        advance_generation.apply_async(args=[generation_id], kwargs={"step": step, "request_id": request_id})
+    return outcome.polled
 
 
 @shared_task(acks_late=True, ignore_result=True, autoretry_for=(UpstreamError,), retry_backoff=True, max_retries=5)

@@ -30,8 +30,9 @@ from django.utils import timezone
 from governance.catalog.models import Alias
 from governance.catalog.selectors import catalog_view
 from governance.catalog.services import record_alias_drift
+from governance.generations import tracking
 from governance.generations.archive import archive_generation
-from governance.generations.models import Character, Generation, new_step_token
+from governance.generations.models import TRACKED_STEP, Character, Generation, new_step_token
 from governance.generations.providers import adapter_for
 from governance.generations.providers.base import ProviderAdapter, UpstreamJob
 from governance.generations.upstream import UpstreamError
@@ -71,6 +72,23 @@ def claim_step(generation_id: int, step: str) -> str | None:
     return running if claimed else None
 
 
+def hand_to_tracker(generation_id: int, running: str) -> bool:
+    """Give a generation whose job the provider runs to the tracker, unless the sweep gave it to another chain.
+
+    Until the tracker hands it back, nothing is written: the sweep waits for it until the job has run longer
+    than any may (or sooner, if the tracker stops ticking).
+    """
+    generation = Generation.objects.filter(pk=generation_id).only("started_at", "created_at").first()
+    if generation is None:
+        return False
+    deadline = tracking.tracking_deadline(generation)
+    return bool(
+        Generation.objects.unfinished()
+        .filter(pk=generation_id, step_token=running)
+        .update(step_token=TRACKED_STEP, next_check_at=deadline)
+    )
+
+
 def hand_over_step(generation_id: int, running: str) -> str | None:
     """The token for the next step's message, unless the sweep gave the generation to another chain meanwhile."""
     step = new_step_token()
@@ -85,6 +103,9 @@ class NextStep:
 
     countdown: float | None = None
     delete_upstream: bool = False
+    # The provider has the job and answered: the tracker may poll it from here (tracking.py) instead of a
+    # message `countdown` seconds later. Not after an error, whose retry keeps the step chain's backoff.
+    track: bool = False
 
 
 def advance(generation_id: int) -> NextStep:
@@ -99,20 +120,22 @@ def advance(generation_id: int) -> NextStep:
     if generation.deleted_at is not None:
         _fail(generation, Generation.DELETED_BY_CLIENT, "The client deleted this video before it finished.")
         return NextStep(delete_upstream=bool(generation.upstream_id))
-    return NextStep(countdown=_take_step(generation))
+    return _take_step(generation)
 
 
-def _take_step(generation: Generation) -> float | None:
-    """Submit or poll; the seconds until the next check, or None when the generation is finished."""
+def _take_step(generation: Generation) -> NextStep:
+    """Submit or poll; when to check next (None when the generation is finished), and whether to track it."""
     try:
         if not generation.upstream_id:
-            return _start_upstream(generation)
-        return _poll_upstream(generation)
+            countdown = _start_upstream(generation)
+        else:
+            countdown = _poll_upstream(generation)
+        return NextStep(countdown=countdown, track=countdown is not None and bool(generation.upstream_id))
     except UpstreamError as error:
-        return _after_upstream_error(generation, error)
+        return NextStep(countdown=_after_upstream_error(generation, error))
     except (KeyError, TypeError, ValueError) as error:
         malformed = UpstreamError(f"The provider answered with an unexpected body ({error!r}).", status=502)
-        return _after_upstream_error(generation, malformed)
+        return NextStep(countdown=_after_upstream_error(generation, malformed))
 
 
 def _start_upstream(generation: Generation) -> float | None:

@@ -288,7 +288,7 @@ def create_video(
         blocked_by_safety=SAFETY_MARKER in spec.prompt,
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
-        latency_seconds=profile.latency_for(spec.seconds),
+        latency_seconds=job_latency(profile, spec.seconds),
         created_at=now,
     )
     video.destined_to_fail = destined_to_fail(video.video_id, profile.job_failure_rate)
@@ -305,6 +305,15 @@ def create_video(
     if profile.accept_then_timeout:
         pause(profile.read_timeout_seconds)
     return video, False
+
+
+def job_latency(profile: SimulatorProfile, seconds: int) -> float:
+    """How long the job runs: SIMULATOR_JOB_SECONDS ("60-300") draws each job's anew from that range, as real
+    jobs vary (the in-flight bench); otherwise the snapshot's profile decides."""
+    if settings.SIMULATOR_JOB_SECONDS:
+        low, _, high = settings.SIMULATOR_JOB_SECONDS.partition("-")
+        return rolls.uniform(float(low), float(high or low))
+    return profile.latency_for(seconds)
 
 
 def _replay(video: SimulatedVideo, fingerprint: str, now: dt.datetime) -> SimulatedVideo:
@@ -584,8 +593,13 @@ _link_signer = signing.TimestampSigner(salt="simulator.result-link")
 
 def result_link(request: HttpRequest, video: SimulatedVideo, variant: str = "video") -> tuple[str, dt.datetime]:
     """An absolute link to a completed video's file that stops working after SIMULATOR_LINK_SECONDS."""
+    return result_link_at(request.build_absolute_uri("/"), video, variant)
+
+
+def result_link_at(origin: str, video: SimulatedVideo, variant: str = "video") -> tuple[str, dt.datetime]:
+    """The same link, on the server reached at `origin` (a callback is sent outside any request)."""
     token = _link_signer.sign(f"{video.video_id}:{variant}")
-    url = request.build_absolute_uri(reverse("simulator-files:file", args=[token]))
+    url = origin.rstrip("/") + reverse("simulator-files:file", args=[token])
     return url, timezone.now() + dt.timedelta(seconds=settings.SIMULATOR_LINK_SECONDS)
 
 

@@ -10,7 +10,8 @@ import abc
 import base64
 import contextlib
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -74,6 +75,11 @@ class ProviderAdapter(abc.ABC):
     # Whether a repeated create finds the job the first one made (an Idempotency-Key the provider honours).
     # Where not, the worker remembers a create was sent and never sends it blindly again (see worker.py).
     idempotent_create: ClassVar[bool] = False
+    # Whether the provider calls the gateway back when a job finishes (GENERATION_CALLBACK_URL set): the
+    # tracker then polls its jobs less often, as a fallback (tracking.py).
+    callbacks: ClassVar[bool] = False
+    # How many jobs' state `retrieve_many` asks for at once where the provider has no list endpoint.
+    concurrent_retrieves: ClassVar[int] = 8
 
     def __init__(self, provider: Provider, connection: Connection):
         self.provider = provider
@@ -111,6 +117,26 @@ class ProviderAdapter(abc.ABC):
     @abc.abstractmethod
     def retrieve(self, generation: Generation) -> UpstreamJob:
         """The job's state now (`generation.upstream_id` is the provider's id)."""
+
+    def retrieve_many(self, generations: Sequence[Generation]) -> dict[int, UpstreamJob | UpstreamError]:
+        """Each generation's job now, by generation id, or the error its retrieve met (the tracker's batch poll).
+
+        By default one `retrieve()` per job, `concurrent_retrieves` at a time; a provider that lists jobs by id
+        overrides it with one call per batch. A job missing from the answer is simply left out.
+        """
+        if len(generations) <= 1:
+            return {generation.pk: self._retrieve_or_error(generation) for generation in generations}
+        with ThreadPoolExecutor(max_workers=min(self.concurrent_retrieves, len(generations))) as pool:
+            answers = pool.map(self._retrieve_or_error, generations)
+            return {generation.pk: answer for generation, answer in zip(generations, answers, strict=True)}
+
+    def _retrieve_or_error(self, generation: Generation) -> UpstreamJob | UpstreamError:
+        try:
+            return self.retrieve(generation)
+        except UpstreamError as error:
+            return error
+        except (KeyError, TypeError, ValueError) as error:
+            return UpstreamError(f"The provider answered with an unexpected body ({error!r}).", status=502)
 
     def find_created(self, generation: Generation) -> UpstreamJob | None:
         """The job an earlier, interrupted create of this generation made, where the provider can be searched

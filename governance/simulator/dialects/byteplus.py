@@ -7,8 +7,8 @@ Errors are `{"error": {"code", "message", "param", "type"}}` with ModelArk's cod
 `[unsafe]` prompt is accepted, then fails with `OutputVideoSensitiveContentDetected`.
 
 The parameters are read as top-level fields (the SDK and the current docs) or, the older way, as
-commands after the prompt's text (`--ratio 16:9 --duration 5`). Omitted: drafts, callbacks, service
-tiers, last frames, and video or audio inputs.
+commands after the prompt's text (`--ratio 16:9 --duration 5`). A `callback_url` gets the task posted to it
+when it ends (simulator/callbacks.py). Omitted: drafts, service tiers, last frames, and video or audio inputs.
 """
 
 import functools
@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path, re_path
 from django.utils import timezone
 
-from governance.simulator import services
+from governance.simulator import callbacks, services
 from governance.simulator.dialects import dialect_endpoint, json_body
 from governance.simulator.errors import SimulatorError
 from governance.simulator.models import SAFETY_ERROR_CODE, SimulatedVideo, VideoStatus
@@ -29,6 +29,7 @@ from governance.simulator.snapshots import ALL_SNAPSHOTS, MODEL_TABLES
 KIND = "byteplus"
 DEFAULT_DURATION, DEFAULT_RATIO, DEFAULT_RESOLUTION = 5, "16:9", "720p"
 FRAMES_PER_SECOND = 24
+MAX_PAGE_SIZE = 500  # page_num and page_size are each 1 to 500
 
 # (ratio, resolution) -> the catalog's nominal size and the pixels ModelArk really renders.
 # The simulator stands for another company's system, so it keeps its own table, not the adapter's.
@@ -186,6 +187,15 @@ def text_commands(text: str) -> tuple[str, dict]:
     return text[: match.start()].rstrip(), commands
 
 
+def read_callback_url(value: Any) -> str:
+    """`callback_url`: where ModelArk posts the task (the same object as a task query answers) when it ends."""
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+        raise invalid("callback_url", "The parameter callback_url must be an http(s) URL.")
+    return value
+
+
 def read_spec(body: dict) -> services.VideoSpec:
     snapshot = read_snapshot(body.get("model"))
     text, images = read_content(body.get("content"))
@@ -217,6 +227,11 @@ def read_spec(body: dict) -> services.VideoSpec:
 
 
 def task_object(request: HttpRequest, video: SimulatedVideo) -> dict:
+    return task_body(request.build_absolute_uri("/"), video)
+
+
+def task_body(origin: str, video: SimulatedVideo) -> dict:
+    """The task as ModelArk shows it; `origin` is where this server is reached, for the result link."""
     native = video.native or {}
     task = {
         "id": video.video_id,
@@ -236,7 +251,7 @@ def task_object(request: HttpRequest, video: SimulatedVideo) -> dict:
         "execution_expires_after": 172800,
     }
     if video.status == VideoStatus.COMPLETED:
-        url, _ = services.result_link(request, video)
+        url, _ = services.result_link_at(origin, video)
         tokens = completion_tokens(video)
         task["content"] = {"video_url": url}
         task["usage"] = {"completion_tokens": tokens, "total_tokens": tokens}
@@ -265,19 +280,28 @@ def completion_tokens(video: SimulatedVideo) -> int:
 @endpoint("GET", "POST")
 def tasks(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        video, _ = services.create_video(spec=read_spec(read_body(request)))
+        body = read_body(request)
+        callback = read_callback_url(body.get("callback_url"))
+        video, _ = services.create_video(spec=read_spec(body))
+        if callback:
+            origin = request.build_absolute_uri("/")
+            callbacks.schedule(video, callback, functools.partial(task_body, origin))
         return JsonResponse({"id": video.video_id})
     return JsonResponse(task_page(request))
 
 
 def task_page(request: HttpRequest) -> dict:
-    """`page_num`, `page_size`, `filter.status` and `filter.model`, newest first, as `{items, total}`."""
+    """`page_num`, `page_size`, `filter.status`, `filter.model` and `filter.task_ids` (repeated), newest first,
+    as `{items, total}`."""
     try:
         page_num = max(1, int(request.GET.get("page_num") or 1))
-        page_size = min(500, max(1, int(request.GET.get("page_size") or 10)))
+        page_size = min(MAX_PAGE_SIZE, max(1, int(request.GET.get("page_size") or 10)))
     except ValueError as error:
         raise invalid("page_size", "page_num and page_size must be integers.") from error
     videos = SimulatedVideo.objects.live().filter(dialect=KIND)
+    task_ids = request.GET.getlist("filter.task_ids")
+    if task_ids:
+        videos = videos.filter(video_id__in=task_ids[:MAX_PAGE_SIZE])
     if request.GET.get("filter.model"):
         videos = videos.filter(model=request.GET["filter.model"])
     observed, now = [], timezone.now()

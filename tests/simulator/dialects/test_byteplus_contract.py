@@ -149,3 +149,39 @@ def test_the_older_text_commands_after_the_prompt_still_set_the_parameters(clock
     created = ark().content_generation.tasks.create(model=MODEL, content=[{"type": "text", "text": prompt}])
     task = ark().content_generation.tasks.get(task_id=created.id)
     assert (task.resolution, task.ratio, task.duration) == ("480p", "9:16", 8)
+
+
+def test_tasks_are_listed_by_their_ids(clock):
+    client = ark()
+    wanted = [create(client).id, create(client).id]
+    create(client)
+    http = httpx.Client(transport=simulator_transport(), headers={"Authorization": "Bearer ark-test-key"})
+    page = http.get(
+        f"{BASE_URL}/contents/generations/tasks",
+        params=[("page_num", 1), ("page_size", 2), *[("filter.task_ids", task) for task in wanted]],
+    ).json()
+    assert sorted(task["id"] for task in page["items"]) == sorted(wanted) and page["total"] == 2
+
+
+def test_a_task_created_with_a_callback_url_is_posted_there_once_it_ends(clock, settings):
+    from governance.simulator import callbacks
+
+    settings.SIMULATOR_CALLBACKS = False  # no thread: the test delivers
+    callbacks._pending.clear()  # what other tests' jobs left
+    posted = []
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        posted.append((str(request.url), request.read()))
+        return httpx.Response(200)
+
+    created = create(ark(), callback_url="https://gateway.example.com/callbacks/byteplus/abc")
+    receiving = httpx.Client(transport=httpx.MockTransport(receiver))
+    assert callbacks.deliver_due(client=receiving) == 0  # still running: nothing posted
+    clock.shift(11)
+    assert callbacks.deliver_due(client=receiving) == 1
+    assert callbacks.deliver_due(client=receiving) == 0  # once
+    ((url, body),) = posted
+    assert url == "https://gateway.example.com/callbacks/byteplus/abc"
+    task = httpx.Response(200, content=body).json()
+    assert (task["id"], task["status"]) == (created.id, "succeeded")
+    assert task["content"]["video_url"].startswith("http://testserver/simulator/files/")

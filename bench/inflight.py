@@ -1,0 +1,424 @@
+"""Jobs in flight: what tracking 10,000 running video jobs costs the provider, the broker, the database and the worker.
+
+`.venv/bin/python bench/inflight.py [--jobs 10000] [--min-seconds 60] [--max-seconds 300]`:
+
+1. creates a throw-away PostgreSQL database (`governance_inflight_bench`), uses Redis db 11 as broker and
+   cache, migrates, seeds the demo and an environment on BytePlus ModelArk (Seedance 1.5 Pro, simulated);
+2. starts, as `make run` would but split so each can be measured: the simulator as its own gunicorn server
+   (every job lasting a random time in [min, max] s, `SIMULATOR_JOB_SECONDS`; its access log counts the
+   polls it serves), a Celery worker for the generations' steps (submit upstream, archive, complete), a
+   Celery worker for the tracker's polls (queue `tracking`) and beat;
+3. submits N generations through the service layer, then waits until every one is finished;
+4. prints: polls sent upstream (per second, per job, HTTP calls), database writes per poll (INSERT + UPDATE +
+   DELETE on our tables, not the simulator's, from pg_stat_user_tables), worker CPU (from /proc) per job and
+   as mean cores busy, broker messages per job (tasks received, from the workers' logs), the delay between
+   the provider finishing a job and our row saying so (p50/p99, and the share within max(5 s, 10 % of the
+   job's age)), and rows = jobs, none lost or stuck; then whether each aim is met. Exit 1 if one is not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from faults import Process, check_services, flush_redis, run_step, wait_for_http
+from submit import BIN, PG_HOST, PG_PORT, PG_USER, REDIS_HOST, REDIS_PORT, ROOT, BenchError, admin_sql, free_port
+
+TICKS = os.sysconf("SC_CLK_TCK")
+UNFINISHED = ("queued", "in_progress")
+# A job's own writes, whatever its polls: the row, the create mark, submitted, started, handed to and from the
+# tracker, the step claims, two archived files, completed.
+WRITES_PER_JOB = 12
+TASK_RECEIVED = re.compile(r"Task (governance\.[\w.]+)\[[^\]]+\] received")
+POLL_LINE = re.compile(r'"GET (/simulator/byteplus/api/v3/contents/generations/tasks[^ ]*) HTTP')
+
+
+@dataclass
+class Bench:
+    args: argparse.Namespace
+    tmp: Path
+    env: dict = field(default_factory=dict)
+    key: str = ""
+    processes: dict[str, Process] = field(default_factory=dict)
+    db_created: bool = False
+
+    def sql(self, query: str, params: tuple = ()) -> list[tuple]:
+        import psycopg
+
+        with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=self.args.db_name, autocommit=True) as c:
+            cursor = c.execute(query, params)
+            return cursor.fetchall() if cursor.description else []
+
+    def start(self, name: str, command: list[str]) -> Process:
+        process = Process(name, command, self.tmp / f"{name}.log", self.env)
+        process.start()
+        self.processes[name] = process
+        return process
+
+
+def prepare(bench: Bench) -> None:
+    args = bench.args
+    admin_sql(f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)')
+    admin_sql(f'CREATE DATABASE "{args.db_name}"')
+    bench.db_created = True
+    flush_redis(args.redis_db)
+    redis_url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{args.redis_db}"
+    upstream_port = free_port()
+    bench.env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{args.db_name}",
+        "CELERY_BROKER_URL": redis_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "inflight-bench-only-secret-key-not-the-development-default-0123456789",
+        "DEBUG": "0",
+        "SIMULATOR_ENABLED": "1",
+        "SIMULATOR_BASE_URL": f"http://127.0.0.1:{upstream_port}/simulator/v1",
+        "SIMULATOR_JOB_SECONDS": "86400",  # held until every job is upstream, then released (release_jobs)
+        "SIMULATOR_LINK_SECONDS": "3600",
+        "GOVERNANCE_DATA_DIR": str(bench.tmp / "data"),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+        "GENERATION_TRACKING_QUEUE": "tracking",
+        "GENERATION_TRACK_SECONDS": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    for name in ("CELERY_TASK_ALWAYS_EAGER", "MIGRATE_DATABASE_URL", "DATABASE_APP_ROLE", "GENERATION_CALLBACK_URL"):
+        bench.env.pop(name, None)
+    bench.env["UPSTREAM_PORT"] = str(upstream_port)
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    run_step("migrate", [*manage, "migrate", "--noinput", "-v", "0"], bench.env)
+    run_step("create_signing_identity", [*manage, "create_signing_identity", "--if-missing"], bench.env)
+    run_step("seed_demo", [*manage, "seed_demo"], bench.env)
+    helper = [sys.executable, str(ROOT / "bench" / "inflight_django.py")]
+    bench.key = run_step("prepare", [*helper, "prepare"], bench.env).strip().splitlines()[-1].strip()
+
+
+def start_processes(bench: Bench) -> None:
+    port = bench.env["UPSTREAM_PORT"]
+    upstream = bench.start(
+        "upstream",
+        [
+            str(BIN / "gunicorn"), "governance.wsgi", "--bind", f"127.0.0.1:{port}",
+            "--worker-class", "gthread", "--workers", "2", "--threads", "8", "--log-level", "warning",
+            "--access-logfile", str(bench.tmp / "upstream-access.log"), "--access-logformat", '"%(r)s" %(s)s',
+            "--limit-request-line", "0", "--backlog", "2048", "--no-control-socket",
+        ],
+    )  # fmt: skip
+    wait_for_http(f"http://127.0.0.1:{port}/simulator/v1/models", upstream)
+    celery = [str(BIN / "celery"), "-A", "governance"]
+    common = ["--loglevel", "INFO", "--without-gossip", "--without-mingle"]
+    bench.start(
+        "steps",
+        [*celery, "worker", *common, "--queues", "celery", "--concurrency", str(bench.args.concurrency),
+         "--hostname", "steps@%h"],
+    )  # fmt: skip
+    bench.start(
+        "tracking",
+        [*celery, "worker", *common, "--queues", "tracking", "--concurrency", "2", "--hostname", "tracking@%h"],
+    )
+    bench.start("beat", [*celery, "beat", "--loglevel", "WARNING", "--schedule", str(bench.tmp / "beat-schedule")])
+    time.sleep(3)
+
+
+def cpu_seconds(process: Process) -> float:
+    """User + system CPU of a process and all its descendants now alive, plus its reaped children's."""
+    if not process.running:
+        return 0.0
+    total = 0.0
+    pending = [process.popen.pid]
+    while pending:
+        pid = pending.pop()
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(value) for value in fields[11:15]) / TICKS  # utime stime cutime cstime
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+    return total
+
+
+def our_writes(bench: Bench) -> int:
+    rows = bench.sql(
+        "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables "
+        "WHERE relname NOT LIKE 'simulator\\_%%'"
+    )
+    return int(rows[0][0])
+
+
+def count_polls(bench: Bench) -> tuple[int, int]:
+    """(jobs polled, HTTP calls) the simulator served on ModelArk's task paths (creates excluded)."""
+    jobs = calls = 0
+    log = bench.tmp / "upstream-access.log"
+    if not log.exists():
+        return 0, 0
+    for line in log.read_text(errors="replace").splitlines():
+        match = POLL_LINE.search(line)
+        if match is None:
+            continue
+        calls += 1
+        path = match.group(1)
+        jobs += path.count("filter.task_ids=") if "?" in path else 1
+    return jobs, calls
+
+
+def tasks_received(bench: Bench) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for name in ("steps", "tracking"):
+        for match in TASK_RECEIVED.finditer((bench.tmp / f"{name}.log").read_text(errors="replace")):
+            task = match.group(1).rsplit(".", 1)[1]
+            counts[task] = counts.get(task, 0) + 1
+    return counts
+
+
+def submit_jobs(bench: Bench) -> int:
+    helper = [sys.executable, str(ROOT / "bench" / "inflight_django.py")]
+    output = run_step("submit", [*helper, "submit", bench.key, str(bench.args.jobs)], bench.env)
+    return int(output.strip().splitlines()[-1])
+
+
+def status_counts(bench: Bench) -> dict[str, int]:
+    rows = bench.sql(
+        "SELECT status, count(*) FROM generations_generation g JOIN projects_project p ON p.id = g.project_id "
+        "WHERE p.slug = 'inflight' GROUP BY status"
+    )
+    return dict(rows)
+
+
+FINISH = "(s.created_at + make_interval(secs => s.latency_seconds))"
+SEEN = (
+    "(SELECT (entry ->> 'at')::timestamptz FROM jsonb_array_elements(g.timeline) entry "
+    "WHERE entry ->> 'status' = 'finished upstream' LIMIT 1)"
+)
+
+
+def delays(bench: Bench) -> list[tuple[float, float, float]]:
+    """(seen, completed, allowed) per completed job: when the tracker saw it finished and when our row said
+    completed, each minus the simulator's finish time; allowed is max(5 s, 10 % of the job's age then)."""
+    rows = bench.sql(
+        f"SELECT extract(epoch FROM {SEEN} - {FINISH}), extract(epoch FROM g.completed_at - {FINISH}), "
+        f"extract(epoch FROM {FINISH} - g.started_at) FROM generations_generation g "
+        "JOIN simulator_simulatedvideo s ON s.video_id = g.upstream_id WHERE g.status = 'completed'"
+    )
+    return [
+        (float(seen) if seen is not None else float("nan"), float(done), max(5.0, 0.1 * float(age)))
+        for seen, done, age in rows
+    ]
+
+
+def release_jobs(bench: Bench) -> None:
+    """From now, each job finishes a random min-max seconds later (its duration as the simulator drew it)."""
+    args = bench.args
+    bench.sql(
+        "UPDATE simulator_simulatedvideo SET latency_seconds = "
+        "extract(epoch FROM now() - created_at) + %s + random() * %s",
+        (args.min_seconds, args.max_seconds - args.min_seconds),
+    )
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+class Sampler(threading.Thread):
+    """Every few seconds: jobs in flight (tracked), so the mean is known."""
+
+    def __init__(self, bench: Bench):
+        super().__init__(daemon=True)
+        self.bench, self.samples, self.stopping = bench, [], threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(5):
+            with contextlib.suppress(Exception):
+                tracked = tracked_count(self.bench)
+                self.samples.append(tracked)
+                if len(self.samples) % 6 == 1:
+                    print(f"    {time.strftime('%H:%M:%S')} in flight {tracked}", flush=True)
+
+
+@dataclass
+class Counters:
+    """What the processes, the database, the simulator and the broker have done so far."""
+
+    at: float
+    tracking_cpu: float
+    steps_cpu: float
+    upstream_cpu: float
+    writes: int
+    polls: int
+    calls: int
+    received: dict[str, int]
+
+    @classmethod
+    def now(cls, bench: Bench) -> Counters:
+        time.sleep(1.0)  # PostgreSQL's statistics lag the last transactions by a moment
+        polls, calls = count_polls(bench)
+        return cls(
+            at=time.monotonic(),
+            tracking_cpu=cpu_seconds(bench.processes["tracking"]) + cpu_seconds(bench.processes["beat"]),
+            steps_cpu=cpu_seconds(bench.processes["steps"]),
+            upstream_cpu=cpu_seconds(bench.processes["upstream"]),
+            writes=our_writes(bench),
+            polls=polls,
+            calls=calls,
+            received=tasks_received(bench),
+        )
+
+
+def tracked_count(bench: Bench) -> int:
+    return bench.sql(
+        "SELECT count(*) FROM generations_generation WHERE step_token = 'tracked' AND status = ANY(%s)",
+        (list(UNFINISHED),),
+    )[0][0]
+
+
+def wait_until_upstream(bench: Bench, accepted: int) -> None:
+    deadline = time.monotonic() + bench.args.deadline + accepted / 5
+    while time.monotonic() < deadline:
+        tracked = tracked_count(bench)
+        print(f"    {time.strftime('%H:%M:%S')} upstream and tracked: {tracked} of {accepted}", flush=True)
+        if tracked >= accepted:
+            return
+        time.sleep(10)
+    raise BenchError("not every generation reached the provider in time")
+
+
+def run(bench: Bench) -> bool:
+    args = bench.args
+    prepare(bench)
+    start_processes(bench)
+    began = time.monotonic()
+    print(f"Submitting {args.jobs} generations through the service layer; the simulator holds every job ...")
+    accepted = submit_jobs(bench)
+    print(f"  {accepted} accepted in {time.monotonic() - began:.0f} s; the worker submits them upstream", flush=True)
+    wait_until_upstream(bench, accepted)
+    print(f"  all upstream after {time.monotonic() - began:.0f} s; released: each finishes in "
+          f"{args.min_seconds:g}-{args.max_seconds:g} s", flush=True)  # fmt: skip
+    before = Counters.now(bench)
+    release_jobs(bench)
+    sampler = Sampler(bench)
+    sampler.start()
+    deadline = time.monotonic() + args.max_seconds + args.deadline
+    while time.monotonic() < deadline:
+        counts = status_counts(bench)
+        if sum(counts.get(status, 0) for status in UNFINISHED) == 0:
+            break
+        time.sleep(3)
+    sampler.stopping.set()
+    after = Counters.now(bench)
+    elapsed = after.at - before.at
+    tracking_cpu = after.tracking_cpu - before.tracking_cpu
+    steps_cpu = after.steps_cpu - before.steps_cpu
+    upstream_cpu = after.upstream_cpu - before.upstream_cpu
+    writes = after.writes - before.writes
+    polls, calls = after.polls - before.polls, after.calls - before.calls
+    received = {name: count - before.received.get(name, 0) for name, count in after.received.items()}
+    counts = status_counts(bench)
+    finished = delays(bench)
+    rows = sum(counts.values())
+    stuck = sum(counts.get(status, 0) for status in UNFINISHED)
+    creates = bench.sql("SELECT count(*) FROM simulator_simulatedvideo WHERE dialect = 'byteplus'")[0][0]
+    mean_tracked = statistics.mean(sampler.samples) if sampler.samples else 0.0
+    peak_tracked = max([accepted if before else 0, *sampler.samples])
+    tracking_cores = tracking_cpu / elapsed
+    messages = sum(received.values())
+    seen = [seen for seen, _, _ in finished]
+    done = [completed for _, completed, _ in finished]
+    seen_within = sum(1 for seen, _, allowed in finished if seen <= allowed)
+    done_within = sum(1 for _, completed, allowed in finished if completed <= allowed)
+
+    print(f"\nJobs in flight: {accepted} jobs released at once, each finishing {args.min_seconds:g}-"
+          f"{args.max_seconds:g} s later; figures for the {elapsed:.0f} s from the release to the last")  # fmt: skip
+    print(f"  jobs in flight (tracked)    {peak_tracked} at the release, mean {mean_tracked:.0f} (sampled every 5 s)")
+    print(f"  polls sent upstream         {polls} ({polls / elapsed:.1f}/s), {polls / max(1, accepted):.1f} per job, "
+          f"in {calls} HTTP calls ({calls / elapsed:.1f}/s)")  # fmt: skip
+    print(f"  database writes             {writes} on our tables: {writes / max(1, polls):.2f} per poll, "
+          f"{writes / max(1, accepted):.1f} per job (status changes, archive, completion)")  # fmt: skip
+    print(f"  tracking worker + beat CPU  {tracking_cpu:.1f} s: {1000 * tracking_cpu / max(1, accepted):.2f} ms per "
+          f"job, mean {tracking_cores:.2f} cores busy")  # fmt: skip
+    print(f"  step worker CPU             {steps_cpu:.1f} s ({1000 * steps_cpu / max(1, accepted):.1f} ms per job: "
+          f"archive and complete); simulator server {upstream_cpu:.1f} s")  # fmt: skip
+    print(
+        f"  broker messages             {messages} ({messages / max(1, accepted):.2f} per job): "
+        + ", ".join(f"{name} {count}" for name, count in sorted(received.items()) if count)
+    )
+    print(f"  seen finished (tracker)     p50 {percentile(seen, 0.5):.1f} s, p99 {percentile(seen, 0.99):.1f} s "
+          f"after the provider; {seen_within}/{len(finished)} within max(5 s, 10 % of age)")  # fmt: skip
+    print(f"  row completed (archived)    p50 {percentile(done, 0.5):.1f} s, p99 {percentile(done, 0.99):.1f} s "
+          f"after the provider; {done_within}/{len(finished)} within max(5 s, 10 % of age)")  # fmt: skip
+    print(f"  rows                        {rows} for {accepted} accepted, {creates} upstream jobs; "
+          f"{counts.get('completed', 0)} completed, {counts.get('failed', 0)} failed, {stuck} stuck")  # fmt: skip
+
+    aims = {
+        f"{args.jobs} jobs in flight at once": peak_tracked >= args.jobs,
+        "tracking under one core busy": tracking_cores < 1.0,
+        "at most one database write per state change, not per poll (< 1 per poll, <= 12 per job)": writes
+        / max(1, polls)
+        < 1.0
+        and writes <= WRITES_PER_JOB * max(1, accepted),
+        "completion seen by the tracker within max(5 s, 10 % of age) (p99)": seen_within >= 0.99 * len(finished),
+        "row completed within max(5 s, 10 % of age) (p99)": done_within >= 0.99 * len(finished),
+        "rows = jobs, none lost, none stuck, none doubled": rows == accepted == args.jobs
+        and stuck == 0
+        and creates == accepted,
+    }
+    print("\nAims")
+    for aim, met in aims.items():
+        print(f"  {'met    ' if met else 'NOT MET'}  {aim}")
+    return all(aims.values())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--min-seconds", type=float, default=60.0, help="Shortest job upstream (default 60).")
+    parser.add_argument("--max-seconds", type=float, default=300.0, help="Longest job upstream (default 300).")
+    parser.add_argument("--concurrency", type=int, default=4, help="Pool processes of the step worker.")
+    parser.add_argument(
+        "--deadline", type=float, default=1500.0, help="Seconds past the longest job to wait (the archive's backlog)."
+    )
+    parser.add_argument("--db-name", default="governance_inflight_bench")
+    parser.add_argument("--redis-db", type=int, default=11)
+    parser.add_argument("--keep", action="store_true", help="Keep the database and logs afterwards.")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt()))
+    bench = Bench(args=args, tmp=Path(tempfile.mkdtemp(prefix="governance-inflight-")))
+    try:
+        check_services()
+        print(f"In-flight bench: database '{args.db_name}', Redis db {args.redis_db}, logs in {bench.tmp}", flush=True)
+        return 0 if run(bench) else 1
+    except BenchError as error:
+        print(f"\ninflight: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nInterrupted; cleaning up.", file=sys.stderr)
+        return 130
+    finally:
+        for process in reversed(list(bench.processes.values())):
+            with contextlib.suppress(Exception):
+                process.kill(signal.SIGTERM)
+        if args.keep:
+            print(f"Kept database '{args.db_name}' and {bench.tmp}")
+        else:
+            if bench.db_created:
+                with contextlib.suppress(Exception):
+                    admin_sql(f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)')
+            with contextlib.suppress(Exception):
+                flush_redis(args.redis_db)
+            shutil.rmtree(bench.tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,290 @@
+"""Tracking the jobs a provider is running: which are due a poll, polling them in batches, and handing over.
+
+Once a job is upstream, the worker's step chain (worker.py, tasks.advance_generation) hands
+the generation to the tracker: its step token becomes `TRACKED_STEP` and nothing is written
+again until its state changes. A beat task (`tasks.track_generations`) picks the tracked
+generations that are due a poll and sends one message per batch of one provider's jobs;
+`poll_batch` asks the provider about the batch (in one call where it has a list endpoint) and:
+
+- writes only a status change (queued -> in progress), conditionally, never a poll's progress;
+- hands a finished job (and a deleted, overdue or broken one) back to the step chain, through
+  the same token claim as every step, so that archiving and completing happen exactly once;
+- does nothing on a retryable error: the job is due again at its next poll time.
+
+"Due" is a pure function of the job's age (since the provider took it) and the snapshot's
+expected duration (`PollSchedule`), so a lost tick or batch message loses nothing, and nothing
+is written between polls. The sweep leaves tracked generations alone while the tracker runs
+(its heartbeat is fresh) and restarts them through the step chain when it does not.
+"""
+
+import dataclasses
+import datetime as dt
+import logging
+import math
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.core import signing
+from django.core.cache import cache
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from governance.catalog.models import Provider
+from governance.generations.models import TRACKED_STEP, Generation, new_step_token
+from governance.generations.providers import ADAPTERS, adapter_for
+from governance.generations.providers.base import UpstreamJob
+from governance.generations.upstream import UpstreamError
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_KEY = "generations:tracker:tick"
+# A tick catches up at most this far back: after a longer pause every job is due at once anyway.
+MAX_CATCH_UP_SECONDS = 60.0
+# How many recent completed jobs of a snapshot say how long its jobs take, and for how long that is kept.
+RECENT_JOBS = 100
+EXPECTED_CACHE_SECONDS = 60.0
+CALLBACK_SALT = "generations.callback"
+FINISHED_UPSTREAM = "finished upstream"  # the timeline's mark of when the tracker saw the job finished
+
+
+@dataclasses.dataclass(frozen=True)
+class PollSchedule:
+    """When a job is polled, by its age in seconds since the provider took it.
+
+    The first poll is at `first` (with GENERATION_POLL_FIRST_SHARE, shortly before the snapshot's fastest
+    recent job finished; by default at `every`, as a job finishing sooner than any before would be seen late),
+    then every `every` seconds until that is less than `share` of the age, then every `share`
+    of the age: so a job is seen finished within max(every, share x age) of its end, and a job
+    of age a has been polled about log(a) times, not a / every.
+    """
+
+    first: float
+    every: float
+    share: float
+
+    def polls_by(self, age: float) -> int:
+        """How many polls the schedule has made by `age` (the poll at exactly `age` included)."""
+        if age < self.first:
+            return 0
+        switch = self.every / self.share  # the age from which share x age is the longer wait
+        first = max(self.first, 1e-3)
+        if first >= switch:
+            return 1 + self._geometric_steps(age / first)
+        linear = math.ceil((switch - first) / self.every)
+        geometric_from = first + linear * self.every
+        if age < geometric_from:
+            return 1 + math.floor((age - first) / self.every + 1e-9)
+        return linear + 1 + self._geometric_steps(age / geometric_from)
+
+    def _geometric_steps(self, ratio: float) -> int:
+        return math.floor(math.log(ratio) / math.log1p(self.share) + 1e-9)
+
+    def due(self, previous_age: float, age: float) -> bool:
+        """Whether a poll falls in (previous_age, age]: the window one tick of the tracker covers."""
+        return self.polls_by(age) > self.polls_by(previous_age)
+
+
+def schedule_for(expected_seconds: float, *, calm: bool = False) -> PollSchedule:
+    """The schedule for a job of a snapshot whose fastest recent job took `expected_seconds`.
+
+    `calm`: the provider calls back when the job finishes, so polling is only the fallback.
+    """
+    every, share = settings.GENERATION_POLL_MIN_SECONDS, settings.GENERATION_POLL_SHARE
+    if calm:
+        every, share = every * settings.GENERATION_POLL_CALM_FACTOR, share * settings.GENERATION_POLL_CALM_FACTOR
+    return PollSchedule(
+        first=max(every, settings.GENERATION_POLL_FIRST_SHARE * expected_seconds), every=every, share=share
+    )
+
+
+_expected: dict[str, tuple[float, float]] = {}
+
+
+def expected_seconds(snapshot: str) -> float:
+    """A low estimate of how long the snapshot's jobs take at the provider: the shortest of its 100 newest
+    completed jobs (0 while it has fewer than ten), read at most once a minute per process. A job's time is
+    until the tracker saw it finished ("finished upstream" on its timeline), not until it was archived, so a
+    slow archive does not push the first poll later; without the mark (polled by its own messages) it is
+    until completion."""
+    now = time.monotonic()
+    known = _expected.get(snapshot)
+    if known is not None and now - known[1] < EXPECTED_CACHE_SECONDS:
+        return known[0]
+    recent = (
+        Generation.objects.filter(
+            resolved_snapshot=snapshot, status=Generation.Status.COMPLETED, started_at__isnull=False
+        )
+        .order_by("-created_at")
+        .values_list("started_at", "completed_at", "timeline")[:RECENT_JOBS]
+    )
+    durations = [(_finished_upstream(timeline) or completed) - started for started, completed, timeline in recent]
+    value = min(duration.total_seconds() for duration in durations) if len(durations) >= 10 else 0.0
+    _expected[snapshot] = (max(0.0, value), now)
+    return _expected[snapshot][0]
+
+
+def _finished_upstream(timeline: list) -> dt.datetime | None:
+    for entry in timeline:
+        if entry.get("status") == FINISHED_UPSTREAM:
+            return dt.datetime.fromisoformat(entry["at"])
+    return None
+
+
+def tracker_alive() -> bool:
+    """Whether the tracker has ticked lately: a tracked generation is then polled without a message of its own."""
+    if not settings.GENERATION_TRACK_SECONDS:
+        return False
+    last = cache.get(HEARTBEAT_KEY)
+    return last is not None and time.time() - last < settings.GENERATION_STALL_SECONDS
+
+
+def _tick_window(now: float) -> float:
+    """The start of the window this tick covers (where the last tick ended), and note this tick's end."""
+    last = cache.get(HEARTBEAT_KEY)
+    cache.set(HEARTBEAT_KEY, now, timeout=None)
+    if last is None:
+        return now - settings.GENERATION_TRACK_SECONDS
+    return max(min(last, now), now - MAX_CATCH_UP_SECONDS)
+
+
+def due_batches(now: dt.datetime | None = None) -> list[tuple[int, list[int]]]:
+    """The tracked generations due a poll in this tick, as (provider id, up to a batch of generation ids)."""
+    now = now or timezone.now()
+    window_start = _tick_window(now.timestamp())
+    calm_providers = _providers_calling_back()
+    rows = (
+        Generation.objects.filter(step_token=TRACKED_STEP, status__in=Generation.UNFINISHED)
+        .values_list("pk", "provider_id", "resolved_snapshot", "started_at", "deleted_at")
+        .order_by()
+    )
+    due: dict[int, list[int]] = defaultdict(list)
+    schedules: dict[tuple[str, bool], PollSchedule] = {}
+    for pk, provider_id, snapshot, started_at, deleted_at in rows.iterator(chunk_size=2000):
+        age = now.timestamp() - started_at.timestamp() if started_at else math.inf
+        key = (snapshot, provider_id in calm_providers)
+        if key not in schedules:
+            expected = expected_seconds(snapshot) if settings.GENERATION_POLL_FIRST_SHARE else 0.0
+            schedules[key] = schedule_for(expected, calm=key[1])
+        if deleted_at is not None or schedules[key].due(age - (now.timestamp() - window_start), age):
+            due[provider_id].append(pk)
+    size = settings.GENERATION_POLL_BATCH
+    return [(provider, ids[i : i + size]) for provider, ids in due.items() for i in range(0, len(ids), size)]
+
+
+def _providers_calling_back() -> set[int]:
+    """The providers whose adapter sends our callback address with each job (polling is then the fallback)."""
+    if not settings.GENERATION_CALLBACK_URL:
+        return set()
+    kinds = [kind for kind, path in ADAPTERS.items() if import_string(path).callbacks]
+    return set(Provider.objects.filter(kind__in=kinds).values_list("pk", flat=True))
+
+
+@dataclasses.dataclass
+class BatchOutcome:
+    """What one poll batch did: jobs asked about, status changes written, and generations handed over."""
+
+    polled: int = 0
+    changed: int = 0
+    handed_over: list[tuple[int, str, str]] = dataclasses.field(default_factory=list)
+
+
+def poll_batch(provider_id: int, generation_ids: Iterable[int]) -> BatchOutcome:
+    """Ask the provider about a batch of its tracked jobs and act on what changed (see the module)."""
+    outcome = BatchOutcome()
+    generations = list(
+        Generation.objects.select_related("provider")
+        .filter(pk__in=list(generation_ids), provider_id=provider_id, step_token=TRACKED_STEP)
+        .filter(status__in=Generation.UNFINISHED)
+        .defer("prompt", "parameters")
+    )
+    if not generations:
+        return outcome
+    to_poll = [generation for generation in generations if not _needs_the_chain(generation)]
+    for generation in generations:
+        if generation not in to_poll:
+            _hand_over(generation, outcome)
+    if not to_poll:
+        return outcome
+    try:
+        adapter = adapter_for(to_poll[0].provider)
+    except UpstreamError:
+        for generation in to_poll:
+            _hand_over(generation, outcome)  # the step chain records why the provider cannot be used
+        return outcome
+    answers = adapter.retrieve_many(to_poll)
+    for generation in to_poll:
+        outcome.polled += 1
+        answer = answers.get(generation.pk)
+        if isinstance(answer, UpstreamJob):
+            _apply(generation, answer, outcome)
+        elif isinstance(answer, UpstreamError) and not answer.retryable:
+            _hand_over(generation, outcome)  # a job gone or refused: the step chain fails it with the reason
+    return outcome
+
+
+def _needs_the_chain(generation: Generation) -> bool:
+    """Deleted by its client, or running past the longest a job may: the step chain ends it."""
+    if generation.deleted_at is not None:
+        return True
+    started = generation.started_at or generation.created_at
+    return (timezone.now() - started).total_seconds() > settings.GENERATION_MAX_UPSTREAM_SECONDS
+
+
+def _apply(generation: Generation, job: UpstreamJob, outcome: BatchOutcome) -> None:
+    if job.finished:
+        generation.add_to_timeline(FINISHED_UPSTREAM, job.status)  # when we saw it: archiving follows
+        _hand_over(generation, outcome, timeline=generation.timeline)
+    elif job.status != generation.status:
+        if note_status(generation, job.status):
+            outcome.changed += 1
+
+
+def note_status(generation: Generation, status: str) -> bool:
+    """A tracked job's new status (queued -> in progress), in one conditional UPDATE; progress is not written."""
+    previous = generation.status
+    generation.status = status
+    generation.add_to_timeline(status)
+    return bool(
+        Generation.objects.filter(pk=generation.pk, step_token=TRACKED_STEP, status=previous).update(
+            status=status, timeline=generation.timeline
+        )
+    )
+
+
+def _hand_over(generation: Generation, outcome: BatchOutcome, *, timeline: list | None = None) -> None:
+    """Give a tracked generation back to the step chain with a new waiting token (once, whoever else tries)."""
+    step = new_step_token()
+    wait = timezone.now() + dt.timedelta(seconds=settings.GENERATION_STALL_SECONDS)
+    values = {"step_token": step, "next_check_at": wait, "sweeps": 0}
+    if timeline is not None:
+        values["timeline"] = timeline
+    taken = Generation.objects.filter(pk=generation.pk, step_token=TRACKED_STEP).update(**values)
+    if taken:
+        outcome.handed_over.append((generation.pk, step, generation.request_id))
+
+
+def tracking_deadline(generation: Generation) -> dt.datetime:
+    """When the sweep gives up waiting for the tracker: past the longest a job may run, plus a stall time."""
+    started = generation.started_at or timezone.now()
+    return started + dt.timedelta(seconds=settings.GENERATION_MAX_UPSTREAM_SECONDS + settings.GENERATION_STALL_SECONDS)
+
+
+def untracked_if_the_tracker_stopped() -> Q:
+    """The tracked generations the sweep should restart: all of them while the tracker is not ticking."""
+    return Q(step_token=TRACKED_STEP) if not tracker_alive() else Q(pk__in=[])
+
+
+# Callbacks: the address a provider calls when a job finishes names the generation, signed, so nobody
+# can make the gateway poll jobs that are not theirs; the body is never trusted, the job is polled.
+def callback_token(generation_id: int) -> str:
+    return signing.Signer(salt=CALLBACK_SALT).sign(str(generation_id))
+
+
+def generation_for_callback(token: str) -> int | None:
+    try:
+        return int(signing.Signer(salt=CALLBACK_SALT).unsign(token))
+    except (signing.BadSignature, ValueError):
+        return None

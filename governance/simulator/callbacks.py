@@ -1,0 +1,103 @@
+"""Completion callbacks, as a provider sends them: a POST to the address a job was created with, once it ends.
+
+A simulated job does not run anywhere (its state is derived from the clock), so each web process keeps
+the callbacks of the jobs it accepted in a heap and a daemon thread posts each one when its job's time
+is up. Like a real provider's, a callback can be lost (the process restarts, the receiver is away; one
+attempt, a 5 s timeout): the gateway polls anyway. `SIMULATOR_CALLBACKS=0` keeps the thread from starting
+(tests deliver with `deliver_due`).
+"""
+
+import datetime as dt
+import heapq
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from governance.simulator.models import SimulatedVideo
+
+logger = logging.getLogger(__name__)
+
+# (video) -> the body the dialect posts, in its provider's shape.
+Body = Callable[[SimulatedVideo], dict]
+
+
+@dataclass(order=True)
+class Pending:
+    due: dt.datetime
+    video_id: str = field(compare=False)
+    url: str = field(compare=False)
+    body: Body = field(compare=False)
+
+
+_pending: list[Pending] = []
+_lock = threading.Condition()
+_thread: threading.Thread | None = None
+
+
+def schedule(video: SimulatedVideo, url: str, body: Body) -> None:
+    """Post `body(video)` to `url` once the job has ended (its latency from its creation)."""
+    due = video.created_at + dt.timedelta(seconds=video.latency_seconds)
+    with _lock:
+        heapq.heappush(_pending, Pending(due, video.video_id, url, body))
+        _lock.notify()
+    if settings.SIMULATOR_CALLBACKS:
+        _start()
+
+
+def deliver_due(now: dt.datetime | None = None, client: httpx.Client | None = None) -> int:
+    """Post every callback whose job has ended by `now`; how many were posted (answered or not)."""
+    now = now or timezone.now()
+    sent = 0
+    while True:
+        with _lock:
+            if not _pending or _pending[0].due > now:
+                return sent
+            pending = heapq.heappop(_pending)
+        video = SimulatedVideo.objects.filter(video_id=pending.video_id).first()
+        if video is None:
+            continue
+        video.observe(now)
+        if not video.is_finished:  # its latency was changed since (a profile, the bench): look again later
+            schedule(video, pending.url, pending.body)
+            continue
+        _post(client, pending.url, pending.body(video))
+        sent += 1
+
+
+def _post(client: httpx.Client | None, url: str, body: dict) -> None:
+    try:
+        if client is not None:
+            client.post(url, json=body, timeout=5)
+        else:
+            httpx.post(url, json=body, timeout=5)
+    except httpx.HTTPError as error:
+        logger.info("callback to %s failed: %s", url.split("?")[0], error)
+
+
+def _start() -> None:
+    global _thread
+    with _lock:
+        if _thread is not None and _thread.is_alive():
+            return
+        _thread = threading.Thread(target=_run, name="simulator-callbacks", daemon=True)
+        _thread.start()
+
+
+def _run() -> None:
+    while True:
+        with _lock:
+            wait = (_pending[0].due - timezone.now()).total_seconds() if _pending else 60.0
+            if wait > 0:
+                _lock.wait(timeout=min(wait, 60.0))
+        try:
+            deliver_due()
+        except Exception:  # the thread must outlive a database hiccup; the callback is lost, polling covers it
+            logger.exception("simulated callbacks failed")
+        finally:
+            close_old_connections()

@@ -1,0 +1,278 @@
+"""The tracker: when a job in flight is polled, batch polls through the real adapter, and what gets written.
+
+The provider is the simulator's BytePlus ModelArk dialect, reached through the same httpx client code
+as a real call (in-process transport, counted here).
+"""
+
+import datetime as dt
+import math
+import time
+
+import httpx
+import pytest
+import time_machine
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from governance.catalog.models import Provider
+from governance.catalog.services import load_pack, read_pack
+from governance.generations import tasks, tracking, worker
+from governance.generations.models import TRACKED_STEP, Generation
+from governance.generations.tracking import PollSchedule
+from governance.policies.services import revise_policy
+from governance.projects.models import Environment
+from governance.simulator import services as simulator
+from governance.simulator.models import SimulatorProfile
+from tests.factories import SYSTEM, make_api_key, make_project
+from tests.generations.conftest import Api
+from tests.upstream_transport import simulator_transport, use_transport
+
+pytestmark = pytest.mark.django_db
+
+SNAPSHOT = "seedance-1-5-pro-251215"
+START = dt.datetime(2026, 12, 6, 9, 0, tzinfo=dt.UTC)
+
+
+class Counting(httpx.BaseTransport):
+    """The simulator in-process, counting the requests the gateway sends it."""
+
+    def __init__(self):
+        self.inner, self.requests = simulator_transport(), []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.inner.handle_request(request)
+
+
+@pytest.fixture
+def upstream():
+    simulator.rolls.seed(7)
+    transport = Counting()
+    with use_transport(transport):
+        yield transport
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(START, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def tracker_running(clock):
+    """The tracker has just ticked (its heartbeat is fresh)."""
+    cache.set(tracking.HEARTBEAT_KEY, time.time(), timeout=None)
+    yield
+    cache.delete(tracking.HEARTBEAT_KEY)
+
+
+@pytest.fixture
+def api(db) -> Api:
+    load_pack(read_pack("byteplus"), actor=SYSTEM)
+    environment = Environment.objects.create(project=make_project("studio"), name="staging")
+    revise_policy(
+        environment=environment,
+        provider=Provider.objects.get(slug="byteplus"),
+        actor=SYSTEM,
+        reason="test setup",
+        default_model=SNAPSHOT,
+        allowed_snapshots=[SNAPSHOT],
+    )
+    SimulatorProfile.objects.create(snapshot=SNAPSHOT, latency_seconds=100, failure_rate=0)
+    return Api(make_api_key(environment))
+
+
+def tracked(api: Api, count: int) -> list[Generation]:
+    """`count` generations submitted upstream by the step chain and handed to the tracker."""
+    generations = []
+    for index in range(count):
+        video_id = api.post("videos", {"prompt": f"a lighthouse {index}", "model": SNAPSHOT, "seconds": "5"}).json()
+        generation = Generation.objects.get(video_id=video_id["id"])
+        running = worker.claim_step(generation.pk, generation.step_token)
+        assert worker.advance(generation.pk).track
+        assert worker.hand_to_tracker(generation.pk, running)
+        generations.append(Generation.objects.get(pk=generation.pk))
+    return generations
+
+
+def updates(queries: CaptureQueriesContext) -> list[str]:
+    return [query["sql"] for query in queries.captured_queries if query["sql"].startswith("UPDATE")]
+
+
+# ---------------------------------------------------------------- the schedule
+
+
+def test_polls_start_near_the_expected_duration_then_back_off_by_age():
+    schedule = PollSchedule(first=60, every=4, share=0.1)
+    assert schedule.polls_by(59.9) == 0
+    assert schedule.polls_by(60) == 1
+    assert schedule.polls_by(3600) < 45  # about log(age): an hour-long job is polled a few dozen times
+    short = PollSchedule(first=4, every=4, share=0.1)
+    assert [short.polls_by(age) for age in (4, 8, 12, 40)] == [1, 2, 3, 10]  # every 4 s while that is < 10 % of age
+
+
+@pytest.mark.parametrize("first", [0, 4, 30, 75, 200])
+def test_a_job_finishing_at_any_age_is_polled_within_max_every_or_share_of_its_age(first):
+    schedule = PollSchedule(first=first, every=4, share=0.1)
+    for finish in [first + 0.01 + step * 1.37 for step in range(1500)]:
+        wait = 0.0
+        while not schedule.due(finish + wait - 0.25, finish + wait):  # ticks of a quarter second
+            wait += 0.25
+        assert wait <= max(4, 0.1 * finish) + 0.25, finish
+
+
+def test_due_windows_that_tile_time_poll_each_scheduled_age_once():
+    schedule = PollSchedule(first=10, every=4, share=0.1)
+    ticks = [tick * 1.0 for tick in range(0, 1000)]
+    polls = sum(schedule.due(previous, now) for previous, now in zip(ticks, ticks[1:], strict=False))
+    assert polls == schedule.polls_by(999)
+
+
+def test_the_first_poll_comes_before_the_snapshots_fastest_recent_job_finished(api, upstream, clock, settings):
+    settings.GENERATION_POLL_FIRST_SHARE = 0.9
+    assert tracking.schedule_for(tracking.expected_seconds(SNAPSHOT)).first == settings.GENERATION_POLL_MIN_SECONDS
+    tracking._expected.clear()
+    for generation in tracked(api, 10):
+        seen = generation.started_at + dt.timedelta(seconds=100 + generation.pk)
+        timeline = [*generation.timeline, {"status": tracking.FINISHED_UPSTREAM, "at": seen.isoformat()}]
+        archived_late = seen + dt.timedelta(seconds=300)  # a slow archive does not count
+        Generation.objects.filter(pk=generation.pk).update(
+            status="completed", completed_at=archived_late, timeline=timeline
+        )
+    first = tracking.schedule_for(tracking.expected_seconds(SNAPSHOT)).first
+    assert math.isclose(first, 0.9 * (100 + min(Generation.objects.values_list("pk", flat=True))))
+    tracking._expected.clear()
+
+
+# ---------------------------------------------------------------- the tracker's tick and batches
+
+
+def test_a_tick_sends_only_the_jobs_due_in_one_message_per_batch(api, upstream, clock, settings):
+    settings.GENERATION_POLL_BATCH = 2
+    generations = tracked(api, 3)
+    cache.set(tracking.HEARTBEAT_KEY, time.time() - 1, timeout=None)
+    assert tracking.due_batches() == []  # nothing is due before the first poll time
+
+    clock.shift(settings.GENERATION_POLL_MIN_SECONDS)
+    batches = tracking.due_batches()
+    provider = generations[0].provider_id
+    assert {provider_id for provider_id, _ in batches} == {provider}
+    assert sorted(len(ids) for _, ids in batches) == [1, 2]
+    assert sorted(pk for _, ids in batches for pk in ids) == sorted(g.pk for g in generations)
+    assert tracking.due_batches() == []  # the next tick's window starts where this one ended
+
+
+def test_a_batch_is_polled_in_one_call_to_the_providers_task_list(api, upstream, clock):
+    generations = tracked(api, 3)
+    upstream.requests.clear()
+    clock.shift(20)
+
+    outcome = tracking.poll_batch(generations[0].provider_id, [g.pk for g in generations])
+    assert outcome.polled == 3
+    (request,) = upstream.requests
+    assert request.url.path.endswith("/api/v3/contents/generations/tasks")
+    assert sorted(request.url.params.get_list("filter.task_ids")) == sorted(g.upstream_id for g in generations)
+
+
+def test_only_a_status_change_is_written_never_a_polls_progress(api, upstream, clock):
+    generations = tracked(api, 3)
+    ids = [g.pk for g in generations]
+    clock.shift(20)  # the jobs have started upstream: one write each
+    with CaptureQueriesContext(connection) as queries:
+        assert tracking.poll_batch(generations[0].provider_id, ids).changed == 3
+    assert len(updates(queries)) == 3
+    assert {g.status for g in Generation.objects.filter(pk__in=ids)} == {"in_progress"}
+
+    clock.shift(30)  # still running, further along: nothing to write
+    with CaptureQueriesContext(connection) as queries:
+        assert tracking.poll_batch(generations[0].provider_id, ids).polled == 3
+    assert updates(queries) == []
+
+
+def test_a_finished_job_goes_back_to_the_step_chain_once_and_completes(api, upstream, clock):
+    (generation,) = tracked(api, 1)
+    clock.shift(101)
+    first = tracking.poll_batch(generation.provider_id, [generation.pk])
+    again = tracking.poll_batch(generation.provider_id, [generation.pk])  # a duplicate message, or the next tick
+    assert len(first.handed_over) == 1 and again.handed_over == []
+
+    (generation_id, step, _) = first.handed_over[0]
+    assert worker.claim_step(generation_id, step) is not None
+    assert worker.advance(generation_id).countdown is None
+    assert Generation.objects.get(pk=generation_id).status == "completed"
+
+
+def test_a_job_the_provider_no_longer_knows_goes_to_the_step_chain(api, upstream, clock):
+    (generation,) = tracked(api, 1)
+    simulator.delete_video(generation.upstream_id)
+    outcome = tracking.poll_batch(generation.provider_id, [generation.pk])
+    assert [pk for pk, _, _ in outcome.handed_over] == [generation.pk]
+
+
+def test_a_step_hands_its_job_to_a_running_tracker_and_chains_without_one(api, upstream, clock, settings):
+    from governance.celery import app
+
+    video_id = api.post("videos", {"prompt": "a lighthouse", "model": SNAPSHOT, "seconds": "5"}).json()["id"]
+    generation = Generation.objects.get(video_id=video_id)
+    cache.set(tracking.HEARTBEAT_KEY, time.time(), timeout=None)
+    app.conf.task_always_eager = True
+    try:
+        tasks.advance_generation(generation.pk, step=generation.step_token)
+    finally:
+        app.conf.task_always_eager = False
+        cache.delete(tracking.HEARTBEAT_KEY)
+    handed = Generation.objects.get(pk=generation.pk)
+    assert handed.step_token == TRACKED_STEP and handed.upstream_id
+    assert handed.next_check_at > handed.started_at + dt.timedelta(seconds=settings.GENERATION_MAX_UPSTREAM_SECONDS)
+
+
+# ---------------------------------------------------------------- the sweep
+
+
+def test_the_sweep_leaves_tracked_jobs_alone_while_the_tracker_runs(api, upstream, tracker_running, clock, settings):
+    generations = tracked(api, 2)
+    clock.shift(10 * settings.GENERATION_STALL_SECONDS)
+    cache.set(tracking.HEARTBEAT_KEY, time.time(), timeout=None)
+    assert tasks.sweep_stalled_generations() == 0
+    assert {g.step_token for g in Generation.objects.filter(pk__in=[g.pk for g in generations])} == {TRACKED_STEP}
+
+
+def test_the_sweep_restarts_tracked_jobs_once_nobody_tracks_them(api, upstream, tracker_running, clock, settings):
+    generations = tracked(api, 2)
+    clock.shift(settings.GENERATION_STALL_SECONDS + 1)  # the tracker's last tick is a stall time old
+    assert tasks.sweep_stalled_generations() == 2
+    restarted = Generation.objects.filter(pk__in=[g.pk for g in generations])
+    assert TRACKED_STEP not in {g.step_token for g in restarted}
+
+
+# ---------------------------------------------------------------- callbacks
+
+
+def test_a_providers_callback_makes_the_tracker_poll_the_job_and_it_completes(
+    api, upstream, clock, client, settings, django_capture_on_commit_callbacks
+):
+    from governance.celery import app
+    from governance.generations.providers.byteplus import callback_url
+
+    settings.GENERATION_CALLBACK_URL = "https://gateway.example.com"
+    settings.SIMULATOR_CALLBACKS = False  # the simulator's own posting is tested with its dialect
+    (generation,) = tracked(api, 1)
+    clock.shift(101)
+    path = callback_url(generation).removeprefix(settings.GENERATION_CALLBACK_URL)
+    app.conf.task_always_eager = True
+    try:
+        response = client.post(path, {"id": "forged", "status": "succeeded"}, content_type="application/json")
+    finally:
+        app.conf.task_always_eager = False
+    assert response.status_code == 200
+    assert Generation.objects.get(pk=generation.pk).status == "completed"
+
+
+def test_a_callback_with_a_bad_token_is_refused_and_polls_nothing(api, upstream, clock, client):
+    (generation,) = tracked(api, 1)
+    upstream.requests.clear()
+    forged = tracking.callback_token(generation.pk)[:-2] + "xx"
+    assert client.post(f"/callbacks/byteplus/{forged}").status_code == 404
+    assert client.post(f"/callbacks/byteplus/{generation.pk}").status_code == 404
+    assert upstream.requests == []
