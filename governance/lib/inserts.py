@@ -29,7 +29,7 @@ def insert_new(instance: Model, *, provided: tuple[str, list] | None = None) -> 
         return True
     if provided is not None:
         if connection.vendor != "postgresql":
-            raise NotImplementedError("An INSERT provided by another statement needs PostgreSQL.")
+            raise ValueError("An INSERT provided by another statement needs PostgreSQL.")
         condition, parameters = provided
         sql = _provided_by(sql, condition)
         values = [*parameters, *values]
