@@ -57,6 +57,7 @@ def paths_to_read(world) -> list[str]:
         "number": 1,
         "file_id": 1,
         "token_id": 1,
+        "token": "unsigned",
     }
     query = f"?project=shop&environment={world.ids['development']}&q=lighthouse&from=1&to=2"
     paths = []

@@ -141,6 +141,7 @@ NOT_PROJECT_WRITES = {
     "notifications:mark_read": "marks only the user's own notifications (test_marking_read_touches_only_ones_own)",
     "access_tokens:*": "each user's own tokens (tests/management_api/test_access_tokens.py)",
     "management_api:*": "a bearer token, never the session (tests/management_api/test_writes_by_role.py)",
+    "provider-callback": "a provider's callback, by its signed token alone; it only makes the tracker poll the job",
 }
 
 
