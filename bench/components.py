@@ -75,7 +75,7 @@ def measure(stack: bench.Stack, iterations: int, profile: bool = False) -> None:
     from governance.generations.parsing import VideoRequest
     from governance.generations.services import submit
     from governance.generations.submissions import Submission
-    from governance.generations.tasks import enqueue
+    from governance.generations.tasks import enqueue_first_steps
     from governance.infra.caching import one_state_read
     from governance.policies.engine import Operation
     from governance.projects.selectors import key_holder
@@ -153,7 +153,10 @@ def measure(stack: bench.Stack, iterations: int, profile: bool = False) -> None:
             cursor.execute("SELECT 1")
 
     def publish_only() -> None:
-        enqueue(last, "bench")
+        enqueue_first_steps([(last, "bench", "")])
+
+    def publish_ten() -> None:
+        enqueue_first_steps([(last, "bench", "")] * 10)
 
     def lpush_only() -> None:
         redis.lpush("bench-scratch", b"x" * 1100)
@@ -179,7 +182,8 @@ def measure(stack: bench.Stack, iterations: int, profile: bool = False) -> None:
     pieces = [
         ("whole POST /v1/videos via test client (middleware, view, submit, response)", post),
         ("submit() alone (token read, policy, the INSERT; the row is the outbox)", submit_only),
-        ("Celery publish: advance_generation.apply_async (kombu -> Redis LPUSH)", publish_only),
+        ("Celery publish of one first step: start_generations.apply_async (kombu -> Redis LPUSH)", publish_only),
+        ("Celery publish of ten first steps in one message (the dispatcher's most)", publish_ten),
         ("bare redis-py LPUSH of a similar-size message", lpush_only),
         ("atomic() + Generation INSERT (BEGIN, INSERT, COMMIT)", insert_only),
         ("Generation INSERT in autocommit (one round trip, no BEGIN/COMMIT)", insert_autocommit),

@@ -59,7 +59,27 @@ def advance_generation(generation_id: int, step: str = "", request_id: str = "")
             )
 
 
+@shared_task(acks_late=True, ignore_result=True)
+def start_generations(steps: list[list]) -> None:
+    """Take the first steps the dispatcher sent together, one after the other, each as `advance_generation` would.
+
+    `steps` holds `[generation_id, step_token, request_id]` triples. Each step is claimed by its own
+    token when its turn comes, so a redelivered message takes only what nobody took, and a step that
+    waits its turn past the stall time may be sent again by the sweep: whichever copy comes first
+    takes it. One that fails is logged and left to the sweep; the others go on.
+    """
+    for generation_id, step, request_id in steps:
+        try:
+            advance_generation(generation_id, step, request_id)
+        except Exception:
+            logger.exception("generation %s: its first step failed; the sweep sends it again", generation_id)
+
+
 DISPATCH_BATCH = 500
+# A dispatch sends its first steps in messages of up to STEPS_PER_MESSAGE, spread over at least SPREAD messages:
+# a Celery publish costs a third of a submission, and a small dispatch still reaches that many worker processes.
+STEPS_PER_MESSAGE = 10
+SPREAD = 8
 
 # Celery checks the task queue's declaration at every publish, copying kombu's queue and exchange to look
 # them up. A process's first successful publish declares the queue; later ones skip the check. The queue is
@@ -105,34 +125,40 @@ def _dispatch_batch() -> int:
 
 
 def _publish_first_steps(waiting: list[tuple[int, str, str]]) -> list[int]:
-    """Publish each waiting step through one producer; stop at the first the broker refuses (it is away)."""
+    """Publish the waiting steps in messages through one producer; stop at the first the broker refuses (it is away)."""
     published = []
     try:
-        with advance_generation.app.producer_or_acquire() as producer:
-            for generation_id, token, request_id in waiting:
-                if not enqueue(generation_id, token, request_id, producer=producer):
+        with start_generations.app.producer_or_acquire() as producer:
+            for steps in first_step_messages(waiting):
+                if not enqueue_first_steps(steps, producer=producer):
                     break
-                published.append(generation_id)
+                published.extend(generation_id for generation_id, _token, _request_id in steps)
     except Exception:
         logger.warning("the broker is away; the next dispatch retries", exc_info=True)
     return published
 
 
-def enqueue(generation_id: int, step_token: str, request_id: str = "", *, producer=None) -> bool:
-    """Hand a committed generation's step to the worker; False if the broker is away (the caller retries later)."""
-    args, kwargs = [generation_id], {"step": step_token, "request_id": request_id}
+def first_step_messages(waiting: list[tuple[int, str, str]]) -> list[list[tuple[int, str, str]]]:
+    """Split waiting steps into messages: STEPS_PER_MESSAGE at most, over SPREAD messages at least (if there are)."""
+    size = min(STEPS_PER_MESSAGE, max(1, -(-len(waiting) // SPREAD)))
+    return [waiting[start : start + size] for start in range(0, len(waiting), size)]
+
+
+def enqueue_first_steps(steps: list[tuple[int, str, str]], *, producer=None) -> bool:
+    """Hand committed generations' first steps to the worker in one message; False if the broker is away."""
+    args = [[list(step) for step in steps]]
     try:
-        # Plain reprs for the message's log fields: Celery's own saferepr costs more than the rest of the message.
-        advance_generation.apply_async(
+        # A plain repr for the message's log field: Celery's own saferepr costs more than the rest of the message.
+        start_generations.apply_async(
             args=args,
-            kwargs=kwargs,
             argsrepr=repr(args),
-            kwargsrepr=repr(kwargs),
+            kwargsrepr="{}",
             declare=[] if PUBLISHING.queue_declared else None,
             producer=producer,
         )
     except Exception:
-        logger.warning("could not enqueue generation %s", generation_id, exc_info=True)
+        ids = [generation_id for generation_id, _token, _request_id in steps]
+        logger.warning("could not enqueue the first steps of generations %s", ids, exc_info=True)
         return False
     PUBLISHING.queue_declared = True
     return True

@@ -29,7 +29,7 @@ def production():
 @pytest.fixture
 def enqueued(monkeypatch):
     calls = []
-    monkeypatch.setattr(generation_tasks, "enqueue", lambda *args, **kwargs: calls.append(args) or True)
+    monkeypatch.setattr(generation_tasks, "enqueue_first_steps", lambda steps, **kwargs: calls.extend(steps) or True)
     return calls
 
 

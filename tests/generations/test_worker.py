@@ -240,7 +240,7 @@ def test_an_accepted_generation_waits_in_the_outbox_until_the_dispatcher_sends_i
 
 
 def test_a_generation_whose_step_could_not_be_published_stays_in_the_outbox(accepted, monkeypatch):
-    monkeypatch.setattr(tasks.advance_generation, "apply_async", broker_away)
+    monkeypatch.setattr(tasks.start_generations, "apply_async", broker_away)
     assert tasks.dispatch_new_generations() == 0
     assert list(Generation.objects.awaiting_dispatch()) == [accepted]
 
@@ -257,6 +257,46 @@ def test_the_sweep_sends_again_a_dispatched_step_nobody_took(accepted, clock, se
     finally:
         app.conf.task_always_eager = False
     assert reload(accepted).status == "completed"
+
+
+def test_the_dispatcher_sends_first_steps_ten_to_a_message_yet_a_small_dispatch_to_eight_worker_processes():
+    def sizes(waiting: int) -> list[int]:
+        steps = [(pk, f"token-{pk}", "") for pk in range(waiting)]
+        messages = tasks.first_step_messages(steps)
+        assert [step for message in messages for step in message] == steps  # each once, in order
+        return [len(message) for message in messages]
+
+    assert sizes(3) == [1, 1, 1]
+    assert sizes(8) == [1] * 8
+    assert sizes(20) == [3] * 6 + [2]
+    assert sizes(80) == [10] * 8
+    assert sizes(500) == [10] * 50
+
+
+def test_one_message_starts_several_generations_and_one_that_fails_does_not_stop_the_others(
+    api, clock, monkeypatch, caplog
+):
+    SimulatorProfile.objects.create(snapshot=OLD, latency_seconds=10, failure_rate=0)
+    for n in (1, 2, 3):
+        api.post("videos", {"prompt": f"a lighthouse {n}", "model": OLD, "seconds": "4"})
+    first, broken, third = Generation.objects.order_by("pk")
+    message = [[g.pk, g.step_token, g.request_id] for g in (first, broken, third)]
+    real_advance = worker.advance
+
+    def advance(generation_id):
+        if generation_id == broken.pk:
+            raise RuntimeError("the database went away mid-step")
+        return real_advance(generation_id)
+
+    monkeypatch.setattr(worker, "advance", advance)
+    with caplog.at_level(logging.ERROR):
+        tasks.start_generations(message)
+
+    assert [bool(reload(g).upstream_id) for g in (first, broken, third)] == [True, False, True]
+    assert f"generation {broken.pk}: its first step failed; the sweep sends it again" in caplog.text
+
+    tasks.start_generations(message)  # the broker redelivers the message: nothing is taken twice
+    assert created_job_count() == 2
 
 
 def broker_away(*args, **kwargs):

@@ -46,17 +46,18 @@ def test_djangos_own_log_line_for_an_error_answer_carries_the_request_id(client,
 
 def test_the_generation_keeps_the_request_id_and_the_worker_logs_under_it(api, monkeypatch, log_lines):
     sent = []
-    monkeypatch.setattr(tasks.advance_generation, "apply_async", lambda **message: sent.append(message))
+    monkeypatch.setattr(tasks.start_generations, "apply_async", lambda **message: sent.append(message))
 
     response = api.post("videos", {"prompt": "a cat", "model": OLD, "seconds": "4"}, headers={"X-Request-ID": "req-42"})
     tasks.dispatch_new_generations()
     generation = Generation.objects.get(video_id=response.json()["id"])
     revise(generation.environment, default_model="sora-2-2025-12-08", allowed_snapshots=["sora-2-2025-12-08"])
-    tasks.advance_generation(*sent[0]["args"], **sent[0]["kwargs"])
+    tasks.start_generations(*sent[0]["args"])
 
     assert response["X-Request-ID"] == "req-42"
     assert generation.request_id == "req-42"
-    assert sent[0]["kwargs"]["request_id"] == "req-42"
+    [[[generation_id, _step, request_id]]] = sent[0]["args"]
+    assert (generation_id, request_id) == (generation.pk, "req-42")
     assert [record.request_id for record in log_lines.with_message(f"generation {generation.video_id} failed")] == [
         "req-42"
     ]
@@ -64,6 +65,7 @@ def test_the_generation_keeps_the_request_id_and_the_worker_logs_under_it(api, m
 
 def test_the_sweep_re_enqueues_a_generation_with_its_request_id(api, monkeypatch, settings):
     sent = []
+    monkeypatch.setattr(tasks.start_generations, "apply_async", lambda **message: sent.append(message))
     monkeypatch.setattr(tasks.advance_generation, "apply_async", lambda **message: sent.append(message))
     api.post("videos", {"prompt": "a cat", "model": OLD, "seconds": "4"}, headers={"X-Request-ID": "req-43"})
     tasks.dispatch_new_generations()
@@ -71,7 +73,9 @@ def test_the_sweep_re_enqueues_a_generation_with_its_request_id(api, monkeypatch
 
     tasks.sweep_stalled_generations()
 
-    assert [message["kwargs"]["request_id"] for message in sent] == ["req-43", "req-43"]
+    first, again = sent
+    assert first["args"][0][0][2] == "req-43"
+    assert again["kwargs"]["request_id"] == "req-43"
 
 
 def test_log_format_json_writes_one_json_object_per_line_with_the_request_id():
