@@ -407,15 +407,16 @@ def start_gunicorn(stack: Stack, worker_class: str, workers: int, threads: int) 
 
 
 def start_dispatcher(stack: Stack) -> subprocess.Popen | None:
-    """Ours' outbox dispatcher (`manage.py dispatch_generations --every 0.1`), which publishes the accepted rows.
+    """Ours' outbox dispatcher (`manage.py dispatch_generations --every 1`), which publishes the accepted rows.
 
-    In production it runs on a worker host (beat, or this command); here it shares the host with the web
-    server, its CPU and its LPUSHes count against ours, and the floor, which publishes in its request, has none.
+    In production beat runs it every GENERATION_DISPATCH_SECONDS (1) on a worker host; here it shares the host
+    with the web server, its CPU and its LPUSHes count against ours, and the floor, which publishes in its
+    request, has none.
     """
     if stack.name == "floor":
         return None
     log = open(stack.tmp / "dispatcher.log", "a")
-    command = [sys.executable, str(ROOT / "manage.py"), "dispatch_generations", "--every", "0.1"]
+    command = [sys.executable, str(ROOT / "manage.py"), "dispatch_generations", "--every", "1"]
     process = subprocess.Popen(command, cwd=ROOT, env=stack.env, stdout=log, stderr=subprocess.STDOUT)
     log.close()
     return process

@@ -231,6 +231,9 @@ DATABASE_APP_ROLE = os.environ.get("DATABASE_APP_ROLE") or (
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend with a health check that asks the socket before it asks the server.
     DATABASES["default"]["ENGINE"] = "governance.infra.postgresql"
+# The generation row's INSERT is prepared once per session on PostgreSQL (governance/infra/postgresql/base.py);
+# 0 behind a connection pooler that does not keep prepared statements.
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {

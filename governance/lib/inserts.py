@@ -33,7 +33,7 @@ def insert_new(instance: Model, *, provided: tuple[str, list] | None = None) -> 
         condition, parameters = provided
         sql = _provided_by(sql, condition)
         values = [*parameters, *values]
-    with connection.cursor() as cursor:
+    with _cursor(connection) as cursor:
         cursor.execute(sql, values)
         if returns_pk:
             row = cursor.fetchone()
@@ -46,6 +46,12 @@ def insert_new(instance: Model, *, provided: tuple[str, list] | None = None) -> 
     instance._state.adding = False
     instance._state.db = using
     return True
+
+
+def _cursor(connection):
+    """A cursor that prepares the statement once per session where the backend offers one (ours on PostgreSQL)."""
+    prepared_cursor = getattr(connection, "prepared_cursor", None)
+    return prepared_cursor() if prepared_cursor is not None else connection.cursor()
 
 
 def _provided_by(insert: str, condition: str) -> str:
