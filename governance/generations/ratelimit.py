@@ -2,7 +2,9 @@
 
 Every web node counts in the same cache (Redis in production), so the limit holds
 across nodes. On Redis the count is one atomic round trip (SET NX with expiry, then
-INCR, in one MULTI/EXEC); Django's `RedisCache.incr` alone would take two. Other
+INCR, in one MULTI/EXEC); Django's `RedisCache.incr` alone would take two. The gateway
+sends it with the state token's read when it knows the key's id (`queue_count`): no
+round trip of its own. Other
 caches count with `cache.add` then `cache.incr`, which is atomic on memcached and on
 the embedded file cache (`governance.infra.cache_backends.FileBasedCache` locks around both).
 """
@@ -20,9 +22,12 @@ WINDOW_SECONDS = 60
 KEY_PREFIX = "governance:rate"
 
 
-def seconds_until_allowed(*, api_key_id: int, per_minute: int, now: float | None = None) -> int | None:
+def seconds_until_allowed(
+    *, api_key_id: int, per_minute: int, now: float | None = None, counted: int | None = None
+) -> int | None:
     """Count one request for this key; None if it is within the limit, else the seconds until the window ends.
 
+    `counted` is this request's count if it was already taken (`queue_count`, sent with the state token's read).
     A limit of 0 counts nothing. If the cache cannot be reached the request is let
     through: throttling must not take the gateway down with the cache.
     """
@@ -30,14 +35,29 @@ def seconds_until_allowed(*, api_key_id: int, per_minute: int, now: float | None
         return None
     now = time.time() if now is None else now
     window = int(now // WINDOW_SECONDS)
-    try:
-        count = _count(f"{KEY_PREFIX}:{api_key_id}:{window}")
-    except Exception:
-        logger.warning("rate-limit cache unavailable; letting the request through", exc_info=True)
-        return None
-    if count <= per_minute:
+    if counted is None:
+        try:
+            counted = _count(_window_key(api_key_id, now))
+        except Exception:
+            logger.warning("rate-limit cache unavailable; letting the request through", exc_info=True)
+            return None
+    if counted <= per_minute:
         return None
     return max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
+
+
+def queue_count(pipeline, *, api_key_id: int, now: float) -> None:
+    """Queue this request's count for the key on a Redis MULTI/EXEC pipeline; its last reply is the count."""
+    _queue_incr(pipeline, caches["default"].make_and_validate_key(_window_key(api_key_id, now)))
+
+
+def _queue_incr(pipeline, redis_key: str) -> None:
+    pipeline.set(redis_key, 0, ex=2 * WINDOW_SECONDS, nx=True)
+    pipeline.incr(redis_key)
+
+
+def _window_key(api_key_id: int, now: float) -> str:
+    return f"{KEY_PREFIX}:{api_key_id}:{int(now // WINDOW_SECONDS)}"
 
 
 def _count(key: str) -> int:
@@ -46,9 +66,8 @@ def _count(key: str) -> int:
     if isinstance(backend, RedisCache):
         redis_key = backend.make_and_validate_key(key)
         pipeline = backend._cache.get_client(redis_key, write=True).pipeline()  # MULTI/EXEC: atomic
-        pipeline.set(redis_key, 0, ex=2 * WINDOW_SECONDS, nx=True)
-        pipeline.incr(redis_key)
-        return pipeline.execute()[1]
+        _queue_incr(pipeline, redis_key)
+        return pipeline.execute()[-1]
     if backend.add(key, 1, timeout=2 * WINDOW_SECONDS):
         return 1
     try:

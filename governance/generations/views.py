@@ -11,7 +11,7 @@ from django.views.decorators.http import etag
 
 from governance.catalog.selectors import catalog_view
 from governance.generations import serializers
-from governance.generations.admission import admit
+from governance.generations.admission import api_request_admission
 from governance.generations.content import CONTENT_VARIANTS, stream_content
 from governance.generations.errors import ApiError, error_response
 from governance.generations.idempotency import submit_idempotently
@@ -20,11 +20,10 @@ from governance.generations.selectors import offered_models
 from governance.generations.services import SUBJECT_HEADER, delete_video, submit
 from governance.generations.submissions import find_video, parse_submission
 from governance.generations.upstream import UpstreamError
-from governance.infra.caching import one_state_read
 from governance.infra.client_address import client_address
 from governance.policies.engine import DERIVED_OPERATIONS, Operation, Refusal
 from governance.policies.selectors import policy_in_force
-from governance.projects.selectors import KeyHolder, key_holder
+from governance.projects.selectors import KeyHolder
 from governance.projects.services import note_refused_api_key
 
 UNREAD_BODY_DRAIN_LIMIT = 2 * 1024 * 1024
@@ -58,15 +57,14 @@ def _answer(view, methods: set[str], request: HttpRequest, *args, **kwargs) -> H
         allowed = ", ".join(sorted(methods))
         refusal = Refusal("method_not_allowed", f"{request.method} is not allowed here; use {allowed}.")
         return error_response(refusal, headers={"Allow": allowed})
-    with one_state_read():
-        holder = _authenticate(request)
-        if holder is None:
-            note_refused_api_key(client_ip=client_address(request), presented=_bearer_token(request))
+    token = _bearer_token(request)
+    with api_request_admission(token) as admission:
+        if admission.holder is None:
+            note_refused_api_key(client_ip=client_address(request), presented=token)
             return error_response(INVALID_API_KEY)
-        retry_after = admit(holder)
-        if retry_after is not None:
-            return _rate_limited(holder, retry_after)
-        request.holder = holder
+        if admission.retry_after is not None:
+            return _rate_limited(admission.holder, admission.retry_after)
+        request.holder = admission.holder
         try:
             return view(request, *args, **kwargs)
         except ApiError as error:
@@ -104,11 +102,6 @@ def discard_unread_body(request: HttpRequest) -> None:
 def _bearer_token(request: HttpRequest) -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
-
-
-def _authenticate(request: HttpRequest):
-    token = _bearer_token(request)
-    return key_holder(token) if token else None
 
 
 @api_endpoint({"GET", "POST"})

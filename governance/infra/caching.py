@@ -26,7 +26,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
 
 from governance.infra.models import StateChange
@@ -42,28 +43,49 @@ _unannounced = False  # this process committed a change it could not announce
 _request = threading.local()
 
 
-def _current_token() -> str | None:
+def _current_token(along: Callable[[Any], None] | None = None) -> tuple[str | None, list | None]:
+    """The shared token, and the replies of the commands `along` queued with its read (None if not sent)."""
     if _unannounced:  # a change this process committed while the cache was away (it reads the database anyway)
         publish_state()
+    replies = None
     try:
-        token = cache.get(STATE_TOKEN_KEY)
+        backend = caches["default"]
+        if along is not None and isinstance(backend, RedisCache):
+            token, replies = _read_token_along(backend, along)
+        else:
+            token = cache.get(STATE_TOKEN_KEY)
         if token is None:  # a cache emptied or restarted: any new token will do
             cache.add(STATE_TOKEN_KEY, uuid.uuid4().hex, timeout=None)
             token = cache.get(STATE_TOKEN_KEY)
     except Exception:  # the shared cache is down: serve from the database, uncached
         logger.warning("state cache unavailable; reading governance state from the database", exc_info=True)
         forget_everything()  # what it finds once it is back may be the token of before a change
-        return None
-    return token
+        return None, None
+    return token, replies
+
+
+def _read_token_along(backend: RedisCache, along: Callable[[Any], None]) -> tuple[str | None, list]:
+    """GET the token in one MULTI/EXEC with the commands `along` queues: one round trip for both."""
+    key = backend.make_and_validate_key(STATE_TOKEN_KEY)
+    pipeline = backend._cache.get_client(key, write=True).pipeline()
+    pipeline.get(key)
+    along(pipeline)
+    raw, *replies = pipeline.execute()
+    return (None if raw is None else backend._cache._serializer.loads(raw)), replies
 
 
 @contextlib.contextmanager
-def one_state_read() -> Iterator[None]:
-    """Read the shared token once for a whole request, however many lookups it makes."""
-    _request.token = _current_token()
+def one_state_read(along: Callable[[Any], None] | None = None) -> Iterator[list | None]:
+    """Read the shared token once for a whole request, however many lookups it makes.
+
+    `along` queues more Redis commands on the pipeline that reads the token, so they cost no round trip of
+    their own (the gateway counts the request against its key's rate limit so). What this yields is their
+    replies, or None when they were not sent (the cache is not Redis, or is away): the caller sends them itself.
+    """
+    _request.token, replies = _current_token(along)
     _request.active = True
     try:
-        yield
+        yield replies
     finally:
         _request.active = False
 
@@ -71,7 +93,7 @@ def one_state_read() -> Iterator[None]:
 def remembered(key: Any, load: Callable[[], Any], *, keep_none: bool = True) -> Any:
     """Return the value remembered under `key`, loading it once per state token and STATE_MEMORY_MAX_SECONDS."""
     global _token
-    token = _request.token if getattr(_request, "active", False) else _current_token()
+    token = _request.token if getattr(_request, "active", False) else _current_token()[0]
     if token is None:
         return load()
     now = time.monotonic()

@@ -19,13 +19,23 @@ DATABASE_PREPARED_STATEMENTS=0.
 import select
 
 from django.conf import settings
-from django.db.backends.postgresql import base
+from django.db.backends.postgresql import base, operations
 from psycopg.pq import TransactionStatus
 
 ONLY_WHEN_ASKED = 2**31  # psycopg's threshold: prepare a statement after this many runs, or when asked to
 
 
+class DatabaseOperations(operations.DatabaseOperations):
+    def last_executed_query(self, cursor, sql, params):
+        """For the debug log (DEBUG, or a test capturing queries): a prepared statement's text with its values."""
+        if isinstance(cursor, PreparingCursor):
+            return self.compose_sql(sql, params)
+        return super().last_executed_query(cursor, sql, params)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
     def is_usable(self) -> bool:
         connection = self.connection
         if connection is None or connection.closed or connection.broken:
