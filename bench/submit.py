@@ -875,6 +875,7 @@ def bench_config(variant: Variant, worker_class: str, workers: int, threads: int
 def bench_litellm(variant: Variant, worker_class: str, workers: int, threads: int) -> RunResult:
     """LiteLLM's proxy under the same load as ours, with as many workers; verified by what its upstream received."""
     stack, args = variant.stack, variant.stack.args
+    workers = args.litellm_workers or workers
     proxy = litellm_proxy.Proxy(tmp=stack.tmp, model=variant.model, workers=workers)
     sent_before, ok_before, other_before = stack.sent_total, stack.accepted_total, stack.other_total
     try:
@@ -1138,6 +1139,13 @@ def main(argv: list[str] | None = None) -> int:
         "bench/litellm_proxy.py). Without this flag it runs only if that virtualenv is already there.",
     )
     parser.add_argument("--no-litellm", action="store_true", help="Leave LiteLLM's proxy out even if installed.")
+    parser.add_argument(
+        "--litellm-workers",
+        type=int,
+        default=None,
+        help="LiteLLM's uvicorn worker processes (default: as many as ours' gunicorn workers; on 2 cores LiteLLM "
+        "does best with 2, see docs/benchmarks.md).",
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the databases and temp dir afterwards.")
     parser.add_argument(
         "--py-spy",
@@ -1214,7 +1222,9 @@ def main(argv: list[str] | None = None) -> int:
             litellm_proxy.install()
             model = args.model or MODEL_BY_ENVIRONMENT.get(environments[0][0], DEFAULT_MODEL)
             lua = write_lua(tmp, model, litellm_proxy.MASTER_KEY, "litellm")
-            label = f"litellm {litellm_proxy.LITELLM_VERSION}"
+            label = f"litellm {litellm_proxy.LITELLM_VERSION}" + (
+                f", {args.litellm_workers} workers" if args.litellm_workers else ""
+            )
             variants.append(Variant(label, Stack(args=args, tmp=tmp, name="litellm"), lua, model=model))
         else:
             print("LiteLLM's proxy: not installed, left out (`bench/submit.py --litellm` installs and adds it)")
