@@ -78,7 +78,7 @@ elsewhere; see bench/README.md). bench/components.py breaks one request down.
 LiteLLM's proxy (`--litellm`): a third side in every round (floor, ours, LiteLLM: A B C A B C),
 LiteLLM's proxy forwarding the same `POST /v1/videos` (same body, connections and durations;
 its master key as the bearer key) to a bare OpenAI-shaped upstream, with as many uvicorn
-workers as ours has gunicorn workers. bench/litellm_proxy.py installs it once into its own
+workers as ours has gunicorn workers (or `--litellm-workers N`). bench/litellm_proxy.py installs it once into its own
 virtualenv (var/bench/litellm-venv) and says how it is configured. Without the flag it runs
 only if that virtualenv is already there (`--no-litellm` leaves it out), so a fresh clone's
 `make bench` neither installs it nor takes longer. The summary adds ours / LiteLLM per round.
@@ -873,7 +873,8 @@ def bench_config(variant: Variant, worker_class: str, workers: int, threads: int
 
 
 def bench_litellm(variant: Variant, worker_class: str, workers: int, threads: int) -> RunResult:
-    """LiteLLM's proxy under the same load as ours, with as many workers; verified by what its upstream received."""
+    """LiteLLM's proxy under the same load as ours, with ours' worker count unless --litellm-workers; verified by
+    what its upstream received."""
     stack, args = variant.stack, variant.stack.args
     workers = args.litellm_workers or workers
     proxy = litellm_proxy.Proxy(tmp=stack.tmp, model=variant.model, workers=workers)
