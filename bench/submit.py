@@ -76,6 +76,14 @@ Other options: `--environment` (ours in that one environment only), `--no-floor`
 databases and temp dir), `--py-spy PATH`
 (sample the workers during the measured run with a py-spy binary you installed
 elsewhere; see bench/README.md). bench/components.py breaks one request down.
+
+LiteLLM's proxy (`--litellm`): a third side in every round (floor, ours, LiteLLM: A B C A B C),
+LiteLLM's proxy forwarding the same `POST /v1/videos` (same body, connections and durations;
+its master key as the bearer key) to a bare OpenAI-shaped upstream, with as many uvicorn
+workers as ours has gunicorn workers (or `--litellm-workers N`). bench/litellm_proxy.py installs it once into its own
+virtualenv (var/bench/litellm-venv) and says how it is configured. Without the flag it runs
+only if that virtualenv is already there (`--no-litellm` leaves it out), so a fresh clone's
+`make bench` neither installs it nor takes longer. The summary adds ours / LiteLLM per round.
 """
 
 from __future__ import annotations
@@ -93,11 +101,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import litellm_proxy
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -132,6 +143,7 @@ DEFAULT_MODEL = "sora-2-2025-12-08"
 # Ours runs in these environments by default, the budgeted one with a budget no run reaches.
 DEFAULT_ENVIRONMENTS = [("development", ""), ("staging", "1000000")]
 AIM_SHARE, AIM_P99_FACTOR = 0.60, 2.0  # issue 19: >= 60 % of the floor's accepted/s, p99 <= 2 x the floor's
+AIM_LITELLM_FACTOR = 4.0  # issue 19: ours >= 4 x LiteLLM's proxy's accepted/s in every round
 FLOOR_DIR = ROOT / "bench" / "floor"
 PROMPT = "A calico cat surfing a slow wave at sunset, wide shot."
 
@@ -254,10 +266,15 @@ class Variant:
     stack: Stack
     lua: Path
     environment: str = ""
+    model: str = ""  # for LiteLLM's proxy, the one model its config routes
 
     @property
     def is_floor(self) -> bool:
         return self.stack.name == "floor"
+
+    @property
+    def is_litellm(self) -> bool:
+        return self.stack.name == "litellm"
 
 
 # --------------------------------------------------------------------------- services
@@ -876,6 +893,81 @@ def bench_config(variant: Variant, worker_class: str, workers: int, threads: int
     return result
 
 
+def bench_litellm(variant: Variant, worker_class: str, workers: int, threads: int) -> RunResult:
+    """LiteLLM's proxy under the same load as ours, with ours' worker count unless --litellm-workers; verified by
+    what its upstream received."""
+    stack, args = variant.stack, variant.stack.args
+    workers = args.litellm_workers or workers
+    proxy = litellm_proxy.Proxy(tmp=stack.tmp, model=variant.model, workers=workers)
+    sent_before, ok_before, other_before = stack.sent_total, stack.accepted_total, stack.other_total
+    try:
+        proxy.start(free_port)
+        stack.port = proxy.port
+        if args.warmup:
+            run_wrk(stack, variant.lua, args.warmup)
+            proxy.wait_for_drain(stack.sent_total - sent_before)
+        proxy_before, (busy_before, total_before), wrk_before = proxy.cpu(), machine_cpu(), os.times()
+        result = run_wrk(stack, variant.lua, args.duration)
+        wrk_after, proxy_after, (busy_after, total_after) = os.times(), proxy.cpu(), machine_cpu()
+        received = proxy.wait_for_drain(stack.sent_total - sent_before)
+    finally:
+        proxy.stop()
+    seconds = result.duration_s
+    litellm_cpu = proxy_after["litellm"] - proxy_before["litellm"]
+    upstream_cpu = proxy_after["upstream"] - proxy_before["upstream"]
+    wrk_cpu = sum(wrk_after[2:4]) - sum(wrk_before[2:4])
+    busy = busy_after - busy_before
+    result.cpu = {
+        "cores": (total_after - total_before) / seconds,
+        "busy": busy / seconds,
+        "gunicorn": litellm_cpu / seconds,  # the server under test: LiteLLM's uvicorn supervisor and workers
+        "upstream": upstream_cpu / seconds,
+        "wrk": wrk_cpu / seconds,
+        "other": (busy - litellm_cpu - upstream_cpu - wrk_cpu) / seconds,
+    }
+    print_result(f"{variant.label}, {args.connections} connections", result, f"LiteLLM's proxy, {workers} workers")
+    share = {name: f"{100 * value:.0f}%" for name, value in result.cpu.items()}
+    served = max(1, result.ok + result.other)
+    print(
+        f"  CPU (of {result.cpu['cores']:.1f} cores): busy {share['busy']} = LiteLLM {share['gunicorn']} + its "
+        f"upstream {share['upstream']} + wrk {share['wrk']} + other {share['other']}"
+    )
+    print(
+        f"  CPU per request: LiteLLM {1000 * litellm_cpu / served:.2f} ms, its upstream "
+        f"{1000 * upstream_cpu / served:.2f} ms"
+    )
+    if result.cpu["other"] > 0.15:
+        print(f"  WARNING: {share['other']} of a core went to processes outside the bench; run again when quiet.")
+    result.per_request = {
+        "gunicorn_cpu_ms": 1000 * litellm_cpu / served,
+        "upstream_cpu_ms": 1000 * upstream_cpu / served,
+    }
+    result.verified = verify_litellm(
+        stack, received, stack.sent_total - sent_before, stack.accepted_total - ok_before,
+        stack.other_total - other_before,
+    )  # fmt: skip
+    return result
+
+
+def verify_litellm(stack: Stack, received: dict[str, int], sent: int, ok: int, other: int) -> bool:
+    """LiteLLM forwarded what it accepted: each 200 it answered is a create its upstream accepted (this run,
+    warm-up included; the requests in flight when wrk stopped may have reached the upstream too)."""
+    in_flight = sent - ok - other
+    forwarded = ok <= received["created"] <= ok + in_flight and not received["refused"]
+    print("  verification (after the upstream stopped receiving):")
+    print(
+        f"  upstream: {received['created']} creates accepted, {received['refused']} refused; LiteLLM answered 200 to "
+        f"{ok}, otherwise (non-2xx) to {other}, in flight when wrk stopped: {in_flight} (this run, warm-up "
+        f"included) -> {'OK' if forwarded else 'MISMATCH'}"
+    )
+    if other:
+        print(f"  WARNING: LiteLLM answered {other} requests with another status than 200; the end of its log:")
+        print(textwrap.indent(litellm_proxy.tail(stack.tmp / "litellm-litellm.log", 10), "    "))
+    if not ok:
+        print("  FAILED: LiteLLM's proxy accepted nothing in this run; there is no ratio to report")
+    return forwarded and ok > 0
+
+
 def parse_config(text: str) -> tuple[str, int, int]:
     worker_class, _, shape = text.strip().partition(":")
     workers, _, threads = shape.partition("x")
@@ -911,7 +1003,8 @@ def print_summary(rows: list[Row], speeds: tuple[float, float]) -> None:
     print(
         f"\nSummary (host speed {speeds[0]:.0f} ms before, {speeds[1]:.0f} ms after; lower is faster). Ratios are "
         f"ours / the floor of the same round.\nAim: ours >= {AIM_SHARE:.0%} of the floor's accepted/s and ours' p99 "
-        f"<= {AIM_P99_FACTOR:g} x the floor's. Per request: gunicorn CPU, PostgreSQL tuples fetched, Redis commands."
+        f"<= {AIM_P99_FACTOR:g} x the floor's. Per request: server CPU (gunicorn; for LiteLLM its uvicorn workers), "
+        f"PostgreSQL tuples fetched, Redis commands."
     )
     print(
         f"  {'round':<6}{'config':<11}{'run':<24}{'acc/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'acc/s %':>9}{'p99 x':>7}"
@@ -922,7 +1015,7 @@ def print_summary(rows: list[Row], speeds: tuple[float, float]) -> None:
         if floor is not None:
             share = f"{result.accepted_per_s / floor.accepted_per_s:.0%}" if floor.accepted_per_s else "-"
             p99 = f"{result.p99_ms / floor.p99_ms:.2f}" if floor.p99_ms else "-"
-            aim = "PASS" if aim_met(result, floor) else "FAIL"
+            aim = "-" if row.variant.is_litellm else "PASS" if aim_met(result, floor) else "FAIL"
         else:
             share = p99 = aim = "-"
         other = max(0.0, result.cpu.get("other", 0))  # can dip below 0 by rounding of the CPU clocks
@@ -936,7 +1029,7 @@ def print_summary(rows: list[Row], speeds: tuple[float, float]) -> None:
         )
     if any(row.result.cpu.get("other", 0) > 0.15 for row in rows):
         print("  * more than 15% of a core went to processes outside the bench during that run")
-    compared = [row for row in rows if row.floor is not None]
+    compared = [row for row in rows if row.floor is not None and not row.variant.is_litellm]
     labels = list(dict.fromkeys(row.variant.label for row in compared))
     for label in labels:
         mine = [row for row in compared if row.variant.label == label]
@@ -949,6 +1042,7 @@ def print_summary(rows: list[Row], speeds: tuple[float, float]) -> None:
             if shares and factors
             else f"  {label}: aim met in {met} of {len(mine)} runs"
         )
+    print_litellm_ratios(rows)
     if len(rows) > len({(row.config, row.variant.label) for row in rows}):
         print("\nMedian per configuration and run (quiet runs only, where there are any):")
         print(f"  {'config':<11}{'run':<24}{'acc/s':>7}{'p50 ms':>8}{'p99 ms':>8}{'runs':>6}")
@@ -962,6 +1056,43 @@ def print_summary(rows: list[Row], speeds: tuple[float, float]) -> None:
                 f"{statistics.median(r.p50_ms for r in quiet):>8.1f}{statistics.median(r.p99_ms for r in quiet):>8.1f}"
                 f"{len(quiet):>4}/{len(runs)}"
             )
+
+
+def print_litellm_ratios(rows: list[Row]) -> None:
+    """Ours / LiteLLM's proxy of the same round and configuration, per run of ours, and the aim (>= 4 x)."""
+    litellm = {(row.round, row.config): row for row in rows if row.variant.is_litellm}
+    if not litellm:
+        return
+    print(
+        f"\nOurs / LiteLLM's proxy in the same round (aim: ours >= {AIM_LITELLM_FACTOR:g} x LiteLLM's accepted/s); "
+        f"LiteLLM's CPU per request is that of its uvicorn workers and supervisor, its upstream's left out."
+    )
+    print(
+        f"  {'round':<6}{'config':<11}{'run':<24}{'acc/s':>7}{'LiteLLM':>9}{'x acc/s':>9}{'x p99':>7}{'aim':>6}"
+        f"{'LiteLLM CPU ms':>16}"
+    )
+    met: dict[str, list[bool]] = {}
+    for row in rows:
+        theirs = litellm.get((row.round, row.config))
+        if theirs is None or row.variant.is_floor or row.variant.is_litellm:
+            continue
+        start = (
+            f"  {row.round:<6}{config_name(*row.config):<11}{row.variant.label:<24}{row.result.accepted_per_s:>7.0f}"
+        )
+        if not theirs.result.ok:
+            print(f"{start}  LiteLLM accepted nothing in this round: no ratio")
+            met.setdefault(row.variant.label, []).append(False)
+            continue
+        factor = row.result.accepted_per_s / theirs.result.accepted_per_s
+        p99 = row.result.p99_ms / theirs.result.p99_ms if theirs.result.p99_ms else 0.0
+        passed = factor >= AIM_LITELLM_FACTOR
+        met.setdefault(row.variant.label, []).append(passed)
+        print(
+            f"{start}{theirs.result.accepted_per_s:>9.0f}{factor:>9.2f}{p99:>7.2f}{'PASS' if passed else 'FAIL':>6}"
+            f"{theirs.result.per_request.get('gunicorn_cpu_ms', 0):>16.2f}"
+        )
+    for label, results in met.items():
+        print(f"  {label}: >= {AIM_LITELLM_FACTOR:g} x LiteLLM in {sum(results)} of {len(results)} rounds")
 
 
 def host_speed_ms() -> float:
@@ -1023,6 +1154,20 @@ def main(argv: list[str] | None = None) -> int:
         metavar="LIST",
         help="Gunicorn configurations to compare, e.g. sync:3,sync:4,gthread:2x4 (workers x threads).",
     )
+    parser.add_argument(
+        "--litellm",
+        action="store_true",
+        help="Add LiteLLM's proxy to every round (installed into var/bench/litellm-venv the first time; see "
+        "bench/litellm_proxy.py). Without this flag it runs only if that virtualenv is already there.",
+    )
+    parser.add_argument("--no-litellm", action="store_true", help="Leave LiteLLM's proxy out even if installed.")
+    parser.add_argument(
+        "--litellm-workers",
+        type=int,
+        default=None,
+        help="LiteLLM's uvicorn worker processes (default: as many as ours' gunicorn workers; on 2 cores LiteLLM "
+        "does best with 2, see docs/benchmarks.md).",
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the databases and temp dir afterwards.")
     parser.add_argument(
         "--py-spy",
@@ -1038,6 +1183,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # each line as it comes, also through a pipe or into a file
+    if args.litellm and args.no_litellm:
+        parser.error("--litellm and --no-litellm contradict each other")
     if args.budget and args.environment == "production":
         parser.error("production is protected: its budget changes only through an approved migration plan")
     if not args.no_floor and (args.floor_redis_db == args.redis_db or args.floor_db_name == args.db_name):
@@ -1093,6 +1240,16 @@ def main(argv: list[str] | None = None) -> int:
             model = args.model or MODEL_BY_ENVIRONMENT.get(name, DEFAULT_MODEL)
             label = f"ours {name}" + (", budget" if budget or name in BUDGETED_ENVIRONMENTS else "")
             variants.append(Variant(label, ours, write_lua(tmp, model, keys[name], name), environment=name))
+        if args.litellm or (not args.no_litellm and litellm_proxy.installed()):
+            litellm_proxy.install()
+            model = args.model or MODEL_BY_ENVIRONMENT.get(environments[0][0], DEFAULT_MODEL)
+            lua = write_lua(tmp, model, litellm_proxy.MASTER_KEY, "litellm")
+            label = f"litellm {litellm_proxy.LITELLM_VERSION}" + (
+                f", {args.litellm_workers} workers" if args.litellm_workers else ""
+            )
+            variants.append(Variant(label, Stack(args=args, tmp=tmp, name="litellm"), lua, model=model))
+        else:
+            print("LiteLLM's proxy: not installed, left out (`bench/submit.py --litellm` installs and adds it)")
         if args.configs:
             configs = [parse_config(item) for item in args.configs.split(",")]
         elif args.sweep:
@@ -1118,7 +1275,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"above is capped by it. Use a shorter --duration/--warmup."
                 )
         return 0 if ok else 1
-    except BenchError as error:
+    except (BenchError, litellm_proxy.ProxyError) as error:
         print(f"\nbench: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -1130,13 +1287,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_rounds(args: argparse.Namespace, configs: list, variants: list[Variant]) -> list[Row]:
-    """Round after round, per configuration: the floor, then ours in each environment (A B A B), each verified."""
+    """Round after round, per configuration: the floor, then ours in each environment, then LiteLLM's proxy if it
+    is in (A B C A B C), each verified."""
     rows = []
     for round_number in range(1, args.repeat + 1):
         for config in configs:
             floor_result = None
-            for variant in variants:
+            for variant in list(variants):
                 print(f"\n--- round {round_number} of {args.repeat}, {config_name(*config)}: {variant.label}")
+                if variant.is_litellm:
+                    try:
+                        rows.append(Row(round_number, config, variant, bench_litellm(variant, *config), floor_result))
+                    except litellm_proxy.ProxyError as error:
+                        if args.litellm:
+                            raise
+                        print(f"  LiteLLM's proxy left out of this bench (it was not asked for): {error}")
+                        variants.remove(variant)
+                    continue
                 result = bench_config(variant, *config)
                 print("  verification (after gunicorn stopped):")
                 result.verified = verify(variant.stack)
