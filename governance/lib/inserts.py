@@ -9,8 +9,8 @@ prepares only the values, field by field, exactly as Django's compiler does (`pr
 
 import functools
 
-from django.db import connections, router
-from django.db.models import Model
+from django.db import connections, models, router
+from django.db.models import Field, Model
 
 
 def insert_new(instance: Model, *, provided: tuple[str, list] | None = None) -> bool:
@@ -23,7 +23,7 @@ def insert_new(instance: Model, *, provided: tuple[str, list] | None = None) -> 
     connection = connections[using]
     sql, fields, returns_pk = _statement(type(instance), connection.alias, connection.vendor)
     instance._prepare_related_fields_for_save(operation_name="save")  # as save(): no unsaved related object
-    values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+    values = _values(instance, fields, connection)
     if provided is None and any(hasattr(value, "resolve_expression") for value in values):
         instance.save(force_insert=True, using=using)  # an expression needs the compiler
         return True
@@ -46,6 +46,39 @@ def insert_new(instance: Model, *, provided: tuple[str, list] | None = None) -> 
     instance._state.adding = False
     instance._state.db = using
     return True
+
+
+def _values(instance: Model, fields: tuple, connection) -> list:
+    """Each field's value as Django's compiler prepares it (`pre_save`, then `get_db_prep_save`).
+
+    A plain field's None, or a value of exactly its plain type, is sent as it is: that is what the preparing
+    returns for it, at a fraction of the cost (it was a tenth of a submission for the generation's 43 fields).
+    """
+    values = []
+    for field, plain_type in fields:
+        if plain_type is None:
+            values.append(field.get_db_prep_save(field.pre_save(instance, True), connection))
+            continue
+        value = getattr(instance, field.attname)
+        if value is None or type(value) is plain_type:
+            values.append(value)
+        else:
+            values.append(field.get_db_prep_save(value, connection))
+    return values
+
+
+def _plain_type(field: Field) -> type | None:
+    """The type whose values `field` sends unchanged (Django's own classes only, never a subclass); else None."""
+    field_class = type(field)
+    if field_class is models.ForeignKey:
+        return int if type(field.target_field) in (models.AutoField, models.BigAutoField) else None
+    if field_class is models.DateTimeField:  # its pre_save sets auto_now fields; an unset one sends None as is
+        return type(None) if not (field.auto_now or field.auto_now_add) else None
+    return PLAIN_TYPES.get(field_class)
+
+
+# Integer fields are not among them: on PostgreSQL Django sends their values typed by column (psycopg's Int2...).
+PLAIN_TYPES = {models.CharField: str, models.TextField: str, models.BooleanField: bool}
 
 
 def _cursor(connection):
@@ -75,4 +108,4 @@ def _statement(model: type[Model], alias: str, vendor: str) -> tuple[str, tuple,
     returns_pk = connection.features.can_return_columns_from_insert
     if returns_pk:
         sql += f" RETURNING {quote(meta.pk.column)}"
-    return sql, fields, returns_pk
+    return sql, tuple((field, _plain_type(field)) for field in fields), returns_pk
