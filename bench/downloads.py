@@ -29,7 +29,6 @@ import contextlib
 import hashlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -41,6 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+
+from processes import stop_process_group  # noqa: E402  (bench/processes.py, on the path just above)
 
 AIM = 0.80
 FLOOR, REFERENCE = "floor", "reference"
@@ -63,19 +64,6 @@ def wait_for_port(port: int, process: subprocess.Popen, what: str) -> None:
             return
         time.sleep(0.1)
     raise SystemExit(f"{what} did not listen within 60 s")
-
-
-def stop(process: subprocess.Popen | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def sha256_file(path: Path) -> str:
@@ -285,7 +273,7 @@ def run_backend(backend: str, video: Path, rounds: int, tmp: Path) -> dict:
         return {"times": times, "peak_mb": max(peak_rss_mb(pid) for pid in worker_pids(gunicorn.pid))}
     finally:
         for process in reversed(processes):
-            stop(process)
+            stop_process_group(process)
 
 
 LABELS = {

@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from audit_writer import ACTION as AUDIT_ACTION
+from processes import stop_process_group
 from submit import BIN, PG_HOST, PG_PORT, PG_USER, REDIS_HOST, REDIS_PORT, ROOT, BenchError, admin_sql, free_port, tail
 
 
@@ -120,14 +121,7 @@ class Process:
         process, self.popen = self.popen, None
         if process is None or process.poll() is not None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_group(process, timeout, first_signal=sig)
         if sig != signal.SIGKILL:
             return
         with contextlib.suppress(ProcessLookupError):  # orphans of the group (e.g. prefork children)

@@ -109,6 +109,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import litellm_proxy
+from processes import stop_process_group
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -477,16 +478,7 @@ def wait_until_ready(stack: Stack, workers: int) -> None:
 
 def stop_gunicorn(stack: Stack) -> None:
     process, stack.gunicorn = stack.gunicorn, None
-    if process is None or process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    stop_process_group(process)
 
 
 def tail(path: Path | None, lines: int = 30) -> str:
