@@ -104,7 +104,8 @@ def prepare(bench: Bench) -> None:
     bench.key = run_step("prepare", [*helper, "prepare"], bench.env).strip().splitlines()[-1].strip()
 
 
-def start_processes(bench: Bench) -> None:
+def start_upstream(bench: Bench) -> None:
+    """The simulator as its own server, its access log counting the polls it serves."""
     port = bench.env["UPSTREAM_PORT"]
     upstream = bench.start(
         "upstream",
@@ -116,6 +117,10 @@ def start_processes(bench: Bench) -> None:
         ],
     )  # fmt: skip
     wait_for_http(f"http://127.0.0.1:{port}/simulator/v1/models", upstream)
+
+
+def start_processes(bench: Bench) -> None:
+    start_upstream(bench)
     celery = [str(BIN / "celery"), "-A", "governance"]
     common = ["--loglevel", "INFO", "--without-gossip", "--without-mingle"]
     bench.start(
