@@ -148,11 +148,6 @@ def main(argv: list[str] | None = None) -> int:
         prepare(bench)
         import subprocess
 
-        bench.sql(
-            "UPDATE projects_environment SET sign_content = %s WHERE project_id = "
-            "(SELECT id FROM projects_project WHERE slug = 'inflight')",
-            (not args.unsigned,),
-        )
         from inflight import start_upstream, submit_jobs
 
         start_upstream(bench)
