@@ -434,6 +434,8 @@ CELERY_BEAT_SCHEDULE = {
     "track-generations": {
         "task": "governance.generations.tasks.track_generations",
         "schedule": timedelta(seconds=float(os.environ.get("GENERATION_TRACK_SECONDS", "1") or "0") or 3600),
+        # As the dispatcher's: a busy worker's backlog of ticks is dropped; the next tick polls what they would have.
+        "options": {"expires": 10},
     },
     "expire-idempotency-keys": {
         "task": "governance.generations.tasks.expire_idempotency_keys",
