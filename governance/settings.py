@@ -525,6 +525,8 @@ GENERATION_POLL_FIRST_SHARE = float(os.environ.get("GENERATION_POLL_FIRST_SHARE"
 # The gateway's public origin for providers' completion callbacks (https://gateway.example.com); empty: no
 # callbacks, polling only. With it, providers that call back are polled GENERATION_POLL_CALM_FACTOR times less.
 GENERATION_CALLBACK_URL = os.environ.get("GENERATION_CALLBACK_URL", "").rstrip("/")
+# A provider calls back once per job (a few times if it retries); more a minute only make the gateway poll it again.
+GENERATION_CALLBACKS_PER_MINUTE = int(os.environ.get("GENERATION_CALLBACKS_PER_MINUTE", "10"))
 GENERATION_POLL_CALM_FACTOR = float(os.environ.get("GENERATION_POLL_CALM_FACTOR", "4"))
 # How long an Idempotency-Key is remembered (a retry after that is a new request).
 IDEMPOTENCY_KEY_HOURS = int(os.environ.get("IDEMPOTENCY_KEY_HOURS", "24"))

@@ -26,12 +26,21 @@ def seconds_until_allowed(*, api_key_id: int, per_minute: int, now: float | None
     A limit of 0 counts nothing. If the cache cannot be reached the request is let
     through: throttling must not take the gateway down with the cache.
     """
+    return _seconds_until_allowed(str(api_key_id), per_minute, now)
+
+
+def seconds_until_callback_allowed(*, generation_id: int, per_minute: int, now: float | None = None) -> int | None:
+    """Count one provider callback for this generation, as `seconds_until_allowed` counts a key's requests."""
+    return _seconds_until_allowed(f"callback:{generation_id}", per_minute, now)
+
+
+def _seconds_until_allowed(subject: str, per_minute: int, now: float | None) -> int | None:
     if per_minute <= 0:
         return None
     now = time.time() if now is None else now
     window = int(now // WINDOW_SECONDS)
     try:
-        count = _count(f"{KEY_PREFIX}:{api_key_id}:{window}")
+        count = _count(f"{KEY_PREFIX}:{subject}:{window}")
     except Exception:
         logger.warning("rate-limit cache unavailable; letting the request through", exc_info=True)
         return None

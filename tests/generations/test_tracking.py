@@ -290,3 +290,25 @@ def test_a_callback_with_a_bad_token_is_refused_and_polls_nothing(api, upstream,
     assert client.post(f"/callbacks/byteplus/{forged}").status_code == 404
     assert client.post(f"/callbacks/byteplus/{generation.pk}").status_code == 404
     assert upstream.requests == []
+
+
+def test_a_replayed_callback_past_the_limit_is_refused_and_polls_nothing(api, upstream, clock, client, settings):
+    from governance.celery import app
+
+    settings.GENERATION_CALLBACKS_PER_MINUTE = 3
+    (generation,) = tracked(api, 1)  # still running upstream: every callback let in polls it
+    path = f"/callbacks/byteplus/{tracking.callback_token(generation.pk)}"
+    upstream.requests.clear()
+    app.conf.task_always_eager = True
+    try:
+        answers = [client.post(path) for _ in range(5)]
+        polls = len(upstream.requests)
+        clock.shift(60)
+        next_minute = client.post(path)
+    finally:
+        app.conf.task_always_eager = False
+
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 429, 429]
+    assert 1 <= int(answers[-1]["Retry-After"]) <= 60
+    assert polls == 3
+    assert next_minute.status_code == 200
