@@ -25,6 +25,7 @@ import re
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -33,7 +34,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from faults import Process, check_services, flush_redis, run_step, wait_for_http
-from submit import BIN, PG_HOST, PG_PORT, PG_USER, REDIS_HOST, REDIS_PORT, ROOT, BenchError, admin_sql, free_port
+from submit import (
+    BIN,
+    PG_HOST,
+    PG_PORT,
+    PG_USER,
+    REDIS_HOST,
+    REDIS_PORT,
+    ROOT,
+    BenchError,
+    admin_sql,
+    free_port,
+    summarize_profile,
+)
 
 TICKS = os.sysconf("SC_CLK_TCK")
 UNFINISHED = ("queued", "in_progress")
@@ -96,6 +109,7 @@ def prepare(bench: Bench) -> None:
     for name in ("CELERY_TASK_ALWAYS_EAGER", "MIGRATE_DATABASE_URL", "DATABASE_APP_ROLE", "GENERATION_CALLBACK_URL"):
         bench.env.pop(name, None)
     bench.env["UPSTREAM_PORT"] = str(upstream_port)
+    bench.env["INFLIGHT_UNSIGNED"] = "1" if getattr(args, "unsigned", False) else "0"
     manage = [sys.executable, str(ROOT / "manage.py")]
     run_step("migrate", [*manage, "migrate", "--noinput", "-v", "0"], bench.env)
     run_step("create_signing_identity", [*manage, "create_signing_identity", "--if-missing"], bench.env)
@@ -104,7 +118,8 @@ def prepare(bench: Bench) -> None:
     bench.key = run_step("prepare", [*helper, "prepare"], bench.env).strip().splitlines()[-1].strip()
 
 
-def start_processes(bench: Bench) -> None:
+def start_upstream(bench: Bench) -> None:
+    """The simulator as its own server, its access log counting the polls it serves."""
     port = bench.env["UPSTREAM_PORT"]
     upstream = bench.start(
         "upstream",
@@ -116,6 +131,10 @@ def start_processes(bench: Bench) -> None:
         ],
     )  # fmt: skip
     wait_for_http(f"http://127.0.0.1:{port}/simulator/v1/models", upstream)
+
+
+def start_processes(bench: Bench) -> None:
+    start_upstream(bench)
     celery = [str(BIN / "celery"), "-A", "governance"]
     common = ["--loglevel", "INFO", "--without-gossip", "--without-mingle"]
     bench.start(
@@ -308,6 +327,7 @@ def run(bench: Bench) -> bool:
           f"{args.min_seconds:g}-{args.max_seconds:g} s", flush=True)  # fmt: skip
     before = Counters.now(bench)
     release_jobs(bench)
+    spy = start_py_spy(bench) if args.py_spy else None
     sampler = Sampler(bench)
     sampler.start()
     deadline = time.monotonic() + args.max_seconds + args.deadline
@@ -318,6 +338,9 @@ def run(bench: Bench) -> bool:
         time.sleep(3)
     sampler.stopping.set()
     after = Counters.now(bench)
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)  # py-spy writes what it sampled so far
+        spy.wait(timeout=60)
     elapsed = after.at - before.at
     tracking_cpu = after.tracking_cpu - before.tracking_cpu
     steps_cpu = after.steps_cpu - before.steps_cpu
@@ -374,10 +397,21 @@ def run(bench: Bench) -> bool:
         and stuck == 0
         and creates == accepted,
     }
+    if spy is not None:
+        summarize_profile(Path(args.py_spy), accepted)
     print("\nAims")
     for aim, met in aims.items():
         print(f"  {'met    ' if met else 'NOT MET'}  {aim}")
     return all(aims.values())
+
+
+def start_py_spy(bench: Bench) -> subprocess.Popen:
+    """Sample the step worker and its pool processes from the release on (py-spy is not a dependency)."""
+    command = [
+        bench.args.py_spy_bin, "record", "--pid", str(bench.processes["steps"].popen.pid), "--subprocesses",
+        "--nonblocking", "--rate", "100", "--format", "raw", "--output", bench.args.py_spy,
+    ]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -389,9 +423,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--deadline", type=float, default=1500.0, help="Seconds past the longest job to wait (the archive's backlog)."
     )
+    parser.add_argument("--unsigned", action="store_true", help="Archive unsigned (signed by default).")
     parser.add_argument("--db-name", default="governance_inflight_bench")
     parser.add_argument("--redis-db", type=int, default=11)
     parser.add_argument("--keep", action="store_true", help="Keep the database and logs afterwards.")
+    parser.add_argument("--py-spy", default="", help="Sample the step worker with py-spy into this file.")
+    parser.add_argument("--py-spy-bin", default=str(BIN / "py-spy"), help="py-spy's path (not a dependency).")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt()))
     bench = Bench(args=args, tmp=Path(tempfile.mkdtemp(prefix="governance-inflight-")))

@@ -38,8 +38,8 @@ def prepare() -> None:
     environment, _ = Environment.objects.get_or_create(
         project=project, name="development", defaults={"rate_limit_per_minute": 1_000_000}
     )
-    # The archive's signing is measured by bench/content_signing.py; here it would only slow the completions.
-    Environment.objects.filter(pk=environment.pk).update(sign_content=False)
+    # Signed as by default, unless the bench says otherwise (INFLIGHT_UNSIGNED=1: `bench/inflight.py --unsigned`).
+    Environment.objects.filter(pk=environment.pk).update(sign_content=os.environ.get("INFLIGHT_UNSIGNED") != "1")
     revise_policy(
         environment=environment,
         provider=Provider.objects.get(slug="byteplus"),

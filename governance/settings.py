@@ -413,6 +413,10 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes the database connection around every task unless this is set (then every this many
+# tasks). A new PostgreSQL connection per task cost the worker ~2 ms and the server a new backend; the worker keeps
+# it instead as a web process does between requests, for CONN_MAX_AGE and checked before reuse (governance/celery.py).
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing must not hang a worker when the broker is away: the dispatcher and the sweep send it again.
@@ -433,6 +437,8 @@ CELERY_BEAT_SCHEDULE = {
     "track-generations": {
         "task": "governance.generations.tasks.track_generations",
         "schedule": timedelta(seconds=float(os.environ.get("GENERATION_TRACK_SECONDS", "1") or "0") or 3600),
+        # As the dispatcher's: a busy worker's backlog of ticks is dropped; the next tick polls what they would have.
+        "options": {"expires": 10},
     },
     "expire-idempotency-keys": {
         "task": "governance.generations.tasks.expire_idempotency_keys",
@@ -522,6 +528,8 @@ GENERATION_POLL_FIRST_SHARE = float(os.environ.get("GENERATION_POLL_FIRST_SHARE"
 # The gateway's public origin for providers' completion callbacks (https://gateway.example.com); empty: no
 # callbacks, polling only. With it, providers that call back are polled GENERATION_POLL_CALM_FACTOR times less.
 GENERATION_CALLBACK_URL = os.environ.get("GENERATION_CALLBACK_URL", "").rstrip("/")
+# A provider calls back once per job (a few times if it retries); more a minute only make the gateway poll it again.
+GENERATION_CALLBACKS_PER_MINUTE = int(os.environ.get("GENERATION_CALLBACKS_PER_MINUTE", "10"))
 GENERATION_POLL_CALM_FACTOR = float(os.environ.get("GENERATION_POLL_CALM_FACTOR", "4"))
 # How long an Idempotency-Key is remembered (a retry after that is a new request).
 IDEMPOTENCY_KEY_HOURS = int(os.environ.get("IDEMPOTENCY_KEY_HOURS", "24"))

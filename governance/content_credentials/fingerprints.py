@@ -12,6 +12,8 @@ import av
 import imagehash
 from PIL import Image, UnidentifiedImageError
 
+from governance.lib.frames import Pictures
+
 FRAMES_PER_VIDEO = 8
 # Two hashes at most this many bits apart (of 64) are taken to show the same picture.
 SAME_PICTURE_DISTANCE = 10
@@ -51,10 +53,10 @@ def _video_frames(stream: BinaryIO) -> list[Image.Image]:
 
 
 def _first_keyframes(container, video) -> list[Image.Image]:
-    images = []
+    images, picture = [], Pictures()
     for frame in container.decode(video):
         if frame.key_frame:
-            images.append(frame.to_image())
+            images.append(picture(frame))
         if len(images) >= FRAMES_PER_VIDEO:
             break
     return images
@@ -78,7 +80,7 @@ def _frames_at(container, video, total: int) -> list[Image.Image]:
             for index in range(FRAMES_PER_VIDEO)
         }
     )
-    images, frames, last_decoded = [], None, None
+    images, frames, last_decoded, picture = [], None, None, Pictures()
     for target in wanted:
         keyframe = max((pts for pts in keyframes if pts <= target), default=None)
         if frames is None or (keyframe is not None and last_decoded is not None and keyframe > last_decoded):
@@ -87,7 +89,7 @@ def _frames_at(container, video, total: int) -> list[Image.Image]:
         for frame in frames:
             last_decoded = frame.pts
             if frame.pts is not None and frame.pts >= target:
-                images.append(frame.to_image())
+                images.append(picture(frame))
                 break
     return images
 

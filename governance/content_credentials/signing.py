@@ -70,6 +70,13 @@ def _builder_context() -> c2pa.Context:
     )
 
 
+@functools.lru_cache(maxsize=4)
+def _signer(chain_pem: bytes, key_pem: bytes) -> c2pa.Signer:
+    """One signer per identity in a process: making one parses the key and the chain, a tenth of signing a small
+    file. Keyed by the PEMs, so a rotated identity gets its own. c2pa lets calls share a signer (it is only read)."""
+    return c2pa.Signer.from_info(c2pa.C2paSignerInfo(b"es256", chain_pem, key_pem, None))
+
+
 def manifest_definition(*, title: str, facts: dict) -> dict:
     return {
         "claim_generator_info": [CLAIM_GENERATOR],
@@ -93,10 +100,16 @@ def sign(
     facts: dict,
     identity: SigningIdentity,
     ingredients: Sequence[Ingredient] = (),
+    source_has_manifest: bool | None = None,
 ) -> None:
-    """Write `source` to `dest` with a signed manifest; a manifest already in `source` becomes an ingredient."""
+    """Write `source` to `dest` with a signed manifest; a manifest already in `source` becomes an ingredient.
+
+    `source_has_manifest`: what `has_manifest(source)` said, where the caller has just asked (None: ask here).
+    """
+    if source_has_manifest is None:
+        source_has_manifest = has_manifest(source, content_type)
     with c2pa.Builder(manifest_definition(title=title, facts=facts), context=_builder_context()) as builder:
-        if has_manifest(source, content_type):
+        if source_has_manifest:
             builder.add_ingredient(
                 {"title": f"{title} (as the provider delivered it)", "relationship": "componentOf"},
                 content_type,
@@ -110,6 +123,4 @@ def sign(
                 ingredient.content_type,
                 ingredient.stream,
             )
-        signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(b"es256", identity.chain_pem, identity.key_pem, None))
-        with signer:
-            builder.sign(signer, content_type, source, dest)
+        builder.sign(_signer(identity.chain_pem, identity.key_pem), content_type, source, dest)

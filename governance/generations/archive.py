@@ -50,7 +50,30 @@ def archive_generation(
     with tempfile.TemporaryFile() as video:
         archived = [_archive_variant(generation, ArchivedFile.Variant.VIDEO, adapter, job, keep_original=video)]
         archived.append(_archive_variant(generation, ArchivedFile.Variant.THUMBNAIL, adapter, job, video=video))
-    return archived
+    return _record(archived)
+
+
+RECORDED_FIELDS = [
+    "name",
+    "content_type",
+    "size",
+    "sha256",
+    "upstream_sha256",
+    "upstream_size",
+    "signed",
+    "certificate_fingerprint",
+    "unsigned_reason",
+    "upstream_manifest",
+    "perceptual_hashes",
+]
+
+
+def _record(archived: list[ArchivedFile]) -> list[ArchivedFile]:
+    """The files' rows in one statement once all are stored; a row an interrupted earlier attempt wrote is replaced
+    (its file was, under the same name), keeping when that attempt archived it."""
+    return ArchivedFile.objects.bulk_create(
+        archived, update_conflicts=True, unique_fields=["generation", "variant"], update_fields=RECORDED_FIELDS
+    )
 
 
 def _archive_variant(
@@ -62,32 +85,33 @@ def _archive_variant(
     keep_original: BinaryIO | None = None,
     video: BinaryIO | None = None,
 ) -> ArchivedFile:
+    """Fetch (or make), sign, hash and store one file; its row, not yet saved."""
     with tempfile.TemporaryFile() as original, tempfile.TemporaryFile() as signed_copy:
-        content_type = _download(generation, variant, adapter, job, original, video=video)
+        content_type, made_here = _download(generation, variant, adapter, job, original, video=video)
         if keep_original is not None:
             shutil.copyfileobj(original, keep_original)
             original.seek(0)
         upstream_sha256, upstream_size = sha256_of(original)
-        outcome = _sign(generation, variant, content_type, original, signed_copy)
+        # A thumbnail we made from the video carries no manifest of the provider's.
+        upstream_manifest = False if made_here else signing.has_manifest(original, content_type)
+        outcome = _sign(generation, variant, content_type, original, signed_copy, upstream_manifest=upstream_manifest)
         delivered = signed_copy if outcome.signed else original
         sha256, size = sha256_of(delivered)
         name = _store(generation, variant, content_type, delivered)
-        archived, _ = ArchivedFile.objects.update_or_create(
+        archived = ArchivedFile(
             generation=generation,
             variant=variant,
-            defaults={
-                "name": name,
-                "content_type": content_type,
-                "size": size,
-                "sha256": sha256,
-                "upstream_sha256": upstream_sha256,
-                "upstream_size": upstream_size,
-                "signed": outcome.signed,
-                "certificate_fingerprint": outcome.fingerprint,
-                "unsigned_reason": outcome.unsigned_reason,
-                "upstream_manifest": outcome.upstream_manifest,
-                "perceptual_hashes": perceptual_hashes(delivered, content_type),
-            },
+            name=name,
+            content_type=content_type,
+            size=size,
+            sha256=sha256,
+            upstream_sha256=upstream_sha256,
+            upstream_size=upstream_size,
+            signed=outcome.signed,
+            certificate_fingerprint=outcome.fingerprint,
+            unsigned_reason=outcome.unsigned_reason,
+            upstream_manifest=upstream_manifest,
+            perceptual_hashes=perceptual_hashes(delivered, content_type),
         )
     logger.info(
         "archived %s %s (%d bytes, sha256 %s, %s)",
@@ -108,8 +132,10 @@ def _download(
     into: BinaryIO,
     *,
     video: BinaryIO | None = None,
-) -> str:
-    """Write the provider's file into `into`; a thumbnail the provider does not give is made from `video`."""
+) -> tuple[str, bool]:
+    """Write the provider's file into `into`; a thumbnail the provider does not give is made from `video`.
+
+    Returns the file's content type, and whether we made it (the provider gave none)."""
     with adapter.open_media(generation, variant, job) as media:
         if media is not None:
             chunks, content_type = media
@@ -122,7 +148,7 @@ def _download(
         into.write(thumbnail)
         content_type = THUMBNAIL_TYPE
     into.seek(0)
-    return (content_type or "").split(";")[0].strip() or DEFAULT_TYPES[variant]
+    return (content_type or "").split(";")[0].strip() or DEFAULT_TYPES[variant], media is None
 
 
 def _store(generation: Generation, variant: str, content_type: str, content: BinaryIO) -> str:
@@ -140,17 +166,23 @@ class _Outcome:
     signed: bool = False
     fingerprint: str = ""
     unsigned_reason: str = ""
-    upstream_manifest: bool = False
 
 
-def _sign(generation: Generation, variant: str, content_type: str, original: BinaryIO, dest: BinaryIO) -> _Outcome:
-    upstream_manifest = signing.has_manifest(original, content_type)
+def _sign(
+    generation: Generation,
+    variant: str,
+    content_type: str,
+    original: BinaryIO,
+    dest: BinaryIO,
+    *,
+    upstream_manifest: bool,
+) -> _Outcome:
     if not generation.environment.sign_content:
-        return _Outcome(unsigned_reason="signing is off for this environment", upstream_manifest=upstream_manifest)
+        return _Outcome(unsigned_reason="signing is off for this environment")
     identity = load_identity()
     if identity is None:
         logger.warning("no signing identity configured; %s %s archived unsigned", generation.video_id, variant)
-        return _Outcome(unsigned_reason="no signing identity is configured", upstream_manifest=upstream_manifest)
+        return _Outcome(unsigned_reason="no signing identity is configured")
     with _source_ingredients(generation, variant) as ingredients:
         try:
             signing.sign(
@@ -161,12 +193,13 @@ def _sign(generation: Generation, variant: str, content_type: str, original: Bin
                 facts=governance_facts(generation),
                 identity=identity,
                 ingredients=ingredients,
+                source_has_manifest=upstream_manifest,
             )
         except signing.c2pa.C2paError as error:
             logger.warning("could not sign %s %s: %s", generation.video_id, variant, error)
             original.seek(0)
-            return _Outcome(unsigned_reason=f"signing failed: {str(error)[:150]}", upstream_manifest=upstream_manifest)
-    return _Outcome(signed=True, fingerprint=identity.fingerprint, upstream_manifest=upstream_manifest)
+            return _Outcome(unsigned_reason=f"signing failed: {str(error)[:150]}")
+    return _Outcome(signed=True, fingerprint=identity.fingerprint)
 
 
 @contextlib.contextmanager

@@ -4,9 +4,9 @@ Every web node counts in the same cache (Redis in production), so the limit hold
 across nodes. On Redis the count is one atomic round trip (SET NX with expiry, then
 INCR, in one MULTI/EXEC); Django's `RedisCache.incr` alone would take two. The gateway
 sends it with the state token's read when it knows the key's id (`queue_count`): no
-round trip of its own. Other
-caches count with `cache.add` then `cache.incr`, which is atomic on memcached and on
-the embedded file cache (`governance.infra.cache_backends.FileBasedCache` locks around both).
+round trip of its own. Other caches count with `cache.add` then `cache.incr`, which is
+atomic on memcached and on the embedded file cache (`governance.infra.cache_backends.FileBasedCache`
+locks around both).
 """
 
 import logging
@@ -31,13 +31,22 @@ def seconds_until_allowed(
     A limit of 0 counts nothing. If the cache cannot be reached the request is let
     through: throttling must not take the gateway down with the cache.
     """
+    return _seconds_until_allowed(str(api_key_id), per_minute, now, counted)
+
+
+def seconds_until_callback_allowed(*, generation_id: int, per_minute: int, now: float | None = None) -> int | None:
+    """Count one provider callback for this generation, as `seconds_until_allowed` counts a key's requests."""
+    return _seconds_until_allowed(f"callback:{generation_id}", per_minute, now)
+
+
+def _seconds_until_allowed(subject: str, per_minute: int, now: float | None, counted: int | None = None) -> int | None:
     if per_minute <= 0:
         return None
     now = time.time() if now is None else now
     window = int(now // WINDOW_SECONDS)
     if counted is None:
         try:
-            counted = _count(_window_key(api_key_id, now))
+            counted = _count(_window_key(subject, now))
         except Exception:
             logger.warning("rate-limit cache unavailable; letting the request through", exc_info=True)
             return None
@@ -48,7 +57,7 @@ def seconds_until_allowed(
 
 def queue_count(pipeline, *, api_key_id: int, now: float) -> None:
     """Queue this request's count for the key on a Redis MULTI/EXEC pipeline; its last reply is the count."""
-    _queue_incr(pipeline, caches["default"].make_and_validate_key(_window_key(api_key_id, now)))
+    _queue_incr(pipeline, caches["default"].make_and_validate_key(_window_key(str(api_key_id), now)))
 
 
 def _queue_incr(pipeline, redis_key: str) -> None:
@@ -56,8 +65,8 @@ def _queue_incr(pipeline, redis_key: str) -> None:
     pipeline.incr(redis_key)
 
 
-def _window_key(api_key_id: int, now: float) -> str:
-    return f"{KEY_PREFIX}:{api_key_id}:{int(now // WINDOW_SECONDS)}"
+def _window_key(subject: str, now: float) -> str:
+    return f"{KEY_PREFIX}:{subject}:{int(now // WINDOW_SECONDS)}"
 
 
 def _count(key: str) -> int:

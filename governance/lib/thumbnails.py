@@ -49,5 +49,6 @@ def _webp(picture: Image.Image) -> bytes:
     height = max(1, round(picture.height * THUMBNAIL_WIDTH / picture.width))
     picture = picture.convert("RGB").resize((THUMBNAIL_WIDTH, height))
     out = io.BytesIO()
-    picture.save(out, format="WEBP", quality=80)
+    # libwebp's fastest method: a third of the default's (4) CPU for a few per cent more bytes at the same quality.
+    picture.save(out, format="WEBP", quality=80, method=0)
     return out.getvalue()

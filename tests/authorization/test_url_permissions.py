@@ -168,7 +168,8 @@ RULES: dict[str, Rule] = {
     "operations:readyz": everyone(200),
     "operations:metrics": Rule({role: 401 for role in ROLES}, metrics_token=200),
     # A provider's completion callback: its signed token is the credential, not a session or key. An unsigned
-    # token is not found; a signed one only makes the tracker poll the job (tests/generations/test_tracking.py).
+    # token is not found; a signed one only makes the tracker poll the job, at most GENERATION_CALLBACKS_PER_MINUTE
+    # times a minute (tests/generations/test_tracking.py).
     "provider-callback": everyone(404, method="POST"),
     # The gateway: an API key of an environment; another environment's videos are not found.
     "generations:videos": api_key(own=200, other=200),

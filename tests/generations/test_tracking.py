@@ -163,6 +163,20 @@ def test_a_tick_sends_only_the_jobs_due_in_one_message_per_batch(api, upstream, 
     assert tracking.due_batches() == []  # the next tick's window starts where this one ended
 
 
+def test_ticks_a_busy_worker_dropped_cost_no_poll(api, upstream, clock, settings):
+    """Beat's ticks expire, so a busy worker never runs a backlog of late ones; the next tick that runs covers
+    the window since the last one that ran, so every poll the dropped ticks would have sent is sent."""
+    expires = settings.CELERY_BEAT_SCHEDULE["track-generations"]["options"]["expires"]
+    assert settings.GENERATION_POLL_MIN_SECONDS <= expires <= tracking.MAX_CATCH_UP_SECONDS
+    generations = tracked(api, 3)
+    cache.set(tracking.HEARTBEAT_KEY, time.time(), timeout=None)  # a tick ran
+
+    clock.shift(expires)  # every tick sent since waited in the queue until it expired
+    batches = tracking.due_batches()
+
+    assert sorted(pk for _, ids in batches for pk in ids) == sorted(g.pk for g in generations)
+
+
 def test_a_batch_is_polled_in_one_call_to_the_providers_task_list(api, upstream, clock):
     generations = tracked(api, 3)
     upstream.requests.clear()
@@ -276,3 +290,25 @@ def test_a_callback_with_a_bad_token_is_refused_and_polls_nothing(api, upstream,
     assert client.post(f"/callbacks/byteplus/{forged}").status_code == 404
     assert client.post(f"/callbacks/byteplus/{generation.pk}").status_code == 404
     assert upstream.requests == []
+
+
+def test_a_replayed_callback_past_the_limit_is_refused_and_polls_nothing(api, upstream, clock, client, settings):
+    from governance.celery import app
+
+    settings.GENERATION_CALLBACKS_PER_MINUTE = 3
+    (generation,) = tracked(api, 1)  # still running upstream: every callback let in polls it
+    path = f"/callbacks/byteplus/{tracking.callback_token(generation.pk)}"
+    upstream.requests.clear()
+    app.conf.task_always_eager = True
+    try:
+        answers = [client.post(path) for _ in range(5)]
+        polls = len(upstream.requests)
+        clock.shift(60)
+        next_minute = client.post(path)
+    finally:
+        app.conf.task_always_eager = False
+
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 429, 429]
+    assert 1 <= int(answers[-1]["Retry-After"]) <= 60
+    assert polls == 3
+    assert next_minute.status_code == 200
