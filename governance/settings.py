@@ -177,20 +177,21 @@ INSTALLED_APPS = [
     "governance.demo",
 ]
 
-# governance.infra.browser_middleware.*: the library's own, passed over by the Videos API (/v1/).
 MIDDLEWARE = [
     "governance.infra.request_ids.RequestIdMiddleware",
     "governance.operations.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "governance.infra.browser_middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",  # as is: deploy checks look for it by name
-    "governance.infra.browser_middleware.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "governance.infra.browser_middleware.AuthenticationMiddleware",
-    "governance.infra.browser_middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "governance.infra.browser_middleware.CSPMiddleware",
-    "governance.infra.browser_middleware.HtmxMiddleware",
+    # The Videos API and the management API are answered here; what follows is the dashboard's.
+    "governance.infra.api_requests.ApiRequestsMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     # Last, so it sees request.htmx and shows messages before MessageMiddleware keeps them for the next page.
     "governance.dashboard.middleware.PageFrameUpdatesMiddleware",
 ]

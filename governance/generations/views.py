@@ -335,7 +335,7 @@ def openapi_document(request: HttpRequest) -> HttpResponse:
 def _with_api_policy(response: HttpResponse) -> HttpResponse:
     """The API answers JSON and media, never a page: a fixed Content-Security-Policy that allows nothing.
 
-    django-csp, which builds the dashboard's policy, passes the API over (governance/infra/browser_middleware.py).
+    django-csp, which builds the dashboard's policy, never sees an API request (governance/infra/api_requests.py).
     """
     response[API_CONTENT_SECURITY_POLICY[0]] = API_CONTENT_SECURITY_POLICY[1]
     return response
