@@ -37,7 +37,7 @@ class PageFrameUpdatesMiddleware:
 
 def _swapped_in_place(request: HttpRequest, response: HttpResponse) -> bool:
     """An htmx fragment that htmx will swap into the page it is on (it swaps 2xx answers only)."""
-    htmx = getattr(request, "htmx", None)  # absent on the Videos API, which skips django-htmx
+    htmx = getattr(request, "htmx", None)  # absent on the APIs, which leave before django-htmx
     if not htmx or htmx.history_restore_request or not request.user.is_authenticated:
         return False
     return (

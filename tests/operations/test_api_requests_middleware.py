@@ -1,4 +1,5 @@
-"""The dashboard's middleware (users, messages, CSP, htmx) runs for pages and is passed over by the API."""
+"""The dashboard's middleware (sessions, users, messages, CSP, htmx) runs for pages; the APIs' requests leave before it,
+with the request id and the security headers every response keeps."""
 
 import pytest
 
@@ -20,8 +21,18 @@ def test_an_api_request_gets_no_user_messages_or_page_policy(client, key, path):
 
     request = response.wsgi_request
     assert not hasattr(request, "user") and not hasattr(request, "htmx") and not hasattr(request, "_messages")
+    assert not hasattr(request, "session") and "X-Request-ID" in response
     assert response["Content-Security-Policy"] == API_POLICY
     assert "Cookie" not in response.get("Vary", "") and not response.cookies
+    assert response["X-Frame-Options"] == "DENY" and response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_management_api_request_leaves_before_the_dashboards_middleware_too(client):
+    response = client.get("/api/v1/no-such-thing", headers={"Authorization": "Bearer not-a-token"})
+
+    request = response.wsgi_request
+    assert not hasattr(request, "user") and not hasattr(request, "session") and not hasattr(request, "htmx")
+    assert not response.cookies and "X-Request-ID" in response
     assert response["X-Frame-Options"] == "DENY" and response["X-Content-Type-Options"] == "nosniff"
 
 
