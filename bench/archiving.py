@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from content_signing import make_video, peak_rss_mb  # noqa: E402
 from downloads import start_gunicorn, start_moto, stop  # noqa: E402
 
-TIMED = ("_download", "thumbnail_of", "sha256_of", "_sign", "perceptual_hashes", "_store")
+TIMED = ("_download", "webp_of", "sha256_of", "_sign", "_pictures", "_store")
 
 
 class LinkAdapter:
@@ -168,8 +168,8 @@ def main() -> int:
                     seconds, total = archive_once(f"http://127.0.0.1:{port}/")
                 print(f"{backend}: archive_generation {total:.1f} s for {size_mb:.0f} MB ({size_mb / total:.0f} MB/s)")
                 rows = [
-                    ("fetch (httpx, 64 KiB)", seconds["_download"] - seconds["thumbnail_of"], copy, "shutil.copyfile"),
-                    ("thumbnail from video", seconds["thumbnail_of"], None, ""),
+                    ("fetch (httpx, 64 KiB)", seconds["_download"] - seconds["webp_of"], copy, "shutil.copyfile"),
+                    ("thumbnail's WebP", seconds["webp_of"], None, ""),
                     (
                         "store",
                         seconds["_store"],
@@ -178,7 +178,7 @@ def main() -> int:
                     ),
                     ("sign (c2pa)", seconds["_sign"], None, ""),
                     ("SHA-256 x2", seconds["sha256_of"], None, ""),
-                    ("perceptual hashes", seconds["perceptual_hashes"], None, ""),
+                    ("pictures (one decode)", seconds["_pictures"], None, ""),
                 ]
                 for label, spent, floor, floor_label in rows:
                     ratio = f"  {floor / spent:.2f} of {floor_label} ({size_mb / floor:.0f} MB/s)" if floor else ""

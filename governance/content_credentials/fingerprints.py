@@ -6,15 +6,17 @@ changes by only a few bits when the picture is re-compressed or rescaled.
 """
 
 import hashlib
+from collections.abc import Iterable
 from typing import BinaryIO
 
 import av
 import imagehash
 from PIL import Image, UnidentifiedImageError
 
-from governance.lib.frames import Pictures
+from governance.lib.frames import Pictures, pictures_at
 
 FRAMES_PER_VIDEO = 8
+SAMPLE_SHARES = tuple(index / FRAMES_PER_VIDEO for index in range(FRAMES_PER_VIDEO))
 # Two hashes at most this many bits apart (of 64) are taken to show the same picture.
 SAME_PICTURE_DISTANCE = 10
 
@@ -35,21 +37,31 @@ def perceptual_hashes(stream: BinaryIO, content_type: str) -> list[str]:
     stream.seek(0)
     try:
         if content_type.startswith("video/"):
-            return [str(imagehash.phash(image)) for image in _video_frames(stream)]
-        return [str(imagehash.phash(Image.open(stream).convert("RGB")))]
+            return hashes_of(_video_frames(stream))
+        return hashes_of([Image.open(stream).convert("RGB")])
     except (av.FFmpegError, UnidentifiedImageError, OSError, ValueError):
         return []
     finally:
         stream.seek(0)
 
 
+def hashes_of(pictures: Iterable[Image.Image]) -> list[str]:
+    return [str(imagehash.phash(picture)) for picture in pictures]
+
+
+def distinct(pictures: Iterable[Image.Image | None]) -> list[Image.Image]:
+    """Each picture once, in order: shares of a short video that fall on one frame give that frame once."""
+    return list({id(picture): picture for picture in pictures if picture is not None}.values())
+
+
 def _video_frames(stream: BinaryIO) -> list[Image.Image]:
     """Up to eight evenly spaced frames (keyframes when the container does not say how many frames it has)."""
     with av.open(stream) as container:
         video = container.streams.video[0]
-        if not video.frames:
+        pictures = pictures_at(container, video, SAMPLE_SHARES)
+        if pictures is None:
             return _first_keyframes(container, video)
-        return _frames_at(container, video, video.frames)
+        return distinct(pictures)
 
 
 def _first_keyframes(container, video) -> list[Image.Image]:
@@ -59,38 +71,6 @@ def _first_keyframes(container, video) -> list[Image.Image]:
             images.append(picture(frame))
         if len(images) >= FRAMES_PER_VIDEO:
             break
-    return images
-
-
-def _frames_at(container, video, total: int) -> list[Image.Image]:
-    """Frames number 0, total/8, 2*total/8, ... in presentation order, decoding only the groups of pictures they are in.
-
-    Reading the packets (no decoding) gives every frame's timestamp and the keyframes; where a
-    keyframe lies between the last frame decoded and the next one wanted, seeking to it skips
-    what lies between. A long video then costs eight short decodes, not decoding it to 7/8.
-    """
-    packets = [(packet.pts, packet.is_keyframe) for packet in container.demux(video) if packet.pts is not None]
-    if not packets:
-        return []
-    presentation = sorted(pts for pts, _ in packets)
-    keyframes = sorted(pts for pts, keyframe in packets if keyframe)
-    wanted = sorted(
-        {
-            presentation[min(int(index * total / FRAMES_PER_VIDEO), len(presentation) - 1)]
-            for index in range(FRAMES_PER_VIDEO)
-        }
-    )
-    images, frames, last_decoded, picture = [], None, None, Pictures()
-    for target in wanted:
-        keyframe = max((pts for pts in keyframes if pts <= target), default=None)
-        if frames is None or (keyframe is not None and last_decoded is not None and keyframe > last_decoded):
-            container.seek(target, stream=video, backward=True)  # to the keyframe at or before `target`
-            frames = container.decode(video)
-        for frame in frames:
-            last_decoded = frame.pts
-            if frame.pts is not None and frame.pts >= target:
-                images.append(picture(frame))
-                break
     return images
 
 

@@ -10,23 +10,31 @@ records its size, SHA-256, the signing certificate and perceptual hashes for lat
 import contextlib
 import logging
 import mimetypes
-import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+import av
 from django.core.files import File
 from django.core.files.storage import storages
 from django.db import transaction
+from PIL import Image
 
 from governance.content_credentials import signing
-from governance.content_credentials.fingerprints import perceptual_hashes, sha256_of
+from governance.content_credentials.fingerprints import (
+    SAMPLE_SHARES,
+    distinct,
+    hashes_of,
+    perceptual_hashes,
+    sha256_of,
+)
 from governance.content_credentials.identity import load_identity
 from governance.generations.models import ArchivedFile, Generation
 from governance.generations.providers.base import ProviderAdapter, UpstreamJob
 from governance.generations.upstream import UpstreamError
-from governance.lib.thumbnails import THUMBNAIL_TYPE, thumbnail_of
+from governance.lib.frames import pictures_at
+from governance.lib.thumbnails import THUMBNAIL_SHARE, THUMBNAIL_TYPE, thumbnail_picture, thumbnail_picture_of, webp_of
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +55,9 @@ def archive_generation(
     `job` is the finished job as the worker just read it (its links are fresh); without it, the adapter reads
     it again where its files are links. Where the provider gives no thumbnail, one is made from the video.
     """
-    with tempfile.TemporaryFile() as video:
-        archived = [_archive_variant(generation, ArchivedFile.Variant.VIDEO, adapter, job, keep_original=video)]
-        archived.append(_archive_variant(generation, ArchivedFile.Variant.THUMBNAIL, adapter, job, video=video))
-    return _record(archived)
+    video, pictures = _archive_variant(generation, ArchivedFile.Variant.VIDEO, adapter, job)
+    thumbnail, _ = _archive_variant(generation, ArchivedFile.Variant.THUMBNAIL, adapter, job, still=pictures.thumbnail)
+    return _record([video, thumbnail])
 
 
 RECORDED_FIELDS = [
@@ -76,24 +83,32 @@ def _record(archived: list[ArchivedFile]) -> list[ArchivedFile]:
     )
 
 
+@dataclass(frozen=True)
+class _Pictures:
+    """What a file's pictures give the archive: its perceptual hashes and, for a video, the picture a thumbnail
+    made from it shows."""
+
+    hashes: list[str]
+    thumbnail: Image.Image | None = None
+
+
 def _archive_variant(
     generation: Generation,
     variant: str,
     adapter: ProviderAdapter,
     job: UpstreamJob | None,
     *,
-    keep_original: BinaryIO | None = None,
-    video: BinaryIO | None = None,
-) -> ArchivedFile:
-    """Fetch (or make), sign, hash and store one file; its row, not yet saved."""
+    still: Image.Image | None = None,
+) -> tuple[ArchivedFile, _Pictures]:
+    """Fetch (or make, from the video's `still`), sign, hash and store one file; its row, not yet saved, and what
+    its pictures gave."""
     with tempfile.TemporaryFile() as original, tempfile.TemporaryFile() as signed_copy:
-        content_type, made_here = _download(generation, variant, adapter, job, original, video=video)
-        if keep_original is not None:
-            shutil.copyfileobj(original, keep_original)
-            original.seek(0)
+        content_type, made_here = _download(generation, variant, adapter, job, original, still)
         upstream_sha256, upstream_size = sha256_of(original)
         # A thumbnail we made from the video carries no manifest of the provider's.
         upstream_manifest = False if made_here else signing.has_manifest(original, content_type)
+        # Read before signing: signing adds a manifest and leaves the pictures as they are.
+        pictures = _Pictures(hashes_of([still])) if made_here else _pictures(original, content_type)
         outcome = _sign(generation, variant, content_type, original, signed_copy, upstream_manifest=upstream_manifest)
         delivered = signed_copy if outcome.signed else original
         sha256, size = sha256_of(delivered)
@@ -111,7 +126,7 @@ def _archive_variant(
             certificate_fingerprint=outcome.fingerprint,
             unsigned_reason=outcome.unsigned_reason,
             upstream_manifest=upstream_manifest,
-            perceptual_hashes=perceptual_hashes(delivered, content_type),
+            perceptual_hashes=pictures.hashes,
         )
     logger.info(
         "archived %s %s (%d bytes, sha256 %s, %s)",
@@ -121,7 +136,26 @@ def _archive_variant(
         sha256,
         f"signed by certificate {outcome.fingerprint}" if outcome.signed else f"unsigned: {outcome.unsigned_reason}",
     )
-    return archived
+    return archived, pictures
+
+
+def _pictures(file: BinaryIO, content_type: str) -> _Pictures:
+    """A video's perceptual hashes and thumbnail picture from one decode where the container says how many frames
+    it has (each read on its own where it does not); an image's perceptual hash."""
+    if not content_type.startswith("video/"):
+        return _Pictures(perceptual_hashes(file, content_type))
+    try:
+        with av.open(file) as container:
+            stream = container.streams.video[0]
+            pictures = pictures_at(container, stream, [*SAMPLE_SHARES, THUMBNAIL_SHARE])
+    except (av.FFmpegError, IndexError, OSError, ValueError):
+        pictures = None
+    finally:
+        file.seek(0)
+    if pictures is None:
+        return _Pictures(perceptual_hashes(file, content_type), thumbnail_picture_of(file))
+    *samples, thumbnail = pictures
+    return _Pictures(hashes_of(distinct(samples)), thumbnail and thumbnail_picture(thumbnail))
 
 
 def _download(
@@ -130,10 +164,10 @@ def _download(
     adapter: ProviderAdapter,
     job: UpstreamJob | None,
     into: BinaryIO,
-    *,
-    video: BinaryIO | None = None,
+    still: Image.Image | None,
 ) -> tuple[str, bool]:
-    """Write the provider's file into `into`; a thumbnail the provider does not give is made from `video`.
+    """Write the provider's file into `into`; a thumbnail the provider does not give is made from the video's
+    `still`.
 
     Returns the file's content type, and whether we made it (the provider gave none)."""
     with adapter.open_media(generation, variant, job) as media:
@@ -142,10 +176,9 @@ def _download(
             for chunk in chunks:
                 into.write(chunk)
     if media is None:
-        thumbnail = thumbnail_of(video) if variant == ArchivedFile.Variant.THUMBNAIL and video is not None else None
-        if thumbnail is None:
+        if variant != ArchivedFile.Variant.THUMBNAIL or still is None:
             raise UpstreamError(f"The provider gave no {variant} for this video.", status=502, code="no_content")
-        into.write(thumbnail)
+        into.write(webp_of(still))
         content_type = THUMBNAIL_TYPE
     into.seek(0)
     return (content_type or "").split(";")[0].strip() or DEFAULT_TYPES[variant], media is None

@@ -5,7 +5,7 @@ import io
 import av
 from PIL import Image
 
-from governance.lib.thumbnails import THUMBNAIL_WIDTH, _webp, thumbnail_of
+from governance.lib.thumbnails import THUMBNAIL_WIDTH, thumbnail_picture, thumbnail_picture_of, webp_of
 from tests.content_credentials.test_fingerprints import moving_picture
 
 
@@ -15,16 +15,16 @@ def tenth_by_decoding_from_the_start(video: bytes) -> bytes:
         wanted = int(stream.frames * 0.1)
         for number, frame in enumerate(container.decode(stream)):
             if number >= wanted:
-                return _webp(frame.to_image())
+                return webp_of(thumbnail_picture(frame.to_image()))
     raise AssertionError("the video has fewer frames than it says")
 
 
 def test_the_thumbnail_is_the_frame_a_tenth_of_the_way_into_a_long_video():
     video = moving_picture(30, keyframe_every=12, b_frames=3)
-    thumbnail = thumbnail_of(io.BytesIO(video))
+    thumbnail = webp_of(thumbnail_picture_of(io.BytesIO(video)))
     assert thumbnail == tenth_by_decoding_from_the_start(video)
     assert Image.open(io.BytesIO(thumbnail)).width == THUMBNAIL_WIDTH
 
 
 def test_a_file_that_is_no_video_has_no_thumbnail():
-    assert thumbnail_of(io.BytesIO(b"not a video at all")) is None
+    assert thumbnail_picture_of(io.BytesIO(b"not a video at all")) is None
