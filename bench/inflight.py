@@ -201,7 +201,8 @@ def tasks_received(bench: Bench) -> dict[str, int]:
 
 def submit_jobs(bench: Bench) -> int:
     helper = [sys.executable, str(ROOT / "bench" / "inflight_django.py")]
-    output = run_step("submit", [*helper, "submit", bench.key, str(bench.args.jobs)], bench.env)
+    prompts = str(getattr(bench.args, "prompts", 0))
+    output = run_step("submit", [*helper, "submit", bench.key, str(bench.args.jobs), prompts], bench.env)
     return int(output.strip().splitlines()[-1])
 
 
@@ -424,6 +425,13 @@ def main(argv: list[str] | None = None) -> int:
         "--deadline", type=float, default=1500.0, help="Seconds past the longest job to wait (the archive's backlog)."
     )
     parser.add_argument("--unsigned", action="store_true", help="Archive unsigned (signed by default).")
+    parser.add_argument(
+        "--prompts",
+        type=int,
+        default=50,
+        help="Distinct prompts the jobs take in turn (default 50), so the simulator renders each once: rendering "
+        "is the provider's work, not this host's. 0: a prompt of its own per job.",
+    )
     parser.add_argument("--db-name", default="governance_inflight_bench")
     parser.add_argument("--redis-db", type=int, default=11)
     parser.add_argument("--keep", action="store_true", help="Keep the database and logs afterwards.")

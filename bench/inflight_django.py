@@ -51,13 +51,15 @@ def prepare() -> None:
     call_command("create_api_key", "inflight", "development", "--name", "inflight-bench")
 
 
-def submit_many(key: str, jobs: int, threads: int = 4) -> None:
+def submit_many(key: str, jobs: int, prompts: int, threads: int = 4) -> None:
+    """`jobs` submissions from `threads` threads; their prompts take `prompts` distinct takes in turn (0: one each)."""
     holder = key_holder(key)
     accepted = []
 
     def run(count: int) -> None:
         for index in range(count):
-            body = {"prompt": f"a lighthouse at dusk, take {index}", "model": SNAPSHOT, "seconds": "5"}
+            take = index % prompts if prompts else f"{threading.get_ident()}-{index}"
+            body = {"prompt": f"a lighthouse at dusk, take {take}", "model": SNAPSHOT, "seconds": "5"}
             body["size"] = "1280x720"
             submission, _ = parse_submission(Operation.CREATE, body=body)
             accepted.append(submit(holder=holder, submission=submission).status == "queued")
@@ -76,4 +78,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "prepare":
         prepare()
     else:
-        submit_many(sys.argv[2], int(sys.argv[3]))
+        submit_many(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
