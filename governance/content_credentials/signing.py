@@ -49,17 +49,18 @@ def has_manifest(stream: BinaryIO, content_type: str) -> bool:
 
 # c2pa-rs keeps its two intermediate copies of the file in memory up to this many MB (default 512) and
 # in temporary files beyond it (`core.backing_store_memory_threshold_in_mb`, c2pa-rs docs/context-settings.md,
-# sdk/src/utils/io_utils.rs `stream_with_fs_fallback`). 0 puts them on disk always: signing then holds no
-# copy of the file, only the library's hashing buffers (at most two 256 MB chunks, `MAX_HASH_BUF` in
-# sdk/src/utils/hash_utils.rs), so peak memory stops growing with the file's size. See
-# docs/content-credentials.md#memory.
-BACKING_STORE_MEMORY_MB = 0
+# sdk/src/utils/io_utils.rs `stream_with_fs_fallback`). Above 32 MB the copies go to disk: signing then holds
+# no copy of the file, only the library's hashing buffers (at most two 256 MB chunks, `MAX_HASH_BUF` in
+# sdk/src/utils/hash_utils.rs), so peak memory stops growing with the file's size. Below it, two copies
+# (at most 64 MB) spare a small file's signing the temporary files' system calls (a third of signing a
+# short clip or a thumbnail). See docs/content-credentials.md#memory.
+BACKING_STORE_MEMORY_MB = 32
 
 
 @functools.cache
 def _builder_context() -> c2pa.Context:
     """No claim thumbnail (it would be bigger than our thumbnails, and the file itself is the picture);
-    the library's working copies of the file on disk, not in memory."""
+    the library's working copies of a file of more than 32 MB on disk, not in memory."""
     return c2pa.Context(
         c2pa.Settings.from_dict(
             {
