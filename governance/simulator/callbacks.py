@@ -4,7 +4,9 @@ A simulated job does not run anywhere (its state is derived from the clock), so 
 the callbacks of the jobs it accepted in a heap and a daemon thread posts each one when its job's time
 is up. Like a real provider's, a callback can be lost (the process restarts, the receiver is away; one
 attempt, a 5 s timeout): the gateway polls anyway. `SIMULATOR_CALLBACKS=0` keeps the thread from starting
-(tests deliver with `deliver_due`).
+(tests deliver with `deliver_due`). A job's end can move after it was scheduled (bench/inflight.py holds
+its jobs, then releases them; an admin edits a job's latency), so the thread reads the pending jobs' ends
+again every RECHECK_SECONDS.
 """
 
 import datetime as dt
@@ -35,6 +37,9 @@ class Pending:
     body: Body = field(compare=False)
 
 
+RECHECK_SECONDS = 1.0
+RECHECK_BATCH = 500
+
 _pending: list[Pending] = []
 _lock = threading.Condition()
 _thread: threading.Thread | None = None
@@ -48,6 +53,26 @@ def schedule(video: SimulatedVideo, url: str, body: Body) -> None:
         _lock.notify()
     if settings.SIMULATOR_CALLBACKS:
         _start()
+
+
+def recheck_ends() -> int:
+    """Read every pending job's end again from its row; how many moved."""
+    with _lock:
+        video_ids = [pending.video_id for pending in _pending]
+    ends = {}
+    for start in range(0, len(video_ids), RECHECK_BATCH):
+        rows = SimulatedVideo.objects.filter(video_id__in=video_ids[start : start + RECHECK_BATCH])
+        for video_id, created_at, latency in rows.values_list("video_id", "created_at", "latency_seconds"):
+            ends[video_id] = created_at + dt.timedelta(seconds=latency)
+    moved = 0
+    with _lock:
+        for pending in _pending:
+            end = ends.get(pending.video_id, pending.due)
+            if end != pending.due:
+                pending.due, moved = end, moved + 1
+        if moved:
+            heapq.heapify(_pending)
+    return moved
 
 
 def deliver_due(now: dt.datetime | None = None, client: httpx.Client | None = None) -> int:
@@ -94,8 +119,9 @@ def _run() -> None:
         with _lock:
             wait = (_pending[0].due - timezone.now()).total_seconds() if _pending else 60.0
             if wait > 0:
-                _lock.wait(timeout=min(wait, 60.0))
+                _lock.wait(timeout=min(wait, RECHECK_SECONDS if _pending else 60.0))
         try:
+            recheck_ends()
             deliver_due()
         except Exception:  # the thread must outlive a database hiccup; the callback is lost, polling covers it
             logger.exception("simulated callbacks failed")

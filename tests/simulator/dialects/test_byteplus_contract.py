@@ -185,3 +185,25 @@ def test_a_task_created_with_a_callback_url_is_posted_there_once_it_ends(clock, 
     task = httpx.Response(200, content=body).json()
     assert (task["id"], task["status"]) == (created.id, "succeeded")
     assert task["content"]["video_url"].startswith("http://testserver/simulator/files/")
+
+
+def test_a_callback_follows_its_job_when_the_job_is_made_to_end_sooner(clock, settings):
+    """bench/inflight.py holds its jobs upstream, then releases them: each callback comes at the job's new end."""
+    from governance.simulator import callbacks
+    from governance.simulator.models import SimulatedVideo
+
+    settings.SIMULATOR_CALLBACKS = False
+    callbacks._pending.clear()
+    posted = []
+    receiving = httpx.Client(
+        transport=httpx.MockTransport(lambda request: posted.append(request) or httpx.Response(200))
+    )
+    SimulatorProfile.objects.filter(snapshot=MODEL).update(latency_seconds=86400)
+    created = create(ark(), callback_url="https://gateway.example.com/callbacks/byteplus/abc")
+    clock.shift(11)
+    assert callbacks.deliver_due(client=receiving) == 0  # held
+    SimulatedVideo.objects.filter(video_id=created.id).update(latency_seconds=20)
+    assert callbacks.recheck_ends() == 1
+    assert callbacks.deliver_due(client=receiving) == 0  # ends at 20 s
+    clock.shift(10)
+    assert callbacks.deliver_due(client=receiving) == 1 and len(posted) == 1
