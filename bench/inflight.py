@@ -7,7 +7,9 @@
 2. starts, as `make run` would but split so each can be measured: the simulator as its own gunicorn server
    (every job lasting a random time in [min, max] s, `SIMULATOR_JOB_SECONDS`; its access log counts the
    polls it serves), a Celery worker for the generations' steps (submit upstream, archive, complete), a
-   Celery worker for the tracker's polls (queue `tracking`) and beat;
+   Celery worker for the tracker's polls (queue `tracking`) and beat; unless `--no-callbacks`, the gateway's
+   web server too, whose address goes to ModelArk as each job's `callback_url` (`GENERATION_CALLBACK_URL`):
+   the simulator calls it back when a job ends, and polling is the calmer fallback;
 3. submits N generations through the service layer, then waits until every one is finished;
 4. prints: polls sent upstream (per second, per job, HTTP calls), database writes per poll (INSERT + UPDATE +
    DELETE on our tables, not the simulator's, from pg_stat_user_tables), worker CPU (from /proc) per job and
@@ -54,6 +56,7 @@ UNFINISHED = ("queued", "in_progress")
 # tracker, the step claims, two archived files, completed.
 WRITES_PER_JOB = 12
 TASK_RECEIVED = re.compile(r"Task (governance\.[\w.]+)\[[^\]]+\] received")
+CALLBACK_LINE = re.compile(r'"POST /callbacks/byteplus/[^ ]* HTTP[^"]*" 200')
 POLL_LINE = re.compile(r'"GET (/simulator/byteplus/api/v3/contents/generations/tasks[^ ]*) HTTP')
 
 
@@ -109,6 +112,10 @@ def prepare(bench: Bench) -> None:
     for name in ("CELERY_TASK_ALWAYS_EAGER", "MIGRATE_DATABASE_URL", "DATABASE_APP_ROLE", "GENERATION_CALLBACK_URL"):
         bench.env.pop(name, None)
     bench.env["UPSTREAM_PORT"] = str(upstream_port)
+    if getattr(args, "callbacks", False):
+        web_port = free_port()
+        bench.env["WEB_PORT"] = str(web_port)
+        bench.env["GENERATION_CALLBACK_URL"] = f"http://127.0.0.1:{web_port}"
     bench.env["INFLIGHT_UNSIGNED"] = "1" if getattr(args, "unsigned", False) else "0"
     manage = [sys.executable, str(ROOT / "manage.py")]
     run_step("migrate", [*manage, "migrate", "--noinput", "-v", "0"], bench.env)
@@ -133,8 +140,25 @@ def start_upstream(bench: Bench) -> None:
     wait_for_http(f"http://127.0.0.1:{port}/simulator/v1/models", upstream)
 
 
+def start_web(bench: Bench) -> None:
+    """The gateway's web server, for the providers' callbacks only (its access log counts them)."""
+    port = bench.env["WEB_PORT"]
+    web = bench.start(
+        "web",
+        [
+            str(BIN / "gunicorn"), "governance.wsgi", "--bind", f"127.0.0.1:{port}",
+            "--worker-class", "gthread", "--workers", "2", "--threads", "4", "--log-level", "warning",
+            "--access-logfile", str(bench.tmp / "web-access.log"), "--access-logformat", '"%(r)s" %(s)s',
+            "--backlog", "2048", "--no-control-socket",
+        ],
+    )  # fmt: skip
+    wait_for_http(f"http://127.0.0.1:{port}/healthz", web)
+
+
 def start_processes(bench: Bench) -> None:
     start_upstream(bench)
+    if "WEB_PORT" in bench.env:
+        start_web(bench)
     celery = [str(BIN / "celery"), "-A", "governance"]
     common = ["--loglevel", "INFO", "--without-gossip", "--without-mingle"]
     bench.start(
@@ -188,6 +212,14 @@ def count_polls(bench: Bench) -> tuple[int, int]:
         path = match.group(1)
         jobs += path.count("filter.task_ids=") if "?" in path else 1
     return jobs, calls
+
+
+def count_callbacks(bench: Bench) -> int:
+    """The callbacks the gateway's web server answered 200 (a job it polled at once)."""
+    log = bench.tmp / "web-access.log"
+    if not log.exists():
+        return 0
+    return sum(1 for line in log.read_text(errors="replace").splitlines() if CALLBACK_LINE.search(line))
 
 
 def tasks_received(bench: Bench) -> dict[str, int]:
@@ -276,6 +308,8 @@ class Counters:
     tracking_cpu: float
     steps_cpu: float
     upstream_cpu: float
+    web_cpu: float
+    callbacks: int
     writes: int
     polls: int
     calls: int
@@ -290,6 +324,8 @@ class Counters:
             tracking_cpu=cpu_seconds(bench.processes["tracking"]) + cpu_seconds(bench.processes["beat"]),
             steps_cpu=cpu_seconds(bench.processes["steps"]),
             upstream_cpu=cpu_seconds(bench.processes["upstream"]),
+            web_cpu=cpu_seconds(bench.processes["web"]) if "web" in bench.processes else 0.0,
+            callbacks=count_callbacks(bench),
             writes=our_writes(bench),
             polls=polls,
             calls=calls,
@@ -346,6 +382,8 @@ def run(bench: Bench) -> bool:
     tracking_cpu = after.tracking_cpu - before.tracking_cpu
     steps_cpu = after.steps_cpu - before.steps_cpu
     upstream_cpu = after.upstream_cpu - before.upstream_cpu
+    web_cpu = after.web_cpu - before.web_cpu
+    callbacks = after.callbacks - before.callbacks
     writes = after.writes - before.writes
     polls, calls = after.polls - before.polls, after.calls - before.calls
     received = {name: count - before.received.get(name, 0) for name, count in after.received.items()}
@@ -356,7 +394,7 @@ def run(bench: Bench) -> bool:
     creates = bench.sql("SELECT count(*) FROM simulator_simulatedvideo WHERE dialect = 'byteplus'")[0][0]
     mean_tracked = statistics.mean(sampler.samples) if sampler.samples else 0.0
     peak_tracked = max([accepted if before else 0, *sampler.samples])
-    tracking_cores = tracking_cpu / elapsed
+    tracking_cores = (tracking_cpu + web_cpu) / elapsed
     messages = sum(received.values())
     seen = [seen for seen, _, _ in finished]
     done = [completed for _, completed, _ in finished]
@@ -370,8 +408,11 @@ def run(bench: Bench) -> bool:
           f"in {calls} HTTP calls ({calls / elapsed:.1f}/s)")  # fmt: skip
     print(f"  database writes             {writes} on our tables: {writes / max(1, polls):.2f} per poll, "
           f"{writes / max(1, accepted):.1f} per job (status changes, archive, completion)")  # fmt: skip
+    if "web" in bench.processes:
+        print(f"  callbacks                   {callbacks} answered ({callbacks / max(1, accepted):.2f} per job); the "
+              f"gateway's web server used {web_cpu:.1f} s of CPU for them")  # fmt: skip
     print(f"  tracking worker + beat CPU  {tracking_cpu:.1f} s: {1000 * tracking_cpu / max(1, accepted):.2f} ms per "
-          f"job, mean {tracking_cores:.2f} cores busy")  # fmt: skip
+          f"job; with the callbacks' web server, mean {tracking_cores:.2f} cores busy")  # fmt: skip
     print(f"  step worker CPU             {steps_cpu:.1f} s ({1000 * steps_cpu / max(1, accepted):.1f} ms per job: "
           f"archive and complete); simulator server {upstream_cpu:.1f} s")  # fmt: skip
     print(
@@ -425,6 +466,13 @@ def main(argv: list[str] | None = None) -> int:
         "--deadline", type=float, default=1500.0, help="Seconds past the longest job to wait (the archive's backlog)."
     )
     parser.add_argument("--unsigned", action="store_true", help="Archive unsigned (signed by default).")
+    parser.add_argument(
+        "--callbacks",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="ModelArk calls the gateway back when a job ends, polling the fallback (default); --no-callbacks: "
+        "polling only.",
+    )
     parser.add_argument(
         "--prompts",
         type=int,
