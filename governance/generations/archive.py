@@ -144,6 +144,7 @@ def _pictures(file: BinaryIO, content_type: str) -> _Pictures:
     it has (each read on its own where it does not); an image's perceptual hash."""
     if not content_type.startswith("video/"):
         return _Pictures(perceptual_hashes(file, content_type))
+    file.seek(0)
     try:
         with av.open(file) as container:
             stream = container.streams.video[0]
