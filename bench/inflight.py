@@ -7,9 +7,9 @@
 2. starts, as `make run` would but split so each can be measured: the simulator as its own gunicorn server
    (every job lasting a random time in [min, max] s, `SIMULATOR_JOB_SECONDS`; its access log counts the
    polls it serves), a Celery worker for the generations' steps (submit upstream, archive, complete), a
-   Celery worker for the tracker's polls (queue `tracking`) and beat; unless `--no-callbacks`, the gateway's
-   web server too, whose address goes to ModelArk as each job's `callback_url` (`GENERATION_CALLBACK_URL`):
-   the simulator calls it back when a job ends, and polling is the calmer fallback;
+   Celery worker for the tracker's polls (queue `tracking`) and beat; with `--callbacks`, the gateway's web
+   server too, whose address goes to ModelArk as each job's `callback_url` (`GENERATION_CALLBACK_URL`): the
+   simulator calls it back when a job ends, and polling is the calmer fallback;
 3. submits N generations through the service layer, then waits until every one is finished;
 4. prints: polls sent upstream (per second, per job, HTTP calls), database writes per poll (INSERT + UPDATE +
    DELETE on our tables, not the simulator's, from pg_stat_user_tables), worker CPU (from /proc) per job and
@@ -469,9 +469,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--callbacks",
         action=argparse.BooleanOptionalAction,
-        default=True,
-        help="ModelArk calls the gateway back when a job ends, polling the fallback (default); --no-callbacks: "
-        "polling only.",
+        default=False,
+        help="ModelArk calls the gateway back when a job ends, polling the calmer fallback (default: polling only).",
     )
     parser.add_argument(
         "--prompts",

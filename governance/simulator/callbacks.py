@@ -4,9 +4,9 @@ A simulated job does not run anywhere (its state is derived from the clock), so 
 the callbacks of the jobs it accepted in a heap and a daemon thread posts each one when its job's time
 is up. Like a real provider's, a callback can be lost (the process restarts, the receiver is away; one
 attempt, a 5 s timeout): the gateway polls anyway. `SIMULATOR_CALLBACKS=0` keeps the thread from starting
-(tests deliver with `deliver_due`). A job's end can move after it was scheduled (bench/inflight.py holds
-its jobs, then releases them; an admin edits a job's latency), so the thread reads the pending jobs' ends
-again every RECHECK_SECONDS.
+(tests deliver with `deliver_due`). A held job's end can move after it was scheduled (bench/inflight.py
+holds its jobs a day, then releases them), so the thread reads again, every RECHECK_SECONDS, the ends of the
+pending jobs due more than HELD_SECONDS away.
 """
 
 import datetime as dt
@@ -37,8 +37,9 @@ class Pending:
     body: Body = field(compare=False)
 
 
-RECHECK_SECONDS = 1.0
+RECHECK_SECONDS = 5.0
 RECHECK_BATCH = 500
+HELD_SECONDS = 3600
 
 _pending: list[Pending] = []
 _lock = threading.Condition()
@@ -55,10 +56,13 @@ def schedule(video: SimulatedVideo, url: str, body: Body) -> None:
         _start()
 
 
-def recheck_ends() -> int:
-    """Read every pending job's end again from its row; how many moved."""
+def recheck_ends(now: dt.datetime | None = None) -> int:
+    """Read again the ends of the pending jobs due more than HELD_SECONDS after `now`; how many moved."""
+    held_until = (now or timezone.now()) + dt.timedelta(seconds=HELD_SECONDS)
     with _lock:
-        video_ids = [pending.video_id for pending in _pending]
+        video_ids = [pending.video_id for pending in _pending if pending.due > held_until]
+    if not video_ids:
+        return 0
     ends = {}
     for start in range(0, len(video_ids), RECHECK_BATCH):
         rows = SimulatedVideo.objects.filter(video_id__in=video_ids[start : start + RECHECK_BATCH])
@@ -115,6 +119,7 @@ def _start() -> None:
 
 
 def _run() -> None:
+    client = httpx.Client()  # one connection kept alive to the gateway, not one per callback
     while True:
         with _lock:
             wait = (_pending[0].due - timezone.now()).total_seconds() if _pending else 60.0
@@ -122,7 +127,7 @@ def _run() -> None:
                 _lock.wait(timeout=min(wait, RECHECK_SECONDS if _pending else 60.0))
         try:
             recheck_ends()
-            deliver_due()
+            deliver_due(client=client)
         except Exception:  # the thread must outlive a database hiccup; the callback is lost, polling covers it
             logger.exception("simulated callbacks failed")
         finally:
