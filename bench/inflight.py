@@ -429,10 +429,11 @@ def run(bench: Bench) -> bool:
     aims = {
         f"{args.jobs} jobs in flight at once": peak_tracked >= args.jobs,
         "tracking under one core busy": tracking_cores < 1.0,
-        "at most one database write per state change, not per poll (< 1 per poll, <= 12 per job)": writes
-        / max(1, polls)
-        < 1.0
-        and writes <= WRITES_PER_JOB * max(1, accepted),
+        # A job's own state changes are at most WRITES_PER_JOB writes; writes that followed the polls would grow with
+        # them, which shows as a write per poll where polls outnumber those (not with callbacks' calmer polling).
+        "at most one database write per state change, not per poll (<= 12 per job; < 1 per poll where polls "
+        "outnumber that)": writes <= WRITES_PER_JOB * max(1, accepted)
+        and (writes < polls or polls < WRITES_PER_JOB * max(1, accepted)),
         "completion seen by the tracker within max(5 s, 10 % of age) (p99)": seen_within >= 0.99 * len(finished),
         "row completed within max(5 s, 10 % of age) (p99)": done_within >= 0.99 * len(finished),
         "rows = jobs, none lost, none stuck, none doubled": rows == accepted == args.jobs
