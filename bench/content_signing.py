@@ -11,7 +11,7 @@ development signing identity, the videos and the archive.
    reports ms, MB/s, the process's peak RSS (VmHWM) and what signing added to it (the peak
    minus the process just before signing, with the library loaded by a small signing first).
 3. Prints one table. Aim: what signing adds stays under MEMORY_BOUND_MB whatever the file's
-   size. c2pa-rs keeps its working copies of the file on disk (signing.BACKING_STORE_MEMORY_MB);
+   size. c2pa-rs keeps its working copies of a file above 32 MB on disk (signing.BACKING_STORE_MEMORY_MB);
    what remains is its hash buffer, up to two 256 MB chunks (docs/content-credentials.md#memory).
 
 Downloads have their own bench: bench/downloads.py.

@@ -52,9 +52,10 @@ from submit import (
 
 TICKS = os.sysconf("SC_CLK_TCK")
 UNFINISHED = ("queued", "in_progress")
-# A job's own writes, whatever its polls: the row, the create mark, submitted, started, handed to and from the
-# tracker, the step claims, two archived files, completed.
-WRITES_PER_JOB = 12
+# A job's own writes in the window from the release, whatever its polls: in progress, handed back by the
+# tracker, the step's claim, two archived files, completed (6.6-6.7 measured). Writing per poll would add
+# 19 a job polling only, 4.3 with callbacks.
+WRITES_PER_JOB = 8
 TASK_RECEIVED = re.compile(r"Task (governance\.[\w.]+)\[[^\]]+\] received")
 CALLBACK_LINE = re.compile(r'"POST /callbacks/byteplus/[^ ]* HTTP[^"]*" 200')
 POLL_LINE = re.compile(r'"GET (/simulator/byteplus/api/v3/contents/generations/tasks[^ ]*) HTTP')
@@ -429,11 +430,8 @@ def run(bench: Bench) -> bool:
     aims = {
         f"{args.jobs} jobs in flight at once": peak_tracked >= args.jobs,
         "tracking under one core busy": tracking_cores < 1.0,
-        # A job's own state changes are at most WRITES_PER_JOB writes; writes that followed the polls would grow with
-        # them, which shows as a write per poll where polls outnumber those (not with callbacks' calmer polling).
-        "at most one database write per state change, not per poll (<= 12 per job; < 1 per poll where polls "
-        "outnumber that)": writes <= WRITES_PER_JOB * max(1, accepted)
-        and (writes < polls or polls < WRITES_PER_JOB * max(1, accepted)),
+        f"at most one database write per state change, not per poll (<= {WRITES_PER_JOB} per job)": writes
+        <= WRITES_PER_JOB * max(1, accepted),
         "completion seen by the tracker within max(5 s, 10 % of age) (p99)": seen_within >= 0.99 * len(finished),
         "row completed within max(5 s, 10 % of age) (p99)": done_within >= 0.99 * len(finished),
         "rows = jobs, none lost, none stuck, none doubled": rows == accepted == args.jobs

@@ -39,7 +39,7 @@ def perceptual_hashes(stream: BinaryIO, content_type: str) -> list[str]:
         if content_type.startswith("video/"):
             return hashes_of(_video_frames(stream))
         return hashes_of([Image.open(stream).convert("RGB")])
-    except (av.FFmpegError, UnidentifiedImageError, OSError, ValueError):
+    except (av.FFmpegError, UnidentifiedImageError, OSError, ValueError, IndexError):  # IndexError: no video stream
         return []
     finally:
         stream.seek(0)
@@ -50,7 +50,7 @@ def hashes_of(pictures: Iterable[Image.Image]) -> list[str]:
 
 
 def distinct(pictures: Iterable[Image.Image | None]) -> list[Image.Image]:
-    """Each picture once, in order: shares of a short video that fall on one frame give that frame once."""
+    """Each picture once, in order: shares of a short video that fall on one frame give the same object, once."""
     return list({id(picture): picture for picture in pictures if picture is not None}.values())
 
 

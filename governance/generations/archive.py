@@ -108,7 +108,7 @@ def _archive_variant(
         # A thumbnail we made from the video carries no manifest of the provider's.
         upstream_manifest = False if made_here else signing.has_manifest(original, content_type)
         # Read before signing: signing adds a manifest and leaves the pictures as they are.
-        pictures = _Pictures(hashes_of([still])) if made_here else _pictures(original, content_type)
+        pictures = _Pictures(hashes_of([still])) if made_here else _pictures(original, content_type, variant)
         outcome = _sign(generation, variant, content_type, original, signed_copy, upstream_manifest=upstream_manifest)
         delivered = signed_copy if outcome.signed else original
         sha256, size = sha256_of(delivered)
@@ -139,11 +139,14 @@ def _archive_variant(
     return archived, pictures
 
 
-def _pictures(file: BinaryIO, content_type: str) -> _Pictures:
+def _pictures(file: BinaryIO, content_type: str, variant: str) -> _Pictures:
     """A video's perceptual hashes and thumbnail picture from one decode where the container says how many frames
-    it has (each read on its own where it does not); an image's perceptual hash."""
-    if not content_type.startswith("video/"):
+    it has (each read on its own where it does not, or where the provider did not call it a video); an image's
+    perceptual hash."""
+    if variant != ArchivedFile.Variant.VIDEO:
         return _Pictures(perceptual_hashes(file, content_type))
+    if not content_type.startswith("video/"):  # e.g. a bucket's application/octet-stream: still the video
+        return _Pictures(perceptual_hashes(file, content_type), thumbnail_picture_of(file))
     file.seek(0)
     try:
         with av.open(file) as container:
@@ -156,7 +159,7 @@ def _pictures(file: BinaryIO, content_type: str) -> _Pictures:
     if pictures is None:
         return _Pictures(perceptual_hashes(file, content_type), thumbnail_picture_of(file))
     *samples, thumbnail = pictures
-    return _Pictures(hashes_of(distinct(samples)), thumbnail and thumbnail_picture(thumbnail))
+    return _Pictures(hashes_of(distinct(samples)), thumbnail_picture(thumbnail) if thumbnail is not None else None)
 
 
 def _download(

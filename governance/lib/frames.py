@@ -8,7 +8,9 @@ so one reformatter converts them all, to the same pixels.
 from collections.abc import Sequence
 
 import av
+from av.container import InputContainer
 from av.video.reformatter import VideoReformatter
+from av.video.stream import VideoStream
 from PIL import Image
 
 
@@ -22,7 +24,7 @@ class Pictures:
         return self._reformatter.reformat(frame, format="rgb24").to_image()
 
 
-def frames_numbered(container, stream, numbers: Sequence[int]) -> dict[int, Image.Image]:
+def frames_numbered(container: InputContainer, stream: VideoStream, numbers: Sequence[int]) -> dict[int, Image.Image]:
     """The pictures of frames `numbers` in presentation order (past the end: the last frame), decoding only the
     groups of pictures they are in; a frame that cannot be decoded is left out.
 
@@ -50,7 +52,9 @@ def frames_numbered(container, stream, numbers: Sequence[int]) -> dict[int, Imag
     return {number: found[target] for number, target in target_of.items() if target in found}
 
 
-def pictures_at(container, stream, shares: Sequence[float]) -> list[Image.Image | None] | None:
+def pictures_at(
+    container: InputContainer, stream: VideoStream, shares: Sequence[float]
+) -> list[Image.Image | None] | None:
     """The picture at each share of the video's frames (0 the first, 0.1 a tenth of the way in), decoded in one
     pass; None when the container does not say how many frames the video has."""
     if not stream.frames:

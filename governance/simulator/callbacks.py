@@ -13,6 +13,7 @@ import datetime as dt
 import heapq
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -73,7 +74,8 @@ def recheck_ends(now: dt.datetime | None = None) -> int:
         for pending in _pending:
             end = ends.get(pending.video_id, pending.due)
             if end != pending.due:
-                pending.due, moved = end, moved + 1
+                pending.due = end
+                moved += 1
         if moved:
             heapq.heapify(_pending)
     return moved
@@ -120,13 +122,16 @@ def _start() -> None:
 
 def _run() -> None:
     client = httpx.Client()  # one connection kept alive to the gateway, not one per callback
+    next_recheck = time.monotonic()
     while True:
         with _lock:
             wait = (_pending[0].due - timezone.now()).total_seconds() if _pending else 60.0
             if wait > 0:
                 _lock.wait(timeout=min(wait, RECHECK_SECONDS if _pending else 60.0))
         try:
-            recheck_ends()
+            if time.monotonic() >= next_recheck:  # not on every wake-up: each new job wakes the thread
+                recheck_ends()
+                next_recheck = time.monotonic() + RECHECK_SECONDS
             deliver_due(client=client)
         except Exception:  # the thread must outlive a database hiccup; the callback is lost, polling covers it
             logger.exception("simulated callbacks failed")

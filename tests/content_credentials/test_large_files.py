@@ -1,8 +1,8 @@
 """Signing a large video: the file goes from disk to disk and memory does not grow with it.
 
-c2pa-rs keeps its working copies of the file in memory up to a threshold; we set it so that they
-go to temporary files (signing.BACKING_STORE_MEMORY_MB). Measured in a fresh process, so that
-the peak is this signing's and nothing else's.
+c2pa-rs keeps its working copies of the file in memory up to a threshold; we set it so that those of
+a file above 32 MB go to temporary files (signing.BACKING_STORE_MEMORY_MB). Measured in a fresh process,
+so that the peak is this signing's and nothing else's.
 """
 
 import json
@@ -15,9 +15,11 @@ from django.conf import settings
 
 from governance.content_credentials.identity import trust_anchors
 from governance.content_credentials.reading import ManifestState, read_manifest
+from governance.content_credentials.signing import BACKING_STORE_MEMORY_MB
 from governance.simulator.rendering import render
 
 PADDING_MB = 48
+assert PADDING_MB > BACKING_STORE_MEMORY_MB, "the file must be large enough for its copies to go to disk"
 
 SIGN_IN_A_FRESH_PROCESS = """
 import json, sys

@@ -1,6 +1,7 @@
 """The archive reads a video's pictures once: its perceptual hashes, and the thumbnail it makes where the provider
 gives none (BytePlus ModelArk here), are those of the files it stores."""
 
+import contextlib
 import datetime as dt
 import io
 
@@ -12,7 +13,7 @@ from governance.catalog.models import Provider
 from governance.catalog.services import load_pack, read_pack
 from governance.content_credentials.fingerprints import distance, perceptual_hashes
 from governance.generations import worker
-from governance.generations.archive import open_archived
+from governance.generations.archive import archive_generation, open_archived
 from governance.generations.models import ArchivedFile, Generation
 from governance.generations.verification import Match, verify_content
 from governance.lib.thumbnails import THUMBNAIL_TYPE, THUMBNAIL_WIDTH
@@ -85,3 +86,21 @@ def test_a_screenshot_of_the_made_thumbnail_is_found(completed):
     Image.open(io.BytesIO(content)).resize((240, 135)).save(screenshot, "PNG")
     result = verify_content(io.BytesIO(screenshot.getvalue()), filename="screenshot.png")
     assert result.match == Match.PERCEPTUAL and result.generation == completed
+
+
+class OctetStreamLink:
+    """A provider whose link serves the video as application/octet-stream, as some buckets do, and no thumbnail."""
+
+    def __init__(self, video: bytes):
+        self.video = video
+
+    @contextlib.contextmanager
+    def open_media(self, generation, variant, job=None):
+        yield (iter([self.video]), "application/octet-stream") if variant == "video" else None
+
+
+def test_a_video_served_as_octet_stream_still_gets_its_thumbnail(completed):
+    _, video = stored(completed, "video")
+    archived = {file.variant: file for file in archive_generation(completed, OctetStreamLink(video))}
+    assert archived["video"].content_type == "application/octet-stream"
+    assert archived["thumbnail"].content_type == THUMBNAIL_TYPE and archived["thumbnail"].perceptual_hashes

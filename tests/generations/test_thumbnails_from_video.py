@@ -28,3 +28,10 @@ def test_the_thumbnail_is_the_frame_a_tenth_of_the_way_into_a_long_video():
 
 def test_a_file_that_is_no_video_has_no_thumbnail():
     assert thumbnail_picture_of(io.BytesIO(b"not a video at all")) is None
+
+
+def test_a_container_that_does_not_count_its_frames_gives_its_first_frame():
+    video = moving_picture(2, keyframe_every=12, b_frames=0, container_format="matroska")
+    with av.open(io.BytesIO(video)) as container:
+        first = next(container.decode(video=0)).to_image()
+    assert webp_of(thumbnail_picture_of(io.BytesIO(video))) == webp_of(thumbnail_picture(first))

@@ -195,9 +195,12 @@ def test_a_callback_follows_its_job_when_the_job_is_made_to_end_sooner(clock, se
     settings.SIMULATOR_CALLBACKS = False
     callbacks._pending.clear()
     posted = []
-    receiving = httpx.Client(
-        transport=httpx.MockTransport(lambda request: posted.append(request) or httpx.Response(200))
-    )
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        posted.append(request)
+        return httpx.Response(200)
+
+    receiving = httpx.Client(transport=httpx.MockTransport(receiver))
     SimulatorProfile.objects.filter(snapshot=MODEL).update(latency_seconds=86400)
     created = create(ark(), callback_url="https://gateway.example.com/callbacks/byteplus/abc")
     clock.shift(11)
