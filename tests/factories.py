@@ -57,6 +57,21 @@ def make_environment(project: Project | None = None, name: str = "development", 
     return environment
 
 
+def make_environment_on(pack: str, snapshot: str, name: str = "staging") -> Environment:
+    """An environment whose policy runs only `snapshot`, on the provider of a pack loaded here (e.g. "byteplus")."""
+    load_pack(read_pack(pack), actor=SYSTEM)
+    environment = Environment.objects.create(project=make_project("studio"), name=name)
+    revise_policy(
+        environment=environment,
+        provider=Provider.objects.get(slug=pack),
+        actor=SYSTEM,
+        reason="test setup",
+        default_model=snapshot,
+        allowed_snapshots=[snapshot],
+    )
+    return environment
+
+
 def revise(environment: Environment, **changes) -> PolicyRevision:
     return revise_policy(
         environment=environment,

@@ -9,19 +9,15 @@ import pytest
 import time_machine
 from PIL import Image
 
-from governance.catalog.models import Provider
-from governance.catalog.services import load_pack, read_pack
 from governance.content_credentials.fingerprints import distance, perceptual_hashes
 from governance.generations import worker
 from governance.generations.archive import archive_generation, open_archived
 from governance.generations.models import ArchivedFile, Generation
 from governance.generations.verification import Match, verify_content
 from governance.lib.thumbnails import THUMBNAIL_TYPE, THUMBNAIL_WIDTH
-from governance.policies.services import revise_policy
-from governance.projects.models import Environment
 from governance.simulator import services as simulator
 from governance.simulator.models import SimulatorProfile
-from tests.factories import SYSTEM, make_api_key, make_project
+from tests.factories import make_api_key, make_environment_on
 from tests.generations.conftest import Api
 from tests.upstream_transport import simulator_transport, use_transport
 
@@ -32,16 +28,7 @@ SNAPSHOT = "seedance-1-5-pro-251215"
 
 @pytest.fixture
 def completed(db) -> Generation:
-    load_pack(read_pack("byteplus"), actor=SYSTEM)
-    environment = Environment.objects.create(project=make_project("studio"), name="staging")
-    revise_policy(
-        environment=environment,
-        provider=Provider.objects.get(slug="byteplus"),
-        actor=SYSTEM,
-        reason="test setup",
-        default_model=SNAPSHOT,
-        allowed_snapshots=[SNAPSHOT],
-    )
+    environment = make_environment_on("byteplus", SNAPSHOT)
     SimulatorProfile.objects.create(snapshot=SNAPSHOT, latency_seconds=4, failure_rate=0)
     simulator.rolls.seed(7)
     api = Api(make_api_key(environment))

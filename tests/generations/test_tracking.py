@@ -15,16 +15,12 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from governance.catalog.models import Provider
-from governance.catalog.services import load_pack, read_pack
 from governance.generations import tasks, tracking, worker
 from governance.generations.models import TRACKED_STEP, Generation
 from governance.generations.tracking import PollSchedule
-from governance.policies.services import revise_policy
-from governance.projects.models import Environment
 from governance.simulator import services as simulator
 from governance.simulator.models import SimulatorProfile
-from tests.factories import SYSTEM, make_api_key, make_project
+from tests.factories import make_api_key, make_environment_on
 from tests.generations.conftest import Api
 from tests.upstream_transport import simulator_transport, use_transport
 
@@ -69,16 +65,7 @@ def tracker_running(clock):
 
 @pytest.fixture
 def api(db) -> Api:
-    load_pack(read_pack("byteplus"), actor=SYSTEM)
-    environment = Environment.objects.create(project=make_project("studio"), name="staging")
-    revise_policy(
-        environment=environment,
-        provider=Provider.objects.get(slug="byteplus"),
-        actor=SYSTEM,
-        reason="test setup",
-        default_model=SNAPSHOT,
-        allowed_snapshots=[SNAPSHOT],
-    )
+    environment = make_environment_on("byteplus", SNAPSHOT)
     SimulatorProfile.objects.create(snapshot=SNAPSHOT, latency_seconds=100, failure_rate=0)
     return Api(make_api_key(environment))
 
