@@ -126,34 +126,28 @@ def prepare(bench: Bench) -> None:
     bench.key = run_step("prepare", [*helper, "prepare"], bench.env).strip().splitlines()[-1].strip()
 
 
-def start_upstream(bench: Bench) -> None:
-    """The simulator as its own server, its access log counting the polls it serves."""
-    port = bench.env["UPSTREAM_PORT"]
-    upstream = bench.start(
-        "upstream",
+def start_server(bench: Bench, name: str, port: str, threads: int, ready_path: str, *extra: str) -> None:
+    """governance.wsgi under gunicorn (2 gthread workers), its access log in `<name>-access.log` for counting."""
+    server = bench.start(
+        name,
         [
             str(BIN / "gunicorn"), "governance.wsgi", "--bind", f"127.0.0.1:{port}",
-            "--worker-class", "gthread", "--workers", "2", "--threads", "8", "--log-level", "warning",
-            "--access-logfile", str(bench.tmp / "upstream-access.log"), "--access-logformat", '"%(r)s" %(s)s',
-            "--limit-request-line", "0", "--backlog", "2048", "--no-control-socket",
+            "--worker-class", "gthread", "--workers", "2", "--threads", str(threads), "--log-level", "warning",
+            "--access-logfile", str(bench.tmp / f"{name}-access.log"), "--access-logformat", '"%(r)s" %(s)s',
+            "--backlog", "2048", "--no-control-socket", *extra,
         ],
     )  # fmt: skip
-    wait_for_http(f"http://127.0.0.1:{port}/simulator/v1/models", upstream)
+    wait_for_http(f"http://127.0.0.1:{port}{ready_path}", server)
+
+
+def start_upstream(bench: Bench) -> None:
+    """The simulator as its own server, its access log counting the polls it serves."""
+    start_server(bench, "upstream", bench.env["UPSTREAM_PORT"], 8, "/simulator/v1/models", "--limit-request-line", "0")
 
 
 def start_web(bench: Bench) -> None:
     """The gateway's web server, for the providers' callbacks only (its access log counts them)."""
-    port = bench.env["WEB_PORT"]
-    web = bench.start(
-        "web",
-        [
-            str(BIN / "gunicorn"), "governance.wsgi", "--bind", f"127.0.0.1:{port}",
-            "--worker-class", "gthread", "--workers", "2", "--threads", "4", "--log-level", "warning",
-            "--access-logfile", str(bench.tmp / "web-access.log"), "--access-logformat", '"%(r)s" %(s)s',
-            "--backlog", "2048", "--no-control-socket",
-        ],
-    )  # fmt: skip
-    wait_for_http(f"http://127.0.0.1:{port}/healthz", web)
+    start_server(bench, "web", bench.env["WEB_PORT"], 4, "/healthz")
 
 
 def start_processes(bench: Bench) -> None:
