@@ -24,6 +24,21 @@ def moving_picture(seconds: float, *, keyframe_every: int, b_frames: int, contai
     return output.getvalue()
 
 
+def damaged_from_frame(video: bytes, number: int) -> bytes:
+    """The video with the data of every frame from `number` on zeroed, as a damaged download would have it."""
+    damaged = bytearray(video)
+    with av.open(io.BytesIO(video)) as container:
+        packets = sorted((packet.pts, packet.pos, packet.size) for packet in container.demux(video=0) if packet.size)
+    for _, position, size in packets[number:]:
+        damaged[position : position + size] = bytes(size)
+    return bytes(damaged)
+
+
+def first_frames(video: bytes, count: int) -> list:
+    with av.open(io.BytesIO(video)) as container:
+        return [frame.to_image() for _, frame in zip(range(count), container.decode(video=0), strict=False)]
+
+
 def every_eighth_by_decoding_it_all(video: bytes) -> list[str]:
     with av.open(io.BytesIO(video)) as container:
         stream = container.streams.video[0]
@@ -57,3 +72,10 @@ def test_a_container_that_does_not_count_its_frames_is_hashed_from_its_first_key
         first = next(container.decode(video=0)).to_image()
     hashes = perceptual_hashes(io.BytesIO(video), "video/x-matroska")
     assert 1 < len(hashes) <= FRAMES_PER_VIDEO and hashes[0] == str(imagehash.phash(first))
+
+
+def test_a_video_damaged_after_its_first_frames_is_hashed_at_the_frames_that_decode():
+    video = moving_picture(5, keyframe_every=250, b_frames=0)
+    hashes = perceptual_hashes(io.BytesIO(damaged_from_frame(video, 3)), "video/mp4")
+    first, _, last_decoded = first_frames(video, 3)
+    assert hashes == [str(imagehash.phash(first)), str(imagehash.phash(last_decoded))]

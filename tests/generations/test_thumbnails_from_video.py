@@ -6,7 +6,7 @@ import av
 from PIL import Image
 
 from governance.lib.thumbnails import THUMBNAIL_WIDTH, thumbnail_picture, thumbnail_picture_of, webp_of
-from tests.content_credentials.test_fingerprints import moving_picture
+from tests.content_credentials.test_fingerprints import damaged_from_frame, first_frames, moving_picture
 
 
 def tenth_by_decoding_from_the_start(video: bytes) -> bytes:
@@ -35,3 +35,11 @@ def test_a_container_that_does_not_count_its_frames_gives_its_first_frame():
     with av.open(io.BytesIO(video)) as container:
         first = next(container.decode(video=0)).to_image()
     assert webp_of(thumbnail_picture_of(io.BytesIO(video))) == webp_of(thumbnail_picture(first))
+
+
+def test_a_video_damaged_before_its_tenth_gives_the_last_frame_that_decodes():
+    video = moving_picture(5, keyframe_every=250, b_frames=0)
+    last_decoded = first_frames(video, 3)[-1]
+    thumbnail = thumbnail_picture_of(io.BytesIO(damaged_from_frame(video, 3)))
+    assert thumbnail is not None
+    assert webp_of(thumbnail) == webp_of(thumbnail_picture(last_decoded))
