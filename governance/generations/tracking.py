@@ -199,6 +199,7 @@ def poll_batch(provider_id: int, generation_ids: Iterable[int]) -> BatchOutcome:
         .filter(pk__in=list(generation_ids), provider_id=provider_id, step_token=TRACKED_STEP)
         .filter(status__in=Generation.UNFINISHED)
         .defer("prompt", "parameters")
+        .order_by()  # a batch in any order: no sort, and no ORDER BY for Django to compile over the join
     )
     if not generations:
         return outcome
