@@ -56,7 +56,7 @@ def distinct(pictures: Iterable[Image.Image | None]) -> list[Image.Image]:
 
 def _video_frames(stream: BinaryIO) -> list[Image.Image]:
     """Up to eight evenly spaced frames (keyframes when the container does not say how many frames it has)."""
-    with av.open(stream, "r") as container:
+    with av.open(stream) as container:
         video = container.streams.video[0]
         pictures = pictures_at(container, video, SAMPLE_SHARES)
         if pictures is None:

@@ -92,17 +92,6 @@ class _Pictures:
     thumbnail: Image.Image | None = None
 
 
-# A file up to this size is worked on in memory: its copy as received and as signed, besides the two copies
-# c2pa keeps of a file this small (signing.BACKING_STORE_MEMORY_MB). Reading, seeking and writing it then cost
-# no system calls: c2pa, PyAV and the hashes seek and read a file hundreds of times. A larger one rolls over to
-# a temporary file as it is written, so memory stays bounded whatever the provider sends.
-WORKING_COPY_IN_MEMORY_BYTES = 8 * 1024 * 1024
-
-
-def _working_copy() -> tempfile.SpooledTemporaryFile:
-    return tempfile.SpooledTemporaryFile(max_size=WORKING_COPY_IN_MEMORY_BYTES)
-
-
 def _archive_variant(
     generation: Generation,
     variant: str,
@@ -113,7 +102,7 @@ def _archive_variant(
 ) -> tuple[ArchivedFile, _Pictures]:
     """Fetch (or make, from the video's `still`), sign, hash and store one file; its row, not yet saved, and what
     its pictures gave."""
-    with _working_copy() as original, _working_copy() as signed_copy:
+    with tempfile.TemporaryFile() as original, tempfile.TemporaryFile() as signed_copy:
         content_type, made_here = _download(generation, variant, adapter, job, original, still)
         upstream_sha256, upstream_size = sha256_of(original)
         # A thumbnail we made from the video carries no manifest of the provider's.
@@ -160,7 +149,7 @@ def _pictures(file: BinaryIO, content_type: str, variant: str) -> _Pictures:
         return _Pictures(perceptual_hashes(file, content_type), thumbnail_picture_of(file))
     file.seek(0)
     try:
-        with av.open(file, "r") as container:
+        with av.open(file) as container:
             stream = container.streams.video[0]
             pictures = pictures_at(container, stream, [*SAMPLE_SHARES, THUMBNAIL_SHARE])
     except (av.FFmpegError, IndexError, OSError, ValueError):

@@ -19,7 +19,7 @@ def thumbnail_picture_of(video: BinaryIO) -> Image.Image | None:
     the thumbnail's width; None if it cannot be decoded."""
     video.seek(0)
     try:
-        with av.open(video, "r") as container:
+        with av.open(video) as container:
             stream = container.streams.video[0]
             pictures = pictures_at(container, stream, [THUMBNAIL_SHARE])
             picture = pictures[0] if pictures is not None else frames_numbered(container, stream, [0]).get(0)

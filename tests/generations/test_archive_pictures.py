@@ -91,26 +91,3 @@ def test_a_video_served_as_octet_stream_still_gets_its_thumbnail(completed):
     archived = {file.variant: file for file in archive_generation(completed, OctetStreamLink(video))}
     assert archived["video"].content_type == "application/octet-stream"
     assert archived["thumbnail"].content_type == THUMBNAIL_TYPE and archived["thumbnail"].perceptual_hashes
-
-
-class VideoLink(OctetStreamLink):
-    """A provider whose link serves the video in 4 KB chunks, as video/mp4, and no thumbnail."""
-
-    @contextlib.contextmanager
-    def open_media(self, generation, variant, job=None):
-        chunks = (self.video[i : i + 4096] for i in range(0, len(self.video), 4096))
-        yield (chunks, "video/mp4") if variant == "video" else None
-
-
-def test_a_video_larger_than_the_in_memory_copy_is_archived_alike_from_disk(completed, monkeypatch):
-    _, video = stored(completed, "video")
-    in_memory = {file.variant: file for file in archive_generation(completed, VideoLink(video))}
-    monkeypatch.setattr("governance.generations.archive.WORKING_COPY_IN_MEMORY_BYTES", len(video) // 3)
-    on_disk = {file.variant: file for file in archive_generation(completed, VideoLink(video))}
-    for variant in ("video", "thumbnail"):
-        assert on_disk[variant].signed and in_memory[variant].signed
-        assert on_disk[variant].perceptual_hashes == in_memory[variant].perceptual_hashes
-    assert on_disk["video"].upstream_sha256 == in_memory["video"].upstream_sha256
-    assert on_disk["video"].upstream_size == len(video)
-    _, content = stored(completed, "video")
-    assert perceptual_hashes(io.BytesIO(content), "video/mp4") == on_disk["video"].perceptual_hashes
