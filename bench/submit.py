@@ -425,7 +425,8 @@ def start_gunicorn(stack: Stack, worker_class: str, workers: int, threads: int) 
 
 
 def start_dispatcher(stack: Stack) -> subprocess.Popen | None:
-    """Ours' outbox dispatcher (`manage.py dispatch_generations --every 1`), which publishes the accepted rows.
+    """Ours' outbox dispatcher (`manage.py dispatch_generations --every 1`, or `--dispatch-every`), which publishes
+    the accepted rows.
 
     In production beat runs it every GENERATION_DISPATCH_SECONDS (1) on a worker host; here it shares the host
     with the web server, its CPU and its LPUSHes count against ours, and the floor, which publishes in its
@@ -434,7 +435,13 @@ def start_dispatcher(stack: Stack) -> subprocess.Popen | None:
     if stack.name == "floor":
         return None
     log = open(stack.tmp / "dispatcher.log", "a")
-    command = [sys.executable, str(ROOT / "manage.py"), "dispatch_generations", "--every", "1"]
+    command = [
+        sys.executable,
+        str(ROOT / "manage.py"),
+        "dispatch_generations",
+        "--every",
+        str(stack.args.dispatch_every),
+    ]
     process = subprocess.Popen(command, cwd=ROOT, env=stack.env, stdout=log, stderr=subprocess.STDOUT)
     log.close()
     return process
@@ -1130,6 +1137,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="DOLLARS",
         help="The monthly budget of the budgeted run (default 1000000 for staging), or with --environment: give "
         "that (unprotected) environment this budget first.",
+    )
+    parser.add_argument(
+        "--dispatch-every",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="How often ours' outbox dispatcher runs beside gunicorn (1, as beat's GENERATION_DISPATCH_SECONDS).",
     )
     parser.add_argument("--sweep", action="store_true", help="Try several gunicorn configurations in one go.")
     parser.add_argument("--db-name", default="governance_bench")
