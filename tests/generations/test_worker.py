@@ -6,12 +6,15 @@ The upstream is our simulator, reached in-process through httpx's WSGI transport
 
 import datetime as dt
 import logging
+import os
+import signal
 from decimal import Decimal
 
 import httpx
 import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 
 from governance.generations import tasks, worker
 from governance.generations.models import Generation
@@ -500,3 +503,33 @@ def test_no_provider_link_or_request_url_is_logged(accepted, caplog):
         worker.advance(accepted.pk)
 
     assert not [record for record in caplog.records if record.name.startswith(("httpx", "httpcore"))]
+
+
+def test_the_dispatcher_stopped_mid_dispatch_finishes_it_and_sends_nothing_twice(accepted, monkeypatch):
+    """SIGTERM (a deploy) or Ctrl-C while a batch is being published: the batch is marked sent, then it stops."""
+    publish, passes = tasks._publish_first_steps, []
+
+    def published_then_stopped(waiting):
+        if passes:
+            raise AssertionError("the dispatcher went on after SIGTERM")
+        passes.append(len(waiting))
+        sent = publish(waiting)
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives between the publish and the commit that marks it sent
+        return sent
+
+    def test_runners_own(signum, frame):
+        raise AssertionError("the dispatcher did not handle SIGTERM")
+
+    monkeypatch.setattr(tasks, "_publish_first_steps", published_then_stopped)
+    # The test's transaction holds the connection that the command would close between dispatches.
+    monkeypatch.setattr(
+        "governance.generations.management.commands.dispatch_generations.close_old_connections", lambda: None
+    )
+    before = signal.signal(signal.SIGTERM, test_runners_own)
+    try:
+        call_command("dispatch_generations", every=0.01)
+        assert signal.getsignal(signal.SIGTERM) is test_runners_own  # given back once it stopped
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert passes == [1]
+    assert not Generation.objects.awaiting_dispatch().exists()

@@ -1,4 +1,5 @@
-import time
+import signal
+import threading
 
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
@@ -10,7 +11,8 @@ class Command(BaseCommand):
     help = (
         "Send the first step of every accepted generation still in the outbox to the worker, once, or every "
         "--every seconds until stopped. Beat does this every GENERATION_DISPATCH_SECONDS; a dispatcher of its "
-        "own starts jobs sooner when beat's worker is busy."
+        "own starts jobs sooner when beat's worker is busy. SIGTERM or Ctrl-C stops it once the dispatch under "
+        "way is committed."
     )
 
     def add_arguments(self, parser):
@@ -20,7 +22,18 @@ class Command(BaseCommand):
         if every is None:
             self.stdout.write(f"Dispatched {dispatch_new_generations()} generations.")
             return
-        while True:
-            close_old_connections()
-            dispatch_new_generations()
-            time.sleep(every)
+        stopping = threading.Event()
+        previous = {signum: signal.signal(signum, lambda *_: stopping.set()) for signum in STOP_SIGNALS}
+        try:
+            while not stopping.is_set():
+                close_old_connections()
+                dispatch_new_generations()
+                stopping.wait(every)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+# Stopped mid-dispatch, a batch already published but not yet marked sent would be sent again by the next
+# dispatcher: the worker takes such a step once, but a deploy or Ctrl-C should not double its messages.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
