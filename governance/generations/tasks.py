@@ -9,6 +9,7 @@ call import nothing from here.
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from types import SimpleNamespace
 
 from celery import shared_task
@@ -89,20 +90,21 @@ PUBLISHING = SimpleNamespace(queue_declared=False)
 
 
 @shared_task(ignore_result=True)
-def dispatch_new_generations() -> int:
+def dispatch_new_generations(stopping: Callable[[], bool] | None = None) -> int:
     """Send the first step of every generation committed since the last dispatch; the number sent.
 
     The request that accepted a generation only committed its row, so a broker that is away costs
     a submission nothing, and no crash between commit and publish can lose a step. A row leaves
     the outbox once its step was published (its next check is set then). A crash between the
     publish and that update sends the step once more under the same token, and the worker takes
-    it once (see `advance_generation`).
+    it once (see `advance_generation`). `stopping` (the dispatcher process's SIGTERM) ends a long
+    dispatch after the batch under way is committed.
     """
     dispatched = 0
     while True:
         sent = _dispatch_batch()
         dispatched += sent
-        if sent < DISPATCH_BATCH:
+        if sent < DISPATCH_BATCH or (stopping is not None and stopping()):
             return dispatched
 
 

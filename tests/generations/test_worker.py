@@ -505,21 +505,24 @@ def test_no_provider_link_or_request_url_is_logged(accepted, caplog):
     assert not [record for record in caplog.records if record.name.startswith(("httpx", "httpcore"))]
 
 
-def test_the_dispatcher_stopped_mid_dispatch_finishes_it_and_sends_nothing_twice(accepted, monkeypatch):
-    """SIGTERM (a deploy) or Ctrl-C while a batch is being published: the batch is marked sent, then it stops."""
-    publish, passes = tasks._publish_first_steps, []
+def test_the_dispatcher_stopped_mid_dispatch_commits_its_batch_and_leaves_the_rest(api, accepted, monkeypatch):
+    """SIGTERM (a deploy) or Ctrl-C while a batch is being published: that batch is marked sent, and the next
+    batch is left in the outbox for the next dispatcher, so no step is sent twice."""
+    waiting = api.post("videos", {"prompt": "a second lighthouse", "model": OLD, "seconds": "4"}).json()["id"]
+    publish, batches = tasks._publish_first_steps, []
 
-    def published_then_stopped(waiting):
-        if passes:
+    def published_then_stopped(steps):
+        if batches:
             raise AssertionError("the dispatcher went on after SIGTERM")
-        passes.append(len(waiting))
-        sent = publish(waiting)
+        batches.append(len(steps))
+        sent = publish(steps)
         os.kill(os.getpid(), signal.SIGTERM)  # arrives between the publish and the commit that marks it sent
         return sent
 
     def test_runners_own(signum, frame):
         raise AssertionError("the dispatcher did not handle SIGTERM")
 
+    monkeypatch.setattr(tasks, "DISPATCH_BATCH", 1)
     monkeypatch.setattr(tasks, "_publish_first_steps", published_then_stopped)
     # The test's transaction holds the connection that the command would close between dispatches.
     monkeypatch.setattr(
@@ -531,5 +534,5 @@ def test_the_dispatcher_stopped_mid_dispatch_finishes_it_and_sends_nothing_twice
         assert signal.getsignal(signal.SIGTERM) is test_runners_own  # given back once it stopped
     finally:
         signal.signal(signal.SIGTERM, before)
-    assert passes == [1]
-    assert not Generation.objects.awaiting_dispatch().exists()
+    assert batches == [1]
+    assert [generation.video_id for generation in Generation.objects.awaiting_dispatch()] == [waiting]

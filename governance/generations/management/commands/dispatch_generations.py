@@ -11,7 +11,7 @@ class Command(BaseCommand):
     help = (
         "Send the first step of every accepted generation still in the outbox to the worker, once, or every "
         "--every seconds until stopped. Beat does this every GENERATION_DISPATCH_SECONDS; a dispatcher of its "
-        "own starts jobs sooner when beat's worker is busy. SIGTERM or Ctrl-C stops it once the dispatch under "
+        "own starts jobs sooner when beat's worker is busy. SIGTERM or Ctrl-C stops it once the batch under "
         "way is committed."
     )
 
@@ -27,7 +27,7 @@ class Command(BaseCommand):
         try:
             while not stopping.is_set():
                 close_old_connections()
-                dispatch_new_generations()
+                dispatch_new_generations(stopping=stopping.is_set)
                 stopping.wait(every)
         finally:
             for signum, handler in previous.items():
