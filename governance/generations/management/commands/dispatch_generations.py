@@ -6,6 +6,10 @@ from django.db import close_old_connections
 
 from governance.generations.tasks import dispatch_new_generations
 
+# Stopped mid-dispatch, a batch already published but not yet marked sent would be sent again by the next
+# dispatcher: the worker takes such a step once, but a deploy or Ctrl-C should not double its messages.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
 
 class Command(BaseCommand):
     help = (
@@ -32,8 +36,3 @@ class Command(BaseCommand):
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
-
-
-# Stopped mid-dispatch, a batch already published but not yet marked sent would be sent again by the next
-# dispatcher: the worker takes such a step once, but a deploy or Ctrl-C should not double its messages.
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
