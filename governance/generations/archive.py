@@ -141,12 +141,12 @@ def _archive_variant(
 
 def _pictures(file: BinaryIO, content_type: str, variant: str) -> _Pictures:
     """A video's perceptual hashes and thumbnail picture from one decode where the container says how many frames
-    it has (each read on its own where it does not, or where the provider did not call it a video); an image's
-    perceptual hash."""
+    it has (each read on its own where it does not); an image's perceptual hash.
+
+    The video variant is decoded as a video whatever type its link served (a bucket's application/octet-stream).
+    """
     if variant != ArchivedFile.Variant.VIDEO:
         return _Pictures(perceptual_hashes(file, content_type))
-    if not content_type.startswith("video/"):  # e.g. a bucket's application/octet-stream: still the video
-        return _Pictures(perceptual_hashes(file, content_type), thumbnail_picture_of(file))
     file.seek(0)
     try:
         with av.open(file) as container:
@@ -157,7 +157,7 @@ def _pictures(file: BinaryIO, content_type: str, variant: str) -> _Pictures:
     finally:
         file.seek(0)
     if pictures is None:
-        return _Pictures(perceptual_hashes(file, content_type), thumbnail_picture_of(file))
+        return _Pictures(perceptual_hashes(file, DEFAULT_TYPES[variant]), thumbnail_picture_of(file))
     *samples, thumbnail = pictures
     return _Pictures(hashes_of(distinct(samples)), thumbnail_picture(thumbnail) if thumbnail is not None else None)
 

@@ -91,3 +91,4 @@ def test_a_video_served_as_octet_stream_still_gets_its_thumbnail(completed):
     archived = {file.variant: file for file in archive_generation(completed, OctetStreamLink(video))}
     assert archived["video"].content_type == "application/octet-stream"
     assert archived["thumbnail"].content_type == THUMBNAIL_TYPE and archived["thumbnail"].perceptual_hashes
+    assert archived["video"].perceptual_hashes == perceptual_hashes(io.BytesIO(video), "video/mp4")
