@@ -435,6 +435,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "governance.generations.tasks.sweep_stalled_generations",
         "schedule": timedelta(seconds=int(os.environ.get("SWEEP_INTERVAL_SECONDS", "15"))),
     },
+    "settle-budget-leases": {
+        "task": "governance.generations.tasks.settle_budget_leases",
+        "schedule": timedelta(seconds=int(os.environ.get("SWEEP_INTERVAL_SECONDS", "15"))),
+    },
     "track-generations": {
         "task": "governance.generations.tasks.track_generations",
         "schedule": timedelta(seconds=float(os.environ.get("GENERATION_TRACK_SECONDS", "1") or "0") or 3600),
@@ -509,6 +513,9 @@ SIMULATOR_JOB_SECONDS = os.environ.get("SIMULATOR_JOB_SECONDS", "")
 
 # How long an unfinished generation may go unattended before the sweep re-enqueues it.
 GENERATION_STALL_SECONDS = int(os.environ.get("GENERATION_STALL_SECONDS", "30"))
+# How long a process pays budgeted submissions from one lease on the month's budget (generations.budget_leases);
+# 0: every budgeted submission reserves its cost on the month's spend row.
+BUDGET_LEASE_SECONDS = float(os.environ.get("BUDGET_LEASE_SECONDS", "10"))
 # How long one worker step may take (a policy re-check and one upstream call, within the
 # provider's timeouts) before the sweep may hand the generation to another worker.
 GENERATION_STEP_LEASE_SECONDS = int(os.environ.get("GENERATION_STEP_LEASE_SECONDS", "120"))

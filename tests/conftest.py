@@ -16,6 +16,7 @@ from django.test import TransactionTestCase
 from governance.celery import app as celery_app
 from governance.content_credentials.identity import CHAIN_FILE, create_development_identity, load_identity
 from governance.generations import ratelimit
+from governance.generations.budget_leases import forget_held_leases
 from governance.generations.models import Generation
 from governance.infra.caching import forget_everything
 from governance.infra.postgresql.roles import switch_login
@@ -121,10 +122,12 @@ def fresh_rate_limit_windows(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def fresh_process_memory():
-    """Rolled-back test data must not survive in the gateway's in-memory view."""
+    """Rolled-back test data must not survive in the gateway's in-memory view, nor its budget leases."""
     forget_everything()
+    forget_held_leases()
     yield
     forget_everything()
+    forget_held_leases()
 
 
 @pytest.fixture(scope="session", autouse=True)

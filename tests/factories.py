@@ -6,10 +6,12 @@ import zlib
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from governance.audit.services import Actor
 from governance.catalog.models import Provider
 from governance.catalog.services import load_pack, read_pack
+from governance.generations.budget_leases import month_spend
 from governance.policies.models import PolicyRevision
 from governance.policies.services import revise_policy
 from governance.projects.models import Environment, Project, Role
@@ -81,6 +83,11 @@ def revise(environment: Environment, **changes) -> PolicyRevision:
         through_plan=changes.pop("through_plan", None),
         **changes,
     )
+
+
+def spent_this_month(environment: Environment) -> Decimal:
+    """What the environment's generations cost this month, as the Project page shows it."""
+    return month_spend([environment.pk], now=timezone.now()).get(environment.pk, Decimal(0))
 
 
 def make_api_key(environment: Environment | None = None) -> str:

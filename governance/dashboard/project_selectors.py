@@ -6,10 +6,11 @@ from decimal import Decimal
 
 from governance.catalog.selectors import CatalogRows
 from governance.dashboard.selectors import ENVIRONMENT_ORDER
+from governance.generations.budget_leases import month_spend
 from governance.generations.models import Character
 from governance.policies.descriptions import describe_policy, revision_diff
-from governance.policies.models import BudgetUsage, PolicyRevision
-from governance.policies.selectors import FileOrigin, file_origin, month_start
+from governance.policies.models import PolicyRevision
+from governance.policies.selectors import FileOrigin, file_origin
 from governance.projects.models import ApiKey, Environment, Membership, Project, Role
 from governance.projects.permissions import visible_projects
 
@@ -91,11 +92,7 @@ def environment_policies(project: Project, *, now: dt.datetime) -> list[Environm
     revisions = PolicyRevision.objects.filter(environment__in=environments).select_related("created_by", "provider")
     for revision in revisions.order_by("-number"):
         revisions_by_environment[revision.environment_id].append(revision)
-    spent = dict(
-        BudgetUsage.objects.filter(environment__in=environments, month=month_start(now)).values_list(
-            "environment_id", "spent"
-        )
-    )
+    spent = month_spend([environment.pk for environment in environments], now=now)
     current_revisions = [history[0] for history in revisions_by_environment.values() if history]
     catalogs = CatalogRows.load_many({revision.provider_id for revision in current_revisions})
     policies = []

@@ -229,6 +229,8 @@ class Generation(models.Model):
     request_id = models.CharField(max_length=128, blank=True)
     estimated_cost = models.DecimalField(max_digits=10, decimal_places=4, default=0)
     budget_month = models.DateField(null=True, blank=True)
+    # The budget lease (policies.BudgetLease) its cost was drawn from; kept after the lease is settled and gone.
+    budget_lease = models.BigIntegerField(null=True, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)

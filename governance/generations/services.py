@@ -20,6 +20,7 @@ from governance.catalog.selectors import catalog_view, provider_of
 from governance.catalog.values import CatalogView
 from governance.generations.admission import admit
 from governance.generations.archive import forget_archive
+from governance.generations.budget_leases import draw_on_lease
 from governance.generations.models import ArchivedFile, Character, Generation, new_video_id
 from governance.generations.parsing import character_ids, sha256_text, stored_prompt
 from governance.generations.submissions import Submission, parse_submission
@@ -98,8 +99,13 @@ def submit(
         comparison=comparison,
     )
     budget = policy.view.monthly_budget if isinstance(decision, Accept) else None
-    if budget is None:
-        generation = record(decision)
+    lease = None
+    if budget is not None:
+        lease = draw_on_lease(
+            environment_id=holder.environment_id, now=now, amount=decision.estimated_cost, budget=budget
+        )
+    if budget is None or lease is not None:
+        generation = record(decision, budget_lease=lease)
     else:
         try:
             generation = _record_within_budget(
@@ -234,8 +240,12 @@ def _record(
     video_id: str,
     comparison: ComparisonRun | None = None,
     reservation: tuple[str, list] | None = None,
+    budget_lease: int | None = None,
 ) -> Generation:
-    """Build and insert the generation's row; with `reservation` (see `_record_reserving`), only if it held."""
+    """Build and insert the generation's row; with `reservation` (see `_record_reserving`), only if it held.
+
+    `budget_lease` is the lease its cost was drawn on (`budget_leases.draw_on_lease`).
+    """
     generation = Generation(
         video_id=video_id,
         purpose=Generation.PURPOSE_COMPARISON if comparison else "",
@@ -264,6 +274,7 @@ def _record(
     if isinstance(decision, Accept):
         budget_month = month_start(now) if policy.view.monthly_budget is not None else None
         generation.accept(decision, now, budget_month=budget_month, note=note)
+        generation.budget_lease = budget_lease
         provider = provider_of(generation.provider_id)
         generation.api_version = provider.api_version
         generation.simulated = connection_for(provider).simulated

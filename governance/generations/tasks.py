@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from governance.generations import idempotency, tracking, worker
+from governance.generations import budget_leases, idempotency, tracking, worker
 from governance.generations.models import TRACKED_STEP, Generation, is_running_step, new_step_token
 from governance.generations.providers import adapter_for
 from governance.generations.retention import apply_retention
@@ -260,6 +260,12 @@ def apply_generation_retention() -> int:
     if settings.GENERATION_RETENTION_DAYS is None:
         return 0
     return apply_retention(days=settings.GENERATION_RETENTION_DAYS)
+
+
+@shared_task(ignore_result=True)
+def settle_budget_leases() -> int:
+    """Settle the budget leases nobody can draw on any more (see budget_leases)."""
+    return budget_leases.settle_due_leases(timezone.now())
 
 
 @shared_task(ignore_result=True)

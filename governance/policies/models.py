@@ -92,11 +92,41 @@ class PolicyRevision(models.Model):
 
 
 class BudgetUsage(models.Model):
-    """Money committed by accepted generations per environment and calendar month (UTC)."""
+    """Money committed by accepted generations per environment and calendar month (UTC).
+
+    `spent` is what settled generations cost; `leased` is what gateway processes hold in budget leases not yet
+    settled (`BudgetLease`). Nothing may be accepted beyond `spent + leased`, so a leased slice is never spent
+    twice; what a month's generations cost so far is `generations.selectors.month_spend`.
+    """
 
     environment = models.ForeignKey("projects.Environment", on_delete=models.CASCADE, related_name="+")
     month = models.DateField(help_text="First day of the month.")
     spent = models.DecimalField(max_digits=14, decimal_places=4, default=0)
+    leased = models.DecimalField(
+        max_digits=14, decimal_places=4, default=0, help_text="Held by budget leases not yet settled."
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["environment", "month"], name="one_budget_row_per_month")]
+
+
+class BudgetLease(models.Model):
+    """A slice of an environment's monthly budget that one gateway process spends from its memory.
+
+    Without leases every budgeted submission updates the month's spend row, and submissions to one environment
+    queue on that row's lock through each commit. Taking a lease adds its amount to the month's `leased`; the
+    process then pays for each submission it accepts from the slice, marking the generation with the lease,
+    without writing the spend row. Submissions begun before `expires_at` may draw on it. Some time after that,
+    settling moves what those generations cost into `spent` and gives the rest back (`generations.budget_leases`).
+    A process that dies holding a lease is settled the same way.
+    """
+
+    environment = models.ForeignKey("projects.Environment", on_delete=models.CASCADE, related_name="+")
+    month = models.DateField(help_text="First day of the month.")
+    amount = models.DecimalField(max_digits=14, decimal_places=4)
+    taken_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    holder = models.CharField(max_length=200, help_text="The process that took it: host and pid.")
+
+    def __str__(self) -> str:
+        return f"{self.amount} of {self.month:%Y-%m} to {self.holder} until {self.expires_at:%H:%M:%S}"

@@ -6,12 +6,13 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F
+from django.db.models.functions import Round
 
 from governance.audit.services import Actor, record_event
 from governance.catalog.models import Provider, Snapshot
 from governance.catalog.selectors import load_catalog_view
 from governance.policies import engine
-from governance.policies.models import BudgetUsage, PolicyRevision
+from governance.policies.models import BudgetLease, BudgetUsage, PolicyRevision
 from governance.policies.selectors import current_revision, month_start
 from governance.projects.models import Environment
 
@@ -179,14 +180,17 @@ def _diff(previous: PolicyRevision | None, revision: PolicyRevision) -> dict:
 
 
 def reserve_budget(*, environment_id: int, now: dt.datetime, amount: Decimal, budget: Decimal) -> bool:
-    """Add `amount` to the month's spend if it stays within `budget`; atomic under concurrency.
+    """Add `amount` to the month's spend if it stays within `budget`, counting what leases hold; atomic.
 
     One conditional UPDATE: on PostgreSQL concurrent reservations queue on the row
     lock and re-check the condition; on SQLite the write lock serialises them. The
     month's row is created only when the UPDATE finds none.
     """
     month = month_start(now)
-    within_budget = BudgetUsage.objects.filter(environment_id=environment_id, month=month, spent__lte=budget - amount)
+    # Rounded as the columns are: SQLite adds them as floating point, where 78 + 21.6 > 99.6.
+    within_budget = BudgetUsage.objects.alias(committed=Round(F("spent") + F("leased"), 4)).filter(
+        environment_id=environment_id, month=month, committed__lte=budget - amount
+    )
     if within_budget.update(spent=F("spent") + amount):
         return True
     BudgetUsage.objects.get_or_create(environment_id=environment_id, month=month)
@@ -199,13 +203,62 @@ def budget_reservation(*, environment_id: int, now: dt.datetime, amount: Decimal
     It changes no row when the month's row is missing: `ensure_budget_month` makes it.
     """
     table = connection.ops.quote_name(BudgetUsage._meta.db_table)
-    sql = f"UPDATE {table} SET spent = spent + %s WHERE environment_id = %s AND month = %s AND spent <= %s RETURNING 1"
+    sql = (
+        f"UPDATE {table} SET spent = spent + %s "
+        "WHERE environment_id = %s AND month = %s AND spent + leased <= %s RETURNING 1"
+    )
     return sql, [amount, environment_id, month_start(now), budget - amount]
 
 
 def ensure_budget_month(*, environment_id: int, now: dt.datetime) -> bool:
     """Make the month's spend row if it is missing; True if it was made."""
     return BudgetUsage.objects.get_or_create(environment_id=environment_id, month=month_start(now))[1]
+
+
+# A lease takes at most this share of what is left of the month's budget, so that the leases of every process
+# together hold little of it, and each shrinks as the budget runs out.
+LEASE_SHARE_OF_WHAT_IS_LEFT = 20
+# A lease pays for whole submissions at the cost of the one that takes it, at most this many, and is worth taking
+# only for at least the fewest: below that, each submission reserves on the spend row.
+LEASE_MOST_SUBMISSIONS = 500
+LEASE_FEWEST_SUBMISSIONS = 10
+
+
+def take_budget_lease(
+    *, environment_id: int, now: dt.datetime, amount: Decimal, budget: Decimal, seconds: float, holder: str
+) -> BudgetLease | None:
+    """Hold a slice of the month's budget for `seconds`, for a process to pay submissions of `amount` from; None
+    if what is left is too little to share (the caller then reserves each submission on the spend row)."""
+    month = month_start(now)
+    with transaction.atomic():
+        BudgetUsage.objects.get_or_create(environment_id=environment_id, month=month)
+        usage = BudgetUsage.objects.select_for_update().get(environment_id=environment_id, month=month)
+        left = budget - usage.spent - usage.leased
+        submissions = min(int(left / LEASE_SHARE_OF_WHAT_IS_LEFT / amount), LEASE_MOST_SUBMISSIONS) if amount else 0
+        if submissions < LEASE_FEWEST_SUBMISSIONS:
+            return None
+        size = amount * submissions
+        BudgetUsage.objects.filter(pk=usage.pk).update(leased=F("leased") + size)
+        return BudgetLease.objects.create(
+            environment_id=environment_id,
+            month=month,
+            amount=size,
+            taken_at=now,
+            expires_at=now + dt.timedelta(seconds=seconds),
+            holder=holder,
+        )
+
+
+def settle_budget_lease(lease: BudgetLease, *, used: Decimal) -> bool:
+    """Move what the generations drawn on `lease` cost (`used`) into the month's spend, give the rest back and
+    forget the lease; False if it was settled already (by another sweep at the same time)."""
+    with transaction.atomic():
+        deleted, _ = BudgetLease.objects.filter(pk=lease.pk).delete()
+        if deleted:
+            BudgetUsage.objects.filter(environment_id=lease.environment_id, month=lease.month).update(
+                spent=F("spent") + used, leased=F("leased") - lease.amount
+            )
+    return bool(deleted)
 
 
 def release_budget(*, environment_id: int, month: dt.date, amount: Decimal) -> None:

@@ -11,9 +11,8 @@ import pytest
 
 from governance.generations import worker
 from governance.generations.models import Generation
-from governance.policies.models import BudgetUsage
 from governance.policies.services import revise_policy
-from tests.factories import SYSTEM, make_api_key
+from tests.factories import SYSTEM, make_api_key, spent_this_month
 from tests.generations.conftest import Api
 from tests.generations.providers.conftest import api_on
 from tests.upstream_transport import use_transport
@@ -102,7 +101,7 @@ def test_a_job_whose_outcome_is_unknown_keeps_its_budget_reserved(accepted):
 
     step(budgeted, XaiStandIn(first_create=None))
 
-    assert BudgetUsage.objects.get(environment=environment).spent == budgeted.estimated_cost > 0
+    assert spent_this_month(environment) == budgeted.estimated_cost > 0
 
 
 def test_a_job_the_provider_never_finishes_is_given_up_and_cancelled(accepted, settings):

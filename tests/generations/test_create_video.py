@@ -10,10 +10,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from governance.audit.services import Actor
 from governance.catalog.models import Snapshot
 from governance.generations.models import Generation
-from governance.policies.models import BudgetUsage
 from governance.projects.models import ApiKey
 from governance.projects.services import revoke_api_key
-from tests.factories import NEW, OLD, make_character, revise
+from tests.factories import NEW, OLD, make_character, revise, spent_this_month
 
 pytestmark = pytest.mark.django_db
 
@@ -238,7 +237,7 @@ def test_a_request_over_budget_is_logged_once_and_never_reaches_the_worker(api, 
     assert [generation.prompt for generation in Generation.objects.awaiting_dispatch()] == ["a"]
     assert Generation.objects.get(prompt="one too many").status == "refused"
     assert Generation.objects.count() == 2
-    assert BudgetUsage.objects.get(environment=production).spent == Decimal("0.80")
+    assert spent_this_month(production) == Decimal("0.80")
 
 
 def test_a_deprecated_snapshot_answers_with_deprecation_and_sunset(api):

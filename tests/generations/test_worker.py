@@ -19,10 +19,9 @@ from django.core.management import call_command
 from governance.generations import tasks, worker
 from governance.generations.models import Generation
 from governance.generations.tasks import sweep_stalled_generations
-from governance.policies.models import BudgetUsage
 from governance.simulator import services as simulator
 from governance.simulator.models import SimulatorProfile
-from tests.factories import NEW, OLD, SAMPLE_MP4, revise
+from tests.factories import NEW, OLD, SAMPLE_MP4, revise, spent_this_month
 from tests.simulator.helpers import created_job_count
 from tests.upstream_transport import simulator_transport, use_transport
 
@@ -103,7 +102,7 @@ def test_a_provider_that_keeps_failing_ends_in_a_clear_failure_and_refunds_the_b
     SimulatorProfile.objects.create(snapshot=OLD, latency_seconds=1, error_rate=1.0)
     response = api.post("videos", {"prompt": "a", "model": OLD, "seconds": "8"})
     generation = Generation.objects.get(video_id=response.json()["id"])
-    assert BudgetUsage.objects.get().spent == Decimal("0.8")
+    assert spent_this_month(production) == Decimal("0.8")
 
     while worker.advance(generation.pk).countdown is not None:
         pass
@@ -111,7 +110,7 @@ def test_a_provider_that_keeps_failing_ends_in_a_clear_failure_and_refunds_the_b
     assert failed.status == "failed"
     assert failed.upstream_attempts == worker.MAX_SUBMIT_ATTEMPTS - 1
     assert "after 8 attempts" in failed.error_message
-    assert BudgetUsage.objects.get().spent == Decimal("0")
+    assert spent_this_month(production) == Decimal("0")
     assert created_job_count() == 0
 
 
@@ -130,7 +129,7 @@ def test_an_outage_after_the_provider_accepted_keeps_polling_and_never_refunds(a
     clock.shift(2)
     assert worker.advance(generation.pk).countdown is None
     assert reload(generation).status == "completed"
-    assert BudgetUsage.objects.get().spent == Decimal("0.4")
+    assert spent_this_month(production) == Decimal("0.4")
 
 
 def test_a_failure_after_the_provider_accepted_keeps_the_money_spent(api, production, clock):
@@ -141,7 +140,7 @@ def test_a_failure_after_the_provider_accepted_keeps_the_money_spent(api, produc
     clock.shift(2)
     worker.advance(generation.pk)
     assert reload(generation).status == "failed"
-    assert BudgetUsage.objects.get().spent == Decimal("0.4")
+    assert spent_this_month(production) == Decimal("0.4")
 
 
 def test_a_video_deleted_while_running_is_stopped_and_deleted_upstream(

@@ -1,0 +1,138 @@
+"""Paying for budgeted submissions from a lease held in this process's memory.
+
+Every budgeted submission used to add its cost to the month's spend row in the statement that inserted it, so
+the submissions to one environment queued on that row's lock, each holding it through its commit's flush to
+disk: a quarter of a budgeted environment's throughput (docs/benchmarks.md). Now a process takes a slice of
+what is left of the budget (`policies.services.take_budget_lease`, one short transaction), pays for the
+submissions it accepts from that slice in memory, and marks each generation with the lease.
+
+A lease is drawn on only by submissions begun within its lifetime (give or take `REQUEST_LIFETIME`), while the
+policy's budget is the one it was taken under, and in the process that took it. After it expires, and once every
+request that drew on it has surely committed (`REQUEST_LIFETIME`), the sweep settles it: what its generations cost
+goes into the month's `spent`, the rest is given back. A process that dies holding a lease loses nothing but
+time: its lease is settled the same way.
+
+A lease is a twentieth of what is left, in whole submissions at the cost of the one that takes it, at most 500.
+Near the limit, where that is fewer than ten, each submission reserves its cost on the spend row as before.
+
+A budget is never overspent: money in a lease counts as committed until the lease is settled. What a lease holds
+unused is unavailable to the other processes until then, so the last few submissions' worth of a budget may be
+refused for up to `BUDGET_LEASE_SECONDS` + `REQUEST_LIFETIME` + the sweep's interval, and then accepted.
+"""
+
+import datetime as dt
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Sum
+
+from governance.generations.models import Generation
+from governance.policies.models import BudgetLease, BudgetUsage
+from governance.policies.selectors import month_start
+from governance.policies.services import settle_budget_lease, take_budget_lease
+
+# Longer than any request lives between taking its `now` and committing its row (gunicorn's worker timeout is
+# 30 s). A request begun this long before a lease was taken may still draw on it (requests of one process take
+# their turns on the lease in another order than they began), and a lease is settled this long after it expired,
+# so that no generation drawn on it is committed after.
+REQUEST_LIFETIME = dt.timedelta(seconds=60)
+SETTLE_BATCH = 500
+
+
+@dataclass
+class _HeldLease:
+    pk: int | None  # None: no lease could be had; until it expires, submissions reserve on the spend row
+    month: dt.date
+    budget: Decimal
+    left: Decimal
+    taken_at: dt.datetime
+    expires_at: dt.datetime
+
+    def current(self, now: dt.datetime, budget: Decimal) -> bool:
+        """Drawn on only within its lifetime and month, under the budget it was taken under."""
+        return (
+            self.taken_at - REQUEST_LIFETIME <= now < self.expires_at
+            and budget == self.budget
+            and month_start(now) == self.month
+        )
+
+
+_held: dict[int, _HeldLease] = {}  # by environment id
+_lock = threading.Lock()
+os.register_at_fork(after_in_child=_held.clear)  # a child process must not draw on its parent's leases
+
+
+def draw_on_lease(*, environment_id: int, now: dt.datetime, amount: Decimal, budget: Decimal) -> int | None:
+    """Pay `amount` from this process's lease on the environment's budget, taking a new lease when it does not
+    cover it; the lease's id, or None when no lease can be had (the caller reserves on the spend row)."""
+    if not settings.BUDGET_LEASE_SECONDS or not amount:
+        return None
+    with _lock:
+        held = _held.get(environment_id)
+        if held is None or not held.current(now, budget) or (held.pk is not None and held.left < amount):
+            held = _held[environment_id] = _take(environment_id, now, amount, budget)
+        if held.pk is None or held.left < amount:
+            return None
+        held.left -= amount
+        return held.pk
+
+
+def forget_held_leases() -> None:
+    """Stop drawing on the leases this process holds (they are settled when they expire)."""
+    with _lock:
+        _held.clear()
+
+
+def _take(environment_id: int, now: dt.datetime, amount: Decimal, budget: Decimal) -> _HeldLease:
+    seconds = settings.BUDGET_LEASE_SECONDS
+    lease = take_budget_lease(
+        environment_id=environment_id,
+        now=now,
+        amount=amount,
+        budget=budget,
+        seconds=seconds,
+        holder=f"{socket.gethostname()}:{os.getpid()}",
+    )
+    if lease is None:
+        return _HeldLease(None, month_start(now), budget, Decimal(0), now, now + dt.timedelta(seconds=seconds))
+    return _HeldLease(lease.pk, lease.month, budget, lease.amount, lease.taken_at, lease.expires_at)
+
+
+def settle_due_leases(now: dt.datetime) -> int:
+    """Settle the leases nobody can still draw on: what their generations cost is spent, the rest is free again."""
+    due = list(BudgetLease.objects.filter(expires_at__lte=now - REQUEST_LIFETIME).order_by("pk")[:SETTLE_BATCH])
+    used = _drawn_on(due)
+    return sum(settle_budget_lease(lease, used=used.get(lease.pk, Decimal(0))) for lease in due)
+
+
+def month_spend(environment_ids: list[int], *, now: dt.datetime) -> dict[int, Decimal]:
+    """What each environment's generations cost this month so far: the settled spend and what was drawn on
+    leases not yet settled (not what the leases hold unused)."""
+    month = month_start(now)
+    spent = dict(
+        BudgetUsage.objects.filter(environment__in=environment_ids, month=month).values_list("environment_id", "spent")
+    )
+    leases = list(BudgetLease.objects.filter(environment__in=environment_ids, month=month))
+    used = _drawn_on(leases)
+    for lease in leases:
+        spent[lease.environment_id] = spent.get(lease.environment_id, Decimal(0)) + used.get(lease.pk, Decimal(0))
+    return spent
+
+
+def _drawn_on(leases: list[BudgetLease]) -> dict[int, Decimal]:
+    """What the generations drawn on each lease cost, by lease id: read through the log's index by environment
+    and time, since a lease's generations were created within its lifetime."""
+    if not leases:
+        return {}
+    drawn = Generation.objects.filter(
+        environment_id__in={lease.environment_id for lease in leases},
+        created_at__gte=min(lease.taken_at for lease in leases) - REQUEST_LIFETIME,
+        created_at__lt=max(lease.expires_at for lease in leases),
+        budget_lease__in=[lease.pk for lease in leases],
+    )
+    per_lease = drawn.order_by().values("budget_lease").annotate(used=Sum("estimated_cost"))
+    return {row["budget_lease"]: row["used"] for row in per_lease}
