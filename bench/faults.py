@@ -17,7 +17,10 @@ One command (`make faults`, i.e. `.venv/bin/python bench/faults.py [options]`):
    fault happens;
 5. waits (generously) for every generation to reach a terminal state and prints one row:
    accepted, rows, upstream creates, duplicates, lost, stuck, slowest time to a terminal
-   state; exit 1 if any scenario lost, doubled or left a generation stuck.
+   state, and (the Sora upstream, whose environment is given a budget, so every submission
+   pays from a budget lease) whether the month's spend is what the generations cost once
+   every lease is settled; exit 1 if any scenario lost, doubled or left a generation stuck,
+   or its budget is off.
 
 The `audit` scenario submits nothing: writer processes (bench/audit_writer.py) append audit
 events to one chain while PostgreSQL restarts, checkpoints are written before, during and
@@ -61,17 +64,19 @@ from submit import BIN, PG_HOST, PG_PORT, PG_USER, REDIS_HOST, REDIS_PORT, ROOT,
 
 @dataclass(frozen=True)
 class Upstream:
-    """Which provider the submissions reach: the project and environment whose key is used, and its snapshot."""
+    """Which provider the submissions reach: the project and environment whose key is used, and its snapshot;
+    with `budget`, the environment is given that monthly budget (a protected one's policy cannot be changed)."""
 
     project: str
     environment: str
     snapshot: str
     provider: str
+    budget: str = ""
 
 
 UPSTREAMS = {
     # OpenAI's Videos shape (the Sora simulator): create with an Idempotency-Key, poll by id.
-    "sora": Upstream("demo", "development", "sora-2-2025-12-08", "simulator"),
+    "sora": Upstream("demo", "development", "sora-2-2025-12-08", "simulator", budget="1000000"),
     # Google's long-running operations: predictLongRunning, then fetchPredictOperation until done.
     "vertex": Upstream("studio", "production", "veo-3.1-generate-001", "vertex"),
 }
@@ -327,6 +332,61 @@ def prepare(stack: Stack) -> None:
         stack.env,
     )
     stack.api_key = output.strip().splitlines()[-1].strip()
+    if upstream.budget:
+        script = BUDGET_SCRIPT % (upstream.project, upstream.environment, upstream.budget)
+        run_step("budget", [*manage, "shell", "-c", script], stack.env)
+
+
+# An environment's monthly budget, far beyond any run, so every submission pays from a budget lease.
+BUDGET_SCRIPT = """
+from decimal import Decimal
+from governance.audit.services import Actor
+from governance.policies.selectors import current_revision
+from governance.policies.services import revise_policy
+from governance.projects.models import Environment
+environment = Environment.objects.get(project__slug=%r, name=%r)
+revise_policy(environment=environment, provider=current_revision(environment).provider, actor=Actor.system("faults"),
+              reason="faults: every submission pays from a budget lease", monthly_budget=Decimal(%r))
+"""
+# Every process is stopped, so no request can still draw on a lease: all of them are settled at once.
+SETTLE_SCRIPT = """
+import datetime as dt
+from django.utils import timezone
+from governance.generations.budget_leases import settle_due_leases
+while settle_due_leases(timezone.now() + dt.timedelta(days=1)):
+    pass
+"""
+
+
+def check_budget(stack: Stack) -> str:
+    """The month's spend against what the generations that keep their cost cost, once every lease is settled:
+    each accepted generation's, less those that failed before the provider took them (refunded); '' without a
+    budget."""
+    upstream = UPSTREAMS[stack.args.upstream]
+    if not upstream.budget:
+        return ""
+    run_step("settle", [sys.executable, str(ROOT / "manage.py"), "shell", "-c", SETTLE_SCRIPT], stack.env)
+    environment = (
+        "environment_id = (SELECT e.id FROM projects_environment e JOIN projects_project p ON p.id = e.project_id "
+        "WHERE p.slug = %s AND e.name = %s)"
+    )
+    month = "date_trunc('month', now() AT TIME ZONE 'UTC')::date"
+    usage = sql(
+        stack, f"SELECT spent, leased FROM policies_budgetusage WHERE {environment} AND month = {month}",
+        (upstream.project, upstream.environment),
+    )  # fmt: skip
+    spent, leased = usage[0] if usage else (0, 0)
+    kept = sql(
+        stack,
+        f"SELECT coalesce(sum(estimated_cost), 0) FROM generations_generation WHERE {environment} "
+        f"AND budget_month = {month} AND status <> 'refused' "
+        "AND NOT (status = 'failed' AND upstream_id = '' AND error_code <> 'upstream_outcome_unknown')",
+        (upstream.project, upstream.environment),
+    )[0][0]
+    leases = sql(stack, "SELECT count(*) FROM policies_budgetlease")[0][0]
+    if spent == kept and leased == 0 and leases == 0:
+        return "OK"
+    return f"spent {spent}, generations kept {kept}, leased {leased}"
 
 
 def run_step(name: str, command: list[str], env: dict) -> str:
@@ -604,10 +664,17 @@ class Row:
     retries: int
     swept: int
     notes: str = ""
+    budget: str = ""  # check_budget's verdict
 
     @property
     def ok(self) -> bool:
-        return self.lost == 0 and self.duplicates == 0 and self.stuck == 0 and self.accepted == self.submitted
+        return (
+            self.lost == 0
+            and self.duplicates == 0
+            and self.stuck == 0
+            and self.accepted == self.submitted
+            and self.budget in ("", "OK")
+        )
 
 
 def count_in_progress(run: Run) -> int:
@@ -708,15 +775,16 @@ def run_scenario(stack: Stack, scenario: Scenario) -> Row:
         exits = {p.name: p.unexpected_exits for p in stack.processes if p.unexpected_exits}
         if exits:
             row.notes = "unexpected exits, restarted: " + ", ".join(f"{n} {c}" for n, c in exits.items())
-        return row
     finally:
         stack.stop_all()
         set_upstream(stack, CALM_PROFILE, SIMULATOR_READ_TIMEOUT)
+    row.budget = check_budget(stack)
+    return row
 
 
 HEADER = (
     f"{'scenario':<18}{'accepted':>9}{'rows':>7}{'upstream':>9}{'dupl.':>7}{'lost':>6}{'stuck':>6}"
-    f"{'completed':>10}{'failed':>7}{'slowest s':>10}{'retries':>8}{'swept':>6}  verdict"
+    f"{'completed':>10}{'failed':>7}{'slowest s':>10}{'retries':>8}{'swept':>6}{'budget':>7}  verdict"
 )
 
 
@@ -724,8 +792,10 @@ def print_row(row: Row) -> None:
     print(
         f"{row.scenario:<18}{row.accepted:>9}{row.rows:>7}{row.upstream_creates:>9}{row.duplicates:>7}"
         f"{row.lost:>6}{row.stuck:>6}{row.completed:>10}{row.failed:>7}{row.slowest:>10.1f}"
-        f"{row.retries:>8}{row.swept:>6}  "
-        f"{'OK' if row.ok else 'FAIL'}" + (f"  ({row.notes})" if row.notes else ""),
+        f"{row.retries:>8}{row.swept:>6}{(row.budget if len(row.budget) <= 6 else 'FAIL') or '-':>7}  "
+        f"{'OK' if row.ok else 'FAIL'}"
+        + (f"  ({row.notes})" if row.notes else "")
+        + (f"  (budget: {row.budget})" if len(row.budget) > 6 else ""),
         flush=True,
     )
 
