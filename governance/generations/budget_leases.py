@@ -7,7 +7,8 @@ what is left of the budget (`policies.services.take_budget_lease`, one short tra
 submissions it accepts from that slice in memory, and marks each generation with the lease.
 
 A lease is drawn on only by submissions begun within its lifetime (give or take `REQUEST_LIFETIME`), while the
-policy's budget is the one it was taken under, and in the process that took it. After it expires, and once every
+policy's budget is the one it was taken under, in the process that took it, and, by its other requests, once
+the transaction that took it has committed. After it expires, and once every
 request that drew on it has surely committed (`REQUEST_LIFETIME`), the sweep settles it: what its generations cost
 goes into the month's `spent`, the rest is given back. A process that dies holding a lease loses nothing but
 time: its lease is settled the same way.
@@ -26,8 +27,10 @@ import socket
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Sum
 
 from governance.generations.models import Generation
@@ -62,7 +65,7 @@ class _HeldLease:
 
 
 _held: dict[int, _HeldLease] = {}  # by environment id
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entered when a lease taken outside a transaction is held at once (on_commit)
 os.register_at_fork(after_in_child=_held.clear)  # a child process must not draw on its parent's leases
 
 
@@ -74,11 +77,22 @@ def draw_on_lease(*, environment_id: int, now: dt.datetime, amount: Decimal, bud
     with _lock:
         held = _held.get(environment_id)
         if held is None or not held.current(now, budget) or (held.pk is not None and held.left < amount):
-            held = _held[environment_id] = _take(environment_id, now, amount, budget)
+            held = _take(environment_id, now, amount, budget)
+            if held.pk is None:
+                _held[environment_id] = held
+            else:
+                # The process's other requests draw on it once it is committed: taken in a caller's transaction
+                # (an Idempotency-Key's, a comparison run's), it is rolled back with that, and never drawn on.
+                transaction.on_commit(partial(_hold, environment_id, held))
         if held.pk is None or held.left < amount:
             return None
         held.left -= amount
         return held.pk
+
+
+def _hold(environment_id: int, held: _HeldLease) -> None:
+    with _lock:
+        _held[environment_id] = held
 
 
 def forget_held_leases() -> None:

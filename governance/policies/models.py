@@ -95,8 +95,9 @@ class BudgetUsage(models.Model):
     """Money committed by accepted generations per environment and calendar month (UTC).
 
     `spent` is what generations cost that reserved on this row or whose lease was settled, less refunds; `leased`
-    is what gateway processes hold in budget leases not yet settled (`BudgetLease`). Nothing may be accepted beyond `spent + leased`, so a leased slice is never spent
-    twice; what a month's generations cost so far is `generations.selectors.month_spend`.
+    is what gateway processes hold in budget leases not yet settled (`BudgetLease`). What is accepted counts
+    against both, so a leased slice is never spent twice; what a month's generations cost so far is
+    `generations.budget_leases.month_spend`.
     """
 
     environment = models.ForeignKey("projects.Environment", on_delete=models.CASCADE, related_name="+")

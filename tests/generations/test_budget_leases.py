@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 
@@ -37,6 +37,17 @@ def budgeted(production):
     return production
 
 
+@pytest.fixture
+def post(api, django_capture_on_commit_callbacks):
+    """A request as the gateway serves it: its transaction commits (a lease it took is held from then on)."""
+
+    def post(body=FOUR_SECONDS):
+        with django_capture_on_commit_callbacks(execute=True):
+            return api.post("videos", body)
+
+    return post
+
+
 def usage(environment) -> BudgetUsage:
     return BudgetUsage.objects.get(environment=environment)
 
@@ -46,9 +57,9 @@ def settle_after_expiry(clock) -> int:
     return settle_budget_leases()
 
 
-def test_submissions_pay_from_one_lease_without_writing_the_spend_row(api, budgeted, clock):
+def test_submissions_pay_from_one_lease_without_writing_the_spend_row(post, budgeted, clock):
     for _ in range(3):
-        assert api.post("videos", FOUR_SECONDS).status_code == 200
+        assert post().status_code == 200
 
     lease = BudgetLease.objects.get()
     assert lease.amount == Decimal("4.80")  # twelve submissions at $0.40, under a twentieth of $100
@@ -57,9 +68,9 @@ def test_submissions_pay_from_one_lease_without_writing_the_spend_row(api, budge
     assert spent_this_month(budgeted) == Decimal("1.20")
 
 
-def test_the_project_page_shows_what_was_drawn_on_leases_not_what_they_hold(client, api, budgeted):
+def test_the_project_page_shows_what_was_drawn_on_leases_not_what_they_hold(client, post, budgeted):
     for _ in range(2):
-        api.post("videos", FOUR_SECONDS)
+        post()
     client.force_login(make_member(budgeted.project, Role.VIEWER))
 
     page = client.get(reverse("dashboard:project_detail", args=[budgeted.project.slug])).content.decode()
@@ -67,9 +78,9 @@ def test_the_project_page_shows_what_was_drawn_on_leases_not_what_they_hold(clie
     assert "$0.80 of $100.00 spent this month (1%)" in page
 
 
-def test_a_used_up_lease_is_followed_by_the_next(api, budgeted, clock):
+def test_a_used_up_lease_is_followed_by_the_next(post, budgeted, clock):
     for _ in range(13):
-        assert api.post("videos", FOUR_SECONDS).status_code == 200
+        assert post().status_code == 200
 
     first, second = BudgetLease.objects.order_by("pk")
     assert Generation.objects.filter(budget_lease=first.pk).count() == 12
@@ -78,9 +89,9 @@ def test_a_used_up_lease_is_followed_by_the_next(api, budgeted, clock):
     assert spent_this_month(budgeted) == Decimal("5.20")
 
 
-def test_settling_an_expired_lease_spends_what_its_generations_cost_and_frees_the_rest(api, budgeted, clock):
+def test_settling_an_expired_lease_spends_what_its_generations_cost_and_frees_the_rest(post, budgeted, clock):
     for _ in range(3):
-        api.post("videos", FOUR_SECONDS)
+        post()
     clock.shift(dt.timedelta(seconds=10))
     assert settle_budget_leases() == 0  # a request that drew on it may still be committing
 
@@ -91,11 +102,11 @@ def test_settling_an_expired_lease_spends_what_its_generations_cost_and_frees_th
     assert spent_this_month(budgeted) == Decimal("1.20")
 
 
-def test_a_process_that_dies_holding_a_lease_loses_only_time(api, budgeted, clock):
-    api.post("videos", FOUR_SECONDS)
+def test_a_process_that_dies_holding_a_lease_loses_only_time(post, budgeted, clock):
+    post()
     budget_leases.forget_held_leases()  # the process that held it is gone
 
-    api.post("videos", FOUR_SECONDS)
+    post()
 
     assert BudgetLease.objects.count() == 2
     assert spent_this_month(budgeted) == Decimal("0.80")
@@ -103,30 +114,63 @@ def test_a_process_that_dies_holding_a_lease_loses_only_time(api, budgeted, cloc
     assert (usage(budgeted).spent, usage(budgeted).leased) == (Decimal("0.80"), 0)
 
 
-def test_a_lease_is_not_drawn_on_after_the_budget_changes(api, budgeted, clock):
-    api.post("videos", FOUR_SECONDS)
+def test_a_lease_is_not_drawn_on_after_the_budget_changes(post, budgeted, clock):
+    post()
     revise(budgeted, monthly_budget=Decimal("200"))
 
-    api.post("videos", FOUR_SECONDS)
+    post()
 
     old, new = BudgetLease.objects.order_by("pk")
     assert Generation.objects.filter(budget_lease=new.pk).count() == 1
     assert new.amount == Decimal("9.60")  # a twentieth of the $195.20 left, in whole $0.40 submissions
 
 
-def test_a_lease_is_not_drawn_on_after_it_expires(api, budgeted, clock):
-    api.post("videos", FOUR_SECONDS)
+def test_a_lease_taken_in_a_transaction_that_rolls_back_is_never_drawn_on(
+    budgeted, clock, django_capture_on_commit_callbacks
+):
+    def draw() -> int | None:
+        return budget_leases.draw_on_lease(
+            environment_id=budgeted.pk, now=START, amount=Decimal("0.40"), budget=Decimal("100")
+        )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        with pytest.raises(RuntimeError), transaction.atomic():  # a comparison run that fails after submitting
+            rolled_back = draw()
+            raise RuntimeError
+    assert not BudgetLease.objects.filter(pk=rolled_back).exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        drawn = draw()
+
+    assert BudgetLease.objects.filter(pk=drawn).exists()  # a new lease (SQLite may give it the same id)
+    assert BudgetUsage.objects.get(environment=budgeted).leased == BudgetLease.objects.get(pk=drawn).amount
+
+
+def test_requests_with_an_idempotency_key_pay_from_one_lease(api, budgeted, clock, django_capture_on_commit_callbacks):
+    for key in ("first", "second", "third"):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert api.post("videos", FOUR_SECONDS, headers={"Idempotency-Key": key}).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        api.post("videos", FOUR_SECONDS, headers={"Idempotency-Key": "first"})  # a retry: the same generation
+
+    assert BudgetLease.objects.count() == 1
+    assert Generation.objects.count() == 3
+    assert spent_this_month(budgeted) == Decimal("1.20")
+
+
+def test_a_lease_is_not_drawn_on_after_it_expires(post, budgeted, clock):
+    post()
     clock.shift(dt.timedelta(seconds=10))
 
-    api.post("videos", FOUR_SECONDS)
+    post()
 
     assert BudgetLease.objects.count() == 2
 
 
-def test_a_refund_of_a_generation_drawn_on_a_lease_survives_its_settling(api, budgeted, clock):
+def test_a_refund_of_a_generation_drawn_on_a_lease_survives_its_settling(post, budgeted, clock):
     from governance.policies.services import release_budget
 
-    api.post("videos", FOUR_SECONDS)
+    post()
     failed = Generation.objects.get()
     release_budget(environment_id=budgeted.pk, month=failed.budget_month, amount=failed.estimated_cost)
     assert spent_this_month(budgeted) == 0
@@ -136,27 +180,27 @@ def test_a_refund_of_a_generation_drawn_on_a_lease_survives_its_settling(api, bu
     assert (usage(budgeted).spent, usage(budgeted).leased) == (0, 0)
 
 
-def test_near_the_limit_each_submission_reserves_its_cost_on_the_spend_row(api, production, clock):
+def test_near_the_limit_each_submission_reserves_its_cost_on_the_spend_row(post, production, clock):
     revise(production, monthly_budget=Decimal("4.00"))  # a twentieth is less than ten submissions' worth
 
-    statuses = [api.post("videos", FOUR_SECONDS).status_code for _ in range(11)]
+    statuses = [post().status_code for _ in range(11)]
 
     assert statuses == [200] * 10 + [403]
     assert not BudgetLease.objects.exists()
     assert usage(production).spent == Decimal("4.00")
 
 
-def test_leases_shrink_as_the_budget_runs_out_and_stop_near_the_limit(api, budgeted, clock):
+def test_leases_shrink_as_the_budget_runs_out_and_stop_near_the_limit(post, budgeted, clock):
     BudgetUsage.objects.create(environment=budgeted, month=month_start(START), spent=Decimal("90"))
 
-    api.post("videos", FOUR_SECONDS)
+    post()
 
     assert not BudgetLease.objects.exists()  # $10 left: a twentieth is one submission's worth
     assert usage(budgeted).spent == Decimal("90.40")
 
 
-def test_what_a_lease_holds_unused_is_refused_to_others_until_it_is_settled(api, budgeted, clock):
-    api.post("videos", FOUR_SECONDS)  # this process holds $4.80, $4.40 of it unused
+def test_what_a_lease_holds_unused_is_refused_to_others_until_it_is_settled(post, budgeted, clock):
+    post()  # this process holds $4.80, $4.40 of it unused
     BudgetUsage.objects.filter(environment=budgeted).update(spent=Decimal("94.80"))
     now = dt.datetime.now(dt.UTC)
 
@@ -170,8 +214,8 @@ def test_what_a_lease_holds_unused_is_refused_to_others_until_it_is_settled(api,
     assert another_process_reserves()
 
 
-def test_a_forked_process_does_not_draw_on_its_parents_lease(api, budgeted, clock):
-    api.post("videos", FOUR_SECONDS)
+def test_a_forked_process_does_not_draw_on_its_parents_lease(post, budgeted, clock):
+    post()
     assert budget_leases._held
     read, write = os.pipe()
 
@@ -184,10 +228,10 @@ def test_a_forked_process_does_not_draw_on_its_parents_lease(api, budgeted, cloc
     assert os.read(read, 16) == b"empty"
 
 
-def test_no_lease_when_leases_are_turned_off(api, budgeted, clock, settings):
+def test_no_lease_when_leases_are_turned_off(post, budgeted, clock, settings):
     settings.BUDGET_LEASE_SECONDS = 0
 
-    api.post("videos", FOUR_SECONDS)
+    post()
 
     assert not BudgetLease.objects.exists()
     assert usage(budgeted).spent == Decimal("0.40")
@@ -230,11 +274,11 @@ def test_threads_racing_through_leases_accept_exactly_what_the_budget_covers():
     assert (usage(environment).spent, usage(environment).leased) == (Decimal("100"), 0)
 
 
-def test_the_api_answers_the_same_with_and_without_a_lease(api, budgeted, clock, settings):
-    leased = api.post("videos", FOUR_SECONDS).json()
+def test_the_api_answers_the_same_with_and_without_a_lease(post, budgeted, clock, settings):
+    leased = post().json()
     settings.BUDGET_LEASE_SECONDS = 0
     budget_leases.forget_held_leases()
-    reserved = api.post("videos", FOUR_SECONDS).json()
+    reserved = post().json()
 
     assert {k: v for k, v in leased.items() if k not in ("id", "created_at")} == {
         k: v for k, v in reserved.items() if k not in ("id", "created_at")
