@@ -8,17 +8,19 @@ submissions it accepts from that slice in memory, and marks each generation with
 
 A lease is drawn on only by submissions begun within its lifetime (give or take `REQUEST_LIFETIME`), while the
 policy's budget is the one it was taken under, in the process that took it, and, by its other requests, once
-the transaction that took it has committed. After it expires, and once every
-request that drew on it has surely committed (`REQUEST_LIFETIME`), the sweep settles it: what its generations cost
-goes into the month's `spent`, the rest is given back. A process that dies holding a lease loses nothing but
-time: its lease is settled the same way.
+the transaction that took it has committed. A migration plan's comparison runs, submitted together in the plan's
+transaction, reserve on the spend row instead. `SETTLE_AFTER` the lease expired, once every request that drew
+on it has surely committed, the sweep settles it: what its generations cost goes into the month's `spent`, the
+rest is given back. A process that dies holding a lease loses nothing but time: its lease is settled the same way.
 
 A lease is a twentieth of what is left, in whole submissions at the cost of the one that takes it, at most 500.
 Near the limit, where that is fewer than ten, each submission reserves its cost on the spend row as before.
 
 A budget is never overspent: money in a lease counts as committed until the lease is settled. What a lease holds
-unused is unavailable to the other processes until then, so the last few submissions' worth of a budget may be
-refused for up to `BUDGET_LEASE_SECONDS` + `REQUEST_LIFETIME` + the sweep's interval, and then accepted.
+unused is unavailable to the other processes until then, so near the limit a submission may be refused while
+other processes' leases hold what it needs, for up to `BUDGET_LEASE_SECONDS` + `SETTLE_AFTER` + the sweep's
+interval, and then accepted. Settling assumes what `SETTLE_AFTER` says: a generation drawn on a lease is
+committed within minutes, and the hosts' clocks agree to within minutes.
 """
 
 import datetime as dt
@@ -32,17 +34,19 @@ from functools import partial
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
+from django.utils import timezone
 
 from governance.generations.models import Generation
 from governance.policies.models import BudgetLease, BudgetUsage
 from governance.policies.selectors import month_start
 from governance.policies.services import settle_budget_lease, take_budget_lease
 
-# Longer than any request lives between taking its `now` and committing its row (gunicorn's worker timeout is
-# 30 s). A request begun this long before a lease was taken may still draw on it (requests of one process take
-# their turns on the lease in another order than they began), and a lease is settled this long after it expired,
-# so that no generation drawn on it is committed after.
+# A request begun this long before a lease was taken may still draw on it (one process's requests take their
+# turns on the lease in another order than they began), and one begun longer ago than this draws on no lease.
 REQUEST_LIFETIME = dt.timedelta(seconds=60)
+# A lease is settled this long after it expired: far longer than a request takes from drawing on it to committing
+# its generation (gunicorn's worker timeout is 30 s), and than the clocks of the hosts that draw and settle differ.
+SETTLE_AFTER = dt.timedelta(minutes=5)
 SETTLE_BATCH = 500
 
 
@@ -63,31 +67,44 @@ class _HeldLease:
             and month_start(now) == self.month
         )
 
+    def covers(self, now: dt.datetime, amount: Decimal, budget: Decimal) -> bool:
+        return self.pk is not None and self.current(now, budget) and amount <= self.left
+
 
 _held: dict[int, _HeldLease] = {}  # by environment id
-_lock = threading.RLock()  # re-entered when a lease taken outside a transaction is held at once (on_commit)
+_lock = threading.Lock()  # guards _held and _environment_locks
+# One lock per environment: its submissions take their turns on its lease, and take the next one by one, while
+# other environments' submissions go on. Re-entered when a lease taken outside a transaction is held at once.
+_environment_locks: dict[int, threading.RLock] = {}
 os.register_at_fork(after_in_child=_held.clear)  # a child process must not draw on its parent's leases
 
 
 def draw_on_lease(*, environment_id: int, now: dt.datetime, amount: Decimal, budget: Decimal) -> int | None:
     """Pay `amount` from this process's lease on the environment's budget, taking a new lease when it does not
     cover it; the lease's id, or None when no lease can be had (the caller reserves on the spend row)."""
-    if not settings.BUDGET_LEASE_SECONDS or not amount:
+    if not settings.BUDGET_LEASE_SECONDS or not amount or timezone.now() - now > REQUEST_LIFETIME:
         return None
-    with _lock:
+    with _environment_lock(environment_id):
         held = _held.get(environment_id)
-        if held is None or not held.current(now, budget) or (held.pk is not None and held.left < amount):
-            held = _take(environment_id, now, amount, budget)
-            if held.pk is None:
-                _held[environment_id] = held
-            else:
-                # The process's other requests draw on it once it is committed: taken in a caller's transaction
-                # (an Idempotency-Key's, a comparison run's), it is rolled back with that, and never drawn on.
-                transaction.on_commit(partial(_hold, environment_id, held))
-        if held.pk is None or held.left < amount:
+        if held is not None and held.covers(now, amount, budget):
+            held.left -= amount
+            return held.pk
+        if held is not None and held.pk is None and held.current(now, budget):
+            return None  # none could be had a moment ago
+        held = _take(environment_id, now, amount, budget)
+        if held.pk is None:
+            _hold(environment_id, held)
             return None
-        held.left -= amount
+        held.left -= amount  # ours alone until it is held
+        # The process's other requests draw on it once it is committed: taken in a caller's transaction (an
+        # Idempotency-Key's), it is rolled back with that, and never drawn on. Outside one, it is held at once.
+        transaction.on_commit(partial(_hold, environment_id, held))
         return held.pk
+
+
+def _environment_lock(environment_id: int) -> threading.RLock:
+    with _lock:
+        return _environment_locks.setdefault(environment_id, threading.RLock())
 
 
 def _hold(environment_id: int, held: _HeldLease) -> None:
@@ -118,9 +135,12 @@ def _take(environment_id: int, now: dt.datetime, amount: Decimal, budget: Decima
 
 def settle_due_leases(now: dt.datetime) -> int:
     """Settle the leases nobody can still draw on: what their generations cost is spent, the rest is free again."""
-    due = list(BudgetLease.objects.filter(expires_at__lte=now - REQUEST_LIFETIME).order_by("pk")[:SETTLE_BATCH])
-    used = _drawn_on(due)
-    return sum(settle_budget_lease(lease, used=used.get(lease.pk, Decimal(0))) for lease in due)
+    due = BudgetLease.objects.filter(expires_at__lte=now - SETTLE_AFTER).order_by("pk")[:SETTLE_BATCH]
+    return sum(settle_budget_lease(lease, used=partial(_used, lease)) for lease in due)
+
+
+def _used(lease: BudgetLease) -> Decimal:
+    return _drawn_on([lease]).get(lease.pk, Decimal(0))
 
 
 def month_spend(environment_ids: list[int], *, now: dt.datetime) -> dict[int, Decimal]:

@@ -100,7 +100,7 @@ def submit(
     )
     budget = policy.view.monthly_budget if isinstance(decision, Accept) else None
     lease = None
-    if budget is not None:
+    if budget is not None and comparison is None:  # a comparison run's submissions share one transaction
         lease = draw_on_lease(
             environment_id=holder.environment_id, now=now, amount=decision.estimated_cost, budget=budget
         )

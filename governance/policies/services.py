@@ -1,6 +1,7 @@
 """Writing policy revisions and spending budgets."""
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -249,14 +250,17 @@ def take_budget_lease(
         )
 
 
-def settle_budget_lease(lease: BudgetLease, *, used: Decimal) -> bool:
-    """Move what the generations drawn on `lease` cost (`used`) into the month's spend, give the rest back and
-    forget the lease; False if it was settled already (by another sweep at the same time)."""
+def settle_budget_lease(lease: BudgetLease, *, used: Callable[[], Decimal]) -> bool:
+    """Forget `lease`, move what the generations drawn on it cost (`used()`) into the month's spend and give the
+    rest back; False if it was settled already (by another sweep at the same time).
+
+    `used` is read once the lease is gone, so it counts every generation committed before that.
+    """
     with transaction.atomic():
         deleted, _ = BudgetLease.objects.filter(pk=lease.pk).delete()
         if deleted:
             BudgetUsage.objects.filter(environment_id=lease.environment_id, month=lease.month).update(
-                spent=F("spent") + used, leased=F("leased") - lease.amount
+                spent=F("spent") + used(), leased=F("leased") - lease.amount
             )
     return bool(deleted)
 

@@ -53,7 +53,7 @@ def usage(environment) -> BudgetUsage:
 
 
 def settle_after_expiry(clock) -> int:
-    clock.shift(dt.timedelta(seconds=10) + budget_leases.REQUEST_LIFETIME)
+    clock.shift(dt.timedelta(seconds=10) + budget_leases.SETTLE_AFTER)
     return settle_budget_leases()
 
 
@@ -156,6 +156,29 @@ def test_requests_with_an_idempotency_key_pay_from_one_lease(api, budgeted, cloc
     assert BudgetLease.objects.count() == 1
     assert Generation.objects.count() == 3
     assert spent_this_month(budgeted) == Decimal("1.20")
+
+
+def test_a_request_begun_over_a_minute_ago_draws_on_no_lease(post, budgeted, clock):
+    post()
+    lease = BudgetLease.objects.get()
+
+    drawn = budget_leases.draw_on_lease(
+        environment_id=budgeted.pk, now=START - dt.timedelta(seconds=61), amount=Decimal("0.40"), budget=Decimal("100")
+    )
+
+    assert drawn is None
+    assert BudgetLease.objects.get() == lease
+
+
+def test_two_sweeps_at_once_settle_a_lease_once(post, budgeted, clock):
+    from governance.policies.services import settle_budget_lease
+
+    post()
+    lease = BudgetLease.objects.get()
+    settled = [settle_budget_lease(lease, used=lambda: Decimal("0.40")) for _ in range(2)]
+
+    assert settled == [True, False]
+    assert (usage(budgeted).spent, usage(budgeted).leased) == (Decimal("0.40"), 0)
 
 
 def test_a_lease_is_not_drawn_on_after_it_expires(post, budgeted, clock):
@@ -269,7 +292,7 @@ def test_threads_racing_through_leases_accept_exactly_what_the_budget_covers():
     assert statuses.count(200) == 250 and statuses.count(403) == THREADS * EACH - 250
     assert BudgetLease.objects.exists()
     assert spent_this_month(environment) == Decimal("100")
-    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)):
+    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)):
         settle_budget_leases()
     assert (usage(environment).spent, usage(environment).leased) == (Decimal("100"), 0)
 

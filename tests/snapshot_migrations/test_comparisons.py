@@ -1,15 +1,18 @@
 """Comparison runs: the prompt set on both snapshots through the gateway's path, judged pair by pair."""
 
+from decimal import Decimal
+
 import pytest
 
 from governance.generations import worker
 from governance.generations.models import Generation
+from governance.policies.models import BudgetLease, BudgetUsage
 from governance.simulator import services as simulator
 from governance.simulator.models import SimulatorProfile
 from governance.snapshot_migrations import selectors, services
 from governance.snapshot_migrations.models import ComparisonPrompt
 from governance.snapshot_migrations.services import PlanRefused
-from tests.factories import NEW, OLD
+from tests.factories import NEW, OLD, make_environment
 from tests.upstream_transport import simulator_transport, use_transport
 
 
@@ -121,3 +124,19 @@ def test_judging_an_unfinished_pair_in_the_page_says_why(plan, people, project, 
     assert "have not both finished" in response.content.decode()
     pair.refresh_from_db()
     assert pair.verdict == ""
+
+
+def test_a_comparison_run_reserves_its_cost_on_the_spend_row_and_takes_no_budget_lease(
+    project, people, clock, django_capture_on_commit_callbacks
+):
+    budgeted = make_environment(
+        project, "staging", default_model=OLD, allowed_snapshots=[OLD], monthly_budget=Decimal("1000")
+    )
+    plan = services.create_plan(environment=budgeted, to_snapshot=NEW, reason="Better motion", author=people["author"])
+
+    with django_capture_on_commit_callbacks(execute=True):  # its submissions share the plan's transaction
+        pairs = services.run_comparison(plan=plan, user=people["developer"])
+
+    runs = [generation for pair in pairs for generation in (pair.baseline, pair.candidate)]
+    assert not BudgetLease.objects.exists()
+    assert BudgetUsage.objects.get(environment=budgeted).spent == sum(run.estimated_cost for run in runs) > 0
