@@ -67,30 +67,46 @@ class _HeldLease:
             and month_start(now) == self.month
         )
 
-    def covers(self, now: dt.datetime, amount: Decimal, budget: Decimal) -> bool:
-        return self.pk is not None and self.current(now, budget) and amount <= self.left
+
+# The leases this process holds, by environment id: usually one; more while a lease taken in a caller's transaction
+# joins the one another request took meanwhile. Expired ones are dropped as they are met.
+_held: dict[int, list[_HeldLease]] = {}
+_lock = threading.Lock()  # guards _held and _environment_locks, never held while waiting for anything else
+# One lock per environment: its submissions take their turns on its leases, and take the next one by one, while
+# other environments' submissions go on.
+_environment_locks: dict[int, threading.Lock] = {}
+_NOTHING_HELD = object()
 
 
-_held: dict[int, _HeldLease] = {}  # by environment id
-_lock = threading.Lock()  # guards _held and _environment_locks
-# One lock per environment: its submissions take their turns on its lease, and take the next one by one, while
-# other environments' submissions go on. Re-entered when a lease taken outside a transaction is held at once.
-_environment_locks: dict[int, threading.RLock] = {}
-os.register_at_fork(after_in_child=_held.clear)  # a child process must not draw on its parent's leases
+def _forget_in_child() -> None:
+    """A forked child must not draw on its parent's leases, nor inherit a lock another thread of it held."""
+    global _lock
+    _lock = threading.Lock()
+    _held.clear()
+    _environment_locks.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def draw_on_lease(*, environment_id: int, now: dt.datetime, amount: Decimal, budget: Decimal) -> int | None:
-    """Pay `amount` from this process's lease on the environment's budget, taking a new lease when it does not
-    cover it; the lease's id, or None when no lease can be had (the caller reserves on the spend row)."""
-    if not settings.BUDGET_LEASE_SECONDS or not amount or timezone.now() - now > REQUEST_LIFETIME:
+    """Pay `amount` from this process's lease on the environment's budget, taking a new lease when none covers
+    it; the lease's id, or None when no lease can be had (the caller reserves on the spend row).
+
+    Inside a caller's transaction (an Idempotency-Key's) it does not wait for another request's turn: on SQLite
+    that request's lease may be waiting for this transaction's write lock. It reserves on the spend row instead.
+    """
+    if not settings.BUDGET_LEASE_SECONDS or not amount:
         return None
-    with _environment_lock(environment_id):
-        held = _held.get(environment_id)
-        if held is not None and held.covers(now, amount, budget):
-            held.left -= amount
-            return held.pk
-        if held is not None and held.pk is None and held.current(now, budget):
-            return None  # none could be had a moment ago
+    turn = _environment_lock(environment_id)
+    if not turn.acquire(blocking=not transaction.get_connection().in_atomic_block):
+        return None
+    try:
+        if timezone.now() - now > REQUEST_LIFETIME:  # after the wait for the turn, which may have been long
+            return None
+        drawn = _draw_on_held(environment_id, now, amount, budget)
+        if drawn is not _NOTHING_HELD:
+            return drawn
         held = _take(environment_id, now, amount, budget)
         if held.pk is None:
             _hold(environment_id, held)
@@ -100,16 +116,32 @@ def draw_on_lease(*, environment_id: int, now: dt.datetime, amount: Decimal, bud
         # Idempotency-Key's), it is rolled back with that, and never drawn on. Outside one, it is held at once.
         transaction.on_commit(partial(_hold, environment_id, held))
         return held.pk
+    finally:
+        turn.release()
 
 
-def _environment_lock(environment_id: int) -> threading.RLock:
+def _draw_on_held(environment_id: int, now: dt.datetime, amount: Decimal, budget: Decimal) -> int | None | object:
+    """The id of the held lease that paid `amount`; None if none could be had a moment ago; else _NOTHING_HELD."""
     with _lock:
-        return _environment_locks.setdefault(environment_id, threading.RLock())
+        held_now = [held for held in _held.get(environment_id, ()) if held.current(now, budget)]
+        _held[environment_id] = held_now
+        for held in held_now:
+            if held.pk is not None and amount <= held.left:
+                held.left -= amount
+                return held.pk
+        if any(held.pk is None for held in held_now):
+            return None
+    return _NOTHING_HELD
+
+
+def _environment_lock(environment_id: int) -> threading.Lock:
+    with _lock:
+        return _environment_locks.setdefault(environment_id, threading.Lock())
 
 
 def _hold(environment_id: int, held: _HeldLease) -> None:
     with _lock:
-        _held[environment_id] = held
+        _held.setdefault(environment_id, []).append(held)
 
 
 def forget_held_leases() -> None:

@@ -146,6 +146,51 @@ def test_a_lease_taken_in_a_transaction_that_rolls_back_is_never_drawn_on(
     assert BudgetUsage.objects.get(environment=budgeted).leased == BudgetLease.objects.get(pk=drawn).amount
 
 
+def test_a_lease_taken_in_a_transaction_joins_the_lease_taken_meanwhile(
+    budgeted, clock, django_capture_on_commit_callbacks
+):
+    def draw() -> int | None:
+        return budget_leases.draw_on_lease(
+            environment_id=budgeted.pk, now=START, amount=Decimal("0.40"), budget=Decimal("100")
+        )
+
+    with django_capture_on_commit_callbacks(execute=True):  # each lease is held when this block "commits"
+        with transaction.atomic():  # an Idempotency-Key's request
+            in_transaction = draw()
+        meanwhile = draw()  # another request, before the first committed: it takes its own lease
+    for _ in range(21):  # what both leases have left: 11 and 10 submissions
+        draw()
+
+    assert {in_transaction, meanwhile} == set(BudgetLease.objects.values_list("pk", flat=True))
+    assert Generation.objects.count() == 0  # drawing alone writes no generation
+
+
+def test_in_a_transaction_a_request_reserves_on_the_spend_row_rather_than_wait_for_another_requests_lease(
+    budgeted, clock
+):
+    taking, done = threading.Event(), threading.Event()
+
+    def another_request_taking_a_lease() -> None:
+        with budget_leases._environment_lock(budgeted.pk):
+            taking.set()
+            done.wait(10)
+
+    other = threading.Thread(target=another_request_taking_a_lease)
+    other.start()
+    taking.wait(10)
+    try:
+        with transaction.atomic():
+            drawn = budget_leases.draw_on_lease(
+                environment_id=budgeted.pk, now=START, amount=Decimal("0.40"), budget=Decimal("100")
+            )
+    finally:
+        done.set()
+        other.join()
+
+    assert drawn is None
+    assert not BudgetLease.objects.exists()
+
+
 def test_requests_with_an_idempotency_key_pay_from_one_lease(api, budgeted, clock, django_capture_on_commit_callbacks):
     for key in ("first", "second", "third"):
         with django_capture_on_commit_callbacks(execute=True):
