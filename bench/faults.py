@@ -9,7 +9,7 @@ One command (`make faults`, i.e. `.venv/bin/python bench/faults.py [options]`):
    connects as the restricted application role of docs/database-roles.md);
 3. for each scenario starts its own processes: gateway gunicorn node(s), an upstream
    gunicorn node serving the built-in simulator (so killing the gateway never kills the
-   provider), Celery worker(s) and one beat with a short sweep interval and stall time;
+   provider), Celery worker(s), one beat with a short sweep interval and stall time, and the dispatcher;
 4. submits N videos (`sora-2-2025-12-08`, seconds "4"; with `--upstream vertex`, Veo 3.1 at the
    simulated Vertex AI, a long-running-operation provider) through the official `openai` SDK
    from several threads, each with its own `Idempotency-Key`, retrying connection errors,
@@ -94,6 +94,8 @@ CALM_PROFILE = {
     "accept_then_timeout": False,
     "read_timeout_seconds": 3.0,
 }
+# Longer than beat's wait for a silent dispatcher (generations.tasks.DISPATCHER_SILENT_SECONDS) and its tick.
+DISPATCHER_DOWN_SECONDS = 8.0
 SIMULATOR_READ_TIMEOUT = 10.0  # the simulator pack's provider read timeout
 GENESIS_HASH = "0" * 64  # the previous hash of the chain's first event (governance.audit.services)
 
@@ -180,6 +182,11 @@ class Stack:
             "--schedule", str(self.tmp / "celerybeat-schedule"),
         ]  # fmt: skip
         return self.add(Process("beat", command, self.tmp / "beat.log", self.env))
+
+    def dispatcher(self) -> Process:
+        """The dispatcher process production runs (docs/operations.md); beat dispatches only while none runs."""
+        command = [sys.executable, str(ROOT / "manage.py"), "dispatch_generations", "--every", "0.1"]
+        return self.add(Process("dispatcher", command, self.tmp / "dispatcher.log", self.env))
 
     def add(self, process: Process) -> Process:
         self.processes.append(process)
@@ -438,6 +445,7 @@ class Run:
     gateways: list[Process] = field(default_factory=list)
     gateway_ports: list[int] = field(default_factory=list)
     workers: list[Process] = field(default_factory=list)
+    dispatcher: Process | None = None
     started: float = 0.0
     span: float = 0.0
     done: threading.Event = field(default_factory=threading.Event)
@@ -480,6 +488,25 @@ def kill_web(run: Run) -> None:
                 os.kill(random.choice(workers), signal.SIGKILL)
                 kills += 1
     run.note(f"SIGKILLed {kills} gunicorn workers in all")
+
+
+def kill_dispatcher(run: Run) -> None:
+    """SIGKILL the dispatcher process mid-burst and leave it down for longer than beat waits, then start it again.
+
+    A kill can land between a batch's publish and the commit that takes it out of the outbox (the next dispatch
+    sends it again under the same token). While it is down, beat's dispatch takes over once the dispatcher has
+    been silent for DISPATCHER_SILENT_SECONDS.
+    """
+    for fraction in (0.3, 0.8):
+        if not run.at(fraction):
+            return
+        with run.stack.lock:
+            run.dispatcher.kill(signal.SIGKILL)
+        run.note(f"dispatcher SIGKILLed, down for {DISPATCHER_DOWN_SECONDS:.0f} s")
+        time.sleep(DISPATCHER_DOWN_SECONDS)
+        with run.stack.lock:
+            run.dispatcher.start()
+        run.note("dispatcher started again")
 
 
 def stop_redis(run: Run) -> None:
@@ -549,6 +576,7 @@ class Scenario:
 SCENARIOS = [
     Scenario("worker-kill", "worker SIGKILL mid-task (4x)", kill_workers),
     Scenario("web-kill", "web SIGKILL mid-request, rows waiting in the outbox", kill_web, burst=True),
+    Scenario("dispatcher-kill", "dispatcher SIGKILL while submitting, down 8 s", kill_dispatcher),
     Scenario("redis-down", "Redis stopped while submitting", stop_redis),
     Scenario("postgres-restart", "PostgreSQL restarted while submitting", restart_postgres),
     Scenario("upstream-errors", "upstream 50% 429/5xx", profile={"rate_limit_rate": 0.25, "error_rate": 1 / 3}),
@@ -576,6 +604,7 @@ def start_processes(run: Run) -> None:
         wait_for_http(f"http://127.0.0.1:{port}/v1/models", gateway, auth)
     run.workers = [stack.worker(index) for index in range(scenario.workers)]
     stack.beat()
+    run.dispatcher = stack.dispatcher()
     stack.supervising = threading.Event()
     stack.supervising.set()
     threading.Thread(target=stack.supervise, args=(stack.supervising,), daemon=True).start()

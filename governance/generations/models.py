@@ -332,7 +332,7 @@ class Generation(models.Model):
         """A new generation the policy accepted, queued for the worker, before it is first saved.
 
         Its first step's token is set here. The committed row is the message: with no next check yet it waits in
-        the outbox (`awaiting_dispatch`), and the dispatcher sends its first step (tasks.dispatch_new_generations).
+        the outbox (`awaiting_dispatch`), and the dispatcher sends its first step (tasks.dispatch_outbox).
         """
         self.status = self.Status.QUEUED
         self.resolved_snapshot = decision.snapshot

@@ -1,7 +1,8 @@
 """The generations' Celery tasks, and the one place that publishes them.
 
 A submission publishes nothing: its committed row is the message (a transactional outbox).
-`dispatch_new_generations`, run by beat every GENERATION_DISPATCH_SECONDS, sends the first
+A dispatcher process (`manage.py dispatch_generations --every 0.1`), or beat's
+`dispatch_new_generations` every GENERATION_DISPATCH_SECONDS where none runs, sends the first
 step of what was committed since, in batches; a worker step returns what should follow it
 and `advance_generation` sends it. The worker, retention and idempotency modules the tasks
 call import nothing from here.
@@ -14,6 +15,7 @@ from types import SimpleNamespace
 
 from celery import shared_task
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -77,6 +79,9 @@ def start_generations(steps: list[list]) -> None:
 
 
 DISPATCH_BATCH = 500
+# A dispatcher process says it runs at most once a second; beat's dispatch stands down while it has said so lately.
+DISPATCHER_RUNNING_KEY = "generations:dispatcher:running"
+DISPATCHER_SILENT_SECONDS = 5
 # A dispatch sends its first steps in messages of up to STEPS_PER_MESSAGE, spread over at least SPREAD messages:
 # a Celery publish costs a third of a submission, and a small dispatch still reaches that many worker processes.
 STEPS_PER_MESSAGE = 10
@@ -90,7 +95,19 @@ PUBLISHING = SimpleNamespace(queue_declared=False)
 
 
 @shared_task(ignore_result=True)
-def dispatch_new_generations(stopping: Callable[[], bool] | None = None) -> int:
+def dispatch_new_generations() -> int:
+    """Beat's dispatch every GENERATION_DISPATCH_SECONDS: the outbox's first steps, unless a dispatcher process runs.
+
+    A dispatcher process (`manage.py dispatch_generations --every 0.1`) sends them in small batches ten times a
+    second, so no once-a-second burst competes with the web requests of the host and the database; beat stands
+    down while one runs and takes over within DISPATCHER_SILENT_SECONDS once none does.
+    """
+    if dispatcher_running():
+        return 0
+    return dispatch_outbox()
+
+
+def dispatch_outbox(stopping: Callable[[], bool] | None = None) -> int:
     """Send the first step of every generation committed since the last dispatch; the number sent.
 
     The request that accepted a generation only committed its row, so a broker that is away costs
@@ -110,6 +127,9 @@ def dispatch_new_generations(stopping: Callable[[], bool] | None = None) -> int:
 
 def _dispatch_batch() -> int:
     """Publish up to DISPATCH_BATCH waiting steps; on PostgreSQL, rows another dispatcher holds are skipped."""
+    # An empty outbox costs one probe of its small index and no transaction (on SQLite, no write lock).
+    if not Generation.objects.awaiting_dispatch().exists():
+        return 0
     with transaction.atomic():
         waiting = list(
             Generation.objects.awaiting_dispatch()
@@ -138,6 +158,30 @@ def _publish_first_steps(waiting: list[tuple[int, str, str]]) -> list[int]:
     except Exception:
         logger.warning("the broker is away; the next dispatch retries", exc_info=True)
     return published
+
+
+def note_dispatcher_running() -> None:
+    """Tell beat a dispatcher process runs (its dispatch stands down for DISPATCHER_SILENT_SECONDS)."""
+    try:
+        cache.set(DISPATCHER_RUNNING_KEY, True, timeout=DISPATCHER_SILENT_SECONDS)
+    except Exception:
+        logger.warning("could not tell beat that a dispatcher runs; beat dispatches too", exc_info=True)
+
+
+def note_dispatcher_stopped() -> None:
+    """Let beat dispatch at once: the dispatcher process is stopping."""
+    try:
+        cache.delete(DISPATCHER_RUNNING_KEY)
+    except Exception:
+        logger.warning("could not tell beat that the dispatcher stopped", exc_info=True)
+
+
+def dispatcher_running() -> bool:
+    """Whether a dispatcher process said lately that it runs. A cache that cannot answer says no: beat dispatches."""
+    try:
+        return cache.get(DISPATCHER_RUNNING_KEY) is not None
+    except Exception:
+        return False
 
 
 def first_step_messages(waiting: list[tuple[int, str, str]]) -> list[list[tuple[int, str, str]]]:

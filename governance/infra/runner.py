@@ -1,10 +1,11 @@
 """`make run`: the whole product in one command on embedded defaults.
 
 Migrates, seeds the demo on first start, then runs the web server (which also
-serves the built-in simulator), a Celery worker with beat, and a Celery worker
-for webhook deliveries, under a small supervisor: a process that exits is
-started again after a backoff, and only Ctrl-C, SIGTERM, the end of whatever
-started it, or a process that keeps crashing stops them all.
+serves the built-in simulator), a Celery worker with beat, a Celery worker
+for webhook deliveries and the dispatcher of new generations, under a small
+supervisor: a process that exits is started again after a backoff, and only
+Ctrl-C, SIGTERM, the end of whatever started it, or a process that keeps
+crashing stops them all.
 """
 
 import collections
@@ -53,7 +54,7 @@ def main() -> int:
 
 
 def commands(port: str, data_dir: Path) -> dict[str, list[str]]:
-    """The web server, the worker for generations (with beat), and the worker for webhook deliveries only.
+    """The web server, the worker for generations (with beat), the worker for webhook deliveries only, the dispatcher.
 
     Deliveries have their own worker, a few threads waiting on receivers, so that however slowly the
     receivers answer, every generation step finds a free process.
@@ -72,7 +73,9 @@ def commands(port: str, data_dir: Path) -> dict[str, list[str]]:
         str(BIN / "celery"), "--quiet", "-A", "governance", "worker", "--loglevel", "WARNING",
         "--queues", "webhooks", "--pool", "threads", "--concurrency", "4", "--hostname", "webhooks@%h",
     ]  # fmt: skip
-    return {"web": web, "worker": worker, "webhooks": webhooks}
+    # New generations' first steps, ten times a second (beat's dispatch stands down while this runs).
+    dispatcher = [sys.executable, str(ROOT / "manage.py"), "dispatch_generations", "--every", "0.1"]
+    return {"web": web, "worker": worker, "webhooks": webhooks, "dispatcher": dispatcher}
 
 
 def _port_is_free(port: int) -> bool:

@@ -65,7 +65,7 @@ def test_an_accepted_generation_is_logged_for_its_user_and_goes_to_the_worker_th
     client, user = developer_client(client, production)
 
     response = post(client, production, model=OLD, seconds="8", size="1280x720")
-    generation_tasks.dispatch_new_generations()
+    generation_tasks.dispatch_outbox()
 
     generation = Generation.objects.get()
     assert response.status_code == 302

@@ -234,7 +234,7 @@ def test_an_accepted_generation_waits_in_the_outbox_until_the_dispatcher_sends_i
     assert sweep_stalled_generations() == 0  # the outbox is the dispatcher's, however long it waited
     app.conf.task_always_eager = True
     try:
-        assert tasks.dispatch_new_generations() == 1
+        assert tasks.dispatch_outbox() == 1
     finally:
         app.conf.task_always_eager = False
     assert reload(accepted).status == "completed"
@@ -243,7 +243,7 @@ def test_an_accepted_generation_waits_in_the_outbox_until_the_dispatcher_sends_i
 
 def test_a_generation_whose_step_could_not_be_published_stays_in_the_outbox(accepted, monkeypatch):
     monkeypatch.setattr(tasks.start_generations, "apply_async", broker_away)
-    assert tasks.dispatch_new_generations() == 0
+    assert tasks.dispatch_outbox() == 0
     assert list(Generation.objects.awaiting_dispatch()) == [accepted]
 
 
@@ -251,7 +251,7 @@ def test_the_sweep_sends_again_a_dispatched_step_nobody_took(accepted, clock, se
     from governance.celery import app
 
     SimulatorProfile.objects.filter(snapshot=OLD).update(latency_seconds=0)
-    assert tasks.dispatch_new_generations() == 1  # its message is lost: no worker reads this broker
+    assert tasks.dispatch_outbox() == 1  # its message is lost: no worker reads this broker
     clock.shift(settings.GENERATION_STALL_SECONDS + 1)
     app.conf.task_always_eager = True
     try:
@@ -318,7 +318,7 @@ def test_a_duplicate_of_the_message_taking_a_step_claims_nothing(accepted):
 
 def test_the_sweep_sends_a_waiting_step_again_under_its_own_token(accepted, clock, settings):
     still_in_a_long_queue = accepted.step_token
-    tasks.dispatch_new_generations()
+    tasks.dispatch_outbox()
     clock.shift(settings.GENERATION_STALL_SECONDS + 1)
     assert sweep_stalled_generations() == 1
     assert reload(accepted).step_token == still_in_a_long_queue
@@ -329,7 +329,7 @@ def test_the_sweep_sends_a_waiting_step_again_under_its_own_token(accepted, cloc
 
 def test_a_step_is_never_overtaken_by_the_sweep_however_long_the_queue(accepted, clock, settings):
     queued = accepted.step_token
-    tasks.dispatch_new_generations()
+    tasks.dispatch_outbox()
     for _ in range(5):  # the queue is slower than the sweep's waits: it sends the step again and again
         clock.shift(20 * settings.GENERATION_STALL_SECONDS)
         assert sweep_stalled_generations() == 1
@@ -339,7 +339,7 @@ def test_a_step_is_never_overtaken_by_the_sweep_however_long_the_queue(accepted,
 
 def test_the_sweep_waits_twice_as_long_each_time_it_sends_the_same_step_again(accepted, clock, settings):
     stall = settings.GENERATION_STALL_SECONDS
-    tasks.dispatch_new_generations()
+    tasks.dispatch_outbox()
     clock.shift(stall + 1)
     for waited in (stall, 2 * stall, 4 * stall):
         assert sweep_stalled_generations() == 1
@@ -349,7 +349,7 @@ def test_the_sweep_waits_twice_as_long_each_time_it_sends_the_same_step_again(ac
 
 
 def test_taking_the_step_resets_the_sweeps_wait(accepted, clock, settings):
-    tasks.dispatch_new_generations()
+    tasks.dispatch_outbox()
     clock.shift(settings.GENERATION_STALL_SECONDS + 1)
     sweep_stalled_generations()
     worker.claim_step(accepted.pk, accepted.step_token)

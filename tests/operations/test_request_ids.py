@@ -49,7 +49,7 @@ def test_the_generation_keeps_the_request_id_and_the_worker_logs_under_it(api, m
     monkeypatch.setattr(tasks.start_generations, "apply_async", lambda **message: sent.append(message))
 
     response = api.post("videos", {"prompt": "a cat", "model": OLD, "seconds": "4"}, headers={"X-Request-ID": "req-42"})
-    tasks.dispatch_new_generations()
+    tasks.dispatch_outbox()
     generation = Generation.objects.get(video_id=response.json()["id"])
     revise(generation.environment, default_model="sora-2-2025-12-08", allowed_snapshots=["sora-2-2025-12-08"])
     tasks.start_generations(*sent[0]["args"])
@@ -68,7 +68,7 @@ def test_the_sweep_re_enqueues_a_generation_with_its_request_id(api, monkeypatch
     monkeypatch.setattr(tasks.start_generations, "apply_async", lambda **message: sent.append(message))
     monkeypatch.setattr(tasks.advance_generation, "apply_async", lambda **message: sent.append(message))
     api.post("videos", {"prompt": "a cat", "model": OLD, "seconds": "4"}, headers={"X-Request-ID": "req-43"})
-    tasks.dispatch_new_generations()
+    tasks.dispatch_outbox()
     Generation.objects.update(next_check_at=timezone.now() - dt.timedelta(seconds=1))  # nobody took the step
 
     tasks.sweep_stalled_generations()
