@@ -232,7 +232,7 @@ def celery_worker_process(django_db_setup, live_server, django_db_blocker, tmp_p
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        # Beat's dispatch of new generations, without the rest of beat's schedule (the tests run the sweep themselves).
+        # The dispatcher process, without beat's schedule (the tests run the sweep themselves).
         dispatcher = subprocess.Popen(
             [sys.executable, "manage.py", "dispatch_generations", "--every", "0.2"],
             cwd=ROOT,

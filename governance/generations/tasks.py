@@ -100,11 +100,17 @@ def dispatch_new_generations() -> int:
 
     A dispatcher process (`manage.py dispatch_generations --every 0.1`) sends them in small batches ten times a
     second, so no once-a-second burst competes with the web requests of the host and the database; beat stands
-    down while one runs and takes over within DISPATCHER_SILENT_SECONDS once none does.
+    down while one runs and takes over within DISPATCHER_SILENT_SECONDS once none does, or once a generation has
+    waited that long anyway (a dispatcher that runs but cannot send: a refused query, a broker out of its reach).
     """
-    if dispatcher_running():
+    if dispatcher_running() and not _waited_too_long():
         return 0
     return dispatch_outbox()
+
+
+def _waited_too_long() -> bool:
+    waited = timezone.now() - dt.timedelta(seconds=DISPATCHER_SILENT_SECONDS)
+    return Generation.objects.awaiting_dispatch().filter(created_at__lt=waited).exists()
 
 
 def dispatch_outbox(stopping: Callable[[], bool] | None = None) -> int:

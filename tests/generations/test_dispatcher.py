@@ -1,13 +1,17 @@
 """Who sends new generations' first steps: a dispatcher process ten times a second, or beat where none runs."""
 
+import datetime as dt
 import os
 import signal
 import time
 import uuid
 
 import pytest
+import time_machine
+from django.core.cache import cache
 from django.core.management import call_command
 from django.db import OperationalError
+from django.utils import timezone
 
 from governance.generations import tasks
 from governance.generations.models import Generation
@@ -67,6 +71,29 @@ def test_beat_takes_over_from_a_dispatcher_process_that_fell_silent(api, monkeyp
     assert tasks.dispatch_new_generations() == 0
     assert waiting(video)
     time.sleep(1.2)
+    assert tasks.dispatch_new_generations() == 1
+    assert not waiting(video)
+
+
+def test_beat_sends_what_a_running_dispatcher_process_left_waiting_too_long(api):
+    """A dispatcher that runs but cannot send (a refused query, a broker out of its reach) does not hold beat off."""
+    cache.set(tasks.DISPATCHER_RUNNING_KEY, True, timeout=3600)  # it keeps saying it runs
+    video = submit(api)
+    assert tasks.dispatch_new_generations() == 0
+
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=tasks.DISPATCHER_SILENT_SECONDS + 1)):
+        assert tasks.dispatch_new_generations() == 1
+    assert not waiting(video)
+
+
+def test_beat_dispatches_when_the_cache_cannot_say_whether_a_dispatcher_runs(api, monkeypatch):
+    class CacheAway:
+        def get(self, key):
+            raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks, "cache", CacheAway())
+    video = submit(api)
+
     assert tasks.dispatch_new_generations() == 1
     assert not waiting(video)
 
