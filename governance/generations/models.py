@@ -107,8 +107,8 @@ class GenerationQuerySet(models.QuerySet):
         return self.filter(status__in=Generation.UNFINISHED)
 
     def awaiting_dispatch(self) -> "GenerationQuerySet":
-        """The outbox: accepted generations whose first step nobody has sent yet (no next check is set)."""
-        return self.filter(status=Generation.Status.QUEUED, next_check_at__isnull=True)
+        """The outbox: accepted generations whose first step nobody has sent yet (they have an `OutboxEntry`)."""
+        return self.filter(outbox_entry__isnull=False)
 
     def delivered_as(self, sha256: str) -> "GenerationQuerySet":
         """Completed videos whose file, as we delivered it or as the provider sent it, has this SHA-256."""
@@ -262,12 +262,6 @@ class Generation(models.Model):
             models.Index(fields=["status", "-created_at", "-id"], name="generation_log_status"),
             models.Index(fields=["resolved_snapshot", "-created_at", "-id"], name="generation_log_snapshot"),
             models.Index(fields=["operation", "-created_at", "-id"], name="generation_log_operation"),
-            # The outbox holds only what the dispatcher has still to send, so its index stays a few entries long.
-            models.Index(
-                fields=["id"],
-                name="generation_awaiting_dispatch",
-                condition=models.Q(status="queued", next_check_at__isnull=True),
-            ),
             # The tracker reads the generations it polls every second: a small index of only those.
             models.Index(
                 fields=["provider", "started_at"], name="generation_tracked", condition=models.Q(step_token="tracked")
@@ -331,8 +325,9 @@ class Generation(models.Model):
     ) -> None:
         """A new generation the policy accepted, queued for the worker, before it is first saved.
 
-        Its first step's token is set here. The committed row is the message: with no next check yet it waits in
-        the outbox (`awaiting_dispatch`), and the dispatcher sends its first step (tasks.dispatch_outbox).
+        Its first step's token is set here. Its row is inserted with its `OutboxEntry` (`new_outbox_entry()`), in one
+        statement, and the dispatcher sends its first step (tasks.dispatch_outbox). Its next check is when the sweep
+        sends that step again if nobody has taken it by then.
         """
         self.status = self.Status.QUEUED
         self.resolved_snapshot = decision.snapshot
@@ -342,9 +337,13 @@ class Generation(models.Model):
             self.seconds = None
         self.estimated_cost = decision.estimated_cost
         self.budget_month = budget_month
-        self.next_check_at = None
+        self.next_check_at = now + dt.timedelta(seconds=settings.GENERATION_STALL_SECONDS)
         self.step_token = new_step_token()
         self.add_to_timeline(self.status, note)
+
+    def new_outbox_entry(self) -> "OutboxEntry":
+        """The message that sends this accepted generation's first step, inserted with its row."""
+        return OutboxEntry(generation=self, step_token=self.step_token, request_id=self.request_id)
 
     def note_create_sent(self) -> bool:
         """A create is about to go to a provider that takes no idempotency key: remembered before it is sent,
@@ -406,6 +405,28 @@ class Generation(models.Model):
         """Write fields only while the row is unfinished, so a late duplicate step cannot undo a final state."""
         values = {field: getattr(self, field) for field in fields}
         return bool(Generation.objects.filter(pk=self.pk, status__in=self.UNFINISHED).update(**values))
+
+
+class OutboxEntry(models.Model):
+    """An accepted generation whose first step nobody has sent yet: the outbox, one narrow row per generation.
+
+    Inserted in the statement that inserts the generation (`insert_new(..., followed_by=...)`), so nothing accepted
+    is without it; the dispatcher publishes its step and deletes it. The generation's own row is not written at
+    dispatch: a second version of its 44 columns across its indexes, on the table's newest pages where the
+    requests insert, was most of what a dispatch cost the database (docs/benchmarks.md).
+    """
+
+    generation = models.OneToOneField(
+        Generation, on_delete=models.CASCADE, primary_key=True, related_name="outbox_entry"
+    )
+    step_token = models.CharField(max_length=32)
+    request_id = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        db_table = "generations_outbox"
+
+    def __str__(self) -> str:
+        return f"first step of generation {self.generation_id}"
 
 
 class IdempotencyRecord(models.Model):

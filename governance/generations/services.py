@@ -281,7 +281,9 @@ def _record(
         _store_uploads(generation, submission)
     else:
         generation.refuse(decision, now, note=note)
-    if not insert_new(generation, provided=reservation):  # the request's one statement, compiled once per process
+    # The request's one statement, compiled once per process; an accepted generation's outbox entry goes with it.
+    outbox_entry = generation.new_outbox_entry() if generation.status == Generation.Status.QUEUED else None
+    if not insert_new(generation, provided=reservation, followed_by=outbox_entry):
         raise _OverBudget
     if submission.operation == Operation.CHARACTER and generation.status == Generation.Status.QUEUED:
         Character.objects.create(

@@ -21,7 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from governance.generations import budget_leases, idempotency, tracking, worker
-from governance.generations.models import TRACKED_STEP, Generation, is_running_step, new_step_token
+from governance.generations.models import TRACKED_STEP, Generation, OutboxEntry, is_running_step, new_step_token
 from governance.generations.providers import adapter_for
 from governance.generations.retention import apply_retention
 from governance.generations.upstream import UpstreamError
@@ -116,12 +116,12 @@ def _waited_too_long() -> bool:
 def dispatch_outbox(stopping: Callable[[], bool] | None = None) -> int:
     """Send the first step of every generation committed since the last dispatch; the number sent.
 
-    The request that accepted a generation only committed its row, so a broker that is away costs
-    a submission nothing, and no crash between commit and publish can lose a step. A row leaves
-    the outbox once its step was published (its next check is set then). A crash between the
-    publish and that update sends the step once more under the same token, and the worker takes
-    it once (see `advance_generation`). `stopping` (the dispatcher process's SIGTERM) ends a long
-    dispatch after the batch under way is committed.
+    The request that accepted a generation only committed its row and its outbox entry, so a broker
+    that is away costs a submission nothing, and no crash between commit and publish can lose a step.
+    An entry leaves the outbox once its step was published. A crash between the publish and that
+    delete sends the step once more under the same token, and the worker takes it once (see
+    `advance_generation`). `stopping` (the dispatcher process's SIGTERM) ends a long dispatch after
+    the batch under way is committed.
     """
     dispatched = 0
     while True:
@@ -132,21 +132,20 @@ def dispatch_outbox(stopping: Callable[[], bool] | None = None) -> int:
 
 
 def _dispatch_batch() -> int:
-    """Publish up to DISPATCH_BATCH waiting steps; on PostgreSQL, rows another dispatcher holds are skipped."""
-    # An empty outbox costs one probe of its small index and no transaction (on SQLite, no write lock).
-    if not Generation.objects.awaiting_dispatch().exists():
+    """Publish up to DISPATCH_BATCH waiting steps and take them out of the outbox; on PostgreSQL, entries another
+    dispatcher holds are skipped. The generations' own rows are not written."""
+    # An empty outbox costs one probe of its small table and no transaction (on SQLite, no write lock).
+    if not OutboxEntry.objects.exists():
         return 0
     with transaction.atomic():
         waiting = list(
-            Generation.objects.awaiting_dispatch()
-            .select_for_update(skip_locked=True)
+            OutboxEntry.objects.select_for_update(skip_locked=True)
             .order_by("pk")
             .values_list("pk", "step_token", "request_id")[:DISPATCH_BATCH]
         )
         published = _publish_first_steps(waiting)
         if published:
-            next_check_at = timezone.now() + dt.timedelta(seconds=settings.GENERATION_STALL_SECONDS)
-            Generation.objects.awaiting_dispatch().filter(pk__in=published).update(next_check_at=next_check_at)
+            OutboxEntry.objects.filter(pk__in=published).delete()
     if len(published) < len(waiting):
         logger.warning("could not publish %d generations; the next dispatch retries", len(waiting) - len(published))
     return len(published)
@@ -239,8 +238,16 @@ def sweep_stalled_generations() -> int:
     now = timezone.now()
     # A generation still in the outbox is the dispatcher's. A tracked generation waits for the tracker (its next
     # check is when the job has run too long), unless the tracker has stopped ticking: then nobody polls it, and
-    # the step chain takes it over.
-    overdue = Q(next_check_at__lt=now) | tracking.untracked_if_the_tracker_stopped()
+    # the step chain takes it over. One accepted by a web process of the release before the outbox table (no next
+    # check, no entry) is the sweep's once it is a stall time old.
+    before_the_outbox_table = Q(
+        status=Generation.Status.QUEUED,
+        next_check_at__isnull=True,
+        created_at__lt=now - dt.timedelta(seconds=settings.GENERATION_STALL_SECONDS),
+    )
+    overdue = (Q(next_check_at__lt=now) | tracking.untracked_if_the_tracker_stopped() | before_the_outbox_table) & Q(
+        outbox_entry__isnull=True
+    )
     stalled = Generation.objects.unfinished().filter(overdue).values_list("pk", "step_token", "sweeps", "request_id")
     restarted = 0
     for generation_id, token, sweeps, request_id in list(stalled[:SWEEP_BATCH]):

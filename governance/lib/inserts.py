@@ -9,30 +9,46 @@ prepares only the values, field by field, exactly as Django's compiler does (`pr
 
 import functools
 
-from django.db import connections, models, router
+from django.db import connections, models, router, transaction
 from django.db.models import Field, Model
 
 
-def insert_new(instance: Model, *, provided: tuple[str, list] | None = None) -> bool:
+def insert_new(instance: Model, *, provided: tuple[str, list] | None = None, followed_by: Model | None = None) -> bool:
     """Save a new `instance` with one INSERT and set its primary key, as `instance.save()` would.
 
     `provided` is a statement that changes at most one row, with RETURNING, and its parameters (PostgreSQL
     only): the row is inserted, in the same statement, only if that one changed a row. False if it did not.
+    `followed_by` is a new row of another model whose primary key is a one-to-one link to `instance`: it is
+    inserted with it, in the same statement on PostgreSQL, elsewhere in the same transaction.
     """
     using = router.db_for_write(type(instance), instance=instance)
     connection = connections[using]
     sql, fields, returns_pk = _statement(type(instance), connection.alias, connection.vendor)
     instance._prepare_related_fields_for_save(operation_name="save")  # as save(): no unsaved related object
     values = _values(instance, fields, connection)
-    if provided is None and any(hasattr(value, "resolve_expression") for value in values):
+    expressions = any(hasattr(value, "resolve_expression") for value in values)
+    if followed_by is not None and (connection.vendor != "postgresql" or (expressions and provided is None)):
+        with transaction.atomic(using=using):
+            if not insert_new(instance, provided=provided):
+                return False
+            return insert_new(followed_by)
+    if provided is None and expressions:
         instance.save(force_insert=True, using=using)  # an expression needs the compiler
         return True
+    common_tables = []
     if provided is not None:
         if connection.vendor != "postgresql":
             raise ValueError("An INSERT provided by another statement needs PostgreSQL.")
         condition, parameters = provided
-        sql = _provided_by(sql, condition)
+        common_tables.append(f"provided AS ({condition})")
+        sql = _selected_from(sql, "provided")
         values = [*parameters, *values]
+    if followed_by is not None:
+        common_tables.append(f"inserted AS ({sql})")
+        sql, following_values = _following(followed_by, type(instance)._meta.pk.column, connection)
+        values = [*values, *following_values]
+    if common_tables:
+        sql = f"WITH {', '.join(common_tables)} {sql}"
     with _cursor(connection) as cursor:
         cursor.execute(sql, values)
         if returns_pk:
@@ -45,7 +61,24 @@ def insert_new(instance: Model, *, provided: tuple[str, list] | None = None) -> 
     instance.pk = pk
     instance._state.adding = False
     instance._state.db = using
+    if followed_by is not None:
+        followed_by.pk = pk
+        followed_by._state.adding = False
+        followed_by._state.db = using
     return True
+
+
+def _following(row: Model, pk_column: str, connection) -> tuple[str, list]:
+    """`row`'s INSERT, its link to the row `inserted` just before taken from that row, and its other values."""
+    sql, fields, _returns_pk = _statement(type(row), connection.alias, connection.vendor)
+    link = type(row)._meta.pk
+    values = _values(row, tuple((field, plain) for field, plain in fields if field is not link), connection)
+    head, _, rest = sql.partition(" VALUES (")
+    _placeholders, _, returning = rest.partition(") RETURNING ")
+    selected = ", ".join(
+        f"inserted.{connection.ops.quote_name(pk_column)}" if field is link else "%s" for field, _plain in fields
+    )
+    return f"{head} SELECT {selected} FROM inserted RETURNING {returning}", values
 
 
 def _values(instance: Model, fields: tuple, connection) -> list:
@@ -87,11 +120,11 @@ def _cursor(connection):
     return prepared_cursor() if prepared_cursor is not None else connection.cursor()
 
 
-def _provided_by(insert: str, condition: str) -> str:
-    """`INSERT … VALUES (…) RETURNING …` made to insert once for the row `condition` changed, in one statement."""
+def _selected_from(insert: str, table: str) -> str:
+    """`INSERT … VALUES (…) RETURNING …` made to insert once for each row of `table` (a common table)."""
     head, _, rest = insert.partition(" VALUES (")
     values, _, returning = rest.partition(") RETURNING ")
-    return f"WITH provided AS ({condition}) {head} SELECT {values} FROM provided RETURNING {returning}"
+    return f"{head} SELECT {values} FROM {table} RETURNING {returning}"
 
 
 @functools.cache

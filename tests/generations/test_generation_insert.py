@@ -1,5 +1,5 @@
 """The generation row's INSERT, compiled once per process (and prepared once per session on PostgreSQL), writes
-exactly what Django's own `save()` would."""
+exactly what Django's own `save()` would, and an accepted one's outbox entry with it."""
 
 import datetime as dt
 from decimal import Decimal
@@ -19,7 +19,7 @@ BODY = {"prompt": "a lighthouse at dusk", "model": OLD, "seconds": "8", "size": 
 
 def prepared_inserts() -> list[str]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE statement LIKE 'INSERT INTO%%'")
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%%INSERT INTO%%'")
         return [statement for (statement,) in cursor.fetchall()]
 
 
@@ -56,9 +56,11 @@ def test_the_compiled_insert_writes_what_save_writes(api):
 def test_the_generation_insert_is_prepared_once_and_its_row_reads_back_as_answered(api):
     answers = [api.post("videos", BODY).json() for _ in range(3)]
 
-    [statement] = prepared_inserts()
-    assert statement.startswith('INSERT INTO "generations_generation"')
+    [statement] = prepared_inserts()  # the row and its outbox entry, in one statement
+    assert statement.startswith('WITH inserted AS (INSERT INTO "generations_generation"')
+    assert 'INSERT INTO "generations_outbox"' in statement
     rows = Generation.objects.filter(video_id__in=[answer["id"] for answer in answers])
+    assert set(Generation.objects.awaiting_dispatch()) == set(rows)
     assert {(row.status, row.resolved_snapshot, row.seconds, row.size) for row in rows} == {
         ("queued", OLD, 8, "1280x720")
     }

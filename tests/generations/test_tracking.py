@@ -76,6 +76,7 @@ def tracked(api: Api, count: int) -> list[Generation]:
     for index in range(count):
         video_id = api.post("videos", {"prompt": f"a lighthouse {index}", "model": SNAPSHOT, "seconds": "5"}).json()
         generation = Generation.objects.get(video_id=video_id["id"])
+        tasks.dispatch_outbox()
         running = worker.claim_step(generation.pk, generation.step_token)
         assert worker.advance(generation.pk).track
         assert worker.hand_to_tracker(generation.pk, running)

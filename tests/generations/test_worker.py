@@ -357,6 +357,7 @@ def test_taking_the_step_resets_the_sweeps_wait(accepted, clock, settings):
 
 
 def test_a_message_of_a_step_whose_lease_ran_out_claims_nothing_once_the_sweep_restarted_it(accepted, clock, settings):
+    tasks.dispatch_outbox()
     worker.claim_step(accepted.pk, accepted.step_token)  # its worker dies mid-step
     clock.shift(settings.GENERATION_STEP_LEASE_SECONDS + 1)
     assert sweep_stalled_generations() == 1
@@ -368,6 +369,7 @@ def test_a_message_of_a_step_whose_lease_ran_out_claims_nothing_once_the_sweep_r
 def test_the_sweep_leaves_a_running_step_alone_until_its_lease_ends(accepted, clock, settings):
     from governance.celery import app
 
+    tasks.dispatch_outbox()
     running = worker.claim_step(accepted.pk, accepted.step_token)
     clock.shift(settings.GENERATION_STALL_SECONDS + 1)
     assert sweep_stalled_generations() == 0

@@ -1,0 +1,54 @@
+import datetime as dt
+
+import django.db.models.deletion
+from django.conf import settings
+from django.db import migrations, models
+from django.utils import timezone
+
+
+def move_the_waiting_into_the_outbox_table(apps, schema_editor):
+    """Generations accepted but not yet dispatched waited with no next check: they get their outbox entry and the
+    next check a newly accepted one has."""
+    Generation = apps.get_model("generations", "Generation")
+    OutboxEntry = apps.get_model("generations", "OutboxEntry")
+    waiting = Generation.objects.filter(status="queued", next_check_at__isnull=True)
+    entries = [
+        OutboxEntry(generation_id=pk, step_token=token, request_id=request_id)
+        for pk, token, request_id in waiting.values_list("pk", "step_token", "request_id").iterator()
+    ]
+    OutboxEntry.objects.bulk_create(entries, batch_size=1000)
+    waiting.update(next_check_at=timezone.now() + dt.timedelta(seconds=settings.GENERATION_STALL_SECONDS))
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("generations", "0016_generation_budget_lease"),
+    ]
+
+    operations = [
+        migrations.CreateModel(
+            name="OutboxEntry",
+            fields=[
+                (
+                    "generation",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="outbox_entry",
+                        serialize=False,
+                        to="generations.generation",
+                    ),
+                ),
+                ("step_token", models.CharField(max_length=32)),
+                ("request_id", models.CharField(blank=True, max_length=128)),
+            ],
+            options={
+                "db_table": "generations_outbox",
+            },
+        ),
+        migrations.RunPython(move_the_waiting_into_the_outbox_table, migrations.RunPython.noop),
+        migrations.RemoveIndex(
+            model_name="generation",
+            name="generation_awaiting_dispatch",
+        ),
+    ]
