@@ -181,7 +181,7 @@ def measure(stack: bench.Stack, iterations: int, profile: bool = False) -> None:
 
     pieces = [
         ("whole POST /v1/videos via test client (middleware, view, submit, response)", post),
-        ("submit() alone (token read, policy, the INSERT; the row is the outbox)", submit_only),
+        ("submit() alone (token read, policy, the INSERT; the row and its outbox entry)", submit_only),
         ("Celery publish of one first step: start_generations.apply_async (kombu -> Redis LPUSH)", publish_only),
         ("Celery publish of ten first steps in one message (the dispatcher's most)", publish_ten),
         ("bare redis-py LPUSH of a similar-size message", lpush_only),

@@ -343,7 +343,9 @@ class Generation(models.Model):
 
     def new_outbox_entry(self) -> "OutboxEntry":
         """The message that sends this accepted generation's first step, inserted with its row."""
-        return OutboxEntry(generation=self, step_token=self.step_token, request_id=self.request_id)
+        return OutboxEntry(
+            generation=self, step_token=self.step_token, request_id=self.request_id, accepted_at=self.created_at
+        )
 
     def note_create_sent(self) -> bool:
         """A create is about to go to a provider that takes no idempotency key: remembered before it is sent,
@@ -421,6 +423,7 @@ class OutboxEntry(models.Model):
     )
     step_token = models.CharField(max_length=32)
     request_id = models.CharField(max_length=128, blank=True)
+    accepted_at = models.DateTimeField()
 
     class Meta:
         db_table = "generations_outbox"

@@ -1,6 +1,6 @@
 """The generations' Celery tasks, and the one place that publishes them.
 
-A submission publishes nothing: its committed row is the message (a transactional outbox).
+A submission publishes nothing: its committed outbox entry is the message (a transactional outbox).
 A dispatcher process (`manage.py dispatch_generations --every 0.1`), or beat's
 `dispatch_new_generations` every GENERATION_DISPATCH_SECONDS where none runs, sends the first
 step of what was committed since, in batches; a worker step returns what should follow it
@@ -110,7 +110,7 @@ def dispatch_new_generations() -> int:
 
 def _waited_too_long() -> bool:
     waited = timezone.now() - dt.timedelta(seconds=DISPATCHER_SILENT_SECONDS)
-    return Generation.objects.awaiting_dispatch().filter(created_at__lt=waited).exists()
+    return OutboxEntry.objects.filter(accepted_at__lt=waited).exists()
 
 
 def dispatch_outbox(stopping: Callable[[], bool] | None = None) -> int:
@@ -134,21 +134,37 @@ def dispatch_outbox(stopping: Callable[[], bool] | None = None) -> int:
 def _dispatch_batch() -> int:
     """Publish up to DISPATCH_BATCH waiting steps and take them out of the outbox; on PostgreSQL, entries another
     dispatcher holds are skipped. The generations' own rows are not written."""
-    # An empty outbox costs one probe of its small table and no transaction (on SQLite, no write lock).
-    if not OutboxEntry.objects.exists():
+    # An empty outbox costs one probe of its primary key's index and no transaction (on SQLite, no write lock).
+    if OutboxEntry.objects.order_by("pk").values_list("pk", flat=True).first() is None:
         return 0
     with transaction.atomic():
-        waiting = list(
+        entries = list(
             OutboxEntry.objects.select_for_update(skip_locked=True)
             .order_by("pk")
-            .values_list("pk", "step_token", "request_id")[:DISPATCH_BATCH]
+            .values_list("pk", "step_token", "request_id", "accepted_at")[:DISPATCH_BATCH]
         )
+        waiting = [(pk, token, request_id) for pk, token, request_id, _accepted_at in entries]
         published = _publish_first_steps(waiting)
         if published:
             OutboxEntry.objects.filter(pk__in=published).delete()
+            _give_late_steps_their_time(entries, set(published))
     if len(published) < len(waiting):
         logger.warning("could not publish %d generations; the next dispatch retries", len(waiting) - len(published))
     return len(published)
+
+
+def _give_late_steps_their_time(entries: list[tuple], published: set[int]) -> None:
+    """A step sent long after its generation was accepted (a broker or dispatcher that was away) gets a stall time
+    from now before the sweep sends it again, as one sent at once has; a step a worker already took keeps its own."""
+    now = timezone.now()
+    late_after = now - dt.timedelta(seconds=settings.GENERATION_STALL_SECONDS / 2)
+    late = [
+        (pk, token) for pk, token, _request_id, accepted_at in entries if pk in published and accepted_at < late_after
+    ]
+    if late:
+        Generation.objects.filter(
+            pk__in=[pk for pk, _token in late], step_token__in=[token for _pk, token in late]
+        ).update(next_check_at=now + dt.timedelta(seconds=settings.GENERATION_STALL_SECONDS))
 
 
 def _publish_first_steps(waiting: list[tuple[int, str, str]]) -> list[int]:

@@ -14,7 +14,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from governance.generations import tasks
-from governance.generations.models import Generation
+from governance.generations.models import Generation, OutboxEntry
 from tests.factories import OLD
 
 pytestmark = pytest.mark.django_db
@@ -126,3 +126,28 @@ def test_a_dispatcher_process_outlives_a_database_that_went_away(api, monkeypatc
     assert len(calls) == 2
     assert not waiting(video)
     assert "could not read the outbox; the next dispatch retries" in caplog.text
+
+
+def test_a_step_sent_late_gets_a_stall_time_from_then_before_the_sweep_sends_it_again(api, settings):
+    """A broker or dispatcher away for minutes: the backlog is sent once when it comes back, not twice."""
+    accepted_at = timezone.now()
+    with time_machine.travel(accepted_at, tick=False) as clock:
+        submit(api)
+        clock.shift(settings.GENERATION_STALL_SECONDS * 3)
+        assert tasks.dispatch_outbox() == 1
+
+        assert tasks.sweep_stalled_generations() == 0
+        clock.shift(settings.GENERATION_STALL_SECONDS + 1)
+        assert tasks.sweep_stalled_generations() == 1  # nobody took it: its message was lost
+
+
+def test_the_sweep_sends_a_generation_accepted_by_the_release_before_the_outbox_table(api, settings):
+    """During a deploy a web process of the previous release commits a row with no entry and no next check."""
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        video = submit(api)
+        OutboxEntry.objects.filter(generation__video_id=video).delete()
+        Generation.objects.filter(video_id=video).update(next_check_at=None)
+
+        assert tasks.sweep_stalled_generations() == 0
+        clock.shift(settings.GENERATION_STALL_SECONDS + 1)
+        assert tasks.sweep_stalled_generations() == 1

@@ -13,11 +13,14 @@ def move_the_waiting_into_the_outbox_table(apps, schema_editor):
     OutboxEntry = apps.get_model("generations", "OutboxEntry")
     waiting = Generation.objects.filter(status="queued", next_check_at__isnull=True)
     entries = [
-        OutboxEntry(generation_id=pk, step_token=token, request_id=request_id)
-        for pk, token, request_id in waiting.values_list("pk", "step_token", "request_id").iterator()
+        OutboxEntry(generation_id=pk, step_token=token, request_id=request_id, accepted_at=created_at)
+        for pk, token, request_id, created_at in waiting.values_list(
+            "pk", "step_token", "request_id", "created_at"
+        ).iterator()
     ]
     OutboxEntry.objects.bulk_create(entries, batch_size=1000)
-    waiting.update(next_check_at=timezone.now() + dt.timedelta(seconds=settings.GENERATION_STALL_SECONDS))
+    next_check_at = timezone.now() + dt.timedelta(seconds=settings.GENERATION_STALL_SECONDS)
+    Generation.objects.filter(pk__in=[entry.generation_id for entry in entries]).update(next_check_at=next_check_at)
 
 
 class Migration(migrations.Migration):
@@ -41,6 +44,7 @@ class Migration(migrations.Migration):
                 ),
                 ("step_token", models.CharField(max_length=32)),
                 ("request_id", models.CharField(blank=True, max_length=128)),
+                ("accepted_at", models.DateTimeField()),
             ],
             options={
                 "db_table": "generations_outbox",
