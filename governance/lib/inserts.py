@@ -70,15 +70,24 @@ def insert_new(instance: Model, *, provided: tuple[str, list] | None = None, fol
 
 def _following(row: Model, pk_column: str, connection) -> tuple[str, list]:
     """`row`'s INSERT, its link to the row `inserted` just before taken from that row, and its other values."""
-    sql, fields, _returns_pk = _statement(type(row), connection.alias, connection.vendor)
-    link = type(row)._meta.pk
-    values = _values(row, tuple((field, plain) for field, plain in fields if field is not link), connection)
-    head, _, rest = sql.partition(" VALUES (")
-    _placeholders, _, returning = rest.partition(") RETURNING ")
-    selected = ", ".join(
-        f"inserted.{connection.ops.quote_name(pk_column)}" if field is link else "%s" for field, _plain in fields
+    sql, _link, fields = _following_statement(type(row), pk_column, connection.alias, connection.vendor)
+    return sql, _values(row, fields, connection)
+
+
+@functools.cache
+def _following_statement(model: type[Model], pk_column: str, alias: str, vendor: str) -> tuple[str, Field, tuple]:
+    """`model`'s INSERT from the common table `inserted`, its link column taken from there; and its other fields."""
+    connection = connections[alias]
+    sql, fields, _returns_pk = _statement(model, alias, vendor)
+    link = model._meta.pk
+    linked = f"inserted.{connection.ops.quote_name(pk_column)}"
+    selected = ", ".join(linked if field is link else "%s" for field, _plain in fields)
+    head, _values_placeholders, returning = _insert_parts(sql)
+    return (
+        f"{head} SELECT {selected} FROM inserted RETURNING {returning}",
+        link,
+        tuple((field, plain) for field, plain in fields if field is not link),
     )
-    return f"{head} SELECT {selected} FROM inserted RETURNING {returning}", values
 
 
 def _values(instance: Model, fields: tuple, connection) -> list:
@@ -122,9 +131,15 @@ def _cursor(connection):
 
 def _selected_from(insert: str, table: str) -> str:
     """`INSERT … VALUES (…) RETURNING …` made to insert once for each row of `table` (a common table)."""
+    head, values, returning = _insert_parts(insert)
+    return f"{head} SELECT {values} FROM {table} RETURNING {returning}"
+
+
+def _insert_parts(insert: str) -> tuple[str, str, str]:
+    """`INSERT INTO t (…)`, the placeholders and the RETURNING columns of `INSERT … VALUES (…) RETURNING …`."""
     head, _, rest = insert.partition(" VALUES (")
     values, _, returning = rest.partition(") RETURNING ")
-    return f"{head} SELECT {values} FROM {table} RETURNING {returning}"
+    return head, values, returning
 
 
 @functools.cache
