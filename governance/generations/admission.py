@@ -1,12 +1,11 @@
 """Letting one request of an API key in, the same for the API and the playground: its per-minute limit and last use."""
 
 import contextlib
-import functools
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from governance.generations.ratelimit import queue_count, seconds_until_allowed
+from governance.generations.ratelimit import seconds_until_allowed, window_counter
 from governance.infra.caching import one_state_read
 from governance.projects.selectors import KeyHolder, key_holder, known_key_id
 from governance.projects.services import note_api_key_use
@@ -27,17 +26,17 @@ def api_request_admission(token: str) -> Iterator[Admission]:
     """Read the governance state once for an API request, within which the request is handled, and let its key in.
 
     Once this process has seen the key, its count for the rate limit goes with the state token's read: one
-    Redis round trip for both instead of two. A count taken for a key found revoked is never used.
+    Redis command for both instead of two round trips. A count taken for a key found revoked is never used.
     """
     now = time.time()
     known_id = known_key_id(token) if token else None
-    counting = functools.partial(queue_count, api_key_id=known_id, now=now) if known_id else None
-    with one_state_read(along=counting) as replies:
+    counting = window_counter(api_key_id=known_id, now=now) if known_id else None
+    with one_state_read(counting=counting) as count:
         holder = key_holder(token) if token else None
         if holder is None:
             yield Admission(holder=None)
             return
-        counted = replies[-1] if replies and holder.api_key_id == known_id else None
+        counted = count if holder.api_key_id == known_id else None
         yield Admission(holder=holder, retry_after=admit(holder, counted=counted, now=now))
 
 

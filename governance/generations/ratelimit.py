@@ -1,12 +1,12 @@
 """Requests per minute per API key, counted in Django's shared cache in fixed one-minute windows.
 
 Every web node counts in the same cache (Redis in production), so the limit holds
-across nodes. On Redis the count is one atomic round trip (SET NX with expiry, then
-INCR, in one MULTI/EXEC); Django's `RedisCache.incr` alone would take two. The gateway
-sends it with the state token's read when it knows the key's id (`queue_count`): no
-round trip of its own. Other caches count with `cache.add` then `cache.incr`, which is
-atomic on memcached and on the embedded file cache (`governance.infra.cache_backends.FileBasedCache`
-locks around both).
+across nodes. On Redis the count is one atomic command (`cache_backends.RedisCache.count`:
+the counter created with its expiry, then counted); Django's `RedisCache.incr` alone would
+take two round trips. The gateway counts with the state token's read when it knows the
+key's id (`window_counter`): no round trip of its own. Other caches count with `cache.add`
+then `cache.incr`, which is atomic on memcached and on the embedded file cache
+(`governance.infra.cache_backends.FileBasedCache` locks around both).
 """
 
 import logging
@@ -14,11 +14,13 @@ import math
 import time
 
 from django.core.cache import caches
-from django.core.cache.backends.redis import RedisCache
+
+from governance.infra.cache_backends import RedisCache
 
 logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60
+COUNTER_SECONDS = 2 * WINDOW_SECONDS  # a window's counter outlives it, never by much
 KEY_PREFIX = "governance:rate"
 
 
@@ -27,7 +29,7 @@ def seconds_until_allowed(
 ) -> int | None:
     """Count one request for this key; None if it is within the limit, else the seconds until the window ends.
 
-    `counted` is this request's count if it was already taken (`queue_count`, sent with the state token's read).
+    `counted` is this request's count if it was already taken (`window_counter`, counted with the state token's read).
     A limit of 0 counts nothing. If the cache cannot be reached the request is let
     through: throttling must not take the gateway down with the cache.
     """
@@ -55,14 +57,9 @@ def _seconds_until_allowed(subject: str, per_minute: int, now: float | None, cou
     return max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
 
 
-def queue_count(pipeline, *, api_key_id: int, now: float) -> None:
-    """Queue this request's count for the key on a Redis MULTI/EXEC pipeline; its last reply is the count."""
-    _queue_incr(pipeline, caches["default"].make_and_validate_key(_window_key(str(api_key_id), now)))
-
-
-def _queue_incr(pipeline, redis_key: str) -> None:
-    pipeline.set(redis_key, 0, ex=2 * WINDOW_SECONDS, nx=True)
-    pipeline.incr(redis_key)
+def window_counter(*, api_key_id: int, now: float) -> tuple[str, int]:
+    """The cache key counting the key's requests in the window of `now`, and how long that counter lives."""
+    return _window_key(str(api_key_id), now), COUNTER_SECONDS
 
 
 def _window_key(subject: str, now: float) -> str:
@@ -73,14 +70,11 @@ def _count(key: str) -> int:
     """This window's count for `key`, including the request being counted."""
     backend = caches["default"]
     if isinstance(backend, RedisCache):
-        redis_key = backend.make_and_validate_key(key)
-        pipeline = backend._cache.get_client(redis_key, write=True).pipeline()  # MULTI/EXEC: atomic
-        _queue_incr(pipeline, redis_key)
-        return pipeline.execute()[-1]
-    if backend.add(key, 1, timeout=2 * WINDOW_SECONDS):
+        return backend.count(key, expires_in=COUNTER_SECONDS)[0]
+    if backend.add(key, 1, timeout=COUNTER_SECONDS):
         return 1
     try:
         return backend.incr(key)
     except ValueError:  # expired between add and incr
-        backend.add(key, 1, timeout=2 * WINDOW_SECONDS)
+        backend.add(key, 1, timeout=COUNTER_SECONDS)
         return 1

@@ -27,9 +27,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache, caches
-from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
 
+from governance.infra.cache_backends import RedisCache
 from governance.infra.models import StateChange
 
 logger = logging.getLogger(__name__)
@@ -43,15 +43,16 @@ _unannounced = False  # this process committed a change it could not announce
 _request = threading.local()
 
 
-def _current_token(along: Callable[[Any], None] | None = None) -> tuple[str | None, list | None]:
-    """The shared token, and the replies of the commands `along` queued with its read (None if not sent)."""
+def _current_token(counting: tuple[str, int] | None = None) -> tuple[str | None, int | None]:
+    """The shared token, and the count taken on `counting` with its read (None if it was not taken)."""
     if _unannounced:  # a change this process committed while the cache was away (it reads the database anyway)
         publish_state()
-    replies = None
+    count = None
     try:
         backend = caches["default"]
-        if along is not None and isinstance(backend, RedisCache):
-            token, replies = _read_token_along(backend, along)
+        if counting is not None and isinstance(backend, RedisCache):
+            key, expires_in = counting
+            count, token = backend.count(key, expires_in=expires_in, reading=STATE_TOKEN_KEY)
         else:
             token = cache.get(STATE_TOKEN_KEY)
         if token is None:  # a cache emptied or restarted: any new token will do
@@ -61,31 +62,22 @@ def _current_token(along: Callable[[Any], None] | None = None) -> tuple[str | No
         logger.warning("state cache unavailable; reading governance state from the database", exc_info=True)
         forget_everything()  # what it finds once it is back may be the token of before a change
         return None, None
-    return token, replies
-
-
-def _read_token_along(backend: RedisCache, along: Callable[[Any], None]) -> tuple[str | None, list]:
-    """GET the token in one MULTI/EXEC with the commands `along` queues: one round trip for both."""
-    key = backend.make_and_validate_key(STATE_TOKEN_KEY)
-    pipeline = backend._cache.get_client(key, write=True).pipeline()
-    pipeline.get(key)
-    along(pipeline)
-    raw, *replies = pipeline.execute()
-    return (None if raw is None else backend._cache._serializer.loads(raw)), replies
+    return token, count
 
 
 @contextlib.contextmanager
-def one_state_read(along: Callable[[Any], None] | None = None) -> Iterator[list | None]:
+def one_state_read(counting: tuple[str, int] | None = None) -> Iterator[int | None]:
     """Read the shared token once for a whole request, however many lookups it makes.
 
-    `along` queues more Redis commands on the pipeline that reads the token, so they cost no round trip of
-    their own (the gateway counts the request against its key's rate limit so). What this yields is their
-    replies, or None when they were not sent (the cache is not Redis, or is away): the caller sends them itself.
+    `counting` is a counter (its cache key, and its lifetime in seconds) to count one on in the same command as
+    the token's read, so it costs no round trip of its own (the gateway counts the request against its key's
+    rate limit so). What this yields is the count, or None when it was not taken (the cache is not our Redis
+    cache, or is away): the caller counts itself.
     """
-    _request.token, replies = _current_token(along)
+    _request.token, count = _current_token(counting)
     _request.active = True
     try:
-        yield replies
+        yield count
     finally:
         _request.active = False
 

@@ -163,3 +163,18 @@ def test_a_key_seen_before_is_counted_in_the_same_round_trip_as_the_state_read(a
     assert api.get("models").status_code == 200
     assert len(round_trips) == 1
     assert api.get("models").status_code == 429  # the count it took is the one the limit held
+
+
+@pytest.mark.skipif(not isinstance(caches["default"], RedisCache), reason="the shared cache is Redis in production")
+def test_a_windows_counter_in_redis_expires_after_the_window_even_when_counted_with_the_state_token():
+    backend = caches["default"]
+    backend.set("rate-test:token", "the-token")
+    key = f"{ratelimit.KEY_PREFIX}:test:{START_OF_A_MINUTE.timestamp()}"
+
+    assert backend.count(key, expires_in=ratelimit.COUNTER_SECONDS) == (1, None)
+    assert backend.count(key, expires_in=ratelimit.COUNTER_SECONDS, reading="rate-test:token") == (2, "the-token")
+    assert backend.count(key, expires_in=ratelimit.COUNTER_SECONDS, reading="rate-test:absent") == (3, None)
+    client = backend._cache.get_client(write=True)
+    assert 0 < client.ttl(backend.make_and_validate_key(key)) <= ratelimit.COUNTER_SECONDS
+    client.script_flush()  # Redis restarted without its scripts: the count still goes through
+    assert backend.count(key, expires_in=ratelimit.COUNTER_SECONDS)[0] == 4
