@@ -56,7 +56,7 @@ class RedisCache(DjangoRedisCache):
         """Count one on `key` and return the count, and the value under `reading` (None if absent or not asked).
 
         One atomic command (a Lua script) and one round trip: a counter is created expiring `expires_in` seconds
-        later, so a window's count never outlives it. Django's `incr` alone takes two round trips and no expiry.
+        later, so it goes away on its own. Django's `incr` alone takes two round trips and sets no expiry.
         """
         keys = [self.make_and_validate_key(key)]
         if reading is not None:
