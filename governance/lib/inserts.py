@@ -70,12 +70,12 @@ def insert_new(instance: Model, *, provided: tuple[str, list] | None = None, fol
 
 def _following(row: Model, pk_column: str, connection) -> tuple[str, list]:
     """`row`'s INSERT, its link to the row `inserted` just before taken from that row, and its other values."""
-    sql, _link, fields = _following_statement(type(row), pk_column, connection.alias, connection.vendor)
+    sql, fields = _following_statement(type(row), pk_column, connection.alias, connection.vendor)
     return sql, _values(row, fields, connection)
 
 
 @functools.cache
-def _following_statement(model: type[Model], pk_column: str, alias: str, vendor: str) -> tuple[str, Field, tuple]:
+def _following_statement(model: type[Model], pk_column: str, alias: str, vendor: str) -> tuple[str, tuple]:
     """`model`'s INSERT from the common table `inserted`, its link column taken from there; and its other fields."""
     connection = connections[alias]
     sql, fields, _returns_pk = _statement(model, alias, vendor)
@@ -85,7 +85,6 @@ def _following_statement(model: type[Model], pk_column: str, alias: str, vendor:
     head, _values_placeholders, returning = _insert_parts(sql)
     return (
         f"{head} SELECT {selected} FROM inserted RETURNING {returning}",
-        link,
         tuple((field, plain) for field, plain in fields if field is not link),
     )
 
