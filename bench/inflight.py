@@ -13,7 +13,9 @@
 3. submits N generations through the service layer, then waits until every one is finished;
 4. prints: polls sent upstream (per second, per job, HTTP calls), database writes per poll (INSERT + UPDATE +
    DELETE on our tables, not the simulator's, from pg_stat_user_tables), worker CPU (from /proc) per job and
-   as mean cores busy, broker messages per job (tasks received, from the workers' logs), the delay between
+   as mean cores busy, the whole host's busy cores (/proc/stat: on average, and over its busiest minute), the
+   jobs finished at the provider and the rows completed in their busiest minute (what the archive had to keep
+   up with, and did), broker messages per job (tasks received, from the workers' logs), the delay between
    the provider finishing a job and our row saying so (p50/p99, and the share within max(5 s, 10 % of the
    job's age)), and rows = jobs, none lost or stuck; then whether each aim is met. Exit 1 if one is not.
 """
@@ -185,6 +187,27 @@ def cpu_seconds(process: Process) -> float:
     return total
 
 
+def host_busy_seconds() -> float:
+    """CPU seconds the whole host has been busy since boot, all cores (/proc/stat: all but idle and iowait)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / TICKS
+
+
+def busiest_minute(bench: Bench, moment: str) -> int:
+    """The most completed jobs whose `moment` (an SQL expression) falls within any one minute (a sliding window)."""
+    rows = bench.sql(
+        f"SELECT extract(epoch FROM {moment}) FROM generations_generation g "
+        "JOIN simulator_simulatedvideo s ON s.video_id = g.upstream_id WHERE g.status = 'completed' ORDER BY 1"
+    )
+    moments, most, first = [float(at) for (at,) in rows], 0, 0
+    for last, at in enumerate(moments):
+        while at - moments[first] >= 60.0:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
 def our_writes(bench: Bench) -> int:
     rows = bench.sql(
         "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables "
@@ -280,14 +303,22 @@ def percentile(values: list[float], share: float) -> float:
 
 
 class Sampler(threading.Thread):
-    """Every few seconds: jobs in flight (tracked), so the mean is known."""
+    """Every few seconds: jobs in flight (tracked), so the mean is known, and the host's busy CPU."""
 
     def __init__(self, bench: Bench):
         super().__init__(daemon=True)
         self.bench, self.samples, self.stopping = bench, [], threading.Event()
+        self.host: list[tuple[float, float]] = [(time.monotonic(), host_busy_seconds())]
+
+    def busiest_minute(self) -> float:
+        """The most cores the host kept busy over any minute (12 samples) of the run; over the run if shorter."""
+        width = min(12, len(self.host) - 1)
+        spans = zip(self.host, self.host[width:], strict=False)
+        return max(((busy - busy0) / (at - at0) for (at0, busy0), (at, busy) in spans if at > at0), default=0.0)
 
     def run(self) -> None:
         while not self.stopping.wait(5):
+            self.host.append((time.monotonic(), host_busy_seconds()))
             with contextlib.suppress(Exception):
                 tracked = tracked_count(self.bench)
                 self.samples.append(tracked)
@@ -304,6 +335,7 @@ class Counters:
     steps_cpu: float
     upstream_cpu: float
     web_cpu: float
+    host_busy: float
     callbacks: int
     writes: int
     polls: int
@@ -320,6 +352,7 @@ class Counters:
             steps_cpu=cpu_seconds(bench.processes["steps"]),
             upstream_cpu=cpu_seconds(bench.processes["upstream"]),
             web_cpu=cpu_seconds(bench.processes["web"]) if "web" in bench.processes else 0.0,
+            host_busy=host_busy_seconds(),
             callbacks=count_callbacks(bench),
             writes=our_writes(bench),
             polls=polls,
@@ -378,6 +411,8 @@ def run(bench: Bench) -> bool:
     steps_cpu = after.steps_cpu - before.steps_cpu
     upstream_cpu = after.upstream_cpu - before.upstream_cpu
     web_cpu = after.web_cpu - before.web_cpu
+    host_cores = (after.host_busy - before.host_busy) / elapsed
+    finishing, archived = busiest_minute(bench, FINISH), busiest_minute(bench, "g.completed_at")
     callbacks = after.callbacks - before.callbacks
     writes = after.writes - before.writes
     polls, calls = after.polls - before.polls, after.calls - before.calls
@@ -410,6 +445,11 @@ def run(bench: Bench) -> bool:
           f"job; with the callbacks' web server, mean {tracking_cores:.2f} cores busy")  # fmt: skip
     print(f"  step worker CPU             {steps_cpu:.1f} s ({1000 * steps_cpu / max(1, accepted):.1f} ms per job: "
           f"archive and complete); simulator server {upstream_cpu:.1f} s")  # fmt: skip
+    peak_cores = sampler.busiest_minute()
+    print(f"  host CPU                    {host_cores:.2f} of {os.cpu_count()} cores busy on average, {peak_cores:.2f} "
+          f"in the busiest minute (every process: ours, the simulator, PostgreSQL, Redis, others')")  # fmt: skip
+    print(f"  archive rate                the busiest minute: {finishing / 60:.1f} jobs/s finished at the provider, "
+          f"{archived / 60:.1f} rows/s completed (archived)")  # fmt: skip
     print(
         f"  broker messages             {messages} ({messages / max(1, accepted):.2f} per job): "
         + ", ".join(f"{name} {count}" for name, count in sorted(received.items()) if count)
