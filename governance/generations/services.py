@@ -18,13 +18,14 @@ from governance.audit.services import Actor
 from governance.catalog.connections import connection_for
 from governance.catalog.selectors import catalog_view, provider_of
 from governance.catalog.values import CatalogView
+from governance.generations import tracking
 from governance.generations.admission import admit
 from governance.generations.archive import forget_archive
 from governance.generations.budget_leases import draw_on_lease
-from governance.generations.models import ArchivedFile, Character, Generation, new_video_id
+from governance.generations.models import TRACKED_STEP, ArchivedFile, Character, Generation, new_video_id
 from governance.generations.parsing import character_ids, sha256_text, stored_prompt
 from governance.generations.submissions import Submission, parse_submission
-from governance.generations.tasks import enqueue_upstream_deletion
+from governance.generations.tasks import advance_generation, enqueue_upstream_deletion
 from governance.generations.uploads import CheckedUpload
 from governance.infra.metrics import GENERATIONS
 from governance.infra.request_ids import current_request_id
@@ -352,13 +353,19 @@ def _requested_model(submission: Submission) -> str:
 def delete_video(generation: Generation) -> None:
     """Hide a video from the API, delete our archived copies and remove it upstream; the log row stays for the record.
 
-    An unfinished generation is stopped by the worker, which then deletes it upstream.
+    An unfinished generation is stopped by the worker, which then deletes it upstream; one the tracker follows is
+    handed back to its step chain at once, rather than at its next poll.
     """
     with transaction.atomic():
         generation = Generation.objects.select_for_update().get(pk=generation.pk)
         generation.deleted_at = timezone.now()
         generation.add_to_timeline("deleted")
         generation.save(update_fields=["deleted_at", "timeline"])
+        if generation.step_token == TRACKED_STEP and (step := tracking.hand_over(generation)):
+            message = {"step": step, "request_id": generation.request_id}
+            transaction.on_commit(
+                partial(advance_generation.apply_async, args=[generation.pk], kwargs=message), robust=True
+            )
         forget_archive([generation.pk])
         ArchivedFile.objects.filter(generation=generation).delete()
         if generation.upstream_id and generation.is_finished:

@@ -23,12 +23,12 @@ import logging
 import math
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
-from django.db.models import Q
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -85,6 +85,28 @@ class PollSchedule:
     def due(self, previous_age: float, age: float) -> bool:
         """Whether a poll falls in (previous_age, age]: the window one tick of the tracker covers."""
         return self.polls_by(age) > self.polls_by(previous_age)
+
+    def poll_ages(self, until: float) -> Iterator[float]:
+        """The ages at which `polls_by` counts each poll, in order, up to `until`.
+
+        A job is due in a tick's window when one of these ages falls inside it; the tracker asks the database for
+        the jobs whose age does, rather than reading every job in flight each tick.
+        """
+        first = max(self.first, 1e-3)
+        switch = self.every / self.share
+        geometric_from = first
+        if first < switch:
+            linear = math.ceil((switch - first) / self.every)
+            for step in range(linear):
+                if first + step * self.every > until:
+                    return
+                yield first + step * self.every
+            geometric_from = first + linear * self.every
+        step, age = 0, geometric_from
+        while age <= until:
+            yield age
+            step += 1
+            age = geometric_from * (1 + self.share) ** step
 
 
 def schedule_for(expected_seconds: float, *, calm: bool = False) -> PollSchedule:
@@ -151,27 +173,53 @@ def _tick_window(now: float) -> float:
 
 
 def due_batches(now: dt.datetime | None = None) -> list[tuple[int, list[int]]]:
-    """The tracked generations due a poll in this tick, as (provider id, up to a batch of generation ids)."""
+    """The tracked generations due a poll in this tick, as (provider id, up to a batch of generation ids).
+
+    The database picks them: a job is due when one of its schedule's poll ages falls in the tick's window, that
+    is when it started within that window shifted back by the age, one range of the tracked generations' index
+    (by provider and start) per poll age. So a tick reads the jobs it polls, not every job in flight. A job
+    running longer than any may is due at once: the step chain ends it.
+    """
     now = now or timezone.now()
-    window_start = _tick_window(now.timestamp())
-    calm_providers = _providers_calling_back()
-    rows = (
-        Generation.objects.filter(step_token=TRACKED_STEP, status__in=Generation.UNFINISHED)
-        .values_list("pk", "provider_id", "resolved_snapshot", "started_at", "deleted_at")
-        .order_by()
-    )
-    due: dict[int, list[int]] = defaultdict(list)
-    schedules: dict[tuple[str, bool], PollSchedule] = {}
-    for pk, provider_id, snapshot, started_at, deleted_at in rows.iterator(chunk_size=2000):
-        age = now.timestamp() - started_at.timestamp() if started_at else math.inf
-        key = (snapshot, provider_id in calm_providers)
-        if key not in schedules:
-            expected = expected_seconds(snapshot) if settings.GENERATION_POLL_FIRST_SHARE else 0.0
-            schedules[key] = schedule_for(expected, calm=key[1])
-        if deleted_at is not None or schedules[key].due(age - (now.timestamp() - window_start), age):
-            due[provider_id].append(pk)
+    window = now - dt.datetime.fromtimestamp(_tick_window(now.timestamp()), tz=dt.UTC)
+    tracked = Generation.objects.filter(step_token=TRACKED_STEP).order_by()
+    overdue = now - dt.timedelta(seconds=settings.GENERATION_MAX_UPSTREAM_SECONDS)
+    due = Q(pk__in=[])
+    for provider_id, oldest, snapshot, schedule in _schedules(tracked):
+        started_in_window = Q(started_at__isnull=True) | Q(started_at__lt=overdue)
+        oldest_age = (now - oldest).total_seconds()
+        for age in schedule.poll_ages(min(oldest_age, settings.GENERATION_MAX_UPSTREAM_SECONDS)):
+            shifted = now - dt.timedelta(seconds=age)
+            started_in_window |= Q(started_at__gt=shifted - window, started_at__lte=shifted)
+        group = Q(provider_id=provider_id) & (Q(resolved_snapshot=snapshot) if snapshot is not None else Q())
+        due |= group & started_in_window
+    ids: dict[int, list[int]] = defaultdict(list)
+    for pk, provider_id in tracked.filter(due, status__in=Generation.UNFINISHED).values_list("pk", "provider_id"):
+        ids[provider_id].append(pk)
     size = settings.GENERATION_POLL_BATCH
-    return [(provider, ids[i : i + size]) for provider, ids in due.items() for i in range(0, len(ids), size)]
+    return [(provider, pks[i : i + size]) for provider, pks in ids.items() for i in range(0, len(pks), size)]
+
+
+def _schedules(tracked: QuerySet) -> list[tuple[int, dt.datetime, str | None, PollSchedule]]:
+    """(provider id, its oldest tracked job's start, snapshot or None for all of the provider's, schedule) for each
+    group of tracked jobs polled alike: by provider (calmer where it calls back), and by snapshot where the first
+    poll follows the snapshot's history. A provider's oldest start is one probe of the index, whatever is tracked."""
+    oldest = tracked.filter(provider_id=OuterRef("pk"), started_at__isnull=False).order_by("started_at")
+    providers = [
+        (pk, started)
+        for pk, started in Provider.objects.annotate(oldest=Subquery(oldest.values("started_at")[:1])).values_list(
+            "pk", "oldest"
+        )
+        if started is not None
+    ]
+    calm_providers = _providers_calling_back()
+    if not settings.GENERATION_POLL_FIRST_SHARE:
+        return [(pk, started, None, schedule_for(0.0, calm=pk in calm_providers)) for pk, started in providers]
+    return [
+        (pk, started, snapshot, schedule_for(expected_seconds(snapshot), calm=pk in calm_providers))
+        for pk, started in providers
+        for snapshot in tracked.filter(provider_id=pk).values_list("resolved_snapshot", flat=True).distinct()
+    ]
 
 
 def _providers_calling_back() -> set[int]:
@@ -256,15 +304,23 @@ def note_status(generation: Generation, status: str) -> bool:
 
 
 def _hand_over(generation: Generation, outcome: BatchOutcome, *, timeline: list | None = None) -> None:
-    """Give a tracked generation back to the step chain with a new waiting token (once, whoever else tries)."""
+    if step := hand_over(generation, timeline=timeline):
+        outcome.handed_over.append((generation.pk, step, generation.request_id))
+
+
+def hand_over(generation: Generation, *, timeline: list | None = None) -> str | None:
+    """Give a tracked generation back to the step chain with a new waiting token (once, whoever else tries): the
+    token its step message must carry, or None when it was not tracked any more.
+
+    Until that message is taken, the sweep sends it again from `next_check_at`, so a lost one loses nothing.
+    """
     step = new_step_token()
     wait = timezone.now() + dt.timedelta(seconds=settings.GENERATION_STALL_SECONDS)
     values = {"step_token": step, "next_check_at": wait, "sweeps": 0}
     if timeline is not None:
         values["timeline"] = timeline
     taken = Generation.objects.filter(pk=generation.pk, step_token=TRACKED_STEP).update(**values)
-    if taken:
-        outcome.handed_over.append((generation.pk, step, generation.request_id))
+    return step if taken else None
 
 
 def tracking_deadline(generation: Generation) -> dt.datetime:

@@ -117,6 +117,15 @@ def test_due_windows_that_tile_time_poll_each_scheduled_age_once():
     assert polls == schedule.polls_by(999)
 
 
+@pytest.mark.parametrize(
+    "first, every, share", [(0, 4, 0.1), (4, 4, 0.1), (75, 4, 0.1), (200, 4, 0.1), (3.5, 14, 0.28)]
+)
+def test_the_poll_ages_are_where_the_schedule_counts_each_poll(first, every, share):
+    schedule = PollSchedule(first=first, every=every, share=share)
+    for age in [0.013 + step * 0.731 for step in range(15_000)]:
+        assert sum(1 for _ in schedule.poll_ages(age)) == schedule.polls_by(age), age
+
+
 def test_the_first_poll_comes_before_the_snapshots_fastest_recent_job_finished(api, upstream, clock, settings):
     settings.GENERATION_POLL_FIRST_SHARE = 0.9
     assert tracking.schedule_for(tracking.expected_seconds(SNAPSHOT)).first == settings.GENERATION_POLL_MIN_SECONDS
@@ -149,6 +158,42 @@ def test_a_tick_sends_only_the_jobs_due_in_one_message_per_batch(api, upstream, 
     assert sorted(len(ids) for _, ids in batches) == [1, 2]
     assert sorted(pk for _, ids in batches for pk in ids) == sorted(g.pk for g in generations)
     assert tracking.due_batches() == []  # the next tick's window starts where this one ended
+
+
+@pytest.mark.parametrize("first_share", [0, 0.9])
+def test_a_tick_picks_exactly_the_jobs_whose_schedule_has_a_poll_in_its_window(
+    api, upstream, clock, settings, first_share
+):
+    settings.GENERATION_POLL_FIRST_SHARE = first_share  # by the snapshot's history (none yet here), or not
+    generations = tracked(api, 40)
+    for index, generation in enumerate(generations):  # ages from a few seconds to most of an hour
+        generation.started_at = START - dt.timedelta(seconds=2.5 + index**2.2)
+        Generation.objects.filter(pk=generation.pk).update(started_at=generation.started_at)
+    schedule = tracking.schedule_for(tracking.expected_seconds(SNAPSHOT) if first_share else 0.0)
+    cache.set(tracking.HEARTBEAT_KEY, time.time(), timeout=None)  # a tick ran: each next one covers one second
+    picked = []
+    for _ in range(30):
+        window_start = time.time()
+        clock.shift(1)
+        expected = {
+            g.pk
+            for g in generations
+            if schedule.due(window_start - g.started_at.timestamp(), time.time() - g.started_at.timestamp())
+        }
+        assert {pk for _, ids in tracking.due_batches() for pk in ids} == expected
+        picked.append(len(expected))
+    assert 0 < sum(picked) and max(picked) < len(generations)
+
+
+def test_a_job_running_longer_than_any_may_is_due_at_once_for_the_step_chain_to_end_it(api, upstream, clock, settings):
+    old, young = tracked(api, 2)
+    too_long = dt.timedelta(seconds=settings.GENERATION_MAX_UPSTREAM_SECONDS + 1)
+    Generation.objects.filter(pk=old.pk).update(started_at=START - too_long)
+    cache.set(tracking.HEARTBEAT_KEY, time.time(), timeout=None)
+    clock.shift(0.5)  # no poll of either schedule falls in this window
+
+    assert [ids for _, ids in tracking.due_batches()] == [[old.pk]]
+    assert tracking.poll_batch(old.provider_id, [old.pk]).handed_over[0][0] == old.pk
 
 
 def test_ticks_a_busy_worker_dropped_cost_no_poll(api, upstream, clock, settings):
@@ -210,6 +255,27 @@ def test_a_job_the_provider_no_longer_knows_goes_to_the_step_chain(api, upstream
     simulator.delete_video(generation.upstream_id)
     outcome = tracking.poll_batch(generation.provider_id, [generation.pk])
     assert [pk for pk, _, _ in outcome.handed_over] == [generation.pk]
+
+
+def test_a_tracked_job_its_client_deletes_is_stopped_at_once_not_at_its_next_poll(
+    api, upstream, clock, django_capture_on_commit_callbacks
+):
+    from governance.celery import app
+    from governance.simulator.models import SimulatedVideo
+
+    (generation,) = tracked(api, 1)
+    clock.shift(60)  # its next poll is seconds away
+    app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert api.delete(f"videos/{generation.video_id}").status_code == 200
+    finally:
+        app.conf.task_always_eager = False
+
+    stopped = Generation.objects.get(pk=generation.pk)
+    assert stopped.status == "failed" and stopped.error_code == Generation.DELETED_BY_CLIENT
+    assert SimulatedVideo.objects.get(video_id=generation.upstream_id).deleted_at is not None  # cancelled upstream
+    assert tracking.due_batches() == []
 
 
 def test_a_step_hands_its_job_to_a_running_tracker_and_chains_without_one(api, upstream, clock, settings):
