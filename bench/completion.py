@@ -19,9 +19,7 @@ bench/inflight.py measures the whole worker.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import shutil
 import signal
 import sys
 import tempfile
@@ -31,9 +29,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from faults import check_services, flush_redis  # noqa: E402
-from inflight import Bench, prepare  # noqa: E402
-from submit import ROOT, BenchError, admin_sql  # noqa: E402
+from faults import check_services  # noqa: E402
+from inflight import Bench, clean_up, prepare  # noqa: E402
+from submit import ROOT, BenchError  # noqa: E402
 
 # (module, attribute, label): the steps timed, in the order they run. Nested steps are shown indented and their
 # time is also inside their parent's.
@@ -140,7 +138,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.inside:
         inside(args.jobs, args.profile)
         return 0
-    args.keep = False
     signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt()))
     bench = Bench(args=args, tmp=Path(tempfile.mkdtemp(prefix="governance-completion-")))
     try:
@@ -160,14 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ncompletion: {error}", file=sys.stderr)
         return 2
     finally:
-        for process in bench.processes.values():
-            with contextlib.suppress(Exception):
-                process.kill(signal.SIGTERM)
-        with contextlib.suppress(Exception):
-            admin_sql(f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)')
-        with contextlib.suppress(Exception):
-            flush_redis(args.redis_db)
-        shutil.rmtree(bench.tmp, ignore_errors=True)
+        clean_up(bench)
 
 
 if __name__ == "__main__":

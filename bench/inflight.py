@@ -531,18 +531,24 @@ def main(argv: list[str] | None = None) -> int:
         print("\nInterrupted; cleaning up.", file=sys.stderr)
         return 130
     finally:
-        for process in reversed(list(bench.processes.values())):
-            with contextlib.suppress(Exception):
-                process.kill(signal.SIGTERM)
-        if args.keep:
-            print(f"Kept database '{args.db_name}' and {bench.tmp}")
-        else:
-            if bench.db_created:
-                with contextlib.suppress(Exception):
-                    admin_sql(f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)')
-            with contextlib.suppress(Exception):
-                flush_redis(args.redis_db)
-            shutil.rmtree(bench.tmp, ignore_errors=True)
+        clean_up(bench)
+
+
+def clean_up(bench: Bench) -> None:
+    """Stop the bench's processes; drop its database, empty its Redis db and remove its files, unless `--keep`."""
+    args = bench.args
+    for process in reversed(list(bench.processes.values())):
+        with contextlib.suppress(Exception):
+            process.kill(signal.SIGTERM)
+    if getattr(args, "keep", False):
+        print(f"Kept database '{args.db_name}' and {bench.tmp}")
+        return
+    if bench.db_created:
+        with contextlib.suppress(Exception):
+            admin_sql(f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)')
+    with contextlib.suppress(Exception):
+        flush_redis(args.redis_db)
+    shutil.rmtree(bench.tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

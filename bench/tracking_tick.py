@@ -16,9 +16,7 @@ tracker as a whole.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import shutil
 import signal
 import statistics
 import sys
@@ -28,9 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from faults import check_services, flush_redis  # noqa: E402
-from inflight import Bench, prepare, submit_jobs  # noqa: E402
-from submit import ROOT, BenchError, admin_sql  # noqa: E402
+from faults import check_services  # noqa: E402
+from inflight import Bench, clean_up, prepare, submit_jobs  # noqa: E402
+from submit import ROOT, BenchError  # noqa: E402
 
 
 def inside(ticks: int) -> None:
@@ -88,7 +86,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.inside:
         inside(args.ticks)
         return 0
-    args.keep = False
     signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt()))
     bench = Bench(args=args, tmp=Path(tempfile.mkdtemp(prefix="governance-tracking-tick-")))
     try:
@@ -104,11 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ntracking_tick: {error}", file=sys.stderr)
         return 2
     finally:
-        with contextlib.suppress(Exception):
-            admin_sql(f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)')
-        with contextlib.suppress(Exception):
-            flush_redis(args.redis_db)
-        shutil.rmtree(bench.tmp, ignore_errors=True)
+        clean_up(bench)
 
 
 if __name__ == "__main__":
