@@ -19,6 +19,7 @@ import argparse
 import os
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -68,10 +69,11 @@ def inside(ticks: int) -> None:
         cpu.append(1000 * (time.process_time() - started_cpu))
         wall.append(1000 * (time.perf_counter() - started_wall))
         picked.append(sum(len(ids) for _, ids in batches))
-    deciles = statistics.quantiles
     print(f"{jobs} jobs in flight, {ticks} ticks of one second:")
-    print(f"  CPU per tick    median {statistics.median(cpu):.1f} ms, p90 {deciles(cpu, n=10)[-1]:.1f} ms")
-    print(f"  wall per tick   median {statistics.median(wall):.1f} ms, p90 {deciles(wall, n=10)[-1]:.1f} ms")
+    print(f"  CPU per tick    median {statistics.median(cpu):.1f} ms, p90 {statistics.quantiles(cpu, n=10)[-1]:.1f} ms")
+    print(
+        f"  wall per tick   median {statistics.median(wall):.1f} ms, p90 {statistics.quantiles(wall, n=10)[-1]:.1f} ms"
+    )
     print(f"  jobs due a poll {statistics.mean(picked):.0f} a tick on average ({min(picked)}-{max(picked)})")
 
 
@@ -93,8 +95,6 @@ def main(argv: list[str] | None = None) -> int:
         prepare(bench)
         submit_jobs(bench)
         print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores", flush=True)
-        import subprocess
-
         command = [sys.executable, __file__, "--inside", "--ticks", str(args.ticks)]
         return subprocess.run(command, env=bench.env).returncode
     except BenchError as error:

@@ -361,7 +361,8 @@ def delete_video(generation: Generation) -> None:
         generation.deleted_at = timezone.now()
         generation.add_to_timeline("deleted")
         generation.save(update_fields=["deleted_at", "timeline"])
-        if generation.step_token == TRACKED_STEP and (step := tracking.hand_over(generation)):
+        tracked = generation.step_token == TRACKED_STEP and generation.status in Generation.UNFINISHED
+        if tracked and (step := tracking.hand_over(generation)):
             message = {"step": step, "request_id": generation.request_id}
             transaction.on_commit(
                 partial(advance_generation.apply_async, args=[generation.pk], kwargs=message), robust=True

@@ -178,16 +178,17 @@ def due_batches(now: dt.datetime | None = None) -> list[tuple[int, list[int]]]:
     The database picks them: a job is due when one of its schedule's poll ages falls in the tick's window, that
     is when it started within that window shifted back by the age, one range of the tracked generations' index
     (by provider and start) per poll age. So a tick reads the jobs it polls, not every job in flight. A job
-    running longer than any may is due at once: the step chain ends it.
+    running longer than any may is due at once: the step chain ends it. (A tracked job has its start: it is set
+    with its upstream id, before the step hands the job over.)
     """
-    now = now or timezone.now()
+    now = (now or timezone.now()).astimezone(dt.UTC)  # ages in seconds, not across a local clock's changes
     window = now - dt.datetime.fromtimestamp(_tick_window(now.timestamp()), tz=dt.UTC)
     tracked = Generation.objects.filter(step_token=TRACKED_STEP).order_by()
     overdue = now - dt.timedelta(seconds=settings.GENERATION_MAX_UPSTREAM_SECONDS)
     due = Q(pk__in=[])
     for provider_id, oldest, snapshot, schedule in _schedules(tracked):
-        started_in_window = Q(started_at__isnull=True) | Q(started_at__lt=overdue)
-        oldest_age = (now - oldest).total_seconds()
+        started_in_window = Q(started_at__lt=overdue)
+        oldest_age = (now - oldest).total_seconds() + 1e-3  # an age equal to the oldest job's, whatever the rounding
         for age in schedule.poll_ages(min(oldest_age, settings.GENERATION_MAX_UPSTREAM_SECONDS)):
             shifted = now - dt.timedelta(seconds=age)
             started_in_window |= Q(started_at__gt=shifted - window, started_at__lte=shifted)
@@ -201,9 +202,12 @@ def due_batches(now: dt.datetime | None = None) -> list[tuple[int, list[int]]]:
 
 
 def _schedules(tracked: QuerySet) -> list[tuple[int, dt.datetime, str | None, PollSchedule]]:
-    """(provider id, its oldest tracked job's start, snapshot or None for all of the provider's, schedule) for each
-    group of tracked jobs polled alike: by provider (calmer where it calls back), and by snapshot where the first
-    poll follows the snapshot's history. A provider's oldest start is one probe of the index, whatever is tracked."""
+    """The groups of tracked jobs polled alike: (provider id, its oldest tracked start, snapshot, schedule).
+
+    By provider, calmer where it calls back; by snapshot too (else None) where the first poll follows the
+    snapshot's history (GENERATION_POLL_FIRST_SHARE, off by default), which reads each provider's tracked
+    snapshots. A provider's oldest start is one probe of the index, however many jobs are tracked.
+    """
     oldest = tracked.filter(provider_id=OuterRef("pk"), started_at__isnull=False).order_by("started_at")
     providers = [
         (pk, started)
