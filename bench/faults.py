@@ -277,6 +277,16 @@ def flush_redis(db: int) -> None:
     redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=db).flushdb()
 
 
+def drop_bench_data(db_name: str, redis_db: int, tmp: Path, *, db_created: bool) -> None:
+    """What a bench leaves behind, gone: its database (if it made one), its Redis db, its temporary files."""
+    if db_created:
+        with contextlib.suppress(Exception):
+            admin_sql(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+    with contextlib.suppress(Exception):
+        flush_redis(redis_db)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def sql(stack: Stack, query: str, params: tuple = ()) -> list[tuple]:
     import psycopg
 
@@ -1192,12 +1202,7 @@ def cleanup(stack: Stack) -> None:
     if stack.args.keep:
         print(f"Kept database '{stack.args.db_name}' and {stack.tmp}")
         return
-    if stack.db_created:
-        with contextlib.suppress(Exception):
-            admin_sql(f'DROP DATABASE IF EXISTS "{stack.args.db_name}" WITH (FORCE)')
-    with contextlib.suppress(Exception):
-        flush_redis(stack.args.redis_db)
-    shutil.rmtree(stack.tmp, ignore_errors=True)
+    drop_bench_data(stack.args.db_name, stack.args.redis_db, stack.tmp, db_created=stack.db_created)
 
 
 if __name__ == "__main__":
