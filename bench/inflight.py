@@ -26,7 +26,6 @@ import argparse
 import contextlib
 import os
 import re
-import shutil
 import signal
 import statistics
 import subprocess
@@ -37,7 +36,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from faults import Process, check_services, flush_redis, run_step, wait_for_http
+from faults import Process, check_services, drop_bench_data, flush_redis, run_step, wait_for_http
 from submit import (
     BIN,
     PG_HOST,
@@ -173,10 +172,24 @@ def start_processes(bench: Bench) -> None:
 
 def cpu_seconds(process: Process) -> float:
     """User + system CPU of a process and all its descendants now alive, plus its reaped children's."""
-    if not process.running:
-        return 0.0
+    return tree_cpu_seconds(process.popen.pid) if process.running else 0.0
+
+
+def service_cpu_seconds(name: str) -> float:
+    """The CPU of a service the bench did not start (`postgres`, `redis-server`): each process of that name whose
+    parent has another name, with its descendants (PostgreSQL's backends, reaped ones included)."""
+    comm = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            head, tail = stat.read_text().rsplit(")", 1)
+            comm[int(stat.parent.name)] = (head.split("(", 1)[1], int(tail.split()[1]))
+    roots = [pid for pid, (command, parent) in comm.items() if command == name and comm.get(parent, ("",))[0] != name]
+    return sum(tree_cpu_seconds(pid) for pid in roots)
+
+
+def tree_cpu_seconds(root: int) -> float:
     total = 0.0
-    pending = [process.popen.pid]
+    pending = [root]
     while pending:
         pid = pending.pop()
         with contextlib.suppress(FileNotFoundError, ProcessLookupError):
@@ -335,6 +348,8 @@ class Counters:
     steps_cpu: float
     upstream_cpu: float
     web_cpu: float
+    postgres_cpu: float
+    redis_cpu: float
     host_busy: float
     callbacks: int
     writes: int
@@ -352,6 +367,8 @@ class Counters:
             steps_cpu=cpu_seconds(bench.processes["steps"]),
             upstream_cpu=cpu_seconds(bench.processes["upstream"]),
             web_cpu=cpu_seconds(bench.processes["web"]) if "web" in bench.processes else 0.0,
+            postgres_cpu=service_cpu_seconds("postgres"),
+            redis_cpu=service_cpu_seconds("redis-server"),
             host_busy=host_busy_seconds(),
             callbacks=count_callbacks(bench),
             writes=our_writes(bench),
@@ -411,6 +428,7 @@ def run(bench: Bench) -> bool:
     steps_cpu = after.steps_cpu - before.steps_cpu
     upstream_cpu = after.upstream_cpu - before.upstream_cpu
     web_cpu = after.web_cpu - before.web_cpu
+    postgres_cpu, redis_cpu = after.postgres_cpu - before.postgres_cpu, after.redis_cpu - before.redis_cpu
     host_cores = (after.host_busy - before.host_busy) / elapsed
     finishing, archived = busiest_minute(bench, FINISH), busiest_minute(bench, "g.completed_at")
     callbacks = after.callbacks - before.callbacks
@@ -445,6 +463,8 @@ def run(bench: Bench) -> bool:
           f"job; with the callbacks' web server, mean {tracking_cores:.2f} cores busy")  # fmt: skip
     print(f"  step worker CPU             {steps_cpu:.1f} s ({1000 * steps_cpu / max(1, accepted):.1f} ms per job: "
           f"archive and complete); simulator server {upstream_cpu:.1f} s")  # fmt: skip
+    print(f"  PostgreSQL, Redis CPU       {postgres_cpu:.1f} s ({1000 * postgres_cpu / max(1, accepted):.1f} ms per "
+          f"job: ours and the simulator's queries), {redis_cpu:.1f} s")  # fmt: skip
     peak_cores = sampler.busiest_minute()
     print(f"  host CPU                    {host_cores:.2f} of {os.cpu_count()} cores busy on average, {peak_cores:.2f} "
           f"in the busiest minute (every process: ours, the simulator, PostgreSQL, Redis, others')")  # fmt: skip
@@ -543,12 +563,7 @@ def clean_up(bench: Bench) -> None:
     if getattr(args, "keep", False):
         print(f"Kept database '{args.db_name}' and {bench.tmp}")
         return
-    if bench.db_created:
-        with contextlib.suppress(Exception):
-            admin_sql(f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)')
-    with contextlib.suppress(Exception):
-        flush_redis(args.redis_db)
-    shutil.rmtree(bench.tmp, ignore_errors=True)
+    drop_bench_data(args.db_name, args.redis_db, bench.tmp, db_created=bench.db_created)
 
 
 if __name__ == "__main__":
