@@ -110,7 +110,9 @@ class NextStep:
 
 def advance(generation_id: int) -> NextStep:
     """Do the next step for a generation and say what follows it."""
-    related = Generation.objects.select_related("provider", "remixed_from", "project", "environment", "policy_revision")
+    # Not "remixed_from": only a remix, edit or extension reads its source, once, when it is sent upstream. Joining the
+    # generation table to itself for every step made PostgreSQL's plan of this statement cost more than running it.
+    related = Generation.objects.select_related("provider", "project", "environment", "policy_revision")
     try:
         # get(), not first(): first()'s ORDER BY, compared with every column of these joins, is half of building the SQL
         generation = related.get(pk=generation_id)
