@@ -29,9 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from faults import check_services  # noqa: E402
-from inflight import Bench, clean_up, prepare  # noqa: E402
-from submit import ROOT, BenchError  # noqa: E402
+from inflight import Bench, run_inside, start_upstream, submit_jobs  # noqa: E402
+from submit import ROOT  # noqa: E402
 
 # (module, attribute, label): the steps timed, in the order they run. Nested steps are shown indented and their
 # time is also inside their parent's.
@@ -140,24 +139,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt()))
     bench = Bench(args=args, tmp=Path(tempfile.mkdtemp(prefix="governance-completion-")))
-    try:
-        check_services()
-        prepare(bench)
-        import subprocess
+    return run_inside(bench, __file__, set_up, ["--jobs", str(args.jobs), "--profile", str(args.profile)])
 
-        from inflight import start_upstream, submit_jobs
 
-        start_upstream(bench)
-        submit_jobs(bench)
-        print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores; {args.jobs} jobs, archive "
-              f"{'unsigned' if args.unsigned else 'signed'}", flush=True)  # fmt: skip
-        command = [sys.executable, __file__, "--inside", "--jobs", str(args.jobs), "--profile", str(args.profile)]
-        return subprocess.run(command, env=bench.env).returncode
-    except BenchError as error:
-        print(f"\ncompletion: {error}", file=sys.stderr)
-        return 2
-    finally:
-        clean_up(bench)
+def set_up(bench: Bench) -> None:
+    """The simulator as its own server, and the jobs submitted and queued."""
+    start_upstream(bench)
+    submit_jobs(bench)
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores; {bench.args.jobs} jobs, archive "
+          f"{'unsigned' if bench.args.unsigned else 'signed'}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

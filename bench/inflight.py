@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -550,6 +551,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nInterrupted; cleaning up.", file=sys.stderr)
         return 130
+    finally:
+        clean_up(bench)
+
+
+def run_inside(bench: Bench, script: str, set_up: Callable[[Bench], None], inside: list[str]) -> int:
+    """A bench that measures inside Django: its database prepared and `set_up` done, `script` runs again with
+    `--inside` and `inside` in the bench's environment; its exit code (2 when the bench could not be set up).
+    Everything is cleaned up afterwards, whatever happens."""
+    try:
+        check_services()
+        prepare(bench)
+        set_up(bench)
+        return subprocess.run([sys.executable, script, "--inside", *inside], env=bench.env).returncode
+    except BenchError as error:
+        print(f"\n{Path(script).stem}: {error}", file=sys.stderr)
+        return 2
     finally:
         clean_up(bench)
 

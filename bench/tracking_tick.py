@@ -19,7 +19,6 @@ import argparse
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,9 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from faults import check_services  # noqa: E402
-from inflight import Bench, clean_up, prepare, submit_jobs  # noqa: E402
-from submit import ROOT, BenchError  # noqa: E402
+from inflight import Bench, run_inside, submit_jobs  # noqa: E402
+from submit import ROOT  # noqa: E402
 
 
 def inside(ticks: int) -> None:
@@ -90,18 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt()))
     bench = Bench(args=args, tmp=Path(tempfile.mkdtemp(prefix="governance-tracking-tick-")))
-    try:
-        check_services()
-        prepare(bench)
-        submit_jobs(bench)
-        print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores", flush=True)
-        command = [sys.executable, __file__, "--inside", "--ticks", str(args.ticks)]
-        return subprocess.run(command, env=bench.env).returncode
-    except BenchError as error:
-        print(f"\ntracking_tick: {error}", file=sys.stderr)
-        return 2
-    finally:
-        clean_up(bench)
+    return run_inside(bench, __file__, set_up, ["--ticks", str(args.ticks)])
+
+
+def set_up(bench: Bench) -> None:
+    submit_jobs(bench)
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores", flush=True)
 
 
 if __name__ == "__main__":
