@@ -8,7 +8,9 @@ generations that are due a poll and sends one message per batch of one provider'
 
 - writes only a status change (queued -> in progress), conditionally, never a poll's progress;
 - hands a finished job (and a deleted, overdue or broken one) back to the step chain, through
-  the same token claim as every step, so that archiving and completing happen exactly once;
+  the same token claim as every step, so that archiving and completing happen exactly once; a
+  finished job's answer is left in the cache for that step (`leave_finished_jobs`), so the step
+  archives it without asking the provider again;
 - does nothing on a retryable error: the job is due again at its next poll time.
 
 "Due" is a pure function of the job's age (since the provider took it) and the snapshot's
@@ -35,7 +37,7 @@ from django.utils.module_loading import import_string
 from governance.catalog.models import Provider
 from governance.generations.models import TRACKED_STEP, Generation, new_step_token
 from governance.generations.providers import ADAPTERS, adapter_for
-from governance.generations.providers.base import UpstreamJob
+from governance.generations.providers.base import MediaLink, UpstreamJob
 from governance.generations.upstream import UpstreamError
 
 logger = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ RECENT_JOBS = 100
 EXPECTED_CACHE_SECONDS = 60.0
 CALLBACK_SALT = "generations.callback"
 FINISHED_UPSTREAM = "finished upstream"  # the timeline's mark of when the tracker saw the job finished
+FINISHED_JOB_KEY = "generations:finished-job:{}"  # a finished job's answer, left for the step that archives it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -241,6 +244,7 @@ class BatchOutcome:
     polled: int = 0
     changed: int = 0
     handed_over: list[tuple[int, str, str]] = dataclasses.field(default_factory=list)
+    finished_jobs: dict[int, UpstreamJob] = dataclasses.field(default_factory=dict)
 
 
 def poll_batch(provider_id: int, generation_ids: Iterable[int]) -> BatchOutcome:
@@ -275,6 +279,7 @@ def poll_batch(provider_id: int, generation_ids: Iterable[int]) -> BatchOutcome:
             _apply(generation, answer, outcome)
         elif isinstance(answer, UpstreamError) and not answer.retryable:
             _hand_over(generation, outcome)  # a job gone or refused: the step chain fails it with the reason
+    leave_finished_jobs(outcome.finished_jobs)
     return outcome
 
 
@@ -289,7 +294,8 @@ def _needs_the_chain(generation: Generation) -> bool:
 def _apply(generation: Generation, job: UpstreamJob, outcome: BatchOutcome) -> None:
     if job.finished:
         generation.add_to_timeline(FINISHED_UPSTREAM, job.status)  # when we saw it: archiving follows
-        _hand_over(generation, outcome, timeline=generation.timeline)
+        if _hand_over(generation, outcome, timeline=generation.timeline):
+            outcome.finished_jobs[generation.pk] = job
     elif job.status != generation.status:
         if note_status(generation, job.status):
             outcome.changed += 1
@@ -307,9 +313,10 @@ def note_status(generation: Generation, status: str) -> bool:
     )
 
 
-def _hand_over(generation: Generation, outcome: BatchOutcome, *, timeline: list | None = None) -> None:
+def _hand_over(generation: Generation, outcome: BatchOutcome, *, timeline: list | None = None) -> bool:
     if step := hand_over(generation, timeline=timeline):
         outcome.handed_over.append((generation.pk, step, generation.request_id))
+    return bool(step)
 
 
 def hand_over(generation: Generation, *, timeline: list | None = None) -> str | None:
@@ -325,6 +332,49 @@ def hand_over(generation: Generation, *, timeline: list | None = None) -> str | 
         values["timeline"] = timeline
     taken = Generation.objects.filter(pk=generation.pk, step_token=TRACKED_STEP).update(**values)
     return step if taken else None
+
+
+def leave_finished_jobs(jobs: dict[int, UpstreamJob]) -> None:
+    """Keep each finished job's answer, by generation, for the step that archives it, so that step does not ask
+    the provider a second time for what the tracker has just been told (one call fewer per job).
+
+    Kept in the cache for GENERATION_STALL_SECONDS (the sweep sends a lost step again after that, and it asks the
+    provider), never in a broker message, the database or the logs. A job whose links need a credential (a
+    provider's key in their headers) or that carries the video's bytes is not kept: its step asks the provider.
+    """
+    kept = {FINISHED_JOB_KEY.format(pk): portable for pk, job in jobs.items() if (portable := _portable(job))}
+    if not kept:
+        return
+    try:
+        cache.set_many(kept, timeout=settings.GENERATION_STALL_SECONDS)
+    except Exception:  # the steps ask the provider instead
+        logger.warning("could not keep %s finished jobs for their steps", len(kept), exc_info=True)
+
+
+def take_finished_job(generation: Generation) -> UpstreamJob | None:
+    """The finished job the tracker left for this generation's step, once: a retried step asks the provider."""
+    key = FINISHED_JOB_KEY.format(generation.pk)
+    try:
+        kept = cache.get(key)
+        if kept is None:
+            return None
+        cache.delete(key)
+        job = UpstreamJob(**{**kept, "video": _link(kept["video"]), "thumbnail": _link(kept["thumbnail"])})
+    except Exception:  # the cache is away, or the entry is not one this code wrote: ask the provider
+        logger.info("generation %s: no usable finished job kept by the tracker", generation.pk, exc_info=True)
+        return None
+    return job if job.id == generation.upstream_id and job.finished else None
+
+
+def _portable(job: UpstreamJob) -> dict | None:
+    links = [link for link in (job.video, job.thumbnail) if link is not None]
+    if any(link.headers or link.data is not None for link in links):
+        return None
+    return dataclasses.asdict(job)
+
+
+def _link(kept: dict | None) -> MediaLink | None:
+    return MediaLink(**kept) if kept is not None else None
 
 
 def tracking_deadline(generation: Generation) -> dt.datetime:

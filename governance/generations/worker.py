@@ -242,8 +242,10 @@ def _source_gone(generation: Generation) -> bool:
 
 def _poll_upstream(generation: Generation) -> float | None:
     adapter = adapter_for(generation.provider)
-    with upstream_call(generation, "retrieve"):
-        job = adapter.retrieve(generation)
+    job = tracking.take_finished_job(generation)  # what the tracker was told when it saw the job finished
+    if job is None:
+        with upstream_call(generation, "retrieve"):
+            job = adapter.retrieve(generation)
     if job.status != Generation.Status.COMPLETED:
         generation.upstream_attempts = 0  # the provider answered; a failed copy into the archive keeps counting
     if not job.finished and _overdue(generation):

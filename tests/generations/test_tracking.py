@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 
 from governance.generations import tasks, tracking, worker
 from governance.generations.models import TRACKED_STEP, Generation
+from governance.generations.providers.base import MediaLink, UpstreamJob
 from governance.generations.tracking import PollSchedule
 from governance.simulator import services as simulator
 from governance.simulator.models import SimulatorProfile
@@ -248,6 +249,46 @@ def test_a_finished_job_goes_back_to_the_step_chain_once_and_completes(api, upst
     assert worker.claim_step(generation_id, step) is not None
     assert worker.advance(generation_id).countdown is None
     assert Generation.objects.get(pk=generation_id).status == "completed"
+
+
+def test_the_step_archives_a_finished_job_from_the_trackers_answer_without_asking_the_provider_again(
+    api, upstream, clock
+):
+    generations = tracked(api, 2)
+    clock.shift(101)
+    outcome = tracking.poll_batch(generations[0].provider_id, [g.pk for g in generations])
+    upstream.requests.clear()
+
+    for generation_id, step, _ in outcome.handed_over:
+        assert worker.claim_step(generation_id, step) is not None
+        assert worker.advance(generation_id).countdown is None
+    assert {g.status for g in Generation.objects.filter(pk__in=[g.pk for g in generations])} == {"completed"}
+    asked = [request.url.path for request in upstream.requests if "/contents/generations/tasks" in request.url.path]
+    assert asked == []  # only the files were fetched
+    assert len(upstream.requests) == 2  # one video each; the thumbnails were made from them
+
+
+def test_a_step_after_a_failed_archive_asks_the_provider_again_for_fresh_links(api, upstream, clock):
+    (generation,) = tracked(api, 1)
+    clock.shift(101)
+    tracking.poll_batch(generation.provider_id, [generation.pk])
+    generation.refresh_from_db()
+
+    kept = tracking.take_finished_job(generation)
+    assert kept is not None and kept.status == "completed" and kept.video.url
+    assert tracking.take_finished_job(generation) is None  # taken once: a retried step reads the job again
+
+
+def test_a_finished_job_whose_links_carry_a_credential_is_not_kept(api, upstream, clock):
+    (generation,) = tracked(api, 1)
+    keyed = MediaLink(url="https://files.example/v", headers={"x-goog-api-key": "a-providers-key"})
+    inline = MediaLink(data=b"video", content_type="video/mp4")
+
+    for link in (keyed, inline):
+        unkept = UpstreamJob(generation.upstream_id, "completed", video=link)
+        tracking.leave_finished_jobs({generation.pk: unkept})
+        assert cache.get(tracking.FINISHED_JOB_KEY.format(generation.pk)) is None
+        assert tracking.take_finished_job(generation) is None
 
 
 def test_a_job_the_provider_no_longer_knows_goes_to_the_step_chain(api, upstream, clock):
