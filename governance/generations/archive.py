@@ -52,9 +52,9 @@ def archive_generation(
 ) -> list[ArchivedFile]:
     """Copy, sign and keep each of the generation's files; raises UpstreamError when the provider cannot deliver.
 
-    `job` is the finished job as the worker or the tracker just read it (its links are fresh, seconds old at most;
-    a download that fails is retried with a new read); without it, the adapter reads
-    it again where its files are links. Where the provider gives no thumbnail, one is made from the video.
+    `job` is the finished job as the worker or the tracker just read it (its links minutes old at most; a failed
+    download is retried with a new read); without it, the adapter reads it again where its files are links.
+    Where the provider gives no thumbnail, one is made from the video.
     """
     video, pictures = _archive_variant(generation, ArchivedFile.Variant.VIDEO, adapter, job)
     thumbnail, _ = _archive_variant(generation, ArchivedFile.Variant.THUMBNAIL, adapter, job, still=pictures.thumbnail)

@@ -51,6 +51,9 @@ EXPECTED_CACHE_SECONDS = 60.0
 CALLBACK_SALT = "generations.callback"
 FINISHED_UPSTREAM = "finished upstream"  # the timeline's mark of when the tracker saw the job finished
 FINISHED_JOB_KEY = "generations:finished-job:{}"  # a finished job's answer, left for the step that archives it
+# How long that answer waits for its step: a busy worker's queue can hold a step for minutes, and the providers'
+# links last hours (BytePlus 24 h); a download that fails anyway is retried with a fresh read.
+FINISHED_JOB_SECONDS = 600
 
 
 @dataclasses.dataclass(frozen=True)
@@ -338,15 +341,15 @@ def leave_finished_jobs(jobs: dict[int, UpstreamJob]) -> None:
     """Keep each finished job's answer, by generation, for the step that archives it, so that step does not ask
     the provider a second time for what the tracker has just been told (one call fewer per job).
 
-    Kept in the cache for GENERATION_STALL_SECONDS (the sweep sends a lost step again after that, and it asks the
-    provider), never in a broker message, the database or the logs. A job whose links need a credential (a
-    provider's key in their headers) or that carries the video's bytes is not kept: its step asks the provider.
+    Kept in the cache for FINISHED_JOB_SECONDS (a step that comes later asks the provider), never in a broker
+    message, the database or the logs. A job whose links need a credential (a provider's key in their headers) or
+    that carries the video's bytes is not kept: its step asks the provider.
     """
     kept = {FINISHED_JOB_KEY.format(pk): portable for pk, job in jobs.items() if (portable := _portable(job))}
     if not kept:
         return
     try:
-        cache.set_many(kept, timeout=settings.GENERATION_STALL_SECONDS)
+        cache.set_many(kept, timeout=FINISHED_JOB_SECONDS)
     except Exception:  # the steps ask the provider instead
         logger.warning("could not keep %s finished jobs for their steps", len(kept), exc_info=True)
 
