@@ -242,10 +242,15 @@ def _source_gone(generation: Generation) -> bool:
 
 def _poll_upstream(generation: Generation) -> float | None:
     adapter = adapter_for(generation.provider)
-    job = tracking.take_finished_job(generation)  # what the tracker was told when it saw the job finished
-    if job is None:
-        with upstream_call(generation, "retrieve"):
-            job = adapter.retrieve(generation)
+    kept = tracking.take_finished_job(generation)  # what the tracker was told when it saw the job finished
+    if kept is not None:
+        try:
+            _apply_upstream_state(generation, kept, adapter)
+            return None
+        except UpstreamError as error:  # its links may have expired since: read the job afresh, as without it
+            logger.info("generation %s: the tracker's links failed (%s); asking again", generation.video_id, error)
+    with upstream_call(generation, "retrieve"):
+        job = adapter.retrieve(generation)
     if job.status != Generation.Status.COMPLETED:
         generation.upstream_attempts = 0  # the provider answered; a failed copy into the archive keeps counting
     if not job.finished and _overdue(generation):

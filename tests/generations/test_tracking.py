@@ -279,6 +279,23 @@ def test_a_step_after_a_failed_archive_asks_the_provider_again_for_fresh_links(a
     assert tracking.take_finished_job(generation) is None  # taken once: a retried step reads the job again
 
 
+def test_a_step_whose_kept_link_fails_asks_the_provider_for_a_fresh_one_and_completes(api, upstream, clock):
+    (generation,) = tracked(api, 1)
+    clock.shift(101)
+    ((generation_id, step, _),) = tracking.poll_batch(generation.provider_id, [generation.pk]).handed_over
+    key = tracking.FINISHED_JOB_KEY.format(generation.pk)
+    kept = cache.get(key)
+    kept["video"]["url"] += "-expired"  # as a link past its lifetime: the provider refuses it
+    cache.set(key, kept)
+    upstream.requests.clear()
+
+    assert worker.claim_step(generation_id, step) is not None
+    assert worker.advance(generation_id).countdown is None
+    assert Generation.objects.get(pk=generation_id).status == "completed"
+    asked = [request.url.path for request in upstream.requests]
+    assert asked[0].endswith("-expired") and asked[1].endswith(f"/tasks/{generation.upstream_id}")
+
+
 def test_a_finished_job_whose_links_carry_a_credential_is_not_kept(api, upstream, clock):
     (generation,) = tracked(api, 1)
     keyed = MediaLink(url="https://files.example/v", headers={"x-goog-api-key": "a-providers-key"})
