@@ -13,6 +13,7 @@ import pytest
 import time_machine
 from django.core.cache import cache
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from governance.generations import tasks, tracking, worker
@@ -29,6 +30,9 @@ pytestmark = pytest.mark.django_db
 
 SNAPSHOT = "seedance-1-5-pro-251215"
 START = dt.datetime(2026, 12, 6, 9, 0, tzinfo=dt.UTC)
+UNREACHABLE_CACHE = {
+    "default": {"BACKEND": "governance.infra.cache_backends.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+}
 
 
 class Counting(httpx.BaseTransport):
@@ -294,6 +298,18 @@ def test_a_step_whose_kept_link_fails_asks_the_provider_for_a_fresh_one_and_comp
     assert Generation.objects.get(pk=generation_id).status == "completed"
     asked = [request.url.path for request in upstream.requests]
     assert asked[0].endswith("-expired") and asked[1].endswith(f"/tasks/{generation.upstream_id}")
+
+
+def test_with_the_cache_away_a_finished_job_is_still_handed_over_and_completed_by_asking_again(api, upstream, clock):
+    (generation,) = tracked(api, 1)
+    clock.shift(101)
+    with override_settings(CACHES=UNREACHABLE_CACHE):
+        ((generation_id, step, _),) = tracking.poll_batch(generation.provider_id, [generation.pk]).handed_over
+        upstream.requests.clear()
+        assert worker.claim_step(generation_id, step) is not None
+        assert worker.advance(generation_id).countdown is None
+    assert Generation.objects.get(pk=generation_id).status == "completed"
+    assert upstream.requests[0].url.path.endswith(f"/tasks/{generation.upstream_id}")
 
 
 def test_a_finished_job_whose_links_carry_a_credential_is_not_kept(api, upstream, clock):
