@@ -272,7 +272,7 @@ def test_the_step_archives_a_finished_job_from_the_trackers_answer_without_askin
     assert len(upstream.requests) == 2  # one video each; the thumbnails were made from them
 
 
-def test_a_step_after_a_failed_archive_asks_the_provider_again_for_fresh_links(api, upstream, clock):
+def test_the_trackers_answer_is_taken_once_so_a_retried_step_reads_the_job_again(api, upstream, clock):
     (generation,) = tracked(api, 1)
     clock.shift(101)
     tracking.poll_batch(generation.provider_id, [generation.pk])
