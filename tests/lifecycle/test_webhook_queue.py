@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from kombu import Connection
 
 from governance.celery import app
 from governance.generations.tasks import advance_generation, sweep_stalled_generations
@@ -12,8 +13,12 @@ from governance.lifecycle.tasks import deliver_webhook, retry_due_webhook_delive
 
 @pytest.fixture
 def broker():
-    """An in-memory broker with the configured queues declared, as a worker declares them."""
-    with app.connection_for_write("memory://") as connection:
+    """An in-memory broker with the configured queues declared, as a worker declares them.
+
+    A kombu connection of its own: the app's (`connection_for_write`) takes the configured transport whatever the
+    URL, and the configured filesystem broker is shared with any live worker the suite runs, which takes messages.
+    """
+    with Connection("memory://") as connection:
         channel = connection.default_channel
         queues = {name: queue(channel) for name, queue in app.amqp.queues.items()}
         for queue in queues.values():
