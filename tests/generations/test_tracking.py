@@ -227,6 +227,22 @@ def test_a_batch_is_polled_in_one_call_to_the_providers_task_list(api, upstream,
     assert sorted(request.url.params.get_list("filter.task_ids")) == sorted(g.upstream_id for g in generations)
 
 
+def test_a_batch_polls_only_its_jobs_the_tracker_still_holds(api, upstream, clock):
+    generations = tracked(api, 3)
+    taken_back = generations[1]  # the sweep gave it to a step chain after the tick sent the batch
+    Generation.objects.filter(pk=taken_back.pk).update(step_token="a-step-chains-token")
+    upstream.requests.clear()
+    clock.shift(20)
+
+    outcome = tracking.poll_batch(generations[0].provider_id, [g.pk for g in generations])
+    assert outcome.polled == 2
+    (request,) = upstream.requests
+    assert sorted(request.url.params.get_list("filter.task_ids")) == sorted(
+        g.upstream_id for g in generations if g != taken_back
+    )
+    assert tracking.poll_batch(generations[0].provider_id + 1, [g.pk for g in generations]).polled == 0
+
+
 def test_only_a_status_change_is_written_never_a_polls_progress(api, upstream, clock):
     generations = tracked(api, 3)
     ids = [g.pk for g in generations]
