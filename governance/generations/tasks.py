@@ -27,6 +27,7 @@ from governance.generations.retention import apply_retention
 from governance.generations.upstream import UpstreamError
 from governance.infra.caching import one_state_read
 from governance.infra.request_ids import bound_request_id
+from governance.infra.statements import prepared_statements
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def advance_generation(generation_id: int, step: str = "", request_id: str = "")
     `request_id` is the id of the request that created the generation; the step's
     log lines carry it.
     """
-    with bound_request_id(request_id):
+    with bound_request_id(request_id), prepared_statements():
         with one_state_read():
             running = worker.claim_step(generation_id, step)
             if running is None:

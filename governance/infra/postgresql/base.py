@@ -16,7 +16,9 @@ session's prepared statements (PgBouncer 1.21+ with `max_prepared_statements`), 
 DATABASE_PREPARED_STATEMENTS=0.
 """
 
+import contextlib
 import select
+from collections.abc import Iterator
 
 from django.conf import settings
 from django.db.backends.postgresql import base, operations
@@ -52,6 +54,25 @@ class DatabaseWrapper(base.DatabaseWrapper):
             params["prepare_threshold"] = ONLY_WHEN_ASKED
         return params
 
+    preparing = False
+
+    def create_cursor(self, name=None):
+        """Inside `preparing_statements()`, a cursor that prepares what it runs; else Django's."""
+        if self.preparing and name is None:
+            return PreparingCursor(self.connection)
+        return super().create_cursor(name)
+
+    @contextlib.contextmanager
+    def preparing_statements(self) -> Iterator[None]:
+        """The ORM's statements run inside are bound on the server and prepared once per session (where
+        DATABASE_PREPARED_STATEMENTS is on): for code that runs the same statements again and again, such as
+        a generation's step, whose read of the row cost PostgreSQL more to plan than to run."""
+        previous, self.preparing = self.preparing, settings.DATABASE_PREPARED_STATEMENTS
+        try:
+            yield
+        finally:
+            self.preparing = previous
+
     def prepared_cursor(self):
         """A cursor, wrapped as Django wraps its own, that prepares what it runs (a plain one if that is off)."""
         if not settings.DATABASE_PREPARED_STATEMENTS:
@@ -63,10 +84,16 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
 
 class PreparingCursor(base.ServerBindingCursor):
-    """Binds values on the server, and has psycopg prepare each statement once per session."""
+    """Binds values on the server, and has psycopg prepare each statement once per session.
+
+    A statement without parameters is sent as it is: Django's transaction control (a savepoint's name is new
+    each time) and settings, which would only fill the session's prepared statements.
+    """
 
     def execute(self, query, params=None, *, prepare=None, binary=None):
-        return super().execute(query, params, prepare=True if prepare is None else prepare, binary=binary)
+        if prepare is None:
+            prepare = params is not None
+        return super().execute(query, params, prepare=prepare, binary=binary)
 
 
 def _has_unread_data(fileno: int) -> bool:
