@@ -220,8 +220,11 @@ def test_a_batch_is_polled_in_one_call_to_the_providers_task_list(api, upstream,
     upstream.requests.clear()
     clock.shift(20)
 
-    outcome = tracking.poll_batch(generations[0].provider_id, [g.pk for g in generations])
+    with CaptureQueriesContext(connection) as queries:
+        outcome = tracking.poll_batch(generations[0].provider_id, [g.pk for g in generations])
     assert outcome.polled == 3
+    reads = [query["sql"] for query in queries.captured_queries if query["sql"].startswith("SELECT")]
+    assert len([read for read in reads if 'FROM "generations_generation"' in read]) == 1  # no row read again
     (request,) = upstream.requests
     assert request.url.path.endswith("/api/v3/contents/generations/tasks")
     assert sorted(request.url.params.get_list("filter.task_ids")) == sorted(g.upstream_id for g in generations)
