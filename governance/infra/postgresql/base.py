@@ -11,9 +11,10 @@ Django sends every statement as text with its values inlined (client-side bindin
 server parses, rewrites and plans it anew each time. `prepared_cursor()` binds on the server
 and prepares each statement on its first use in a session: later runs skip the parse, the
 rewrite (for the generation row's INSERT, fifteen catalog lookups of its identity column) and
-the plan. Django leaves preparing off so that connection poolers work; a pooler must keep a
-session's prepared statements (PgBouncer 1.21+ with `max_prepared_statements`), else set
-DATABASE_PREPARED_STATEMENTS=0.
+the plan. Inside `preparing_statements()` the ORM's own statements go through that cursor
+too (a generation's step). Django leaves preparing off so that connection poolers work; a pooler
+must keep a session's prepared statements (PgBouncer 1.21+ with `max_prepared_statements`), else
+set DATABASE_PREPARED_STATEMENTS=0.
 """
 
 import contextlib
