@@ -76,12 +76,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def prepared_cursor(self):
         """A cursor, wrapped as Django wraps its own, that prepares what it runs (a plain one if that is off)."""
-        if not settings.DATABASE_PREPARED_STATEMENTS:
+        with self.preparing_statements():
             return self.cursor()
-        self.close_if_health_check_failed()
-        self.ensure_connection()
-        with self.wrap_database_errors:
-            return self._prepare_cursor(PreparingCursor(self.connection))
 
 
 class PreparingCursor(base.ServerBindingCursor):
