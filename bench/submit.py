@@ -1069,11 +1069,12 @@ def print_summary(rows: list[Row], speeds: tuple[float, float]) -> None:
         met = sum(aim_met(row.result, row.floor) for row in mine)
         shares = [row.result.accepted_per_s / row.floor.accepted_per_s for row in mine if row.floor.accepted_per_s]
         factors = [row.result.p99_ms / row.floor.p99_ms for row in mine if row.floor.p99_ms]
+        clean = undisturbed_count([(row.result, row.floor, aim_met(row.result, row.floor)) for row in mine])
         print(
-            f"  {label}: aim met in {met} of {len(mine)} runs; median {statistics.median(shares):.0%} of the "
+            f"  {label}: aim met in {met} of {len(mine)} runs{clean}; median {statistics.median(shares):.0%} of the "
             f"floor's accepted/s, p99 {statistics.median(factors):.2f} x the floor's"
             if shares and factors
-            else f"  {label}: aim met in {met} of {len(mine)} runs"
+            else f"  {label}: aim met in {met} of {len(mine)} runs{clean}"
         )
     print_litellm_ratios(rows)
     if len(rows) > len({(row.config, row.variant.label) for row in rows}):
@@ -1091,6 +1092,15 @@ def print_summary(rows: list[Row], speeds: tuple[float, float]) -> None:
             )
 
 
+def undisturbed_count(pairs: list[tuple[RunResult, RunResult, bool]]) -> str:
+    """For (ours, the side it is compared with, aim met) pairs: `(n of m where neither side was disturbed)`, or ''
+    when no run was disturbed."""
+    clean = [passed for ours, theirs, passed in pairs if not disturbed(ours) and not disturbed(theirs)]
+    if len(clean) == len(pairs):
+        return ""
+    return f" ({sum(clean)} of {len(clean)} where neither side was disturbed)"
+
+
 def print_litellm_ratios(rows: list[Row]) -> None:
     """Ours / LiteLLM's proxy of the same round and configuration, per run of ours, and the aim (>= 4 x)."""
     litellm = {(row.round, row.config): row for row in rows if row.variant.is_litellm}
@@ -1104,7 +1114,7 @@ def print_litellm_ratios(rows: list[Row]) -> None:
         f"  {'round':<6}{'config':<11}{'run':<24}{'acc/s':>7}{'LiteLLM':>9}{'x acc/s':>9}{'x p99':>7}{'aim':>6}"
         f"{'LiteLLM CPU ms':>16}"
     )
-    met: dict[str, list[bool]] = {}
+    met: dict[str, list[tuple[RunResult, RunResult, bool]]] = {}
     for row in rows:
         theirs = litellm.get((row.round, row.config))
         if theirs is None or row.variant.is_floor or row.variant.is_litellm:
@@ -1114,18 +1124,22 @@ def print_litellm_ratios(rows: list[Row]) -> None:
         )
         if not theirs.result.ok:
             print(f"{start}  LiteLLM accepted nothing in this round: no ratio")
-            met.setdefault(row.variant.label, []).append(False)
+            met.setdefault(row.variant.label, []).append((row.result, theirs.result, False))
             continue
         factor = row.result.accepted_per_s / theirs.result.accepted_per_s
         p99 = row.result.p99_ms / theirs.result.p99_ms if theirs.result.p99_ms else 0.0
         passed = factor >= AIM_LITELLM_FACTOR
-        met.setdefault(row.variant.label, []).append(passed)
+        met.setdefault(row.variant.label, []).append((row.result, theirs.result, passed))
         print(
             f"{start}{theirs.result.accepted_per_s:>9.0f}{factor:>9.2f}{p99:>7.2f}{'PASS' if passed else 'FAIL':>6}"
             f"{theirs.result.per_request.get('gunicorn_cpu_ms', 0):>16.2f}"
         )
-    for label, results in met.items():
-        print(f"  {label}: >= {AIM_LITELLM_FACTOR:g} x LiteLLM in {sum(results)} of {len(results)} rounds")
+    for label, pairs in met.items():
+        passed = sum(met_aim for _ours, _theirs, met_aim in pairs)
+        print(
+            f"  {label}: >= {AIM_LITELLM_FACTOR:g} x LiteLLM in {passed} of {len(pairs)} rounds"
+            f"{undisturbed_count(pairs)}"
+        )
 
 
 def host_speed_ms() -> float:
