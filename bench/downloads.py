@@ -209,7 +209,7 @@ def _response_length(sock: socket.socket) -> int:
 
 
 def curl(url: str, key: str, dest: Path) -> float:
-    """curl into a file: a client that is not itself the bottleneck (httpx tops out first)."""
+    """curl into a file, as a user would fetch a video: shown, not judged (it copies every byte through its memory)."""
     started = time.perf_counter()
     headers = ["--header", f"Authorization: Bearer {key}"] if key else []
     subprocess.run(["curl", "--silent", "--fail", "--output", str(dest), *headers, url], check=True)
