@@ -123,9 +123,12 @@ PLAIN_TYPES = {models.CharField: str, models.TextField: str, models.BooleanField
 
 
 def _cursor(connection):
-    """A cursor that prepares the statement once per session where the backend offers one (ours on PostgreSQL)."""
-    prepared_cursor = getattr(connection, "prepared_cursor", None)
-    return prepared_cursor() if prepared_cursor is not None else connection.cursor()
+    """A cursor that prepares the statement once per session where the backend offers it (ours on PostgreSQL)."""
+    preparing_statements = getattr(connection, "preparing_statements", None)
+    if preparing_statements is None:
+        return connection.cursor()
+    with preparing_statements():
+        return connection.cursor()
 
 
 def _selected_from(insert: str, table: str) -> str:

@@ -8,13 +8,12 @@ has nothing to read. This backend asks the socket first, without waiting, and fa
 Django's `SELECT 1` only when there is something to read or the session is not idle.
 
 Django sends every statement as text with its values inlined (client-side binding), so the
-server parses, rewrites and plans it anew each time. `prepared_cursor()` binds on the server
-and prepares each statement on its first use in a session: later runs skip the parse, the
-rewrite (for the generation row's INSERT, fifteen catalog lookups of its identity column) and
-the plan. Inside `preparing_statements()` the ORM's own statements go through that cursor
-too (a generation's step). Django leaves preparing off so that connection poolers work; a pooler
-must keep a session's prepared statements (PgBouncer 1.21+ with `max_prepared_statements`), else
-set DATABASE_PREPARED_STATEMENTS=0.
+server parses, rewrites and plans it anew each time. A cursor made inside `preparing_statements()`
+binds on the server and prepares each statement on its first use in a session: later runs skip the
+parse, the rewrite (for the generation row's INSERT, fifteen catalog lookups of its identity column)
+and the plan. The hot path's INSERT and a generation's step use it. Django leaves preparing off
+so that connection poolers work; a pooler must keep a session's prepared statements (PgBouncer
+1.21+ with `max_prepared_statements`), else set DATABASE_PREPARED_STATEMENTS=0.
 """
 
 import contextlib
@@ -73,11 +72,6 @@ class DatabaseWrapper(base.DatabaseWrapper):
             yield
         finally:
             self.preparing = previous
-
-    def prepared_cursor(self):
-        """A cursor, wrapped as Django wraps its own, that prepares what it runs (a plain one if that is off)."""
-        with self.preparing_statements():
-            return self.cursor()
 
 
 class PreparingCursor(base.ServerBindingCursor):
