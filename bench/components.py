@@ -190,7 +190,7 @@ def measure(stack: bench.Stack, iterations: int, profile: bool = False) -> None:
         ("redis.Redis(connection_pool=...) object, made per call by Django's cache and by kombu", redis_client_object),
         ("connection health check (SELECT 1 at each request's first query)", health_check),
         ("raw SELECT 1 round trip", select_one_raw),
-        ("one_state_read(): state-token GET from Redis", token_only),
+        ("one_state_read(): the state token, as pushed (a GET from Redis while not subscribed)", token_only),
         ("django cache.get alone", cache_get),
         ("key lookup from process memory (+ token read)", lookups_only),
         ("framework floor: test client GET to a 404 (middleware, resolver)", request_handler_only),

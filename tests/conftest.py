@@ -122,12 +122,14 @@ def fresh_rate_limit_windows(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def fresh_process_memory():
-    """Rolled-back test data must not survive in the gateway's in-memory view, nor its budget leases."""
+    """Rolled-back test data must not survive in the gateway's in-memory view, nor its budget and rate leases."""
     forget_everything()
     forget_held_leases()
+    ratelimit.forget_leases()
     yield
     forget_everything()
     forget_held_leases()
+    ratelimit.forget_leases()
 
 
 @pytest.fixture(scope="session", autouse=True)

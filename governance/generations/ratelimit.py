@@ -1,17 +1,25 @@
 """Requests per minute per API key, counted in Django's shared cache in fixed one-minute windows.
 
-Every web node counts in the same cache (Redis in production), so the limit holds
-across nodes. On Redis the count is one atomic command (`cache_backends.RedisCache.count`:
-the counter created with its expiry, then counted); Django's `RedisCache.incr` alone would
-take two round trips. The gateway counts with the state token's read when it knows the
-key's id (`window_counter`): no round trip of its own. Other caches count with `cache.add`
+Every web node counts in the same cache (Redis in production), so the limit holds across nodes. A process takes
+its counts from the shared counter in leases, a slice of the key's minute at a time, and spends them request by
+request from memory: a busy key costs one command per slice, not one per request.
+- A limit under 2 × LEASE_SHARE requests per minute is leased one count at a time: exact, as counting each request.
+- A larger one is leased a LEASE_SHARE-th of the limit at a time. Nothing is let through past the limit; a key may
+  be refused up to one slice early for each other process holding a part-spent slice (0.1 % of the limit per
+  process), and the slices left at the end of a minute are not carried over.
+- A lease is for one minute and one limit: a changed limit applies from the next request.
+
+On Redis a count is one atomic command (`cache_backends.RedisCache.count`: the counter created with its expiry,
+then counted); Django's `RedisCache.incr` alone would take two round trips. Other caches count with `cache.add`
 then `cache.incr`, which is atomic on memcached and on the embedded file cache
 (`governance.infra.cache_backends.FileBasedCache` locks around both).
 """
 
 import logging
 import math
+import threading
 import time
+from dataclasses import dataclass
 
 from django.core.cache import caches
 
@@ -22,18 +30,27 @@ logger = logging.getLogger(__name__)
 WINDOW_SECONDS = 60
 COUNTER_SECONDS = 2 * WINDOW_SECONDS  # a window's counter outlives it, never by much
 KEY_PREFIX = "governance:rate"
+LEASE_SHARE = 1000
 
 
-def seconds_until_allowed(
-    *, api_key_id: int, per_minute: int, now: float | None = None, counted: int | None = None
-) -> int | None:
+@dataclass
+class Lease:
+    window: int
+    per_minute: int
+    left: int
+
+
+_leases: dict[str, Lease] = {}  # a subject's counter key -> the counts this process holds unspent in its window
+_leases_lock = threading.Lock()
+
+
+def seconds_until_allowed(*, api_key_id: int, per_minute: int, now: float | None = None) -> int | None:
     """Count one request for this key; None if it is within the limit, else the seconds until the window ends.
 
-    `counted` is this request's count if it was already taken (`window_counter`, counted with the state token's read).
     A limit of 0 counts nothing. If the cache cannot be reached the request is let
     through: throttling must not take the gateway down with the cache.
     """
-    return _seconds_until_allowed(str(api_key_id), per_minute, now, counted)
+    return _seconds_until_allowed(str(api_key_id), per_minute, now)
 
 
 def seconds_until_callback_allowed(*, generation_id: int, per_minute: int, now: float | None = None) -> int | None:
@@ -41,40 +58,63 @@ def seconds_until_callback_allowed(*, generation_id: int, per_minute: int, now: 
     return _seconds_until_allowed(f"callback:{generation_id}", per_minute, now)
 
 
-def _seconds_until_allowed(subject: str, per_minute: int, now: float | None, counted: int | None = None) -> int | None:
+def lease_size(per_minute: int) -> int:
+    """How many counts a process takes from the shared counter at a time for this limit."""
+    return max(1, per_minute // LEASE_SHARE)
+
+
+def forget_leases() -> None:
+    """Drop the counts this process holds (tests call it between cases)."""
+    with _leases_lock:
+        _leases.clear()
+
+
+def _seconds_until_allowed(subject: str, per_minute: int, now: float | None) -> int | None:
     if per_minute <= 0:
         return None
     now = time.time() if now is None else now
     window = int(now // WINDOW_SECONDS)
-    if counted is None:
-        try:
-            counted = _count(_window_key(subject, now))
-        except Exception:
-            logger.warning("rate-limit cache unavailable; letting the request through", exc_info=True)
-            return None
-    if counted <= per_minute:
+    if _spend_one(f"{KEY_PREFIX}:{subject}:{window}", window, per_minute):
         return None
     return max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
 
 
-def window_counter(*, api_key_id: int, now: float) -> tuple[str, int]:
-    """The cache key counting the key's requests in the window of `now`, and how long that counter lives."""
-    return _window_key(str(api_key_id), now), COUNTER_SECONDS
+def _spend_one(key: str, window: int, per_minute: int) -> bool:
+    """Spend one count of `key`'s window from this process's lease, taking a new lease when it is spent."""
+    with _leases_lock:
+        lease = _leases.get(key)
+        if lease is not None and lease.per_minute == per_minute and lease.left > 0:
+            lease.left -= 1
+            return True
+    size = lease_size(per_minute)
+    try:
+        counted = _count(key, size)
+    except Exception:
+        logger.warning("rate-limit cache unavailable; letting the request through", exc_info=True)
+        return True
+    granted = min(size, per_minute - (counted - size))  # the part of this slice within the limit
+    if granted <= 0:
+        return False
+    with _leases_lock:
+        for stale in [held for held, lease in _leases.items() if lease.window != window]:
+            del _leases[stale]
+        lease = _leases.get(key)
+        if lease is not None and lease.per_minute == per_minute:  # another thread's lease, taken meanwhile
+            lease.left += granted - 1
+        else:
+            _leases[key] = Lease(window=window, per_minute=per_minute, left=granted - 1)
+    return True
 
 
-def _window_key(subject: str, now: float) -> str:
-    return f"{KEY_PREFIX}:{subject}:{int(now // WINDOW_SECONDS)}"
-
-
-def _count(key: str) -> int:
-    """This window's count for `key`, including the request being counted."""
+def _count(key: str, by: int = 1) -> int:
+    """This window's count for `key`, including the `by` being counted."""
     backend = caches["default"]
     if isinstance(backend, RedisCache):
-        return backend.count(key, expires_in=COUNTER_SECONDS)[0]
-    if backend.add(key, 1, timeout=COUNTER_SECONDS):
-        return 1
+        return backend.count(key, expires_in=COUNTER_SECONDS, by=by)
+    if backend.add(key, by, timeout=COUNTER_SECONDS):
+        return by
     try:
-        return backend.incr(key)
+        return backend.incr(key, by)
     except ValueError:  # expired between add and incr
-        backend.add(key, 1, timeout=COUNTER_SECONDS)
-        return 1
+        backend.add(key, by, timeout=COUNTER_SECONDS)
+        return by

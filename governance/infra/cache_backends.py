@@ -1,11 +1,11 @@
 """Two cache backends: Django's Redis cache, reusing its clients, and its file cache, with atomic counters.
 
-Django's Redis cache with one redis-py client per connection pool, not one per call, and a counter
-that takes one command.
+Django's Redis cache with one redis-py client per connection pool, not one per call, a counter
+that takes one command, and Redis pub/sub for the state token (`state_listener`).
 
 Django's `RedisCacheClient.get_client()` wraps the pool in a new `redis.Redis`
 for every cache operation, and building one copies redis-py's table of ~170
-response callbacks. The gateway reads the shared state token on every request,
+response callbacks. The gateway then read the shared state token on every request,
 so this cost was paid on every API call (see bench/README.md). redis-py clients
 are safe to share between threads; the pools and their connections are Django's
 as before.
@@ -14,21 +14,22 @@ as before.
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.filebased import FileBasedCache as DjangoFileBasedCache
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
 from django.core.files import locks
+from redis import Redis
+from redis.backoff import NoBackoff
+from redis.client import PubSub
 from redis.commands.core import Script
+from redis.retry import Retry
 
-# Count one on KEYS[1], created to expire ARGV[1] seconds later, and read KEYS[2] if there is one.
-COUNT_AND_READ = b"""
+# Count ARGV[2] on KEYS[1], created to expire ARGV[1] seconds later.
+COUNT = b"""
 redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX')
-local count = redis.call('INCR', KEYS[1])
-if #KEYS > 1 then return {count, redis.call('GET', KEYS[2])} end
-return {count}
+return redis.call('INCRBY', KEYS[1], ARGV[2])
 """
 
 
@@ -46,25 +47,42 @@ class ReusingRedisCacheClient(RedisCacheClient):
 
 
 class RedisCache(DjangoRedisCache):
-    _count_and_read = Script(None, COUNT_AND_READ)  # sent by its SHA-1 once Redis knows it, else in full
+    _count = Script(None, COUNT)  # sent by its SHA-1 once Redis knows it, else in full
 
     def __init__(self, server, params) -> None:
         super().__init__(server, params)
         self._class = ReusingRedisCacheClient
 
-    def count(self, key: str, *, expires_in: int, reading: str | None = None) -> tuple[int, Any]:
-        """Count one on `key` and return the count, and the value under `reading` (None if absent or not asked).
+    @property
+    def location(self) -> tuple[str, ...]:
+        """The Redis server(s) this cache is on: processes configured alike share it."""
+        return tuple(self._servers)
+
+    def count(self, key: str, *, expires_in: int, by: int = 1) -> int:
+        """Count `by` on `key` and return the new count.
 
         One atomic command (a Lua script) and one round trip: a counter is created expiring `expires_in` seconds
         later, so it goes away on its own. Django's `incr` alone takes two round trips and sets no expiry.
         """
-        keys = [self.make_and_validate_key(key)]
-        if reading is not None:
-            keys.append(self.make_and_validate_key(reading))
-        client = self._cache.get_client(keys[0], write=True)
-        count, *read = self._count_and_read(keys=keys, args=[expires_in], client=client)
-        value = read[0] if read else None
-        return count, (None if value is None else self._cache._serializer.loads(value))
+        key = self.make_and_validate_key(key)
+        return self._count(keys=[key], args=[expires_in, by], client=self._cache.get_client(key, write=True))
+
+    def publish(self, channel: str, message: str) -> None:
+        """Publish `message` on the Redis channel `channel` (not a cache key: no prefix, no version)."""
+        self._cache.get_client(write=True).publish(channel, message)
+
+    def subscription(self, channel: str, *, client_name: str) -> PubSub:
+        """A subscription to `channel` on a connection of its own, named `client_name` in Redis's CLIENT LIST.
+
+        Close it when done. The connection is not the cache's pool's: it is held for as long as it listens. It is
+        not remade behind the caller's back (redis-py would, and subscribe again): a lost connection raises, so
+        the caller knows it may have missed a message.
+        """
+        options = {**self._cache._pool_options, "client_name": client_name, "retry": Retry(NoBackoff(), 0)}
+        pool = self._cache._pool_class.from_url(self._servers[0], max_connections=1, **options)
+        pubsub = Redis(connection_pool=pool).pubsub()
+        pubsub.subscribe(channel)
+        return pubsub
 
 
 class FileBasedCache(DjangoFileBasedCache):

@@ -4,8 +4,13 @@ Auth, policy and catalog lookups on the gateway come from memory. Any change to
 the rows behind them replaces a shared token in Django's cache (Redis in
 production, a file cache in the embedded default) once it is committed; every
 process compares its token once per request and forgets everything it holds when
-the token moved. One cheap cache read per request instead of several queries, and
-a revoked key is refused on its next request on every web node and worker.
+the token moved.
+- On Redis the new token is also pushed to every process (`state_token`): a request
+  reads nothing to learn it, and a revoked key is refused on every web node and worker
+  once the push arrives, about a millisecond after the commit.
+- On the file cache, and on Redis while a process's subscription is not up, the
+  process reads the token once per request (one cache read instead of several
+  queries), and a revoked key is refused on its next request.
 
 A change is never lost while the shared cache is away:
 - each change also writes a `StateChange` row in its own transaction, deleted once a
@@ -21,20 +26,18 @@ import contextlib
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache, caches
+from django.core.cache import caches
 from django.db import transaction
 
+from governance.infra import state_token
 from governance.infra.cache_backends import RedisCache
 from governance.infra.models import StateChange
 
 logger = logging.getLogger(__name__)
-
-STATE_TOKEN_KEY = "governance:state-token"
 
 _lock = threading.Lock()
 _memory: dict[Any, tuple[Any, float]] = {}  # key -> (value, when it was loaded, on the monotonic clock)
@@ -43,41 +46,28 @@ _unannounced = False  # this process committed a change it could not announce
 _request = threading.local()
 
 
-def _current_token(counting: tuple[str, int] | None = None) -> tuple[str | None, int | None]:
-    """The shared token, and the count taken on `counting` with its read (None if it was not taken)."""
+def current_token() -> str | None:
+    """The shared token: as last pushed to this process, else read from the cache (None if it is away)."""
     if _unannounced:  # a change this process committed while the cache was away (it reads the database anyway)
         publish_state()
-    count = None
+    backend = caches["default"]
+    if isinstance(backend, RedisCache) and (pushed := state_token.pushed(backend)) is not None:
+        return pushed
     try:
-        backend = caches["default"]
-        if counting is not None and isinstance(backend, RedisCache):
-            key, expires_in = counting
-            count, token = backend.count(key, expires_in=expires_in, reading=STATE_TOKEN_KEY)
-        else:
-            token = cache.get(STATE_TOKEN_KEY)
-        if token is None:  # a cache emptied or restarted: any new token will do
-            cache.add(STATE_TOKEN_KEY, uuid.uuid4().hex, timeout=None)
-            token = cache.get(STATE_TOKEN_KEY)
+        return state_token.read(backend)
     except Exception:  # the shared cache is down: serve from the database, uncached
         logger.warning("state cache unavailable; reading governance state from the database", exc_info=True)
         forget_everything()  # what it finds once it is back may be the token of before a change
-        return None, None
-    return token, count
+        return None
 
 
 @contextlib.contextmanager
-def one_state_read(counting: tuple[str, int] | None = None) -> Iterator[int | None]:
-    """Read the shared token once for a whole request, however many lookups it makes.
-
-    `counting` is a counter (its cache key, and its lifetime in seconds) to count one on in the same command as
-    the token's read, so it costs no round trip of its own (the gateway counts the request against its key's
-    rate limit so). What this yields is the count, or None when it was not taken (the cache is not our Redis
-    cache, or is away): the caller counts itself.
-    """
-    _request.token, count = _current_token(counting)
+def one_state_read() -> Iterator[None]:
+    """Learn the shared token once for a whole request, however many lookups it makes."""
+    _request.token = current_token()
     _request.active = True
     try:
-        yield count
+        yield
     finally:
         _request.active = False
 
@@ -85,7 +75,7 @@ def one_state_read(counting: tuple[str, int] | None = None) -> Iterator[int | No
 def remembered(key: Any, load: Callable[[], Any], *, keep_none: bool = True) -> Any:
     """Return the value remembered under `key`, loading it once per state token and STATE_MEMORY_MAX_SECONDS."""
     global _token
-    token = _request.token if getattr(_request, "active", False) else _current_token()[0]
+    token = _request.token if getattr(_request, "active", False) else current_token()
     if token is None:
         return load()
     now = time.monotonic()
@@ -124,7 +114,7 @@ def publish_state() -> bool:
     changes = list(StateChange.objects.values_list("pk", flat=True))
     if changes:
         try:
-            cache.set(STATE_TOKEN_KEY, uuid.uuid4().hex, timeout=None)
+            state_token.publish(caches["default"])
         except Exception:
             _unannounced = True
             logger.warning(

@@ -32,25 +32,10 @@ def _load_key_holder(key_hash: str) -> KeyHolder | None:
     )
 
 
-KEY_IDS_REMEMBERED = 10_000
-_key_ids: dict[str, int] = {}  # a key's hash -> its id, which never changes: kept across state changes
-
-
 def key_holder(raw_key: str) -> KeyHolder | None:
     """The active key matching a raw bearer token, or None.
 
     Only keys that exist are remembered, so random tokens cannot fill the memory.
     """
     key_hash = hash_api_key(raw_key)
-    holder = remembered(("api_key", key_hash), lambda: _load_key_holder(key_hash), keep_none=False)
-    if holder is not None and key_hash not in _key_ids:
-        if len(_key_ids) >= KEY_IDS_REMEMBERED:
-            _key_ids.clear()
-        _key_ids[key_hash] = holder.api_key_id
-    return holder
-
-
-def known_key_id(raw_key: str) -> int | None:
-    """The id of the key this token was seen to be, before anything is checked: whether it is still active is
-    `key_holder`'s to say. The gateway counts a request against it while it reads the state (ratelimit.py)."""
-    return _key_ids.get(hash_api_key(raw_key))
+    return remembered(("api_key", key_hash), lambda: _load_key_holder(key_hash), keep_none=False)

@@ -1,14 +1,15 @@
-"""Keys, policies and the catalog are served from memory, and every process sees a change on its next request."""
+"""Keys, policies and the catalog are served from memory, and every process sees a change once it is announced."""
 
 import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
 from governance.audit.services import Actor
-from governance.infra.caching import STATE_TOKEN_KEY
+from governance.infra.state_token import STATE_TOKEN_KEY
 from governance.projects.models import ApiKey
 from governance.projects.services import revoke_api_key
 from tests.factories import OLD, revise
+from tests.state import announce_as_another_process
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +19,7 @@ def test_the_gateway_answers_from_memory_until_another_process_announces_a_chang
     ApiKey.objects.update(revoked_at=timezone.now())  # a change this process was not told about
     assert api.post("videos", {"prompt": "a", "model": OLD}).status_code == 200
 
-    cache.set(STATE_TOKEN_KEY, "announced-by-another-process")
+    announce_as_another_process()
     assert api.post("videos", {"prompt": "a", "model": OLD}).status_code == 401
 
 

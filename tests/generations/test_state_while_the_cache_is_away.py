@@ -18,12 +18,13 @@ from django.utils import timezone
 
 from governance.audit.services import Actor
 from governance.infra import tasks
-from governance.infra.caching import STATE_TOKEN_KEY
 from governance.infra.models import StateChange
+from governance.infra.state_token import STATE_TOKEN_KEY
 from governance.projects.models import ApiKey
 from governance.projects.services import revoke_api_key
 from tests.conftest import ROOT, application_environment, database_url
 from tests.factories import OLD
+from tests.state import wait_for_the_push
 
 pytestmark = pytest.mark.django_db
 
@@ -69,6 +70,7 @@ def test_a_key_revoked_by_a_process_that_could_not_announce_it_is_refused_once_b
     assert "could not announce 1 governance state change(s)" in log
     assert ApiKey.objects.get().revoked_at is not None and StateChange.objects.count() == 1
     assert tasks.publish_state() is True  # beat, every STATE_PUBLISH_SECONDS
+    wait_for_the_push()
     assert create(api) == 401
     assert not StateChange.objects.exists()
 

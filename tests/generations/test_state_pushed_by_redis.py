@@ -1,0 +1,89 @@
+"""On Redis the state token is pushed to every process: a request asks Redis nothing to know its memory is current."""
+
+import time
+
+import pytest
+import redis
+from django.core.cache import cache, caches
+from django.utils import timezone
+
+from governance.infra import state_token
+from governance.infra.cache_backends import RedisCache
+from governance.projects.models import ApiKey
+from tests.state import announce_as_another_process, wait_until_listening
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(not isinstance(caches["default"], RedisCache), reason="the token is pushed by Redis pub/sub"),
+]
+
+BUSY_KEY_LIMIT = 1_000_000  # leased a thousand counts at a time
+
+
+@pytest.fixture
+def redis_commands(monkeypatch):
+    """Every command this process sends to Redis through the cache's clients (the listener's pings are its own)."""
+    sent: list[tuple] = []
+    send = redis.Redis.execute_command
+
+    def counting(client, *args, **options):
+        sent.append(args)
+        return send(client, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counting)
+    return sent
+
+
+@pytest.fixture
+def busy_key(api, production):
+    production.rate_limit_per_minute = BUSY_KEY_LIMIT
+    production.save()
+    wait_until_listening()
+    assert api.get("models").status_code == 200  # loads the key, takes a slice of its minute
+    return api
+
+
+def listener_client_id() -> int:
+    client = caches["default"]._cache.get_client(write=True)
+    (listener,) = [entry for entry in client.client_list() if entry["name"] == state_token.listener_name()]
+    return int(listener["id"])
+
+
+def wait_until(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+def test_a_request_sends_no_command_to_redis_while_the_process_listens(busy_key, redis_commands):
+    assert [busy_key.get("models").status_code for _ in range(5)] == [200] * 5
+    assert redis_commands == []
+
+
+def test_a_change_reaches_the_process_by_push_and_its_next_request_sees_it(busy_key, redis_commands):
+    ApiKey.objects.update(revoked_at=timezone.now())
+    assert busy_key.get("models").status_code == 200  # from memory: nobody announced the change
+
+    announce_as_another_process()
+    redis_commands.clear()
+    assert busy_key.get("models").status_code == 401
+    assert redis_commands == []  # it learned the new token from the push, not by asking
+
+
+def test_while_its_subscription_is_lost_a_process_reads_the_token_on_every_request(busy_key):
+    caches["default"]._cache.get_client(write=True).client_kill_filter(_id=listener_client_id())
+    wait_until(lambda: state_token.pushed(caches["default"]) is None)
+
+    ApiKey.objects.update(revoked_at=timezone.now())
+    cache.set(state_token.STATE_TOKEN_KEY, "a-token-whose-push-was-lost")
+    assert busy_key.get("models").status_code == 401  # read the token itself, found it moved
+
+
+def test_a_process_subscribing_again_starts_from_the_token_announced_while_it_was_away(busy_key):
+    caches["default"]._cache.get_client(write=True).client_kill_filter(_id=listener_client_id())
+    wait_until(lambda: state_token.pushed(caches["default"]) is None)
+    cache.set(state_token.STATE_TOKEN_KEY, "announced-while-away")
+
+    wait_until(lambda: state_token.pushed(caches["default"]) is not None)
+    assert state_token.pushed(caches["default"]) == "announced-while-away"
