@@ -28,7 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# This checkout's code, not the one an editable install points at (a second worktree shares the first's venv).
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 sys.dont_write_bytecode = True  # no bench/__pycache__ from importing submit.py
 
 import submit as bench  # noqa: E402  (bench/submit.py: the shared stack set-up and clean-up)
