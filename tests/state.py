@@ -9,6 +9,7 @@ from governance.infra.cache_backends import RedisCache
 from governance.infra.models import StateChange
 
 PUSH_TIMEOUT_SECONDS = 2.0
+SUBSCRIBE_TIMEOUT_SECONDS = 10.0  # a listener that lost its connection tries again every RETRY_SECONDS
 
 
 def announce_as_another_process() -> None:
@@ -31,7 +32,7 @@ def wait_until_listening() -> None:
     """Wait until this process is subscribed to the pushed state token (only on Redis)."""
     backend = caches["default"]
     assert isinstance(backend, RedisCache)
-    deadline = time.monotonic() + PUSH_TIMEOUT_SECONDS
+    deadline = time.monotonic() + SUBSCRIBE_TIMEOUT_SECONDS
     while state_token.pushed(backend) is None:
         assert time.monotonic() < deadline, "the state listener did not subscribe"
         time.sleep(0.005)

@@ -9,21 +9,19 @@ request from memory: a busy key costs one command per slice, not one per request
   process), and the slices left at the end of a minute are not carried over.
 - A lease is for one minute and one limit: a changed limit applies from the next request.
 
-On Redis a count is one atomic command (`cache_backends.RedisCache.count`: the counter created with its expiry,
-then counted); Django's `RedisCache.incr` alone would take two round trips. Other caches count with `cache.add`
-then `cache.incr`, which is atomic on memcached and on the embedded file cache
-(`governance.infra.cache_backends.FileBasedCache` locks around both).
+A slice is taken with one atomic command on Redis (`cache_backends.RedisCache.take`: the counter created with its
+expiry, then added to, never past the limit), under a file lock on the embedded file cache (`FileBasedCache.take`,
+atomic across `make run`'s processes). A refused request takes nothing, so a flood does not use up a raised limit.
 """
 
 import logging
 import math
+import os
 import threading
 import time
 from dataclasses import dataclass
 
 from django.core.cache import caches
-
-from governance.infra.cache_backends import RedisCache
 
 logger = logging.getLogger(__name__)
 
@@ -86,35 +84,29 @@ def _spend_one(key: str, window: int, per_minute: int) -> bool:
         if lease is not None and lease.per_minute == per_minute and lease.left > 0:
             lease.left -= 1
             return True
-    size = lease_size(per_minute)
     try:
-        counted = _count(key, size)
+        taken = caches["default"].take(key, up_to=lease_size(per_minute), limit=per_minute, expires_in=COUNTER_SECONDS)
     except Exception:
         logger.warning("rate-limit cache unavailable; letting the request through", exc_info=True)
         return True
-    granted = min(size, per_minute - (counted - size))  # the part of this slice within the limit
-    if granted <= 0:
+    if taken == 0:
         return False
     with _leases_lock:
-        for stale in [held for held, lease in _leases.items() if lease.window != window]:
-            del _leases[stale]
+        for ended in [held for held, lease in _leases.items() if lease.window < window]:
+            del _leases[ended]
         lease = _leases.get(key)
         if lease is not None and lease.per_minute == per_minute:  # another thread's lease, taken meanwhile
-            lease.left += granted - 1
+            lease.left += taken - 1
         else:
-            _leases[key] = Lease(window=window, per_minute=per_minute, left=granted - 1)
+            _leases[key] = Lease(window=window, per_minute=per_minute, left=taken - 1)
     return True
 
 
-def _count(key: str, by: int = 1) -> int:
-    """This window's count for `key`, including the `by` being counted."""
-    backend = caches["default"]
-    if isinstance(backend, RedisCache):
-        return backend.count(key, expires_in=COUNTER_SECONDS, by=by)
-    if backend.add(key, by, timeout=COUNTER_SECONDS):
-        return by
-    try:
-        return backend.incr(key, by)
-    except ValueError:  # expired between add and incr
-        backend.add(key, by, timeout=COUNTER_SECONDS)
-        return by
+def _after_fork_in_child() -> None:
+    """A forked child (a gunicorn or Celery worker) spends none of its parent's counts: they are the parent's."""
+    global _leases_lock
+    _leases_lock = threading.Lock()
+    _leases.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,7 +1,8 @@
 """Two cache backends: Django's Redis cache, reusing its clients, and its file cache, with atomic counters.
 
-Django's Redis cache with one redis-py client per connection pool, not one per call, a counter
-that takes one command, and Redis pub/sub for the state token (`state_listener`).
+Both take counts from a counter up to a limit atomically (`take`, the rate limit's leases). The Redis
+cache has one redis-py client per connection pool, not one per call, takes in one command, and
+carries the state token's pub/sub (`state_token`).
 
 Django's `RedisCacheClient.get_client()` wraps the pool in a new `redis.Redis`
 for every cache operation, and building one copies redis-py's table of ~170
@@ -14,6 +15,7 @@ as before.
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cached_property
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.filebased import FileBasedCache as DjangoFileBasedCache
@@ -24,12 +26,22 @@ from redis import Redis
 from redis.backoff import NoBackoff
 from redis.client import PubSub
 from redis.commands.core import Script
+from redis.connection import parse_url
 from redis.retry import Retry
 
-# Count ARGV[2] on KEYS[1], created to expire ARGV[1] seconds later.
-COUNT = b"""
+# Take up to ARGV[2] of the ARGV[3] counts KEYS[1] allows, its counter created to expire ARGV[1] seconds later.
+TAKE = b"""
 redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX')
-return redis.call('INCRBY', KEYS[1], ARGV[2])
+local taken = math.min(tonumber(ARGV[2]), tonumber(ARGV[3]) - tonumber(redis.call('GET', KEYS[1])))
+if taken <= 0 then return 0 end
+redis.call('INCRBY', KEYS[1], taken)
+return taken
+"""
+# Set KEYS[1] to ARGV[1] and publish ARGV[3] on the channel ARGV[2]: both or neither.
+SET_AND_PUBLISH = b"""
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
 """
 
 
@@ -47,7 +59,8 @@ class ReusingRedisCacheClient(RedisCacheClient):
 
 
 class RedisCache(DjangoRedisCache):
-    _count = Script(None, COUNT)  # sent by its SHA-1 once Redis knows it, else in full
+    _take = Script(None, TAKE)  # sent by its SHA-1 once Redis knows it, else in full
+    _set_and_publish = Script(None, SET_AND_PUBLISH)
 
     def __init__(self, server, params) -> None:
         super().__init__(server, params)
@@ -58,39 +71,56 @@ class RedisCache(DjangoRedisCache):
         """The Redis server(s) this cache is on: processes configured alike share it."""
         return tuple(self._servers)
 
-    def count(self, key: str, *, expires_in: int, by: int = 1) -> int:
-        """Count `by` on `key` and return the new count.
+    def take(self, key: str, *, up_to: int, limit: int, expires_in: int) -> int:
+        """Add up to `up_to` to the counter `key`, never past `limit`; how much was added (0: the limit is reached).
 
         One atomic command (a Lua script) and one round trip: a counter is created expiring `expires_in` seconds
         later, so it goes away on its own. Django's `incr` alone takes two round trips and sets no expiry.
         """
         key = self.make_and_validate_key(key)
-        return self._count(keys=[key], args=[expires_in, by], client=self._cache.get_client(key, write=True))
+        client = self._cache.get_client(key, write=True)
+        return self._take(keys=[key], args=[expires_in, up_to, limit], client=client)
 
-    def publish(self, channel: str, message: str) -> None:
-        """Publish `message` on the Redis channel `channel` (not a cache key: no prefix, no version)."""
-        self._cache.get_client(write=True).publish(channel, message)
+    @cached_property
+    def database(self) -> int:
+        """The number of the Redis database the cache writes to."""
+        return parse_url(self._servers[0]).get("db", 0)
+
+    def channel(self, name: str) -> str:
+        """A pub/sub channel for `name`, as distinct as a cache key: Redis's channels are not per database."""
+        return self.make_and_validate_key(f"{name}:db{self.database}")
+
+    def set_and_publish(self, key: str, value: str, *, channel: str) -> None:
+        """Set `key` to `value`, kept until replaced, and publish `value` on `channel`, in one atomic command."""
+        key = self.make_and_validate_key(key)
+        client = self._cache.get_client(key, write=True)
+        self._set_and_publish(keys=[key], args=[self._cache._serializer.dumps(value), channel, value], client=client)
 
     def subscription(self, channel: str, *, client_name: str) -> PubSub:
         """A subscription to `channel` on a connection of its own, named `client_name` in Redis's CLIENT LIST.
 
-        Close it when done. The connection is not the cache's pool's: it is held for as long as it listens. It is
-        not remade behind the caller's back (redis-py would, and subscribe again): a lost connection raises, so
-        the caller knows it may have missed a message.
+        Close it when done. The connection is not the cache's pool's: it is held for as long as it listens. A lost
+        connection raises to the caller, who may have missed a message, rather than being retried (redis-py may
+        reconnect once before it raises; the caller closes that subscription and makes its own).
         """
-        options = {**self._cache._pool_options, "client_name": client_name, "retry": Retry(NoBackoff(), 0)}
-        pool = self._cache._pool_class.from_url(self._servers[0], max_connections=1, **options)
+        options = {
+            **self._cache._pool_options,
+            "max_connections": 1,
+            "client_name": client_name,
+            "retry": Retry(NoBackoff(), 0),
+        }
+        pool = self._cache._pool_class.from_url(self._servers[0], **options)
         pubsub = Redis(connection_pool=pool).pubsub()
         pubsub.subscribe(channel)
         return pubsub
 
 
 class FileBasedCache(DjangoFileBasedCache):
-    """Django's file cache, with `add` and `incr` atomic across the processes sharing its directory.
+    """Django's file cache, with `add`, `incr` and `take` atomic across the processes sharing its directory.
 
     Django's are a read then a write: two processes counting one key at once both write n + 1, so
     the per-key rate limit on the embedded defaults (`make run`: web and worker processes over one
-    cache directory) let more through than its limit. Here both run under an exclusive lock on one
+    cache directory) let more through than its limit. Here each runs under an exclusive lock on one
     file beside the entries (an entry itself cannot be locked: every write replaces its file).
     """
 
@@ -101,6 +131,16 @@ class FileBasedCache(DjangoFileBasedCache):
     def incr(self, key, delta=1, version=None):
         with self._counting():
             return super().incr(key, delta, version)
+
+    def take(self, key: str, *, up_to: int, limit: int, expires_in: int) -> int:
+        """As `RedisCache.take`: add up to `up_to` to the counter `key`, never past `limit`; how much was added."""
+        with self._counting():
+            counted = self.get(key, 0)
+            taken = min(up_to, limit - counted)
+            if taken <= 0:
+                return 0
+            self.set(key, counted + taken, timeout=expires_in)
+            return taken
 
     @contextmanager
     def _counting(self) -> Iterator[None]:

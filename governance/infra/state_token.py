@@ -1,17 +1,19 @@
 """The shared governance state token: read from the cache, published, and pushed to every process by Redis pub/sub.
 
 A process compares this token with the one its memory was loaded under (`caching`). `publish` sets a new one
-and, on Redis, publishes it on the cache's CHANNEL. Each process subscribes from one daemon thread, started on
-its first state read (after gunicorn or Celery forked it). While that thread is subscribed and has heard from
-Redis within LIVE_SECONDS, `pushed` gives the token it last heard, and a request sends nothing to Redis to learn
-whether its memory is current. At any other time (not subscribed yet, the connection lost, Redis silent) it
-gives None, and the caller reads the shared token itself, as it did on every request before.
+and, on Redis, publishes it on the cache's CHANNEL in the same command. Each process subscribes from one daemon
+thread, started on its first state read (after gunicorn or Celery forked it), on a connection of its own. While
+that thread is subscribed and has heard from Redis within LIVE_SECONDS, `pushed` gives the token it last heard,
+and a request sends nothing to Redis to learn whether its memory is current. At any other time (not subscribed
+yet, the connection lost, Redis silent) it gives None, and the caller reads the shared token itself, as it did on
+every request before.
 
 Nothing published is missed for long:
 - after each subscription is confirmed the listener reads the shared token once, so a change announced while it
   was away (or before it started) moves the token it starts from;
 - it pings Redis every PING_SECONDS. A connection that stops answering (a half-open socket raises nothing) is no
-  longer trusted LIVE_SECONDS after Redis was last heard, and is dropped and made again after RECONNECT_SECONDS.
+  longer trusted LIVE_SECONDS after Redis was last heard, and is dropped and made again after RECONNECT_SECONDS: a
+  push lost on such a connection delays a change by at most LIVE_SECONDS.
 
 A change is seen by other processes once its push arrives (about a millisecond on one host) rather than on their
 very next request; the process that made it forgets at once (caching.governance_state_changed).
@@ -19,6 +21,7 @@ very next request; the process that made it forgets at once (caching.governance_
 
 import logging
 import os
+import socket
 import threading
 import time
 import uuid
@@ -52,9 +55,10 @@ def read(backend: BaseCache) -> str:
 def publish(backend: BaseCache) -> None:
     """Replace the shared token, and push the new one to every process listening; raises if the cache is away."""
     token = uuid.uuid4().hex
-    backend.set(STATE_TOKEN_KEY, token, timeout=None)
     if isinstance(backend, RedisCache):
-        backend.publish(backend.make_key(CHANNEL), token)
+        backend.set_and_publish(STATE_TOKEN_KEY, token, channel=backend.channel(CHANNEL))
+    else:
+        backend.set(STATE_TOKEN_KEY, token, timeout=None)
 
 
 class Listener:
@@ -62,6 +66,7 @@ class Listener:
 
     def __init__(self, backend: RedisCache) -> None:
         self.backend = backend
+        self.failures = 0  # in a row: the first is logged as a warning, the others until it is back as debug
         self.asked_at = time.monotonic()
         self.heard: tuple[str, float] | None = None  # the token, and when Redis was last heard (monotonic)
         self.thread = threading.Thread(target=self._run, name="governance-state-listener", daemon=True)
@@ -75,23 +80,23 @@ class Listener:
         return heard[0]
 
     def _run(self) -> None:
-        failures = 0
         while time.monotonic() - self.asked_at < IDLE_SECONDS:
             try:
                 self._listen()
             except Exception:
-                failures += 1
-                level = logging.WARNING if failures == 1 else logging.DEBUG
+                self.failures += 1
+                level = logging.WARNING if self.failures == 1 else logging.DEBUG
                 logger.log(level, "state listener lost Redis; reading the state token per request", exc_info=True)
             self.heard = None
             time.sleep(RETRY_SECONDS)
         _forget(self)
 
     def _listen(self) -> None:
-        pubsub = self.backend.subscription(self.backend.make_key(CHANNEL), client_name=listener_name())
+        pubsub = self.backend.subscription(self.backend.channel(CHANNEL), client_name=listener_name())
         try:
             _await_subscription(pubsub)
             token = read(self.backend)
+            self.failures = 0
             now = pinged_at = time.monotonic()
             self.heard = (token, now)
             while now - self.asked_at < IDLE_SECONDS:
@@ -114,7 +119,7 @@ class Listener:
 
 def listener_name() -> str:
     """This process's listener's name in Redis's CLIENT LIST."""
-    return f"governance-state-listener-{os.getpid()}"
+    return f"governance-state-listener-{socket.gethostname()}-{os.getpid()}"
 
 
 def _await_subscription(pubsub: PubSub) -> None:
@@ -127,7 +132,7 @@ def _await_subscription(pubsub: PubSub) -> None:
 
 
 _lock = threading.Lock()
-_listeners: dict[tuple[str, ...], Listener] = {}
+_listeners: dict[tuple[tuple[str, ...], str], Listener] = {}  # by the Redis servers and the channel
 
 
 def _after_fork_in_child() -> None:
@@ -147,14 +152,18 @@ def pushed(backend: RedisCache) -> str | None:
     this gives None.
     """
     with _lock:
-        listener = _listeners.get(backend.location)
+        listener = _listeners.get(_key(backend))
         if listener is None:
-            listener = _listeners[backend.location] = Listener(backend)
+            listener = _listeners[_key(backend)] = Listener(backend)
             listener.thread.start()
     return listener.token()
 
 
+def _key(backend: RedisCache) -> tuple[tuple[str, ...], str]:
+    return backend.location, backend.channel(CHANNEL)
+
+
 def _forget(listener: Listener) -> None:
     with _lock:
-        if _listeners.get(listener.backend.location) is listener:
-            del _listeners[listener.backend.location]
+        if _listeners.get(_key(listener.backend)) is listener:
+            del _listeners[_key(listener.backend)]

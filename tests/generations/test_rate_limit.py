@@ -108,10 +108,20 @@ def test_requests_pass_when_the_cache_is_unreachable(api, production):
 
 
 def test_the_count_is_shared_through_the_cache_not_held_in_the_process():
-    assert [ratelimit._count(f"{ratelimit.KEY_PREFIX}:shared") for _ in range(3)] == [1, 2, 3]
     assert ratelimit.seconds_until_allowed(api_key_id=1, per_minute=2, now=120.0) is None
+    ratelimit.forget_leases()  # as another process would: it holds nothing this one took
     assert ratelimit.seconds_until_allowed(api_key_id=1, per_minute=2, now=121.0) is None
+    ratelimit.forget_leases()
     assert ratelimit.seconds_until_allowed(api_key_id=1, per_minute=2, now=179.5) == 1
+
+
+@time_machine.travel(START_OF_A_MINUTE + dt.timedelta(seconds=5), tick=False)
+def test_a_refused_request_takes_nothing_so_a_raised_limit_applies_at_once(api, production):
+    limit(production, 2000)  # leased two at a time
+    assert [api.get("models").status_code for _ in range(2000)].count(200) == 2000
+    assert {api.get("models").status_code for _ in range(50)} == {429}
+    limit(production, 2002)
+    assert [api.get("models").status_code for _ in range(3)] == [200, 200, 429]
 
 
 def test_the_command_sets_an_environments_limit(production, capsys):
@@ -198,8 +208,10 @@ def test_a_windows_counter_in_redis_expires_after_the_window():
     backend = caches["default"]
     key = f"{ratelimit.KEY_PREFIX}:test:{START_OF_A_MINUTE.timestamp()}"
 
-    assert backend.count(key, expires_in=ratelimit.COUNTER_SECONDS) == 1
-    assert backend.count(key, expires_in=ratelimit.COUNTER_SECONDS, by=1000) == 1001
+    assert backend.take(key, up_to=1, limit=1500, expires_in=ratelimit.COUNTER_SECONDS) == 1
+    assert backend.take(key, up_to=1000, limit=1500, expires_in=ratelimit.COUNTER_SECONDS) == 1000
+    assert backend.take(key, up_to=1000, limit=1500, expires_in=ratelimit.COUNTER_SECONDS) == 499
+    assert backend.take(key, up_to=1000, limit=1500, expires_in=ratelimit.COUNTER_SECONDS) == 0
     client = backend._cache.get_client(write=True)
     assert 0 < client.ttl(backend.make_and_validate_key(key)) <= ratelimit.COUNTER_SECONDS
 
@@ -207,7 +219,7 @@ def test_a_windows_counter_in_redis_expires_after_the_window():
 @pytest.mark.skipif(not isinstance(caches["default"], RedisCache), reason="the shared cache is Redis in production")
 def test_a_count_goes_through_when_redis_no_longer_knows_the_script(monkeypatch):
     """As after a Redis restart: the script is sent in full once, then by its SHA-1 again."""
-    monkeypatch.setattr(RedisCache._count, "sha", "0" * 40)
+    monkeypatch.setattr(RedisCache._take, "sha", "0" * 40)
     key = f"{ratelimit.KEY_PREFIX}:test:restarted"
 
-    assert [caches["default"].count(key, expires_in=ratelimit.COUNTER_SECONDS) for _ in range(2)] == [1, 2]
+    assert [caches["default"].take(key, up_to=1, limit=5, expires_in=60) for _ in range(2)] == [1, 1]

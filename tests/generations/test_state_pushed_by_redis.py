@@ -1,5 +1,6 @@
 """On Redis the state token is pushed to every process: a request asks Redis nothing to know its memory is current."""
 
+import multiprocessing
 import time
 
 import pytest
@@ -71,19 +72,49 @@ def test_a_change_reaches_the_process_by_push_and_its_next_request_sees_it(busy_
     assert redis_commands == []  # it learned the new token from the push, not by asking
 
 
-def test_while_its_subscription_is_lost_a_process_reads_the_token_on_every_request(busy_key):
+@pytest.fixture
+def lost_subscription(busy_key, monkeypatch):
+    """The listener's connection killed by Redis, and the listener held off for a moment before it tries again."""
+    monkeypatch.setattr(state_token, "RETRY_SECONDS", 2.0)
     caches["default"]._cache.get_client(write=True).client_kill_filter(_id=listener_client_id())
     wait_until(lambda: state_token.pushed(caches["default"]) is None)
+    return busy_key
 
+
+def test_while_its_subscription_is_lost_a_process_reads_the_token_on_every_request(lost_subscription, redis_commands):
     ApiKey.objects.update(revoked_at=timezone.now())
     cache.set(state_token.STATE_TOKEN_KEY, "a-token-whose-push-was-lost")
-    assert busy_key.get("models").status_code == 401  # read the token itself, found it moved
+    redis_commands.clear()
+
+    assert lost_subscription.get("models").status_code == 401  # read the token itself, found it moved
+    assert [command[0] for command in redis_commands] == ["GET"]
 
 
-def test_a_process_subscribing_again_starts_from_the_token_announced_while_it_was_away(busy_key):
-    caches["default"]._cache.get_client(write=True).client_kill_filter(_id=listener_client_id())
-    wait_until(lambda: state_token.pushed(caches["default"]) is None)
+def test_a_process_subscribing_again_starts_from_the_token_announced_while_it_was_away(lost_subscription):
     cache.set(state_token.STATE_TOKEN_KEY, "announced-while-away")
 
-    wait_until(lambda: state_token.pushed(caches["default"]) is not None)
+    wait_until(lambda: state_token.pushed(caches["default"]) is not None, timeout=10)
     assert state_token.pushed(caches["default"]) == "announced-while-away"
+
+
+def test_a_forked_process_listens_for_itself():
+    """As gunicorn's and Celery's workers are: forked from a parent that may have been listening already."""
+    wait_until_listening()
+    fork = multiprocessing.get_context("fork")
+    subscribed, heard = fork.Event(), fork.Queue()
+
+    def worker() -> None:
+        backend = caches["default"]
+        wait_until(lambda: state_token.pushed(backend) is not None, timeout=10)
+        first = state_token.pushed(backend)
+        subscribed.set()
+        wait_until(lambda: state_token.pushed(backend) != first, timeout=10)
+        heard.put(state_token.pushed(backend))
+
+    child = fork.Process(target=worker)
+    child.start()
+    assert subscribed.wait(timeout=15)
+    state_token.publish(caches["default"])
+
+    assert heard.get(timeout=15) == state_token.read(caches["default"])
+    child.join(timeout=5)
