@@ -299,17 +299,30 @@ def forget_archive(generation_ids: list[int]) -> None:
 
 
 def open_archived(archived: ArchivedFile) -> BinaryIO:
-    """The archived file to read once from the start: a local file, or the body of a GET from the bucket.
+    """The archived file to read once from the start: a local file, or the body of one GET from the bucket.
 
-    django-storages' S3File would first download the whole object into memory (a SpooledTemporaryFile
-    with AWS_S3_MAX_MEMORY_SIZE, 0 by default: never rolled over) before a byte reaches the client;
-    the object's own body streams it instead (boto3 `Object.get()["Body"]`, a StreamingBody).
+    django-storages' S3File first asks the bucket for the object's metadata (a HEAD, one more round trip before
+    the first byte), then would download the whole object into memory (a SpooledTemporaryFile with
+    AWS_S3_MAX_MEMORY_SIZE, 0 by default: never rolled over). The size and type are recorded here already, so
+    one GET does, and its body streams (boto3's StreamingBody). Raises OSError when the file cannot be had.
     """
-    file = archive_storage().open(archived.name, "rb")
-    s3_object = getattr(file, "obj", None)
-    if s3_object is None:
-        return file
-    return s3_object.get()["Body"]
+    storage = archive_storage()
+    bucket = getattr(storage, "bucket", None)
+    if bucket is None:
+        return storage.open(archived.name, "rb")
+    # Only a bucket's storage (django-storages' S3 backend, an optional extra) brings these.
+    from botocore.exceptions import BotoCoreError, ClientError
+    from storages.utils import clean_name, safe_join
+
+    key = safe_join(storage.location, clean_name(archived.name))  # as the storage names the object
+    try:
+        return bucket.Object(key).get()["Body"]
+    except ClientError as error:
+        if error.response["ResponseMetadata"]["HTTPStatusCode"] == 404:
+            raise FileNotFoundError(f"The bucket has no object {key}") from error
+        raise OSError(f"The bucket refused {key}: {error}") from error
+    except BotoCoreError as error:
+        raise OSError(f"The bucket cannot be reached: {error}") from error
 
 
 @contextlib.contextmanager

@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 CONTENT_VARIANTS = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
 # What one read of an archived file returns when the server cannot sendfile it (a bucket's body).
 CHUNK_SIZE = 1024 * 1024
+# The code of the UpstreamError raised when our own archive (its folder or bucket) cannot give a file.
+ARCHIVE_UNAVAILABLE = "archive_unavailable"
 
 
 def stream_content(generation: Generation, variant: str, *, headers: dict | None = None) -> StreamingHttpResponse:
@@ -45,9 +47,8 @@ def _from_archive(archived: ArchivedFile, headers: dict) -> FileResponse:
         file = open_archived(archived)
     except OSError as error:
         logger.error("archived file %s cannot be opened: %s", archived.name, error)
-        raise UpstreamError(
-            f"The archived {archived.variant} cannot be read.", status=503, code="archive_unavailable"
-        ) from error
+        message = f"The archived {archived.variant} cannot be read now; try again later."
+        raise UpstreamError(message, status=503, code=ARCHIVE_UNAVAILABLE) from error
     headers.update(credential_headers(archived))
     headers["Content-Length"] = str(archived.size)
     response = FileResponse(file, content_type=archived.content_type, headers=headers)

@@ -26,6 +26,7 @@ ERROR_STATUS = {
     "method_not_allowed": 405,
     "upstream_error": 502,
     "provider_not_configured": 503,
+    "archive_unavailable": 503,
 }
 ERROR_TYPE = {
     401: "authentication_error",

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from governance.audit.models import AuditEvent
-from governance.generations.models import Generation
+from governance.generations.models import ArchivedFile, Generation
 from tests.dashboard.builders import make_generation
 from tests.factories import NEW, Decimal, make_environment, make_member, make_project, make_user, revise
 from tests.upstream_transport import use_transport
@@ -238,6 +238,24 @@ def test_a_provider_failure_is_a_readable_502(member_client, environment, upstre
     assert "could not deliver this thumbnail: The provider could not be reached: connection refused" in (
         response.content.decode()
     )
+
+
+def test_an_archived_file_the_archive_cannot_give_is_a_readable_503(member_client, environment, upstream):
+    generation = make_generation(environment, status=Generation.Status.COMPLETED, upstream_id="sim_5")
+    ArchivedFile.objects.create(
+        generation=generation,
+        variant="video",
+        name=f"{generation.video_id}/gone.mp4",
+        size=10,
+        sha256="0" * 64,
+        upstream_size=10,
+    )
+
+    response = member_client.get(reverse("dashboard:generation_content", args=[generation.video_id, "video"]))
+
+    assert response.status_code == 503
+    assert response.content.decode() == "The archived video cannot be read now; try again later."
+    assert upstream.opened == []  # not passed off to the provider
 
 
 def test_a_providers_error_text_is_never_rendered_as_html(member_client, environment, upstream):

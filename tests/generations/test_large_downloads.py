@@ -1,4 +1,5 @@
-"""A large archived video downloads byte for byte, from the archive folder and from a bucket.
+"""A large archived video downloads byte for byte, from the archive folder and from a bucket (in one request to
+the bucket), and a file the archive cannot give is a clear 503.
 
 S3 itself is outside our system: moto stands in for it behind boto3, as in test_s3_storage.py.
 """
@@ -86,3 +87,35 @@ def test_a_large_video_downloads_byte_for_byte_from_the_archive_folder(api, tmp_
 def test_a_large_video_downloads_byte_for_byte_from_the_bucket(api, bucket, tmp_path):
     generation, sha256 = archived_video(tmp_path)
     downloaded(api, generation, sha256)
+
+
+def test_a_download_from_the_bucket_asks_it_once_for_the_object(api, bucket, tmp_path):
+    generation, sha256 = archived_video(tmp_path)
+    operations = []
+    s3 = archive_storage().connection.meta.client
+    s3.meta.events.register("before-call.s3", lambda model, **kwargs: operations.append(model.name))
+
+    downloaded(api, generation, sha256)
+
+    assert operations == ["GetObject"]  # no HEAD first: the size and type are recorded with the file
+
+
+def test_a_video_gone_from_the_bucket_is_a_clear_503(api, bucket, tmp_path):
+    generation, _ = archived_video(tmp_path)
+    archive_storage().delete(generation.archived_files.get().name)
+
+    assert_archive_unavailable(api.get(f"videos/{generation.video_id}/content"))
+
+
+def test_a_video_gone_from_the_archive_folder_is_a_clear_503(api, tmp_path):
+    generation, _ = archived_video(tmp_path)
+    archive_storage().delete(generation.archived_files.get().name)
+
+    assert_archive_unavailable(api.get(f"videos/{generation.video_id}/content"))
+
+
+def assert_archive_unavailable(response) -> None:
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["code"] == "archive_unavailable"
+    assert error["message"] == "The archived video cannot be read now; try again later."
