@@ -81,6 +81,16 @@ class RedisCache(DjangoRedisCache):
         client = self._cache.get_client(key, write=True)
         return self._take(keys=[key], args=[expires_in, up_to, limit], client=client)
 
+    def get_from_primary(self, key: str, default=None):
+        """`get` from the server writes go to (LOCATION's first), never from a replica that may lag behind it.
+
+        Django reads from a replica when LOCATION names several servers; a value that must be the latest
+        written (the state token) is read here instead.
+        """
+        key = self.make_and_validate_key(key)
+        value = self._cache.get_client(key, write=True).get(key)
+        return default if value is None else self._cache._serializer.loads(value)
+
     @cached_property
     def database(self) -> int:
         """The number of the Redis database the cache writes to."""

@@ -44,11 +44,15 @@ SUBSCRIBE_TIMEOUT_SECONDS = 5.0
 
 
 def read(backend: BaseCache) -> str:
-    """The shared token, made if the cache has none (emptied or restarted: any new token will do); raises if away."""
-    token = backend.get(STATE_TOKEN_KEY)
+    """The shared token, made if the cache has none (emptied or restarted: any new token will do); raises if away.
+
+    On Redis it is read from the primary, where it is written: a replica may not have the latest yet.
+    """
+    get = backend.get_from_primary if isinstance(backend, RedisCache) else backend.get
+    token = get(STATE_TOKEN_KEY)
     if token is None:
         backend.add(STATE_TOKEN_KEY, uuid.uuid4().hex, timeout=None)
-        token = backend.get(STATE_TOKEN_KEY)
+        token = get(STATE_TOKEN_KEY)
     return token
 
 

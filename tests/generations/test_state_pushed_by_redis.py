@@ -2,6 +2,7 @@
 
 import multiprocessing
 import time
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -118,3 +119,14 @@ def test_a_forked_process_listens_for_itself():
 
     assert heard.get(timeout=15) == state_token.read(caches["default"])
     child.join(timeout=5)
+
+
+def test_the_token_is_read_from_the_primary_not_from_a_replica_that_lags_behind():
+    primary = caches["default"]._servers[0]
+    database = caches["default"].database
+    replica_with_nothing_yet = urlsplit(primary)._replace(path=f"/{(database + 1) % 16}").geturl()
+    backend = RedisCache([primary, replica_with_nothing_yet], {})
+
+    state_token.publish(backend)
+
+    assert state_token.read(backend) == backend.get_from_primary(state_token.STATE_TOKEN_KEY) is not None
