@@ -12,7 +12,8 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from governance.dashboard import selectors
 from governance.dashboard.forms import GenerationFilterForm, PlaygroundForm
-from governance.generations.content import ARCHIVE_UNAVAILABLE, stream_content
+from governance.generations.content import ArchiveUnreadable, stream_content
+from governance.generations.errors import status_for
 from governance.generations.models import Generation
 from governance.generations.services import PlaygroundRateLimited, submit_from_playground
 from governance.generations.upstream import UpstreamError
@@ -109,12 +110,11 @@ def generation_content(request: HttpRequest, video_id: str, variant: str) -> Htt
         raise Http404("This generation has no such content (it exists once completed).")
     try:
         response = stream_content(generation, variant)
+    except ArchiveUnreadable as error:
+        return HttpResponse(error.message, status=status_for(error.code), content_type="text/plain; charset=utf-8")
     except UpstreamError as error:
-        if error.code == ARCHIVE_UNAVAILABLE:
-            status, message = 503, error.message
-        else:
-            status = 404 if error.status == 404 else 502
-            message = f"The provider could not deliver this {variant}: {error.message}"
+        status = 404 if error.status == 404 else 502
+        message = f"The provider could not deliver this {variant}: {error.message}"
         return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
     response["Cache-Control"] = "private, max-age=300"
     # A saved file is named after its generation, not the browser's "download.mp4".

@@ -318,8 +318,8 @@ def open_archived(archived: ArchivedFile) -> BinaryIO:
     try:
         return bucket.Object(key).get()["Body"]
     except ClientError as error:
-        if error.response["ResponseMetadata"]["HTTPStatusCode"] == 404:
-            raise FileNotFoundError(f"The bucket has no object {key}") from error
+        if error.response["ResponseMetadata"]["HTTPStatusCode"] == 404:  # NoSuchKey, or NoSuchBucket
+            raise FileNotFoundError(f"{key}: {error}") from error
         raise OSError(f"The bucket refused {key}: {error}") from error
     except BotoCoreError as error:
         raise OSError(f"The bucket cannot be reached: {error}") from error

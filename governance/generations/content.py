@@ -21,12 +21,24 @@ logger = logging.getLogger(__name__)
 CONTENT_VARIANTS = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
 # What one read of an archived file returns when the server cannot sendfile it (a bucket's body).
 CHUNK_SIZE = 1024 * 1024
-# The code of the UpstreamError raised when our own archive (its folder or bucket) cannot give a file.
+# The API's codes for an archived file our archive cannot give: gone for good, or not now (its folder or bucket away).
+ARCHIVE_FILE_MISSING = "archive_file_missing"
 ARCHIVE_UNAVAILABLE = "archive_unavailable"
 
 
+class ArchiveUnreadable(Exception):
+    """Our archive (its folder or bucket) cannot give an archived file; `code` is the API's error code for it."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.message, self.code = message, code
+
+
 def stream_content(generation: Generation, variant: str, *, headers: dict | None = None) -> StreamingHttpResponse:
-    """Stream the archived file, or the provider's for a variant we do not archive; raises UpstreamError."""
+    """Stream the archived file, or the provider's for a file not in our archive.
+
+    Raises ArchiveUnreadable when the archive cannot give its file, UpstreamError when the provider cannot.
+    """
     archived = ArchivedFile.objects.filter(generation=generation, variant=variant).first()
     if archived is not None:
         return _from_archive(archived, dict(headers or {}))
@@ -45,10 +57,14 @@ def credential_headers(archived: ArchivedFile) -> dict:
 def _from_archive(archived: ArchivedFile, headers: dict) -> FileResponse:
     try:
         file = open_archived(archived)
+    except FileNotFoundError as error:
+        logger.error("archived file %s is missing: %s", archived.name, error)
+        message = f"The archived {archived.variant} is missing from the archive."
+        raise ArchiveUnreadable(message, code=ARCHIVE_FILE_MISSING) from error
     except OSError as error:
         logger.error("archived file %s cannot be opened: %s", archived.name, error)
         message = f"The archived {archived.variant} cannot be read now; try again later."
-        raise UpstreamError(message, status=503, code=ARCHIVE_UNAVAILABLE) from error
+        raise ArchiveUnreadable(message, code=ARCHIVE_UNAVAILABLE) from error
     headers.update(credential_headers(archived))
     headers["Content-Length"] = str(archived.size)
     response = FileResponse(file, content_type=archived.content_type, headers=headers)

@@ -26,6 +26,7 @@ ERROR_STATUS = {
     "method_not_allowed": 405,
     "upstream_error": 502,
     "provider_not_configured": 503,
+    "archive_file_missing": 500,
     "archive_unavailable": 503,
 }
 ERROR_TYPE = {
@@ -38,11 +39,13 @@ ERROR_TYPE = {
     413: "invalid_request_error",
     422: "invalid_request_error",
     429: "requests",  # OpenAI's type for a requests-per-minute limit
+    500: "api_error",
     502: "api_error",
     503: "api_error",
 }
 # The official SDK retries 409, 429 and 5xx unless told not to; a refusal will not change on retry.
 RETRYABLE_STATUSES = {409, 429, 502}
+RETRYABLE_CODES = {"archive_unavailable"}  # a 503 that passes (the archive's folder or bucket back), unlike the others
 
 
 class ApiError(Exception):
@@ -69,7 +72,8 @@ def error_response(refusal: Refusal, headers: dict | None = None) -> JsonRespons
         }
     }
     response = JsonResponse(body, status=status)
-    response["x-should-retry"] = "true" if status in RETRYABLE_STATUSES else "false"
+    retryable = status in RETRYABLE_STATUSES or refusal.code in RETRYABLE_CODES
+    response["x-should-retry"] = "true" if retryable else "false"
     for name, value in (headers or {}).items():
         response[name] = value
     return response

@@ -12,7 +12,7 @@ from django.views.decorators.http import etag
 from governance.catalog.selectors import catalog_view
 from governance.generations import serializers
 from governance.generations.admission import api_request_admission
-from governance.generations.content import ARCHIVE_UNAVAILABLE, CONTENT_VARIANTS, stream_content
+from governance.generations.content import CONTENT_VARIANTS, ArchiveUnreadable, stream_content
 from governance.generations.errors import ApiError, error_response
 from governance.generations.idempotency import submit_idempotently
 from governance.generations.models import Character, Generation
@@ -245,9 +245,9 @@ def video_content(request: HttpRequest, video_id: str) -> HttpResponse:
         raise ApiError("video_not_ready", f"Video '{video_id}' is {generation.status}; content exists once completed.")
     try:
         return stream_content(generation, variant, headers=_governance_headers(generation))
+    except ArchiveUnreadable as error:
+        raise ApiError(error.code, error.message) from None
     except UpstreamError as error:
-        if error.code == ARCHIVE_UNAVAILABLE:
-            raise ApiError(ARCHIVE_UNAVAILABLE, error.message) from None
         code = "video_not_found" if error.status == 404 else "upstream_error"
         raise ApiError(code, f"The provider could not deliver this video's {variant}: {error.message}") from None
 

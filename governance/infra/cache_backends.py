@@ -81,7 +81,7 @@ class RedisCache(DjangoRedisCache):
         client = self._cache.get_client(key, write=True)
         return self._take(keys=[key], args=[expires_in, up_to, limit], client=client)
 
-    def get_from_primary(self, key: str, default=None):
+    def get_from_primary(self, key: str, default: object = None) -> object:
         """`get` from the server writes go to (LOCATION's first), never from a replica that may lag behind it.
 
         Django reads from a replica when LOCATION names several servers; a value that must be the latest
@@ -131,7 +131,8 @@ class FileBasedCache(DjangoFileBasedCache):
     Django's are a read then a write: two processes counting one key at once both write n + 1, so
     the per-key rate limit on the embedded defaults (`make run`: web and worker processes over one
     cache directory) let more through than its limit. Here each runs under an exclusive lock on one
-    file beside the entries (an entry itself cannot be locked: every write replaces its file).
+    file beside the entries (an entry itself cannot be locked: `set` replaces its file). Counters are
+    rewritten in place under that lock.
     """
 
     def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None) -> bool:

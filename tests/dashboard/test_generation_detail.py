@@ -240,7 +240,7 @@ def test_a_provider_failure_is_a_readable_502(member_client, environment, upstre
     )
 
 
-def test_an_archived_file_the_archive_cannot_give_is_a_readable_503(member_client, environment, upstream):
+def test_an_archived_file_missing_from_the_archive_is_a_readable_500(member_client, environment, upstream):
     generation = make_generation(environment, status=Generation.Status.COMPLETED, upstream_id="sim_5")
     ArchivedFile.objects.create(
         generation=generation,
@@ -253,8 +253,8 @@ def test_an_archived_file_the_archive_cannot_give_is_a_readable_503(member_clien
 
     response = member_client.get(reverse("dashboard:generation_content", args=[generation.video_id, "video"]))
 
-    assert response.status_code == 503
-    assert response.content.decode() == "The archived video cannot be read now; try again later."
+    assert response.status_code == 500
+    assert response.content.decode() == "The archived video is missing from the archive."
     assert upstream.opened == []  # not passed off to the provider
 
 

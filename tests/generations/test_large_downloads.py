@@ -1,5 +1,5 @@
 """A large archived video downloads byte for byte, from the archive folder and from a bucket (in one request to
-the bucket), and a file the archive cannot give is a clear 503.
+the bucket), and a file the archive cannot give says why: missing (500) or not now (503).
 
 S3 itself is outside our system: moto stands in for it behind boto3, as in test_s3_storage.py.
 """
@@ -9,6 +9,7 @@ import os
 
 import boto3
 import pytest
+from botocore.exceptions import EndpointConnectionError
 from django.core.files import File
 from moto import mock_aws
 
@@ -24,8 +25,9 @@ SIZE = 6 * 1024 * 1024 + 12345  # several 1 MiB chunks, and not a whole number o
 BUCKET = "governance-files"
 
 
-@pytest.fixture
-def bucket(monkeypatch, settings):
+@pytest.fixture(params=["archive", ""], ids=["under-a-prefix", "at-the-top"])
+def bucket(request, monkeypatch, settings):
+    monkeypatch.setenv("ARCHIVE_S3_PREFIX", request.param)  # where in the bucket the archive's objects go
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
@@ -100,22 +102,42 @@ def test_a_download_from_the_bucket_asks_it_once_for_the_object(api, bucket, tmp
     assert operations == ["GetObject"]  # no HEAD first: the size and type are recorded with the file
 
 
-def test_a_video_gone_from_the_bucket_is_a_clear_503(api, bucket, tmp_path):
+def test_a_video_gone_from_the_bucket_is_a_500_that_says_so_and_is_not_retried(api, bucket, tmp_path):
     generation, _ = archived_video(tmp_path)
     archive_storage().delete(generation.archived_files.get().name)
 
-    assert_archive_unavailable(api.get(f"videos/{generation.video_id}/content"))
+    response = api.get(f"videos/{generation.video_id}/content")
+
+    assert_refused(response, 500, "archive_file_missing", "The archived video is missing from the archive.")
+    assert response["x-should-retry"] == "false"
 
 
-def test_a_video_gone_from_the_archive_folder_is_a_clear_503(api, tmp_path):
+def test_a_video_gone_from_the_archive_folder_is_a_500_that_says_so(api, tmp_path):
     generation, _ = archived_video(tmp_path)
     archive_storage().delete(generation.archived_files.get().name)
 
-    assert_archive_unavailable(api.get(f"videos/{generation.video_id}/content"))
+    response = api.get(f"videos/{generation.video_id}/content")
+
+    assert_refused(response, 500, "archive_file_missing", "The archived video is missing from the archive.")
 
 
-def assert_archive_unavailable(response) -> None:
-    assert response.status_code == 503
+def test_a_bucket_that_cannot_be_reached_is_a_503_the_sdk_retries(api, bucket, tmp_path):
+    generation, _ = archived_video(tmp_path)
+    s3 = archive_storage().connection.meta.client
+
+    def unreachable(request, **kwargs):
+        raise EndpointConnectionError(endpoint_url=request.url)
+
+    s3.meta.events.register("before-send.s3.GetObject", unreachable)
+
+    response = api.get(f"videos/{generation.video_id}/content")
+
+    message = "The archived video cannot be read now; try again later."
+    assert_refused(response, 503, "archive_unavailable", message)
+    assert response["x-should-retry"] == "true"
+
+
+def assert_refused(response, status: int, code: str, message: str) -> None:
+    assert response.status_code == status
     error = response.json()["error"]
-    assert error["code"] == "archive_unavailable"
-    assert error["message"] == "The archived video cannot be read now; try again later."
+    assert (error["code"], error["message"], error["type"]) == (code, message, "api_error")
