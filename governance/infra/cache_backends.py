@@ -126,11 +126,12 @@ class RedisCache(DjangoRedisCache):
 
 
 class FileBasedCache(DjangoFileBasedCache):
-    """Django's file cache, with `add`, `incr` and `take` atomic across the processes sharing its directory.
+    """Django's file cache, with `add` and `take` atomic across the processes sharing its directory.
 
-    Django's are a read then a write: two processes counting one key at once both write n + 1, so
-    the per-key rate limit on the embedded defaults (`make run`: web and worker processes over one
-    cache directory) let more through than its limit. Here each runs under an exclusive lock on one
+    Django's `add` is a read then a write: two processes adding one key at once both succeed (a form sent
+    twice would be made twice, `sent_forms`), and a count made that way lets two processes both write n + 1,
+    so the per-key rate limit on the embedded defaults (`make run`: web and worker processes over one
+    cache directory) would let more through than its limit. Here each runs under an exclusive lock on one
     file beside the entries (an entry itself cannot be locked: `set` replaces its file). Counters are
     rewritten in place under that lock.
     """
@@ -138,10 +139,6 @@ class FileBasedCache(DjangoFileBasedCache):
     def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None) -> bool:
         with self._counting():
             return super().add(key, value, timeout, version)
-
-    def incr(self, key, delta=1, version=None):
-        with self._counting():
-            return super().incr(key, delta, version)
 
     def take(self, key: str, *, up_to: int, limit: int, expires_in: int) -> int:
         """As `RedisCache.take`: add up to `up_to` to the counter `key`, never past `limit`; how much was added."""
