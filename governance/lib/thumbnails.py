@@ -31,9 +31,13 @@ def thumbnail_picture_of(video: BinaryIO) -> Image.Image | None:
 
 
 def thumbnail_picture(picture: Image.Image) -> Image.Image:
-    """The picture at the thumbnail's width: what its WebP shows, before compression."""
+    """The picture at the thumbnail's width, or at its own where it is narrower (enlarging adds bytes and the
+    encoder's time, not detail): what its WebP shows, before compression."""
+    picture = picture.convert("RGB")
+    if picture.width <= THUMBNAIL_WIDTH:
+        return picture
     height = max(1, round(picture.height * THUMBNAIL_WIDTH / picture.width))
-    return picture.convert("RGB").resize((THUMBNAIL_WIDTH, height))
+    return picture.resize((THUMBNAIL_WIDTH, height))
 
 
 def webp_of(thumbnail: Image.Image) -> bytes:

@@ -23,7 +23,16 @@ def test_the_thumbnail_is_the_frame_a_tenth_of_the_way_into_a_long_video():
     video = moving_picture(30, keyframe_every=12, b_frames=3)
     thumbnail = webp_of(thumbnail_picture_of(io.BytesIO(video)))
     assert thumbnail == tenth_by_decoding_from_the_start(video)
-    assert Image.open(io.BytesIO(thumbnail)).width == THUMBNAIL_WIDTH
+    assert Image.open(io.BytesIO(thumbnail)).size == (160, 96)  # the video's own: narrower than a thumbnail
+
+
+def test_a_wide_video_gives_a_thumbnail_at_the_thumbnails_width_in_its_proportions():
+    picture = thumbnail_picture(Image.new("RGB", (1920, 1080), "teal"))
+    assert picture.size == (THUMBNAIL_WIDTH, 270)
+
+
+def test_a_narrow_video_gives_a_thumbnail_at_its_own_size_never_enlarged():
+    assert thumbnail_picture(Image.new("RGB", (320, 180), "teal")).size == (320, 180)
 
 
 def test_a_file_that_is_no_video_has_no_thumbnail():
