@@ -27,7 +27,12 @@ test: $(INSTALLED) $(OIDC_PROVIDER)
 	SECRET_KEY=$${SECRET_KEY:-test-only-secret-key-for-the-suite-never-a-deployment-key} SIMULATOR_ENABLED=1 \
 	GOVERNANCE_DATA_DIR=$${GOVERNANCE_DATA_DIR:-$(CURDIR)/var/test} $(BIN)/pytest $(PYTEST_ARGS)
 
+# wrk, the bench's load generator, from Debian's packages where it is missing and this user may install it
+# (elsewhere bench/submit.py says how to install it).
 bench: $(INSTALLED)
+	@command -v wrk >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 || \
+		{ echo "installing wrk (apt-get)"; export DEBIAN_FRONTEND=noninteractive; \
+		  apt-get install -y -q wrk >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; } || true; }
 	$(BIN)/python bench/submit.py
 
 faults: $(INSTALLED)
